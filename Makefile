@@ -1,0 +1,42 @@
+# SparkFlow — the two commands a person needs are `make demo` and `make test`.
+# Everything else here is a step of those.
+
+VERSION   := $(shell sed -n 's/^project(sparkflow VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+OS_ARCH   := linux_$(shell uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
+PLUGINDIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/sparkflow/sparkflow/$(VERSION)/$(OS_ARCH)
+BUILD     ?= build
+JOBS      ?= $(shell nproc)
+
+.PHONY: all bootstrap build sanitize fuzz install test unit e2e demo clean
+
+all: build
+
+bootstrap:
+	scripts/bootstrap
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+sanitize:
+	cmake -S . -B build-asan -DSANITIZE=ON >/dev/null
+	cmake --build build-asan -j$(JOBS)
+
+fuzz:
+	CC=clang cmake -S . -B build-fuzz -DFUZZ=ON >/dev/null && cmake --build build-fuzz -j$(JOBS)
+
+# Installs where `terraform init` finds providers with no network and no
+# dev_overrides: the implied local mirror under $HOME/.terraform.d/plugins.
+install: build
+	mkdir -p $(PLUGINDIR)
+	install -m 0755 $(BUILD)/terraform-provider-sparkflow $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)
+	@echo "installed $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)"
+
+test:
+	scripts/test
+
+demo:
+	scripts/demo
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,74 @@
+/* engine.h — what a resource may ask of the place where Spark runs.
+ *
+ * A resource never knows which engine it talks to beyond this table.  Each
+ * engine declares the nested block it owns in sparkflow_cluster (`local {}`,
+ * `emr {}`), and implements the cluster lifecycle on it.  Engines report
+ * every failure as a diagnostic (summary + detail) and watch the context so
+ * that Ctrl-C and timeouts stop their waits promptly.
+ */
+#ifndef SF_ENGINE_H
+#define SF_ENGINE_H
+
+#include "../provider/ctx.h"
+#include "../provider/diag.h"
+#include "../provider/schema.h"
+#include "../provider/value.h"
+
+/* Provider-level settings an engine may need (credentials, endpoints).
+ * Opaque to resources; NULL when the provider has none for this engine. */
+typedef struct sf_engine_env sf_engine_env;
+
+/* What an engine reports about a cluster.  All strings malloc'd, owned by the
+ * struct; release with sf_cluster_info_clear. */
+typedef struct sf_cluster_info {
+    char *id;          /* engine-unique; import takes it */
+    char *state;       /* engine's word, e.g. "running", "WAITING" */
+    char *master_url;  /* what spark-submit --master takes */
+    char *web_ui_url;  /* the master's web UI */
+    char *created_at;  /* RFC 3339, UTC */
+    sf_value *spec;    /* the engine block as it really is (for import and
+                          drift); an object of `spec`'s type, may be NULL */
+    sf_value *details; /* map of string: engine-specific facts; may be NULL */
+} sf_cluster_info;
+
+void sf_cluster_info_clear(sf_cluster_info *info);
+
+typedef enum {
+    SF_ENGINE_OK = 0,
+    SF_ENGINE_GONE = 1,   /* read: the cluster no longer exists (drift) */
+    SF_ENGINE_ERROR = -1, /* diagnostics say why */
+} sf_engine_status;
+
+typedef struct sf_engine {
+    const char *name;            /* the block name: "local", "emr" */
+    const sf_block_def *spec;    /* that block's schema */
+    /* Spec attributes that can change in place (NULL-terminated).  Any other
+     * change to the block replaces the cluster. */
+    const char *const *updatable;
+
+    /* Start a cluster named `name` from `spec` and wait until it can take
+     * work.  On error nothing may be left running. */
+    sf_engine_status (*cluster_create)(sf_ctx *ctx, const sf_engine_env *env,
+                                       const char *name, const sf_value *spec,
+                                       sf_cluster_info *out, sf_diags *diags);
+    /* Look at a cluster: OK with `out` filled, GONE when it no longer runs
+     * (or is broken beyond use), ERROR when it cannot tell. */
+    sf_engine_status (*cluster_read)(sf_ctx *ctx, const sf_engine_env *env,
+                                     const char *id, sf_cluster_info *out,
+                                     sf_diags *diags);
+    /* Apply an in-place change (only `updatable` attributes differ). */
+    sf_engine_status (*cluster_update)(sf_ctx *ctx, const sf_engine_env *env,
+                                       const char *id, const sf_value *old_spec,
+                                       const sf_value *new_spec,
+                                       sf_cluster_info *out, sf_diags *diags);
+    /* Stop everything and wait until it is gone.  A cluster already gone is
+     * success. */
+    sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env,
+                                       const char *id, sf_diags *diags);
+} sf_engine;
+
+/* The engines compiled in, NULL-terminated. */
+extern const sf_engine *const sf_engines[];
+const sf_engine *sf_engine_by_name(const char *name);
+
+#endif
