@@ -22,6 +22,7 @@ typedef struct sf_engine_env sf_engine_env;
  * struct; release with sf_cluster_info_clear. */
 typedef struct sf_cluster_info {
     char *id;          /* engine-unique; import takes it */
+    char *name;        /* the name the cluster was created with */
     char *state;       /* engine's word, e.g. "running", "WAITING" */
     char *master_url;  /* what spark-submit --master takes */
     char *web_ui_url;  /* the master's web UI */
@@ -41,6 +42,8 @@ typedef enum {
 
 typedef struct sf_engine {
     const char *name;            /* the block name: "local", "emr" */
+    const char *id_prefix;       /* every cluster id it makes starts so:
+                                    "local-", "j-"; import routes by it */
     const sf_block_def *spec;    /* that block's schema */
     /* Spec attributes that can change in place (NULL-terminated).  Any other
      * change to the block replaces the cluster. */
@@ -66,6 +69,14 @@ typedef struct sf_engine {
     sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env,
                                        const char *id, sf_diags *diags);
 } sf_engine;
+
+/* Each engine's block in sparkflow_cluster, for the resource's schema
+ * table; adding an engine adds its line here. */
+extern const sf_block_def sf_local_spec_block;
+#define SF_ENGINE_BLOCKS                                                        \
+    {"local", SF_NEST_SINGLE, &sf_local_spec_block, 0, 0, 0,                     \
+     "Run Spark on this machine: a Spark standalone master and workers started " \
+     "from the Spark that the `pyspark` package ships. The default engine."}
 
 /* The engines compiled in, NULL-terminated. */
 extern const sf_engine *const sf_engines[];

@@ -24,12 +24,19 @@ enum {
     /* Write-only/deprecated markers could follow here. */
 };
 
+typedef struct sf_diags sf_diags;
+
+/* Checks a known, non-null configured value; reports with `path` (the
+ * attribute's spelling, e.g. "local.workers"). */
+typedef void (*sf_validator)(const sf_value *v, const char *path, sf_diags *diags);
+
 typedef struct sf_attr_def {
     const char *name;
     const char *type;          /* compact JSON type, e.g. "string" */
     unsigned flags;
     const char *description;   /* markdown, shown in docs */
     const char *default_json;  /* OPTIONAL|COMPUTED default, JSON; or NULL */
+    sf_validator validate;     /* optional */
 } sf_attr_def;
 
 typedef enum {
@@ -54,6 +61,17 @@ struct sf_block_def {
     const sf_attr_def *attrs;      /* terminated by {NULL} */
     const sf_nested_def *blocks;   /* terminated by {NULL}; may be NULL */
 };
+
+/* Run every attribute validator (and check min/max items of nested
+ * blocks) over a configuration value of `block`.  Unknown values are
+ * skipped: they are checked again when known. */
+void sf_schema_validate(const sf_block_def *block, const sf_value *config,
+                        const char *path, sf_diags *diags);
+
+/* Common validators. */
+void sf_validate_positive_int(const sf_value *v, const char *path, sf_diags *d);
+void sf_validate_duration(const sf_value *v, const char *path, sf_diags *d);
+void sf_validate_not_empty(const sf_value *v, const char *path, sf_diags *d);
 
 /* The object type of a block (attributes and nested blocks). */
 sf_type *sf_schema_type(const sf_block_def *block);

@@ -1,0 +1,207 @@
+/* local.h — internals of the local engine, shared by its files.
+ *
+ * The local engine runs a Spark standalone cluster (one master, N workers)
+ * as detached processes on this machine.  What it started is written to a
+ * record, $HOME/.sparkflow/local/<id>/cluster.json, so that any later
+ * provider process can find, inspect and stop the cluster by its id alone.
+ *
+ *   spec.c          the `local {}` block: schema, defaults, value <-> struct
+ *   spark.c         where Spark and Java are
+ *   process.c       spawning detached daemons, process identity, stopping
+ *   ports.c         free loopback ports, is a port open
+ *   master_status.c the master's JSON status page (libcurl + cJSON)
+ *   registry.c      the cluster record (cJSON) and ids
+ *   workdir.c       directories the engine creates and removes, log tails
+ *   daemons.c       starting/stopping master and workers and waiting on them
+ *   local.c         the engine table entry
+ */
+#ifndef SF_LOCAL_H
+#define SF_LOCAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine.h"
+
+extern const sf_engine sf_engine_local;
+extern const sf_block_def sf_local_spec_block;
+
+/* ---- spec.c -------------------------------------------------------------- */
+
+/* The `local {}` block with every attribute resolved (strings malloc'd). */
+typedef struct sf_local_spec {
+    int64_t workers;
+    int64_t worker_cores;
+    char *worker_memory;
+    char *spark_home; /* NULL until located */
+    char *work_dir;   /* NULL until chosen */
+    char *java_home;  /* as configured; NULL when not set */
+} sf_local_spec;
+
+/* Read a spec value (nulls and unknowns take the defaults; spark_home and
+ * work_dir stay NULL when not configured).  Returns 0, or -1 with a
+ * diagnostic when a value is out of range.  A NULL value is all defaults. */
+int sf_local_spec_from_value(const sf_value *v, sf_local_spec *out, sf_diags *diags);
+/* The object value of the block's type for a fully resolved spec. */
+sf_value *sf_local_spec_to_value(const sf_local_spec *spec);
+void sf_local_spec_clear(sf_local_spec *spec);
+/* Validators for the block (exposed for tests). */
+void sf_local_validate_memory(const sf_value *v, const char *path, sf_diags *d);
+
+/* ---- spark.c ------------------------------------------------------------- */
+
+/* The Spark installation to use: `configured`, else $SPARK_HOME, else the
+ * pyspark package of $SPARKFLOW_PYTHON, python3 on PATH, or the project's
+ * Python.  Returns a malloc'd directory that holds bin/spark-class, or NULL
+ * with a diagnostic saying what was tried. */
+char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags);
+/* The Java home to run Spark with: `configured`, else $JAVA_HOME, else the
+ * installation of `java` on PATH.  Returns a malloc'd directory that holds
+ * bin/java, or NULL with a diagnostic. */
+char *sf_local_find_java(const char *configured, sf_diags *diags);
+
+/* ---- process.c ----------------------------------------------------------- */
+
+/* A daemon the engine started.  `pgid` is its process group, which is also
+ * its session: the daemon and anything it spawns (executors) live there. */
+typedef struct sf_local_proc {
+    int pid;
+    int pgid;
+    long long start_time; /* /proc/<pid>/stat field 22: tells pid reuse apart */
+    int port;
+    int webui_port;
+    char *log; /* its stdout+stderr */
+} sf_local_proc;
+
+/* Run argv (PATH lookup) with stdout captured, stderr discarded, for at most
+ * timeout_ms or until ctx is done.  Returns the exit status (0..255), or -1
+ * when it could not run or was stopped; *out gets the malloc'd output (also
+ * on a non-zero status).  *err (malloc'd) says why on -1. */
+int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
+                         char **out, char **err);
+/* Start argv detached: its own session, stdin /dev/null, stdout and stderr
+ * appended to log_path, environment envp, reparented to init at once.
+ * Fills pid, pgid and start_time of *p.  Returns 0, or -1 with *err. */
+int sf_local_spawn_detached(char *const argv[], char *const envp[],
+                            const char *log_path, sf_local_proc *p, char **err);
+/* Start time of a live (non-zombie) pid, -1 when there is none. */
+long long sf_local_proc_start_time(int pid);
+/* True when p->pid is still the process that was started. */
+bool sf_local_proc_alive(const sf_local_proc *p);
+/* True when a live process is still in process group pgid. */
+bool sf_local_group_alive(int pgid);
+/* Stop the processes: SIGTERM to each group, up to grace_ms for them to
+ * exit, then SIGKILL; waits until every group is empty (not cancellable, so
+ * a cancelled create still cleans up; bounded by grace_ms + 10 s).  Returns
+ * 0 when everything is gone, -1 if something survived. */
+int sf_local_stop_procs(sf_local_proc *const *procs, size_t n, int64_t grace_ms);
+/* Sleep without a context (used where cleanup must finish). */
+void sf_local_sleep_ms(int64_t ms);
+
+/* ---- ports.c ------------------------------------------------------------- */
+
+/* n distinct free TCP ports on 127.0.0.1 (free when picked: a daemon may
+ * still lose the race for one).  Returns 0, or -1 with *err. */
+int sf_local_pick_ports(int *ports, size_t n, char **err);
+/* True when something accepts connections on 127.0.0.1:port. */
+bool sf_local_port_open(int port);
+
+/* ---- master_status.c ----------------------------------------------------- */
+
+typedef struct sf_local_status_worker {
+    char *id;
+    int port;
+    char *state; /* ALIVE, DEAD, DECOMMISSIONED, UNKNOWN */
+} sf_local_status_worker;
+
+typedef struct sf_local_status {
+    char *url;    /* spark://host:port */
+    char *status; /* ALIVE, STANDBY, RECOVERING... */
+    size_t n_workers;
+    sf_local_status_worker *workers;
+} sf_local_status;
+
+/* Parse the master's /json/ page.  Returns 0, or -1 with *err. */
+int sf_local_status_parse(const char *json, size_t len, sf_local_status *out, char **err);
+/* GET http://127.0.0.1:<webui_port>/json/ and parse it.  Returns 0, or -1
+ * with *err (connection refused, timeout, bad JSON). */
+int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err);
+/* Workers in state ALIVE; and whether the one on `port` is among them. */
+size_t sf_local_status_alive_count(const sf_local_status *s);
+bool sf_local_status_worker_alive(const sf_local_status *s, int port);
+void sf_local_status_clear(sf_local_status *s);
+
+/* ---- registry.c ---------------------------------------------------------- */
+
+/* Everything the engine knows about one cluster: what cluster.json holds. */
+typedef struct sf_local_cluster {
+    char *id;
+    char *name;
+    char *created_at;
+    sf_local_spec spec;   /* resolved: spark_home and work_dir set */
+    char *java_home;      /* resolved */
+    bool default_work_dir;
+    char **created;       /* paths the engine created, in creation order */
+    size_t n_created;
+    sf_local_proc master;
+    sf_local_proc *workers;
+    size_t n_workers;
+} sf_local_cluster;
+
+/* A fresh id: "local-" + 12 hex chars.  Returns 0, or -1 with *err. */
+int sf_local_new_id(char out[19], char **err);
+/* True for ids this engine hands out (guards the paths built from them). */
+bool sf_local_id_valid(const char *id);
+/* $HOME/.sparkflow/local (malloc'd); NULL with *err when HOME is unset. */
+char *sf_local_registry_root(char **err);
+/* $HOME/.sparkflow/local/<id> (malloc'd); NULL with *err. */
+char *sf_local_registry_dir(const char *id, char **err);
+/* Write the record atomically (temp file + rename).  Returns 0, or -1 with
+ * *err. */
+int sf_local_record_save(const sf_local_cluster *c, char **err);
+/* Read the record of `id`: 0 loaded, 1 no such record, -1 unreadable
+ * (with *err). */
+int sf_local_record_load(const char *id, sf_local_cluster *out, char **err);
+/* Remove the record file (missing is fine). */
+void sf_local_record_remove(const char *id);
+void sf_local_cluster_clear(sf_local_cluster *c);
+
+/* ---- workdir.c ----------------------------------------------------------- */
+
+/* mkdir -p `path`, remembering in c->created each directory that did not
+ * exist.  Returns 0, or -1 with *err. */
+int sf_local_mkdirs(sf_local_cluster *c, const char *path, char **err);
+/* Remove what the engine created under the work dir: the default work dir
+ * entirely; for a user-chosen one only the directories the engine made
+ * (the work dir itself only if the engine made it and it is then empty). */
+void sf_local_workdir_remove(const sf_local_cluster *c);
+/* rm -rf without following symlinks.  Returns 0, or -1 (errno set). */
+int sf_local_remove_tree(const char *path);
+/* The last `lines` lines of a file (malloc'd, at most ~4 KiB), or a short
+ * note when it cannot be read.  Can't fail. */
+char *sf_local_log_tail(const char *path, int lines);
+
+/* ---- daemons.c ----------------------------------------------------------- */
+
+/* Start the master of c (ports picked here; retried on a lost port race)
+ * and wait until its status page says ALIVE.  On error nothing of it is left
+ * running and diagnostics carry the master's log. */
+int sf_local_start_master(sf_ctx *ctx, sf_local_cluster *c, sf_diags *diags);
+/* Start workers until c has `count` and wait until the master lists each
+ * one ALIVE.  On error the workers started by this call are stopped (those
+ * that were running before are kept) and diagnostics carry their logs. */
+int sf_local_start_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_diags *diags);
+/* Stop workers beyond the first `count` and wait until the master no longer
+ * counts them.  Returns 0, or -1 with a diagnostic. */
+int sf_local_stop_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_diags *diags);
+/* Stop workers then master and wait for their ports to close.  Returns 0,
+ * or -1 with a diagnostic naming what survived. */
+int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags);
+/* Check that the cluster runs as recorded: master and worker processes are
+ * the ones started, the master says ALIVE and lists every worker ALIVE.
+ * Returns 0 when healthy, 1 when it drifted (*why says how), -1 when the
+ * status page cannot be read (*why). */
+int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why);
+
+#endif

@@ -1,0 +1,201 @@
+/* ctx.c — cancellation, deadlines and logging for one RPC.
+ *
+ * Contexts form a tree: the server's root, one child per RPC, and whatever
+ * an engine derives for a sub-step.  Cancelling the root (StopProvider,
+ * shutdown) wakes every sleeper in the tree at once: they all wait on the
+ * root's condition variable, so cancel is one broadcast.
+ */
+#include "ctx.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sf_ctx {
+    sf_ctx *parent;
+    sf_ctx *root;
+    /* Only the root's lock and condition are used; children share them. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool cancelled;
+    int64_t deadline_ms; /* 0: none */
+    sf_log_level level;
+};
+
+int64_t sf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p) abort();
+    return p;
+}
+
+sf_ctx *sf_ctx_new_root(sf_log_level level)
+{
+    sf_ctx *c = xcalloc(1, sizeof *c);
+    c->root = c;
+    c->level = level;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+sf_ctx *sf_ctx_new_child(sf_ctx *parent)
+{
+    sf_ctx *c = xcalloc(1, sizeof *c);
+    c->parent = parent;
+    c->root = parent->root;
+    c->level = parent->level;
+    return c;
+}
+
+void sf_ctx_free(sf_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->root == ctx) {
+        pthread_cond_destroy(&ctx->wake);
+        pthread_mutex_destroy(&ctx->lock);
+    }
+    free(ctx);
+}
+
+void sf_ctx_cancel(sf_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->root->lock);
+    ctx->cancelled = true;
+    pthread_cond_broadcast(&ctx->root->wake);
+    pthread_mutex_unlock(&ctx->root->lock);
+}
+
+sf_log_level sf_ctx_log_level(const sf_ctx *ctx) { return ctx->level; }
+
+/* The earliest deadline on the way to the root; 0 when none.  Caller holds
+ * the root lock. */
+static int64_t effective_deadline(const sf_ctx *ctx)
+{
+    int64_t d = 0;
+    for (const sf_ctx *c = ctx; c; c = c->parent)
+        if (c->deadline_ms && (!d || c->deadline_ms < d)) d = c->deadline_ms;
+    return d;
+}
+
+static bool cancelled_locked(const sf_ctx *ctx)
+{
+    for (const sf_ctx *c = ctx; c; c = c->parent)
+        if (c->cancelled) return true;
+    return false;
+}
+
+/* Caller holds the root lock. */
+static const char *reason_locked(const sf_ctx *ctx)
+{
+    if (cancelled_locked(ctx)) return "cancelled";
+    int64_t d = effective_deadline(ctx);
+    if (d && sf_now_ms() >= d) return "timed out";
+    return NULL;
+}
+
+const char *sf_ctx_reason(const sf_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->root->lock);
+    const char *r = reason_locked(ctx);
+    pthread_mutex_unlock(&ctx->root->lock);
+    return r;
+}
+
+bool sf_ctx_done(const sf_ctx *ctx) { return sf_ctx_reason(ctx) != NULL; }
+
+int sf_ctx_sleep_ms(sf_ctx *ctx, int64_t ms)
+{
+    pthread_mutex_t *lock = &ctx->root->lock;
+    pthread_mutex_lock(lock);
+    int64_t until = sf_now_ms() + (ms > 0 ? ms : 0);
+    int64_t d = effective_deadline(ctx);
+    bool deadline_first = d && d < until;
+    if (deadline_first) until = d;
+    int rc = 0;
+    for (;;) {
+        if (cancelled_locked(ctx)) { rc = -1; break; }
+        int64_t now = sf_now_ms();
+        if (now >= until) { rc = deadline_first ? -1 : 0; break; }
+        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
+        pthread_cond_timedwait(&ctx->root->wake, lock, &ts);
+    }
+    pthread_mutex_unlock(lock);
+    return rc;
+}
+
+void sf_ctx_set_deadline(sf_ctx *ctx, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&ctx->root->lock);
+    if (deadline_ms > 0 && (!ctx->deadline_ms || deadline_ms < ctx->deadline_ms))
+        ctx->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&ctx->root->lock);
+}
+
+int64_t sf_ctx_deadline(const sf_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->root->lock);
+    int64_t d = effective_deadline(ctx);
+    pthread_mutex_unlock(&ctx->root->lock);
+    return d;
+}
+
+/* ---- Logging -------------------------------------------------------------
+ * go-plugin reads the plugin's stderr line by line; a line that is a JSON
+ * object with @level/@message is shown by Terraform at that level (TF_LOG). */
+
+static const char *level_name(sf_log_level level)
+{
+    static const char *names[] = {"trace", "debug", "info", "warn", "error"};
+    return level <= SF_LOG_ERROR ? names[level] : "info";
+}
+
+/* Append s to out as JSON string contents (without quotes). */
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') { out[n++] = '\\'; out[n++] = (char)ch; }
+        else if (ch == '\n') { out[n++] = '\\'; out[n++] = 'n'; }
+        else if (ch == '\t') { out[n++] = '\\'; out[n++] = 't'; }
+        else if (ch < 0x20) n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+        else out[n++] = (char)ch;
+    }
+    out[n] = 0;
+    return n;
+}
+
+void sf_log(const sf_ctx *ctx, sf_log_level level, const char *fmt, ...)
+{
+    if (ctx && level < ctx->level) return;
+    char msg[2048], esc[4200], stamp[40];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_escape(esc, sizeof esc, msg);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t k = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + k, sizeof stamp - k, ".%06ldZ", ts.tv_nsec / 1000);
+    fprintf(stderr, "{\"@level\":\"%s\",\"@message\":\"%s\",\"@module\":\"sparkflow\",\"@timestamp\":\"%s\"}\n",
+            level_name(level), esc, stamp);
+}

@@ -1,0 +1,180 @@
+/* plan.c — defaults, unknowns and requires-replace, decided once for all
+ * resources; and the merge that makes apply agree with its plan. */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sf_plan_require_replace(sf_plan *plan, const char *path)
+{
+    plan->requires_replace = realloc(plan->requires_replace,
+                                     (plan->n_requires_replace + 1) * sizeof *plan->requires_replace);
+    if (!plan->requires_replace) abort();
+    plan->requires_replace[plan->n_requires_replace++] = sf_path_parse(path);
+}
+
+bool sf_plan_is_create(const sf_plan *plan) { return sf_value_is_null(plan->prior); }
+
+bool sf_plan_changes(const sf_plan *plan)
+{
+    return !sf_value_equal(plan->planned, plan->prior);
+}
+
+void sf_plan_clear(sf_plan *plan)
+{
+    for (size_t i = 0; i < plan->n_requires_replace; i++) sf_path_free(plan->requires_replace[i]);
+    free(plan->requires_replace);
+    sf_value_free(plan->planned);
+    plan->requires_replace = NULL;
+    plan->n_requires_replace = 0;
+    plan->planned = NULL;
+}
+
+static char *path_join(const char *path, const char *name)
+{
+    char *out;
+    if (asprintf(&out, "%s%s%s", *path ? path : "", *path ? "." : "", name) < 0) abort();
+    return out;
+}
+
+static char *path_index(const char *path, size_t i)
+{
+    char *out;
+    if (asprintf(&out, "%s[%zu]", path, i) < 0) abort();
+    return out;
+}
+
+static const sf_value *child(const sf_value *obj, const char *name)
+{
+    return obj && obj->kind == SF_VAL_OBJECT ? sf_value_get(obj, name) : NULL;
+}
+
+static sf_value *default_value(const sf_attr_def *a)
+{
+    sf_type *t = sf_type_from_json(a->type, strlen(a->type), NULL);
+    sf_value *v = NULL;
+    char *err = NULL;
+    if (sf_value_from_json(a->default_json, strlen(a->default_json), t, false, &v, &err) != 0) {
+        /* A schema bug, not a user error: fail loudly in tests. */
+        fprintf(stderr, "schema default of %s is invalid: %s\n", a->name, err ? err : "?");
+        abort();
+    }
+    sf_type_free(t);
+    return v;
+}
+
+/* Walk one block: `planned` is an object being edited in place. */
+static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
+                       sf_value *planned, const char *path, sf_plan *plan)
+{
+    bool create = sf_value_is_null(prior);
+    for (size_t i = 0; block->attrs && block->attrs[i].name; i++) {
+        const sf_attr_def *a = &block->attrs[i];
+        const sf_value *cfg = child(config, a->name);
+        if ((a->flags & SF_ATTR_COMPUTED) && sf_value_is_null(cfg)) {
+            if (a->default_json) sf_value_put(planned, a->name, default_value(a));
+            else if (create) sf_value_put(planned, a->name, sf_value_unknown());
+        }
+        if ((a->flags & SF_ATTR_FORCE_NEW) && !create &&
+            !sf_value_equal(sf_value_get(planned, a->name), child(prior, a->name))) {
+            char *p = path_join(path, a->name);
+            sf_plan_require_replace(plan, p);
+            free(p);
+        }
+    }
+    for (size_t i = 0; block->blocks && block->blocks[i].name; i++) {
+        const sf_nested_def *nd = &block->blocks[i];
+        sf_value *pv = sf_value_get(planned, nd->name);
+        const sf_value *cv = child(config, nd->name), *prv = child(prior, nd->name);
+        char *p = path_join(path, nd->name);
+        if (nd->nesting == SF_NEST_SINGLE && pv && pv->kind == SF_VAL_OBJECT) {
+            plan_block(nd->block, prv, cv, pv, p, plan);
+        } else if (nd->nesting == SF_NEST_LIST && pv && pv->kind == SF_VAL_LIST) {
+            /* List blocks match their prior element by position. */
+            for (size_t k = 0; k < pv->n; k++) {
+                if (pv->elems[k]->kind != SF_VAL_OBJECT) continue;
+                const sf_value *pk = prv && prv->kind == SF_VAL_LIST && k < prv->n ? prv->elems[k] : NULL;
+                const sf_value *ck = cv && cv->kind == SF_VAL_LIST && k < cv->n ? cv->elems[k] : NULL;
+                char *ip = path_index(p, k);
+                plan_block(nd->block, pk, ck, pv->elems[k], ip, plan);
+                free(ip);
+            }
+        } else if (nd->nesting == SF_NEST_SET && pv && pv->kind == SF_VAL_SET) {
+            /* Set elements have no stable identity: nothing to carry over. */
+            for (size_t k = 0; k < pv->n; k++)
+                if (pv->elems[k]->kind == SF_VAL_OBJECT)
+                    plan_block(nd->block, NULL, pv->elems[k], pv->elems[k], p, plan);
+        }
+        if ((nd->flags & SF_ATTR_FORCE_NEW) && !create && !sf_value_equal(pv, prv))
+            sf_plan_require_replace(plan, p);
+        free(p);
+    }
+}
+
+/* After a real change, computed attributes the change can move are unknown. */
+static void unknown_moved_computed(const sf_block_def *block, const sf_value *config, sf_value *planned)
+{
+    for (size_t i = 0; block->attrs && block->attrs[i].name; i++) {
+        const sf_attr_def *a = &block->attrs[i];
+        if (!(a->flags & SF_ATTR_COMPUTED) || (a->flags & SF_ATTR_STABLE) || a->default_json) continue;
+        if (!sf_value_is_null(child(config, a->name))) continue;
+        sf_value_put(planned, a->name, sf_value_unknown());
+    }
+}
+
+void sf_plan_rules(const sf_block_def *block, sf_plan *plan, sf_value *owned_proposed, sf_diags *diags)
+{
+    (void)diags;
+    plan->planned = owned_proposed;
+    if (sf_value_is_null(owned_proposed)) return; /* destroy */
+    plan_block(block, plan->prior, plan->config, plan->planned, "", plan);
+    if (!sf_plan_is_create(plan) && sf_plan_changes(plan))
+        unknown_moved_computed(block, plan->config, plan->planned);
+}
+
+/* ---- Apply ------------------------------------------------------------- */
+
+static sf_value *merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result,
+                       const char *path, sf_diags *diags)
+{
+    if (sf_value_is_unknown(planned)) {
+        if (!result || !sf_value_is_wholly_known(result)) {
+            sf_diag_error(diags, *path ? path : NULL, "Provider left a value unknown after apply",
+                          "The provider did not set %s after apply. This is a bug in the provider; "
+                          "please report it.", *path ? path : "the resource");
+            return NULL;
+        }
+        return sf_value_copy(result);
+    }
+    if (sf_value_is_wholly_known(planned) || planned->kind == SF_VAL_SET) {
+        if (result && !sf_value_equal(planned, result))
+            sf_log(ctx, SF_LOG_WARN, "apply changed planned value %s; keeping the plan", path);
+        return sf_value_copy(planned);
+    }
+    /* A known container with unknowns inside: merge child by child. */
+    sf_value *out = sf_value_copy(planned);
+    for (size_t i = 0; i < out->n; i++) {
+        const sf_value *r = NULL;
+        char *p;
+        if (out->keys) {
+            r = result && result->kind == planned->kind ? sf_value_get(result, out->keys[i]) : NULL;
+            p = planned->kind == SF_VAL_OBJECT ? path_join(path, out->keys[i]) : NULL;
+            if (!p && asprintf(&p, "%s[\"%s\"]", path, out->keys[i]) < 0) abort();
+        } else {
+            r = result && result->kind == planned->kind && i < result->n ? result->elems[i] : NULL;
+            p = path_index(path, i);
+        }
+        sf_value *m = merge(ctx, planned->elems[i], r, p, diags);
+        free(p);
+        if (!m) { sf_value_free(out); return NULL; }
+        sf_value_free(out->elems[i]);
+        out->elems[i] = m;
+    }
+    return out;
+}
+
+sf_value *sf_plan_merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result, sf_diags *diags)
+{
+    return merge(ctx, planned, result, "", diags);
+}

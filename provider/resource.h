@@ -1,0 +1,87 @@
+/* resource.h — what a provider built on this runtime declares.
+ *
+ * A resource type is its schema plus a table of callbacks, as in
+ * terraform-plugin-framework.  The runtime owns the protocol and the plan
+ * rules (config values kept, computed attributes unknown until known,
+ * defaults, requires-replace, consistency between plan and apply); a
+ * resource only adds what is specific to it.  Adding a resource type is one
+ * new file and one line in the provider's resource list.
+ */
+#ifndef SF_RESOURCE_H
+#define SF_RESOURCE_H
+
+#include "ctx.h"
+#include "diag.h"
+#include "schema.h"
+#include "value.h"
+
+/* The context of one callback: cancellation/deadline/logging and the data
+ * the provider's configure callback returned (NULL before configure). */
+typedef struct sf_call {
+    sf_ctx *ctx;
+    void *provider_data;
+} sf_call;
+
+/* A plan being made: the runtime fills `planned` by the generic rules, then
+ * the resource's modify_plan may change computed parts of it and add paths
+ * to `requires_replace`. */
+typedef struct sf_plan {
+    const sf_value *prior;   /* null value on create */
+    const sf_value *config;
+    sf_value *planned;       /* owned by the runtime */
+    sf_path **requires_replace;
+    size_t n_requires_replace;
+} sf_plan;
+
+/* Add a requires-replace path (spelling as in sf_path_parse). */
+void sf_plan_require_replace(sf_plan *plan, const char *path);
+/* True when this plan creates the resource (no prior state). */
+bool sf_plan_is_create(const sf_plan *plan);
+
+typedef struct sf_resource_type {
+    const char *name;              /* "sparkflow_cluster" */
+    const sf_block_def *schema;
+    int64_t schema_version;
+    /* Default timeouts (ms) of create, update, delete; when the schema has
+     * a `timeouts` block, its values override these.  0: no deadline. */
+    struct { int64_t create, update, delete, read; } timeouts;
+
+    /* Checks beyond types and required-ness; skip unknown values. */
+    void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
+    /* Resource-specific plan changes (after the generic rules). */
+    void (*modify_plan)(sf_call *call, sf_plan *plan, sf_diags *diags);
+    /* Each returns the new state (owned by the caller) or NULL on error
+     * (diagnostics say why).  The runtime keeps every value that was known
+     * in the plan and takes the resource's values for the unknown ones. */
+    sf_value *(*create)(sf_call *call, const sf_value *planned, sf_diags *diags);
+    sf_value *(*update)(sf_call *call, const sf_value *prior,
+                        const sf_value *planned, sf_diags *diags);
+    /* Refresh: the current state, or a null value when the object is gone
+     * (the runtime then removes it from state); NULL on error. */
+    sf_value *(*read)(sf_call *call, const sf_value *state, sf_diags *diags);
+    /* Destroy; returns 0 on success, -1 with diagnostics. */
+    int (*delete)(sf_call *call, const sf_value *prior, sf_diags *diags);
+    /* Import by id: a state that read will complete, or NULL.  Optional. */
+    sf_value *(*import)(sf_call *call, const char *id, sf_diags *diags);
+    /* Upgrade state decoded from an older schema version (attributes that
+     * no longer exist dropped, new ones null).  Optional. */
+    sf_value *(*upgrade)(sf_call *call, int64_t from_version, sf_value *owned_state,
+                         sf_diags *diags);
+} sf_resource_type;
+
+typedef struct sf_provider_def {
+    const char *name;              /* "sparkflow" */
+    const char *version;
+    const sf_block_def *schema;    /* the provider block */
+    const sf_resource_type *const *resources; /* NULL-terminated */
+    void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
+    /* Returns the provider data handed to every later call (may be NULL). */
+    void *(*configure)(sf_call *call, const sf_value *config, sf_diags *diags);
+    void (*free_data)(void *data);
+} sf_provider_def;
+
+/* Run the plugin: handshake, serve, exit code.  Never returns early on
+ * success paths; the process ends when Terraform shuts it down. */
+int sf_provider_serve(const sf_provider_def *def, int argc, char **argv);
+
+#endif

@@ -1,0 +1,57 @@
+/* runtime.h — the provider server's own state, shared by the RPC handlers.
+ *
+ * One sf_runtime exists per plugin process.  It is the only mutable state
+ * outside a single RPC: the provider definition, the derived types, the
+ * configured provider data, and the root context that StopProvider cancels.
+ */
+#ifndef SF_RUNTIME_H
+#define SF_RUNTIME_H
+
+#include <pthread.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "arena.h"
+#include "resource.h"
+
+typedef struct sf_runtime_resource {
+    const sf_resource_type *def;
+    sf_type *type; /* object type of its schema */
+} sf_runtime_resource;
+
+typedef struct sf_runtime {
+    const sf_provider_def *def;
+    sf_type *provider_type;
+    sf_runtime_resource *resources;
+    size_t n_resources;
+    sf_ctx *root;            /* cancelled by StopProvider and shutdown */
+    pthread_mutex_t lock;    /* guards the fields below */
+    void *provider_data;
+    bool configured;
+} sf_runtime;
+
+/* One RPC in flight: its arena, context and the call handed to resources. */
+typedef struct sf_rpc {
+    sf_runtime *rt;
+    sf_arena arena;
+    sf_ctx *ctx;
+    sf_call call;
+} sf_rpc;
+
+const sf_runtime_resource *sf_runtime_resource_find(const sf_runtime *rt, const char *name);
+
+/* A handler returns the response message (arena-owned) or NULL with a gRPC
+ * status in *status and a message in *status_msg (malloc'd). */
+typedef ProtobufCMessage *(*sf_rpc_fn)(sf_rpc *rpc, const ProtobufCMessage *req);
+
+typedef struct sf_rpc_method {
+    const char *name;                          /* "PlanResourceChange" */
+    const ProtobufCMessageDescriptor *request; /* how to unpack */
+    sf_rpc_fn handle;
+} sf_rpc_method;
+
+/* The handler tables of each rpc_*.c file, NULL-name terminated. */
+extern const sf_rpc_method sf_rpc_schema_methods[];
+extern const sf_rpc_method sf_rpc_provider_methods[];
+extern const sf_rpc_method sf_rpc_resource_methods[];
+
+#endif

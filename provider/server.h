@@ -1,0 +1,35 @@
+/* server.h -- the go-plugin transport: handshake, AutoMTLS and a gRPC C-core
+ * server that hands every unary call of one service to an application
+ * handler running on its own thread.  Nothing here knows tfplugin6 semantics. */
+#ifndef SF_SERVER_H
+#define SF_SERVER_H
+
+#include <stddef.h>
+
+typedef struct sf_server sf_server;
+
+/* A unary handler: runs on its own thread (may block for minutes).  Returns a
+ * grpc_status_code (0 OK); on OK *resp/*resp_len hold a malloc'd serialized
+ * response (may be empty: *resp NULL, *resp_len 0); else *status_msg may hold a
+ * malloc'd message.  The server frees *resp and *status_msg. */
+typedef int (*sf_unary_handler)(void *app,
+                                const char *method /* e.g. "/tfplugin6.Provider/PlanResourceChange" */,
+                                const void *req, size_t req_len,
+                                void **resp, size_t *resp_len,
+                                char **status_msg);
+
+typedef struct sf_server_options {
+    const char *service;      /* "tfplugin6.Provider": methods under it go to `handle` */
+    sf_unary_handler handle;
+    void *app;
+    void (*on_shutdown)(void *app); /* called once when shutdown starts (Controller/Shutdown,
+                                       SIGTERM) so the app cancels in-flight work; may be NULL */
+} sf_server_options;
+
+/* Runs the whole plugin life: handshake from the environment (argv may hold
+ * -debug), TLS, serve until shutdown.  Returns the process exit code: 0 after
+ * an orderly shutdown, 1 when started outside Terraform or on a setup error
+ * (a message has been written to stderr). */
+int sf_server_main(const sf_server_options *opts, int argc, char **argv);
+
+#endif

