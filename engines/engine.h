@@ -34,6 +34,40 @@ typedef struct sf_cluster_info {
 
 void sf_cluster_info_clear(sf_cluster_info *info);
 
+/* One stage of a pipeline run, as the engine submits it. */
+typedef struct sf_stage_spec {
+    const char *name;          /* "validate" */
+    const char *script;        /* local path of the PySpark script */
+    const char *const *args;   /* user arguments, NULL-terminated */
+    const char *const *conf;   /* "key=value" Spark settings, NULL-terminated */
+} sf_stage_spec;
+
+/* A run: stages in order, each given the standard arguments of the job
+ * contract (dags/README.md): --input <input_uri> --work <work_uri>
+ * --metrics <file> then its own args. */
+typedef struct sf_run_spec {
+    const char *pipeline;      /* the pipeline's name */
+    const char *run_id;        /* unique per run: names logs and staging */
+    const char *input_uri;     /* raw zone the first stage reads */
+    const char *work_uri;      /* staging root the stages write (lake.h) */
+    const char *reference_uri; /* reference data (accounts, rules, budgets) */
+    const sf_stage_spec *stages;
+    size_t n_stages;
+} sf_run_spec;
+
+/* What happened to one stage.  Strings malloc'd, owned by the struct. */
+typedef struct sf_stage_result {
+    char *status;       /* "succeeded", "failed", "cancelled", "not_run" */
+    char *step_id;      /* engine's id: driver pid, EMR step id */
+    int64_t started_at_ms, finished_at_ms; /* wall clock, ms since epoch; 0 if not run */
+    sf_value *metrics;  /* map of number from the job's metrics JSON; NULL if none */
+    char *log;          /* where the stage's log is (path or URI) */
+    char *reason;       /* failure: exit status / engine reason, else NULL */
+    char *log_tail;     /* failure: the last lines of the log, else NULL */
+} sf_stage_result;
+
+void sf_stage_result_clear(sf_stage_result *r);
+
 typedef enum {
     SF_ENGINE_OK = 0,
     SF_ENGINE_GONE = 1,   /* read: the cluster no longer exists (drift) */
@@ -68,6 +102,14 @@ typedef struct sf_engine {
      * success. */
     sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env,
                                        const char *id, sf_diags *diags);
+
+    /* Run the stages of `run` in order on cluster `id` and wait.  Fills one
+     * result per stage (n_stages of them); stops at the first failure (the
+     * rest are "not_run").  Returns OK only when every stage succeeded; on
+     * cancel or timeout it stops the running stage before returning. */
+    sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env,
+                                     const char *id, const sf_run_spec *run,
+                                     sf_stage_result *results, sf_diags *diags);
 } sf_engine;
 
 /* Each engine's block in sparkflow_cluster, for the resource's schema
@@ -81,5 +123,7 @@ extern const sf_block_def sf_local_spec_block;
 /* The engines compiled in, NULL-terminated. */
 extern const sf_engine *const sf_engines[];
 const sf_engine *sf_engine_by_name(const char *name);
+/* The engine that made a cluster id (by id_prefix), or NULL. */
+const sf_engine *sf_engine_for_id(const char *id);
 
 #endif

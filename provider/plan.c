@@ -52,7 +52,7 @@ static const sf_value *child(const sf_value *obj, const char *name)
 
 static sf_value *default_value(const sf_attr_def *a)
 {
-    sf_type *t = sf_type_from_json(a->type, strlen(a->type), NULL);
+    sf_type *t = sf_schema_attr_type(a);
     sf_value *v = NULL;
     char *err = NULL;
     if (sf_value_from_json(a->default_json, strlen(a->default_json), t, false, &v, &err) != 0) {

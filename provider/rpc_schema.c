@@ -24,7 +24,7 @@ static Tfplugin6__Schema__Attribute *attr_msg(sf_arena *a, const sf_attr_def *de
     tfplugin6__schema__attribute__init(m);
     m->name = sf_arena_strdup(a, def->name);
     /* Re-emit the type in compact form: Terraform parses it as JSON. */
-    sf_type *t = sf_type_from_json(def->type, strlen(def->type), NULL);
+    sf_type *t = sf_schema_attr_type(def);
     char *json = sf_arena_keep(a, sf_type_to_json(t));
     sf_type_free(t);
     m->type.data = (uint8_t *)json;

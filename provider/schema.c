@@ -8,6 +8,7 @@
 #include "schema.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,19 @@ static sf_type *nested_type(const sf_nested_def *nd)
     return obj;
 }
 
+sf_type *sf_schema_attr_type(const sf_attr_def *attr)
+{
+    const char *decl = attr->type;
+    char quoted[32];
+    if (decl[0] != '[' && decl[0] != '"' && strlen(decl) < sizeof quoted - 2) {
+        snprintf(quoted, sizeof quoted, "\"%s\"", decl);
+        decl = quoted;
+    }
+    sf_type *t = sf_type_from_json(decl, strlen(decl), NULL);
+    assert(t && "schema declares an invalid type");
+    return t;
+}
+
 sf_type *sf_schema_type(const sf_block_def *block)
 {
     size_t na = count_attrs(block), nb = count_blocks(block), n = na + nb;
@@ -45,8 +59,7 @@ sf_type *sf_schema_type(const sf_block_def *block)
     if (!names || !types) abort();
     for (size_t i = 0; i < na; i++) {
         names[i] = block->attrs[i].name;
-        types[i] = sf_type_from_json(block->attrs[i].type, strlen(block->attrs[i].type), NULL);
-        assert(types[i] && "schema declares an invalid type");
+        types[i] = sf_schema_attr_type(&block->attrs[i]);
     }
     for (size_t i = 0; i < nb; i++) {
         names[na + i] = block->blocks[i].name;

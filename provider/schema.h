@@ -32,7 +32,9 @@ typedef void (*sf_validator)(const sf_value *v, const char *path, sf_diags *diag
 
 typedef struct sf_attr_def {
     const char *name;
-    const char *type;          /* compact JSON type, e.g. "string" */
+    const char *type;          /* type: a primitive's name (string, number,
+                                  bool, dynamic) or compact JSON such as
+                                  ["map","string"] */
     unsigned flags;
     const char *description;   /* markdown, shown in docs */
     const char *default_json;  /* OPTIONAL|COMPUTED default, JSON; or NULL */
@@ -72,6 +74,10 @@ void sf_schema_validate(const sf_block_def *block, const sf_value *config,
 void sf_validate_positive_int(const sf_value *v, const char *path, sf_diags *d);
 void sf_validate_duration(const sf_value *v, const char *path, sf_diags *d);
 void sf_validate_not_empty(const sf_value *v, const char *path, sf_diags *d);
+
+/* The type of an attribute (caller frees).  Can't fail for a valid schema;
+ * asserts on a malformed declaration. */
+sf_type *sf_schema_attr_type(const sf_attr_def *attr);
 
 /* The object type of a block (attributes and nested blocks). */
 sf_type *sf_schema_type(const sf_block_def *block);

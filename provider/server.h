@@ -9,7 +9,7 @@
 typedef struct sf_server sf_server;
 
 /* A unary handler: runs on its own thread (may block for minutes).  Returns a
- * grpc_status_code (0 OK); on OK *resp/*resp_len hold a malloc'd serialized
+ * grpc_status_code (0 OK); on OK *resp and *resp_len hold a malloc'd serialized
  * response (may be empty: *resp NULL, *resp_len 0); else *status_msg may hold a
  * malloc'd message.  The server frees *resp and *status_msg. */
 typedef int (*sf_unary_handler)(void *app,
@@ -23,13 +23,19 @@ typedef struct sf_server_options {
     sf_unary_handler handle;
     void *app;
     void (*on_shutdown)(void *app); /* called once when shutdown starts (Controller/Shutdown,
-                                       SIGTERM) so the app cancels in-flight work; may be NULL */
+                                       SIGTERM) so the app cancels in-flight work; runs on the
+                                       server's event thread, so it must not block; may be NULL */
 } sf_server_options;
 
 /* Runs the whole plugin life: handshake from the environment (argv may hold
  * -debug), TLS, serve until shutdown.  Returns the process exit code: 0 after
  * an orderly shutdown, 1 when started outside Terraform or on a setup error
- * (a message has been written to stderr). */
+ * (a message has been written to stderr).
+ * Call it before the process starts any thread: it blocks SIGTERM (SIGINT too
+ * in -debug) for every thread created afterwards and takes it through a
+ * signalfd; outside -debug SIGINT is ignored.  Children spawned later inherit
+ * that mask and disposition: reset them (posix_spawnattr_setsigmask /
+ * setsigdefault) when spawning.  Waits for running handlers before returning. */
 int sf_server_main(const sf_server_options *opts, int argc, char **argv);
 
 #endif

@@ -49,6 +49,10 @@ sf_type *sf_type_collection(sf_type_kind kind, sf_type *owned_elem);
 /* Object type from parallel arrays; names are copied, types are taken.
  * Names need not be sorted on input.  NULL on duplicate names. */
 sf_type *sf_type_object(size_t n, const char *const *names, sf_type **owned_types);
+/* As sf_type_object; optional[i] marks attribute i optional (optional may
+ * be NULL).  NULL on duplicate names or a NULL type. */
+sf_type *sf_type_object_optional(size_t n, const char *const *names,
+                                 sf_type **owned_types, const bool *optional);
 sf_type *sf_type_tuple(size_t n, sf_type **owned_types);
 sf_type *sf_type_copy(const sf_type *t);
 void sf_type_free(sf_type *t);
@@ -97,9 +101,10 @@ struct sf_value {
     sf_value_kind kind;
     bool boolean;          /* SF_VAL_BOOL */
     char *str;             /* STRING: bytes (NUL-terminated copy);
-                              NUMBER: canonical decimal text, e.g. "-12",
-                              "0.5", "1e+400" style is normalised to plain
-                              digits where exact */
+                              NUMBER: canonical decimal text: "-12", "0.5",
+                              no exponent ("1e+400" is "1" and 400 zeros),
+                              no leading/trailing zeros, no "-0"; so equal
+                              numbers have equal text (value_number.c) */
     size_t len;            /* length of str in bytes */
     size_t n;              /* LIST/SET/TUPLE: element count;
                               MAP/OBJECT: entry count */
@@ -125,8 +130,13 @@ sf_value *sf_value_set(void);                 /* empty set */
 sf_value *sf_value_tuple(void);               /* empty tuple */
 sf_value *sf_value_map(void);                 /* empty map */
 sf_value *sf_value_object(void);              /* object with no attributes */
+/* The refinements of an UNKNOWN value, created empty if it has none, to
+ * fill in (strings malloc'd; sf_value_free releases them).  NULL when v is
+ * not unknown. */
+sf_refinements *sf_value_refine(sf_value *v);
 
-/* Append to a LIST/SET/TUPLE.  Sets ignore an element equal to one present. */
+/* Append to a LIST/SET/TUPLE.  Sets ignore an element equal to one present
+ * when it is wholly known (go-cty never merges values with unknowns). */
 void sf_value_append(sf_value *seq, sf_value *owned);
 /* Insert or replace an entry of a MAP/OBJECT (keys stay sorted). */
 void sf_value_put(sf_value *obj, const char *key, sf_value *owned);
@@ -139,7 +149,9 @@ sf_value *sf_value_copy(const sf_value *v);
 void sf_value_free(sf_value *v);
 
 /* Structural equality: kinds, contents and unknown-ness (refinements are
- * compared too).  Sets compare as unordered. */
+ * compared too).  Sets compare as unordered; numbers by value; an object
+ * attribute absent on one side equals null on the other; NULL pointers are
+ * null values; dyn_type counts only when both values have one. */
 bool sf_value_equal(const sf_value *a, const sf_value *b);
 static inline bool sf_value_is_null(const sf_value *v) { return !v || v->kind == SF_VAL_NULL; }
 static inline bool sf_value_is_unknown(const sf_value *v) { return v && v->kind == SF_VAL_UNKNOWN; }
@@ -152,19 +164,28 @@ int sf_value_get_double(const sf_value *v, double *out);
 /* String accessor: the bytes, or NULL when v is not a known string. */
 const char *sf_value_get_str(const sf_value *v);
 
-/* Check that v conforms to type t (nulls and unknowns conform anywhere). */
+/* Check that v conforms to type t (nulls and unknowns conform anywhere;
+ * absent object attributes count as null). */
 int sf_value_conforms(const sf_value *v, const sf_type *t, char **err);
+/* The type v implies (its dyn_type if set): used to put a value built
+ * without a type into a "dynamic" slot.  Collections need one element type
+ * ("dynamic" if all elements are null/unknown).  NULL when there is none. */
+sf_type *sf_value_implied_type(const sf_value *v);
 
 /* ---- Codecs ----------------------------------------------------------- */
 
 /* msgpack as Terraform writes it (DynamicValue.msgpack).  Accepts ints,
  * floats and decimal strings for numbers, any ext type as unknown (type 12
- * payload parsed into refinements), [type-json, value] for dynamic. */
+ * payload parsed into refinements), [type-json, value] for dynamic.
+ * Absent object attributes decode as null; unknown ones, trailing bytes and
+ * nesting deeper than 32 (msgpack-c's limit) are errors. */
 int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t,
                           sf_value **out, char **err);
-/* Encode v as type t.  Numbers: int when integral and in int64 range, float64
- * when exactly representable, else decimal string (as go-cty does).  Unknown
- * with refinements → ext 12, plain unknown → ext 0 (d4 00 00). */
+/* Encode v as type t, byte for byte as go-cty.  Numbers: int when integral
+ * and in int64 range, float64 when exactly representable, else decimal
+ * string (as go-cty does).  Unknown with refinements → ext 12, plain
+ * unknown → ext 0 (d4 00 00).  Sets in go-cty's element order.  *buf is
+ * malloc'd: free() it. */
 int sf_value_to_msgpack(const sf_value *v, const sf_type *t,
                         void **buf, size_t *len, char **err);
 

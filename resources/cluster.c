@@ -69,13 +69,6 @@ static const sf_engine *engine_of(const sf_value *v)
     return sf_engines[0];
 }
 
-static const sf_engine *engine_of_id(const char *id)
-{
-    for (size_t i = 0; sf_engines[i]; i++)
-        if (strncmp(id, sf_engines[i]->id_prefix, strlen(sf_engines[i]->id_prefix)) == 0) return sf_engines[i];
-    return NULL;
-}
-
 /* The engine block of a resource value; an object of nulls when unset, so
  * an engine always receives an object. */
 static sf_value *spec_of(const sf_engine *engine, const sf_value *v)
@@ -179,7 +172,7 @@ static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags
 static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *diags)
 {
     const char *id = sf_value_get_str(sf_value_get(state, "id"));
-    const sf_engine *engine = id ? engine_of_id(id) : NULL;
+    const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) {
         sf_diag_error(diags, "id", "Unrecognised cluster id",
                       "\"%s\" is not an id this provider makes (local clusters: local-<hex>).", id ? id : "");
@@ -228,7 +221,7 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
 static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
 {
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
-    const sf_engine *engine = id ? engine_of_id(id) : NULL;
+    const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) return 0; /* nothing was ever created */
     return engine->cluster_delete(call->ctx, resources_engine_env(call, engine), id, diags) == SF_ENGINE_OK ? 0 : -1;
 }
@@ -236,7 +229,7 @@ static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
 static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
 {
     (void)call;
-    if (!engine_of_id(id)) {
+    if (!sf_engine_for_id(id)) {
         sf_diag_error(diags, NULL, "Cannot import cluster",
                       "\"%s\" is not a cluster id: local clusters have ids like local-3f9a1c2b7d4e "
                       "(see `terraform state show` or the id output of the cluster).", id);

@@ -7,6 +7,7 @@
 #include "provider/resource.h"
 
 extern const sf_resource_type sf_resource_cluster;
+extern const sf_resource_type sf_resource_pipeline;
 extern const sf_provider_def sf_provider_sparkflow;
 
 /* The settings an engine gets from the provider block; NULL when none. */

@@ -66,3 +66,46 @@ sf_terraform_clients() {
         printf '%s %s\n' "$cand" "$ver"
     done
 }
+
+# sf_run_leftovers ID: pids of live processes whose environment carries
+# SF_RUN_ID=ID, except this shell and its ancestors.
+sf_run_leftovers() {
+    local id="$1" pid keep=" " p=$$
+    while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+        keep="$keep$p "
+        p="$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)"
+    done
+    for d in /proc/[0-9]*; do
+        pid="${d#/proc/}"
+        case "$keep" in *" $pid "*) continue ;; esac
+        [ "$pid" = "$BASHPID" ] && continue
+        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "SF_RUN_ID=$id" && echo "$pid"
+    done
+    return 0
+}
+
+# sf_kill_run ID: stop (TERM, then KILL after 5 s) what sf_run_leftovers
+# finds; prints what it stopped and returns 1 when there was anything.
+# (No pipelines around sf_run_leftovers: a pipeline's other commands carry
+# the marker too and would be found.)
+sf_kill_run() {
+    local list pids pid
+    list="$(mktemp)"
+    sf_run_leftovers "$1" > "$list"
+    pids="$(cat "$list")"
+    if [ -z "$pids" ]; then rm -f "$list"; return 0; fi
+    echo "left running, stopping:" >&2
+    for pid in $pids; do
+        printf '  %s %s\n' "$pid" "$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | cut -c1-160)" >&2
+    done
+    kill -TERM $pids 2>/dev/null || true
+    for _ in $(seq 50); do
+        sf_run_leftovers "$1" > "$list"
+        [ -s "$list" ] || break
+        sleep 0.1
+    done
+    pids="$(cat "$list")"
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+    rm -f "$list"
+    return 1
+}

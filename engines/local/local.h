@@ -5,6 +5,7 @@
  * record, $HOME/.sparkflow/local/<id>/cluster.json, so that any later
  * provider process can find, inspect and stop the cluster by its id alone.
  *
+ *   fmt.c           string helpers
  *   spec.c          the `local {}` block: schema, defaults, value <-> struct
  *   spark.c         where Spark and Java are
  *   process.c       spawning detached daemons, process identity, stopping
@@ -13,6 +14,7 @@
  *   registry.c      the cluster record (cJSON) and ids
  *   workdir.c       directories the engine creates and removes, log tails
  *   daemons.c       starting/stopping master and workers and waiting on them
+ *   run.c           pipeline stages: one spark-submit each
  *   local.c         the engine table entry
  */
 #ifndef SF_LOCAL_H
@@ -26,6 +28,19 @@
 
 extern const sf_engine sf_engine_local;
 extern const sf_block_def sf_local_spec_block;
+
+/* ---- run.c -------------------------------------------------------------- */
+
+/* The engine's pipeline_run (see engine.h). */
+sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_run_spec *run, sf_stage_result *results,
+                                       sf_diags *diags);
+
+/* ---- fmt.c -------------------------------------------------------------- */
+
+/* malloc'd printf / strdup; abort on OOM, can't fail otherwise. */
+char *sf_local_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *sf_local_strdup(const char *s);
 
 /* ---- spec.c -------------------------------------------------------------- */
 
@@ -48,6 +63,7 @@ sf_value *sf_local_spec_to_value(const sf_local_spec *spec);
 void sf_local_spec_clear(sf_local_spec *spec);
 /* Validators for the block (exposed for tests). */
 void sf_local_validate_memory(const sf_value *v, const char *path, sf_diags *d);
+void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d);
 
 /* ---- spark.c ------------------------------------------------------------- */
 
@@ -203,5 +219,8 @@ int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags);
  * Returns 0 when healthy, 1 when it drifted (*why says how), -1 when the
  * status page cannot be read (*why). */
 int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why);
+/* Wait until the master counts exactly c->n_workers ALIVE workers, ours
+ * among them.  Returns 0, or -1 with a diagnostic. */
+int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags);
 
 #endif

@@ -39,6 +39,19 @@ void sf_local_validate_memory(const sf_value *v, const char *path, sf_diags *d)
                       s);
 }
 
+/* Paths handed to daemons that outlive Terraform's working directory must
+ * not depend on it. */
+void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d)
+{
+    const char *s = sf_value_get_str(v);
+    if (!s) return;
+    if (s[0] != '/')
+        sf_diag_error(d, path, "Path must be absolute",
+                      "\"%s\" is relative. Spark's processes outlive this Terraform run, so "
+                      "give an absolute path, e.g. \"${abspath(path.module)}/%s\".",
+                      s, s);
+}
+
 static const sf_attr_def local_attrs[] = {
     {"workers", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Number of Spark workers to run. Changing it starts or stops workers in place.",
@@ -53,15 +66,15 @@ static const sf_attr_def local_attrs[] = {
      "Spark installation to run (must hold `bin/spark-class`). Default: `$SPARK_HOME`, "
      "else the Spark shipped inside the `pyspark` Python package (found through "
      "`$SPARKFLOW_PYTHON`, `python3` on `PATH`, or the project's `.venv`).",
-     NULL, sf_validate_not_empty},
+     NULL, sf_local_validate_abs_path},
     {"work_dir", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Directory for the daemons' logs and the workers' scratch space. Default: "
      "`~/.sparkflow/local/<id>`. On destroy the engine removes only what it created there.",
-     NULL, sf_validate_not_empty},
+     NULL, sf_local_validate_abs_path},
     {"java_home", "string", SF_ATTR_OPTIONAL,
      "Java installation (17 or later) to run Spark with. Default: `$JAVA_HOME`, else "
      "the `java` found on `PATH`.",
-     NULL, sf_validate_not_empty},
+     NULL, sf_local_validate_abs_path},
     {NULL},
 };
 
@@ -72,13 +85,6 @@ const sf_block_def sf_local_spec_block = {
     .attrs = local_attrs,
     .blocks = NULL,
 };
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
 
 /* A known, non-null attribute of v, or NULL. */
 static const sf_value *known_attr(const sf_value *v, const char *name)
@@ -109,8 +115,8 @@ static char *str_attr(const sf_value *v, const char *name, const char *dflt)
 {
     const sf_value *a = known_attr(v, name);
     const char *s = a ? sf_value_get_str(a) : NULL;
-    if (s && *s) return xstrdup(s);
-    return dflt ? xstrdup(dflt) : NULL;
+    if (s && *s) return sf_local_strdup(s);
+    return dflt ? sf_local_strdup(dflt) : NULL;
 }
 
 int sf_local_spec_from_value(const sf_value *v, sf_local_spec *out, sf_diags *diags)
@@ -125,6 +131,13 @@ int sf_local_spec_from_value(const sf_value *v, sf_local_spec *out, sf_diags *di
     sf_value *mem = sf_value_string(out->worker_memory);
     sf_local_validate_memory(mem, "local.worker_memory", &check);
     sf_value_free(mem);
+    static const char *const paths[] = {"spark_home", "work_dir", "java_home"};
+    for (size_t i = 0; i < 3; i++) {
+        const sf_value *a = known_attr(v, paths[i]);
+        char spelling[32];
+        snprintf(spelling, sizeof spelling, "local.%s", paths[i]);
+        if (a) sf_local_validate_abs_path(a, spelling, &check);
+    }
     bool bad = sf_diags_has_error(&check);
     sf_diags_move(diags, &check, NULL);
     if (bad) {

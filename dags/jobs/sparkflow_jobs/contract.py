@@ -1,0 +1,310 @@
+"""The contract between the SparkFlow provider and every job.
+
+The provider runs each stage as
+
+    spark-submit --master <url> <script> <standard args> <user args>
+
+and, once the job has exited 0, reads back the metrics file.  This module is
+the one place that knows that contract:
+
+  --input <uri>      raw zone of the pipeline (validate reads it)
+  --work <uri>       this run's staging root; every table goes to <work>/<table>
+  --reference <uri>  reference data (accounts.csv, rules.csv, budgets.csv);
+                     default: <input>/../../reference
+  --metrics <path>   LOCAL file the job writes its metrics JSON to (flat object
+                     of numbers; optional when a job is run by hand)
+
+plus per-job user arguments.  Exit codes: 0 success, 2 bad arguments, bad
+input or a data-quality gate, 1 anything unexpected.  Every run prints one
+summary line on stdout starting with the job's name.
+
+Data always moves through Spark readers/writers or the Hadoop FileSystem API,
+so any Hadoop URI works (file:// here, s3a:// on EMR).  Only the metrics file
+is written with plain Python, because it is local by contract.
+"""
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import posixpath
+import sys
+import tempfile
+import time
+import traceback
+from urllib.parse import urlsplit
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+DEFAULT_SHUFFLE_PARTITIONS = "4"
+
+
+class JobError(Exception):
+    """A failure the user can act on (bad input, bad reference, gate).
+
+    The message is printed as is; `metrics`, when given, is still written so
+    the counts that led to the failure can be inspected.
+    """
+
+    def __init__(self, message, metrics=None):
+        super().__init__(message)
+        self.metrics = metrics
+
+
+# --------------------------------------------------------------------------
+# URIs
+# --------------------------------------------------------------------------
+
+def join_uri(base, *parts):
+    """Append path parts to a URI or path with exactly one '/' between them."""
+    out = base.rstrip("/")
+    for part in parts:
+        out += "/" + part.strip("/")
+    return out
+
+
+def default_reference_uri(input_uri):
+    """<input>/../../reference, e.g. file:///lake/raw/transactions ->
+    file:///lake/reference.  Raises JobError when the input path is too
+    short to have a grandparent folder."""
+    if "://" in input_uri:
+        scheme, rest = input_uri.split("://", 1)
+        authority, _, path = rest.partition("/")
+        prefix, path = f"{scheme}://{authority}", "/" + path
+    elif input_uri.startswith("file:"):
+        prefix, path = "file:", input_uri[len("file:"):]
+    else:
+        prefix, path = "", input_uri
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2:
+        raise JobError(
+            f"cannot derive the reference folder from --input {input_uri!r} "
+            "(it needs two parent folders: <lake>/raw/<dataset>); pass --reference")
+    parent = "/".join(parts[:-2])
+    lead = "/" if path.startswith("/") else ""
+    ref = lead + (parent + "/" if parent else "") + "reference"
+    return prefix + ref
+
+
+def local_path(uri):
+    """The local filesystem path of a file:// URI or plain path, else None."""
+    sp = urlsplit(uri)
+    if sp.scheme == "file":
+        return sp.path
+    if sp.scheme == "" or (len(sp.scheme) == 1 and os.name == "nt"):
+        return uri
+    return None
+
+
+# --------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------
+
+def iso_date(text):
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit code 2 with a one-line reason
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: FAILED: bad arguments: {message}", file=sys.stderr)
+        print(f"{self.prog}: FAILED: bad arguments: {message}")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def parser(job_name, description, needs_input):
+    """An ArgumentParser with the standard arguments; add user args to it."""
+    p = _Parser(prog=job_name, description=description)
+    std = p.add_argument_group("standard arguments (passed by the provider)")
+    std.add_argument("--input", required=needs_input, metavar="URI",
+                     help="raw zone of the pipeline, e.g. file:///lake/raw/transactions")
+    std.add_argument("--work", required=True, metavar="URI",
+                     help="staging root of this run; tables go to <work>/<table>")
+    std.add_argument("--reference", metavar="URI",
+                     help="reference data folder (default: <input>/../../reference)")
+    std.add_argument("--metrics", metavar="PATH",
+                     help="local file to write the metrics JSON to")
+    return p
+
+
+def resolve_reference(args):
+    if args.reference:
+        return args.reference.rstrip("/")
+    if not args.input:
+        raise JobError("--reference is required when --input is not given")
+    return default_reference_uri(args.input)
+
+
+# --------------------------------------------------------------------------
+# Spark
+# --------------------------------------------------------------------------
+
+def spark_session(app_name):
+    """The job's SparkSession, tuned for a small (2-core) machine unless the
+    submitter configured otherwise.  The master comes from spark-submit
+    (--master); run with plain `python` it defaults to local[*]."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.appName(app_name)
+             .config("spark.ui.showConsoleProgress", "false")
+             .getOrCreate())
+    conf = spark.sparkContext.getConf()
+    if not conf.contains("spark.sql.shuffle.partitions"):
+        spark.conf.set("spark.sql.shuffle.partitions", DEFAULT_SHUFFLE_PARTITIONS)
+    spark.sparkContext.setLogLevel(os.environ.get("SPARKFLOW_LOG_LEVEL", "WARN"))
+    return spark
+
+
+def _hadoop(spark, uri):
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return jvm, path.getFileSystem(spark._jsc.hadoopConfiguration()), path
+
+
+def uri_exists(spark, uri):
+    """True when the file or folder exists (any Hadoop FileSystem)."""
+    _, fs, path = _hadoop(spark, uri)
+    return bool(fs.exists(path))
+
+
+def read_small_file(spark, uri):
+    """The bytes of one small file through the Hadoop FileSystem API (no Spark
+    job).  Raises JobError naming the file when it does not exist."""
+    jvm, fs, path = _hadoop(spark, uri)
+    if not fs.exists(path):
+        raise JobError(f"file not found: {uri}")
+    stream = fs.open(path)
+    try:
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+    finally:
+        stream.close()
+
+
+def put_bytes(spark, data, uri, force_hadoop=False):
+    """Write `data` to `uri`: directly for local paths and file:// URIs,
+    otherwise to a local temp file copied with the Hadoop FileSystem API (so
+    s3a:// works).  `force_hadoop` takes the Hadoop route for file:// too."""
+    lp = None if force_hadoop else local_path(uri)
+    if lp is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(lp)), exist_ok=True)
+        tmp = lp + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, lp)
+        return
+    jvm, fs, path = _hadoop(spark, uri)
+    fd, tmp = tempfile.mkstemp(prefix="sparkflow-", suffix=posixpath.basename(uri))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        parent = path.getParent()
+        if parent is not None:
+            fs.mkdirs(parent)
+        fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path("file://" + tmp), path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# --------------------------------------------------------------------------
+# Metrics and the run wrapper
+# --------------------------------------------------------------------------
+
+def _number(key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"metric {key!r} is not a number: {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(f"metric {key!r} is not finite: {value!r}")
+    return value
+
+
+def write_metrics(path, metrics):
+    """Write the flat {key: number} object to a local path (atomically)."""
+    clean = {k: _number(k, v) for k, v in metrics.items()}
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(clean, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _short_error(exc):
+    """First meaningful line of an exception (Spark's are pages long)."""
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0]
+    return first[:500]
+
+
+def run(job_name, build_parser, main, argv=None, spark=None):
+    """Parse arguments, run `main(spark, args) -> (metrics, summary)`, write
+    metrics, print the summary line, and return the exit code.
+
+    `spark` lets tests run a job in-process on a shared session (it is then
+    not stopped).  Never raises: every failure becomes a message and an exit
+    code."""
+    t0 = time.monotonic()
+    args = build_parser().parse_args(argv)
+    own_session = spark is None
+    metrics = None
+    try:
+        if own_session:
+            spark = spark_session(f"sparkflow-{job_name}")
+        metrics, summary = main(spark, args)
+        metrics = dict(metrics)
+        metrics["duration_ms"] = int((time.monotonic() - t0) * 1000)
+        if args.metrics:
+            write_metrics(args.metrics, metrics)
+        print(f"{job_name}: OK: {summary} in {metrics['duration_ms'] / 1000:.1f}s", flush=True)
+        return EXIT_OK
+    except JobError as e:
+        if e.metrics is not None and args.metrics:
+            m = dict(e.metrics)
+            m["duration_ms"] = int((time.monotonic() - t0) * 1000)
+            write_metrics(args.metrics, m)
+        _fail(job_name, str(e))
+        return EXIT_BAD_INPUT
+    except Exception as e:  # noqa: BLE001 - the wrapper is the last line
+        msg = _short_error(e)
+        kind = _classify_spark_error(msg)
+        if kind:
+            _fail(job_name, f"{kind}: {msg}")
+            return EXIT_BAD_INPUT
+        traceback.print_exc(file=sys.stderr)
+        _fail(job_name, f"internal error: {type(e).__name__}: {msg}")
+        return EXIT_INTERNAL
+    finally:
+        if own_session and spark is not None:
+            try:
+                spark.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _classify_spark_error(msg):
+    """Spark errors that are really the user's input, worth exit code 2."""
+    for marker, kind in (("PATH_NOT_FOUND", "input not found"),
+                         ("Path does not exist", "input not found"),
+                         ("UNABLE_TO_INFER_SCHEMA", "no readable data"),
+                         ("No FileSystem for scheme", "unsupported URI scheme")):
+        if marker in msg:
+            return kind
+    return None
+
+
+def _fail(job_name, message):
+    line = f"{job_name}: FAILED: {message}"
+    print(line, file=sys.stderr, flush=True)
+    print(line, flush=True)
+
+
+def bootstrap_main(job_name, build_parser, main):
+    """Entry point for `if __name__ == "__main__"` in a job script."""
+    sys.exit(run(job_name, build_parser, main))

@@ -1,0 +1,142 @@
+"""The processing rules: valid rows -> curated transactions.
+
+1. Sign convention.  Money leaving the household is negative.  Bank
+   accounts (checking, savings) are exported that way already; credit card
+   exports show charges as positive and payments/refunds as negative, so the
+   amount of a credit_card account is negated.
+
+2. Merchant normalisation (normalise_merchant), in this order:
+     upper-case and trim
+     drop one payment-processor prefix: "SQ *", "SQ*", "PAYPAL *", "PAYPAL*",
+       "PP*", "POS ", "CARD PAYMENT TO ", "DIRECT DEBIT "
+     cut everything from the first '*' or '#' (reference suffixes)
+     delete apostrophes (' and ’)
+     turn every character that is not a letter, digit or '&' into a space
+     drop tokens made of digits only (store numbers, dates, references)
+     collapse spaces; when nothing is left, the upper-cased description
+   e.g. "SQ *Blue Bottle Coffee #1234" -> "BLUE BOTTLE COFFEE",
+        "AMAZON MKTP*2K4J1"             -> "AMAZON MKTP",
+        "McDonald's 0423"               -> "MCDONALDS".
+
+3. Categorisation: the first rule (reference.order_rules) whose pattern is a
+   substring of the merchant gives the category; no match -> "uncategorised".
+
+4. Deduplication, on rows of the same account:
+     exact duplicate  same date, amount (signed), description and external id
+     near duplicate   same date, amount and merchant, but a different
+                      description or external id (the same payment exported
+                      twice with different decoration)
+   Of each group the row from the first file (by path) and line is kept.
+   Two genuinely separate payments to one merchant for the same amount on
+   the same day are indistinguishable from a re-export and are collapsed too.
+"""
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from .reference import UNCATEGORISED
+
+PREFIXES = ("SQ *", "SQ*", "PAYPAL *", "PAYPAL*", "PP*", "POS ", "CARD PAYMENT TO ", "DIRECT DEBIT ")
+_PREFIX_RE = "^(" + "|".join(p.replace("*", r"\*") for p in PREFIXES) + ")"
+_WS = r"^\s+|\s+$"
+
+NEAR_KEY = ("month", "account_id", "txn_date", "amount", "merchant")
+EXACT_KEY = NEAR_KEY + ("description", "external_id")
+
+CURATED_COLUMNS = ("txn_id", "account_id", "account_name", "account_type", "txn_date",
+                   "description", "merchant", "category", "amount", "exported_amount",
+                   "currency", "external_id", "source_file", "source_line", "month")
+
+
+def normalise_merchant(description):
+    """Column: the normalised merchant of a description Column."""
+    up = F.regexp_replace(F.upper(description), _WS, "")
+    s = F.regexp_replace(up, _PREFIX_RE, "")
+    s = F.regexp_replace(s, r"[*#].*", "")
+    s = F.regexp_replace(s, "['\u2019]", "")
+    s = F.regexp_replace(s, r"(?U)[^\w&]|_", " ")
+    s = F.regexp_replace(s, r"(^|\s)[0-9]+(?=\s|$)", "$1")
+    s = F.regexp_replace(F.regexp_replace(s, r"\s+", " "), _WS, "")
+    return F.when(s == "", up).otherwise(s)
+
+
+def categorise(merchant, rules):
+    """Column: category of a merchant Column under ordered rules."""
+    expr = None
+    for r in rules:
+        cond = F.instr(merchant, r.pattern) > 0
+        expr = F.when(cond, r.category) if expr is None else expr.when(cond, r.category)
+    return F.lit(UNCATEGORISED) if expr is None else expr.otherwise(UNCATEGORISED)
+
+
+def signed_amount(amount, account_type):
+    """Column: amount with money out negative for every account type."""
+    return F.when(account_type == "credit_card", -amount).otherwise(amount)
+
+
+def _account_map(accounts, field):
+    return F.create_map(*[x for a in sorted(accounts.values())
+                          for x in (F.lit(a.account_id), F.lit(getattr(a, field)))])
+
+
+def enrich(valid, accounts, rules):
+    """Valid rows + account, signed amount, merchant, category, month."""
+    acc_type = F.expr("try_element_at(__types, account_id)")
+    acc_name = F.expr("try_element_at(__names, account_id)")
+    return (valid
+            .withColumn("__types", _account_map(accounts, "type"))
+            .withColumn("__names", _account_map(accounts, "name"))
+            .withColumn("account_type", acc_type)
+            .withColumn("account_name", acc_name)
+            .drop("__types", "__names")
+            .withColumnRenamed("amount", "exported_amount")
+            .withColumn("amount", signed_amount(F.col("exported_amount"), F.col("account_type")))
+            .withColumn("merchant", normalise_merchant(F.col("description")))
+            .withColumn("category", categorise(F.col("merchant"), rules))
+            .withColumn("month", F.date_format("txn_date", "yyyy-MM")))
+
+
+def flag_duplicates(df):
+    """Adds is_exact_duplicate, is_near_duplicate and keep.  One shuffle: the
+    data is clustered by month and both windows partition on supersets."""
+    order = [F.col("source_file"), F.col("source_line")]
+    w_exact = Window.partitionBy(*EXACT_KEY).orderBy(*order)
+    df = df.repartition("month").withColumn("__exact_rank", F.row_number().over(w_exact))
+    w_near = Window.partitionBy(*NEAR_KEY).orderBy((F.col("__exact_rank") > 1), *order)
+    df = df.withColumn("__near_rank", F.row_number().over(w_near))
+    return (df.withColumn("is_exact_duplicate", F.col("__exact_rank") > 1)
+              .withColumn("is_near_duplicate", (F.col("__exact_rank") == 1) & (F.col("__near_rank") > 1))
+              .withColumn("keep", F.col("__near_rank") == 1)
+              .drop("__exact_rank", "__near_rank"))
+
+
+def txn_id():
+    """A stable id of a curated transaction: its dedup key, hashed."""
+    return F.substring(F.sha2(F.concat_ws("|", "account_id", F.col("txn_date").cast("string"),
+                                          F.col("amount").cast("string"), "merchant"), 256), 1, 20)
+
+
+def curate(valid, accounts, rules):
+    """All valid rows, enriched and flagged; `keep` marks the curated ones."""
+    return flag_duplicates(enrich(valid, accounts, rules)).withColumn("txn_id", txn_id())
+
+
+def curated(flagged):
+    """The kept rows in the column order of the table <work>/transactions."""
+    return flagged.where("keep").select(*CURATED_COLUMNS)
+
+
+def metrics_columns():
+    """Aggregates that give the process metrics from curate(...)."""
+    kept = F.col("keep")
+    return [
+        F.count(F.lit(1)).alias("process_rows_in"),
+        F.sum(F.col("is_exact_duplicate").cast("long")).alias("duplicates_removed"),
+        F.sum(F.col("is_near_duplicate").cast("long")).alias("near_duplicates_removed"),
+        F.sum(kept.cast("long")).alias("transactions"),
+        F.sum((kept & (F.col("category") != UNCATEGORISED)).cast("long")).alias("categorised"),
+        F.sum((kept & (F.col("category") == UNCATEGORISED)).cast("long")).alias("uncategorised"),
+        F.countDistinct(F.when(kept, F.col("month"))).alias("transaction_months"),
+        F.countDistinct(F.when(kept, F.col("merchant"))).alias("merchants"),
+        F.sum(F.col("account_type").isNull().cast("long")).alias("__unknown_accounts"),
+    ]

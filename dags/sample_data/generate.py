@@ -1,0 +1,1075 @@
+#!/usr/bin/env python3
+"""Sample data for the household-finance pipeline, with known defects.
+
+    python dags/sample_data/generate.py --out LAKE [--transactions 100000]
+        [--months 24] [--accounts 4] [--seed 42] [--end 2025-12-31]
+        [--defect-rate 0.02] [--rate KIND=R ...] [--bad-files] [--force]
+    python dags/sample_data/generate.py --out LAKE --append N
+
+writes
+
+    LAKE/raw/transactions/*.csv   bank exports, one per account and year
+    LAKE/reference/accounts.csv   the accounts
+    LAKE/reference/rules.csv      merchant pattern -> category
+    LAKE/reference/budgets.csv    monthly budget per category
+    LAKE/manifest.json            what was injected and the exact metrics the
+                                  validate, process and marts jobs must report
+
+--transactions is the number of data lines written (every defect and
+duplicate included).  --defect-rate R injects round(N * R / 10) rows of each
+of the ten defect kinds (eight reject kinds: bad_date, bad_amount,
+unknown_account, currency_mismatch, missing_field, malformed_row,
+future_date and multi_defect, rows with two defects whose reason follows the
+documented precedence; plus exact_duplicate and near_duplicate).
+--rate KIND=R overrides one kind.  --bad-files adds an empty file, a
+header-only file, an export of an unknown bank and a binary file.  Files also
+carry encoding quirks: the eu bank writes UTF-8 with BOM and CRLF and ends
+with a blank line, the card issuer writes ISO-8859-1 with CRLF, descriptions
+contain quoted commas and quotes.
+
+--append N adds one export of N rows for the month after the last one (one
+account, in turn), updates the manifest's expected totals and records the
+delta in manifest["appends"][-1].
+
+The output is a pure function of the arguments (and, for appends, of the
+manifest): the same seed gives the same bytes.  The expected metrics are
+computed here from the generator's own knowledge of every row, with an
+independent implementation of the documented rules, so the end-to-end test
+compares two implementations.  Future-dated defects lie after 2100, so any
+--as-of between manifest["as_of_min"] and manifest["as_of_max"] (the job's
+default, today, included) gives the same counts.
+"""
+
+import argparse
+import calendar
+import datetime as dt
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import time
+
+MANIFEST_VERSION = 1
+DEFAULT_END = dt.date(2025, 12, 31)
+REJECT_KINDS = ("bad_date", "bad_amount", "unknown_account", "currency_mismatch",
+                "missing_field", "malformed_row", "future_date", "multi_defect")
+DUP_KINDS = ("exact_duplicate", "near_duplicate")
+DEFECT_KINDS = REJECT_KINDS + DUP_KINDS
+REASONS = ("unknown_format", "malformed_row", "missing_field", "bad_date",
+           "bad_amount", "unknown_account", "currency_mismatch", "future_date")
+INCOME_CATS = ("Income",)
+TRANSFER_CATS = ("Transfer",)
+TOP_MERCHANTS = 10
+UNCATEGORISED = "uncategorised"
+
+# --------------------------------------------------------------------------
+# Formats (the documented export formats; see dags/jobs/sparkflow_jobs/formats.py)
+# --------------------------------------------------------------------------
+
+FORMATS = {
+    "iso": {"header": ["Date", "Account", "Description", "Amount", "Currency", "Reference"],
+            "ext": True, "date": "%Y-%m-%d", "decimal": ".", "eol": "\n", "bom": False,
+            "encoding": "utf-8", "blank_tail": False},
+    "eu": {"header": ["Booking Date", "Account", "Payee", "Amount", "Currency"],
+           "ext": False, "date": "%d/%m/%Y", "decimal": ",", "eol": "\r\n", "bom": True,
+           "encoding": "utf-8", "blank_tail": True},
+    "us": {"header": ["Transaction Date", "Card Account", "Merchant", "Amount", "Currency",
+                      "Transaction ID"],
+           "ext": True, "date": "%m/%d/%Y", "decimal": ".", "eol": "\r\n", "bom": False,
+           "encoding": "latin-1", "blank_tail": False},
+}
+
+# (type, institution, format, name, id prefix, role)
+ACCOUNT_TEMPLATES = (
+    ("checking", "Northbank", "iso", "Everyday checking", "NB", "primary"),
+    ("credit_card", "Cardco", "us", "Cardco Visa", "CC", "card"),
+    ("savings", "Northbank", "iso", "Rainy-day savings", "NB", "savings"),
+    ("checking", "Eurobank", "eu", "Joint account", "EB", "secondary"),
+)
+
+# --------------------------------------------------------------------------
+# Merchants and rules
+# --------------------------------------------------------------------------
+
+# templates, intended category (None: no rule), amount range in cents, weight, where
+# where: "all" or "eu" (eu-style names: only on the eu account and the card)
+DISCRETIONARY = (
+    (("TESCO STORES {n4}", "Tesco Stores {n4}", "TESCO STORES #{n4}"), "Groceries", 800, 12000, 10, "all"),
+    (("LIDL {n3}", "Lidl {n3}", "LIDL #{n3}"), "Groceries", 500, 9000, 8, "all"),
+    (("ALDI SUED {n4}", "Aldi Sued {n4}"), "Groceries", 500, 8000, 6, "all"),
+    (("WHOLE FOODS MARKET #{n3}", "Whole Foods Market {n3}"), "Groceries", 1500, 15000, 4, "all"),
+    (("BÄCKEREI SCHMIDT", "Bäckerei Schmidt {n2}"), "Groceries", 200, 1500, 4, "eu"),
+    (("SQ *BLUE BOTTLE COFFEE", "SQ *Blue Bottle Coffee #{n4}", "Blue Bottle Coffee"), "Dining", 350, 1200, 6, "all"),
+    (("STARBUCKS #{n5}", "Starbucks {n5}"), "Dining", 300, 1100, 6, "all"),
+    (("PIZZA EXPRESS {n3}", "Pizza Express {n3}"), "Dining", 1500, 6000, 3, "all"),
+    (("CAFÉ MÜNSTER", "Café Münster #{n2}"), "Dining", 300, 2500, 4, "eu"),
+    (("SUSHI YA", "PAYPAL *SUSHI YA"), "Dining", 1200, 7000, 2, "all"),
+    (("MCDONALD'S {n4}", "McDonald's #{n4}", "MCDONALDS {n4}"), "Dining", 400, 2500, 4, "all"),
+    (('THE "GOOD" DELI', 'The "Good" Deli #{n2}'), "Dining", 600, 3000, 2, "all"),
+    (("UBER EATS*{ref}", "Uber Eats*{ref}"), "Dining", 1200, 5000, 3, "all"),
+    (("UBER *TRIP {ref}", "UBER *TRIP"), "Transport", 600, 4500, 4, "all"),
+    (("SHELL {n4}", "Shell {n4}"), "Transport", 2000, 9000, 4, "all"),
+    (("CITY TRANSIT {n6}", "POS CITY TRANSIT"), "Transport", 150, 600, 6, "all"),
+    (("BP FUEL {n4}",), "Transport", 2000, 8000, 2, "all"),
+    (("AMAZON MKTP*{ref}", "Amazon Mktp*{ref}", "AMAZON MKTP #{ref}"), "Shopping", 500, 20000, 8, "all"),
+    (("IKEA {n3}", "Ikea {n3}"), "Shopping", 1000, 40000, 2, "all"),
+    (("ZARA {n4}",), "Shopping", 1500, 12000, 2, "all"),
+    (("DECATHLON {n3}",), "Shopping", 1000, 15000, 2, "all"),
+    (("APPLE STORE #{n3}", "Apple Store #{n3}"), "Shopping", 1000, 150000, 1, "all"),
+    (("ACME HARDWARE, INC", "Acme Hardware, Inc. {n3}"), "Shopping", 500, 9000, 2, "all"),
+    (("BOOTS PHARMACY {n4}",), "Health", 300, 4000, 3, "all"),
+    (("DR SMITH DENTAL",), "Health", 5000, 30000, 1, "all"),
+    (("CINEWORLD {n3}",), "Entertainment", 900, 4000, 2, "all"),
+    (("STEAM GAMES {n6}", "Steam Games"), "Entertainment", 500, 6000, 2, "all"),
+    (("BOOKSHOP CO", "Bookshop Co {n3}"), "Entertainment", 800, 4000, 2, "all"),
+    (("RYANAIR*{ref}",), "Travel", 3000, 30000, 1, "all"),
+    (("BOOKING.COM*{ref}", "Booking.com #{ref}"), "Travel", 8000, 60000, 1, "all"),
+    (("AIRBNB * {ref}",), "Travel", 10000, 90000, 1, "all"),
+    (("GREENFIELD MARKET HALL", "Greenfield Market Hall {n2}"), None, 300, 4000, 2, "all"),
+    (("PAYPAL *JOHNSMITH", "PP*JOHNSMITH"), None, 1000, 10000, 1, "all"),
+    (("CORNER KIOSK {n3}",), None, 100, 1500, 2, "all"),
+)
+
+# role -> [(key, templates, category, day, base amount in cents or None (computed), scaled)]
+RECURRING = {
+    "primary": (
+        ("payroll", ("ACME CORP PAYROLL {yyyymm}",), "Income", 25, None, False),
+        ("rent", ("RENT - GREENWOOD PROPERTIES, LLC",), "Housing", 1, -145000, True),
+        ("power", ("DIRECT DEBIT CITY POWER & LIGHT",), "Utilities", 5, -9000, True),
+        ("water", ("DIRECT DEBIT AQUA WATER CO",), "Utilities", 7, -3500, True),
+        ("internet", ("FIBERNET BROADBAND",), "Utilities", 10, -4500, True),
+        ("phone", ("MOBILEONE {n8}",), "Utilities", 12, -2500, True),
+        ("fee", ("MONTHLY ACCOUNT FEE",), "Fees", 28, -495, False),
+        ("to_savings", ("TRANSFER TO SAVINGS",), "Transfer", 26, None, False),
+        ("card_payment", ("CARDCO PAYMENT",), "Transfer", 20, None, False),
+    ),
+    "savings": (
+        ("from_checking", ("TRANSFER FROM CHECKING",), "Transfer", 26, None, False),
+        ("interest", ("INTEREST PAID",), "Income", 28, None, False),
+    ),
+    "card": (
+        ("netflix", ("NETFLIX.COM",), "Subscriptions", 3, -1599, False),
+        ("spotify", ("SPOTIFY {n8}",), "Subscriptions", 9, -1099, False),
+        ("prime", ("AMAZON PRIME*{ref}",), "Subscriptions", 15, -899, False),
+        ("payment", ("PAYMENT THANK YOU",), "Transfer", 20, None, False),
+    ),
+    "secondary": (
+        ("payroll2", ("EUROTECH GMBH PAYROLL",), "Income", 27, None, False),
+        ("energy", ("STADTWERKE ENERGIE {n6}",), "Utilities", 4, -7500, True),
+        ("gym", ("GYM PLUS {n4}",), "Health", 2, -3500, False),
+    ),
+}
+
+RULES = (  # pattern, category, priority
+    ("PAYROLL", "Income", 10), ("INTEREST PAID", "Income", 10),
+    ("TRANSFER TO SAVINGS", "Transfer", 5), ("TRANSFER FROM CHECKING", "Transfer", 5),
+    ("CARDCO PAYMENT", "Transfer", 5), ("PAYMENT THANK YOU", "Transfer", 5),
+    ("GREENWOOD PROPERTIES", "Housing", 20),
+    ("CITY POWER", "Utilities", 50), ("AQUA WATER", "Utilities", 50), ("FIBERNET", "Utilities", 50),
+    ("MOBILEONE", "Utilities", 50), ("STADTWERKE", "Utilities", 50),
+    ("ACCOUNT FEE", "Fees", 50),
+    ("AMAZON PRIME", "Subscriptions", 10), ("NETFLIX", "Subscriptions", 50),
+    ("SPOTIFY", "Subscriptions", 50),
+    ("AMAZON", "Shopping", 50), ("IKEA", "Shopping", 50), ("ZARA", "Shopping", 50),
+    ("DECATHLON", "Shopping", 50), ("APPLE STORE", "Shopping", 50), ("ACME HARDWARE", "Shopping", 50),
+    ("TESCO", "Groceries", 50), ("LIDL", "Groceries", 50), ("ALDI", "Groceries", 50),
+    ("WHOLE FOODS", "Groceries", 50), ("BÄCKEREI", "Groceries", 50),
+    ("COFFEE", "Dining", 60), ("STARBUCKS", "Dining", 50), ("PIZZA", "Dining", 50),
+    ("CAFÉ", "Dining", 50), ("SUSHI", "Dining", 50), ("MCDONALDS", "Dining", 50),
+    ("GOOD DELI", "Dining", 50), ("UBER EATS", "Dining", 10),
+    ("UBER", "Transport", 50), ("SHELL", "Transport", 50), ("TRANSIT", "Transport", 50),
+    ("BP FUEL", "Transport", 50),
+    ("PHARMACY", "Health", 50), ("DENTAL", "Health", 50), ("GYM", "Health", 50),
+    ("CINEWORLD", "Entertainment", 50), ("STEAM GAMES", "Entertainment", 50),
+    ("BOOKSHOP", "Entertainment", 50),
+    ("RYANAIR", "Travel", 50), ("BOOKING COM", "Travel", 50), ("AIRBNB", "Travel", 50),
+)
+
+BUDGET_CATEGORIES = ("Housing", "Utilities", "Groceries", "Dining", "Transport", "Shopping",
+                     "Subscriptions", "Health", "Entertainment", "Travel", "Fees")
+
+# --------------------------------------------------------------------------
+# The documented rules, implemented independently of the Spark jobs
+# --------------------------------------------------------------------------
+
+_PREFIX = re.compile(r"^(SQ \*|SQ\*|PAYPAL \*|PAYPAL\*|PP\*|POS |CARD PAYMENT TO |DIRECT DEBIT )")
+_WS_CHARS = " \t\n\x0b\f\r"
+
+
+def _jtrim(s):
+    """Trim the characters Java's \\s matches (what the jobs trim)."""
+    return s.strip(_WS_CHARS)
+
+
+def normalise_merchant(description):
+    up = _jtrim(description.upper())
+    s = _PREFIX.sub("", up, count=1)
+    s = re.sub(r"[*#].*", "", s)
+    s = re.sub("['\u2019]", "", s)
+    s = re.sub(r"[^\w&]|_", " ", s)
+    s = re.sub(r"(^|\s)[0-9]+(?=\s|$)", r"\1", s)
+    s = _jtrim(re.sub(r"\s+", " ", s))
+    return s or up
+
+
+def ordered_rules(rules):
+    return sorted(rules, key=lambda r: (r[2], -len(r[0]), r[0], r[1]))
+
+
+def categorise(merchant, ordered):
+    for pattern, category, _ in ordered:
+        if pattern in merchant:
+            return category
+    return UNCATEGORISED
+
+
+def count_lines(data):
+    """(non-blank lines, blank lines) of a file whose header is unknown, as the
+    validate job splits it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = re.sub(r"(\r\n|\r|\n)\Z", "", text)
+    if text == "":
+        return 0, 0
+    lines = re.split(r"\r\n|\r|\n", text)
+    blank = sum(1 for ln in lines if re.fullmatch(r"[ \t\n\x0b\f\r]*", ln))
+    return len(lines) - blank, blank
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+def months_ending(end, n):
+    out, y, m = [], end.year, end.month
+    for _ in range(n):
+        out.append((y, m))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
+
+
+def next_month(y, m):
+    return (y, m + 1) if m < 12 else (y + 1, 1)
+
+
+def month_key(d):
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def fmt_amount(cents, decimal, rng=None):
+    sign = "-" if cents < 0 else ""
+    c = abs(cents)
+    units, frac = c // 100, c % 100
+    if decimal == ",":
+        s = f"{units:,}".replace(",", ".")
+        return f"{sign}{s},{frac:02d}"
+    if rng is not None and frac == 0 and rng.random() < 0.5:
+        return f"{sign}{units}"
+    return f"{sign}{units}.{frac:02d}"
+
+
+def render_template(t, rng, d):
+    out = t
+    for k, n in (("{n2}", 2), ("{n3}", 3), ("{n4}", 4), ("{n5}", 5), ("{n6}", 6), ("{n8}", 8)):
+        while k in out:
+            out = out.replace(k, "".join(rng.choice("0123456789") for _ in range(n)), 1)
+    while "{ref}" in out:
+        ref = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
+            rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(5))
+        out = out.replace("{ref}", ref, 1)
+    return out.replace("{yyyymm}", f"{d.year:04d}{d.month:02d}")
+
+
+def csv_field(value, force_quote=False):
+    if force_quote or any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def render_line(fields, fmt_name, quote_amount_at=None):
+    """fields in file order; the eu format always quotes the amount."""
+    parts = []
+    for i, v in enumerate(fields):
+        parts.append(csv_field(v, force_quote=(fmt_name == "eu" and i == quote_amount_at)))
+    return ",".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------
+
+class Row:
+    """One base transaction (before defects and duplicates)."""
+    __slots__ = ("acc", "date", "cents", "templates", "category", "merchant", "desc", "ext",
+                 "seq", "defect", "line", "key")
+
+    def __init__(self, acc, date, cents, templates, seq):
+        self.acc, self.date, self.cents, self.templates, self.seq = acc, date, cents, templates, seq
+        self.defect = None   # reject kind when mutated
+        self.line = None     # rendered line
+
+
+def make_accounts(n, currency):
+    accounts = []
+    for i in range(n):
+        typ, inst, fmt, name, prefix, role = ACCOUNT_TEMPLATES[i % len(ACCOUNT_TEMPLATES)]
+        if i >= len(ACCOUNT_TEMPLATES):
+            name = f"{name} {i // len(ACCOUNT_TEMPLATES) + 1}"
+            role = "secondary" if typ == "checking" else role
+        accounts.append({"account_id": f"{prefix}-{10012345 + 1111 * i:08d}", "name": name,
+                         "type": typ, "institution": inst, "currency": currency,
+                         "format": fmt, "role": role, "index": i})
+    return accounts
+
+
+class Generator:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.currency = cfg["currency"]
+        self.accounts = make_accounts(cfg["accounts"], self.currency)
+        self.rules = ordered_rules(RULES)
+        self.seq = 0
+        self.keys = set()
+        self._check_catalogue()
+
+    # -- catalogue sanity: every template of a merchant normalises the same
+    def _check_catalogue(self):
+        rng = random.Random(0)
+        self.canon = {}
+        entries = [(m[0], m[1]) for m in DISCRETIONARY]
+        entries += [(r[1], r[2]) for rs in RECURRING.values() for r in rs]
+        for templates, category in entries:
+            names = {normalise_merchant(render_template(t, rng, dt.date(2024, 1, 1)))
+                     for t in templates for _ in range(3)}
+            if len(names) != 1:
+                raise AssertionError(f"templates {templates} normalise to {sorted(names)}")
+            name = names.pop()
+            got = categorise(name, self.rules)
+            if got != (category or UNCATEGORISED):
+                raise AssertionError(f"{name}: rules give {got}, catalogue says {category}")
+            self.canon[templates] = name
+
+    def _new_row(self, acc, date, cents, templates, rng):
+        row = Row(acc, date, cents, templates, self.seq)
+        self.seq += 1
+        row.merchant = self.canon[templates]
+        row.category = categorise(row.merchant, self.rules)
+        key = (acc["account_id"], date, row.cents, row.merchant)
+        while key in self.keys:  # keep base rows unique on the near-duplicate key
+            row.cents += -1 if row.cents < 0 else 1
+            key = (acc["account_id"], date, row.cents, row.merchant)
+        self.keys.add(key)
+        row.key = key
+        return row
+
+    def recurring(self, acc, y, m, end, rng, amounts):
+        """Recurring rows of one account in one month (dates after `end` skipped)."""
+        out = []
+        last_day = calendar.monthrange(y, m)[1]
+        for key, templates, _cat, day, base, scaled in RECURRING[acc["role"]]:
+            if key in ("card_payment", "to_savings") and not amounts.get(key + "_enabled"):
+                continue
+            d = dt.date(y, m, min(day, last_day))
+            if d > end or d < self.start:
+                continue
+            if base is None:
+                cents = amounts[key](acc, y, m, rng)
+                if cents is None:
+                    continue
+            else:
+                cents = base * (self.scale if scaled else 1)
+                if key in ("power", "water", "energy"):
+                    cents = int(cents * rng.uniform(0.7, 1.4))
+            out.append((acc, d, int(cents), templates))
+        return out
+
+    def discretionary(self, accs, n, first, last, rng):
+        weights = {"primary": 35, "card": 45, "secondary": 20}
+        pool = [a for a in accs if a["role"] in weights]
+        if not pool:
+            return []
+        acc_w = [weights[a["role"]] for a in pool]
+        span = (last - first).days + 1
+        cats = {}
+        for a in pool:
+            eu_ok = a["format"] in ("eu", "us")
+            merchants = [mm for mm in DISCRETIONARY if mm[5] == "all" or eu_ok]
+            cats[a["account_id"]] = (merchants, [mm[4] for mm in merchants])
+        out = []
+        for _ in range(n):
+            a = rng.choices(pool, acc_w)[0]
+            merchants, mw = cats[a["account_id"]]
+            templates, cat, lo, hi, _w, _where = rng.choices(merchants, mw)[0]
+            cents = -int(round(lo * (hi / lo) ** rng.random()))
+            if cat == "Shopping" and rng.random() < 0.015:
+                cents = -cents  # a refund
+            d = first + dt.timedelta(days=rng.randrange(span))
+            out.append((a, d, cents, templates))
+        return out
+
+    # -- base data -----------------------------------------------------------
+    def build_base(self):
+        cfg = self.cfg
+        rng = random.Random(cfg["seed"])
+        self.end = dt.date.fromisoformat(cfg["end"])
+        months = months_ending(self.end, cfg["months"])
+        self.start = dt.date(months[0][0], months[0][1], 1)
+        n = cfg["transactions"]
+        self.counts = defect_counts(n, cfg["rates"])
+        n_base = n - self.counts["exact_duplicate"] - self.counts["near_duplicate"]
+        self.scale = max(1, round(n / len(months) / 150))
+        has = {role: [a for a in self.accounts if a["role"] == role] for role in RECURRING}
+        primary = has["primary"][0]
+
+        # placeholders first: the number of recurring rows is known before amounts
+        plan_amounts = {"card_payment_enabled": bool(has["card"]),
+                        "to_savings_enabled": bool(has["savings"])}
+        dummy = lambda a, y, m, r: 1  # noqa: E731
+        for k in ("payroll", "to_savings", "card_payment", "from_checking", "interest",
+                  "payment", "payroll2"):
+            plan_amounts[k] = dummy
+        # card payments: no payment in the first month (nothing to pay yet)
+        plan_amounts["card_payment"] = lambda a, y, m, r: None if (y, m) == months[0] else 1
+        plan_amounts["payment"] = plan_amounts["card_payment"]
+        n_rec = sum(len(self.recurring(a, y, m, self.end, random.Random(0), plan_amounts))
+                    for a in self.accounts for (y, m) in months)
+        n_disc = n_base - n_rec
+        if n_disc < 0:
+            raise SystemExit(f"--transactions {n} is too small: {cfg['months']} months of "
+                             f"{cfg['accounts']} accounts already have {n_rec} recurring rows "
+                             f"(plus {n - n_base} duplicates)")
+
+        disc = self.discretionary(self.accounts, n_disc, self.start, self.end, rng)
+        # card charges per month, paid on the 20th of the next month
+        card_spend = {}
+        for a, d, cents, _t in disc:
+            if a["role"] == "card":
+                card_spend[(a["account_id"], d.year, d.month)] = card_spend.get(
+                    (a["account_id"], d.year, d.month), 0) - cents
+        spend_total = -sum(c for a, d, c, t in disc)
+        fixed = 0
+        for a in self.accounts:
+            for key, _t, cat, _d, base, scaled in RECURRING[a["role"]]:
+                if base is not None and cat not in INCOME_CATS + TRANSFER_CATS:
+                    fixed += -base * (self.scale if scaled else 1)
+        monthly_out = spend_total / len(months) + fixed
+        income = int(monthly_out * rng.uniform(1.08, 1.18))
+        has_second = bool(has["secondary"])
+        pay1 = int(income * (0.62 if has_second else 1.0)) // 100 * 100
+        pay2 = (income - pay1) // len(has["secondary"]) // 100 * 100 if has_second else 0
+        to_sav = max(int(income * 0.05) // 1000 * 1000, 10000)
+        card_ids = [a["account_id"] for a in has["card"]]
+
+        def prev(y, m):
+            return (y, m - 1) if m > 1 else (y - 1, 12)
+
+        def card_charges(ids, y, m):
+            if (y, m) == months[0]:
+                return None
+            py, pm = prev(y, m)
+            return max(sum(card_spend.get((cid, py, pm), 0) for cid in ids), 100)
+
+        # the primary account pays the total of all cards in one transfer; each
+        # card receives its own previous month's charges
+        half = months[len(months) // 2]
+        self.amounts = {
+            "card_payment_enabled": bool(has["card"]), "to_savings_enabled": bool(has["savings"]),
+            "payroll": lambda a, y, m, r: pay1 + (pay1 // 100 * 3 if (y, m) >= half else 0),
+            "payroll2": lambda a, y, m, r: pay2,
+            "to_savings": lambda a, y, m, r: -to_sav,
+            "from_checking": lambda a, y, m, r: to_sav,
+            "interest": lambda a, y, m, r: int(r.uniform(500, 3000)),
+            "card_payment": lambda a, y, m, r: (lambda c: None if c is None else -c)(card_charges(card_ids, y, m)),
+            "payment": lambda a, y, m, r: card_charges([a["account_id"]], y, m),
+        }
+
+        rows = []
+        for a in self.accounts:
+            for (y, m) in months:
+                rr = random.Random(f"{cfg['seed']}-{a['account_id']}-{y}-{m}")
+                for acc, d, cents, templates in self.recurring(a, y, m, self.end, rr, self.amounts):
+                    rows.append((acc, d, cents, templates))
+        assert len(rows) == n_rec, (len(rows), n_rec)
+        rows += disc
+        rows.sort(key=lambda t: (t[0]["index"], t[1]))
+        self.base = [self._new_row(a, d, c, t, rng) for a, d, c, t in rows]
+        self.months = months
+        self.rng = rng
+        self.primary = primary
+        self.pays = (pay1, pay2, to_sav)
+        return self.base
+
+    # -- rendering, defects, duplicates ---------------------------------------
+    def render(self, rows, rng):
+        for r in rows:
+            fmt = FORMATS[r.acc["format"]]
+            r.desc = render_template(rng.choice(r.templates), rng, r.date)
+            r.ext = self._ext(r, rng)
+
+    def _ext(self, r, rng):
+        f = r.acc["format"]
+        if f == "iso":
+            if rng.random() < 0.1:
+                return ""
+            return f"NB{r.date:%Y%m%d}{rng.randrange(10**6):06d}"
+        if f == "us":
+            return f"T{rng.randrange(10**10):010d}"
+        return None
+
+    def fields(self, r, date=None, account=None, desc=None, amount=None, currency=None, ext=None):
+        fmt_name = r.acc["format"]
+        fmt = FORMATS[fmt_name]
+        export_cents = -r.cents if r.acc["type"] == "credit_card" else r.cents
+        vals = [date if date is not None else r.date.strftime(fmt["date"]),
+                account if account is not None else r.acc["account_id"],
+                desc if desc is not None else r.desc,
+                amount if amount is not None else fmt_amount(export_cents, fmt["decimal"]),
+                currency if currency is not None else r.acc["currency"]]
+        if fmt["ext"]:
+            vals.append(ext if ext is not None else (r.ext or ""))
+        return vals
+
+    def line(self, r, **over):
+        return render_line(self.fields(r, **over), r.acc["format"], quote_amount_at=3)
+
+
+def defect_counts(n, rates):
+    return {k: int(round(n * rates[k])) for k in DEFECT_KINDS}
+
+
+# --------------------------------------------------------------------------
+# Defects
+# --------------------------------------------------------------------------
+
+def _bad_date(r, rng):
+    f = r.acc["format"]
+    y = r.date.year
+    choices = {
+        "iso": [f"{y}-02-30", f"{y}-13-05", r.date.strftime("%d.%m.%Y"), r.date.strftime("%Y/%m/%d"),
+                "N/A", r.date.strftime("%Y%m%d"), f"{y}-{r.date.month}-{r.date.day}x"],
+        "eu": [f"30/02/{y}", f"15/13/{y}", r.date.isoformat(), r.date.strftime("%d.%m.%Y"), "N/A",
+               f"{r.date.day}/{r.date.month}/{y % 100}x"],
+        "us": [f"02/30/{y}", f"13/15/{y}", r.date.isoformat(), "N/A", r.date.strftime("%d.%m.%Y")],
+    }[f]
+    return rng.choice(choices)
+
+
+def _bad_amount(r, rng):
+    f = r.acc["format"]
+    cents = abs(r.cents)
+    u, c = cents // 100, cents % 100
+    if f == "eu":
+        return rng.choice([f"{u}.{c:02d}", f"EUR {u},{c:02d}", f"{u},{c:02d}-", f"{u},{c:02d},00",
+                           "n/a", f"{u}.{c:02d}.00", f"1O{u},{c:02d}"])
+    return rng.choice([f"{u}.{c:02d}.00", f"EUR {u}.{c:02d}", f"{u},{c:02d}", f"{u}.{c:02d}5",
+                       "twelve", f"1O{u}.{c:02d}", f"--{u}.{c:02d}"])
+
+
+def _future_date(r):
+    d = r.date
+    s = f"{d.year:04d}"
+    y = int(s[0] + s[2] + s[1] + s[3])
+    if y <= 2100:
+        y = d.year + 200
+    day = d.day
+    while True:
+        try:
+            nd = dt.date(y, d.month, day)
+            break
+        except ValueError:
+            day -= 1
+    return nd.strftime(FORMATS[r.acc["format"]]["date"])
+
+
+def _unknown_account(r, rng):
+    prefix = r.acc["account_id"].split("-")[0]
+    return f"{prefix}-99{rng.randrange(10**6):06d}"
+
+
+def _other_currency(r, rng):
+    return rng.choice([c for c in ("USD", "GBP", "CHF", "SEK") if c != r.acc["currency"]])
+
+
+def _malformed(g, r, rng, extra_date=None):
+    over = {"date": extra_date} if extra_date else {}
+    how = rng.randrange(4) if extra_date is None else 3
+    fields = g.fields(r, **over)
+    if how == 0:  # unquoted comma inside the description
+        parts = [csv_field(v, force_quote=(r.acc["format"] == "eu" and i == 3)) for i, v in enumerate(fields)]
+        desc = fields[2].replace('"', "").replace(",", "")
+        mid = max(1, len(desc) // 2)
+        parts[2] = desc[:mid] + ", " + desc[mid:]
+        return ",".join(parts)
+    if how == 1:  # truncated line
+        return render_line(fields[:-1], r.acc["format"], quote_amount_at=3)
+    if how == 2:  # unclosed quote
+        parts = [csv_field(v, force_quote=(r.acc["format"] == "eu" and i == 3)) for i, v in enumerate(fields)]
+        parts[2] = '"' + fields[2].replace('"', "")
+        return ",".join(parts)
+    return render_line(fields + ["EXTRA"], r.acc["format"], quote_amount_at=3)
+
+
+MULTI = (  # (name, expected reason)
+    ("bad_date+unknown_account", "bad_date"),
+    ("missing_currency+bad_amount", "missing_field"),
+    ("malformed+bad_date", "malformed_row"),
+    ("unknown_account+future_date", "unknown_account"),
+    ("currency_mismatch+future_date", "currency_mismatch"),
+    ("bad_amount+currency_mismatch", "bad_amount"),
+    ("future_date+missing_description", "missing_field"),
+)
+
+
+def mutate(g, r, kind, rng, multi_index=0):
+    """Render a defective line for base row r; returns (line, expected reason, detail)."""
+    if kind == "bad_date":
+        return g.line(r, date=_bad_date(r, rng)), "bad_date", None
+    if kind == "bad_amount":
+        return g.line(r, amount=_bad_amount(r, rng)), "bad_amount", None
+    if kind == "unknown_account":
+        return g.line(r, account=_unknown_account(r, rng)), "unknown_account", None
+    if kind == "currency_mismatch":
+        return g.line(r, currency=_other_currency(r, rng)), "currency_mismatch", None
+    if kind == "missing_field":
+        field = rng.choice(("date", "account", "desc", "amount", "currency"))
+        return g.line(r, **{field: rng.choice(("", "  "))}), "missing_field", None
+    if kind == "malformed_row":
+        return _malformed(g, r, rng), "malformed_row", None
+    if kind == "future_date":
+        return g.line(r, date=_future_date(r)), "future_date", None
+    assert kind == "multi_defect"
+    name, reason = MULTI[multi_index % len(MULTI)]
+    if name == "bad_date+unknown_account":
+        line = g.line(r, date=_bad_date(r, rng), account=_unknown_account(r, rng))
+    elif name == "missing_currency+bad_amount":
+        line = g.line(r, currency="", amount=_bad_amount(r, rng))
+    elif name == "malformed+bad_date":
+        line = _malformed(g, r, rng, extra_date=_bad_date(r, rng))
+    elif name == "unknown_account+future_date":
+        line = g.line(r, account=_unknown_account(r, rng), date=_future_date(r))
+    elif name == "currency_mismatch+future_date":
+        line = g.line(r, currency=_other_currency(r, rng), date=_future_date(r))
+    elif name == "bad_amount+currency_mismatch":
+        line = g.line(r, amount=_bad_amount(r, rng), currency=_other_currency(r, rng))
+    else:
+        line = g.line(r, date=_future_date(r), desc="")
+    return line, reason, name
+
+
+def near_variant(g, r, rng):
+    """A different description of the same merchant (and a new external id)."""
+    candidates = [render_template(rng.choice(r.templates), rng, r.date) for _ in range(10)]
+    candidates += [r.desc.lower(), r.desc.title(), r.desc.upper()]
+    d = next((c for c in candidates if c != r.desc and normalise_merchant(c) == r.merchant), None)
+    if d is None:
+        raise AssertionError(f"no near-duplicate variant for {r.desc!r}")
+    assert normalise_merchant(d) == r.merchant, (d, r.desc)
+    ext = g._ext(r, rng)
+    return g.line(r, desc=d, ext=ext)
+
+
+# --------------------------------------------------------------------------
+# Lake assembly
+# --------------------------------------------------------------------------
+
+def inject(g, rows, counts, rng, tag):
+    """Apply defects to base rows; returns (lines per file key, stats)."""
+    n = len(rows)
+    order = list(range(n))
+    rng.shuffle(order)
+    pos = 0
+    reasons = {r: 0 for r in REASONS}
+    multi_detail = {}
+    for kind in REJECT_KINDS:
+        for i in range(counts[kind]):
+            r = rows[order[pos]]
+            pos += 1
+            line, reason, detail = mutate(g, r, kind, rng, multi_index=i)
+            r.defect, r.line = kind, line
+            reasons[reason] += 1
+            if detail:
+                multi_detail[detail] = multi_detail.get(detail, 0) + 1
+    dups = []
+    for kind in DUP_KINDS:
+        for _ in range(counts[kind]):
+            if pos >= n:
+                raise SystemExit(f"too many defects for {n} base rows ({tag})")
+            r = rows[order[pos]]
+            pos += 1
+            line = g.line(r) if kind == "exact_duplicate" else near_variant(g, r, rng)
+            dups.append((r, line))
+    for r in rows:
+        if r.line is None:
+            r.line = g.line(r)
+    return dups, reasons, multi_detail
+
+
+def file_key(r, append_month=None):
+    a = r.acc
+    inst = a["institution"].lower()
+    if append_month:
+        return f"{inst}_{a['account_id']}_{append_month}.csv"
+    return f"{inst}_{a['account_id']}_{r.date.year}.csv"
+
+
+def assemble(rows, dups, rng, append_month=None):
+    files = {}
+    for r in rows:
+        files.setdefault(file_key(r, append_month), []).append(r)
+    lines = {}
+    for key in sorted(files):
+        rs = sorted(files[key], key=lambda x: (x.date, x.seq))
+        lines[key] = [(r.acc, r.line) for r in rs]
+    for r, line in dups:
+        key = file_key(r, append_month)
+        lst = lines[key]
+        lst.insert(rng.randrange(len(lst) + 1), (r.acc, line))
+    return lines
+
+
+def encode_file(acc_format, lines):
+    fmt = FORMATS[acc_format]
+    body = fmt["eol"].join([",".join(fmt["header"])] + lines) + fmt["eol"]
+    if fmt["blank_tail"]:
+        body += fmt["eol"]
+    data = body.encode(fmt["encoding"])
+    if fmt["bom"]:
+        data = b"\xef\xbb\xbf" + data
+    return data
+
+
+def bad_files(rng):
+    """(name, bytes, unknown_format rows, blank lines, empty?)"""
+    out = [("empty_export.csv", b"", 0, 0, True),
+           ("northbank_header_only.csv",
+            (",".join(FORMATS["iso"]["header"]) + "\n").encode(), 0, 0, True)]
+    other = ["Datum;Naam;Rekening;Bedrag"] + [
+        f"{d:02d}-03-2024;Albert Heijn {d};NL01BANK0123456;-{rng.randrange(100, 9999) / 100:.2f}".replace(".", ",")
+        for d in range(1, 6)]
+    data = ("\r\n".join(other) + "\r\n").encode()
+    nb, bl = count_lines(data)
+    out.append(("otherbank_export.csv", data, nb, bl, False))
+    garbage = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    for _ in range(3000):
+        garbage.append(rng.randrange(256))
+    garbage += b"\xff\n\n  \n%%EOF\n"
+    data = bytes(garbage)
+    nb, bl = count_lines(data)
+    out.append(("statement.pdf.csv", data, nb, bl, False))
+    return out
+
+
+def facts_of(rows):
+    """The clean base rows as the process and marts jobs will see them."""
+    return [(month_key(r.date), r.acc["account_id"], r.cents, r.category, r.merchant, r.acc["currency"])
+            for r in rows if r.defect is None]
+
+
+def expected(validate_counts, facts, dup_counts, budgets):
+    """Expected metrics of the three jobs (amounts as integer cents in *_cents)."""
+    v = dict(validate_counts)
+    process = {
+        "process_rows_in": v["valid"],
+        "duplicates_removed": dup_counts["exact_duplicate"],
+        "near_duplicates_removed": dup_counts["near_duplicate"],
+        "transactions": len(facts),
+        "categorised": sum(1 for f in facts if f[3] != UNCATEGORISED),
+        "uncategorised": sum(1 for f in facts if f[3] == UNCATEGORISED),
+        "transaction_months": len({f[0] for f in facts}),
+        "merchants": len({f[4] for f in facts}),
+    }
+    spend = [f for f in facts if f[3] not in INCOME_CATS + TRANSFER_CATS]
+    merch = {}
+    for mo, _a, c, _cat, mer, cur in spend:
+        merch[(mo, cur, mer)] = merch.get((mo, cur, mer), 0) - c
+    top = {}
+    for (mo, cur, _mer), s in merch.items():
+        if s > 0:
+            top[(mo, cur)] = top.get((mo, cur), 0) + 1
+    months = {f[0] for f in facts}
+    marts = {
+        "mart_monthly_summary_rows": len({(f[0], f[5]) for f in facts}),
+        "mart_spend_by_category_rows": len({(f[0], f[3], f[5]) for f in spend}),
+        "mart_cash_flow_rows": len({(f[0], f[1]) for f in facts}),
+        "mart_budget_vs_actual_rows": len(months) * len(budgets),
+        "mart_top_merchants_rows": sum(min(TOP_MERCHANTS, k) for k in top.values()),
+        "report_charts": 5,
+        "total_income_cents": sum(f[2] for f in facts if f[3] in INCOME_CATS),
+        "total_spend_cents": -sum(f[2] for f in spend),
+    }
+    return {"validate": v, "process": process, "marts": marts}
+
+
+def finish_expected(e):
+    """Cents -> the float the jobs report."""
+    out = {k: dict(v) for k, v in e.items()}
+    m = out["marts"]
+    m["total_income"] = m.pop("total_income_cents") / 100
+    m["total_spend"] = m.pop("total_spend_cents") / 100
+    return out
+
+
+def diff_expected(new, old):
+    d = {}
+    for job in new:
+        d[job] = {k: new[job][k] - old[job].get(k, 0) for k in new[job]}
+    return d
+
+
+def validate_counts(read_rows, reasons, files, files_empty, files_unknown, blank):
+    v = {"read": read_rows, "rejected": sum(reasons.values())}
+    v["valid"] = v["read"] - v["rejected"]
+    for r in REASONS:
+        v[f"rejected_{r}"] = reasons[r]
+    v.update({"files": files, "files_empty": files_empty, "files_unknown_format": files_unknown,
+              "blank_lines": blank})
+    return v
+
+
+def make_budgets(facts, n_months, rng, currency):
+    per = {}
+    for _mo, _a, c, cat, _m, _cur in facts:
+        if cat in BUDGET_CATEGORIES:
+            per[cat] = per.get(cat, 0) - c
+    out = []
+    for cat in BUDGET_CATEGORIES:
+        avg = per.get(cat, 0) / max(n_months, 1) / 100
+        b = max(50, int(round(avg * rng.uniform(0.85, 1.2) / 10.0)) * 10)
+        out.append((cat, b, currency))
+    return out
+
+
+def build(cfg, appends):
+    """Everything the lake holds for cfg + appends: returns dict with files
+    {relative path: bytes}, reference {name: text}, manifest parts."""
+    g = Generator(cfg)
+    base = g.build_base()
+    rng = g.rng
+    g.render(base, rng)
+    dups, reasons, multi = inject(g, base, g.counts, rng, "base")
+    lines = assemble(base, dups, rng)
+    files, file_info = {}, []
+    blank = 0
+    for key, items in lines.items():
+        acc = items[0][0]
+        data = encode_file(acc["format"], [ln for _a, ln in items])
+        files[key] = data
+        blank += 1 if FORMATS[acc["format"]]["blank_tail"] else 0
+        file_info.append({"name": key, "account_id": acc["account_id"], "format": acc["format"],
+                          "encoding": FORMATS[acc["format"]]["encoding"],
+                          "bom": FORMATS[acc["format"]]["bom"],
+                          "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
+                          "rows": len(items)})
+    read_rows = cfg["transactions"]
+    files_empty = files_unknown = 0
+    if cfg["bad_files"]:
+        for name, data, nb, bl, empty in bad_files(random.Random(f"{cfg['seed']}-bad")):
+            files[name] = data
+            read_rows += nb
+            reasons["unknown_format"] += nb
+            blank += bl
+            files_empty += 1 if empty else 0
+            files_unknown += 1 if nb else 0
+            file_info.append({"name": name, "bad_file": True, "rows": nb})
+    facts = facts_of(base)
+    budgets = make_budgets(facts, len(g.months), random.Random(f"{cfg['seed']}-budgets"), g.currency)
+    dup_counts = {k: g.counts[k] for k in DUP_KINDS}
+    vcounts = validate_counts(read_rows, reasons, len(files), files_empty, files_unknown, blank)
+    exp = expected(vcounts, facts, dup_counts, budgets)
+    injected = {k: g.counts[k] for k in DEFECT_KINDS}
+    state = {"g": g, "facts": facts, "budgets": budgets, "exp": exp, "vcounts": vcounts,
+             "dup_counts": dup_counts, "last_month": g.months[-1], "last_date": g.end}
+    history = []
+    new_files = {}
+    for k, n_rows in enumerate(appends):
+        state, fname, data, info, delta = build_append(cfg, state, k, n_rows)
+        files[fname] = data
+        file_info.append(info)
+        history.append({"file": fname, "rows": n_rows, "month": info["month"],
+                        "account_id": info["account_id"], "injected": info["injected"],
+                        "delta": delta})
+        new_files[fname] = data
+    reference = {
+        "accounts.csv": "account_id,name,type,institution,currency\n" + "".join(
+            f"{a['account_id']},{a['name']},{a['type']},{a['institution']},{a['currency']}\n"
+            for a in g.accounts),
+        "rules.csv": "pattern,category,priority\n" + "".join(
+            f"{csv_field(p)},{c},{pr}\n" for p, c, pr in sorted(RULES, key=lambda r: (r[1], r[0]))),
+        "budgets.csv": "category,monthly_budget,currency\n" + "".join(
+            f"{c},{b}.00,{cur}\n" for c, b, cur in budgets),
+    }
+    last_date = state["last_date"]
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "generator": {k: cfg[k] for k in sorted(cfg)},
+        "layout": {"input": "raw/transactions", "reference": "reference"},
+        "date_range": {"first": g.start.isoformat(), "last": last_date.isoformat()},
+        "as_of_min": last_date.isoformat(),
+        "as_of_max": "2099-12-31",
+        "accounts": [{k: a[k] for k in ("account_id", "name", "type", "institution", "currency", "format")}
+                     for a in g.accounts],
+        "files": sorted(file_info, key=lambda f: f["name"]),
+        "injected": {**injected, "multi_defect_detail": multi,
+                     "utf8_bom_files": sum(1 for f in file_info if f.get("bom")),
+                     "crlf_files": sum(1 for f in file_info if f.get("line_ending") == "CRLF"),
+                     "latin1_files": sum(1 for f in file_info if f.get("encoding") == "latin-1"),
+                     "bad_files": sum(1 for f in file_info if f.get("bad_file"))},
+        "reject_precedence": list(REASONS),
+        "expected": finish_expected(state["exp"]),
+        "expected_args": {"validate": ["--as-of", last_date.isoformat()], "process": [],
+                          "marts": []},
+        "appends": history,
+    }
+    return files, reference, manifest, new_files
+
+
+def build_append(cfg, state, k, n_rows):
+    g = state["g"]
+    y, m = next_month(*state["last_month"])
+    first = dt.date(y, m, 1)
+    last = dt.date(y, m, calendar.monthrange(y, m)[1])
+    pool = [a for a in g.accounts if a["role"] in ("primary", "card", "secondary")]
+    acc = pool[k % len(pool)]
+    rng = random.Random(f"{cfg['seed']}-append-{k}")
+    counts = defect_counts(n_rows, cfg["rates"])
+    n_base = n_rows - counts["exact_duplicate"] - counts["near_duplicate"]
+    amounts = dict(g.amounts)
+    amounts["card_payment"] = lambda a, yy, mm, r: -int(r.uniform(50000, 200000))
+    amounts["payment"] = lambda a, yy, mm, r: int(r.uniform(50000, 200000))
+    g.start = first
+    rec = g.recurring(acc, y, m, last, rng, amounts)
+    if n_base < len(rec):
+        raise SystemExit(f"--append {n_rows} is too small for {len(rec)} recurring rows")
+    raw = rec + g.discretionary([acc], n_base - len(rec), first, last, rng)
+    raw.sort(key=lambda t: t[1])
+    rows = [g._new_row(a, d, c, t, rng) for a, d, c, t in raw]
+    g.render(rows, rng)
+    dups, reasons, multi = inject(g, rows, counts, rng, f"append {k}")
+    month = f"{y:04d}-{m:02d}"
+    lines = assemble(rows, dups, rng, append_month=month)
+    (fname, items), = lines.items()
+    data = encode_file(acc["format"], [ln for _a, ln in items])
+    facts = state["facts"] + facts_of(rows)
+    old = state["vcounts"]
+    blank = old["blank_lines"] + (1 if FORMATS[acc["format"]]["blank_tail"] else 0)
+    merged = {r: old[f"rejected_{r}"] + reasons[r] for r in REASONS}
+    vcounts = validate_counts(old["read"] + n_rows, merged, old["files"] + 1, old["files_empty"],
+                              old["files_unknown_format"], blank)
+    dup_counts = {kk: state["dup_counts"][kk] + counts[kk] for kk in DUP_KINDS}
+    exp = expected(vcounts, facts, dup_counts, state["budgets"])
+    delta = finish_expected(diff_expected(exp, state["exp"]))
+    new_state = dict(state, facts=facts, exp=exp, vcounts=vcounts, dup_counts=dup_counts,
+                     last_month=(y, m), last_date=last)
+    info = {"name": fname, "account_id": acc["account_id"], "format": acc["format"],
+            "encoding": FORMATS[acc["format"]]["encoding"], "bom": FORMATS[acc["format"]]["bom"],
+            "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
+            "rows": n_rows, "month": month, "injected": {**counts, "multi_defect_detail": multi}}
+    return new_state, fname, data, info, delta
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+def parse_rates(defect_rate, overrides):
+    rates = {k: defect_rate / len(DEFECT_KINDS) for k in DEFECT_KINDS}
+    for o in overrides or ():
+        k, _, v = o.partition("=")
+        if k not in rates:
+            raise SystemExit(f"--rate: unknown defect kind {k!r} (one of {', '.join(DEFECT_KINDS)})")
+        try:
+            rates[k] = float(v)
+        except ValueError:
+            raise SystemExit(f"--rate {o!r}: not a number")
+    if any(r < 0 for r in rates.values()) or sum(rates.values()) >= 0.5:
+        raise SystemExit("defect rates must be >= 0 and add up to less than 0.5")
+    return rates
+
+
+def write_lake(out, files, reference, manifest, only_files=None):
+    raw = os.path.join(out, "raw", "transactions")
+    ref = os.path.join(out, "reference")
+    os.makedirs(raw, exist_ok=True)
+    os.makedirs(ref, exist_ok=True)
+    for name, data in sorted((only_files if only_files is not None else files).items()):
+        with open(os.path.join(raw, name), "wb") as f:
+            f.write(data)
+    if only_files is None:
+        for name, text in reference.items():
+            with open(os.path.join(ref, name), "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+    tmp = os.path.join(out, "manifest.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out, "manifest.json"))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="generate.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="lake folder to write")
+    p.add_argument("--transactions", type=int, default=100_000)
+    p.add_argument("--months", type=int, default=24)
+    p.add_argument("--accounts", type=int, default=4)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end", type=dt.date.fromisoformat, default=DEFAULT_END,
+                   help=f"last day of data (default {DEFAULT_END})")
+    p.add_argument("--currency", default="EUR")
+    p.add_argument("--defect-rate", type=float, default=0.02)
+    p.add_argument("--rate", action="append", metavar="KIND=R")
+    p.add_argument("--bad-files", action="store_true")
+    p.add_argument("--force", action="store_true", help="replace an existing lake")
+    p.add_argument("--append", type=int, metavar="N", help="add one export of N rows")
+    a = p.parse_args(argv)
+    t0 = time.monotonic()
+    manifest_path = os.path.join(a.out, "manifest.json")
+
+    if a.append is not None:
+        if not os.path.exists(manifest_path):
+            raise SystemExit(f"--append needs an existing lake: {manifest_path} not found")
+        with open(manifest_path, encoding="utf-8") as f:
+            old = json.load(f)
+        cfg = old["generator"]
+        appends = [x["rows"] for x in old["appends"]] + [a.append]
+        files, reference, manifest, new_files = build(cfg, appends)
+        fname = manifest["appends"][-1]["file"]
+        write_lake(a.out, files, reference, manifest, only_files={fname: new_files[fname]})
+        last = manifest["appends"][-1]
+        if dt.date.fromisoformat(manifest["as_of_min"]) > dt.datetime.now(dt.timezone.utc).date():
+            print(f"warning: data now reaches {manifest['as_of_min']}, after today: run validate "
+                  f"with --as-of {manifest['as_of_min']} or later", file=sys.stderr)
+        print(json.dumps({"file": fname, "delta": last["delta"]}, sort_keys=True))
+        print(f"appended {a.append} rows for {last['month']} in {time.monotonic() - t0:.1f}s",
+              file=sys.stderr)
+        return 0
+
+    if a.months < 1 or a.accounts < 1 or a.transactions < 1:
+        raise SystemExit("--months, --accounts and --transactions must be positive")
+    if os.path.exists(manifest_path) or (os.path.isdir(os.path.join(a.out, "raw"))
+                                         and os.listdir(os.path.join(a.out, "raw"))):
+        if not a.force:
+            raise SystemExit(f"{a.out} already holds a lake; pass --force to replace it")
+        for sub in ("raw", "reference"):
+            shutil.rmtree(os.path.join(a.out, sub), ignore_errors=True)
+    cfg = {"seed": a.seed, "transactions": a.transactions, "months": a.months,
+           "accounts": a.accounts, "end": a.end.isoformat(), "currency": a.currency.upper(),
+           "rates": parse_rates(a.defect_rate, a.rate), "bad_files": a.bad_files}
+    files, reference, manifest, _ = build(cfg, [])
+    write_lake(a.out, files, reference, manifest)
+    e = manifest["expected"]["validate"]
+    print(f"wrote {len(files)} files, {e['read']} rows ({e['rejected']} to reject, "
+          f"{manifest['expected']['process']['duplicates_removed']} exact and "
+          f"{manifest['expected']['process']['near_duplicates_removed']} near duplicates) "
+          f"to {a.out} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+/* lake.h — the data lake a pipeline reads and publishes to.
+ *
+ * A lake is a root URI (file:///..., later s3://...).  The pipeline resource
+ * uses it to fingerprint inputs, to give each run a private staging area,
+ * and to publish a run's outputs atomically: readers see either the last
+ * good outputs or the new ones, never a mix, and a failed or interrupted
+ * run leaves the published outputs as they were.
+ */
+#ifndef SF_LAKE_H
+#define SF_LAKE_H
+
+#include "engines/engine.h"
+
+/* What the lake says about the published outputs of a pipeline. */
+typedef struct sf_published {
+    char *run_id;       /* NULL when nothing is published */
+    char *fingerprint;  /* the fingerprint the run was made from */
+} sf_published;
+
+void sf_published_clear(sf_published *p);
+
+typedef struct sf_lake sf_lake;
+struct sf_lake {
+    const char *scheme; /* "file" */
+    /* sha256 over the input objects under `input_uri` (relative names,
+     * sizes, mtimes or ETags), as "sha256:<hex>"; *count gets how many. */
+    int (*fingerprint)(sf_ctx *ctx, const sf_engine_env *env, const char *input_uri,
+                       char **out, int64_t *count, sf_diags *diags);
+    /* A fresh staging URI for a run's outputs (created empty). */
+    int (*stage)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+                 const char *run_id, char **work_uri, sf_diags *diags);
+    /* Make the staged outputs the published ones, atomically, recording
+     * run_id and fingerprint; the previous outputs are removed after. */
+    int (*publish)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+                   const char *work_uri, const char *run_id, const char *fingerprint,
+                   sf_diags *diags);
+    /* Drop a staging area (failed/cancelled run).  Missing is success. */
+    int (*discard)(sf_ctx *ctx, const sf_engine_env *env, const char *work_uri, sf_diags *diags);
+    /* What is published at output_uri (run_id NULL when nothing). */
+    int (*published)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+                     sf_published *out, sf_diags *diags);
+    /* Remove the published outputs and everything SparkFlow kept for them. */
+    int (*remove)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *diags);
+};
+
+/* The lake for a URI by its scheme, or NULL (with a diagnostic at `path`). */
+const sf_lake *sf_lake_for(const char *uri, const char *path, sf_diags *diags);
+
+#endif

@@ -1,0 +1,28 @@
+/* fmt.c — string helpers the local engine's files share.
+ *
+ * Like the runtime's constructors they abort on allocation failure, so
+ * callers only handle the failures a user can cause.
+ */
+#include "local.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *sf_local_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s;
+    if (vasprintf(&s, fmt, ap) < 0) abort();
+    va_end(ap);
+    return s;
+}
+
+char *sf_local_strdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) abort();
+    return d;
+}

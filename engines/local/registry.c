@@ -1,0 +1,325 @@
+/* registry.c — the record of each local cluster, found by id alone.
+ *
+ * Terraform keeps only the id; each command runs in a new provider process.
+ * So what a cluster is made of (pids and their start times, ports, paths,
+ * the resolved spec) lives in $HOME/.sparkflow/local/<id>/cluster.json,
+ * written atomically, even when the user chose another work_dir.
+ */
+#include "local.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RECORD_VERSION 1
+#define ID_PREFIX "local-"
+#define ID_HEX 12
+
+int sf_local_new_id(char out[19], char **err)
+{
+    unsigned char bytes[ID_HEX / 2];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) {
+        *err = sf_local_strdup("no random bytes for a cluster id (OpenSSL RAND_bytes failed)");
+        return -1;
+    }
+    memcpy(out, ID_PREFIX, 6);
+    for (size_t i = 0; i < sizeof bytes; i++) snprintf(out + 6 + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
+}
+
+bool sf_local_id_valid(const char *id)
+{
+    if (!id || strncmp(id, ID_PREFIX, 6) != 0 || strlen(id) != 6 + ID_HEX) return false;
+    for (const char *p = id + 6; *p; p++)
+        if (!strchr("0123456789abcdef", *p)) return false;
+    return true;
+}
+
+char *sf_local_registry_root(char **err)
+{
+    const char *home = getenv("HOME");
+    if (home && *home) return sf_local_fmt("%s/.sparkflow/local", home);
+    /* No HOME (a bare service environment): the account's home. */
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir &&
+        *found->pw_dir)
+        return sf_local_fmt("%s/.sparkflow/local", found->pw_dir);
+    *err = sf_local_strdup("HOME is not set and the account has no home directory: the "
+                           "local engine keeps its records in $HOME/.sparkflow/local");
+    return NULL;
+}
+
+char *sf_local_registry_dir(const char *id, char **err)
+{
+    if (!sf_local_id_valid(id)) {
+        *err = sf_local_fmt("\"%s\" is not a local cluster id (local- and 12 hex digits)",
+                            id ? id : "");
+        return NULL;
+    }
+    char *root = sf_local_registry_root(err);
+    if (!root) return NULL;
+    char *dir = sf_local_fmt("%s/%s", root, id);
+    free(root);
+    return dir;
+}
+
+static char *record_path(const char *id, char **err)
+{
+    char *dir = sf_local_registry_dir(id, err);
+    if (!dir) return NULL;
+    char *p = sf_local_fmt("%s/cluster.json", dir);
+    free(dir);
+    return p;
+}
+
+/* ---- to JSON ---------------------------------------------------------- */
+
+static void add_str(cJSON *o, const char *key, const char *s)
+{
+    if (s) cJSON_AddStringToObject(o, key, s);
+    else cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *proc_to_json(const sf_local_proc *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "pid", p->pid);
+    cJSON_AddNumberToObject(o, "pgid", p->pgid);
+    cJSON_AddNumberToObject(o, "start_time", (double)p->start_time);
+    cJSON_AddNumberToObject(o, "port", p->port);
+    cJSON_AddNumberToObject(o, "webui_port", p->webui_port);
+    add_str(o, "log", p->log);
+    return o;
+}
+
+static char *record_to_text(const sf_local_cluster *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "version", RECORD_VERSION);
+    add_str(o, "id", c->id);
+    add_str(o, "name", c->name);
+    add_str(o, "created_at", c->created_at);
+    add_str(o, "java_home", c->java_home);
+    cJSON_AddBoolToObject(o, "default_work_dir", c->default_work_dir);
+    cJSON *spec = cJSON_AddObjectToObject(o, "spec");
+    cJSON_AddNumberToObject(spec, "workers", (double)c->spec.workers);
+    cJSON_AddNumberToObject(spec, "worker_cores", (double)c->spec.worker_cores);
+    add_str(spec, "worker_memory", c->spec.worker_memory);
+    add_str(spec, "spark_home", c->spec.spark_home);
+    add_str(spec, "work_dir", c->spec.work_dir);
+    add_str(spec, "java_home", c->spec.java_home);
+    cJSON *created = cJSON_AddArrayToObject(o, "created");
+    for (size_t i = 0; i < c->n_created; i++)
+        cJSON_AddItemToArray(created, cJSON_CreateString(c->created[i]));
+    cJSON_AddItemToObject(o, "master", proc_to_json(&c->master));
+    cJSON *workers = cJSON_AddArrayToObject(o, "workers");
+    for (size_t i = 0; i < c->n_workers; i++)
+        cJSON_AddItemToArray(workers, proc_to_json(&c->workers[i]));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) abort();
+    return text;
+}
+
+/* mkdir -p for the registry (not tracked: the record's own directory). */
+static int mkdir_p(const char *path)
+{
+    char *p = sf_local_strdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) { free(p); return -1; }
+        *s = '/';
+    }
+    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
+int sf_local_record_save(const sf_local_cluster *c, char **err)
+{
+    char *dir = sf_local_registry_dir(c->id, err);
+    if (!dir) return -1;
+    int rc = -1;
+    char *path = sf_local_fmt("%s/cluster.json", dir);
+    char *tmp = sf_local_fmt("%s/.cluster.json.tmp", dir);
+    char *text = record_to_text(c);
+    if (mkdir_p(dir) != 0) {
+        *err = sf_local_fmt("cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *err = sf_local_fmt("cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t k = write(fd, text + off, len - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        off += (size_t)k;
+    }
+    bool ok = off == len && fsync(fd) == 0;
+    int saved = errno;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok) saved = errno;
+        *err = sf_local_fmt("cannot write %s: %s", path, strerror(saved));
+        unlink(tmp);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    free(tmp);
+    free(path);
+    free(dir);
+    return rc;
+}
+
+/* ---- from JSON -------------------------------------------------------- */
+
+static char *get_str(const cJSON *o, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(it) && it->valuestring ? sf_local_strdup(it->valuestring) : NULL;
+}
+
+static double get_num(const cJSON *o, const char *key, bool *ok)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(it)) {
+        *ok = false;
+        return 0;
+    }
+    return it->valuedouble;
+}
+
+static void proc_from_json(const cJSON *o, sf_local_proc *p, bool *ok)
+{
+    if (!cJSON_IsObject(o)) {
+        *ok = false;
+        return;
+    }
+    p->pid = (int)get_num(o, "pid", ok);
+    p->pgid = (int)get_num(o, "pgid", ok);
+    p->start_time = (long long)get_num(o, "start_time", ok);
+    p->port = (int)get_num(o, "port", ok);
+    p->webui_port = (int)get_num(o, "webui_port", ok);
+    p->log = get_str(o, "log");
+}
+
+static int record_from_text(const char *text, sf_local_cluster *c)
+{
+    cJSON *o = cJSON_Parse(text);
+    bool ok = cJSON_IsObject(o);
+    if (ok && get_num(o, "version", &ok) != RECORD_VERSION) ok = false;
+    if (ok) {
+        c->id = get_str(o, "id");
+        c->name = get_str(o, "name");
+        c->created_at = get_str(o, "created_at");
+        c->java_home = get_str(o, "java_home");
+        c->default_work_dir = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "default_work_dir"));
+        const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
+        c->spec.workers = (int64_t)get_num(spec, "workers", &ok);
+        c->spec.worker_cores = (int64_t)get_num(spec, "worker_cores", &ok);
+        c->spec.worker_memory = get_str(spec, "worker_memory");
+        c->spec.spark_home = get_str(spec, "spark_home");
+        c->spec.work_dir = get_str(spec, "work_dir");
+        c->spec.java_home = get_str(spec, "java_home");
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created");
+        int nc = cJSON_GetArraySize(created);
+        c->created = calloc(nc > 0 ? (size_t)nc : 1, sizeof *c->created);
+        if (!c->created) abort();
+        const cJSON *it;
+        cJSON_ArrayForEach(it, created)
+            if (cJSON_IsString(it)) c->created[c->n_created++] = sf_local_strdup(it->valuestring);
+        proc_from_json(cJSON_GetObjectItemCaseSensitive(o, "master"), &c->master, &ok);
+        const cJSON *workers = cJSON_GetObjectItemCaseSensitive(o, "workers");
+        int nw = cJSON_GetArraySize(workers);
+        c->workers = calloc(nw > 0 ? (size_t)nw : 1, sizeof *c->workers);
+        if (!c->workers) abort();
+        cJSON_ArrayForEach(it, workers) proc_from_json(it, &c->workers[c->n_workers++], &ok);
+        ok = ok && c->id && c->created_at && c->spec.worker_memory && c->spec.spark_home &&
+             c->spec.work_dir && c->java_home;
+    }
+    cJSON_Delete(o);
+    return ok ? 0 : -1;
+}
+
+int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    char *path = record_path(id, err);
+    if (!path) return -1;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+        int rc = e == ENOENT ? 1 : -1;
+        if (rc < 0) *err = sf_local_fmt("cannot read %s: %s", path, strerror(e));
+        free(path);
+        return rc;
+    }
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    if (!text) abort();
+    size_t k;
+    while ((k = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (len + 1 == cap) {
+            cap *= 2;
+            text = realloc(text, cap);
+            if (!text) abort();
+        }
+    }
+    text[len] = 0;
+    fclose(f);
+    int rc = record_from_text(text, out);
+    free(text);
+    if (rc == 0 && strcmp(out->id, id) != 0) rc = -1;
+    if (rc != 0) {
+        sf_local_cluster_clear(out);
+        *err = sf_local_fmt("%s is not a record this engine wrote (bad or old format)", path);
+    }
+    free(path);
+    return rc;
+}
+
+void sf_local_record_remove(const char *id)
+{
+    char *err = NULL;
+    char *path = record_path(id, &err);
+    if (path) unlink(path);
+    free(path);
+    free(err);
+}
+
+static void proc_clear(sf_local_proc *p)
+{
+    free(p->log);
+    memset(p, 0, sizeof *p);
+}
+
+void sf_local_cluster_clear(sf_local_cluster *c)
+{
+    free(c->id);
+    free(c->name);
+    free(c->created_at);
+    free(c->java_home);
+    sf_local_spec_clear(&c->spec);
+    for (size_t i = 0; i < c->n_created; i++) free(c->created[i]);
+    free(c->created);
+    proc_clear(&c->master);
+    for (size_t i = 0; i < c->n_workers; i++) proc_clear(&c->workers[i]);
+    free(c->workers);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,201 @@
+/* value_util.c — memory, byte buffers, error paths and UTF-8 for the value module.
+ *
+ * The value codecs report errors as "<path>: <message>" where the path is
+ * written the way Terraform users read it (workers[0].labels["zone"]); the
+ * helpers that build those paths and messages live here with the small
+ * growable buffer they use.
+ */
+#include "value_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Memory ---------------------------------------------------------- */
+
+static void *oom(void)
+{
+    fputs("sparkflow: out of memory\n", stderr);
+    abort();
+}
+
+void *sfv_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    return p ? p : oom();
+}
+
+void *sfv_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    return p ? p : oom();
+}
+
+void *sfv_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    return q ? q : oom();
+}
+
+char *sfv_strndup(const char *s, size_t n)
+{
+    char *p = sfv_malloc(n + 1);
+    if (n) memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *sfv_strdup(const char *s)
+{
+    return sfv_strndup(s, strlen(s));
+}
+
+/* ---- Buffer ---------------------------------------------------------- */
+
+static void buf_reserve(sfv_buf *b, size_t extra)
+{
+    if (b->p && b->len + extra < b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap <= b->len + extra) {
+        if (cap > SIZE_MAX / 2) oom();
+        cap *= 2;
+    }
+    b->p = sfv_realloc(b->p, cap);
+    b->cap = cap;
+}
+
+void sfv_buf_put(sfv_buf *b, const void *s, size_t n)
+{
+    buf_reserve(b, n);
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sfv_buf_puts(sfv_buf *b, const char *s)
+{
+    sfv_buf_put(b, s, strlen(s));
+}
+
+void sfv_buf_putc(sfv_buf *b, char c)
+{
+    sfv_buf_put(b, &c, 1);
+}
+
+void sfv_buf_printf(sfv_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *sfv_buf_steal(sfv_buf *b)
+{
+    char *p = b->p ? b->p : sfv_strdup("");
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void sfv_buf_free(sfv_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- Paths ----------------------------------------------------------- */
+
+void sfv_path_attr(sfv_buf *p, const char *name)
+{
+    if (p->len) sfv_buf_putc(p, '.');
+    sfv_buf_puts(p, name);
+}
+
+void sfv_path_index(sfv_buf *p, size_t i)
+{
+    sfv_buf_printf(p, "[%zu]", i);
+}
+
+void sfv_path_key(sfv_buf *p, const char *key)
+{
+    sfv_buf_printf(p, "[\"%s\"]", key);
+}
+
+void sfv_path_pop(sfv_buf *p, size_t len)
+{
+    assert(len <= p->len);
+    p->len = len;
+    if (p->p) p->p[len] = '\0';
+}
+
+int sfv_fail(char **err, const sfv_buf *path, const char *fmt, ...)
+{
+    if (!err) return -1;
+    sfv_buf b = {0};
+    if (path && path->len) {
+        sfv_buf_put(&b, path->p, path->len);
+        sfv_buf_puts(&b, ": ");
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        char *msg = sfv_malloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        sfv_buf_put(&b, msg, (size_t)n);
+        free(msg);
+    }
+    free(*err); /* a deeper failure may already have set it */
+    *err = sfv_buf_steal(&b);
+    return -1;
+}
+
+/* ---- UTF-8 ----------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
+ * Rejects what Go rejects: overlong forms, surrogates, > U+10FFFF. */
+size_t sfv_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n == 0) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) { *cp = c; return 1; }
+    size_t len;
+    uint32_t min, v;
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; v = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; v = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; v = c & 0x07; }
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
+bool sfv_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    while (n) {
+        size_t k = sfv_utf8_next(p, n, &cp);
+        if (!k) return false;
+        p += k;
+        n -= k;
+    }
+    return true;
+}

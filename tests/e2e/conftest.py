@@ -1,0 +1,75 @@
+"""Fixtures for the end-to-end tests: which Terraform CLIs to run, and a
+sandbox (HOME, CLI config, installed provider, cleanup) per test.
+
+Every test that takes `tf_client` (directly or through a sandbox) runs once
+per Terraform CLI found (ids like tf1.15.5, tf1.11.4, tofu1.9.0).
+With SF_ASAN=1 (scripts/test asan), sanitizer reports of the provider fail
+the test that produced them."""
+import os
+from collections import defaultdict
+
+import pytest
+
+from tfharness import Sandbox, discover_clients, provider_binary
+
+CLIENTS = discover_clients()
+_TIMINGS = defaultdict(list)  # (client id, subcommand) -> [seconds]
+
+
+def _record(sb, r):
+    sub = next((a for a in r.argv[1:] if not a.startswith("-")), "?")
+    _TIMINGS[(sb.client.id, sub)].append(r.seconds)
+
+
+def pytest_report_header(config):
+    lines = [f"terraform clients: {', '.join(f'{c.id} ({c.path})' for c in CLIENTS) or 'NONE'}",
+             f"provider: {provider_binary()}"]
+    if os.environ.get("SF_ASAN") == "1":
+        lines.append("sanitizer run: provider reports fail the test")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TIMINGS:
+        return
+    terminalreporter.section("terraform command timings (count, total s, max s)")
+    for (cid, sub), secs in sorted(_TIMINGS.items()):
+        terminalreporter.write_line(
+            f"{cid:12} {sub:10} {len(secs):3d} {sum(secs):7.1f} {max(secs):6.1f}")
+
+
+@pytest.fixture(scope="session",
+                params=CLIENTS or [None],
+                ids=[c.id for c in CLIENTS] or ["no-terraform"])
+def tf_client(request):
+    if request.param is None:
+        pytest.fail("no Terraform CLI found (run scripts/bootstrap)")
+    return request.param
+
+
+def make_sandbox(root, client):
+    sb = Sandbox(root, client)
+    sb.on_result = _record
+    return sb
+
+
+def finish_sandbox(sb):
+    problems = sb.cleanup()
+    if problems:
+        pytest.fail("cleanup found problems:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def sandbox(tf_client, tmp_path):
+    """A fresh Terraform world for one test; destroyed and checked after."""
+    sb = make_sandbox(tmp_path, tf_client)
+    yield sb
+    finish_sandbox(sb)
+
+
+@pytest.fixture(scope="class")
+def class_sandbox(tf_client, tmp_path_factory):
+    """Like `sandbox`, shared by the steps of one test class."""
+    sb = make_sandbox(tmp_path_factory.mktemp(f"lc-{tf_client.id}"), tf_client)
+    yield sb
+    finish_sandbox(sb)

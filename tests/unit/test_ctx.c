@@ -1,0 +1,78 @@
+/* test_ctx.c — cancellation reaches every sleeper promptly; deadlines hold. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "provider/ctx.h"
+
+typedef struct sleeper {
+    sf_ctx *ctx;
+    int rc;
+    int64_t slept_ms;
+} sleeper;
+
+static void *sleep_long(void *arg)
+{
+    sleeper *s = arg;
+    int64_t t0 = sf_now_ms();
+    s->rc = sf_ctx_sleep_ms(s->ctx, 60000);
+    s->slept_ms = sf_now_ms() - t0;
+    return NULL;
+}
+
+static void test_cancel_wakes_all_children(void **state)
+{
+    (void)state;
+    sf_ctx *root = sf_ctx_new_root(SF_LOG_ERROR);
+    sleeper s[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        s[i].ctx = sf_ctx_new_child(root);
+        pthread_create(&th[i], NULL, sleep_long, &s[i]);
+    }
+    sf_ctx *probe = sf_ctx_new_child(root);
+    assert_int_equal(sf_ctx_sleep_ms(probe, 50), 0); /* a short sleep runs to its end */
+    assert_false(sf_ctx_done(probe));
+    sf_ctx_cancel(root);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(s[i].rc, -1);
+        assert_true(s[i].slept_ms < 1000);
+        assert_string_equal(sf_ctx_reason(s[i].ctx), "cancelled");
+        sf_ctx_free(s[i].ctx);
+    }
+    sf_ctx_free(probe);
+    sf_ctx_free(root);
+}
+
+static void test_deadline_ends_sleep_and_never_extends(void **state)
+{
+    (void)state;
+    sf_ctx *root = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_ctx *c = sf_ctx_new_child(root);
+    int64_t t0 = sf_now_ms();
+    sf_ctx_set_deadline(c, t0 + 100);
+    sf_ctx_set_deadline(c, t0 + 100000); /* later: ignored */
+    assert_int_equal(sf_ctx_deadline(c), t0 + 100);
+    sf_ctx *g = sf_ctx_new_child(c);
+    assert_int_equal(sf_ctx_sleep_ms(g, 5000), -1);
+    int64_t slept = sf_now_ms() - t0;
+    assert_true(slept >= 100 && slept < 1000);
+    assert_string_equal(sf_ctx_reason(g), "timed out");
+    assert_null(sf_ctx_reason(root));
+    sf_ctx_free(g);
+    sf_ctx_free(c);
+    sf_ctx_free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cancel_wakes_all_children),
+        cmocka_unit_test(test_deadline_ends_sleep_and_never_extends),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
