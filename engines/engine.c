@@ -38,6 +38,7 @@ void sf_cluster_info_clear(sf_cluster_info *info)
 {
     if (!info) return;
     free(info->id);
+    free(info->name);
     free(info->state);
     free(info->master_url);
     free(info->web_ui_url);

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,19 @@ sf_value *sf_value_take(sf_value *obj, const char *key)
 
 /* ---- Comparing -------------------------------------------------------- */
 
+/* Canonical text of a NUMBER value; *tmp holds a copy when the stored text
+ * was not canonical.  NULL when the text is not a number. */
+static const char *canon_of(const sf_value *v, char **tmp)
+{
+    *tmp = NULL;
+    if (!v || v->kind != SF_VAL_NUMBER || !v->str) return NULL;
+    if (sfv_num_is_canonical(v->str)) return v->str;
+    const char *why;
+    *tmp = sfv_num_canon(v->str, strlen(v->str), &why);
+    return *tmp;
+}
+
+
 static bool number_equal(const char *a, const char *b)
 {
     if (strcmp(a, b) == 0) return true;
@@ -324,18 +338,127 @@ static bool number_equal(const char *a, const char *b)
     return eq;
 }
 
+/* ---- Hashing, for sets of many elements ------------------------------- */
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A hash with sf_value_equal(a, b) => sfv_hash(a) == sfv_hash(b): sets
+ * combine their elements' hashes by sum, objects skip null attributes,
+ * dyn_type and refinements are left out. */
+uint64_t sfv_hash(const sf_value *v)
+{
+    if (sf_value_is_null(v)) return 1;
+    uint64_t h = mix(2, v->kind), acc = 0;
+    switch (v->kind) {
+    case SF_VAL_NULL:
+    case SF_VAL_UNKNOWN: return h;
+    case SF_VAL_BOOL: return mix(h, v->boolean);
+    case SF_VAL_STRING: return mix(h, hash_bytes(v->str, v->len));
+    case SF_VAL_NUMBER: {
+        char *tmp;
+        const char *c = canon_of(v, &tmp);
+        h = mix(h, c ? hash_bytes(c, strlen(c)) : 0);
+        free(tmp);
+        return h;
+    }
+    case SF_VAL_LIST:
+    case SF_VAL_TUPLE:
+        for (size_t i = 0; i < v->n; i++) h = mix(h, sfv_hash(v->elems[i]));
+        return h;
+    case SF_VAL_SET:
+        for (size_t i = 0; i < v->n; i++) acc += sfv_hash(v->elems[i]);
+        return mix(h, acc);
+    case SF_VAL_MAP:
+    case SF_VAL_OBJECT:
+        for (size_t i = 0; i < v->n; i++) {
+            if (v->kind == SF_VAL_OBJECT && sf_value_is_null(v->elems[i])) continue;
+            h = mix(mix(h, hash_bytes(v->keys[i], strlen(v->keys[i]))), sfv_hash(v->elems[i]));
+        }
+        return h;
+    }
+    return h;
+}
+
+typedef struct {
+    uint64_t hash;
+    size_t index;
+} hashed;
+
+static int hashed_cmp(const void *a, const void *b)
+{
+    const hashed *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static hashed *hash_elems(const sf_value *set)
+{
+    hashed *h = sfv_calloc(set->n, sizeof *h);
+    for (size_t i = 0; i < set->n; i++) h[i] = (hashed){sfv_hash(set->elems[i]), i};
+    qsort(h, set->n, sizeof *h, hashed_cmp);
+    return h;
+}
+
+/* Multiset equality; elements are matched only within equal hashes. */
 static bool set_equal(const sf_value *a, const sf_value *b)
 {
+    hashed *ha = hash_elems(a), *hb = hash_elems(b);
     bool *used = sfv_calloc(b->n, sizeof *used);
     bool eq = true;
-    for (size_t i = 0; i < a->n && eq; i++) {
-        size_t j = 0;
-        while (j < b->n && (used[j] || !sf_value_equal(a->elems[i], b->elems[j]))) j++;
-        if (j == b->n) eq = false;
+    for (size_t i = 0, j0 = 0; i < a->n && eq; i++) {
+        while (j0 < b->n && hb[j0].hash < ha[i].hash) j0++;
+        size_t j = j0;
+        while (j < b->n && hb[j].hash == ha[i].hash &&
+               (used[j] || !sf_value_equal(a->elems[ha[i].index], b->elems[hb[j].index])))
+            j++;
+        if (j == b->n || hb[j].hash != ha[i].hash) eq = false;
         else used[j] = true;
     }
     free(used);
+    free(ha);
+    free(hb);
     return eq;
+}
+
+/* Drops elements equal to an earlier one (wholly known ones only, as
+ * sf_value_append), keeping the order: n log n for the decoders. */
+void sfv_set_dedupe(sf_value *set)
+{
+    if (set->n < 2) return;
+    hashed *h = hash_elems(set);
+    bool *dup = sfv_calloc(set->n, sizeof *dup);
+    for (size_t g = 0; g < set->n;) {
+        size_t end = g;
+        while (end < set->n && h[end].hash == h[g].hash) end++;
+        for (size_t i = g + 1; i < end; i++) {
+            const sf_value *v = set->elems[h[i].index];
+            if (!sf_value_is_wholly_known(v)) continue;
+            for (size_t k = g; k < i && !dup[h[i].index]; k++)
+                if (!dup[h[k].index] && sf_value_equal(set->elems[h[k].index], v)) dup[h[i].index] = true;
+        }
+        g = end;
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        if (dup[i]) sf_value_free(set->elems[i]);
+        else set->elems[out++] = set->elems[i];
+    }
+    set->n = out;
+    free(dup);
+    free(h);
 }
 
 /* Objects: an attribute absent from one side equals a null on the other. */
@@ -399,18 +522,6 @@ bool sf_value_is_wholly_known(const sf_value *v)
 }
 
 /* ---- Accessors -------------------------------------------------------- */
-
-/* Canonical text of a NUMBER value; *tmp holds a copy when the stored text
- * was not canonical.  NULL when the text is not a number. */
-static const char *canon_of(const sf_value *v, char **tmp)
-{
-    *tmp = NULL;
-    if (!v || v->kind != SF_VAL_NUMBER || !v->str) return NULL;
-    if (sfv_num_is_canonical(v->str)) return v->str;
-    const char *why;
-    *tmp = sfv_num_canon(v->str, strlen(v->str), &why);
-    return *tmp;
-}
 
 int sf_value_get_int(const sf_value *v, int64_t *out)
 {

@@ -86,6 +86,11 @@ const sf_type *sfv_slot_type(const sf_value *v, const sf_type *t);
 /* Attribute of an OBJECT value, NULL when absent (absent reads as null). */
 const sf_value *sfv_attr(const sf_value *obj, const char *name);
 bool sfv_utf8_valid(const char *s, size_t n);
+/* Hash consistent with sf_value_equal (equal values, equal hashes). */
+uint64_t sfv_hash(const sf_value *v);
+/* Removes from a SET the wholly known elements equal to an earlier one,
+ * keeping order; the decoders fill sets raw and call this (n log n). */
+void sfv_set_dedupe(sf_value *set);
 /* Length (1-4) of the valid UTF-8 sequence at s and its code point in *cp;
  * 0 when invalid (overlong, surrogate, > U+10FFFF, truncated), as Go. */
 size_t sfv_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);

@@ -220,6 +220,7 @@ static int decode_seq(decoder *d, const cJSON *j, const sf_type *t, int depth, s
     if (t->kind == SF_TYPE_TUPLE && n != t->n)
         return sfv_fail(d->err, &d->path, "expected a tuple of %zu elements, got %zu", t->n, n);
     sf_value *v = t->kind == SF_TYPE_LIST ? sf_value_list() : t->kind == SF_TYPE_SET ? sf_value_set() : sf_value_tuple();
+    v->elems = sfv_calloc(n, sizeof *v->elems);
     size_t i = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, j) {
@@ -232,9 +233,10 @@ static int decode_seq(decoder *d, const cJSON *j, const sf_type *t, int depth, s
             sf_value_free(v);
             return -1;
         }
-        sf_value_append(v, e);
+        v->elems[v->n++] = e;
         i++;
     }
+    if (v->kind == SF_VAL_SET) sfv_set_dedupe(v);
     *out = v;
     return 0;
 }
@@ -323,7 +325,9 @@ static cJSON *raw_string(const char *s, size_t n)
     sfv_buf_putc(&b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
         if (c == '"' || c == '\\') sfv_buf_printf(&b, "\\%c", c);
+        else if (esc) sfv_buf_puts(&b, esc);
         else if (c < 0x20) sfv_buf_printf(&b, "\\u%04x", c);
         else sfv_buf_putc(&b, (char)c);
     }

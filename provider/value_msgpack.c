@@ -463,6 +463,7 @@ static int decode_seq(decoder *d, const msgpack_object *o, const sf_type *t, int
     if (t->kind == SF_TYPE_TUPLE && a->size != t->n)
         return sfv_fail(d->err, &d->path, "expected a tuple of %zu elements, got %" PRIu32, t->n, a->size);
     sf_value *v = t->kind == SF_TYPE_LIST ? sf_value_list() : t->kind == SF_TYPE_SET ? sf_value_set() : sf_value_tuple();
+    v->elems = sfv_calloc(a->size, sizeof *v->elems);
     for (uint32_t i = 0; i < a->size; i++) {
         size_t mark = d->path.len;
         sfv_path_index(&d->path, i);
@@ -473,8 +474,9 @@ static int decode_seq(decoder *d, const msgpack_object *o, const sf_type *t, int
             sf_value_free(v);
             return -1;
         }
-        sf_value_append(v, e);
+        v->elems[v->n++] = e;
     }
+    if (v->kind == SF_VAL_SET) sfv_set_dedupe(v);
     *out = v;
     return 0;
 }

@@ -56,7 +56,7 @@ static const sf_attr_def pipeline_attrs[] = {
     {"output", "string", SF_ATTR_REQUIRED,
      "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run."},
     {"reference", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Reference data (accounts, categorisation rules, budgets), relative to `lake`.", "\"raw/reference\""},
+     "Reference data (accounts, categorisation rules, budgets), relative to `lake`.", "\"reference\""},
     {"triggers", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Arbitrary values; any change re-runs the pipeline even when its inputs did not change."},
     {"delete_outputs_on_destroy", "bool", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,

@@ -92,10 +92,3 @@ bench_scratch() {
         trap 'rm -rf "$BENCH_SCRATCH"' EXIT
     fi
 }
-
-# bench_tf_env: print the environment (NAME=VALUE lines) every Terraform run of
-# the benches uses: a throw-away HOME, its own CLI config, no checkpoint calls.
-bench_tf_env() {
-    printf '%s\n' "HOME=$BENCH_SCRATCH/home" "TF_CLI_CONFIG_FILE=$BENCH_SCRATCH/terraformrc" \
-        "CHECKPOINT_DISABLE=1" "TF_IN_AUTOMATION=1" "TMPDIR=$BENCH_SCRATCH/tmp"
-}

@@ -9,8 +9,8 @@
  * start-up); takes CLOCK_MONOTONIC; posix_spawn()s the provider with stdout on
  * a pipe; reads until the first newline; takes the clock again.  It then checks
  * the line (core version 1, the protocol asked for, a unix socket, grpc, a
- * server certificate), reads VmHWM/VmRSS from /proc/<pid>/status, and stops
- * the provider (SIGTERM, SIGKILL after 2 s).
+ * server certificate), reads memory and CPU figures from /proc, and stops the
+ * provider (SIGTERM, SIGKILL after 2 s).
  *
  * Targets are interleaved run by run, so drift on a shared machine hits all of
  * them alike.  A target whose protocol is "-" is a floor: the run ends at EOF
@@ -20,13 +20,20 @@
  *   PROTOS is the PLUGIN_PROTOCOL_VERSIONS value ("6", "5", "5,6"); the line
  *   must name one of them.
  * output (stdout), one line per measured run:
- *   LABEL <tab> RUN <tab> MILLISECONDS <tab> VMHWM_KB <tab> VMRSS_KB
+ *   LABEL <tab> RUN <tab> MILLISECONDS <tab> VMHWM_KB <tab> VMRSS_KB <tab>
+ *   RSSANON_KB <tab> RSSFILE_KB <tab> CPU_MS
+ * (memory as /proc/<pid>/status shows it right after the line; CPU_MS is the
+ * on-CPU time of the provider's live threads by then, from
+ * /proc/<pid>/task/<tid>/schedstat, which load on the machine inflates far
+ * less than wall time; -1 for a floor target, which has exited by then).
  * The provider's stderr goes to $BENCH_STDERR_DIR/LABEL.stderr (default: the
  * current directory), shown when a run fails.  Exit 0, or 1 with a message on
  * the first failed run. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -41,6 +48,7 @@ extern char **environ;
 #define MAGIC_COOKIE \
     "TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 #define LINE_MAX_BYTES 8192
+#define LINE_TIMEOUT_MS 30000 /* a provider silent this long has hung */
 
 typedef struct {
     const char *label;
@@ -111,15 +119,50 @@ static char **build_env(const char *protos, const char *cert_pem) {
     return env;
 }
 
-static void status_kb(pid_t pid, long *hwm, long *rss) {
+typedef struct {
+    long hwm, rss, anon, file; /* kB; -1 when unknown */
+    double cpu_ms;             /* -1 when unknown */
+} mem_kb;
+
+static long field_kb(const char *line, const char *key) {
+    size_t n = strlen(key);
+    return strncmp(line, key, n) == 0 ? strtol(line + n, NULL, 10) : -1;
+}
+
+/* Sum of the on-CPU nanoseconds of PID's threads, in ms; -1 if unreadable. */
+static double cpu_ms(pid_t pid) {
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    double ns = 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long run;
+        if (f && fscanf(f, "%llu", &run) == 1) { ns += (double)run; n++; }
+        if (f) fclose(f);
+    }
+    closedir(d);
+    return n ? ns / 1e6 : -1;
+}
+
+static void status_kb(pid_t pid, mem_kb *m) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    *hwm = *rss = -1;
+    m->hwm = m->rss = m->anon = m->file = -1;
+    m->cpu_ms = cpu_ms(pid);
     FILE *f = fopen(path, "r");
     if (!f) return;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "VmHWM:", 6) == 0) *hwm = strtol(line + 6, NULL, 10);
-        else if (strncmp(line, "VmRSS:", 6) == 0) *rss = strtol(line + 6, NULL, 10);
+        long v;
+        if ((v = field_kb(line, "VmHWM:")) >= 0) m->hwm = v;
+        else if ((v = field_kb(line, "VmRSS:")) >= 0) m->rss = v;
+        else if ((v = field_kb(line, "RssAnon:")) >= 0) m->anon = v;
+        else if ((v = field_kb(line, "RssFile:")) >= 0) m->file = v;
     }
     fclose(f);
 }
@@ -161,8 +204,8 @@ static const char *check_line(const char *line, const char *protos) {
     return why;
 }
 
-/* One measured start.  Returns 0 and fills ms, hwm and rss, or returns 1. */
-static int run_once(const target *t, double *ms, long *hwm, long *rss) {
+/* One measured start.  Returns 0 and fills ms and mem, or returns 1. */
+static int run_once(const target *t, double *ms, mem_kb *mem) {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) { perror("pipe2"); return 1; }
     posix_spawn_file_actions_t fa;
@@ -185,7 +228,12 @@ static int run_once(const target *t, double *ms, long *hwm, long *rss) {
     char line[LINE_MAX_BYTES];
     size_t len = 0;
     int got_nl = 0;
+    int timed_out = 0;
     while (len < sizeof line - 1) {
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        int pr = poll(&pf, 1, LINE_TIMEOUT_MS);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) { timed_out = 1; break; }
         ssize_t r = read(pfd[0], line + len, sizeof line - 1 - len);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
@@ -196,11 +244,13 @@ static int run_once(const target *t, double *ms, long *hwm, long *rss) {
     double t1 = now_ms();
     line[len] = '\0';
     int floor = strcmp(t->protos, "-") == 0;
-    status_kb(pid, hwm, rss);
+    status_kb(pid, mem);
     stop(pid);
     close(pfd[0]);
     if (!floor) {
-        const char *why = got_nl ? check_line(line, t->protos) : "no line on stdout before EOF";
+        const char *why = got_nl      ? check_line(line, t->protos)
+                          : timed_out ? "no line on stdout within 30 s"
+                                      : "no line on stdout before EOF";
         if (why) {
             fprintf(stderr, "handshake_timer: %s: bad handshake: %s\n  line: %.300s\n",
                     t->label, why, line);
@@ -241,9 +291,11 @@ int main(int argc, char **argv) {
     for (int r = -warmup; r < runs; r++) {
         for (int i = 0; i < nt; i++) {
             double ms;
-            long hwm, rss;
-            if (run_once(&ts[i], &ms, &hwm, &rss) != 0) return 1;
-            if (r >= 0) printf("%s\t%d\t%.4f\t%ld\t%ld\n", ts[i].label, r, ms, hwm, rss);
+            mem_kb m;
+            if (run_once(&ts[i], &ms, &m) != 0) return 1;
+            if (r >= 0)
+                printf("%s\t%d\t%.4f\t%ld\t%ld\t%ld\t%ld\t%.3f\n", ts[i].label, r, ms, m.hwm,
+                       m.rss, m.anon, m.file, m.hwm >= 0 ? m.cpu_ms : -1.0);
         }
         fflush(stdout);
     }

@@ -3,7 +3,8 @@
 Standard library only.  Three commands:
 
   report.py startup SAMPLES_TSV SERVE_JSON SPARKFLOW_BIN REFERENCE_BIN
-      SAMPLES_TSV from handshake_timer (label, run, ms, VmHWM kB, VmRSS kB),
+      SAMPLES_TSV from handshake_timer (label, run, ms, VmHWM, VmRSS, RssAnon,
+      RssFile in kB, CPU ms),
       SERVE_JSON from `pluginprobe serve`.  Prints the start-up table and
       writes the result object to $BENCH_JSON if set.
   report.py plan SAMPLES_JSON
@@ -95,19 +96,28 @@ def write_result(result):
 # ---- startup ------------------------------------------------------------------
 
 def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
-    ms, hwm = {}, {}
+    ms, hwm, anon, filed, cpu = {}, {}, {}, {}, {}
     with open(samples_tsv) as f:
         for line in f:
-            label, _run, t, h, _r = line.rstrip("\n").split("\t")
+            label, _run, t, h, _r, a, fb, c = line.rstrip("\n").split("\t")
             ms.setdefault(label, []).append(float(t))
+            if float(c) >= 0:
+                cpu.setdefault(label, []).append(float(c))
             if int(h) >= 0:
                 hwm.setdefault(label, []).append(int(h))
+                anon.setdefault(label, []).append(int(a))
+                filed.setdefault(label, []).append(int(fb))
     with open(serve_json) as f:
         serve = json.load(f)
 
     st = {k: stats(v) for k, v in ms.items()}
-    hs = {k: stats([kb_to_mb(x) for x in v]) for k, v in hwm.items()}
-    sv = {k: stats([kb_to_mb(x) for x in v["hwm_kb"]]) for k, v in serve.items()}
+    cp = {k: stats(v) for k, v in cpu.items()}
+    def mb(d):
+        return {k: stats([kb_to_mb(x) for x in v]) for k, v in d.items()}
+    hs, hs_anon, hs_file = mb(hwm), mb(anon), mb(filed)
+    sv = mb({k: v["hwm_kb"] for k, v in serve.items()})
+    sv_anon = mb({k: v["rss_anon_kb"] for k, v in serve.items()})
+    sv_file = mb({k: v["rss_file_kb"] for k, v in serve.items()})
     rpc = {k: stats(v["first_rpc_ms"]) for k, v in serve.items()}
 
     def med(d, k):
@@ -123,12 +133,15 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
         row("peak RSS after GetProviderSchema (median)", "MB", med(sv, LABEL_SF),
             med(sv, LABEL_REF), "<= 10 MB",
             med(sv, LABEL_SF) is not None and med(sv, LABEL_SF) <= 10.0),
+        row("CPU time until handshake (median)", "ms", med(cp, LABEL_SF), med(cp, LABEL_REF)),
         row("first RPC: mTLS connect + schema (median)", "ms", med(rpc, LABEL_SF),
             med(rpc, LABEL_REF)),
         row("spawn floor: /bin/true to EOF (median)", "ms", med(st, LABEL_FLOOR)),
     ]
     details = {
-        "handshake_ms": st, "rss_after_handshake_mb": hs, "rss_after_schema_mb": sv,
+        "handshake_ms": st, "cpu_until_handshake_ms": cp, "rss_after_handshake_mb": hs, "rss_after_schema_mb": sv,
+        "rss_anon_after_handshake_mb": hs_anon, "rss_file_after_handshake_mb": hs_file,
+        "rss_anon_after_schema_mb": sv_anon, "rss_file_after_schema_mb": sv_file,
         "first_rpc_ms": rpc,
         "schema_bytes": {k: v["schema_bytes"] for k, v in serve.items()},
         "shutdown_clean": {k: v["shutdown_clean"] for k, v in serve.items()},
@@ -139,8 +152,13 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
     }
     rows = []
     for metric, d, unit in (("start -> handshake", st, "ms"),
+                            ("CPU time until handshake", cp, "ms"),
                             ("peak RSS after handshake", hs, "MB"),
+                            ("  of which anonymous (now)", hs_anon, "MB"),
+                            ("  of which file-backed (now)", hs_file, "MB"),
                             ("peak RSS after GetProviderSchema", sv, "MB"),
+                            ("  of which anonymous (now)", sv_anon, "MB"),
+                            ("  of which file-backed (now)", sv_file, "MB"),
                             ("first RPC (mTLS connect + schema)", rpc, "ms")):
         for label in (LABEL_SF, LABEL_REF, LABEL_FLOOR):
             s = d.get(label)
@@ -220,8 +238,14 @@ def cmd_merge(out_json, command, run_dir):
             with open(res) as f:
                 entry["result"] = json.load(f)
         benches[bench] = entry
+    host = host_facts()
+    try:
+        with open(os.path.join(run_dir, "loadavg.start")) as f:
+            host["loadavg_at_start"] = f.read().split()
+    except OSError:
+        pass
     doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "command": command, "git": git_facts(root), "host": host_facts(),
+           "command": command, "git": git_facts(root), "host": host,
            "benchmarks": benches}
     with open(out_json, "w") as f:
         json.dump(doc, f, indent=2)
@@ -243,8 +267,9 @@ def cmd_merge(out_json, command, run_dir):
     misses = sum(1 for e in benches.values()
                  for r in e.get("result", {}).get("summary", []) if r.get("pass") is False)
     errors = sum(1 for e in benches.values() if e["exit_code"] != 0)
-    print("\n%d benchmark(s), %d error(s), %d target(s) missed; results: %s"
-          % (len(benches), errors, misses, os.path.relpath(out_json)))
+    print("\n%d benchmark(s), %d error(s), %d target(s) missed; load average %s -> %s; results: %s"
+          % (len(benches), errors, misses, " ".join(host.get("loadavg_at_start", ["?"])[:1]),
+             " ".join(host["loadavg_at_end"][:1]), os.path.relpath(out_json)))
     return 3 if errors else (4 if misses else 0)
 
 

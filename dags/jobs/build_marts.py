@@ -58,9 +58,14 @@ def _quality(spark, work):
     if not (contract.uri_exists(spark, valid_uri) and contract.uri_exists(spark, rej_uri)):
         return None
     reasons = {r: 0 for r in validate.REASONS}
-    for row in spark.read.parquet(rej_uri).groupBy("reject_reason").count().collect():
-        reasons[row["reject_reason"]] = row["count"]
-    valid = spark.read.parquet(valid_uri).count()
+    valid = 0
+    both = (spark.read.parquet(valid_uri).select(F.lit(None).cast("string").alias("reject_reason"))
+            .unionByName(spark.read.parquet(rej_uri).select("reject_reason")))
+    for row in both.groupBy("reject_reason").count().collect():
+        if row["reject_reason"] is None:
+            valid = row["count"]
+        else:
+            reasons[row["reject_reason"]] = row["count"]
     rejected = sum(reasons.values())
     return {"read": valid + rejected, "valid": valid, "rejected": rejected, "reasons": reasons}
 
@@ -83,12 +88,14 @@ def main(spark, args):
     base = marts.base_aggregate(tx).persist()
     out = {}
     try:
-        base_rows = base.count()
-        if base_rows == 0:
-            raise JobError(f"{tx_uri} has no transactions")
         mart_uri = lambda name: contract.join_uri(args.work, "marts", name)  # noqa: E731
-        out["monthly_summary"] = _collect_and_write(
-            spark, marts.monthly_summary(base, inc, trf), mart_uri("monthly_summary"))
+        ms = marts.monthly_summary(base, inc, trf)
+        ms_rows = ms.collect()
+        if not ms_rows:
+            raise JobError(f"{tx_uri} has no transactions")
+        spark.createDataFrame(ms_rows, ms.schema).coalesce(1).write.mode("overwrite").parquet(
+            mart_uri("monthly_summary"))
+        out["monthly_summary"] = [r.asDict() for r in ms_rows]
         sbc = marts.spend_by_category(base, inc, trf)
         sbc_rows = sbc.collect()
         sbc_local = spark.createDataFrame(sbc_rows, sbc.schema)
@@ -101,7 +108,6 @@ def main(spark, args):
             spark, marts.top_merchants(base, inc, trf, args.top_merchants), mart_uri("top_merchants"))
         overall = (marts.merchant_spend(base, inc, trf, by_month=False)
                    .orderBy(F.col("spend").desc(), F.col("merchant")).limit(10).collect())
-        last_date = tx.agg(F.max("txn_date")).collect()[0][0]
     finally:
         base.unpersist()
 
@@ -110,7 +116,7 @@ def main(spark, args):
         "cash_flow": out["cash_flow"], "budget": out["budget_vs_actual"],
         "top_merchants_overall": [r.asDict() for r in overall],
         "quality": _quality(spark, args.work),
-        "last_date": last_date.isoformat() if last_date else None,
+        "last_date": max(r["last_date"] for r in out["monthly_summary"]).isoformat(),
     })
     report_uri = contract.join_uri(args.work, "report", "index.html")
     contract.put_bytes(spark, html.encode("utf-8"), report_uri)

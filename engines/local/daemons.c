@@ -26,7 +26,7 @@ extern char **environ;
 #define TAIL_LINES 20
 #define POLL_FIRST_MS 100
 #define POLL_MAX_MS 1000
-#define STATUS_TRIES 5
+#define STATUS_SETTLE_MS 15000
 
 /* Sleep `*delay` then grow it toward POLL_MAX_MS; -1 when ctx is done. */
 static int backoff(sf_ctx *ctx, int64_t *delay)
@@ -445,7 +445,8 @@ int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags)
     }
 }
 
-int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why)
+/* 1 with *why when a recorded process is no longer the one started. */
+static int procs_gone(const sf_local_cluster *c, char **why)
 {
     if (!sf_local_proc_alive(&c->master)) {
         *why = sf_local_fmt("the Spark master (pid %d) is no longer running", c->master.pid);
@@ -458,18 +459,19 @@ int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why)
             return 1;
         }
     }
+    return 0;
+}
+
+/* What the master's page says: 0 when it is ALIVE and lists each of our
+ * workers ALIVE, 1 when not (*why), -1 when the page cannot be read. */
+static int judge_status(const sf_local_cluster *c, char **why)
+{
     sf_local_status st;
     char *err = NULL;
-    int64_t delay = POLL_FIRST_MS * 2;
-    for (int tries = 1;; tries++) {
-        if (sf_local_status_fetch(c->master.webui_port, &st, &err) == 0) break;
-        if (tries == STATUS_TRIES || backoff(ctx, &delay) != 0) {
-            *why = sf_local_fmt("cannot read the Spark master's status: %s", err);
-            free(err);
-            return -1;
-        }
+    if (sf_local_status_fetch(c->master.webui_port, &st, &err) != 0) {
+        *why = sf_local_fmt("cannot read the Spark master's status: %s", err);
         free(err);
-        err = NULL;
+        return -1;
     }
     int rc = 0;
     if (strcmp(st.status, "ALIVE") != 0) {
@@ -486,6 +488,27 @@ int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why)
     }
     sf_local_status_clear(&st);
     return rc;
+}
+
+int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why)
+{
+    if (procs_gone(c, why)) return 1;
+    /* Every process runs, yet the master may briefly not list a worker: a
+     * worker whose heartbeats stopped (a laptop that slept) is dropped and
+     * registers again within seconds.  Only a state that lasts is drift. */
+    int64_t until = sf_now_ms() + STATUS_SETTLE_MS;
+    int64_t delay = POLL_FIRST_MS * 2;
+    for (;;) {
+        char *seen = NULL;
+        int rc = judge_status(c, &seen);
+        if (rc == 0) return 0;
+        if (sf_now_ms() >= until || backoff(ctx, &delay) != 0) {
+            *why = seen;
+            return rc;
+        }
+        free(seen);
+        if (procs_gone(c, why)) return 1;
+    }
 }
 
 int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags)

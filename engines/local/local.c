@@ -66,6 +66,7 @@ static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
 {
     sf_cluster_info_clear(out);
     out->id = sf_local_strdup(c->id);
+    out->name = c->name ? sf_local_strdup(c->name) : NULL;
     out->state = sf_local_strdup("running");
     out->master_url = sf_local_fmt("spark://127.0.0.1:%d", c->master.port);
     out->web_ui_url = sf_local_fmt("http://127.0.0.1:%d", c->master.webui_port);
@@ -119,7 +120,7 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
     char id[19];
     if (sf_local_new_id(id, &err) != 0) goto fail;
     c->id = sf_local_strdup(id);
-    c->name = sf_local_strdup(name ? name : "");
+    c->name = name ? sf_local_strdup(name) : NULL;
     c->created_at = now_rfc3339();
     if (!c->spec.work_dir) {
         c->spec.work_dir = sf_local_registry_dir(c->id, &err);
@@ -137,7 +138,8 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
     }
     return save(c, diags);
 fail:
-    sf_diag_error(diags, "local.work_dir", "Cannot prepare the local cluster", "%s", err);
+    sf_diag_error(diags, c->spec.work_dir && !c->default_work_dir ? "local.work_dir" : NULL,
+                  "Cannot prepare the local cluster", "%s", err);
     free(err);
     return -1;
 }

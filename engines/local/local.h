@@ -192,7 +192,8 @@ int sf_local_mkdirs(sf_local_cluster *c, const char *path, char **err);
  * entirely; for a user-chosen one only the directories the engine made
  * (the work dir itself only if the engine made it and it is then empty). */
 void sf_local_workdir_remove(const sf_local_cluster *c);
-/* rm -rf without following symlinks.  Returns 0, or -1 (errno set). */
+/* rm -rf without following symlinks or crossing mounts.  Returns 0 when
+ * path is gone (or never was), -1 when something of it remains. */
 int sf_local_remove_tree(const char *path);
 /* The last `lines` lines of a file (malloc'd, at most ~4 KiB), or a short
  * note when it cannot be read.  Can't fail. */
@@ -215,9 +216,11 @@ int sf_local_stop_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_dia
  * or -1 with a diagnostic naming what survived. */
 int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags);
 /* Check that the cluster runs as recorded: master and worker processes are
- * the ones started, the master says ALIVE and lists every worker ALIVE.
- * Returns 0 when healthy, 1 when it drifted (*why says how), -1 when the
- * status page cannot be read (*why). */
+ * the ones started (a dead one is drift at once), the master says ALIVE and
+ * lists every worker ALIVE (a mismatch must last ~15 s to count, so that a
+ * worker re-registering is not taken for drift).  Returns 0 when healthy,
+ * 1 when it drifted (*why says how), -1 when the status page cannot be
+ * read (*why). */
 int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why);
 /* Wait until the master counts exactly c->n_workers ALIVE workers, ours
  * among them.  Returns 0, or -1 with a diagnostic. */

@@ -106,8 +106,8 @@ static char **submit_env(const sf_local_cluster *c)
     return env;
 }
 
-/* Start the driver in a process group of its own, output to `log`. */
-static pid_t spawn_driver(char **argv, char **env, const char *log, char **err)
+/* Start the driver in a process group of its own, in `dir`, output to `log`. */
+static pid_t spawn_driver(char **argv, char **env, const char *dir, const char *log, char **err)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -116,11 +116,17 @@ static pid_t spawn_driver(char **argv, char **env, const char *log, char **err)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* Spark drops spark-warehouse/ and metastore files in its cwd: keep them
+     * with the run, not in the user's Terraform directory. */
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
     posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
+    /* The provider blocks SIGTERM and ignores SIGINT; the driver must not. */
+    sigset_t none, all;
     sigemptyset(&none);
+    sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
     posix_spawn_file_actions_destroy(&fa);
@@ -211,7 +217,7 @@ static int run_stage(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *
     }
     char **argv = submit_argv(c, run, st, script, metrics), **env = submit_env(c);
     char *err = NULL;
-    pid_t pid = spawn_driver(argv, env, r->log, &err);
+    pid_t pid = spawn_driver(argv, env, dir, r->log, &err);
     int status = -1;
     if (pid > 0) {
         r->step_id = sf_local_fmt("%d", (int)pid);

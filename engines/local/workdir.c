@@ -60,12 +60,14 @@ int sf_local_mkdirs(sf_local_cluster *c, const char *path, char **err)
     return rc;
 }
 
+/* Best effort: an entry that cannot go stays, the walk goes on. */
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)ftw;
-    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
-    return rc != 0 && errno != ENOENT ? -1 : 0;
+    if (flag == FTW_DP || flag == FTW_DNR || flag == FTW_D) rmdir(path);
+    else unlink(path);
+    return 0;
 }
 
 int sf_local_remove_tree(const char *path)
@@ -74,8 +76,9 @@ int sf_local_remove_tree(const char *path)
     if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode)) return unlink(path);
     /* FTW_PHYS: a symlink is removed, never followed; FTW_DEPTH: children
-     * before their directory. */
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+     * before their directory; FTW_MOUNT: never into another file system. */
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    return lstat(path, &st) == 0 ? -1 : 0;
 }
 
 /* True when path lies strictly inside dir. */

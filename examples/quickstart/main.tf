@@ -43,7 +43,7 @@ resource "sparkflow_pipeline" "finances" {
   name       = "household-finances"
   lake       = "file://${local.lake_dir}"
   input      = "raw/transactions"
-  reference  = "raw/reference"
+  reference  = "reference"
   output     = "curated"
 
   stage {

@@ -359,7 +359,8 @@ class TestLifecycle:
                 assert got["details"][k] == src["details"][k], k
         finally:
             # One owner for the cluster: the first directory.
-            sb.run("state", "rm", "sparkflow_cluster.dev", cwd=d2)
+            if sb.state_has_resources(d2):
+                sb.run("state", "rm", "sparkflow_cluster.dev", cwd=d2)
 
     def test_master_killed_is_recreated(self, stack):
         sb, d = stack.sb, stack.d
@@ -450,10 +451,12 @@ resource "sparkflow_cluster" "par" {
     assert not any(w.exists() for w in work_dirs), work_dirs
 
 
-def test_sigint_during_create_then_destroy(sandbox):
+@pytest.mark.parametrize("when", ["master", "worker"])
+def test_sigint_during_create_then_destroy(sandbox, when):
     """Ctrl-C (SIGINT to terraform's process group) while the cluster is
-    starting: Terraform stops gracefully, and a following destroy leaves no
-    Spark process."""
+    starting — as soon as its master (or its first worker) process exists:
+    Terraform stops gracefully, and a following destroy leaves no Spark
+    process."""
     config = cluster_tf("e2e-sigint", workers=2, extra='\n  timeouts {\n    create = "5m"\n  }\n')
     d = sandbox.workdir("sigint", config)
     sandbox.init(d)
@@ -461,8 +464,8 @@ def test_sigint_during_create_then_destroy(sandbox):
     owner = str(sandbox.root)
     proc = sandbox.popen(["apply"], d, out_path)
     try:
-        started = wait_for(lambda: [p for p in spark_processes(owner) if p.role == "master"], 180, 0.1)
-        assert started, "no Spark master appeared within 180 s\n" + out_path.read_text()
+        started = wait_for(lambda: [p for p in spark_processes(owner) if p.role == when], 180, 0.1)
+        assert started, f"no Spark {when} appeared within 180 s\n" + out_path.read_text()
         assert proc.poll() is None, "apply finished before it could be interrupted\n" + out_path.read_text()
         os.killpg(proc.pid, signal.SIGINT)
         t0 = time.monotonic()

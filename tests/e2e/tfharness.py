@@ -189,11 +189,17 @@ def spark_processes(owner: str | None = None) -> list[Proc]:
 
 
 def _owned(p: Proc, owner: str) -> bool:
-    if p.env.get("HOME") == owner or p.cwd.startswith(owner):
+    owner = owner.rstrip("/")
+    under = owner + "/"
+
+    def mentions(s: str) -> bool:
+        return s == owner or under in s or s.endswith(owner)
+
+    if p.env.get("HOME", "").startswith(under) or p.env.get("HOME") == owner:
         return True
-    if any(owner in a for a in p.argv):
+    if mentions(p.cwd) or any(mentions(a) for a in p.argv):
         return True
-    return any(owner in v for v in p.env.values())
+    return any(mentions(v) for v in p.env.values())
 
 
 def owned_processes(owner: str) -> list[Proc]:

@@ -373,6 +373,43 @@ static void test_status_parse(void **state)
     free(err);
 }
 
+/* A Spark or Java that is not where the user says: an error at that
+ * attribute, and nothing started or written. */
+static void test_bad_locations(void **state)
+{
+    fixture *f = *state;
+    const sf_engine *e = sf_engine_by_name("local");
+    sf_diags d;
+    sf_diags_init(&d);
+    char *missing = fmt("%s/no-such-dir", f->home);
+    assert_null(sf_local_find_spark(f->ctx, missing, &d));
+    assert_int_equal(d.n, 1);
+    char *path = sf_path_to_string(d.items[0].path);
+    assert_string_equal(path, "local.spark_home");
+    free(path);
+    assert_non_null(strstr(d.items[0].detail, missing));
+    sf_diags_clear(&d);
+    assert_null(sf_local_find_java(missing, &d));
+    assert_int_equal(d.n, 1);
+    path = sf_path_to_string(d.items[0].path);
+    assert_string_equal(path, "local.java_home");
+    free(path);
+    sf_diags_clear(&d);
+
+    sf_value *spec = spec_with(1, NULL);
+    sf_value_put(spec, "spark_home", sf_value_string(missing));
+    sf_cluster_info info = {0};
+    assert_int_equal(e->cluster_create(f->ctx, NULL, "bad", spec, &info, &d), SF_ENGINE_ERROR);
+    assert_true(sf_diags_has_error(&d));
+    assert_null(info.id);
+    char *reg = fmt("%s/.sparkflow", f->home);
+    assert_false(exists(reg));
+    free(reg);
+    sf_value_free(spec);
+    free(missing);
+    sf_diags_clear(&d);
+}
+
 /* ---- real Spark ---------------------------------------------------------- */
 
 /* Create (1 worker) -> scale to 2 -> read -> master killed from outside ->
@@ -393,6 +430,7 @@ static void test_lifecycle_and_drift(void **state)
     assert_int_equal(st, SF_ENGINE_OK);
     print_message("create (1 master + 1 worker): %lld ms\n", (long long)(sf_now_ms() - t0));
     assert_true(sf_local_id_valid(info.id));
+    assert_string_equal(info.name, "test");
     assert_string_equal(info.state, "running");
     assert_non_null(strstr(info.created_at, "T"));
     assert_int_equal(info.created_at[strlen(info.created_at) - 1], 'Z');
@@ -611,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_table_and_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spec_defaults_and_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_locations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_timeout_cleans_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle_and_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_delete_custom_work_dir, setup, teardown),

@@ -13,8 +13,9 @@
 //	    GetSchema (tfplugin5) as Terraform does first, read VmHWM/VmRSS from
 //	    /proc/<pid>/status, then stop it with plugin.GRPCController/Shutdown
 //	    (killed if it has not exited 3 s later).  Prints one JSON object:
-//	    {LABEL: {"hwm_kb": [...], "rss_kb": [...], "first_rpc_ms": [...],
-//	    "schema_bytes": N, "shutdown_clean": [...]}}.
+//	    {LABEL: {"hwm_kb": [...], "rss_kb": [...], "rss_anon_kb": [...],
+//	    "rss_file_kb": [...], "first_rpc_ms": [...], "schema_bytes": N,
+//	    "shutdown_clean": [...]}}.
 //
 // A Python gRPC client cannot do the second part: its TLS library does not
 // offer the P-521 signature scheme that go-plugin's server certificate needs.
@@ -118,24 +119,25 @@ next:
 		"PLUGIN_CLIENT_CERT="+string(certPEM))
 }
 
-func statusKB(pid int) (hwm, rss int64, err error) {
+// statusKB returns the kB values of /proc/<pid>/status, by field name
+// ("VmHWM", "VmRSS", "RssAnon", "RssFile", ...).
+func statusKB(pid int) (map[string]int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	kb := map[string]int64{}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "VmHWM:" {
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		} else if len(f) >= 2 && f[0] == "VmRSS:" {
-			rss, _ = strconv.ParseInt(f[1], 10, 64)
+		if len(f) == 3 && f[2] == "kB" {
+			kb[strings.TrimSuffix(f[0], ":")], _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
-	return hwm, rss, nil
+	return kb, nil
 }
 
 type result struct {
-	hwm, rss    int64
+	mem         map[string]int64
 	firstRPCms  float64
 	schemaBytes int
 	cleanExit   bool
@@ -221,7 +223,7 @@ func oneRun(protos, path string, certPEM []byte, clientCert tls.Certificate, err
 	}
 	res.firstRPCms = float64(time.Since(t0).Microseconds()) / 1e3
 	res.schemaBytes = len(resp)
-	if res.hwm, res.rss, err = statusKB(cmd.Process.Pid); err != nil {
+	if res.mem, err = statusKB(cmd.Process.Pid); err != nil {
 		return res, err
 	}
 	var empty []byte
@@ -238,6 +240,8 @@ func oneRun(protos, path string, certPEM []byte, clientCert tls.Certificate, err
 type record struct {
 	HwmKB         []int64   `json:"hwm_kb"`
 	RssKB         []int64   `json:"rss_kb"`
+	RssAnonKB     []int64   `json:"rss_anon_kb"`
+	RssFileKB     []int64   `json:"rss_file_kb"`
 	FirstRPCms    []float64 `json:"first_rpc_ms"`
 	SchemaBytes   int       `json:"schema_bytes"`
 	ShutdownClean []bool    `json:"shutdown_clean"`
@@ -282,8 +286,10 @@ func serve(args []string) error {
 				}
 				return fmt.Errorf("%s: %v\n--- stderr ---\n%s", label, err, tail)
 			}
-			rec.HwmKB = append(rec.HwmKB, r.hwm)
-			rec.RssKB = append(rec.RssKB, r.rss)
+			rec.HwmKB = append(rec.HwmKB, r.mem["VmHWM"])
+			rec.RssKB = append(rec.RssKB, r.mem["VmRSS"])
+			rec.RssAnonKB = append(rec.RssAnonKB, r.mem["RssAnon"])
+			rec.RssFileKB = append(rec.RssFileKB, r.mem["RssFile"])
 			rec.FirstRPCms = append(rec.FirstRPCms, r.firstRPCms)
 			rec.SchemaBytes = r.schemaBytes
 			rec.ShutdownClean = append(rec.ShutdownClean, r.cleanExit)

@@ -6,7 +6,8 @@ household's own accounts, e.g. paying the credit card) and everything else,
 which is spending ("uncategorised" included, so it shows up).  Spend is
 money out net of refunds: -sum(amount) over spending rows.
 
-  monthly_summary    month, currency: income, spend, net, savings_rate, transactions
+  monthly_summary    month, currency: income, spend, net, savings_rate, transactions,
+                     last_date (of the month's latest transaction)
   spend_by_category  month, category, currency: spend, transactions
   cash_flow          month, account: inflow, outflow, net, transactions
                      (every row, transfers included: the account's view)
@@ -34,7 +35,8 @@ def base_aggregate(tx):
                        "category", "merchant")
             .agg(F.sum(F.when(amt > 0, amt).otherwise(F.lit(0))).cast(AMOUNT).alias("inflow"),
                  F.sum(F.when(amt < 0, -amt).otherwise(F.lit(0))).cast(AMOUNT).alias("outflow"),
-                 F.count(F.lit(1)).alias("transactions")))
+                 F.count(F.lit(1)).alias("transactions"),
+                 F.max("txn_date").alias("last_date")))
 
 
 def _kind(income, transfer):
@@ -57,11 +59,13 @@ def monthly_summary(base, income, transfer):
     inc = F.sum(F.when(kind == "income", F.col("inflow") - F.col("outflow")).otherwise(F.lit(0))).cast(AMOUNT)
     spend = F.sum(F.when(kind == "spend", F.col("outflow") - F.col("inflow")).otherwise(F.lit(0))).cast(AMOUNT)
     df = base.groupBy("month", "currency").agg(inc.alias("income"), spend.alias("spend"),
-                                               F.sum("transactions").alias("transactions"))
+                                               F.sum("transactions").alias("transactions"),
+                                               F.max("last_date").alias("last_date"))
     return (df.withColumn("net", (F.col("income") - F.col("spend")).cast(AMOUNT))
               .withColumn("savings_rate", F.round(F.try_divide(F.col("net") * 100, F.col("income")), 1)
                           .cast("double"))
-              .select("month", "currency", "income", "spend", "net", "savings_rate", "transactions"))
+              .select("month", "currency", "income", "spend", "net", "savings_rate", "transactions",
+                      "last_date"))
 
 
 def spend_by_category(base, income, transfer):
