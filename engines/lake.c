@@ -12,7 +12,6 @@
 #include <strings.h>
 
 /* lake_file.c */
-extern const sf_lake sf_lake_file;
 
 static const sf_lake *const lakes[] = {
     &sf_lake_file,

@@ -43,6 +43,9 @@ struct sf_lake {
     int (*remove)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *diags);
 };
 
+/* The lakes compiled in. */
+extern const sf_lake sf_lake_file;
+
 /* The lake for a URI by its scheme, or NULL (with a diagnostic at `path`). */
 const sf_lake *sf_lake_for(const char *uri, const char *path, sf_diags *diags);
 

@@ -332,6 +332,7 @@ static bool json_space(char c)
 
 sf_type *sf_type_from_json(const char *json, size_t len, char **err)
 {
+    if (err) *err = NULL;
     if (!json) return type_fail(err, "invalid type: %s", "no JSON");
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -388,8 +389,26 @@ static cJSON *type_to_cjson(const sf_type *t)
     return NULL;
 }
 
-/* Compact JSON, as go-cty writes it (attribute names sorted); caller frees.
- * NULL only on OOM or for a NULL type. */
+/* cJSON's output with the escapes Go's encoding/json adds and cJSON does
+ * not: <, >, & and U+2028/U+2029.  They can only occur inside strings
+ * (attribute names) in a type description. */
+static char *go_escapes(const char *s)
+{
+    sfv_buf b = {0};
+    for (; *s; s++) {
+        if (*s == '<') sfv_buf_puts(&b, "\\u003c");
+        else if (*s == '>') sfv_buf_puts(&b, "\\u003e");
+        else if (*s == '&') sfv_buf_puts(&b, "\\u0026");
+        else if (s[0] == '\xe2' && s[1] == '\x80' && (s[2] == '\xa8' || s[2] == '\xa9')) {
+            sfv_buf_puts(&b, s[2] == '\xa8' ? "\\u2028" : "\\u2029");
+            s += 2;
+        } else sfv_buf_putc(&b, *s);
+    }
+    return sfv_buf_steal(&b);
+}
+
+/* Compact JSON, byte for byte as go-cty writes it (attribute names sorted);
+ * caller frees.  NULL only on OOM or for a NULL type. */
 char *sf_type_to_json(const sf_type *t)
 {
     if (!t) return NULL;
@@ -397,7 +416,7 @@ char *sf_type_to_json(const sf_type *t)
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!s) return NULL;
-    char *out = sfv_strdup(s); /* ours to free() whatever cJSON's hooks are */
+    char *out = go_escapes(s); /* ours to free() whatever cJSON's hooks are */
     cJSON_free(s);
     return out;
 }

@@ -95,6 +95,7 @@ sf_value *sf_value_double(double d)
 
 sf_value *sf_value_number_text(const char *text, char **err)
 {
+    if (err) *err = NULL;
     const char *why = "not a number";
     char *canon = text ? sfv_num_canon(text, strlen(text), &why) : NULL;
     if (!canon) {
@@ -716,6 +717,7 @@ static int conforms(const sf_value *v, const sf_type *t, sfv_buf *path, int dept
  * "dynamic" slot are checked against their dyn_type, or must imply one. */
 int sf_value_conforms(const sf_value *v, const sf_type *t, char **err)
 {
+    if (err) *err = NULL;
     if (!t) return sfv_fail(err, NULL, "no type");
     sfv_buf path = {0};
     int rc = conforms(v, t, &path, 0, err);

@@ -182,8 +182,8 @@ sf_type *sf_value_implied_type(const sf_value *v);
 int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t,
                           sf_value **out, char **err);
 /* Encode v as type t, byte for byte as go-cty.  Numbers: int when integral
- * and in int64 range, float64 when exactly representable, else decimal
- * string (as go-cty does).  Unknown with refinements → ext 12, plain
+ * and in int64 range, float64 when exactly representable (and that float64
+ * decodes back to the same text), else decimal string (as go-cty does).  Unknown with refinements → ext 12, plain
  * unknown → ext 0 (d4 00 00).  Sets in go-cty's element order.  *buf is
  * malloc'd: free() it. */
 int sf_value_to_msgpack(const sf_value *v, const sf_type *t,

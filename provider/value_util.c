@@ -157,7 +157,7 @@ int sfv_fail(char **err, const sfv_buf *path, const char *fmt, ...)
         sfv_buf_put(&b, msg, (size_t)n);
         free(msg);
     }
-    free(*err); /* a deeper failure may already have set it */
+    free(*err); /* public entry points start *err at NULL */
     *err = sfv_buf_steal(&b);
     return -1;
 }

@@ -167,14 +167,19 @@ static void status_kb(pid_t pid, mem_kb *m) {
     fclose(f);
 }
 
+/* Stops the provider and anything it started: each run has its own process
+ * group, so nothing outlives the run. */
 static void stop(pid_t pid) {
     int st;
-    kill(pid, SIGTERM);
+    kill(-pid, SIGTERM);
     for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid) return;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            kill(-pid, SIGKILL); /* children that ignored SIGTERM */
+            return;
+        }
         usleep(10000);
     }
-    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
     waitpid(pid, &st, 0);
 }
 
@@ -213,12 +218,17 @@ static int run_once(const target *t, double *ms, mem_kb *mem) {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, t->stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     char *argv[] = {(char *)t->path, NULL};
 
     pid_t pid;
     double t0 = now_ms();
-    int rc = posix_spawn(&pid, t->path, &fa, NULL, argv, t->envp);
+    int rc = posix_spawn(&pid, t->path, &fa, &attr, argv, t->envp);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     close(pfd[1]);
     if (rc != 0) {
         fprintf(stderr, "handshake_timer: cannot start %s: %s\n", t->path, strerror(rc));

@@ -160,6 +160,9 @@ func valueCases() []valCase {
 	add("dyn_tuple", dyn, cty.TupleVal([]cty.Value{cty.StringVal("x"), num("2"), cty.EmptyObjectVal, cty.EmptyTupleVal}))
 	add("dyn_map", dyn, cty.MapVal(map[string]cty.Value{"k": cty.StringVal("v")}))
 	add("dyn_set", dyn, cty.SetVal([]cty.Value{num("3"), num("1")}))
+	add("dyn_object_odd_names", dyn, obj(map[string]cty.Value{
+		"a<b&c>": cty.True, "line\u2028sep": cty.False, "q\"\\/\t": cty.True, "ünï": cty.False,
+	}))
 	add("dyn_object_nested", dyn, obj(map[string]cty.Value{
 		"inner": obj(map[string]cty.Value{"deep": cty.ListVal([]cty.Value{cty.True})}),
 		"z":     cty.StringVal("last"),

@@ -22,7 +22,6 @@
 
 #include "engines/lake.h"
 
-extern const sf_lake sf_lake_file;
 static const sf_lake *const L = &sf_lake_file;
 
 /* ---- helpers ------------------------------------------------------------ */

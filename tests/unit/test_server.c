@@ -220,8 +220,9 @@ static void plugin_start(plugin *p, const char *client_cert_pem) {
     assert_string_equal(fields[1], "6");
     assert_string_equal(fields[2], "unix");
     assert_string_equal(fields[4], "grpc");
-    snprintf(p->socket, sizeof p->socket, "%s", fields[3]);
-    snprintf(p->cert_b64, sizeof p->cert_b64, "%s", n == 6 ? fields[5] : "");
+    const char *socket_field = fields[3] ? fields[3] : "", *cert_field = n == 6 && fields[5] ? fields[5] : "";
+    snprintf(p->socket, sizeof p->socket, "%s", socket_field);
+    snprintf(p->cert_b64, sizeof p->cert_b64, "%s", cert_field);
     free(copy);
 }
 

@@ -618,6 +618,48 @@ static void test_implied_type(void **state)
     sf_value_free(a);
 }
 
+/* *err is output only: whatever it held before is not freed. */
+static void test_err_is_output_only(void **state)
+{
+    (void)state;
+    char *junk = (char *)0x1, *err;
+    err = junk;
+    assert_null(sf_type_from_json("x", 1, &err));
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    err = junk;
+    assert_null(sf_value_number_text("x", &err));
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    sf_type *t = T("\"number\"");
+    sf_value *s = sf_value_string("x"), *v = NULL;
+    err = junk;
+    assert_int_equal(sf_value_conforms(s, t, &err), -1);
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    err = junk;
+    assert_int_equal(sf_value_from_msgpack("\xc3", 1, t, &v, &err), -1);
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    err = junk;
+    assert_int_equal(sf_value_from_json("true", 4, t, false, &v, &err), -1);
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    void *buf;
+    size_t len;
+    err = junk;
+    assert_int_equal(sf_value_to_msgpack(s, t, &buf, &len, &err), -1);
+    assert_ptr_not_equal(err, junk);
+    free(err);
+    err = junk;
+    sf_value *n = sf_value_int(1);
+    assert_int_equal(sf_value_conforms(n, t, &err), 0);
+    assert_null(err);
+    sf_value_free(n);
+    sf_value_free(s);
+    sf_type_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_wholly_known),
         cmocka_unit_test(test_conforms),
         cmocka_unit_test(test_implied_type),
+        cmocka_unit_test(test_err_is_output_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

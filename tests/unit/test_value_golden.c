@@ -360,17 +360,21 @@ static void test_go_verifies_c_encodings(void **state)
 
 static int setup(void **state)
 {
-    static run r;
+    run *r = calloc(1, sizeof *r);
+    if (!r) return -1;
     char *bin = binary_dir();
     char path[4096];
     snprintf(path, sizeof path, "%s/value_golden", bin);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/value_golden/c_encoded.txt", bin);
     free(bin);
-    r.out = fopen(path, "w");
-    if (!r.out) return -1;
-    fprintf(r.out, "# written by test_value_golden: name, type, msgpack hex, JSON\n");
-    *state = &r;
+    r->out = fopen(path, "w");
+    if (!r->out) {
+        free(r);
+        return -1;
+    }
+    fprintf(r->out, "# written by test_value_golden: name, type, msgpack hex, JSON\n");
+    *state = r;
     return 0;
 }
 
@@ -378,6 +382,7 @@ static int teardown(void **state)
 {
     run *r = *state;
     fclose(r->out);
+    free(r);
     return 0;
 }
 

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -153,6 +154,7 @@ func oneRun(protos, path string, certPEM []byte, clientCert tls.Certificate, err
 	cmd := exec.Command(path)
 	cmd.Env = pluginEnv(protos, certPEM)
 	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: nothing outlives the run
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return res, err
@@ -163,8 +165,8 @@ func oneRun(protos, path string, certPEM []byte, clientCert tls.Certificate, err
 	exited := make(chan error, 1)
 	waited := false
 	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if !waited {
-			cmd.Process.Kill()
 			<-exited
 		}
 	}()
