@@ -24,6 +24,17 @@ static const sf_runtime_resource *resource(sf_rpc *rpc, const char *name, sf_dia
     return r;
 }
 
+/* Terraform never sends an unknown stored state, nor an unknown object as
+ * a whole; a request that does is refused before any resource sees it. */
+static bool request_sane(const sf_value *state, const sf_value *object, sf_diags *diags)
+{
+    if ((!state || sf_value_is_wholly_known(state)) && !sf_value_is_unknown(object)) return true;
+    sf_diag_error(diags, NULL, "Invalid request from Terraform",
+                  "The stored state holds unknown values, or the resource object as a whole is unknown. "
+                  "Terraform does not send such requests; nothing was done.");
+    return false;
+}
+
 /* Copy of v where every unknown is null: a state must be wholly known. */
 static sf_value *known_or_null(const sf_value *v)
 {
@@ -127,7 +138,7 @@ static ProtobufCMessage *read_resource(sf_rpc *rpc, const ProtobufCMessage *msg)
     const sf_runtime_resource *res = resource(rpc, req->type_name, &diags);
     sf_value *state = res ? sf_wire_decode(req->current_state, res->type, "current state", &diags) : NULL;
     sf_value *fresh = NULL;
-    if (state && !sf_value_is_null(state)) {
+    if (state && !sf_value_is_null(state) && request_sane(state, state, &diags)) {
         set_deadline(rpc, res, state, "read", res->def->timeouts.read);
         fresh = res->def->read(&rpc->call, state, &diags);
         if (fresh && sf_value_is_null(fresh))
@@ -161,7 +172,7 @@ static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessag
         config = sf_wire_decode(req->config, res->type, "configuration", &diags);
         proposed = sf_wire_decode(req->proposed_new_state, res->type, "proposed new state", &diags);
     }
-    if (prior && config && proposed) {
+    if (prior && config && proposed && request_sane(prior, proposed, &diags)) {
         plan.prior = prior;
         plan.config = config;
         sf_plan_rules(res->def->schema, &plan, proposed, &diags);
@@ -230,7 +241,7 @@ static ProtobufCMessage *apply_resource_change(sf_rpc *rpc, const ProtobufCMessa
         prior = sf_wire_decode(req->prior_state, res->type, "prior state", &diags);
         planned = sf_wire_decode(req->planned_state, res->type, "planned state", &diags);
     }
-    if (prior && planned) {
+    if (prior && planned && request_sane(prior, planned, &diags)) {
         state = apply(rpc, res, prior, planned, &diags);
         if (conforms(res, state, &diags))
             r->new_state = sf_wire_encode(&rpc->arena, state, res->type, &diags);

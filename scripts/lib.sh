@@ -68,20 +68,31 @@ sf_terraform_clients() {
 }
 
 # sf_run_leftovers ID: pids of live processes whose environment carries
-# SF_RUN_ID=ID, except this shell and its ancestors.
+# SF_RUN_ID=ID, except this shell and its ancestors.  Two scans half a second
+# apart, keeping what both saw (same pid and start time): the scan's own
+# short-lived helpers carry the marker too and are not leftovers.
 sf_run_leftovers() {
-    local id="$1" pid keep=" " p=$$
+    local id="$1" keep=" " p=$$ a b
     while [ -n "$p" ] && [ "$p" -gt 1 ]; do
         keep="$keep$p "
         p="$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null || true)"
     done
-    for d in /proc/[0-9]*; do
-        pid="${d#/proc/}"
-        case "$keep" in *" $pid "*) continue ;; esac
-        [ "$pid" = "$BASHPID" ] && continue
-        tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx "SF_RUN_ID=$id" && echo "$pid"
-    done
-    return 0
+    a="$(_sf_scan_marker "$id" "$keep")"
+    [ -n "$a" ] || return 0
+    sleep 0.5
+    b="$(_sf_scan_marker "$id" "$keep")"
+    comm -12 <(echo "$a") <(echo "$b") | cut -d' ' -f1
+}
+
+# _sf_scan_marker ID KEEP: sorted "pid starttime" of processes with the marker.
+_sf_scan_marker() {
+    local f pid start
+    for f in $(grep -l -s -z -x "SF_RUN_ID=$1" /proc/[0-9]*/environ); do
+        pid="${f#/proc/}"; pid="${pid%/environ}"
+        case "$2" in *" $pid "*) continue ;; esac
+        start="$(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null)" || continue
+        [ -n "$start" ] && echo "$pid $start"
+    done | sort
 }
 
 # sf_kill_run ID: stop (TERM, then KILL after 5 s) what sf_run_leftovers
