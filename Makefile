@@ -1,7 +1,7 @@
 # SparkFlow — the two commands a person needs are `make demo` and `make test`.
 # Everything else here is a step of those.
 
-VERSION   := $(shell sed -n 's/^project(sparkflow VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+VERSION   := $(shell grep -m1 -o 'sparkflow VERSION [0-9][0-9.]*' CMakeLists.txt | cut -d' ' -f3)
 OS_ARCH   := linux_$(shell uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
 PLUGINDIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/sparkflow/sparkflow/$(VERSION)/$(OS_ARCH)
 BUILD     ?= build
@@ -14,15 +14,17 @@ all: build
 bootstrap:
 	scripts/bootstrap
 
-build:
+# The bootstrap is idempotent and quick once done; it makes `make install`
+# work on a fresh clone.
+build: bootstrap
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-sanitize:
+sanitize: bootstrap
 	cmake -S . -B build-asan -DSANITIZE=ON >/dev/null
 	cmake --build build-asan -j$(JOBS)
 
-fuzz:
+fuzz: bootstrap
 	CC=clang cmake -S . -B build-fuzz -DFUZZ=ON >/dev/null && cmake --build build-fuzz -j$(JOBS)
 
 # Installs where `terraform init` finds providers with no network and no
