@@ -50,20 +50,6 @@ static const sf_value *child(const sf_value *obj, const char *name)
     return obj && obj->kind == SF_VAL_OBJECT ? sf_value_get(obj, name) : NULL;
 }
 
-static sf_value *default_value(const sf_attr_def *a)
-{
-    sf_type *t = sf_schema_attr_type(a);
-    sf_value *v = NULL;
-    char *err = NULL;
-    if (sf_value_from_json(a->default_json, strlen(a->default_json), t, false, &v, &err) != 0) {
-        /* A schema bug, not a user error: fail loudly in tests. */
-        fprintf(stderr, "schema default of %s is invalid: %s\n", a->name, err ? err : "?");
-        abort();
-    }
-    sf_type_free(t);
-    return v;
-}
-
 /* Walk one block: `planned` is an object being edited in place. */
 static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
                        sf_value *planned, const char *path, sf_plan *plan)
@@ -73,7 +59,7 @@ static void plan_block(const sf_block_def *block, const sf_value *prior, const s
         const sf_attr_def *a = &block->attrs[i];
         const sf_value *cfg = child(config, a->name);
         if ((a->flags & SF_ATTR_COMPUTED) && sf_value_is_null(cfg)) {
-            if (a->default_json) sf_value_put(planned, a->name, default_value(a));
+            if (a->default_json) sf_value_put(planned, a->name, sf_schema_attr_default(a));
             else if (create) sf_value_put(planned, a->name, sf_value_unknown());
         }
         if ((a->flags & SF_ATTR_FORCE_NEW) && !create &&

@@ -3,6 +3,8 @@
  * Terraform asks for these first (and caches nothing across runs), so they
  * are answered from the static definitions without any I/O.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -29,7 +31,14 @@ static Tfplugin6__Schema__Attribute *attr_msg(sf_arena *a, const sf_attr_def *de
     sf_type_free(t);
     m->type.data = (uint8_t *)json;
     m->type.len = strlen(json);
-    m->description = sf_arena_strdup(a, def->description ? def->description : "");
+    const char *desc = def->description ? def->description : "";
+    if (def->default_json) {
+        char *full;
+        if (asprintf(&full, "%s%sDefaults to `%s`.", desc, *desc ? " " : "", def->default_json) < 0) abort();
+        m->description = sf_arena_keep(a, full);
+    } else {
+        m->description = sf_arena_strdup(a, desc);
+    }
     m->description_kind = TFPLUGIN6__STRING_KIND__MARKDOWN;
     m->required = (def->flags & SF_ATTR_REQUIRED) != 0;
     m->optional = (def->flags & SF_ATTR_OPTIONAL) != 0;
@@ -44,8 +53,8 @@ static Tfplugin6__Schema__NestedBlock *nested_msg(sf_arena *a, const sf_nested_d
     tfplugin6__schema__nested_block__init(m);
     m->type_name = sf_arena_strdup(a, def->name);
     m->block = block_msg(a, def->block);
-    if (def->description && !*m->block->description)
-        m->block->description = sf_arena_strdup(a, def->description);
+    /* The nesting's description speaks of the block where it is used. */
+    if (def->description && *def->description) m->block->description = sf_arena_strdup(a, def->description);
     switch (def->nesting) {
     case SF_NEST_SINGLE: m->nesting = TFPLUGIN6__SCHEMA__NESTED_BLOCK__NESTING_MODE__SINGLE; break;
     case SF_NEST_LIST: m->nesting = TFPLUGIN6__SCHEMA__NESTED_BLOCK__NESTING_MODE__LIST; break;

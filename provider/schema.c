@@ -51,6 +51,20 @@ sf_type *sf_schema_attr_type(const sf_attr_def *attr)
     return t;
 }
 
+sf_value *sf_schema_attr_default(const sf_attr_def *attr)
+{
+    if (!attr->default_json) return NULL;
+    sf_type *t = sf_schema_attr_type(attr);
+    sf_value *v = NULL;
+    char *err = NULL;
+    int rc = sf_value_from_json(attr->default_json, strlen(attr->default_json), t, false, &v, &err);
+    assert(rc == 0 && "schema declares an invalid default");
+    (void)rc;
+    free(err);
+    sf_type_free(t);
+    return v;
+}
+
 sf_type *sf_schema_type(const sf_block_def *block)
 {
     size_t na = count_attrs(block), nb = count_blocks(block), n = na + nb;

@@ -74,10 +74,17 @@ void sf_schema_validate(const sf_block_def *block, const sf_value *config,
 void sf_validate_positive_int(const sf_value *v, const char *path, sf_diags *d);
 void sf_validate_duration(const sf_value *v, const char *path, sf_diags *d);
 void sf_validate_not_empty(const sf_value *v, const char *path, sf_diags *d);
+/* A name that may label files, processes and cloud resources: 1 to 64
+ * letters, digits, '-', '_' or '.', not starting with '.'. */
+void sf_validate_name(const sf_value *v, const char *path, sf_diags *d);
 
 /* The type of an attribute (caller frees).  Can't fail for a valid schema;
  * asserts on a malformed declaration. */
 sf_type *sf_schema_attr_type(const sf_attr_def *attr);
+
+/* The default of an OPTIONAL|COMPUTED attribute as a value (caller frees),
+ * or NULL when it declares none. */
+sf_value *sf_schema_attr_default(const sf_attr_def *attr);
 
 /* The object type of a block (attributes and nested blocks). */
 sf_type *sf_schema_type(const sf_block_def *block);

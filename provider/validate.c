@@ -86,3 +86,17 @@ void sf_validate_not_empty(const sf_value *v, const char *path, sf_diags *d)
     const char *s = sf_value_get_str(v);
     if (!s || !*s) sf_diag_error(d, path, "Empty value", "%s must not be empty.", path);
 }
+
+void sf_validate_name(const sf_value *v, const char *path, sf_diags *d)
+{
+    const char *s = sf_value_get_str(v);
+    size_t len = s ? strlen(s) : 0;
+    bool ok = len > 0 && len <= 64 && s[0] != '.';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '-' || s[i] == '_' || s[i] == '.';
+    if (!ok)
+        sf_diag_error(d, path, "Invalid name",
+                      "%s = \"%s\": use 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'); "
+                      "the name labels files, processes and cloud resources.", path, s ? s : "");
+}

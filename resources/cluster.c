@@ -14,34 +14,20 @@
 #include "provider/timeouts.h"
 #include "resources/resources.h"
 
-static void validate_name(const sf_value *v, const char *path, sf_diags *d)
-{
-    const char *s = sf_value_get_str(v);
-    size_t len = s ? strlen(s) : 0;
-    bool ok = len > 0 && len <= 64;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-             s[i] == '-' || s[i] == '_' || s[i] == '.';
-    if (!ok)
-        sf_diag_error(d, path, "Invalid cluster name",
-                      "name = \"%s\": use 1 to 64 letters, digits, '-', '_' or '.'; the name labels "
-                      "processes, logs and cloud resources.", s ? s : "");
-}
-
 static const sf_attr_def cluster_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
-     "The cluster's id: `local-<hex>` for a local cluster, the EMR cluster id (`j-...`) on EMR. "
-     "`terraform import` takes it."},
+     "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
-     "A name for the cluster (letters, digits, `-`, `_`, `.`). Changing it replaces the cluster.",
-     NULL, validate_name},
+     "A name for the cluster: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the cluster.",
+     NULL, sf_validate_name},
     {"state", "string", SF_ATTR_COMPUTED, "The engine's word for the cluster's state, e.g. `running`."},
     {"master_url", "string", SF_ATTR_COMPUTED,
      "Where Spark applications are submitted, e.g. `spark://127.0.0.1:7077`."},
     {"web_ui_url", "string", SF_ATTR_COMPUTED, "The Spark master's web UI."},
     {"created_at", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "When the cluster was created (RFC 3339, UTC)."},
     {"details", "[\"map\",\"string\"]", SF_ATTR_COMPUTED,
-     "Engine-specific facts: for a local cluster its `work_dir`, `log_dir` and `master_pid`."},
+     "Engine-specific facts. A local cluster reports `work_dir`, `log_dir`, `spark_home`, `java_home`, "
+     "`master_pid`, `master_port`, `master_webui_port`, `worker_pids` and `worker_ports`."},
     {NULL},
 };
 
@@ -120,6 +106,22 @@ static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *di
     }
 }
 
+/* Whether an engine attribute really changes.  A null on either side means
+ * "the engine's choice": an unset attribute (block written later, or left
+ * out after an import) changes nothing unless the new value is known and
+ * differs from what the engine chose, i.e. from the declared default. */
+static bool spec_attr_changes(const sf_attr_def *a, const sf_value *old_v, const sf_value *new_v,
+                              const sf_value *cfg_v)
+{
+    if (sf_value_is_unknown(cfg_v)) return true; /* not known yet: may change */
+    if (sf_value_is_null(new_v) || sf_value_is_unknown(new_v)) return false;
+    if (!sf_value_is_null(old_v)) return !sf_value_equal(old_v, new_v);
+    sf_value *def = sf_schema_attr_default(a);
+    bool changes = !def || !sf_value_equal(def, new_v);
+    sf_value_free(def);
+    return changes;
+}
+
 static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 {
     (void)call;
@@ -132,16 +134,20 @@ static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
         return;
     }
     sf_value *old_spec = spec_of(now, plan->prior), *new_spec = spec_of(now, plan->planned);
+    sf_value *cfg_spec = spec_of(now, plan->config);
     bool replace = false;
     for (size_t i = 0; now->spec->attrs[i].name; i++) {
-        const char *attr = now->spec->attrs[i].name;
-        if (sf_value_equal(sf_value_get(old_spec, attr), sf_value_get(new_spec, attr)) || is_updatable(now, attr))
+        const sf_attr_def *a = &now->spec->attrs[i];
+        if (is_updatable(now, a->name) || !spec_attr_changes(a, sf_value_get(old_spec, a->name),
+                                                             sf_value_get(new_spec, a->name),
+                                                             sf_value_get(cfg_spec, a->name)))
             continue;
         char path[128];
-        snprintf(path, sizeof path, "%s.%s", now->name, attr);
+        snprintf(path, sizeof path, "%s.%s", now->name, a->name);
         sf_plan_require_replace(plan, path);
         replace = true;
     }
+    sf_value_free(cfg_spec);
     /* In place, the cluster keeps its master: only state and details move. */
     if (!replace) {
         const char *kept[] = {"master_url", "web_ui_url"};

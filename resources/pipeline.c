@@ -22,8 +22,9 @@
 #include "resources/resources.h"
 
 static const sf_attr_def stage_attrs[] = {
-    {"name", "string", SF_ATTR_REQUIRED, "The stage's name, unique in the pipeline (e.g. `validate`).", NULL,
-     sf_validate_not_empty},
+    {"name", "string", SF_ATTR_REQUIRED,
+     "The stage's name, unique in the pipeline (e.g. `validate`): 1 to 64 letters, digits, `-`, `_` or `.`; "
+     "it names the stage's log and metrics files.", NULL, sf_validate_name},
     {"script", "string", SF_ATTR_REQUIRED,
      "Path of the PySpark script. Its content is part of the fingerprint: editing it re-runs the pipeline.",
      NULL, sf_validate_not_empty},
@@ -46,17 +47,21 @@ static const char stage_result_type[] =
 
 static const sf_attr_def pipeline_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "The pipeline's id (its name)."},
-    {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW, "The pipeline's name; changing it replaces it.",
-     NULL, sf_validate_not_empty},
+    {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
+     "The pipeline's name: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the pipeline.",
+     NULL, sf_validate_name},
     {"cluster_id", "string", SF_ATTR_REQUIRED,
      "The `sparkflow_cluster` to run on. Moving to another cluster does not re-run the pipeline."},
     {"lake", "string", SF_ATTR_REQUIRED,
      "Root URI of the data lake: `file:///abs/path` on the local engine."},
-    {"input", "string", SF_ATTR_REQUIRED, "The raw zone the first stage reads, relative to `lake`."},
+    {"input", "string", SF_ATTR_REQUIRED, "The raw zone, relative to `lake`: every stage is given it as `--input`; validate reads it. "
+     "Its files are part of the fingerprint."},
     {"output", "string", SF_ATTR_REQUIRED,
      "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run."},
     {"reference", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Reference data (accounts, categorisation rules, budgets), relative to `lake`.", "\"reference\""},
+     "Reference data (accounts, categorisation rules, budgets), relative to `lake`; given to every "
+     "stage as `--reference`. It must exist when planning: its files are part of the fingerprint.",
+     "\"reference\""},
     {"triggers", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Arbitrary values; any change re-runs the pipeline even when its inputs did not change."},
     {"delete_outputs_on_destroy", "bool", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
@@ -69,8 +74,9 @@ static const sf_attr_def pipeline_attrs[] = {
     {"status", "string", SF_ATTR_COMPUTED, "`succeeded`, or `failed` when the last attempt failed."},
     {"output_uri", "string", SF_ATTR_COMPUTED, "Full URI of the published outputs."},
     {"stages", stage_result_type, SF_ATTR_COMPUTED,
-     "Per stage of the last run: status, engine step id, start and end time, duration, the metrics the job "
-     "wrote, and where its log is."},
+     "Per stage of the last attempt: status, engine step id, start and end time, duration, the metrics the "
+     "job wrote, and where its log is. After a failed attempt these describe the failure while `run_id` "
+     "stays on the run whose outputs are published."},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The stages' metrics merged into one map (rows read, valid, rejected, written...)."},
     {NULL},
@@ -207,6 +213,13 @@ static char *fingerprint(sf_call *call, const sf_value *v, sf_diags *diags)
         sf_diags local;
         sf_diags_init(&local);
         rc = lake->fingerprint(call->ctx, NULL, uri, &fp, &count, &local);
+        if (rc != 0 && i == 1) {
+            /* The lake speaks of inputs; say which setting points here. */
+            sf_diags_clear(&local);
+            sf_diag_error(&local, NULL, "Reference data not found",
+                          "%s cannot be read. Set `reference` (relative to `lake`) to the folder that holds "
+                          "accounts.csv, rules.csv and budgets.csv.", uri);
+        }
         if (rc == 0 && count == 0 && i == 0)
             sf_diag_warning(&local, NULL, "No input files",
                             "%s holds no files: the pipeline will run on empty input.", uri);

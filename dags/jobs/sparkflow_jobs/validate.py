@@ -104,72 +104,76 @@ def split_lines(files):
 def classify(files, accounts, as_of):
     """Every line with its verdict.  `accounts` maps account_id -> Account
     (reference.py); `as_of` is a datetime.date.  Adds reject_reason (null for
-    a valid row), the raw fields, and the typed fields of valid rows."""
-    lines = split_lines(files)
+    a valid row), the raw fields, and the typed fields of valid rows.
+
+    Built as three select()s (not a chain of withColumn) to keep Spark's
+    analysis and generated code small."""
     fmt = F.col("source_format")
-    parsed = F.from_csv(F.col("line"), _CSV_SCHEMA, _CSV_OPTIONS)
-    df = lines.withColumn("f", parsed)
+    line = F.col("line")
+    keep = [F.col(c) for c in ("source_file", "source_line", "source_format", "kind", "line")]
 
-    for name in LOGICAL_FIELDS:
-        df = df.withColumn(f"{name}_raw", _by_format(
-            fmt, lambda f, n=name: F.col(f"f.c{f.columns.index(n)}") if n in f.columns else None))
+    # 1. split into the logical fields of the file's format; count fields
+    parsed = F.from_csv(line, _CSV_SCHEMA, _CSV_OPTIONS)
+    no_quotes = F.regexp_replace(line, '"[^"]*"', "")
+    stage1 = split_lines(files).select(
+        *keep,
+        F.when(F.col("kind") == "row", parsed).alias("f"),
+        F.size(F.split(no_quotes, ",", -1)).alias("n_fields"),
+        (F.instr(no_quotes, '"') > 0).alias("open_quote"))
+    raw = [_by_format(fmt, lambda f, n=n: F.col(f"f.c{f.columns.index(n)}") if n in f.columns else None)
+           .alias(f"{n}_raw") for n in LOGICAL_FIELDS]
 
-    trimmed = {n: _strip(F.coalesce(F.col(f"{n}_raw"), F.lit(""))) for n in LOGICAL_FIELDS}
-    no_quotes = F.regexp_replace(F.col("line"), '"[^"]*"', "")
-    n_fields = F.size(F.split(no_quotes, ",", -1))
-    expected = _by_format(fmt, lambda f: F.lit(len(f.columns)))
-    malformed = (n_fields != expected) | (F.instr(no_quotes, '"') > 0)
-    missing = None
-    for n in REQUIRED:
-        m = trimmed[n] == ""
-        missing = m if missing is None else (missing | m)
+    # 2. trimmed text of each field
+    stage2 = stage1.select(*keep, "n_fields", "open_quote", *raw)
+    trimmed = [_strip(F.coalesce(F.col(f"{n}_raw"), F.lit(""))).alias(n) for n in LOGICAL_FIELDS]
+    stage2 = stage2.select("*", *trimmed)
 
-    date_s = trimmed["date"]
+    # 3. typed values and the verdict
+    date_s, amount_s = F.col("date"), F.col("amount")
     txn_date = _by_format(fmt, lambda f: F.when(
-        date_s.rlike(f.date_regex),
-        F.expr(f"try_to_timestamp(date_s, '{f.date_format}')").cast("date")))
-    amount_s = trimmed["amount"]
+        date_s.rlike(f.date_regex), F.to_date(F.try_to_timestamp(date_s, F.lit(f.date_format)))))
     amount_norm = _by_format(fmt, lambda f: (
         F.when(amount_s.rlike(DOT_AMOUNT), F.regexp_replace(amount_s, r"^\+", ""))
         if f.amount_style == "dot" else
         F.when(amount_s.rlike(COMMA_AMOUNT),
-               F.translate(F.regexp_replace(F.regexp_replace(amount_s, r"^\+", ""), r"\.", ""), ",", "."))))
-    amount = F.expr(f"try_cast(amount_norm as {AMOUNT_TYPE})")
-
+               F.translate(F.regexp_replace(amount_s, r"^\+|\.", ""), ",", "."))))
     currency_map = F.create_map(*[x for a in sorted(accounts.values())
                                   for x in (F.lit(a.account_id), F.lit(a.currency))])
-    account_id = trimmed["account"]
-    account_currency = F.expr("try_element_at(__accounts, account_id)")
-    currency = F.upper(trimmed["currency"])
+    stage3 = stage2.select(
+        *keep, *[F.col(f"{n}_raw") for n in LOGICAL_FIELDS], "n_fields", "open_quote",
+        F.col("account").alias("account_id"),
+        F.col("description"),
+        F.upper(F.col("currency")).alias("currency"),
+        F.when(F.col("external_id") != "", F.col("external_id")).alias("external_id"),
+        F.try_element_at(currency_map, F.col("account")).alias("account_currency"),
+        txn_date.alias("txn_date"),
+        amount_norm.try_cast(AMOUNT_TYPE).alias("amount"),
+        _any_empty(REQUIRED).alias("missing"))
 
-    df = (df.withColumn("date_s", date_s)
-            .withColumn("txn_date", txn_date)
-            .withColumn("amount_norm", amount_norm)
-            .withColumn("amount", amount)
-            .withColumn("account_id", account_id)
-            .withColumn("__accounts", currency_map)
-            .withColumn("account_currency", account_currency)
-            .withColumn("currency", currency))
-
+    expected = _by_format(fmt, lambda f: F.lit(len(f.columns)))
     reason = (F.when(F.col("kind") != "row", F.lit(None))
               .when(fmt.isNull(), "unknown_format")
-              .when(malformed, "malformed_row")
-              .when(missing, "missing_field")
+              .when((F.col("n_fields") != expected) | F.col("open_quote"), "malformed_row")
+              .when(F.col("missing"), "missing_field")
               .when(F.col("txn_date").isNull(), "bad_date")
               .when(F.col("amount").isNull(), "bad_amount")
               .when(F.col("account_currency").isNull(), "unknown_account")
               .when(F.col("currency") != F.col("account_currency"), "currency_mismatch")
               .when(F.col("txn_date") > F.lit(as_of), "future_date"))
-    external = trimmed["external_id"]
-    return df.select(
+    return stage3.select(
         "source_file", "source_line", "source_format", "kind",
         reason.alias("reject_reason"),
-        F.substring(F.col("line"), 1, RAW_LINE_LIMIT).alias("raw_line"),
+        F.substring(line, 1, RAW_LINE_LIMIT).alias("raw_line"),
         *[F.col(f"{n}_raw") for n in LOGICAL_FIELDS],
-        "account_id", "txn_date",
-        trimmed["description"].alias("description"),
-        "amount", "currency",
-        F.when(external != "", external).alias("external_id"))
+        "account_id", "txn_date", "description", "amount", "currency", "external_id")
+
+
+def _any_empty(names):
+    cond = None
+    for n in names:
+        c = F.col(n) == ""
+        cond = c if cond is None else (cond | c)
+    return cond
 
 
 def valid_rows(classified):
