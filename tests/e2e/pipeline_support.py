@@ -54,7 +54,7 @@ FAST_CONF = {
 }
 
 # How long one apply that runs Spark may take before the harness stops it.
-RUN_TIMEOUT = float(os.environ.get("SF_E2E_RUN_TIMEOUT", "900"))
+RUN_TIMEOUT = float(os.environ.get("SF_E2E_RUN_TIMEOUT", "1800"))
 
 # ---------------------------------------------------------------------------
 # Sample data (dags/sample_data/generate.py, run as a user would)

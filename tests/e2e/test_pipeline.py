@@ -29,6 +29,7 @@ import os
 import random
 import re
 import shutil
+import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -377,7 +378,7 @@ class TestPipeline:
             assert rc is not None, "terraform did not exit within 180 s of Ctrl-C"
         finally:
             if proc.poll() is None:
-                interrupt(proc, 9)
+                interrupt(proc, signal.SIGKILL)
                 proc.wait()
         text = check_background(sb, proc, out)
         assert rc != 0, text
@@ -440,7 +441,7 @@ class TestPipeline:
             "other_columns.csv": ("posted,payee,value,memo\n" + "".join(
                 f"2025-01-{d:02d},Shop {d},-{d}.50,x\n" for d in range(1, 8))).encode(),
             "empty.csv": b"",
-            "scan.csv": bytes(rng.randrange(256) for _ in range(3000)) + b"\n\n \n",
+            "scan.csv": b"%PDF-1.7\n" + bytes(rng.randrange(256) for _ in range(3000)) + b"\n\n \n",
         }
         for name, data in files.items():
             (raw / name).write_bytes(data)
