@@ -40,10 +40,9 @@ def main(spark, args):
 
     flagged = process.curate(spark.read.parquet(valid_uri), accounts, rules).persist()
     try:
-        row = flagged.agg(*process.metrics_columns()).collect()[0].asDict()
-        m = {k: int(v or 0) for k, v in row.items() if not k.startswith("__")}
-        if row["__unknown_accounts"]:
-            raise JobError(f"{row['__unknown_accounts']} valid row(s) have an account that is not "
+        m, unknown = process.metrics_from_groups(process.metrics_groups(flagged).collect())
+        if unknown:
+            raise JobError(f"{unknown} valid row(s) have an account that is not "
                            f"in {contract.join_uri(ref_uri, 'accounts.csv')} any more; "
                            "re-run the validate stage", m)
         (process.curated(flagged).write.mode("overwrite").partitionBy("month")

@@ -19,7 +19,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tfharness import (ROOT, VENV, Proc, block, owned_processes, wait_for)
+from tfharness import ROOT, VENV, Proc, owned_processes
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"

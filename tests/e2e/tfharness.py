@@ -374,6 +374,9 @@ class Sandbox:
     client: Client
     asan: bool = field(default_factory=lambda: os.environ.get("SF_ASAN") == "1")
     workdirs: list[Path] = field(default_factory=list)
+    # work dir -> the -var/-var-file arguments last used there (cleanup's
+    # destroy needs the same variables as the test's commands)
+    var_args: dict = field(default_factory=dict)
     ncmd: int = 0
     on_result: object = None  # callable(Sandbox, Result), e.g. to collect timings
 
@@ -482,6 +485,7 @@ class Sandbox:
         the whole group, as Ctrl-C does), output to out_path."""
         f = open(out_path, "w")
         argv = self.argv(args)
+        self._remember_vars(cwd, list(args))
         base = self._next_log(argv)
         env = self._tf_env(base)
         try:
@@ -500,6 +504,7 @@ class Sandbox:
         reports, or when the command outlives `timeout` seconds (then the
         process group gets SIGINT, and SIGKILL 30 s later)."""
         argv = self.argv(list(args))
+        self._remember_vars(cwd, list(args))
         base = self._next_log(argv)
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, cwd=cwd, env=self._tf_env(base), stdin=subprocess.DEVNULL,
@@ -528,6 +533,19 @@ class Sandbox:
         if ok is False and r.rc == 0:
             raise CommandFailed(f"command was expected to fail\n{context}")
         return r
+
+    def _remember_vars(self, cwd: Path, args: list[str]) -> None:
+        found, i = [], 0
+        while i < len(args):
+            a = args[i]
+            if a in ("-var", "-var-file") and i + 1 < len(args):
+                found += [a, args[i + 1]]
+                i += 1
+            elif a.startswith(("-var=", "-var-file=")):
+                found.append(a)
+            i += 1
+        if found:
+            self.var_args[Path(cwd)] = found
 
     def check_output(self, text: str, context: str, provider_log: str = "") -> None:
         """Fail on provider-bug output, on a provider that crashed (its log
@@ -580,11 +598,17 @@ class Sandbox:
         the test."""
         problems = []
         for d in self.workdirs:
-            if self.state_has_resources(d):
-                try:
-                    self.run("destroy", cwd=d, timeout=300)
-                except Exception as e:  # keep cleaning the other dirs
-                    problems.append(f"cleanup destroy in {d} failed: {e}")
+            if not self.state_has_resources(d):
+                continue
+            var_args = self.var_args.get(Path(d), [])
+            try:
+                self.run("destroy", *var_args, cwd=d, timeout=300)
+            except Exception as e:  # keep cleaning: the other dirs, then kill
+                problems.append(f"cleanup destroy in {d} failed: {e}")
+                try:  # a refresh that fails must not keep things running
+                    self.run("destroy", "-refresh=false", *var_args, cwd=d, timeout=300)
+                except Exception as e2:
+                    problems.append(f"cleanup destroy -refresh=false in {d} failed: {e2}")
         owner = str(self.root)
         # terraform and the provider exit on their own; give them a moment.
         wait_for(lambda: not [p for p in owned_processes(owner) if not p.role

@@ -144,9 +144,11 @@ def test_deduplication(spark):
     for k in (("a.csv", 4), ("a.csv", 6), ("c.csv", 1), ("a.csv", 7), ("a.csv", 20)):
         assert got[k] == (False, False, True), k
     assert got[("a.csv", 21)] == (True, False, False)
-    m = flagged.agg(*process.metrics_columns()).first().asDict()
+    m, unknown = process.metrics_from_groups(process.metrics_groups(flagged).collect())
+    assert unknown == 0
     assert (m["process_rows_in"], m["duplicates_removed"], m["near_duplicates_removed"], m["transactions"]) == \
         (12, 4, 1, 7)
+    assert (m["categorised"], m["uncategorised"], m["transaction_months"], m["merchants"]) == (4, 3, 1, 4)
     cur = process.curated(flagged)
     assert cur.count() == 7
     assert cur.select("txn_id").distinct().count() == 7

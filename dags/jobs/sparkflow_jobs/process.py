@@ -38,7 +38,7 @@ from .reference import UNCATEGORISED
 
 PREFIXES = ("SQ *", "SQ*", "PAYPAL *", "PAYPAL*", "PP*", "POS ", "CARD PAYMENT TO ", "DIRECT DEBIT ")
 _PREFIX_RE = "^(" + "|".join(p.replace("*", r"\*") for p in PREFIXES) + ")"
-_WS = r"^\s+|\s+$"
+_WS_CHARS = " \t\n\x0b\f\r"
 
 NEAR_KEY = ("month", "account_id", "txn_date", "amount", "merchant")
 EXACT_KEY = NEAR_KEY + ("description", "external_id")
@@ -50,13 +50,13 @@ CURATED_COLUMNS = ("txn_id", "account_id", "account_name", "account_type", "txn_
 
 def normalise_merchant(description):
     """Column: the normalised merchant of a description Column."""
-    up = F.regexp_replace(F.upper(description), _WS, "")
+    up = F.btrim(F.upper(description), F.lit(_WS_CHARS))
     s = F.regexp_replace(up, _PREFIX_RE, "")
     s = F.regexp_replace(s, r"[*#].*", "")
-    s = F.regexp_replace(s, "['\u2019]", "")
-    s = F.regexp_replace(s, r"(?U)[^\w&]|_", " ")
-    s = F.regexp_replace(s, r"(^|\s)[0-9]+(?=\s|$)", "$1")
-    s = F.regexp_replace(F.regexp_replace(s, r"\s+", " "), _WS, "")
+    s = F.translate(s, "'\u2019", "")
+    s = F.regexp_replace(s, r"(?U)[^\w&]|_", " ")           # only letters, digits, & and spaces left
+    s = F.regexp_replace(s, r"(?<= |^)[0-9]+(?= |$)", "")
+    s = F.trim(F.regexp_replace(s, " {2,}", " "))
     return F.when(s == "", up).otherwise(s)
 
 
@@ -126,17 +126,32 @@ def curated(flagged):
     return flagged.where("keep").select(*CURATED_COLUMNS)
 
 
-def metrics_columns():
-    """Aggregates that give the process metrics from curate(...)."""
+def metrics_groups(flagged):
+    """A small aggregate (one row per month and merchant) the process metrics
+    are computed from; no extra shuffle, the data is clustered by month."""
     kept = F.col("keep")
-    return [
-        F.count(F.lit(1)).alias("process_rows_in"),
-        F.sum(F.col("is_exact_duplicate").cast("long")).alias("duplicates_removed"),
-        F.sum(F.col("is_near_duplicate").cast("long")).alias("near_duplicates_removed"),
-        F.sum(kept.cast("long")).alias("transactions"),
+    return flagged.groupBy("month", "merchant").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col("is_exact_duplicate").cast("long")).alias("exact"),
+        F.sum(F.col("is_near_duplicate").cast("long")).alias("near"),
+        F.sum(kept.cast("long")).alias("kept"),
         F.sum((kept & (F.col("category") != UNCATEGORISED)).cast("long")).alias("categorised"),
-        F.sum((kept & (F.col("category") == UNCATEGORISED)).cast("long")).alias("uncategorised"),
-        F.countDistinct(F.when(kept, F.col("month"))).alias("transaction_months"),
-        F.countDistinct(F.when(kept, F.col("merchant"))).alias("merchants"),
-        F.sum(F.col("account_type").isNull().cast("long")).alias("__unknown_accounts"),
-    ]
+        F.sum(F.col("account_type").isNull().cast("long")).alias("unknown_accounts"))
+
+
+def metrics_from_groups(groups):
+    """The process metrics from metrics_groups(...).collect().  Returns
+    (metrics, number of rows whose account is not in the reference)."""
+    g = [r.asDict() if hasattr(r, "asDict") else r for r in groups]
+    kept = [r for r in g if r["kept"]]
+    m = {
+        "process_rows_in": sum(r["rows"] for r in g),
+        "duplicates_removed": sum(r["exact"] for r in g),
+        "near_duplicates_removed": sum(r["near"] for r in g),
+        "transactions": sum(r["kept"] for r in g),
+        "categorised": sum(r["categorised"] for r in g),
+        "transaction_months": len({r["month"] for r in kept}),
+        "merchants": len({r["merchant"] for r in kept}),
+    }
+    m["uncategorised"] = m["transactions"] - m["categorised"]
+    return m, sum(r["unknown_accounts"] for r in g)

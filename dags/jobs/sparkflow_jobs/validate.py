@@ -37,7 +37,7 @@ AMOUNT_TYPE = "decimal(12,2)"
 
 _CSV_SCHEMA = ", ".join(f"c{i} STRING" for i in range(MAX_COLUMNS))
 _CSV_OPTIONS = {"sep": ",", "quote": '"', "escape": '"', "mode": "PERMISSIVE"}
-_WS = r"^\s+|\s+$"
+_WS_CHARS = " \t\n\x0b\f\r"   # what Java's \s matches
 
 
 def read_files(spark, input_uri):
@@ -50,7 +50,8 @@ def read_files(spark, input_uri):
 
 
 def _strip(col):
-    return F.regexp_replace(col, _WS, "")
+    """Trim whitespace (space, tab, line breaks, VT, FF) from both ends."""
+    return F.btrim(col, F.lit(_WS_CHARS))
 
 
 def _by_format(fmt_col, pick, default=None):
