@@ -799,6 +799,8 @@ def main(argv):
     ap.add_argument("--transactions", type=int,
                     default=int(os.environ.get("BENCH_QUICKSTART_TRANSACTIONS", 100000)))
     args = ap.parse_args(argv)
+    # SIGTERM (bench/run stopped, a CI timeout) cleans up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     provider, terraform = os.environ.get("BENCH_PROVIDER"), os.environ.get("BENCH_TERRAFORM")
     if not provider or not terraform:
         die("BENCH_PROVIDER and BENCH_TERRAFORM must name the provider binary and the Terraform CLI "

@@ -43,6 +43,8 @@ default, today, included) gives the same counts.
 import argparse
 import calendar
 import datetime as dt
+import functools
+import itertools
 import json
 import os
 import random
@@ -274,20 +276,34 @@ def fmt_amount(cents, decimal, rng=None):
     return f"{sign}{units}.{frac:02d}"
 
 
+_DIGITS = (("{n2}", 2), ("{n3}", 3), ("{n4}", 4), ("{n5}", 5), ("{n6}", 6), ("{n8}", 8))
+_REF_FIRST = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_REF_REST = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
 def render_template(t, rng, d):
+    if "{" not in t:
+        return t
     out = t
-    for k, n in (("{n2}", 2), ("{n3}", 3), ("{n4}", 4), ("{n5}", 5), ("{n6}", 6), ("{n8}", 8)):
+    for k, n in _DIGITS:
         while k in out:
-            out = out.replace(k, "".join(rng.choice("0123456789") for _ in range(n)), 1)
+            out = out.replace(k, f"{rng.randrange(10 ** n):0{n}d}", 1)
     while "{ref}" in out:
-        ref = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
-            rng.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(5))
+        v = rng.randrange(len(_REF_FIRST) * len(_REF_REST) ** 5)
+        ref = _REF_FIRST[v % len(_REF_FIRST)]
+        v //= len(_REF_FIRST)
+        for _ in range(5):
+            ref += _REF_REST[v % len(_REF_REST)]
+            v //= len(_REF_REST)
         out = out.replace("{ref}", ref, 1)
     return out.replace("{yyyymm}", f"{d.year:04d}{d.month:02d}")
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
 def csv_field(value, force_quote=False):
-    if force_quote or any(c in value for c in ',"\r\n'):
+    if force_quote or _NEEDS_QUOTES.search(value):
         return '"' + value.replace('"', '""') + '"'
     return value
 
@@ -341,7 +357,7 @@ class Generator:
     # -- catalogue sanity: every template of a merchant normalises the same
     def _check_catalogue(self):
         rng = random.Random(0)
-        self.canon = {}
+        self.canon, self.category_of = {}, {}
         entries = [(m[0], m[1]) for m in DISCRETIONARY]
         entries += [(r[1], r[2]) for rs in RECURRING.values() for r in rs]
         for templates, category in entries:
@@ -354,12 +370,13 @@ class Generator:
             if got != (category or UNCATEGORISED):
                 raise AssertionError(f"{name}: rules give {got}, catalogue says {category}")
             self.canon[templates] = name
+            self.category_of[name] = got
 
     def _new_row(self, acc, date, cents, templates, rng):
         row = Row(acc, date, cents, templates, self.seq)
         self.seq += 1
         row.merchant = self.canon[templates]
-        row.category = categorise(row.merchant, self.rules)
+        row.category = self.category_of[row.merchant]
         key = (acc["account_id"], date, row.cents, row.merchant)
         while key in self.keys:  # keep base rows unique on the near-duplicate key
             row.cents += -1 if row.cents < 0 else 1
@@ -394,18 +411,18 @@ class Generator:
         pool = [a for a in accs if a["role"] in weights]
         if not pool:
             return []
-        acc_w = [weights[a["role"]] for a in pool]
+        acc_cum = list(itertools.accumulate(weights[a["role"]] for a in pool))
         span = (last - first).days + 1
         cats = {}
         for a in pool:
             eu_ok = a["format"] in ("eu", "us")
             merchants = [mm for mm in DISCRETIONARY if mm[5] == "all" or eu_ok]
-            cats[a["account_id"]] = (merchants, [mm[4] for mm in merchants])
+            cats[a["account_id"]] = (merchants, list(itertools.accumulate(mm[4] for mm in merchants)))
         out = []
         for _ in range(n):
-            a = rng.choices(pool, acc_w)[0]
-            merchants, mw = cats[a["account_id"]]
-            templates, cat, lo, hi, _w, _where = rng.choices(merchants, mw)[0]
+            a = rng.choices(pool, cum_weights=acc_cum)[0]
+            merchants, mcum = cats[a["account_id"]]
+            templates, cat, lo, hi, _w, _where = rng.choices(merchants, cum_weights=mcum)[0]
             cents = -int(round(lo * (hi / lo) ** rng.random()))
             if cat == "Shopping" and rng.random() < 0.015:
                 cents = -cents  # a refund
@@ -452,28 +469,36 @@ class Generator:
             if a["role"] == "card":
                 card_spend[(a["account_id"], d.year, d.month)] = card_spend.get(
                     (a["account_id"], d.year, d.month), 0) - cents
-        spend_total = -sum(c for a, d, c, t in disc)
-        fixed = 0
+        # salaries cover what each paying account spends (the primary account
+        # also pays the cards and the savings transfer), plus a margin
+        n_months = len(months)
+        out = {a["account_id"]: 0 for a in self.accounts}
+        for a, d, cents, t in disc:
+            out[a["account_id"]] -= cents
         for a in self.accounts:
             for key, _t, cat, _d, base, scaled in RECURRING[a["role"]]:
                 if base is not None and cat not in INCOME_CATS + TRANSFER_CATS:
-                    fixed += -base * (self.scale if scaled else 1)
-        monthly_out = spend_total / len(months) + fixed
-        income = int(monthly_out * rng.uniform(1.08, 1.18))
-        has_second = bool(has["secondary"])
-        pay1 = int(income * (0.62 if has_second else 1.0)) // 100 * 100
-        pay2 = (income - pay1) // len(has["secondary"]) // 100 * 100 if has_second else 0
-        to_sav = max(int(income * 0.05) // 1000 * 1000, 10000)
+                    out[a["account_id"]] += -base * (self.scale if scaled else 1) * n_months
+        card_out = sum(out[a["account_id"]] for a in has["card"])
+        primary_out = (out[primary["account_id"]] + card_out) / n_months
+        margin = rng.uniform(1.04, 1.10)
+        to_sav = max(int(primary_out * 0.06) // 1000 * 1000, 10000) if has["savings"] else 0
+        pay1 = int((primary_out + to_sav) * margin) // 100 * 100
+        second = [out[a["account_id"]] / n_months for a in has["secondary"]]
+        pay2 = int(sum(second) / len(second) * margin) // 100 * 100 if second else 0
         card_ids = [a["account_id"] for a in has["card"]]
 
         def prev(y, m):
             return (y, m - 1) if m > 1 else (y - 1, 12)
 
+        subscriptions = -sum(base for key, _t, _c, _d, base, _s in RECURRING["card"] if base is not None)
+
         def card_charges(ids, y, m):
+            """What the cards charged last month: paid in full this month."""
             if (y, m) == months[0]:
                 return None
             py, pm = prev(y, m)
-            return max(sum(card_spend.get((cid, py, pm), 0) for cid in ids), 100)
+            return max(sum(card_spend.get((cid, py, pm), 0) + subscriptions for cid in ids), 100)
 
         # the primary account pays the total of all cards in one transfer; each
         # card receives its own previous month's charges
@@ -526,7 +551,7 @@ class Generator:
         fmt_name = r.acc["format"]
         fmt = FORMATS[fmt_name]
         export_cents = -r.cents if r.acc["type"] == "credit_card" else r.cents
-        vals = [date if date is not None else r.date.strftime(fmt["date"]),
+        vals = [date if date is not None else _fmt_date(r.date, fmt["date"]),
                 account if account is not None else r.acc["account_id"],
                 desc if desc is not None else r.desc,
                 amount if amount is not None else fmt_amount(export_cents, fmt["decimal"]),
@@ -537,6 +562,11 @@ class Generator:
 
     def line(self, r, **over):
         return render_line(self.fields(r, **over), r.acc["format"], quote_amount_at=3)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fmt_date(d, pattern):
+    return d.strftime(pattern)
 
 
 def defect_counts(n, rates):

@@ -69,12 +69,12 @@ def test_too_small_is_refused():
 
 
 def test_hundred_thousand_rows_in_seconds(tmp_path):
-    t0 = time.monotonic()
+    t0 = time.process_time()  # CPU time: a busy shared machine must not fail this
     generate.main(["--out", str(tmp_path / "lake"), "--transactions", "100000", "--seed", "42"])
-    elapsed = time.monotonic() - t0
+    used = time.process_time() - t0
     m = json.loads((tmp_path / "lake" / "manifest.json").read_text())
     assert m["expected"]["validate"]["read"] == 100000
-    assert elapsed < 20, elapsed  # typically 2-4 s
+    assert used < 15, used  # about 4 s of CPU
 
 
 def test_append_adds_exactly_its_delta(tmp_path):

@@ -151,7 +151,7 @@ def column_chart(months, series, cur, line=None, stacked=False, title=""):
     return _svg(w, h, "".join(out), title)
 
 
-def bar_chart(rows, cur, title="", markers=None, color=PALETTE[0], over_color=None, label_width=190):
+def bar_chart(rows, cur, title="", markers=None, color=PALETTE[0], over_color=None, label_width=230):
     """Horizontal bars: rows [(label, value)]; markers {label: value} draws a
     target tick (budget); bars past their marker use over_color."""
     bar_h, gap, top = 18, 8, 30
@@ -173,7 +173,7 @@ def bar_chart(rows, cur, title="", markers=None, color=PALETTE[0], over_color=No
         yy = top + i * (bar_h + gap)
         target = (markers or {}).get(label)
         c = over_color if (over_color and target is not None and v > target) else color
-        shown = label if len(label) <= 28 else label[:27] + "…"
+        shown = label if len(label) <= 30 else label[:29] + "…"
         out.append(f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end" fill="#333">{_esc(shown)}</text>')
         out.append(f'<rect x="{left}" y="{yy}" width="{max(x(v) - left, 0):.1f}" height="{bar_h}" rx="3" fill="{c}">'
                    f'<title>{_esc(label)}: {_esc(money(v, cur))}</title></rect>')
