@@ -34,8 +34,9 @@ install: build
 	install -m 0755 $(BUILD)/terraform-provider-sparkflow $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)
 	@echo "installed $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)"
 
+# TEST_STEPS narrows scripts/test to some of its steps (default: all).
 test:
-	scripts/test
+	scripts/test $(TEST_STEPS)
 
 demo:
 	scripts/demo

@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("SF_PROVIDER_BIN", ROOT / "build" / "terraform-provider-sparkflow")).absolute()
+BIN = Path(os.environ.get("SF_PROVIDER_BIN") or
+           ROOT / os.environ.get("SF_PROVIDER_BUILD", "build") / "terraform-provider-sparkflow").absolute()
 IS_ECHO = BIN.name.startswith("test_server")
 COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 METADATA = "/tfplugin6.Provider/GetMetadata"
