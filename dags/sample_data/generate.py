@@ -533,7 +533,6 @@ class Generator:
     # -- rendering, defects, duplicates ---------------------------------------
     def render(self, rows, rng):
         for r in rows:
-            fmt = FORMATS[r.acc["format"]]
             r.desc = render_template(rng.choice(r.templates), rng, r.date)
             r.ext = self._ext(r, rng)
 

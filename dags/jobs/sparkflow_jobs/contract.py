@@ -94,9 +94,7 @@ def local_path(uri):
     sp = urlsplit(uri)
     if sp.scheme == "file":
         return sp.path
-    if sp.scheme == "" or (len(sp.scheme) == 1 and os.name == "nt"):
-        return uri
-    return None
+    return uri if sp.scheme == "" else None
 
 
 # --------------------------------------------------------------------------

@@ -68,12 +68,20 @@ def _by_format(fmt_col, pick, default=None):
     return expr.otherwise(default) if default is not None else expr
 
 
+def _is_utf8(spark, content):
+    """Column: the bytes are valid UTF-8.  Spark 4 has is_valid_utf8; Spark
+    3.5 (EMR 7) replaces malformed input with U+FFFD when decoding."""
+    if int(spark.version.split(".")[0]) >= 4:
+        return F.expr("is_valid_utf8(cast(content as string))")
+    return F.instr(F.decode(content, "UTF-8"), "\ufffd") == 0
+
+
 def split_lines(files):
     """One row per line of every file: source_file, source_line (1-based),
     source_format (null = unknown), kind (header | blank | row | empty_file),
     line."""
     content = F.col("content")
-    text = (F.when(F.expr("is_valid_utf8(cast(content as string))"), content.cast("string"))
+    text = (F.when(_is_utf8(files.sparkSession, content), content.cast("string"))
             .otherwise(F.decode(content, "ISO-8859-1")))
     text = F.regexp_replace(text, "^\uFEFF", "")
     text = F.regexp_replace(text, r"(\r\n|\r|\n)\z", "")
@@ -148,7 +156,7 @@ def classify(files, accounts, as_of):
         F.when(F.col("external_id") != "", F.col("external_id")).alias("external_id"),
         F.try_element_at(currency_map, F.col("account")).alias("account_currency"),
         txn_date.alias("txn_date"),
-        amount_norm.try_cast(AMOUNT_TYPE).alias("amount"),
+        amount_norm.cast(AMOUNT_TYPE).alias("amount"),   # the patterns admit only values that fit
         _any_empty(REQUIRED).alias("missing"))
 
     expected = _by_format(fmt, lambda f: F.lit(len(f.columns)))
