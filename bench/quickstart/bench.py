@@ -107,11 +107,6 @@ def loadavg():
         return None
 
 
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def stats(xs):
     xs = [float(x) for x in xs if x is not None]
     if not xs:

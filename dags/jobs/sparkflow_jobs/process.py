@@ -93,7 +93,7 @@ def enrich(valid, accounts, rules):
             .withColumn("amount", signed_amount(F.col("exported_amount"), F.col("account_type")))
             .withColumn("merchant", normalise_merchant(F.col("description")))
             .withColumn("category", categorise(F.col("merchant"), rules))
-            .withColumn("month", F.date_format("txn_date", "yyyy-MM")))
+            .withColumn("month", F.substring(F.col("txn_date").cast("string"), 1, 7)))
 
 
 def flag_duplicates(df):
