@@ -7,7 +7,7 @@ PLUGINDIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/sparkflow/sparkf
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
 
-.PHONY: all bootstrap build sanitize fuzz install test unit e2e demo clean
+.PHONY: all bootstrap build sanitize fuzz install lint release test unit e2e demo clean
 
 all: build
 
@@ -34,6 +34,15 @@ install: build
 	install -m 0755 $(BUILD)/terraform-provider-sparkflow $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)
 	@echo "installed $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)"
 
+# actionlint, terraform fmt/validate of the examples, docs up to date.
+lint: build
+	scripts/lint
+
+# Release artifacts for this machine's arch in build-release/dist/ (zip, manifest,
+# SHA256SUMS, and its signature when SPARKFLOW_GPG_KEY_ID is set).
+release: bootstrap
+	scripts/release
+
 # TEST_STEPS narrows scripts/test to some of its steps (default: all).
 test:
 	scripts/test $(TEST_STEPS)
@@ -42,4 +51,4 @@ demo:
 	scripts/demo
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-release
