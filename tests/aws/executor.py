@@ -110,6 +110,12 @@ class StepRecord:
 _PATCHED = False
 _registry_lock = threading.RLock()
 _started: set = set()      # step ids the executor has actually started
+# Cluster boot: moto makes a cluster WAITING inside RunJobFlow.  With
+# BOOT["seconds"] > 0 a new cluster stays STARTING that long (as EMR's take
+# minutes), then the executor finishes its boot (WAITING, or TERMINATED for a
+# cluster with no steps that is not kept alive).
+BOOT = {"seconds": 0.0}
+_booting: dict = {}        # cluster id -> (cluster, monotonic time it is due)
 
 
 def install_moto_patches() -> None:
@@ -127,12 +133,27 @@ def install_moto_patches() -> None:
     orig_add_steps = emr_models.Cluster.add_steps
 
     def add_steps(self, steps):
+        before = getattr(self, "state", None)
         added = orig_add_steps(self, steps)
         for s in added:
             s.state = "PENDING"
+        if before in ("STARTING", "BOOTSTRAPPING"):
+            self.state = before
         return added
 
     emr_models.Cluster.add_steps = add_steps
+
+    orig_boot = emr_models.Cluster.run_bootstrap_actions
+
+    def run_bootstrap_actions(self):
+        if BOOT["seconds"] > 0 and self.id not in _booting:
+            self.state = "STARTING"
+            _booting[self.id] = (self, time.monotonic() + BOOT["seconds"])
+            return
+        orig_boot(self)
+
+    emr_models.Cluster.run_bootstrap_actions = run_bootstrap_actions
+    emr_models.Cluster._sf_finish_boot = orig_boot
 
     def status(self):
         d = {
@@ -188,7 +209,8 @@ def emr_clusters():
         for account, per_region in list(dict.items(emr_backends)):
             for region, backend in list(dict.items(per_region)):
                 for c in list(backend.clusters.values()):
-                    out.append((account, region, c))
+                    if getattr(c, "state", None) is not None:  # else still being constructed
+                        out.append((account, region, c))
     except RuntimeError:  # a dict changed size while a request created a backend
         return emr_clusters()
     return out
@@ -373,6 +395,8 @@ class StepExecutor:
             if c.state in ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"):
                 self._cancel_leftovers(c, "the cluster was terminated")
                 continue
+            if c.state in ("STARTING", "BOOTSTRAPPING"):
+                continue
             steps = sorted(list(c.steps), key=lambda s: s.creation_date_time)
             for s in steps:
                 if s.state in ACTIVE_STATES and s.id not in self.records:
@@ -380,9 +404,21 @@ class StepExecutor:
                     break
         return out
 
+    def _boot(self):
+        now = time.monotonic()
+        for cid, (c, due) in list(_booting.items()):
+            if c.state != "STARTING":
+                _booting.pop(cid, None)
+            elif now >= due:
+                _booting.pop(cid, None)
+                c._sf_finish_boot()
+                if c.state == "WAITING" and any(s.state in ACTIVE_STATES for s in c.steps):
+                    c.state = "RUNNING"
+
     def _loop(self):
         while not self._stop.is_set():
             try:
+                self._boot()
                 todo = self._runnable()
                 if todo:
                     self._run(*todo[0])

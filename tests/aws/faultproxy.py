@@ -248,6 +248,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in ("500", "503", "throttle"):
             status, ctype, payload = _error(service, fault)
             call.status = status
+            call.t_end = time.monotonic()
+            proxy._record(call)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(payload)))
@@ -255,8 +257,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
-            call.t_end = time.monotonic()
-            proxy._record(call)
             return
         # forward to moto, Host header unchanged (it is part of the signature)
         conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=300)
@@ -283,6 +283,10 @@ class _Handler(BaseHTTPRequestHandler):
         call.status = status
         if service == "emr" and len(payload) < 1 << 20:
             call.response_body = payload
+        # recorded before the answer goes out: once a client has its answer,
+        # the call is in proxy.calls
+        call.t_end = time.monotonic()
+        proxy._record(call)
         self.send_response(status)
         for k, v in rheaders:
             if k.lower() in _HOP or k.lower() in ("content-length", "server", "date"):
@@ -292,8 +296,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        call.t_end = time.monotonic()
-        proxy._record(call)
 
     def _read_chunked(self) -> bytes:
         out = b""

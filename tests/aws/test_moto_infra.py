@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from executor import StepExecutor, active_clusters, emr_clusters
+from executor import BOOT, active_clusters, emr_clusters
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE_COUNT = ROOT / "tests" / "e2e" / "fixtures" / "jobs" / "line_count.py"
@@ -273,3 +273,23 @@ def test_proxy_counts_and_records_credentials(moto, proxy):
         assert secret not in recorded
     t = [c.t_start for c in proxy.snapshot()]
     assert t == sorted(t)
+
+
+def test_cluster_boot_delay(moto, executor):
+    """With BOOT["seconds"] a cluster stays STARTING (a create that takes a
+    while, to interrupt), then WAITING; without steps and not kept alive it
+    terminates after booting, like EMR."""
+    emr = moto.client("emr")
+    BOOT["seconds"] = 1.5
+    cid = cluster(emr)
+    transient = cluster(emr, keep_alive=False)
+    assert emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] == "STARTING"
+    assert emr.describe_cluster(ClusterId=transient)["Cluster"]["Status"]["State"] == "STARTING"
+    t0 = time.monotonic()
+    while emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] == "STARTING":
+        assert time.monotonic() - t0 < 10
+        time.sleep(0.1)
+    assert time.monotonic() - t0 > 1.0
+    assert emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] == "WAITING"
+    assert emr.describe_cluster(ClusterId=transient)["Cluster"]["Status"]["State"] == "TERMINATED"
+    emr.terminate_job_flows(JobFlowIds=[cid])
