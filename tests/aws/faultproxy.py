@@ -446,5 +446,13 @@ class FaultProxy:
                 out[c.fault] = out.get(c.fault, 0) + 1
         return out
 
+    def dump(self, path) -> None:
+        """The call log as JSON lines (a failing test's artefact)."""
+        with open(path, "w") as f:
+            for c in self.snapshot():
+                f.write(json.dumps({"seq": c.seq, "t": round(c.t_start, 3), "service": c.service,
+                                    "action": c.action, "status": c.status, "fault": c.fault,
+                                    "key": c.access_key, "path": c.path[:200]}) + "\n")
+
     def access_keys(self, service: str | None = None) -> set[str]:
         return {c.access_key for c in self.select(service) if c.access_key}
