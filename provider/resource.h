@@ -31,6 +31,11 @@ typedef struct sf_plan {
     sf_value *planned;       /* owned by the runtime */
     sf_path **requires_replace;
     size_t n_requires_replace;
+    /* The prior state is one this process's read just returned: this is
+     * the plan phase of a refreshing plan.  False in the apply phase, where
+     * Terraform plans again without refreshing and requires the result to
+     * agree with the saved plan, and in `plan -refresh=false`. */
+    bool prior_refreshed;
 } sf_plan;
 
 /* Add a requires-replace path (spelling as in sf_path_parse). */

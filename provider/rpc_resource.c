@@ -148,11 +148,26 @@ static ProtobufCMessage *read_resource(sf_rpc *rpc, const ProtobufCMessage *msg)
     const sf_value *out = fresh ? fresh : state;
     if (out && conforms(res, out, &diags))
         r->new_state = sf_wire_encode(&rpc->arena, out, res->type, &diags);
+    if (fresh && r->new_state && !sf_diags_has_error(&diags))
+        sf_runtime_note_refreshed(rpc->rt, res->def->name, r->new_state->msgpack.data,
+                                  r->new_state->msgpack.len);
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
     sf_value_free(fresh);
     sf_value_free(state);
     sf_diags_clear(&diags);
     return &r->base;
+}
+
+/* Is `prior` a state this process's ReadResource returned?  Compared in
+ * the runtime's own encoding, so Terraform's re-encoding does not matter. */
+static bool prior_was_refreshed(sf_rpc *rpc, const sf_runtime_resource *res, const sf_value *prior)
+{
+    if (sf_value_is_null(prior)) return false;
+    sf_diags ignored;
+    sf_diags_init(&ignored);
+    Tfplugin6__DynamicValue *dv = sf_wire_encode(&rpc->arena, prior, res->type, &ignored);
+    sf_diags_clear(&ignored);
+    return dv && sf_runtime_was_refreshed(rpc->rt, res->def->name, dv->msgpack.data, dv->msgpack.len);
 }
 
 static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessage *msg)
@@ -175,6 +190,7 @@ static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessag
     if (prior && config && proposed && request_sane(prior, proposed, &diags)) {
         plan.prior = prior;
         plan.config = config;
+        plan.prior_refreshed = prior_was_refreshed(rpc, res, prior);
         sf_plan_rules(res->def->schema, &plan, proposed, &diags);
         proposed = NULL;
         if (res->def->modify_plan && !sf_diags_has_error(&diags))

@@ -119,6 +119,7 @@ static void runtime_clear(sf_runtime *rt)
     free(rt->resources);
     sf_type_free(rt->provider_type);
     sf_ctx_free(rt->root);
+    free(rt->refreshed);
     pthread_mutex_destroy(&rt->lock);
 }
 

@@ -27,6 +27,8 @@ typedef struct sf_runtime {
     pthread_mutex_t lock;    /* guards the fields below */
     void *provider_data;
     bool configured;
+    uint64_t *refreshed;     /* digests of states ReadResource returned */
+    size_t n_refreshed, cap_refreshed;
 } sf_runtime;
 
 /* One RPC in flight: its arena, context and the call handed to resources. */
@@ -36,6 +38,11 @@ typedef struct sf_rpc {
     sf_ctx *ctx;
     sf_call call;
 } sf_rpc;
+
+/* Remember a state this process's ReadResource returned (its msgpack
+ * bytes); ask later whether a prior state is one of them (refresh_memo.c). */
+void sf_runtime_note_refreshed(sf_runtime *rt, const char *type_name, const uint8_t *bytes, size_t len);
+bool sf_runtime_was_refreshed(sf_runtime *rt, const char *type_name, const uint8_t *bytes, size_t len);
 
 const sf_runtime_resource *sf_runtime_resource_find(const sf_runtime *rt, const char *name);
 

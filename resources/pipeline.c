@@ -19,6 +19,7 @@
 #include "engines/lake.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
+#include "resources/plan_record.h"
 #include "resources/resources.h"
 
 static const sf_attr_def stage_attrs[] = {
@@ -265,6 +266,32 @@ static void keep_prior(sf_plan *plan, const char *const *names)
         sf_value_put(plan->planned, names[i], sf_value_copy(sf_value_get(plan->prior, names[i])));
 }
 
+static void inputs_changed(sf_diags *diags, const char *name, const char *planned, const char *now)
+{
+    sf_diag_error(diags, NULL, "Inputs changed since the plan",
+                  "The scripts, settings or input data of pipeline \"%s\" changed between plan and apply "
+                  "(planned %s, now %s). Nothing was run. Run `terraform plan` again to see the change.",
+                  name, planned, now);
+}
+
+/* The plan phase records the fingerprint it planned; the apply phase's own
+ * plan (made without a refresh) must find the inputs as they were, or
+ * refuse: Terraform would otherwise reject the differing plan as a provider
+ * bug (plan_record.c). */
+static void compare_with_plan_phase(const sf_plan *plan, const char *fp, sf_diags *diags)
+{
+    const char *id = str(plan->prior, "id"), *output = str(plan->planned, "output_uri");
+    const char *prior_run = str(plan->prior, "run_id");
+    if (!id || !output) return;
+    if (plan->prior_refreshed) {
+        sf_plan_record_write(id, output, prior_run, fp);
+        return;
+    }
+    char *planned = sf_plan_record_fingerprint(id, output, prior_run);
+    if (planned && strcmp(planned, fp) != 0) inputs_changed(diags, str(plan->prior, "name"), planned, fp);
+    free(planned);
+}
+
 static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 {
     if (sf_value_is_null(plan->planned)) {
@@ -292,6 +319,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     char *fp = fingerprint(call, plan->planned, diags);
     sf_value_put(plan->planned, "fingerprint", fp ? sf_value_string(fp) : sf_value_unknown());
     if (sf_plan_is_create(plan)) { free(fp); return; }
+    if (fp) compare_with_plan_phase(plan, fp, diags);
 
     /* A run happens when its result would differ, or the last attempt failed. */
     bool rerun = !fp || !sf_value_equal(sf_value_get(plan->planned, "fingerprint"),
@@ -420,10 +448,7 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     char *fp = fingerprint(call, planned, diags);
     if (!fp) return NULL;
     if (strcmp(fp, str(planned, "fingerprint")) != 0) {
-        sf_diag_error(diags, NULL, "Inputs changed since the plan",
-                      "The scripts, settings or input data of pipeline \"%s\" changed between plan and apply "
-                      "(planned %s, now %s). Nothing was run. Run `terraform plan` again to see the change.",
-                      str(planned, "name"), str(planned, "fingerprint"), fp);
+        inputs_changed(diags, str(planned, "name"), str(planned, "fingerprint"), fp);
         free(fp);
         return NULL;
     }

@@ -25,7 +25,7 @@ extern char **environ;
 #define PORT_CLOSE_MS 10000
 #define TAIL_LINES 20
 #define POLL_FIRST_MS 100
-#define POLL_MAX_MS 1000
+#define POLL_MAX_MS 250
 #define STATUS_SETTLE_MS 15000
 
 /* Sleep `*delay` then grow it toward POLL_MAX_MS; -1 when ctx is done. */

@@ -72,6 +72,10 @@ void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d
  * Python.  Returns a malloc'd directory that holds bin/spark-class, or NULL
  * with a diagnostic saying what was tried. */
 char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags);
+/* The Pythons tried for pyspark, in order: $SPARKFLOW_PYTHON,
+ * $PYSPARK_PYTHON, the build's venv Python, python3.  The first also runs
+ * the jobs.  Returns how many (at most 4). */
+size_t sf_local_pythons(const char *out[4]);
 /* The Java home to run Spark with: `configured`, else $JAVA_HOME, else the
  * installation of `java` on PATH.  Returns a malloc'd directory that holds
  * bin/java, or NULL with a diagnostic. */

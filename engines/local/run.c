@@ -34,17 +34,13 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The Python that runs drivers and executors: it must import pyspark. */
+/* The Python that runs drivers and executors: the first of the candidates
+ * the Spark lookup tries (spark.c), so jobs run where pyspark was found. */
 static const char *job_python(void)
 {
-    const char *p = getenv("SPARKFLOW_PYTHON");
-    if (p && *p) return p;
-    p = getenv("PYSPARK_PYTHON");
-    if (p && *p) return p;
-#ifdef SF_DEFAULT_PYTHON
-    if (access(SF_DEFAULT_PYTHON, X_OK) == 0) return SF_DEFAULT_PYTHON;
-#endif
-    return "python3";
+    const char *pythons[4];
+    sf_local_pythons(pythons);
+    return pythons[0];
 }
 
 /* argv of spark-submit for one stage (strings malloc'd, NULL-terminated). */

@@ -18,8 +18,10 @@
 #define PYTHON_TIMEOUT_MS 60000
 #define MIN_JAVA 17
 
+/* Where pyspark is, without importing it (an import costs seconds). */
 static const char FIND_PYSPARK[] =
-    "import pyspark, os; print(os.path.dirname(pyspark.__file__))";
+    "import importlib.util, os; s = importlib.util.find_spec('pyspark'); "
+    "print(os.path.dirname(s.origin)) if s and s.origin else exit(1)";
 
 /* What was tried, one line each, for the diagnostic. */
 typedef struct tried {
@@ -82,6 +84,21 @@ static char *pyspark_of(sf_ctx *ctx, const char *python, tried *t)
     return dir;
 }
 
+size_t sf_local_pythons(const char *out[4])
+{
+    size_t n = 0;
+    const char *names[] = {"SPARKFLOW_PYTHON", "PYSPARK_PYTHON"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = getenv(names[i]);
+        if (p && *p) out[n++] = p;
+    }
+#ifdef SF_DEFAULT_PYTHON
+    if (access(SF_DEFAULT_PYTHON, X_OK) == 0) out[n++] = SF_DEFAULT_PYTHON;
+#endif
+    out[n++] = "python3";
+    return n;
+}
+
 char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
 {
     if (configured) {
@@ -101,14 +118,8 @@ char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
     } else {
         tried_add(&t, "$SPARK_HOME: not set");
     }
-    const char *pythons[3];
-    size_t n = 0;
-    const char *sp = getenv("SPARKFLOW_PYTHON");
-    if (sp && *sp) pythons[n++] = sp;
-    pythons[n++] = "python3";
-#ifdef SF_DEFAULT_PYTHON
-    pythons[n++] = SF_DEFAULT_PYTHON;
-#endif
+    const char *pythons[4];
+    size_t n = sf_local_pythons(pythons);
     for (size_t i = 0; i < n; i++) {
         char *dir = pyspark_of(ctx, pythons[i], &t);
         if (dir) {
@@ -122,7 +133,7 @@ char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
                   "(or the one spark_home / SPARK_HOME names). Tried:\n%s"
                   "Fix one of: set spark_home in the local block to a Spark installation; "
                   "export SPARK_HOME; install pyspark (`pip install pyspark`) for the Python "
-                  "named by $SPARKFLOW_PYTHON or for python3 on PATH.",
+                  "named by $SPARKFLOW_PYTHON (or $PYSPARK_PYTHON, or python3 on PATH).",
                   t.text ? t.text : "");
     free(t.text);
     return NULL;

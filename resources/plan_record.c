@@ -1,0 +1,119 @@
+/* plan_record.c — what the last refreshing plan saw of a pipeline's inputs.
+ *
+ * Terraform's apply phase plans every resource again and requires the new
+ * plan to agree with the saved one.  A pipeline's plan hashes files, so
+ * when the inputs change between `terraform plan` and `terraform apply`,
+ * the second plan would differ and Terraform would blame the provider
+ * ("inconsistent final plan").  The plan phase therefore records the
+ * fingerprint it planned; the apply phase's plan compares the inputs with
+ * that record and refuses with a message that says what happened.
+ *
+ * Records live in Terraform's data directory (TF_DATA_DIR, default
+ * .terraform, relative to the working directory Terraform runs the plugin
+ * in): <dir>/sparkflow/plans/<sha256 of pipeline id and output>.json.
+ * They are a convenience, never a source of truth: a missing or unreadable
+ * record only means the apply phase has nothing to compare with.
+ */
+#include "resources/plan_record.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *records_dir(void)
+{
+    const char *data = getenv("TF_DATA_DIR");
+    if (!data || !*data) data = ".terraform";
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/sparkflow/plans", data) < 0) abort();
+    return dir;
+}
+
+static char *record_path(const char *id, const char *output_uri)
+{
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, id, strlen(id) + 1);
+    EVP_DigestUpdate(md, output_uri, strlen(output_uri) + 1);
+    EVP_DigestFinal_ex(md, digest, &len);
+    EVP_MD_CTX_free(md);
+    char hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    char *dir = records_dir(), *path = NULL;
+    if (asprintf(&path, "%s/%s.json", dir, hex) < 0) abort();
+    free(dir);
+    return path;
+}
+
+static int mkdirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p) abort();
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
+        *s = c;
+        if (c == '\0') break;
+    }
+    free(p);
+    return rc;
+}
+
+int sf_plan_record_write(const char *id, const char *output_uri, const char *prior_run_id,
+                         const char *fingerprint)
+{
+    char *dir = records_dir(), *path = record_path(id, output_uri), *tmp = NULL;
+    if (asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0) abort();
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "pipeline", id);
+    cJSON_AddStringToObject(rec, "output_uri", output_uri);
+    if (prior_run_id) cJSON_AddStringToObject(rec, "prior_run_id", prior_run_id);
+    else cJSON_AddNullToObject(rec, "prior_run_id");
+    cJSON_AddStringToObject(rec, "fingerprint", fingerprint);
+    char *text = cJSON_Print(rec);
+    cJSON_Delete(rec);
+    int rc = -1;
+    FILE *f = mkdirs(dir) == 0 ? fopen(tmp, "w") : NULL;
+    if (f) {
+        bool ok = fputs(text, f) >= 0;
+        ok = fclose(f) == 0 && ok;
+        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
+        if (rc != 0) unlink(tmp);
+    }
+    free(text);
+    free(tmp);
+    free(path);
+    free(dir);
+    return rc;
+}
+
+char *sf_plan_record_fingerprint(const char *id, const char *output_uri, const char *prior_run_id)
+{
+    char *path = record_path(id, output_uri);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f) return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *rec = cJSON_Parse(buf);
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(rec, "prior_run_id");
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fingerprint");
+    bool same_prior = prior_run_id ? cJSON_IsString(run) && strcmp(run->valuestring, prior_run_id) == 0
+                                   : cJSON_IsNull(run);
+    char *out = same_prior && cJSON_IsString(fp) ? strdup(fp->valuestring) : NULL;
+    cJSON_Delete(rec);
+    return out;
+}
