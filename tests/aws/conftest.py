@@ -15,68 +15,39 @@ The Terraform harness is tests/e2e/tfharness.py (imported, not copied): the
 same provider build (SF_PROVIDER_BUILD), clients (SF_E2E_CLIENTS) and the
 same provider-bug checks as the e2e suite.
 """
-from __future__ import annotations
-
 import json
+import logging
 import os
 import secrets
 import sys
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 E2E = HERE.parent / "e2e"
-for p in (str(HERE), str(E2E)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+for p in (str(E2E), str(HERE)):   # this folder first: its modules win
+    if p in sys.path:
+        sys.path.remove(p)
+    sys.path.insert(0, p)
 
 # botocore must never pick up the machine's own AWS settings in this process.
 for _k in [k for k in os.environ if k.startswith("AWS_")]:
     del os.environ[_k]
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
+from awsenv import VERIFY, AwsSandbox, Creds, Moto, provider_env  # noqa: E402
 from executor import BOOT, StepExecutor, active_clusters, install_moto_patches  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
-from tfharness import Sandbox, discover_clients, provider_binary  # noqa: E402
+from tfharness import discover_clients, provider_binary  # noqa: E402
 
-REGION = "us-east-1"  # moto's EMR puts every cluster there when addressed as 127.0.0.1
-MOTO_KEY, MOTO_SECRET = "testing", "testing"
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def pytest_report_header(config):
     clients = discover_clients()
     return [f"aws: terraform clients: {', '.join(c.id for c in clients) or 'NONE'}; "
-            f"provider: {provider_binary()}"]
-
-
-@dataclass
-class Moto:
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def reset(self) -> None:
-        req = urllib.request.Request(self.url + "/moto-api/reset", data=b"", method="POST")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            assert r.status == 200, r.read()
-
-    def client(self, service: str, endpoint: str | None = None, key: str = MOTO_KEY,
-               secret: str = MOTO_SECRET, token: str | None = None, retries: dict | None = None,
-               region: str = REGION):
-        """A boto3 client straight to moto (or to `endpoint`, e.g. the proxy)."""
-        import boto3
-        from botocore.config import Config
-        cfg = Config(retries=retries or {"mode": "standard", "max_attempts": 3},
-                     s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=60)
-        return boto3.session.Session().client(
-            service, region_name=region, endpoint_url=endpoint or self.url,
-            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token, config=cfg)
+            f"provider: {provider_binary()}; moto signature verification: {'on' if VERIFY else 'OFF'}"]
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +63,8 @@ def moto_server():
 
 @pytest.fixture
 def moto(moto_server):
-    moto_server.reset()
+    """moto, emptied, with signature verification on (SF_AWS_VERIFY_SIGNATURES=0: off)."""
+    moto_server.reset(verify=VERIFY)
     yield moto_server
     moto_server.reset()
 
@@ -115,55 +87,13 @@ def executor(moto, tmp_path):
     assert not ex.errors, "step executor errors:\n" + "\n".join(ex.errors)
 
 
-@dataclass
-class Creds:
-    access_key: str
-    secret_key: str
-
-    def secrets(self) -> list[str]:
-        return [self.secret_key, self.access_key]
-
-
 @pytest.fixture
-def aws_creds():
-    """Static credentials with values found nowhere else (moto accepts any)."""
+def aws_creds(moto):
+    """The provider's static credentials: an IAM user of its own (so the key
+    moto saw tells the provider's calls from the test's)."""
+    if moto.verified:
+        return Creds(*moto.iam_user("sparkflow-provider"))
     return Creds("AKIA" + secrets.token_hex(8).upper(), "sfsecret" + secrets.token_hex(16))
-
-
-class AwsSandbox(Sandbox):
-    """tfharness.Sandbox plus environment variables for every command
-    (Sandbox.env builds a clean environment; this adds to it)."""
-
-    extra_env: dict
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = Sandbox.env.fget(self)
-        env.update(getattr(self, "extra_env", {}) or {})
-        return env
-
-
-def provider_env(proxy_url: str, creds: Creds | None, poll_ms: int = 200) -> dict[str, str]:
-    """What a user's shell would hold, pointed at the proxy."""
-    env = {
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        # every service through the proxy (the provider config also names them)
-        "AWS_ENDPOINT_URL": proxy_url,
-        "AWS_ENDPOINT_URL_EMR": proxy_url,
-        "AWS_ENDPOINT_URL_S3": proxy_url,
-        "AWS_ENDPOINT_URL_STS": proxy_url,
-        "AWS_ENDPOINT_URL_EC2": proxy_url,
-        # a test must not wait minutes for polls meant for real EMR
-        "SPARKFLOW_AWS_POLL_MS": str(poll_ms),
-        "SPARKFLOW_AWS_POLL_MAX_MS": str(max(poll_ms, 1000)),
-        # retries back off from 50 ms instead of 1 s (aws/client.c)
-        "SPARKFLOW_AWS_RETRY_BASE_MS": "50",
-    }
-    if creds:
-        env["AWS_ACCESS_KEY_ID"] = creds.access_key
-        env["AWS_SECRET_ACCESS_KEY"] = creds.secret_key
-    return env
 
 
 def _clients():
@@ -204,7 +134,3 @@ def pytest_terminal_summary(terminalreporter):
     for k, v in measured.items():
         terminalreporter.write_line(f"{k}: {json.dumps(v)}")
 
-
-import logging  # noqa: E402
-
-logging.getLogger("werkzeug").setLevel(logging.WARNING)

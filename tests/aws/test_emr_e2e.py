@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from awsenv import ROLE, ROLE_ARN
 from executor import BOOT, active_clusters, emr_clusters
 from pipeline_support import (GENERATOR, JOBS, RUN_TIMEOUT, assert_metrics, check_background,
                               expected_metrics, generate, interrupt, manifest, plan_exitcode,
@@ -398,7 +399,7 @@ def _assumed_roles():
     return out
 
 
-def _oidc_env(sb, token: str, role_arn="arn:aws:iam::123456789012:role/sparkflow-ci"):
+def _oidc_env(sb, token: str, role_arn=ROLE_ARN):
     token_file = sb.root / "oidc" / "token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(token)
@@ -424,7 +425,7 @@ def test_oidc_web_identity(aws_sandbox, moto, proxy, executor):
     assert assumed, "the provider never assumed a role through STS: " + json.dumps(proxy.counts())
     wi = proxy.select("sts", "AssumeRoleWithWebIdentity")
     assert wi and not any(c.signed for c in wi), [(c.signed, c.access_key) for c in wi]
-    assert {r.arn.split(":assumed-role/")[1].split("/")[0] for r in assumed} == {"sparkflow-ci"}
+    assert {r.arn.split(":assumed-role/")[1].split("/")[0] for r in assumed} == {ROLE}
     assert {r.session_name for r in assumed} == {"gha-run-42"}
     keys = {r.access_key_id for r in assumed}
     emr_calls = proxy.select("emr")
@@ -455,25 +456,31 @@ def test_secrets_nowhere(aws_sandbox, moto, proxy, executor, monkeypatch, source
     monkeypatch.setenv("SF_E2E_TF_LOG", "TRACE")   # the provider's log level (tfharness)
     sb.extra_env["TF_LOG"] = "TRACE"               # and Terraform's own
     moto.client("s3").create_bucket(Bucket=BUCKET)
-    creds = {"access key": "AKIA" + secrets.token_hex(8).upper(),
-             "secret key": "sfsecret" + secrets.token_hex(16),
-             "session token": "sfsession" + secrets.token_hex(24)}
+    if moto.verified:
+        # keys moto issued (it verifies every signature); a session token
+        # comes with the web identity variant (STS-issued)
+        key, secret = moto.iam_user(f"secrets-{source}")
+        creds = {"access key": key, "secret key": secret}
+    else:
+        creds = {"access key": "AKIA" + secrets.token_hex(8).upper(),
+                 "secret key": "sfsecret" + secrets.token_hex(16),
+                 "session token": "sfsession" + secrets.token_hex(24)}
     main = example_config(proxy.url, pipeline=False)
     if source == "environment":
         sb.extra_env.update({"AWS_ACCESS_KEY_ID": creds["access key"],
-                             "AWS_SECRET_ACCESS_KEY": creds["secret key"],
-                             "AWS_SESSION_TOKEN": creds["session token"]})
+                             "AWS_SECRET_ACCESS_KEY": creds["secret key"]})
+        if "session token" in creds:
+            sb.extra_env["AWS_SESSION_TOKEN"] = creds["session token"]
     elif source == "web_identity":
         creds = {"web identity token": "eyJhbGciOiJSUzI1NiJ9." + secrets.token_urlsafe(32) + ".c2ln"}
         _oidc_env(sb, creds["web identity token"])
     else:
         for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             sb.extra_env.pop(k, None)
-        main = main.replace('  region       = var.region\n',
-                            '  region       = var.region\n'
-                            f'  access_key   = "{creds["access key"]}"\n'
-                            f'  secret_key   = "{creds["secret key"]}"\n'
-                            f'  token        = "{creds["session token"]}"\n', 1)
+        block = f'  access_key   = "{creds["access key"]}"\n  secret_key   = "{creds["secret key"]}"\n'
+        if "session token" in creds:
+            block += f'  token        = "{creds["session token"]}"\n'
+        main = main.replace('  region       = var.region\n', '  region       = var.region\n' + block, 1)
         assert creds["secret key"] in main
     d = workdir(sb, "secrets", proxy, main=main)
     sb.init(d)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from awsenv import ROLE_ARN
 from executor import BOOT, active_clusters, emr_clusters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,7 +258,7 @@ def test_proxy_counts_and_records_credentials(moto, proxy):
     the secret, the session token and the web identity token are not."""
     sts = moto.client("sts", endpoint=proxy.url)
     token = "eyJ.fake-oidc-token.sig"
-    r = sts.assume_role_with_web_identity(RoleArn="arn:aws:iam::123456789012:role/gha",
+    r = sts.assume_role_with_web_identity(RoleArn=ROLE_ARN,
                                           RoleSessionName="ci", WebIdentityToken=token)
     cr = r["Credentials"]
     emr = moto.client("emr", endpoint=proxy.url, key=cr["AccessKeyId"], secret=cr["SecretAccessKey"],
