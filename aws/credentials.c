@@ -1,0 +1,424 @@
+/* credentials.c — where AWS credentials come from, in the SDKs' order.
+ *
+ *   1. the provider block: access_key + secret_key (+ token);
+ *   2. the environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
+ *   3. web identity (OIDC): the provider's assume_role_with_web_identity {}
+ *      block, else AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
+ *      (+ AWS_ROLE_SESSION_NAME): STS AssumeRoleWithWebIdentity, unsigned;
+ *   4. the shared files' profile: static keys, role_arn +
+ *      web_identity_token_file, or credential_process;
+ *   5. the container endpoint (ECS, CodeBuild): AWS_CONTAINER_CREDENTIALS_*;
+ *   6. the instance metadata service (IMDSv2), unless AWS_EC2_METADATA_DISABLED.
+ *
+ * The first source that is configured decides: when it fails, resolution
+ * fails (as in the SDKs) rather than falling through to another identity.
+ * The error lists every source looked at and why it gave nothing.  Secrets
+ * never enter an error message.  Temporary credentials carry their
+ * expiry; client.c refreshes them before it.
+ */
+#include "aws.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define TOKEN_MAX (64 * 1024)
+#define PROCESS_TIMEOUT_MS 60000
+#define METADATA_TIMEOUT_MS 2000
+
+/* What resolution learnt along the way, for the final message. */
+typedef struct trail {
+    sf_aws_buf text;
+} trail;
+
+static void tried(trail *t, const char *source, const char *why)
+{
+    sf_aws_buf_addf(&t->text, "\n  - %s: %s", source, why);
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static void set(sf_aws_creds *out, const char *ak, const char *sk, const char *token, int64_t exp_ms,
+                const char *source)
+{
+    out->access_key = sf_aws_strdup(ak);
+    out->secret_key = sf_aws_strdup(sk);
+    out->token = token && *token ? sf_aws_strdup(token) : NULL;
+    out->expires_ms = exp_ms;
+    out->source = sf_aws_strdup(source);
+}
+
+/* Result of one source: found, not configured (try the next), failed. */
+typedef enum { FOUND, ABSENT, FAILED } outcome;
+
+/* ---- 1, 2: static keys ------------------------------------------------------ */
+
+static outcome from_keys(const char *ak, const char *sk, const char *token, const char *source,
+                         const char *ak_name, const char *sk_name, sf_aws_creds *out, trail *t)
+{
+    if (!ak && !sk) {
+        char *why = sf_aws_fmt("%s and %s not set", ak_name, sk_name);
+        tried(t, source, why);
+        free(why);
+        return ABSENT;
+    }
+    if (!ak || !sk) {
+        char *why = sf_aws_fmt("%s is set but %s is not: set both", ak ? ak_name : sk_name, ak ? sk_name : ak_name);
+        tried(t, source, why);
+        free(why);
+        return FAILED;
+    }
+    set(out, ak, sk, token, 0, source);
+    return FOUND;
+}
+
+/* ---- 3: web identity ---------------------------------------------------------- */
+
+static char *read_token_file(const char *path, char **why)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = sf_aws_fmt("cannot read the web identity token file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(TOKEN_MAX + 1);
+    if (!buf) abort();
+    size_t n = fread(buf, 1, TOKEN_MAX, f);
+    fclose(f);
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
+    if (n == 0) {
+        free(buf);
+        *why = sf_aws_fmt("the web identity token file %s is empty", path);
+        return NULL;
+    }
+    return buf;
+}
+
+static outcome assume_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *source, const char *role_arn,
+                                   const char *token, const char *token_file, const char *session,
+                                   int64_t duration_s, sf_aws_creds *out, trail *t)
+{
+    char *why = NULL, *owned = NULL;
+    if (!token) token = owned = read_token_file(token_file, &why);
+    if (!token) {
+        tried(t, source, why);
+        free(why);
+        return FAILED;
+    }
+    char default_session[64];
+    snprintf(default_session, sizeof default_session, "sparkflow-%lld", (long long)time(NULL));
+    sf_aws_creds got = {0};
+    sf_aws_error err = {0};
+    int rc = sf_aws_sts_assume_role_with_web_identity(c, ctx, role_arn, session ? session : default_session, token,
+                                                      duration_s, &got, &err);
+    if (owned) memset(owned, 0, strlen(owned));
+    free(owned);
+    if (rc != 0) {
+        char *text = sf_aws_error_text(&err);
+        why = sf_aws_fmt("assuming role %s failed: %s", role_arn, text);
+        tried(t, source, why);
+        free(why);
+        free(text);
+        sf_aws_error_clear(&err);
+        return FAILED;
+    }
+    *out = got;
+    out->source = sf_aws_fmt("%s (role %s)", source, role_arn);
+    return FOUND;
+}
+
+static outcome from_web_identity(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
+{
+    const sf_aws_config *cfg = sf_aws_client_config(c);
+    if (cfg->web_identity) {
+        const char *src = "provider assume_role_with_web_identity block";
+        if (!cfg->wi_role_arn || (!cfg->wi_token && !cfg->wi_token_file)) {
+            tried(t, src, "needs role_arn and web_identity_token or web_identity_token_file");
+            return FAILED;
+        }
+        return assume_web_identity(c, ctx, src, cfg->wi_role_arn, cfg->wi_token, cfg->wi_token_file,
+                                   cfg->wi_session_name, cfg->wi_duration_s, out, t);
+    }
+    const char *role = env("AWS_ROLE_ARN"), *file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+    if (!role && !file) {
+        tried(t, "web identity from the environment", "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE not set");
+        return ABSENT;
+    }
+    if (!role || !file) {
+        tried(t, "web identity from the environment",
+              role ? "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not"
+                   : "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+        return FAILED;
+    }
+    return assume_web_identity(c, ctx, "web identity from the environment (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)",
+                               role, NULL, file, env("AWS_ROLE_SESSION_NAME"), 0, out, t);
+}
+
+/* ---- 4: shared profile ------------------------------------------------------ */
+
+/* Run `command` through /bin/sh with a deadline; its stdout (malloc'd), or
+ * NULL with *why.  posix_spawn, not fork: gRPC runs threads. */
+static char *run_process(sf_ctx *ctx, const char *command, char **why)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        *why = sf_aws_fmt("cannot create a pipe: %s", strerror(errno));
+        return NULL;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        *why = sf_aws_fmt("cannot run /bin/sh: %s", strerror(rc));
+        return NULL;
+    }
+    sf_aws_buf out = {0};
+    sf_aws_buf_add(&out, "", 0);
+    int64_t deadline = sf_now_ms() + PROCESS_TIMEOUT_MS;
+    bool timed_out = false;
+    for (;;) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int r = poll(&p, 1, 200);
+        if (r > 0) {
+            char buf[4096];
+            ssize_t n = read(fds[0], buf, sizeof buf);
+            if (n <= 0) break;
+            sf_aws_buf_add(&out, buf, (size_t)n);
+            continue;
+        }
+        if (sf_ctx_done(ctx) || sf_now_ms() > deadline) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        *why = timed_out ? sf_aws_strdup("credential_process did not finish in time")
+                         : sf_aws_fmt("credential_process exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        memset(out.data, 0, out.len);
+        sf_aws_buf_free(&out);
+        return NULL;
+    }
+    return out.data;
+}
+
+/* Credentials JSON as credential_process, the container endpoint and IMDS
+ * give them (AccessKeyId, SecretAccessKey, SessionToken|Token, Expiration). */
+static int parse_creds_json(const char *text, const char *source, sf_aws_creds *out, char **why)
+{
+    cJSON *j = cJSON_Parse(text);
+    const char *ak = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "AccessKeyId"));
+    const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "SecretAccessKey"));
+    const char *tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "SessionToken"));
+    if (!tok) tok = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "Token"));
+    const char *exp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "Expiration"));
+    int rc = 0;
+    if (!ak || !sk) {
+        *why = sf_aws_strdup(j ? "the answer has no AccessKeyId/SecretAccessKey" : "the answer is not JSON");
+        rc = -1;
+    } else {
+        int64_t s = exp ? sf_aws_parse_iso8601(exp) : 0;
+        set(out, ak, sk, tok, s > 0 ? s * 1000 : 0, source);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
+{
+    sf_aws_profile p;
+    bool explicit_name = false;
+    sf_aws_client_profile(c, &p, &explicit_name);
+    char *source = sf_aws_fmt("shared profile \"%s\"", p.name);
+    outcome o = ABSENT;
+    const char *ak = sf_aws_profile_get(&p, "aws_access_key_id"), *sk = sf_aws_profile_get(&p, "aws_secret_access_key");
+    const char *role = sf_aws_profile_get(&p, "role_arn"), *wif = sf_aws_profile_get(&p, "web_identity_token_file");
+    const char *proc = sf_aws_profile_get(&p, "credential_process");
+    char *why = NULL;
+    if (!p.found) {
+        why = sf_aws_strdup(explicit_name ? "no such profile in the shared config/credentials files"
+                                          : "no [default] profile in the shared config/credentials files");
+        o = explicit_name ? FAILED : ABSENT;
+    } else if (ak || sk) {
+        o = from_keys(ak, sk, sf_aws_profile_get(&p, "aws_session_token"), source, "aws_access_key_id",
+                      "aws_secret_access_key", out, t);
+    } else if (role && wif) {
+        o = assume_web_identity(c, ctx, source, role, NULL, wif, sf_aws_profile_get(&p, "role_session_name"), 0, out,
+                                t);
+    } else if (proc) {
+        char *text = run_process(ctx, proc, &why);
+        if (text) {
+            o = parse_creds_json(text, source, out, &why) == 0 ? FOUND : FAILED;
+            memset(text, 0, strlen(text));
+            free(text);
+        } else {
+            o = FAILED;
+        }
+    } else if (role) {
+        why = sf_aws_strdup("role_arn with source_profile or credential_source is not supported; use "
+                            "web_identity_token_file or credential_process, or static keys");
+        o = FAILED;
+    } else {
+        why = sf_aws_strdup("the profile holds no credentials (aws_access_key_id, role_arn + "
+                            "web_identity_token_file, or credential_process)");
+        o = explicit_name ? FAILED : ABSENT;
+    }
+    if (why) tried(t, source, why);
+    free(why);
+    free(source);
+    sf_aws_profile_clear(&p);
+    return o;
+}
+
+/* ---- 5, 6: container and instance metadata ---------------------------------- */
+
+static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url,
+                        const sf_aws_header *h, size_t nh, sf_aws_buf *body, char **why)
+{
+    sf_aws_http_req req = {
+        .method = method, .url = url, .headers = h, .n_headers = nh, .timeout_ms = METADATA_TIMEOUT_MS,
+        .connect_timeout_ms = 1000,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_http_do(sf_aws_client_http(c), ctx, &req, &resp);
+    if (rc != 0 || resp.status != 200) {
+        *why = rc != 0 ? sf_aws_fmt("%s: %s", url, resp.error) : sf_aws_fmt("%s answered HTTP %ld", url, resp.status);
+        sf_aws_http_resp_clear(&resp);
+        return -1;
+    }
+    *body = resp.body;
+    resp.body = (sf_aws_buf){0};
+    sf_aws_http_resp_clear(&resp);
+    return 0;
+}
+
+static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
+{
+    const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const char *src = "container credentials endpoint";
+    if (!rel && !full) {
+        tried(t, src, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set");
+        return ABSENT;
+    }
+    char *url = rel ? sf_aws_fmt("http://169.254.170.2%s", rel) : sf_aws_strdup(full);
+    char *auth = NULL, *why = NULL;
+    if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
+        auth = read_token_file(env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &why);
+    else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
+        auth = sf_aws_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    sf_aws_header h[] = {{"Authorization", auth}};
+    sf_aws_buf body = {0};
+    outcome o = FAILED;
+    if (!why && metadata_get(c, ctx, "GET", url, h, auth ? 1 : 0, &body, &why) == 0)
+        o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
+    if (why) tried(t, src, why);
+    if (body.data) memset(body.data, 0, body.len);
+    sf_aws_buf_free(&body);
+    if (auth) memset(auth, 0, strlen(auth));
+    free(auth);
+    free(why);
+    free(url);
+    return o;
+}
+
+static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
+{
+    const char *src = "EC2 instance metadata (IMDSv2)";
+    const char *off = env("AWS_EC2_METADATA_DISABLED");
+    if (off && strcasecmp(off, "true") == 0) {
+        tried(t, src, "disabled by AWS_EC2_METADATA_DISABLED");
+        return ABSENT;
+    }
+    const char *base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                                                                : "http://169.254.169.254";
+    char *why = NULL;
+    sf_aws_buf token = {0}, role = {0}, body = {0};
+    char *url = sf_aws_fmt("%s/latest/api/token", base);
+    sf_aws_header ttl[] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
+    outcome o = ABSENT;
+    if (metadata_get(c, ctx, "PUT", url, ttl, 1, &token, &why) == 0) {
+        sf_aws_header th[] = {{"X-aws-ec2-metadata-token", token.data}};
+        free(url);
+        url = sf_aws_fmt("%s/latest/meta-data/iam/security-credentials/", base);
+        o = FAILED;
+        if (metadata_get(c, ctx, "GET", url, th, 1, &role, &why) == 0) {
+            role.data[strcspn(role.data, "\r\n")] = 0;
+            free(url);
+            url = sf_aws_fmt("%s/latest/meta-data/iam/security-credentials/%s", base, role.data);
+            if (metadata_get(c, ctx, "GET", url, th, 1, &body, &why) == 0)
+                o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
+        }
+    }
+    if (why) tried(t, src, why);
+    free(why);
+    free(url);
+    if (body.data) memset(body.data, 0, body.len);
+    sf_aws_buf_free(&token);
+    sf_aws_buf_free(&role);
+    sf_aws_buf_free(&body);
+    return o;
+}
+
+/* ---- the chain -------------------------------------------------------------- */
+
+int sf_aws_credentials_resolve(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, char **err)
+{
+    *out = (sf_aws_creds){0};
+    const sf_aws_config *cfg = sf_aws_client_config(c);
+    trail t = {0};
+    sf_aws_buf_add(&t.text, "", 0);
+    outcome o = from_keys(cfg->access_key, cfg->secret_key, cfg->token, "provider configuration", "access_key",
+                          "secret_key", out, &t);
+    if (o == ABSENT)
+        o = from_keys(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"),
+                      "environment", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", out, &t);
+    if (o == ABSENT) o = from_web_identity(c, ctx, out, &t);
+    if (o == ABSENT) o = from_profile(c, ctx, out, &t);
+    if (o == ABSENT) o = from_container(c, ctx, out, &t);
+    if (o == ABSENT) o = from_imds(c, ctx, out, &t);
+    if (o == FOUND) {
+        sf_log(ctx, SF_LOG_INFO, "aws: credentials from %s", out->source);
+        sf_aws_buf_free(&t.text);
+        return 0;
+    }
+    sf_aws_creds_clear(out);
+    *err = sf_aws_fmt("no usable AWS credentials. Sources tried, in order:%s", t.text.data);
+    sf_aws_buf_free(&t.text);
+    return -1;
+}

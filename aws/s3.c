@@ -1,0 +1,306 @@
+/* s3.c — the S3 REST-XML operations the lake and the EMR engine use.
+ *
+ * Keys travel in the path, percent-encoded except '/', and are signed as
+ * sent (S3's SigV4 rule).  The bucket goes in the host (virtual-hosted
+ * style) unless the provider asks for path style or the endpoint is an IP
+ * address or localhost (client.c decides).  Answers and errors are XML.
+ */
+#include "aws.h"
+
+#include <libxml/tree.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DELETE_BATCH 1000
+
+int sf_aws_s3_parse_uri(const char *uri, char **bucket, char **key)
+{
+    *bucket = *key = NULL;
+    if (!uri || strncasecmp(uri, "s3://", 5) != 0) return -1;
+    const char *b = uri + 5;
+    size_t n = strcspn(b, "/");
+    if (n == 0) return -1;
+    *bucket = sf_aws_strndup(b, n);
+    const char *k = b + n;
+    while (*k == '/') k++;
+    *key = sf_aws_strdup(k);
+    return 0;
+}
+
+static char *key_path(const char *key)
+{
+    char *enc = sf_aws_uri_encode(key, strlen(key), true);
+    char *p = sf_aws_fmt("/%s", enc);
+    free(enc);
+    return p;
+}
+
+void sf_aws_s3_listing_clear(sf_aws_s3_listing *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].key);
+        free(l->items[i].etag);
+        free(l->items[i].last_modified);
+    }
+    free(l->items);
+    *l = (sf_aws_s3_listing){0};
+}
+
+static void list_push(sf_aws_s3_listing *l, xmlNode *contents)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+        if (!l->items) abort();
+    }
+    char *size = sf_aws_xml_text(contents, "Size");
+    l->items[l->n++] = (sf_aws_s3_object){
+        .key = sf_aws_xml_text(contents, "Key"),
+        .size = size ? atoll(size) : 0,
+        .etag = sf_aws_xml_text(contents, "ETag"),
+        .last_modified = sf_aws_xml_text(contents, "LastModified"),
+    };
+    free(size);
+}
+
+/* One page; *next gets the continuation token when truncated. */
+static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, const char *token,
+                     sf_aws_s3_listing *out, char **next, sf_aws_error *err)
+{
+    *next = NULL;
+    sf_aws_param q[3] = {{"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
+    sf_aws_call call = {
+        .operation = "ListObjectsV2", .service = "s3", .method = "GET", .path = "/", .query = q,
+        .n_query = token ? 3 : 2, .idempotent = true, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
+    if (rc == 0 && !doc) {
+        sf_aws_error_clear(err);
+        err->operation = sf_aws_strdup("ListObjectsV2");
+        err->message = sf_aws_strdup("the answer is not valid XML");
+        rc = -1;
+    }
+    if (doc) {
+        xmlNode *root = xmlDocGetRootElement(doc);
+        for (xmlNode *n = sf_aws_xml_next(root, NULL, "Contents"); n; n = sf_aws_xml_next(root, n, "Contents"))
+            list_push(out, n);
+        char *trunc = sf_aws_xml_text(root, "IsTruncated");
+        if (trunc && strcmp(trunc, "true") == 0) *next = sf_aws_xml_text(root, "NextContinuationToken");
+        free(trunc);
+        xmlFreeDoc(doc);
+    }
+    sf_aws_http_resp_clear(&resp);
+    return rc;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+    return strcmp(((const sf_aws_s3_object *)a)->key, ((const sf_aws_s3_object *)b)->key);
+}
+
+int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, sf_aws_s3_listing *out,
+                   sf_aws_error *err)
+{
+    *out = (sf_aws_s3_listing){0};
+    char *token = NULL;
+    do {
+        char *next = NULL;
+        int rc = list_page(c, ctx, bucket, prefix, token, out, &next, err);
+        free(token);
+        token = next;
+        if (rc != 0) {
+            free(token);
+            sf_aws_s3_listing_clear(out);
+            return -1;
+        }
+    } while (token);
+    if (out->n) qsort(out->items, out->n, sizeof *out->items, cmp_obj);
+    return 0;
+}
+
+int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_aws_buf *body,
+                  sf_aws_error *err)
+{
+    *body = (sf_aws_buf){0};
+    char *path = key_path(key);
+    sf_aws_call call = {
+        .operation = "GetObject", .service = "s3", .method = "GET", .path = path, .idempotent = true,
+        .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    if (rc == 0) {
+        *body = resp.body;
+        resp.body = (sf_aws_buf){0};
+    } else if (resp.status == 404 || sf_aws_error_is(err, "NoSuchKey")) {
+        rc = 1;
+    }
+    sf_aws_http_resp_clear(&resp);
+    free(path);
+    return rc;
+}
+
+int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                  const char *content_type, sf_aws_error *err)
+{
+    char *path = key_path(key);
+    sf_aws_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}};
+    sf_aws_call call = {
+        .operation = "PutObject", .service = "s3", .method = "PUT", .path = path, .headers = headers,
+        .n_headers = 1, .body = data ? data : "", .body_len = len, .idempotent = true, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    sf_aws_http_resp_clear(&resp);
+    free(path);
+    return rc;
+}
+
+int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, int64_t *size, char **etag,
+                   sf_aws_error *err)
+{
+    char *path = key_path(key);
+    sf_aws_call call = {
+        .operation = "HeadObject", .service = "s3", .method = "HEAD", .path = path, .idempotent = true,
+        .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    if (rc == 0) {
+        const char *len = sf_aws_http_header(&resp, "content-length");
+        if (size) *size = len ? atoll(len) : 0;
+        if (etag) *etag = sf_aws_strdup(sf_aws_http_header(&resp, "etag"));
+    } else if (resp.status == 404) {
+        rc = 1;
+    }
+    sf_aws_http_resp_clear(&resp);
+    free(path);
+    return rc;
+}
+
+static void xml_escape(sf_aws_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sf_aws_buf_adds(b, "&amp;"); break;
+        case '<': sf_aws_buf_adds(b, "&lt;"); break;
+        case '>': sf_aws_buf_adds(b, "&gt;"); break;
+        case '"': sf_aws_buf_adds(b, "&quot;"); break;
+        case '\'': sf_aws_buf_adds(b, "&apos;"); break;
+        case '\r': sf_aws_buf_adds(b, "&#13;"); break;
+        case '\n': sf_aws_buf_adds(b, "&#10;"); break;
+        default: sf_aws_buf_add(b, s, 1);
+        }
+    }
+}
+
+/* The first <Error> of a DeleteObjects answer, as an error. */
+static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
+{
+    xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
+    if (!doc) return 0;
+    xmlNode *root = xmlDocGetRootElement(doc);
+    xmlNode *e = sf_aws_xml_next(root, NULL, "Error");
+    int rc = 0;
+    if (e) {
+        sf_aws_error_clear(err);
+        err->operation = sf_aws_strdup("DeleteObjects");
+        err->code = sf_aws_xml_text(e, "Code");
+        char *key = sf_aws_xml_text(e, "Key"), *msg = sf_aws_xml_text(e, "Message");
+        err->message = sf_aws_fmt("%s: %s", key ? key : "?", msg ? msg : "not deleted");
+        free(key);
+        free(msg);
+        rc = -1;
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *const *keys, size_t n,
+                        sf_aws_error *err)
+{
+    sf_aws_buf body = {0};
+    sf_aws_buf_adds(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete "
+                           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
+    for (size_t i = 0; i < n; i++) {
+        sf_aws_buf_adds(&body, "<Object><Key>");
+        xml_escape(&body, keys[i]);
+        sf_aws_buf_adds(&body, "</Key></Object>");
+    }
+    sf_aws_buf_adds(&body, "</Delete>");
+    unsigned char md5[16];
+    unsigned int mlen = 0;
+    EVP_Digest(body.data, body.len, md5, &mlen, EVP_md5(), NULL);
+    char *md5_b64 = sf_aws_base64(md5, 16);
+    sf_aws_header headers[] = {{"Content-Type", "application/xml"}, {"Content-MD5", md5_b64}};
+    sf_aws_param q[] = {{"delete", ""}};
+    sf_aws_call call = {
+        .operation = "DeleteObjects", .service = "s3", .method = "POST", .path = "/", .query = q, .n_query = 1,
+        .headers = headers, .n_headers = 2, .body = body.data, .body_len = body.len, .idempotent = true,
+        .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    if (rc == 0) rc = delete_errors(&resp, err);
+    sf_aws_http_resp_clear(&resp);
+    free(md5_b64);
+    sf_aws_buf_free(&body);
+    return rc;
+}
+
+int sf_aws_s3_delete(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *const *keys, size_t n,
+                     sf_aws_error *err)
+{
+    for (size_t i = 0; i < n; i += DELETE_BATCH) {
+        size_t k = n - i < DELETE_BATCH ? n - i : DELETE_BATCH;
+        if (delete_batch(c, ctx, bucket, keys + i, k, err) != 0) return -1;
+    }
+    return 0;
+}
+
+int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, size_t *deleted,
+                            sf_aws_error *err)
+{
+    if (deleted) *deleted = 0;
+    sf_aws_s3_listing l;
+    if (sf_aws_s3_list(c, ctx, bucket, prefix, &l, err) != 0) return -1;
+    const char **keys = calloc(l.n + 1, sizeof *keys);
+    if (!keys) abort();
+    for (size_t i = 0; i < l.n; i++) keys[i] = l.items[i].key;
+    int rc = l.n ? sf_aws_s3_delete(c, ctx, bucket, keys, l.n, err) : 0;
+    if (rc == 0 && deleted) *deleted = l.n;
+    free(keys);
+    sf_aws_s3_listing_clear(&l);
+    return rc;
+}
+
+int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,
+                   sf_aws_error *err)
+{
+    char *path = key_path(dst_key);
+    char *src = sf_aws_uri_encode(src_key, strlen(src_key), true);
+    char *source = sf_aws_fmt("/%s/%s", bucket, src);
+    sf_aws_header headers[] = {{"x-amz-copy-source", source}};
+    sf_aws_call call = {
+        .operation = "CopyObject", .service = "s3", .method = "PUT", .path = path, .headers = headers,
+        .n_headers = 1, .idempotent = true, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
+    /* A copy can fail after a 200: the error is then in the body. */
+    if (rc == 0 && resp.body.len && strstr(resp.body.data, "<Error>")) {
+        sf_aws_error_clear(err);
+        err->operation = sf_aws_strdup("CopyObject");
+        sf_aws_xml_error(&resp, err);
+        rc = -1;
+    }
+    sf_aws_http_resp_clear(&resp);
+    free(source);
+    free(src);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,443 @@
+/* test_aws_client.c — the aws/ client: encodings, shared files, retry
+ * rules, the credentials chain (environment, profiles, credential_process,
+ * web identity through STS) and the STS, S3 and EMR protocols against a
+ * moto server on loopback (skipped when moto is not installed). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "aws/aws.h"
+#include "aws_moto.h"
+
+static aws_moto moto;
+static bool have_moto;
+static char tmpdir[256];
+
+static const char *const aws_env[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_EMR", NULL,
+};
+
+/* A clean AWS environment: HOME in the temp dir, no metadata service. */
+static int clean_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; aws_env[i]; i++) unsetenv(aws_env[i]);
+    setenv("HOME", tmpdir, 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    setenv("SPARKFLOW_AWS_RETRY_BASE_MS", "10", 1);
+    return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *path_in_tmp(const char *name) { return sf_aws_fmt("%s/%s", tmpdir, name); }
+
+/* A client against moto with static test keys. */
+static sf_aws_client *moto_client(bool keys)
+{
+    sf_aws_config cfg = {0};
+    cfg.region = sf_aws_strdup("us-east-1");
+    cfg.endpoint_emr = sf_aws_strdup(moto.url);
+    cfg.endpoint_s3 = sf_aws_strdup(moto.url);
+    cfg.endpoint_sts = sf_aws_strdup(moto.url);
+    cfg.endpoint_ec2 = sf_aws_strdup(moto.url);
+    if (keys) {
+        cfg.access_key = sf_aws_strdup("AKIDTESTKEY000001");
+        cfg.secret_key = sf_aws_strdup("secret/test+key");
+    }
+    cfg.max_retries = 2;
+    return sf_aws_client_new(&cfg);
+}
+
+/* ---- pure functions ------------------------------------------------------ */
+
+static void test_encodings(void **state)
+{
+    (void)state;
+    char *e = sf_aws_uri_encode("a b/ü~+*", strlen("a b/ü~+*"), true);
+    assert_string_equal(e, "a%20b/%C3%BC~%2B%2A");
+    free(e);
+    e = sf_aws_uri_encode("a/b", 3, false);
+    assert_string_equal(e, "a%2Fb");
+    free(e);
+    size_t n;
+    char *d = sf_aws_uri_decode("a%20b%2F", &n);
+    assert_string_equal(d, "a b/");
+    free(d);
+    char *b = sf_aws_base64("hello", 5);
+    assert_string_equal(b, "aGVsbG8=");
+    unsigned char *u = sf_aws_unbase64(b, &n);
+    assert_int_equal(n, 5);
+    assert_memory_equal(u, "hello", 5);
+    free(u);
+    free(b);
+    assert_int_equal(sf_aws_parse_iso8601("2024-01-02T03:04:05Z"), 1704164645);
+    assert_int_equal(sf_aws_parse_iso8601("2024-01-02T03:04:05.123Z"), 1704164645);
+    assert_int_equal(sf_aws_parse_iso8601("2024-01-02T04:04:05+01:00"), 1704164645);
+    assert_int_equal(sf_aws_parse_iso8601("junk"), -1);
+    char *bucket, *key;
+    assert_int_equal(sf_aws_s3_parse_uri("s3://lake/raw/x", &bucket, &key), 0);
+    assert_string_equal(bucket, "lake");
+    assert_string_equal(key, "raw/x");
+    free(bucket);
+    free(key);
+    assert_int_equal(sf_aws_s3_parse_uri("file:///x", &bucket, &key), -1);
+}
+
+static void test_retry_rules(void **state)
+{
+    (void)state;
+    assert_true(sf_aws_retryable(400, "ThrottlingException", 0));
+    assert_true(sf_aws_retryable(503, "Throttling", 0));
+    assert_true(sf_aws_retryable(503, "RequestLimitExceeded", 0));
+    assert_true(sf_aws_retryable(500, NULL, 0));
+    assert_true(sf_aws_retryable(0, NULL, 7 /* CURLE_COULDNT_CONNECT */));
+    assert_true(sf_aws_retryable(0, NULL, 56 /* CURLE_RECV_ERROR */));
+    assert_false(sf_aws_retryable(400, "ValidationException", 0));
+    assert_false(sf_aws_retryable(403, "AccessDenied", 0));
+    for (int i = 0; i < 200; i++) {
+        int64_t d = sf_aws_backoff_ms(i % 12, 100, 2000);
+        assert_true(d >= 0 && d <= 2000);
+        if (i % 12 == 0) assert_true(d <= 100);
+    }
+}
+
+static void test_profiles(void **state)
+{
+    (void)state;
+    char *conf = path_in_tmp("config"), *cred = path_in_tmp("credentials");
+    write_file(conf, "[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-central-1\n"
+                     "s3 =\n  addressing_style = path\naws_access_key_id = FROMCONFIG\n# comment\n");
+    write_file(cred, "[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = devsecret\n");
+    const char *c[] = {conf}, *r[] = {cred};
+    sf_aws_profile p;
+    sf_aws_profile_load(c, 1, r, 1, "dev", &p);
+    assert_true(p.found);
+    assert_string_equal(sf_aws_profile_get(&p, "aws_access_key_id"), "AKIDDEV"); /* credentials file wins */
+    assert_string_equal(sf_aws_profile_get(&p, "region"), "eu-central-1");
+    assert_null(sf_aws_profile_get(&p, "addressing_style"));
+    sf_aws_profile_clear(&p);
+    sf_aws_profile_load(c, 1, r, 1, "missing", &p);
+    assert_false(p.found);
+    sf_aws_profile_clear(&p);
+    free(conf);
+    free(cred);
+}
+
+/* ---- credentials chain (no network) -------------------------------------- */
+
+static sf_aws_client *bare_client(void)
+{
+    sf_aws_config cfg = {0};
+    cfg.max_retries = 0;
+    return sf_aws_client_new(&cfg);
+}
+
+static void test_chain_env_and_explicit(void **state)
+{
+    (void)state;
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+    setenv("AWS_SESSION_TOKEN", "envtoken", 1);
+    sf_aws_client *c = bare_client();
+    sf_aws_creds cr;
+    char *err = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), 0);
+    assert_string_equal(cr.access_key, "AKIDENV");
+    assert_string_equal(cr.token, "envtoken");
+    assert_string_equal(cr.source, "environment");
+    sf_aws_creds_clear(&cr);
+    sf_aws_client_free(c);
+
+    sf_aws_config cfg = {0};
+    cfg.access_key = sf_aws_strdup("AKIDCONF");
+    cfg.secret_key = sf_aws_strdup("confsecret");
+    c = sf_aws_client_new(&cfg);
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), 0);
+    assert_string_equal(cr.access_key, "AKIDCONF");
+    assert_null(cr.token);
+    sf_aws_creds_clear(&cr);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+}
+
+static void test_chain_nothing_says_what_was_tried(void **state)
+{
+    (void)state;
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = bare_client();
+    sf_aws_creds cr;
+    char *err = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), -1);
+    assert_non_null(strstr(err, "AWS_ACCESS_KEY_ID"));
+    assert_non_null(strstr(err, "AWS_ROLE_ARN"));
+    assert_non_null(strstr(err, "shared profile \"default\""));
+    assert_non_null(strstr(err, "AWS_EC2_METADATA_DISABLED"));
+    free(err);
+    sf_aws_client_free(c);
+
+    setenv("AWS_ACCESS_KEY_ID", "AKIDONLY", 1);
+    c = bare_client();
+    err = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), -1);
+    assert_non_null(strstr(err, "AWS_SECRET_ACCESS_KEY is not"));
+    free(err);
+    sf_aws_client_free(c);
+    unsetenv("AWS_ACCESS_KEY_ID");
+
+    setenv("AWS_PROFILE", "nosuch", 1);
+    c = bare_client();
+    err = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), -1);
+    assert_non_null(strstr(err, "shared profile \"nosuch\": no such profile"));
+    free(err);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+}
+
+static void test_chain_profile_and_process(void **state)
+{
+    (void)state;
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    char *conf = path_in_tmp("config2"), *cred = path_in_tmp("credentials2");
+    write_file(conf, "[profile proc]\nregion = ap-south-1\ncredential_process = printf '{\"Version\": 1, "
+                     "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"procsecret\", \"SessionToken\": \"pt\", "
+                     "\"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
+                     "[profile broken]\ncredential_process = exit 3\n");
+    write_file(cred, "[static]\naws_access_key_id = AKIDSTATIC\naws_secret_access_key = staticsecret\n");
+    setenv("AWS_CONFIG_FILE", conf, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", cred, 1);
+
+    const char *names[] = {"static", "proc"};
+    const char *keys[] = {"AKIDSTATIC", "AKIDPROC"};
+    for (int i = 0; i < 2; i++) {
+        setenv("AWS_PROFILE", names[i], 1);
+        sf_aws_client *c = bare_client();
+        sf_aws_creds cr;
+        char *err = NULL;
+        assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), 0);
+        assert_string_equal(cr.access_key, keys[i]);
+        if (i == 1) {
+            assert_string_equal(cr.token, "pt");
+            assert_int_equal(cr.expires_ms, 4070908800LL * 1000);
+            assert_string_equal(sf_aws_client_region(c, NULL), "ap-south-1");
+        }
+        sf_aws_creds_clear(&cr);
+        sf_aws_client_free(c);
+    }
+    setenv("AWS_PROFILE", "broken", 1);
+    sf_aws_client *c = bare_client();
+    sf_aws_creds cr;
+    char *err = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), -1);
+    assert_non_null(strstr(err, "credential_process exited with status 3"));
+    free(err);
+    sf_aws_client_free(c);
+    free(conf);
+    free(cred);
+    sf_ctx_free(ctx);
+}
+
+/* ---- against moto -------------------------------------------------------- */
+
+static void test_sts_identity_and_web_identity(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = moto_client(true);
+    sf_aws_identity id;
+    sf_aws_error err = {0};
+    assert_int_equal(sf_aws_sts_get_caller_identity(c, ctx, &id, &err), 0);
+    assert_non_null(id.account);
+    assert_non_null(id.arn);
+    sf_aws_identity_clear(&id);
+    sf_aws_client_free(c);
+
+    /* OIDC: a token file and a role in the environment. */
+    char *token = path_in_tmp("token.jwt");
+    write_file(token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2ln\n");
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token, 1);
+    c = moto_client(false);
+    sf_aws_creds cr;
+    char *why = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &why), 0);
+    assert_non_null(strstr(cr.source, "web identity"));
+    assert_non_null(cr.token);
+    assert_true(cr.expires_ms > sf_aws_wall_ms());
+    assert_int_equal(sf_aws_sts_get_caller_identity(c, ctx, &id, &err), 0);
+    assert_non_null(strstr(id.arn, "ci"));
+    sf_aws_identity_clear(&id);
+    sf_aws_creds_clear(&cr);
+    sf_aws_client_free(c);
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    free(token);
+    sf_ctx_free(ctx);
+}
+
+static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
+{
+    sf_aws_call call = {.operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/",
+                        .idempotent = true, .bucket = bucket};
+    sf_aws_http_resp resp;
+    sf_aws_error err = {0};
+    assert_int_equal(sf_aws_client_send(c, ctx, &call, &resp, &err), 0);
+    sf_aws_http_resp_clear(&resp);
+}
+
+static void test_s3_objects(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = moto_client(true);
+    sf_aws_error err = {0};
+    create_bucket(c, ctx, "lake");
+    const char *keys[] = {"raw/a b.csv", "raw/Überweisung €.csv", "raw/x+y=z&w.csv", "other/o.csv"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sf_aws_s3_put(c, ctx, "lake", keys[i], keys[i], strlen(keys[i]), "text/csv", &err), 0);
+    sf_aws_s3_listing l;
+    assert_int_equal(sf_aws_s3_list(c, ctx, "lake", "raw/", &l, &err), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[0].key, "raw/a b.csv");
+    assert_string_equal(l.items[2].key, "raw/Überweisung €.csv");
+    assert_int_equal(l.items[0].size, strlen(keys[0]));
+    assert_non_null(l.items[0].etag);
+    sf_aws_s3_listing_clear(&l);
+
+    sf_aws_buf body;
+    assert_int_equal(sf_aws_s3_get(c, ctx, "lake", keys[1], &body, &err), 0);
+    assert_string_equal(body.data, keys[1]);
+    sf_aws_buf_free(&body);
+    assert_int_equal(sf_aws_s3_get(c, ctx, "lake", "raw/missing", &body, &err), 1);
+    sf_aws_error_clear(&err);
+    int64_t size = 0;
+    char *etag = NULL;
+    assert_int_equal(sf_aws_s3_head(c, ctx, "lake", keys[2], &size, &etag, &err), 0);
+    assert_int_equal(size, strlen(keys[2]));
+    free(etag);
+    assert_int_equal(sf_aws_s3_head(c, ctx, "lake", "nope", NULL, NULL, &err), 1);
+    sf_aws_error_clear(&err);
+    assert_int_equal(sf_aws_s3_copy(c, ctx, "lake", keys[1], "copy/ü x.csv", &err), 0);
+    assert_int_equal(sf_aws_s3_get(c, ctx, "lake", "copy/ü x.csv", &body, &err), 0);
+    assert_string_equal(body.data, keys[1]);
+    sf_aws_buf_free(&body);
+
+    size_t deleted = 0;
+    assert_int_equal(sf_aws_s3_delete_prefix(c, ctx, "lake", "raw/", &deleted, &err), 0);
+    assert_int_equal(deleted, 3);
+    assert_int_equal(sf_aws_s3_list(c, ctx, "lake", "raw/", &l, &err), 0);
+    assert_int_equal(l.n, 0);
+    sf_aws_s3_listing_clear(&l);
+
+    /* An AWS error comes back with its code and message. */
+    assert_int_equal(sf_aws_s3_list(c, ctx, "no-such-bucket", "", &l, &err), -1);
+    assert_string_equal(err.code, "NoSuchBucket");
+    char *text = sf_aws_error_text(&err);
+    assert_non_null(strstr(text, "ListObjectsV2: NoSuchBucket"));
+    free(text);
+    sf_aws_error_clear(&err);
+    assert_true(sf_aws_client_calls(c) > 10);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+}
+
+static void test_emr_json_errors(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = moto_client(true);
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    cJSON_AddStringToObject(body, "ClusterId", "j-NOSUCHCLUSTER");
+    sf_aws_error err = {0};
+    assert_int_equal(sf_aws_json_call(c, ctx, "emr", "ElasticMapReduce", "DescribeCluster", body, true, &out, &err), -1);
+    assert_non_null(err.code);
+    assert_string_equal(err.operation, "DescribeCluster");
+    sf_aws_error_clear(&err);
+    assert_int_equal(sf_aws_json_call(c, ctx, "emr", "ElasticMapReduce", "ListClusters", NULL, true, &out, &err), 0);
+    assert_non_null(cJSON_GetObjectItem(out, "Clusters"));
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+}
+
+static void test_unreachable_endpoint_retries_then_fails(void **state)
+{
+    (void)state;
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_config cfg = {0};
+    cfg.region = sf_aws_strdup("us-east-1");
+    cfg.access_key = sf_aws_strdup("AKID");
+    cfg.secret_key = sf_aws_strdup("s");
+    char *url = sf_aws_fmt("http://127.0.0.1:%d", aws_moto_free_port());
+    cfg.endpoint_sts = url;
+    cfg.max_retries = 2;
+    sf_aws_client *c = sf_aws_client_new(&cfg);
+    sf_aws_identity id;
+    sf_aws_error err = {0};
+    assert_int_equal(sf_aws_sts_get_caller_identity(c, ctx, &id, &err), -1);
+    assert_int_equal(sf_aws_client_calls(c), 3);
+    assert_int_equal(err.status, 0);
+    sf_aws_error_clear(&err);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/sf-aws-test-XXXXXX");
+    if (!mkdtemp(tmpdir)) return -1;
+    clean_env(state);
+    have_moto = aws_moto_start(&moto) == 0;
+    if (!have_moto) fprintf(stderr, "moto not available: the moto tests are skipped\n");
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    aws_moto_stop(&moto);
+    char *cmd = sf_aws_fmt("rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
+    free(cmd);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_retry_rules),
+        cmocka_unit_test_setup(test_profiles, clean_env),
+        cmocka_unit_test_setup(test_chain_env_and_explicit, clean_env),
+        cmocka_unit_test_setup(test_chain_nothing_says_what_was_tried, clean_env),
+        cmocka_unit_test_setup(test_chain_profile_and_process, clean_env),
+        cmocka_unit_test_setup(test_sts_identity_and_web_identity, clean_env),
+        cmocka_unit_test_setup(test_s3_objects, clean_env),
+        cmocka_unit_test_setup(test_emr_json_errors, clean_env),
+        cmocka_unit_test_setup(test_unreachable_endpoint_retries_then_fails, clean_env),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
