@@ -13,6 +13,7 @@
 #include "aws.h"
 
 #include <arpa/inet.h>
+#include <libxml/parser.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ void sf_aws_config_clear(sf_aws_config *c)
 
 sf_aws_client *sf_aws_client_new(sf_aws_config *cfg)
 {
+    /* libxml2 must be initialised before threads parse; idempotent. */
+    xmlInitParser();
     shared *sh = calloc(1, sizeof *sh);
     sf_aws_client *c = calloc(1, sizeof *c);
     if (!sh || !c) abort();

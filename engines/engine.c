@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emr/emr.h"
 #include "local/local.h"
 
 const sf_engine *const sf_engines[] = {
     &sf_engine_local,
+    &sf_engine_emr,
     NULL,
 };
 

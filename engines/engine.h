@@ -115,10 +115,14 @@ typedef struct sf_engine {
 /* Each engine's block in sparkflow_cluster, for the resource's schema
  * table; adding an engine adds its line here. */
 extern const sf_block_def sf_local_spec_block;
+extern const sf_block_def sf_emr_spec_block;
 #define SF_ENGINE_BLOCKS                                                        \
     {"local", SF_NEST_SINGLE, &sf_local_spec_block, 0, 0, 0,                     \
      "Run Spark on this machine: a Spark standalone master and workers started " \
-     "from the Spark that the `pyspark` package ships. The default engine."}
+     "from the Spark that the `pyspark` package ships. The default engine."},    \
+    {"emr", SF_NEST_SINGLE, &sf_emr_spec_block, 0, 0, 0,                          \
+     "Run Spark on an Amazon EMR cluster, with the provider's AWS settings. "    \
+     "Pipelines on it need an s3:// lake."}
 
 /* The engines compiled in, NULL-terminated. */
 extern const sf_engine *const sf_engines[];

@@ -11,10 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-/* lake_file.c */
+/* lake_file.c, lake_s3.c */
 
 static const sf_lake *const lakes[] = {
     &sf_lake_file,
+    &sf_lake_s3,
     NULL,
 };
 

@@ -45,6 +45,7 @@ struct sf_lake {
 
 /* The lakes compiled in. */
 extern const sf_lake sf_lake_file;
+extern const sf_lake sf_lake_s3;
 
 /* The lake for a URI by its scheme, or NULL (with a diagnostic at `path`). */
 const sf_lake *sf_lake_for(const char *uri, const char *path, sf_diags *diags);

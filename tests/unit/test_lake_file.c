@@ -222,9 +222,12 @@ static void test_lake_for_scheme(void **state)
     assert_ptr_equal(sf_lake_for("FILE:/x/lake", "lake", &f->d), &sf_lake_file);
     assert_int_equal(f->d.n, 0);
 
-    assert_null(sf_lake_for("s3://bucket/lake", "lake", &f->d));
+    assert_ptr_equal(sf_lake_for("s3://bucket/lake", "lake", &f->d), &sf_lake_s3);
+    assert_int_equal(f->d.n, 0);
+    assert_null(sf_lake_for("gs://bucket/lake", "lake", &f->d));
     assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Unsupported lake URI scheme", "file://"));
-    assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Unsupported lake URI scheme", "\"s3\""));
+    assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Unsupported lake URI scheme", "s3://"));
+    assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Unsupported lake URI scheme", "\"gs\""));
     assert_non_null(f->d.items[0].path);
     char *path = keep(f, sf_path_to_string(f->d.items[0].path));
     assert_string_equal(path, "lake");

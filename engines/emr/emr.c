@@ -1,0 +1,21 @@
+/* emr.c — the emr engine: an Amazon EMR cluster and pipeline steps on it.
+ *
+ * The engine table entry over cluster.c (lifecycle) and steps.c (runs).
+ * Only the core node count changes in place; any other change to the
+ * `emr {}` block replaces the cluster.
+ */
+#include "emr.h"
+
+static const char *const emr_updatable[] = {"core_instance_count", NULL};
+
+const sf_engine sf_engine_emr = {
+    .name = "emr",
+    .id_prefix = "j-",
+    .spec = &sf_emr_spec_block,
+    .updatable = emr_updatable,
+    .cluster_create = sf_emr_cluster_create,
+    .cluster_read = sf_emr_cluster_read,
+    .cluster_update = sf_emr_cluster_update,
+    .cluster_delete = sf_emr_cluster_delete,
+    .pipeline_run = sf_emr_pipeline_run,
+};

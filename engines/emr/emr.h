@@ -1,0 +1,130 @@
+/* emr.h — internals of the EMR engine, shared by its files.
+ *
+ * The emr engine runs Spark on an Amazon EMR cluster that it creates with
+ * RunJobFlow (kept alive between pipeline runs, stopped by its idle
+ * auto-termination policy or by destroy), and runs each pipeline stage as an
+ * EMR step (command-runner.jar spark-submit) whose scripts it uploads to the
+ * lake, content-addressed.
+ *
+ *   spec.c     the `emr {}` block: schema, validation, value <-> struct, and
+ *              the copy of the spec kept in the cluster's tags
+ *   api.c      the EMR calls (JSON 1.1) with the engine's error wording
+ *   poll.c     the poll schedule: fast first, backing off to a cap
+ *   cluster.c  create (with the create-token lookup), read, update, delete
+ *   bundle.c   scripts and their local packages, uploaded content-addressed
+ *   steps.c    pipeline runs: one step per stage, one ListSteps per poll
+ *   emr.c      the engine table entry
+ */
+#ifndef SF_EMR_H
+#define SF_EMR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/aws.h"
+#include "engines/aws_env.h"
+#include "engines/engine.h"
+
+extern const sf_engine sf_engine_emr;
+extern const sf_block_def sf_emr_spec_block;
+
+/* ---- spec.c ---------------------------------------------------------------- */
+
+typedef struct sf_emr_bootstrap {
+    char *name, *path;
+    char **args;
+    size_t n_args;
+} sf_emr_bootstrap;
+
+/* The `emr {}` block with defaults applied (strings malloc'd). */
+typedef struct sf_emr_spec {
+    char *release_label;
+    char **applications;
+    size_t n_applications;
+    char *master_instance_type, *core_instance_type;
+    int64_t core_instance_count;
+    char *market;
+    char *subnet_id, *key_name, *service_role, *instance_profile, *log_uri;
+    char *idle_timeout;      /* as written ("1h") */
+    int64_t idle_timeout_s;
+    char *configurations_json;
+    sf_aws_header *tags;     /* user tags */
+    size_t n_tags;
+    sf_emr_bootstrap *bootstrap;
+    size_t n_bootstrap;
+} sf_emr_spec;
+
+/* Read a spec value; nulls and unknowns take the defaults.  0, or -1 with
+ * a diagnostic. */
+int sf_emr_spec_from_value(const sf_value *v, sf_emr_spec *out, sf_diags *diags);
+void sf_emr_spec_clear(sf_emr_spec *s);
+/* The block's value with defaults filled in (what state records). */
+sf_value *sf_emr_spec_resolved(const sf_value *v);
+/* The spec as the cluster's tags keep it: sparkflow:spec:<i> tags holding
+ * base64 of its JSON, for Read and import to give back exactly what was
+ * configured (EMR does not return idle timeout, and rewrites log URIs and
+ * configurations).  core_instance_count is left out: Read asks EMR. */
+cJSON *sf_emr_spec_tags(const sf_value *resolved);
+/* The spec stored in a DescribeCluster's Tags, or NULL when absent. */
+sf_value *sf_emr_spec_from_tags(const cJSON *tags);
+/* Validators (exposed for tests). */
+void sf_emr_validate_release(const sf_value *v, const char *path, sf_diags *d);
+void sf_emr_validate_idle(const sf_value *v, const char *path, sf_diags *d);
+
+/* ---- api.c ----------------------------------------------------------------- */
+
+/* One EMR call: 0 with *out, or -1 with *err. */
+int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSON *body, bool idempotent,
+                cJSON **out, sf_aws_error *err);
+/* DescribeCluster: 0 with *cluster (the "Cluster" object, detached), 1 when
+ * no such cluster, -1 error. */
+int sf_emr_describe(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **cluster, sf_aws_error *err);
+/* The string at a dotted path of a JSON object ("Status.State"), or NULL. */
+const char *sf_emr_str(const cJSON *j, const char *path);
+/* A context for cleanup after ctx was cancelled: not cancelled, 2 minutes. */
+sf_ctx *sf_emr_cleanup_ctx(const sf_ctx *ctx);
+
+/* ---- poll.c ---------------------------------------------------------------- */
+
+/* The poll schedule: start at SPARKFLOW_AWS_POLL_MS (default 1000), grow by
+ * half each time, up to SPARKFLOW_AWS_POLL_MAX_MS (default: cap_ms). */
+typedef struct sf_emr_poll {
+    int64_t next_ms, cap_ms;
+    int64_t last_start; /* sf_now_ms of the previous poll's start */
+} sf_emr_poll;
+void sf_emr_poll_init(sf_emr_poll *p, int64_t default_cap_ms);
+/* Wait until the next poll is due (measured from the previous poll's
+ * start), then note this poll's start.  -1 when ctx ended the wait. */
+int sf_emr_poll_wait(sf_emr_poll *p, sf_ctx *ctx);
+/* Back to the fast start (something changed: the next change may be near). */
+void sf_emr_poll_reset(sf_emr_poll *p);
+
+/* ---- cluster.c ------------------------------------------------------------- */
+
+sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name,
+                                       const sf_value *spec, sf_cluster_info *out, sf_diags *diags);
+sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_cluster_info *out,
+                                     sf_diags *diags);
+sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_value *old_spec, const sf_value *new_spec, sf_cluster_info *out,
+                                       sf_diags *diags);
+sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_diags *diags);
+
+/* ---- bundle.c -------------------------------------------------------------- */
+
+/* Upload a stage's script to <root>/_sparkflow/code/<sha256>/<basename>
+ * and the Python packages beside it (directories holding __init__.py) as
+ * one zip to <root>/_sparkflow/code/<sha256>/<name>.zip, skipping uploads
+ * already there.  *script_uri and *py_files (NULL when no package) are
+ * malloc'd s3:// URIs.  0, or -1 with a diagnostic at `path`. */
+int sf_emr_upload_code(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, const char *script, const char *path,
+                       char **script_uri, char **py_files, sf_diags *diags);
+/* A stored (uncompressed) zip of files (names relative, data), for tests. */
+int sf_emr_zip(const char *const *names, const sf_aws_buf *data, size_t n, sf_aws_buf *out);
+
+/* ---- steps.c --------------------------------------------------------------- */
+
+sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
+                                     sf_stage_result *results, sf_diags *diags);
+
+#endif

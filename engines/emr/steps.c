@@ -1,0 +1,466 @@
+/* steps.c — pipeline runs on EMR: one step per stage, watched together.
+ *
+ * Each stage becomes a command-runner.jar step running
+ *   spark-submit --deploy-mode cluster --name <...> [--conf k=v]...
+ *                [--py-files <packages zip>] <script s3 uri>
+ *                --input <uri> --work <uri> --reference <uri> --metrics <uri>
+ *                [user args]
+ * (the job contract of dags/README.md; the metrics JSON goes to
+ * <work>/_sparkflow/metrics/<stage>.json on S3, where the engine reads it
+ * back).  All steps are added in one AddJobFlowSteps with ActionOnFailure
+ * CANCEL_AND_WAIT, so EMR runs them in order and cancels the rest when one
+ * fails.  AddJobFlowSteps is not idempotent: when an attempt may have
+ * reached EMR, ListSteps looks for this run's step names before trying
+ * again.  One ListSteps (StepIds filter) per poll follows every step of the
+ * run; the poll starts at 1 s and backs off to 10 s, and starts fast again
+ * when a step changes state.  A cancel or timeout sends CancelSteps.  Every
+ * API call of the run is counted and the total logged at the end.
+ */
+#include "emr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STEP_POLL_CAP_MS 10000
+#define ADD_ATTEMPTS 4
+
+/* One run's state: the client (counting its calls), where things go. */
+typedef struct run_ctx {
+    sf_aws_client *c;
+    const sf_run_spec *run;
+    const char *cluster;
+    char *root;           /* lake root: where _sparkflow/code goes */
+    char **step_ids;      /* per stage, malloc'd */
+    char **metrics_uris;  /* per stage */
+    bool *final;          /* per stage: result complete */
+} run_ctx;
+
+static int64_t wall_ms(void) { return sf_aws_wall_ms(); }
+
+static char *step_name(const sf_run_spec *run, size_t i)
+{
+    return sf_aws_fmt("sparkflow %s %s %s", run->pipeline, run->run_id, run->stages[i].name);
+}
+
+/* The lake root from the staging URI the S3 lake gave: the part before
+ * "/_sparkflow/tmp/".  NULL when the work URI is not of that form. */
+static char *root_of(const char *work_uri)
+{
+    if (!work_uri || strncmp(work_uri, "s3://", 5) != 0) return NULL;
+    const char *p = strstr(work_uri, "/_sparkflow/tmp/");
+    return p ? sf_aws_strndup(work_uri, (size_t)(p - work_uri)) : NULL;
+}
+
+/* ---- submitting ------------------------------------------------------------------ */
+
+static cJSON *step_json(const run_ctx *r, size_t i, const char *script_uri, const char *py_files)
+{
+    const sf_stage_spec *st = &r->run->stages[i];
+    cJSON *args = cJSON_CreateArray();
+#define ARG(s) cJSON_AddItemToArray(args, cJSON_CreateString(s))
+    ARG("spark-submit");
+    ARG("--deploy-mode");
+    ARG("cluster");
+    char *app = sf_aws_fmt("%s-%s-%s", r->run->pipeline, st->name, r->run->run_id);
+    ARG("--name");
+    ARG(app);
+    free(app);
+    for (size_t k = 0; st->conf && st->conf[k]; k++) {
+        ARG("--conf");
+        ARG(st->conf[k]);
+    }
+    if (py_files) {
+        ARG("--py-files");
+        ARG(py_files);
+    }
+    ARG(script_uri);
+    const char *std_args[][2] = {{"--input", r->run->input_uri}, {"--work", r->run->work_uri},
+                                 {"--reference", r->run->reference_uri}, {"--metrics", r->metrics_uris[i]}};
+    for (size_t k = 0; k < 4; k++) {
+        if (!std_args[k][1]) continue;
+        ARG(std_args[k][0]);
+        ARG(std_args[k][1]);
+    }
+    for (size_t k = 0; st->args && st->args[k]; k++) ARG(st->args[k]);
+#undef ARG
+    cJSON *step = cJSON_CreateObject(), *jar = cJSON_CreateObject();
+    char *name = step_name(r->run, i);
+    cJSON_AddStringToObject(step, "Name", name);
+    free(name);
+    cJSON_AddStringToObject(step, "ActionOnFailure", "CANCEL_AND_WAIT");
+    cJSON_AddStringToObject(jar, "Jar", "command-runner.jar");
+    cJSON_AddItemToObject(jar, "Args", args);
+    cJSON_AddItemToObject(step, "HadoopJarStep", jar);
+    return step;
+}
+
+/* Steps of this run already on the cluster (a lost AddJobFlowSteps answer):
+ * fills r->step_ids when all are found; 1 found, 0 not, -1 error. */
+static int find_steps(run_ctx *r, sf_ctx *ctx)
+{
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    cJSON_AddStringToObject(body, "ClusterId", r->cluster);
+    sf_aws_error err = {0};
+    int rc = sf_emr_call(r->c, ctx, "ListSteps", body, true, &out, &err);
+    cJSON_Delete(body);
+    sf_aws_error_clear(&err);
+    if (rc != 0) return -1;
+    size_t found = 0;
+    for (size_t i = 0; i < r->run->n_stages; i++) {
+        char *name = step_name(r->run, i);
+        const cJSON *s;
+        cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(out, "Steps"))
+            if (sf_emr_str(s, "Name") && strcmp(sf_emr_str(s, "Name"), name) == 0 && !r->step_ids[i]) {
+                r->step_ids[i] = sf_aws_strdup(sf_emr_str(s, "Id"));
+                found++;
+            }
+        free(name);
+    }
+    cJSON_Delete(out);
+    if (found == r->run->n_stages) return 1;
+    for (size_t i = 0; i < r->run->n_stages; i++) {
+        free(r->step_ids[i]);
+        r->step_ids[i] = NULL;
+    }
+    return found ? -1 : 0; /* some but not all: EMR adds steps atomically, so look again */
+}
+
+static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "JobFlowId", r->cluster);
+    cJSON_AddItemToObject(body, "Steps", steps);
+    sf_aws_error err = {0};
+    int rc = -1;
+    for (int attempt = 0; attempt < ADD_ATTEMPTS && rc != 0; attempt++) {
+        cJSON *out = NULL;
+        if (sf_emr_call(r->c, ctx, "AddJobFlowSteps", body, false, &out, &err) == 0) {
+            const cJSON *ids = cJSON_GetObjectItemCaseSensitive(out, "StepIds");
+            if (cJSON_GetArraySize(ids) == (int)r->run->n_stages) {
+                for (size_t i = 0; i < r->run->n_stages; i++)
+                    r->step_ids[i] = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetArrayItem(ids, (int)i)));
+                rc = 0;
+            }
+            cJSON_Delete(out);
+            if (rc != 0) {
+                sf_aws_error_clear(&err);
+                err.operation = sf_aws_strdup("AddJobFlowSteps");
+                err.message = sf_aws_strdup("the answer does not list one step id per stage");
+                break;
+            }
+            continue;
+        }
+        if (!(err.maybe_applied || sf_aws_retryable(err.status, err.code, 0)) || sf_ctx_done(ctx)) break;
+        if (err.maybe_applied && find_steps(r, ctx) == 1) {
+            sf_log(ctx, SF_LOG_INFO, "emr: AddJobFlowSteps failed (%s) but added the steps: using them",
+                   err.code ? err.code : err.message);
+            rc = 0;
+            break;
+        }
+        if (sf_ctx_sleep_ms(ctx, sf_aws_backoff_ms(attempt, 1000, 20000)) != 0) break;
+    }
+    if (rc != 0)
+        sf_aws_error_diag(diags, "cluster_id", "Cannot submit the pipeline's steps", &err,
+                          "The credentials need elasticmapreduce:AddJobFlowSteps on the cluster.");
+    sf_aws_error_clear(&err);
+    cJSON_Delete(body);
+    return rc;
+}
+
+/* ---- results ------------------------------------------------------------------------ */
+
+static void flatten(const cJSON *obj, const char *prefix, sf_value *out)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!it->string) continue;
+        char *key = prefix ? sf_aws_fmt("%s.%s", prefix, it->string) : sf_aws_strdup(it->string);
+        if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
+        else if (cJSON_IsObject(it)) flatten(it, key, out);
+        free(key);
+    }
+}
+
+/* The metrics JSON a stage wrote, as a map; NULL with *why. */
+static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **why)
+{
+    char *bucket = NULL, *key = NULL;
+    sf_aws_s3_parse_uri(uri, &bucket, &key);
+    sf_aws_buf body = {0};
+    sf_aws_error err = {0};
+    int rc = sf_aws_s3_get(r->c, ctx, bucket, key, &body, &err);
+    sf_value *m = NULL;
+    if (rc == 0) {
+        cJSON *j = cJSON_ParseWithLength(body.data, body.len);
+        if (cJSON_IsObject(j)) {
+            m = sf_value_map();
+            flatten(j, NULL, m);
+        } else {
+            *why = sf_aws_fmt("the job succeeded but its metrics at %s are not a JSON object", uri);
+        }
+        cJSON_Delete(j);
+    } else if (rc == 1) {
+        *why = sf_aws_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract in dags/README.md)", uri);
+    } else {
+        char *t = sf_aws_error_text(&err);
+        *why = sf_aws_fmt("cannot read the metrics at %s: %s", uri, t);
+        free(t);
+    }
+    sf_aws_error_clear(&err);
+    sf_aws_buf_free(&body);
+    free(bucket);
+    free(key);
+    return m;
+}
+
+static int64_t timeline_ms(const cJSON *step, const char *field)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(step, "Status"), "Timeline"), field);
+    if (cJSON_IsNumber(t)) return (int64_t)(t->valuedouble * 1000);
+    if (cJSON_IsString(t)) {
+        int64_t s = sf_aws_parse_iso8601(t->valuestring);
+        return s > 0 ? s * 1000 : 0;
+    }
+    return 0;
+}
+
+/* Apply one step's status to its result; true when the result is final. */
+static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, sf_stage_result *res, bool *failed)
+{
+    const char *state = sf_emr_str(step, "Status.State");
+    if (!state) return false;
+    int64_t start = timeline_ms(step, "StartDateTime"), end = timeline_ms(step, "EndDateTime");
+    if (start && !res->started_at_ms) res->started_at_ms = start;
+    if (!strcmp(state, "PENDING") || !strcmp(state, "RUNNING") || !strcmp(state, "CANCEL_PENDING")) {
+        if (!strcmp(state, "RUNNING") && !res->started_at_ms) res->started_at_ms = wall_ms();
+        return false;
+    }
+    res->finished_at_ms = end ? end : wall_ms();
+    if (!res->started_at_ms) res->started_at_ms = res->finished_at_ms;
+    const char *name = r->run->stages[i].name;
+    if (!strcmp(state, "COMPLETED")) {
+        char *why = NULL;
+        res->metrics = read_metrics(r, ctx, r->metrics_uris[i], &why);
+        res->status = sf_aws_strdup(res->metrics ? "succeeded" : "failed");
+        res->reason = why;
+        if (!res->metrics) {
+            res->log_tail = sf_aws_strdup(why);
+            *failed = true;
+        }
+    } else if (!strcmp(state, "FAILED")) {
+        const char *reason = sf_emr_str(step, "Status.FailureDetails.Reason");
+        const char *msg = sf_emr_str(step, "Status.FailureDetails.Message");
+        const char *log = sf_emr_str(step, "Status.FailureDetails.LogFile");
+        res->status = sf_aws_strdup("failed");
+        res->reason = sf_aws_fmt("EMR step %s FAILED: %s%s%s", r->step_ids[i], reason ? reason : "no reason given",
+                                 msg ? ": " : "", msg ? msg : "");
+        if (log) {
+            free(res->log);
+            res->log = sf_aws_strdup(log);
+        }
+        res->log_tail = sf_aws_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
+                                   log ? log : "the cluster's log_uri");
+        *failed = true;
+    } else { /* CANCELLED, INTERRUPTED */
+        res->status = sf_aws_strdup("cancelled");
+        res->reason = sf_aws_fmt("EMR step %s was %s", r->step_ids[i], state);
+        *failed = true;
+    }
+    sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s (%s) %s in %lld ms", r->run->pipeline, name, r->step_ids[i],
+           res->status, (long long)(res->finished_at_ms - res->started_at_ms));
+    return true;
+}
+
+/* One ListSteps over every step of the run.  Returns the number of
+ * results that became final, or -1 on an error that is not transient. */
+static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *failed, sf_diags *diags)
+{
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    cJSON_AddStringToObject(body, "ClusterId", r->cluster);
+    cJSON *ids = cJSON_AddArrayToObject(body, "StepIds");
+    for (size_t i = 0; i < r->run->n_stages; i++)
+        if (!r->final[i]) cJSON_AddItemToArray(ids, cJSON_CreateString(r->step_ids[i]));
+    sf_aws_error err = {0};
+    int rc = sf_emr_call(r->c, ctx, "ListSteps", body, true, &out, &err);
+    cJSON_Delete(body);
+    if (rc != 0) {
+        bool transient = sf_aws_retryable(err.status, err.code, 0) || err.status == 0;
+        if (!transient && !sf_ctx_done(ctx))
+            sf_aws_error_diag(diags, "cluster_id", "Cannot follow the pipeline's steps", &err, NULL);
+        sf_aws_error_clear(&err);
+        return transient ? 0 : -1;
+    }
+    int changed = 0;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(out, "Steps"))
+    {
+        const char *id = sf_emr_str(s, "Id");
+        for (size_t i = 0; id && i < r->run->n_stages; i++) {
+            if (r->final[i] || strcmp(r->step_ids[i], id) != 0) continue;
+            bool was_running = results[i].started_at_ms != 0;
+            if (apply_status(r, ctx, i, s, &results[i], failed)) {
+                r->final[i] = true;
+                changed++;
+            } else if (!was_running && results[i].started_at_ms) {
+                sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s (%s) running", r->run->pipeline,
+                       r->run->stages[i].name, id);
+                changed++;
+            }
+        }
+    }
+    cJSON_Delete(out);
+    return changed;
+}
+
+/* CancelSteps for every step not final; marks them. */
+static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const char *why)
+{
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    cJSON_AddStringToObject(body, "ClusterId", r->cluster);
+    cJSON *ids = cJSON_AddArrayToObject(body, "StepIds");
+    size_t n = 0;
+    for (size_t i = 0; i < r->run->n_stages; i++)
+        if (!r->final[i] && r->step_ids[i]) {
+            cJSON_AddItemToArray(ids, cJSON_CreateString(r->step_ids[i]));
+            n++;
+        }
+    cJSON_AddStringToObject(body, "StepCancellationOption", "SEND_INTERRUPT");
+    sf_aws_error err = {0};
+    if (n && sf_emr_call(r->c, ctx, "CancelSteps", body, true, &out, &err) != 0) {
+        char *t = sf_aws_error_text(&err);
+        sf_log(ctx, SF_LOG_WARN, "emr: cannot cancel the steps of run %s: %s", r->run->run_id, t);
+        free(t);
+    }
+    sf_aws_error_clear(&err);
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    for (size_t i = 0; i < r->run->n_stages; i++) {
+        if (r->final[i]) continue;
+        bool started = results[i].started_at_ms != 0;
+        results[i].status = sf_aws_strdup(started ? "cancelled" : "not_run");
+        if (started) {
+            results[i].finished_at_ms = wall_ms();
+            results[i].reason = sf_aws_fmt("stopped because %s", why);
+        }
+        r->final[i] = true;
+    }
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
+{
+    cJSON *cl = NULL;
+    sf_aws_error err = {0};
+    int rc = sf_emr_describe(r->c, ctx, r->cluster, &cl, &err);
+    const char *state = sf_emr_str(cl, "Status.State");
+    bool ok = rc == 0 && state && (!strcmp(state, "WAITING") || !strcmp(state, "RUNNING"));
+    if (rc < 0) sf_aws_error_diag(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
+    else if (!ok)
+        sf_diag_error(diags, "cluster_id", "Cluster is not running",
+                      "EMR cluster %s is %s. Run `terraform apply` so the cluster is created again (its idle "
+                      "timeout may have terminated it), then the pipeline runs on it.",
+                      r->cluster, rc == 1 ? "unknown to EMR" : state ? state : "in an unknown state");
+    sf_aws_error_clear(&err);
+    cJSON_Delete(cl);
+    return ok;
+}
+
+static int submit(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
+{
+    cJSON *steps = cJSON_CreateArray();
+    int rc = 0;
+    for (size_t i = 0; i < r->run->n_stages && rc == 0; i++) {
+        char *script = NULL, *py = NULL, *path = sf_aws_fmt("stage[%zu].script", i);
+        rc = sf_emr_upload_code(r->c, ctx, r->root, r->run->stages[i].script, path, &script, &py, diags);
+        if (rc == 0) cJSON_AddItemToArray(steps, step_json(r, i, script, py));
+        free(script);
+        free(py);
+        free(path);
+    }
+    if (rc != 0) {
+        cJSON_Delete(steps);
+        return -1;
+    }
+    if (add_steps(r, ctx, steps, diags) != 0) return -1;
+    for (size_t i = 0; i < r->run->n_stages; i++) {
+        results[i].step_id = sf_aws_strdup(r->step_ids[i]);
+        sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s submitted as EMR step %s", r->run->pipeline,
+               r->run->stages[i].name, r->step_ids[i]);
+    }
+    return 0;
+}
+
+static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
+{
+    sf_emr_poll poll;
+    sf_emr_poll_init(&poll, STEP_POLL_CAP_MS);
+    bool failed = false;
+    size_t done = 0;
+    while (done < r->run->n_stages && !failed) {
+        if (sf_emr_poll_wait(&poll, ctx) != 0) {
+            sf_ctx *cl = sf_emr_cleanup_ctx(ctx);
+            char *why = sf_aws_fmt("the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
+            cancel_rest(r, cl, results, why);
+            free(why);
+            sf_ctx_free(cl);
+            return SF_ENGINE_ERROR;
+        }
+        int changed = poll_once(r, ctx, results, &failed, diags);
+        if (changed < 0) {
+            sf_ctx *cl = sf_emr_cleanup_ctx(ctx);
+            cancel_rest(r, cl, results, "the steps could not be followed");
+            sf_ctx_free(cl);
+            return SF_ENGINE_ERROR;
+        }
+        if (changed) sf_emr_poll_reset(&poll);
+        done = 0;
+        for (size_t i = 0; i < r->run->n_stages; i++) done += r->final[i];
+    }
+    if (failed) {
+        /* CANCEL_AND_WAIT cancels the later steps; make sure, and mark them. */
+        cancel_rest(r, ctx, results, "an earlier stage failed");
+        return SF_ENGINE_ERROR;
+    }
+    return SF_ENGINE_OK;
+}
+
+sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
+                                     sf_stage_result *results, sf_diags *diags)
+{
+    size_t n = run->n_stages;
+    sf_aws_client *owned = NULL, *parent = sf_engine_env_aws(env, &owned);
+    run_ctx r = {.c = sf_aws_client_child(parent), .run = run, .cluster = id, .root = root_of(run->work_uri)};
+    r.step_ids = calloc(n + 1, sizeof *r.step_ids);
+    r.metrics_uris = calloc(n + 1, sizeof *r.metrics_uris);
+    r.final = calloc(n + 1, sizeof *r.final);
+    if (!r.step_ids || !r.metrics_uris || !r.final) abort();
+    for (size_t i = 0; i < n; i++) r.metrics_uris[i] = sf_aws_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
+    sf_engine_status st = SF_ENGINE_ERROR;
+    int64_t t0 = sf_now_ms();
+    if (!r.root) {
+        sf_diag_error(diags, "lake", "EMR pipelines need an S3 lake",
+                      "The emr engine runs stages on the cluster, which reads and writes the lake through S3: set "
+                      "`lake` to an s3:// URI (e.g. s3://my-bucket/finances). Staging area given: %s.",
+                      run->work_uri ? run->work_uri : "none");
+    } else if (cluster_usable(&r, ctx, diags) && submit(&r, ctx, results, diags) == 0) {
+        st = watch(&r, ctx, results, diags);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!results[i].status) results[i].status = sf_aws_strdup("not_run");
+    sf_log(ctx, SF_LOG_INFO, "emr: run %s: %lld API calls (%zu stages, %lld ms)", run->run_id,
+           (long long)sf_aws_client_calls(r.c), n, (long long)(sf_now_ms() - t0));
+    for (size_t i = 0; i < n; i++) {
+        free(r.step_ids[i]);
+        free(r.metrics_uris[i]);
+    }
+    free(r.step_ids);
+    free(r.metrics_uris);
+    free(r.final);
+    free(r.root);
+    sf_aws_client_free(r.c);
+    sf_aws_client_free(owned);
+    return st;
+}

@@ -1,0 +1,404 @@
+/* lake_s3.c — the s3:// lake: a bucket (and prefix) in Amazon S3.
+ *
+ * S3 has no rename, so publication is a pointer written last.  Layout of an
+ * output s3://bucket/lake/curated:
+ *
+ *   lake/_sparkflow/tmp/<run>/...                 a run's staging area (work_uri):
+ *                                                 the stages write here
+ *   lake/curated/_sparkflow/runs/<run>/...        a published run's outputs
+ *   lake/curated/_sparkflow/published.json        the pointer: {"run_id",
+ *                                                 "fingerprint", "prefix",
+ *                                                 "published_at"}
+ *
+ * Publish copies the staged objects (server side, CopyObject) under
+ * runs/<run>/, then writes the pointer — the one PUT that makes the run
+ * visible; S3's read-after-write consistency means a reader that sees the new
+ * pointer finds every object of the run — then deletes the staging area and
+ * the previously published run.  A failed or interrupted run never touches
+ * the pointer; discard deletes its staging area.  Readers (and the next
+ * plan) read published.json and then the prefix it names.
+ *
+ * Fingerprint: ListObjectsV2 under the input, names Spark ignores skipped
+ * (a path segment starting with '_' or '.' unless it holds '=', names
+ * ending in "._COPYING_", folder markers); sha256 over
+ * "relpath\tsize\tetag\n" in key order, '\\', '\t' and '\n' escaped.
+ */
+#include "lake.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines/aws_env.h"
+
+#define SF_DIR "_sparkflow"
+#define POINTER SF_DIR "/published.json"
+
+/* ---- locations ---------------------------------------------------------------- */
+
+typedef struct place {
+    char *bucket;
+    char *key;    /* without leading or trailing '/' */
+    char *parent; /* key's parent ("" at the bucket's root) */
+} place;
+
+static void place_clear(place *p)
+{
+    free(p->bucket);
+    free(p->key);
+    free(p->parent);
+    *p = (place){0};
+}
+
+static bool has_segment(const char *key, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = key; s; s = strchr(s, '/')) {
+        if (*s == '/') s++;
+        if (strncmp(s, name, n) == 0 && (s[n] == '/' || s[n] == 0)) return true;
+    }
+    return false;
+}
+
+/* An s3:// URI split; -1 with a diagnostic under `summary`. */
+static int place_of(const char *uri, bool need_key, const char *summary, place *p, sf_diags *d)
+{
+    *p = (place){0};
+    if (sf_aws_s3_parse_uri(uri, &p->bucket, &p->key) != 0) {
+        sf_diag_error(d, NULL, summary, "\"%s\" is not an s3:// URI with a bucket, e.g. s3://my-bucket/lake.",
+                      uri ? uri : "");
+        return -1;
+    }
+    size_t n = strlen(p->key);
+    while (n > 0 && p->key[n - 1] == '/') p->key[--n] = 0;
+    if (need_key && !*p->key) {
+        sf_diag_error(d, NULL, summary, "\"%s\" is the whole bucket; name a folder inside the lake.", uri);
+        place_clear(p);
+        return -1;
+    }
+    char *slash = strrchr(p->key, '/');
+    p->parent = slash ? sf_aws_strndup(p->key, (size_t)(slash - p->key)) : sf_aws_strdup("");
+    return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+    return *a ? sf_aws_fmt("%s/%s", a, b) : sf_aws_strdup(b);
+}
+
+static bool valid_run_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= 128 && id[0] != '.' &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static void aws_diag(sf_diags *d, const char *summary, sf_aws_error *err)
+{
+    sf_aws_error_diag(d, NULL, summary, err, NULL);
+    sf_aws_error_clear(err);
+}
+
+/* ---- fingerprint -------------------------------------------------------------------- */
+
+static bool spark_hidden(const char *rel)
+{
+    size_t len = strlen(rel);
+    if (len == 0 || rel[len - 1] == '/') return true;
+    if (len > 10 && strcmp(rel + len - 10, "._COPYING_") == 0) return true;
+    for (const char *s = rel; s; s = strchr(s, '/')) {
+        if (*s == '/') s++;
+        size_t n = strcspn(s, "/");
+        if ((s[0] == '.' || s[0] == '_') && !memchr(s, '=', n)) return true;
+    }
+    return false;
+}
+
+static void hash_escaped(EVP_MD_CTX *md, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : NULL;
+        if (e) EVP_DigestUpdate(md, e, 2);
+        else EVP_DigestUpdate(md, s, 1);
+    }
+}
+
+static int s3_fingerprint(sf_ctx *ctx, const sf_engine_env *env, const char *input_uri, char **out, int64_t *count,
+                          sf_diags *d)
+{
+    *out = NULL;
+    *count = 0;
+    place p;
+    if (place_of(input_uri, false, "Cannot read the input", &p, d) != 0) return -1;
+    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    char *prefix = *p.key ? sf_aws_fmt("%s/", p.key) : sf_aws_strdup("");
+    sf_aws_s3_listing l;
+    sf_aws_error err = {0};
+    int rc = sf_aws_s3_list(c, ctx, p.bucket, prefix, &l, &err);
+    if (rc != 0) {
+        aws_diag(d, "Cannot list the lake", &err);
+    } else {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        for (size_t i = 0; i < l.n; i++) {
+            const char *rel = l.items[i].key + strlen(prefix);
+            if (spark_hidden(rel)) continue;
+            char line[128];
+            hash_escaped(md, rel);
+            snprintf(line, sizeof line, "\t%lld\t", (long long)l.items[i].size);
+            EVP_DigestUpdate(md, line, strlen(line));
+            hash_escaped(md, l.items[i].etag ? l.items[i].etag : "");
+            EVP_DigestUpdate(md, "\n", 1);
+            (*count)++;
+        }
+        unsigned char dg[32];
+        EVP_DigestFinal_ex(md, dg, NULL);
+        EVP_MD_CTX_free(md);
+        char hex[65];
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+        *out = sf_aws_fmt("sha256:%s", hex);
+        sf_aws_s3_listing_clear(&l);
+    }
+    free(prefix);
+    sf_aws_client_free(owned);
+    place_clear(&p);
+    return rc;
+}
+
+/* ---- stage, discard --------------------------------------------------------------------- */
+
+static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *run_id, char **work_uri,
+                    sf_diags *d)
+{
+    (void)ctx;
+    (void)env;
+    *work_uri = NULL;
+    place p;
+    if (place_of(output_uri, true, "Cannot stage the run", &p, d) != 0) return -1;
+    int rc = -1;
+    if (has_segment(p.key, SF_DIR))
+        sf_diag_error(d, NULL, "Cannot stage the run",
+                      "The output \"%s\" lies inside a %s folder, which SparkFlow keeps for itself; choose another "
+                      "output.", output_uri, SF_DIR);
+    else if (!valid_run_id(run_id))
+        sf_diag_error(d, NULL, "Cannot stage the run", "Invalid run id \"%s\".", run_id ? run_id : "");
+    else {
+        char *tmp = join(p.parent, SF_DIR "/tmp");
+        *work_uri = sf_aws_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
+        free(tmp);
+        rc = 0;
+    }
+    place_clear(&p);
+    return rc;
+}
+
+static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_uri, sf_diags *d)
+{
+    place p;
+    if (place_of(work_uri, true, "Cannot discard the run", &p, d) != 0) return -1;
+    if (!strstr(p.key, SF_DIR "/tmp/")) {
+        sf_diag_error(d, NULL, "Cannot discard the run", "\"%s\" is not a SparkFlow staging area.", work_uri);
+        place_clear(&p);
+        return -1;
+    }
+    /* Cleanup must happen even when the run was cancelled. */
+    sf_ctx *cl = sf_ctx_new_root(sf_ctx_log_level(ctx));
+    sf_ctx_set_deadline(cl, sf_now_ms() + 2 * 60 * 1000);
+    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    char *prefix = sf_aws_fmt("%s/", p.key);
+    sf_aws_error err = {0};
+    size_t n = 0;
+    int rc = sf_aws_s3_delete_prefix(c, cl, p.bucket, prefix, &n, &err);
+    if (rc != 0) aws_diag(d, "Cannot discard the run's staging area", &err);
+    else sf_log(ctx, SF_LOG_INFO, "lake: discarded %zu staged objects of %s", n, work_uri);
+    free(prefix);
+    sf_aws_client_free(owned);
+    sf_ctx_free(cl);
+    place_clear(&p);
+    return rc;
+}
+
+/* ---- the pointer ------------------------------------------------------------------------ */
+
+/* published.json of an output: 0 read (fields malloc'd, NULL when absent),
+ * 1 none, -1 error (diagnosed). */
+static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **run_id, char **fingerprint,
+                        char **prefix, sf_diags *d)
+{
+    *run_id = *fingerprint = *prefix = NULL;
+    char *key = join(p->key, POINTER);
+    sf_aws_buf body = {0};
+    sf_aws_error err = {0};
+    int rc = sf_aws_s3_get(c, ctx, p->bucket, key, &body, &err);
+    if (rc < 0) aws_diag(d, "Cannot read what the lake publishes", &err);
+    sf_aws_error_clear(&err);
+    if (rc == 0) {
+        cJSON *j = cJSON_ParseWithLength(body.data, body.len);
+        *run_id = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
+        *fingerprint = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
+        *prefix = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
+        cJSON_Delete(j);
+        if (!*run_id || !valid_run_id(*run_id)) {
+            sf_diag_error(d, NULL, "Unreadable publication record", "s3://%s/%s is not a SparkFlow record.", p->bucket,
+                          key);
+            free(*run_id);
+            free(*fingerprint);
+            free(*prefix);
+            *run_id = *fingerprint = *prefix = NULL;
+            rc = -1;
+        }
+    }
+    sf_aws_buf_free(&body);
+    free(key);
+    return rc;
+}
+
+static char *pointer_json(const char *run_id, const char *fingerprint, const char *prefix)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "run_id", run_id);
+    if (fingerprint) cJSON_AddStringToObject(j, "fingerprint", fingerprint);
+    cJSON_AddStringToObject(j, "prefix", prefix);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(j, "published_at", stamp);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s) abort();
+    return s;
+}
+
+/* ---- publish ------------------------------------------------------------------------------ */
+
+/* Copy every staged object under dst_prefix; -1 with a diagnostic. */
+static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_prefix, const char *dst_prefix,
+                    size_t *copied, sf_diags *d)
+{
+    sf_aws_s3_listing l;
+    sf_aws_error err = {0};
+    *copied = 0;
+    if (sf_aws_s3_list(c, ctx, bucket, src_prefix, &l, &err) != 0) {
+        aws_diag(d, "Cannot publish the run", &err);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        char *dst = sf_aws_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
+        rc = sf_aws_s3_copy(c, ctx, bucket, l.items[i].key, dst, &err);
+        if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
+        else (*copied)++;
+        free(dst);
+    }
+    sf_aws_s3_listing_clear(&l);
+    return rc;
+}
+
+static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *work_uri,
+                      const char *run_id, const char *fingerprint, sf_diags *d)
+{
+    place out, work;
+    if (place_of(output_uri, true, "Cannot publish the run", &out, d) != 0) return -1;
+    if (place_of(work_uri, true, "Cannot publish the run", &work, d) != 0) {
+        place_clear(&out);
+        return -1;
+    }
+    int rc = -1;
+    if (strcmp(out.bucket, work.bucket) != 0 || !valid_run_id(run_id)) {
+        sf_diag_error(d, NULL, "Cannot publish the run", "The staging area %s does not belong to %s.", work_uri,
+                      output_uri);
+        goto done;
+    }
+    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
+    char *src = sf_aws_fmt("%s/", work.key);
+    char *runs = join(out.key, SF_DIR "/runs");
+    char *dst = sf_aws_fmt("%s/%s/", runs, run_id);
+    size_t copied = 0;
+    if (read_pointer(c, ctx, &out, &old_run, &old_fp, &old_prefix, d) >= 0 &&
+        copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0) {
+        char *text = pointer_json(run_id, fingerprint, dst), *key = join(out.key, POINTER);
+        sf_aws_error err = {0};
+        rc = sf_aws_s3_put(c, ctx, out.bucket, key, text, strlen(text), "application/json", &err);
+        if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
+        free(text);
+        free(key);
+    }
+    if (rc == 0) {
+        sf_log(ctx, SF_LOG_INFO, "lake: published run %s of %s (%zu objects)", run_id, output_uri, copied);
+        sf_aws_error err = {0};
+        if (sf_aws_s3_delete_prefix(c, ctx, work.bucket, src, NULL, &err) != 0)
+            aws_diag(d, "Cannot remove the run's staging area", &err);
+        if (old_run && strcmp(old_run, run_id) != 0) {
+            char *old = sf_aws_fmt("%s/%s/", runs, old_run);
+            if (sf_aws_s3_delete_prefix(c, ctx, out.bucket, old, NULL, &err) != 0) {
+                char *t = sf_aws_error_text(&err);
+                sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the previous run %s: %s", old, t);
+                free(t);
+            }
+            sf_aws_error_clear(&err);
+            free(old);
+        }
+        /* Warnings only: the run is published. */
+        rc = 0;
+    }
+    free(old_run);
+    free(old_fp);
+    free(old_prefix);
+    free(src);
+    free(runs);
+    free(dst);
+    sf_aws_client_free(owned);
+done:
+    place_clear(&out);
+    place_clear(&work);
+    return rc;
+}
+
+/* ---- published, remove ------------------------------------------------------------------------ */
+
+static int s3_published(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_published *out,
+                        sf_diags *d)
+{
+    *out = (sf_published){0};
+    place p;
+    if (place_of(output_uri, true, "Cannot read what the lake publishes", &p, d) != 0) return -1;
+    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    char *prefix = NULL;
+    int rc = read_pointer(c, ctx, &p, &out->run_id, &out->fingerprint, &prefix, d);
+    free(prefix);
+    sf_aws_client_free(owned);
+    place_clear(&p);
+    return rc < 0 ? -1 : 0;
+}
+
+static int s3_remove(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *d)
+{
+    place p;
+    if (place_of(output_uri, true, "Cannot remove the outputs", &p, d) != 0) return -1;
+    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    char *prefix = join(p.key, SF_DIR "/");
+    sf_aws_error err = {0};
+    size_t n = 0;
+    int rc = sf_aws_s3_delete_prefix(c, ctx, p.bucket, prefix, &n, &err);
+    if (rc != 0) aws_diag(d, "Cannot remove the outputs", &err);
+    else sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of %s", n, output_uri);
+    free(prefix);
+    sf_aws_client_free(owned);
+    place_clear(&p);
+    return rc;
+}
+
+const sf_lake sf_lake_s3 = {
+    .scheme = "s3",
+    .fingerprint = s3_fingerprint,
+    .stage = s3_stage,
+    .publish = s3_publish,
+    .discard = s3_discard,
+    .published = s3_published,
+    .remove = s3_remove,
+};
