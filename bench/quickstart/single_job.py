@@ -6,9 +6,10 @@ one SparkSession and one set of executors run validate -> process -> marts,
 calling the very same job code the pipeline's stages run
 (dags/jobs/{validate_transactions,process_transactions,build_marts}.py through
 sparkflow_jobs.contract.run, with the same standard arguments the provider
-passes).  So the work done is identical; what differs is that the pipeline
-pays for three Spark applications (three spark-submit JVMs, three
-SparkContexts, three sets of executors) and this pays for one.
+passes).  So the work done is identical; what differs is the provider's own
+part (plan, fingerprint, staging, atomic publication, state) and how the
+local engine runs the stages (one application for stages that share their
+settings, with a clean session per stage; see engines/local/run.c).
 
     spark-submit --master spark://... single_job.py \
         --input file:///lake/raw/transactions --reference file:///lake/reference \

@@ -14,7 +14,11 @@
  *   registry.c      the cluster record (cJSON) and ids
  *   workdir.c       directories the engine creates and removes, log tails
  *   daemons.c       starting/stopping master and workers and waiting on them
- *   run.c           pipeline stages: one spark-submit each
+ *   submit.c        one spark-submit: command line, environment, driver
+ *                   process group, waiting/stopping, metrics JSON
+ *   run.c           pipeline runs: one application, or one per stage
+ *   run_one_app.c   the stages of a run in one application (the runner
+ *                   stage_runner.py is compiled in)
  *   local.c         the engine table entry
  */
 #ifndef SF_LOCAL_H
@@ -35,6 +39,43 @@ extern const sf_block_def sf_local_spec_block;
 sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                        const sf_run_spec *run, sf_stage_result *results,
                                        sf_diags *diags);
+
+/* ---- submit.c ----------------------------------------------------------- */
+
+#include <sys/types.h>
+
+typedef struct sf_local_cluster sf_local_cluster;
+int64_t sf_local_wall_ms(void);
+/* spark-submit to c's master: app name, "k=v" settings, the program and
+ * its arguments (all NULL-terminated; result malloc'd, NULL-terminated). */
+char **sf_local_submit_argv(const sf_local_cluster *c, const char *app_name, const char *const *conf,
+                            const char *program, const char *const *program_args);
+/* The job contract's arguments of a stage (--input, --work, --reference,
+ * --metrics) then its own. */
+char **sf_local_stage_args(const sf_run_spec *run, const sf_stage_spec *st, const char *metrics);
+/* The environment for spark-submit: JAVA_HOME, SPARK_HOME, PYSPARK_PYTHON. */
+char **sf_local_submit_env(const sf_local_cluster *c);
+void sf_local_strv_free(char **v);
+/* Start a driver in its own process group, cwd `dir`, output to `log`. */
+pid_t sf_local_spawn_driver(char **argv, char **env, const char *dir, const char *log, char **err);
+/* Wait for the driver, calling tick (if any) every poll; on cancel stop
+ * its group (TERM, then KILL).  Returns the wait status, -1 if stopped. */
+int sf_local_wait_driver(sf_ctx *ctx, pid_t pid, void (*tick)(void *), void *arg);
+/* A metrics JSON as a map of numbers (nested objects flattened with '.'),
+ * or NULL when missing or not an object. */
+sf_value *sf_local_read_metrics(const char *path);
+/* "spark-submit exited with status N" / "... killed by signal N". */
+char *sf_local_describe_exit(int status);
+/* A stage that exited 0: succeeded with its metrics, or failed when it
+ * wrote none. */
+void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path);
+
+/* ---- run_one_app.c -------------------------------------------------------- */
+
+/* Run every stage of `run` in one application; fills results.  Returns 0
+ * when all succeeded. */
+int sf_local_run_one_app(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *run, const char *dir,
+                         sf_stage_result *results);
 
 /* ---- fmt.c -------------------------------------------------------------- */
 

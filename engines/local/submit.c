@@ -1,0 +1,216 @@
+/* submit.c — starting, watching and stopping one spark-submit.
+ *
+ * Every Spark application a pipeline run makes goes through here: the
+ * command line (master, name, Python, settings, program and its arguments),
+ * the environment (JAVA_HOME, SPARK_HOME, PYSPARK_PYTHON), a driver in a
+ * process group of its own so that a cancel stops it and everything it
+ * started, and the metrics JSON a job leaves behind.
+ */
+#include "local.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+extern char **environ;
+
+#define STOP_GRACE_MS 10000
+#define POLL_MS 25
+
+int64_t sf_local_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The Python that runs drivers and executors: the first of the candidates
+ * the Spark lookup tries (spark.c), so jobs run where pyspark was found. */
+static const char *job_python(void)
+{
+    const char *pythons[4];
+    sf_local_pythons(pythons);
+    return pythons[0];
+}
+
+static size_t count(const char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n]) n++;
+    return n;
+}
+
+char **sf_local_submit_argv(const sf_local_cluster *c, const char *app_name, const char *const *conf,
+                            const char *program, const char *const *program_args)
+{
+    size_t n = 0, cap = 16 + 2 * count(conf) + count(program_args);
+    char **argv = calloc(cap, sizeof *argv);
+    if (!argv) abort();
+    argv[n++] = sf_local_fmt("%s/bin/spark-submit", c->spec.spark_home);
+    argv[n++] = sf_local_strdup("--master");
+    argv[n++] = sf_local_fmt("spark://127.0.0.1:%d", c->master.port);
+    argv[n++] = sf_local_strdup("--name");
+    argv[n++] = sf_local_strdup(app_name);
+    argv[n++] = sf_local_strdup("--conf");
+    argv[n++] = sf_local_fmt("spark.pyspark.python=%s", job_python());
+    argv[n++] = sf_local_strdup("--conf");
+    argv[n++] = sf_local_strdup("spark.driver.host=127.0.0.1");
+    for (size_t i = 0; conf && conf[i]; i++) {
+        argv[n++] = sf_local_strdup("--conf");
+        argv[n++] = sf_local_strdup(conf[i]);
+    }
+    argv[n++] = sf_local_strdup(program);
+    for (size_t i = 0; program_args && program_args[i]; i++) argv[n++] = sf_local_strdup(program_args[i]);
+    return argv;
+}
+
+char **sf_local_stage_args(const sf_run_spec *run, const sf_stage_spec *st, const char *metrics)
+{
+    char **args = calloc(9 + count(st->args), sizeof *args);
+    if (!args) abort();
+    size_t n = 0;
+    const char *std_args[][2] = {{"--input", run->input_uri}, {"--work", run->work_uri},
+                                 {"--reference", run->reference_uri}, {"--metrics", metrics}};
+    for (size_t i = 0; i < 4; i++) {
+        if (!std_args[i][1]) continue;
+        args[n++] = sf_local_strdup(std_args[i][0]);
+        args[n++] = sf_local_strdup(std_args[i][1]);
+    }
+    for (size_t i = 0; st->args && st->args[i]; i++) args[n++] = sf_local_strdup(st->args[i]);
+    return args;
+}
+
+void sf_local_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++) free(v[i]);
+    free(v);
+}
+
+char **sf_local_submit_env(const sf_local_cluster *c)
+{
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = calloc(n + 8, sizeof *env);
+    if (!env) abort();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "JAVA_HOME=", 10) && strncmp(environ[i], "SPARK_HOME=", 11) &&
+            strncmp(environ[i], "PYSPARK_PYTHON=", 15) && strncmp(environ[i], "SPARK_LOCAL_IP=", 15))
+            env[k++] = sf_local_strdup(environ[i]);
+    env[k++] = sf_local_fmt("JAVA_HOME=%s", c->java_home);
+    env[k++] = sf_local_fmt("SPARK_HOME=%s", c->spec.spark_home);
+    env[k++] = sf_local_fmt("PYSPARK_PYTHON=%s", job_python());
+    env[k++] = sf_local_strdup("SPARK_LOCAL_IP=127.0.0.1");
+    return env;
+}
+
+pid_t sf_local_spawn_driver(char **argv, char **env, const char *dir, const char *log, char **err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* Spark drops spark-warehouse/ and metastore files in its cwd: keep them
+     * with the run, not in the user's Terraform directory. */
+    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    posix_spawnattr_setpgroup(&attr, 0);
+    /* The provider blocks SIGTERM and ignores SIGINT; the driver must not. */
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        *err = sf_local_fmt("cannot start %s: %s", argv[0], strerror(rc));
+        return -1;
+    }
+    return pid;
+}
+
+int sf_local_wait_driver(sf_ctx *ctx, pid_t pid, void (*tick)(void *), void *arg)
+{
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0 && errno != EINTR) return -1;
+        if (tick) tick(arg);
+        if (sf_ctx_sleep_ms(ctx, POLL_MS) != 0) break;
+    }
+    kill(-pid, SIGTERM);
+    for (int64_t waited = 0; waited < STOP_GRACE_MS; waited += POLL_MS) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            kill(-pid, SIGKILL); /* anything the driver left in its group */
+            return -1;
+        }
+        sf_local_sleep_ms(POLL_MS);
+    }
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* Numbers of a metrics JSON object, flattened with '.' for nested objects. */
+static void flatten_metrics(const cJSON *obj, const char *prefix, sf_value *out)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!it->string) continue;
+        char *key = prefix ? sf_local_fmt("%s.%s", prefix, it->string) : sf_local_strdup(it->string);
+        if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
+        else if (cJSON_IsObject(it)) flatten_metrics(it, key, out);
+        free(key);
+    }
+}
+
+sf_value *sf_local_read_metrics(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    sf_value *m = sf_value_map();
+    flatten_metrics(root, NULL, m);
+    cJSON_Delete(root);
+    return m;
+}
+
+char *sf_local_describe_exit(int status)
+{
+    if (WIFEXITED(status)) return sf_local_fmt("spark-submit exited with status %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return sf_local_fmt("spark-submit was killed by signal %d", WTERMSIG(status));
+    return sf_local_strdup("spark-submit ended abnormally");
+}
+
+void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path)
+{
+    r->metrics = sf_local_read_metrics(metrics_path);
+    if (r->metrics) {
+        r->status = sf_local_strdup("succeeded");
+        return;
+    }
+    r->status = sf_local_strdup("failed");
+    r->reason = sf_local_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract "
+                             "in dags/README.md)", metrics_path);
+}
