@@ -38,8 +38,8 @@ import pytest
 from awsenv import ROLE, ROLE_ARN
 from executor import BOOT, active_clusters, emr_clusters
 from pipeline_support import (GENERATOR, JOBS, RUN_TIMEOUT, assert_metrics, check_background,
-                              expected_metrics, generate, interrupt, manifest, plan_exitcode,
-                              wait_exit)
+                              expected_metrics, generate, interrupt, manifest, plan_change,
+                              plan_exitcode, wait_exit)
 from tfharness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,6 +282,22 @@ def test_cluster_lifecycle(aws_sandbox, moto, proxy, executor):
     assert "Import successful" in r.output, r.describe()
     imported = sb.resources(d)[CLUSTER]
     assert imported["id"] == cid2 and imported["name"] == "finances", imported
+    # The import reads everything EMR (and the spec tags) know; `timeouts` is
+    # Terraform-only and comes back null, so the first plan may set it in
+    # place, and nothing else: that apply must not touch the cluster.
+    r = plan_exitcode(sb, d, "-var", "core_instance_count=3", "-out=import.tfplan")
+    if r.rc == 2:
+        ch = plan_change(sb, d, "import.tfplan", CLUSTER)
+        assert ch["actions"] == ["update"], ch
+        diff = {k for k in set(ch["before"]) | set(ch["after"])
+                if ch["before"].get(k) != ch["after"].get(k) and k not in ch.get("after_unknown", {})}
+        assert diff <= {"timeouts"}, f"after import the plan changes {diff}:\n{r.describe()}"
+        t = time.monotonic()
+        sb.run("apply", "import.tfplan", cwd=d, timeout=300)
+        touched = {c.action for c in proxy.select("emr", since=t)} & {
+            "RunJobFlow", "TerminateJobFlows", "ModifyInstanceGroups", "AddTags", "RemoveTags"}
+        assert not touched, f"setting timeouts after import called {touched}"
+        measure("import_then_plan", "timeouts set in place (Terraform-only), nothing else")
     r = plan_exitcode(sb, d, "-var", "core_instance_count=3")
     assert r.rc == 0 and "No changes." in r.output, "after import:\n" + r.describe()
 
