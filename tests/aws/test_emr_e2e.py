@@ -513,8 +513,15 @@ def test_secrets_nowhere(aws_sandbox, moto, proxy, executor, monkeypatch, source
     texts["plan output"] = sb.run("plan", cwd=d).output
     texts["show -json"] = sb.run("show", "-json", cwd=d).stdout
     texts["destroy output"] = sb.run("destroy", cwd=d, timeout=300).output
+    # the logs really are trace logs of Terraform and of the provider
+    logs = [p.read_text(errors="replace") for p in sb.logs.glob("*.tf.log")]
+    assert any("[TRACE]" in t for t in logs), "no TF_LOG=trace log was written"
+    assert any("sparkflow" in t and ("RunJobFlow" in t or "emr" in t.lower()) for t in logs)
     leaks = _leaks(sb, d, creds, texts)
     assert not leaks, f"secrets found ({source}): {leaks}"
+    # the search itself works: the proxy saw the access key on the wire
+    if source != "web_identity":
+        assert _leaks(sb, d, {"key": creds["access key"]}, {"wire": json.dumps(sorted(proxy.access_keys()))})
     assert active_clusters() == []
 
 
