@@ -331,7 +331,10 @@ static int terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, s
         const char *state = sf_emr_str(cl, "Status.State");
         bool done = d == 1 || state_is(state, "TERMINATED", "TERMINATED_WITH_ERRORS");
         cJSON_Delete(cl);
-        if (done) break;
+        if (done) {
+            sf_aws_error_clear(&err);
+            break;
+        }
         if (d < 0 && !sf_aws_retryable(err.status, err.code, 0)) {
             sf_aws_error_diag(diags, NULL, "Cannot follow the EMR cluster's termination", &err, NULL);
             sf_aws_error_clear(&err);
@@ -439,6 +442,7 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
         sf_aws_error_clear(&err);
         return -1;
     }
+    sf_aws_error_clear(&err);
     if (rc == 1 || ended(sf_emr_str(cl, "Status.State"))) {
         sf_log(ctx, SF_LOG_INFO, "emr: cluster %s is %s: gone", id, rc == 1 ? "unknown" : sf_emr_str(cl, "Status.State"));
         cJSON_Delete(cl);

@@ -22,9 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zlib.h>
 
 #define STEP_POLL_CAP_MS 10000
 #define ADD_ATTEMPTS 4
+#define LOG_TAIL_LINES 25
+#define LOG_TAIL_BYTES 4096
+#define LOG_MAX (64 * 1024 * 1024)
 
 /* One run's state: the client (counting its calls), where things go. */
 typedef struct run_ctx {
@@ -214,6 +218,66 @@ static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **w
     return m;
 }
 
+/* gunzip (EMR keeps step logs as stderr.gz); -1 when not gzip. */
+static int gunzip(const sf_aws_buf *in, sf_aws_buf *out)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
+    z.next_in = (Bytef *)in->data;
+    z.avail_in = (uInt)in->len;
+    sf_aws_buf_add(out, "", 0);
+    int rc;
+    do {
+        unsigned char buf[16384];
+        z.next_out = buf;
+        z.avail_out = sizeof buf;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) break;
+        sf_aws_buf_add(out, buf, sizeof buf - z.avail_out);
+    } while (rc != Z_STREAM_END && out->len < LOG_MAX);
+    inflateEnd(&z);
+    return rc == Z_STREAM_END || out->len >= LOG_MAX ? 0 : -1;
+}
+
+/* The last lines of a step's log on S3 (gzip or plain), or NULL. */
+static char *log_tail(run_ctx *r, sf_ctx *ctx, const char *uri)
+{
+    char *bucket = NULL, *key = NULL;
+    if (!uri || sf_aws_s3_parse_uri(uri, &bucket, &key) != 0 || !*key || key[strlen(key) - 1] == '/') {
+        free(bucket);
+        free(key);
+        return NULL;
+    }
+    sf_aws_buf raw = {0}, text = {0};
+    sf_aws_error err = {0};
+    char *tail = NULL;
+    if (sf_aws_s3_get(r->c, ctx, bucket, key, &raw, &err) == 0) {
+        bool gz = raw.len > 2 && (unsigned char)raw.data[0] == 0x1f && (unsigned char)raw.data[1] == 0x8b;
+        if (!gz) {
+            text = raw;
+            raw = (sf_aws_buf){0};
+        } else if (gunzip(&raw, &text) != 0) {
+            sf_aws_buf_free(&text);
+        }
+    }
+    if (text.data) {
+        size_t n = text.len, lines = 0;
+        while (n > 0 && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r')) n--;
+        size_t start = n;
+        while (start > 0 && n - start < LOG_TAIL_BYTES) {
+            if (text.data[start - 1] == '\n' && ++lines == LOG_TAIL_LINES) break;
+            start--;
+        }
+        tail = sf_aws_strndup(text.data + start, n - start);
+    }
+    sf_aws_error_clear(&err);
+    sf_aws_buf_free(&raw);
+    sf_aws_buf_free(&text);
+    free(bucket);
+    free(key);
+    return tail;
+}
+
 static int64_t timeline_ms(const cJSON *step, const char *field)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(
@@ -260,8 +324,10 @@ static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, s
             free(res->log);
             res->log = sf_aws_strdup(log);
         }
-        res->log_tail = sf_aws_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
-                                   log ? log : "the cluster's log_uri");
+        res->log_tail = log_tail(r, ctx, log);
+        if (!res->log_tail)
+            res->log_tail = sf_aws_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
+                                       log ? log : "the cluster's log_uri");
         *failed = true;
     } else { /* CANCELLED, INTERRUPTED */
         res->status = sf_aws_strdup("cancelled");
