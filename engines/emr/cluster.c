@@ -573,10 +573,60 @@ static int resize(sf_aws_client *c, sf_ctx *ctx, const char *id, int64_t want, s
     return rc;
 }
 
+/* Tags changed in place: AddTags with the new user tags and spec copy,
+ * RemoveTags for user tags dropped and spec chunks no longer used. */
+static int retag(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_value *old_spec, const sf_value *new_spec,
+                 sf_diags *diags)
+{
+    sf_value *old_r = sf_emr_spec_resolved(old_spec), *new_r = sf_emr_spec_resolved(new_spec);
+    const sf_value *old_tags = sf_value_get(old_r, "tags"), *new_tags = sf_value_get(new_r, "tags");
+    sf_value *o = sf_value_copy(old_r), *n = sf_value_copy(new_r);
+    sf_value_put(o, "core_instance_count", sf_value_null());
+    sf_value_put(n, "core_instance_count", sf_value_null());
+    bool same = sf_value_equal(o, n);
+    sf_value_free(o);
+    sf_value_free(n);
+    int rc = 0;
+    sf_aws_error err = {0};
+    if (!same) {
+        cJSON *add = cJSON_CreateObject(), *out = NULL;
+        cJSON_AddStringToObject(add, "ResourceId", id);
+        cJSON *tags = sf_emr_spec_tags(new_r), *old_chunks = sf_emr_spec_tags(old_r);
+        int n_new = cJSON_GetArraySize(tags), n_old = cJSON_GetArraySize(old_chunks);
+        cJSON_Delete(old_chunks);
+        for (size_t i = 0; !sf_value_is_null(new_tags) && i < new_tags->n; i++)
+            add_tag(tags, new_tags->keys[i], sf_value_get_str(new_tags->elems[i]));
+        cJSON_AddItemToObject(add, "Tags", tags);
+        rc = sf_emr_call(c, ctx, "AddTags", add, true, &out, &err);
+        cJSON_Delete(add);
+        cJSON_Delete(out);
+        out = NULL;
+        cJSON *rm = cJSON_CreateObject(), *keys = cJSON_CreateArray();
+        cJSON_AddStringToObject(rm, "ResourceId", id);
+        for (size_t i = 0; !sf_value_is_null(old_tags) && i < old_tags->n; i++)
+            if (sf_value_is_null(new_tags) || !sf_value_get(new_tags, old_tags->keys[i]))
+                cJSON_AddItemToArray(keys, cJSON_CreateString(old_tags->keys[i]));
+        for (int k = n_new; k < n_old; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "sparkflow:spec:%d", k);
+            cJSON_AddItemToArray(keys, cJSON_CreateString(key));
+        }
+        int n_keys = cJSON_GetArraySize(keys);
+        cJSON_AddItemToObject(rm, "TagKeys", keys);
+        if (rc == 0 && n_keys) rc = sf_emr_call(c, ctx, "RemoveTags", rm, true, &out, &err);
+        cJSON_Delete(rm);
+        cJSON_Delete(out);
+        if (rc != 0) sf_aws_error_diag(diags, "emr.tags", "Cannot update the EMR cluster's tags", &err, NULL);
+    }
+    sf_aws_error_clear(&err);
+    sf_value_free(old_r);
+    sf_value_free(new_r);
+    return rc;
+}
+
 sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_value *old_spec,
                                        const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags)
 {
-    (void)old_spec;
     sf_emr_spec s;
     if (sf_emr_spec_from_value(new_spec, &s, diags) != 0) {
         sf_emr_spec_clear(&s);
@@ -584,7 +634,7 @@ sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, co
     }
     sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
     sf_engine_status st = SF_ENGINE_ERROR;
-    if (c && resize(c, ctx, id, s.core_instance_count, diags) == 0) {
+    if (c && retag(c, ctx, id, old_spec, new_spec, diags) == 0 && resize(c, ctx, id, s.core_instance_count, diags) == 0) {
         sf_value *resolved = sf_emr_spec_resolved(new_spec);
         int rc = describe_info(c, ctx, id, resolved, out, diags);
         sf_value_free(resolved);

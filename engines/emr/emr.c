@@ -1,12 +1,12 @@
 /* emr.c — the emr engine: an Amazon EMR cluster and pipeline steps on it.
  *
  * The engine table entry over cluster.c (lifecycle) and steps.c (runs).
- * Only the core node count changes in place; any other change to the
- * `emr {}` block replaces the cluster.
+ * The core node count and the tags change in place; any other change to
+ * the `emr {}` block replaces the cluster.
  */
 #include "emr.h"
 
-static const char *const emr_updatable[] = {"core_instance_count", NULL};
+static const char *const emr_updatable[] = {"core_instance_count", "tags", NULL};
 
 const sf_engine sf_engine_emr = {
     .name = "emr",

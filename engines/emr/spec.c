@@ -110,7 +110,8 @@ static const sf_attr_def emr_attrs[] = {
      "EMR configurations as a JSON list, e.g. `jsonencode([{Classification = \"spark-defaults\", Properties = "
      "{\"spark.sql.shuffle.partitions\" = \"64\"}}])`.", NULL, validate_json_list},
     {"tags", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
-     "Tags of the cluster (and its instances), on top of the provider's `default_tags`."},
+     "Tags of the cluster (and its instances), on top of the provider's `default_tags`. Changing them "
+     "updates the cluster in place."},
     {NULL},
 };
 

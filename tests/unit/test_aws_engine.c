@@ -293,6 +293,17 @@ static void test_cluster_lifecycle(void **state)
     assert_int_equal(n, 3);
     sf_cluster_info_clear(&info);
 
+    /* Tags change in place, and Read gives the new ones back. */
+    sf_value *tagged = small_spec(3), *t = sf_value_map();
+    sf_value_put(t, "team", sf_value_string("household"));
+    sf_value_put(tagged, "tags", t);
+    assert_int_equal(sf_engine_emr.cluster_update(ctx, &env, id, bigger, tagged, &info, &d), SF_ENGINE_OK);
+    sf_cluster_info_clear(&info);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_OK);
+    assert_string_equal(sf_value_get_str(sf_value_get(sf_value_get(info.spec, "tags"), "team")), "household");
+    sf_cluster_info_clear(&info);
+    sf_value_free(tagged);
+
     /* Delete, then Read says GONE; deleting again is fine. */
     assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, id, &d), SF_ENGINE_OK);
     assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_GONE);
