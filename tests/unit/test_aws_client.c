@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "aws/aws.h"
@@ -255,6 +256,45 @@ static void test_chain_profile_and_process(void **state)
     sf_ctx_free(ctx);
 }
 
+static void test_credentials_refreshed_before_expiry(void **state)
+{
+    (void)state;
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    char *conf = path_in_tmp("config3"), *runs = path_in_tmp("runs.log");
+    /* Credentials that expire in two minutes: inside the refresh margin. */
+    time_t soon = time(NULL) + 120;
+    struct tm tm;
+    gmtime_r(&soon, &tm);
+    char exp[32];
+    strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *text = sf_aws_fmt("[profile short]\ncredential_process = sh -c 'echo run >> %s; printf \"{\\\"Version\\\": 1, "
+                            "\\\"AccessKeyId\\\": \\\"AKIDSHORT\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
+                            "\\\"SessionToken\\\": \\\"t\\\", \\\"Expiration\\\": \\\"%s\\\"}\"'\n",
+                            runs, exp);
+    write_file(conf, text);
+    free(text);
+    setenv("AWS_CONFIG_FILE", conf, 1);
+    setenv("AWS_PROFILE", "short", 1);
+    sf_aws_client *c = bare_client();
+    for (int i = 0; i < 3; i++) {
+        sf_aws_creds cr;
+        char *err = NULL;
+        assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), 0);
+        assert_string_equal(cr.access_key, "AKIDSHORT");
+        sf_aws_creds_clear(&cr);
+    }
+    FILE *f = fopen(runs, "r");
+    assert_non_null(f);
+    int lines = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;) lines += ch == '\n';
+    fclose(f);
+    assert_int_equal(lines, 3); /* resolved again each time: they expire within 5 minutes */
+    sf_aws_client_free(c);
+    free(conf);
+    free(runs);
+    sf_ctx_free(ctx);
+}
+
 /* ---- against moto -------------------------------------------------------- */
 
 static void test_sts_identity_and_web_identity(void **state)
@@ -434,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup(test_chain_env_and_explicit, clean_env),
         cmocka_unit_test_setup(test_chain_nothing_says_what_was_tried, clean_env),
         cmocka_unit_test_setup(test_chain_profile_and_process, clean_env),
+        cmocka_unit_test_setup(test_credentials_refreshed_before_expiry, clean_env),
         cmocka_unit_test_setup(test_sts_identity_and_web_identity, clean_env),
         cmocka_unit_test_setup(test_s3_objects, clean_env),
         cmocka_unit_test_setup(test_emr_json_errors, clean_env),
