@@ -287,8 +287,9 @@ typedef struct sf_aws_call {
     const char *bucket;         /* S3: addressed by host or path per config */
 } sf_aws_call;
 
-/* Sign and send with retries.  Returns 0 for a 2xx answer (resp filled),
- * -1 with *err otherwise (resp still holds the last answer). */
+/* Sign and send with retries.  Returns 0 for a 2xx answer (resp filled,
+ * *err cleared), -1 with *err otherwise (resp holds the last answer).
+ * *err must be zeroed or cleared before the call. */
 int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_aws_http_resp *resp,
                        sf_aws_error *err);
 

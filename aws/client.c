@@ -540,6 +540,7 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
         sf_aws_creds_clear(&creds);
         count_call(c);
         if (rc == 0 && resp->status >= 200 && resp->status < 300) {
+            sf_aws_error_clear(err); /* what earlier attempts left */
             sf_log(ctx, SF_LOG_INFO, "aws: %s %s -> %ld in %lld ms (attempt %d)", call->service, call->operation,
                    resp->status, (long long)(sf_now_ms() - t0), i + 1);
             return 0;

@@ -231,6 +231,8 @@ static void check_credentials(sf_call *call, sf_aws_client *c, sf_diags *diags)
     sf_aws_creds_clear(&creds);
 }
 
+static void provider_free_data(void *data);
+
 static void *provider_configure(sf_call *call, const sf_value *config, sf_diags *diags)
 {
     sf_aws_config cfg;
@@ -243,6 +245,10 @@ static void *provider_configure(sf_call *call, const sf_value *config, sf_diags 
     if (!env) abort();
     env->aws = sf_aws_client_new(&cfg);
     if (in_use && !sf_diags_has_error(diags)) check_credentials(call, env->aws, diags);
+    if (sf_diags_has_error(diags)) {
+        provider_free_data(env);
+        return NULL;
+    }
     return env;
 }
 
