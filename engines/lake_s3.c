@@ -16,7 +16,9 @@
  * pointer finds every object of the run — then deletes the staging area and
  * the previously published run.  A failed or interrupted run never touches
  * the pointer; discard deletes its staging area.  Readers (and the next
- * plan) read published.json and then the prefix it names.
+ * plan) read published.json and then the prefix it names.  A staging area
+ * left by a killed provider is removed by a later stage once nothing was
+ * written to it for 24 hours.
  *
  * Fingerprint: ListObjectsV2 under the input, names Spark ignores skipped
  * (a path segment starting with '_' or '.' unless it holds '=', names
@@ -35,6 +37,7 @@
 
 #define SF_DIR "_sparkflow"
 #define POINTER SF_DIR "/published.json"
+#define STALE_AFTER_S (24 * 60 * 60)
 
 /* ---- locations ---------------------------------------------------------------- */
 
@@ -169,11 +172,46 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_engine_env *env, const char *inp
 
 /* ---- stage, discard --------------------------------------------------------------------- */
 
+/* Staging areas left by a provider that was killed (not cancelled: a
+ * cancel discards its own) are removed once nothing was written to them for
+ * STALE_AFTER_S, so that a run still writing is never touched.  One list
+ * call; failures only log. */
+static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *tmp_prefix)
+{
+    sf_aws_s3_listing l;
+    sf_aws_error err = {0};
+    if (sf_aws_s3_list(c, ctx, bucket, tmp_prefix, &l, &err) != 0) {
+        sf_aws_error_clear(&err);
+        return;
+    }
+    int64_t now = sf_aws_wall_ms() / 1000;
+    size_t plen = strlen(tmp_prefix);
+    for (size_t i = 0; i < l.n;) {
+        const char *run = l.items[i].key + plen;
+        size_t rlen = strcspn(run, "/");
+        int64_t newest = 0;
+        size_t k = i;
+        for (; k < l.n && strncmp(l.items[k].key + plen, run, rlen) == 0 && l.items[k].key[plen + rlen] == '/'; k++) {
+            int64_t t = sf_aws_parse_iso8601(l.items[k].last_modified);
+            if (t > newest) newest = t;
+        }
+        if (k == i) k = i + 1; /* an object right at the prefix: not a run */
+        else if (newest > 0 && now - newest > STALE_AFTER_S) {
+            char *prefix = sf_aws_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
+            size_t n = 0;
+            if (sf_aws_s3_delete_prefix(c, ctx, bucket, prefix, &n, &err) == 0)
+                sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of an abandoned run at s3://%s/%s", n, bucket, prefix);
+            sf_aws_error_clear(&err);
+            free(prefix);
+        }
+        i = k;
+    }
+    sf_aws_s3_listing_clear(&l);
+}
+
 static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *run_id, char **work_uri,
                     sf_diags *d)
 {
-    (void)ctx;
-    (void)env;
     *work_uri = NULL;
     place p;
     if (place_of(output_uri, true, "Cannot stage the run", &p, d) != 0) return -1;
@@ -187,6 +225,11 @@ static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_ur
     else {
         char *tmp = join(p.parent, SF_DIR "/tmp");
         *work_uri = sf_aws_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
+        sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+        char *tmp_prefix = sf_aws_fmt("%s/", tmp);
+        sweep_stale(c, ctx, p.bucket, tmp_prefix);
+        free(tmp_prefix);
+        sf_aws_client_free(owned);
         free(tmp);
         rc = 0;
     }

@@ -213,8 +213,12 @@ static void test_lake_publish_cycle(void **state)
     sf_published_clear(&p);
     free(work);
 
-    /* A second run replaces the first; a failed third one changes nothing. */
+    /* A second run replaces the first; a failed third one changes nothing.
+     * Another run's fresh staging area is left alone by the sweep. */
+    put("pub", "lake/_sparkflow/tmp/other/x", "busy");
     assert_int_equal(sf_lake_s3.stage(ctx, &env, out, "run-2", &work, &d), 0);
+    assert_int_equal(count("pub", "lake/_sparkflow/tmp/other/"), 1);
+    assert_int_equal(sf_lake_s3.discard(ctx, &env, "s3://pub/lake/_sparkflow/tmp/other", &d), 0);
     put("pub", "lake/_sparkflow/tmp/run-2/valid/part-0.parquet", "p0 v2");
     assert_int_equal(sf_lake_s3.publish(ctx, &env, out, work, "run-2", "sha256:bb", &d), 0);
     free(work);
