@@ -257,6 +257,16 @@ sf_aws_client *sf_aws_client_child(sf_aws_client *parent);
  * AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE or ~/.aws.  *explicit says
  * whether the name was chosen rather than defaulted. */
 void sf_aws_client_profile(sf_aws_client *c, sf_aws_profile *out, bool *explicit_name);
+/* The shared files in use: configured, else AWS_CONFIG_FILE /
+ * AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/config and ~/.aws/credentials. */
+typedef struct sf_aws_config_files {
+    char **config;
+    size_t n_config;
+    char **cred;
+    size_t n_cred;
+} sf_aws_config_files;
+void sf_aws_client_files(sf_aws_client *c, sf_aws_config_files *out);
+void sf_aws_client_files_clear(sf_aws_config_files *f);
 /* Attempts (first try included) that calls through the client make. */
 int sf_aws_client_max_attempts(const sf_aws_client *c);
 /* API calls sent through the client so far (each HTTP attempt counts). */
@@ -335,6 +345,9 @@ typedef struct sf_aws_identity {
 } sf_aws_identity;
 void sf_aws_identity_clear(sf_aws_identity *id);
 int sf_aws_sts_get_caller_identity(sf_aws_client *c, sf_ctx *ctx, sf_aws_identity *out, sf_aws_error *err);
+/* AssumeRole signed with `source` (a profile's source_profile keys). */
+int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *source, const char *role_arn,
+                           const char *session_name, int64_t duration_s, sf_aws_creds *out, sf_aws_error *err);
 /* Unsigned AssumeRoleWithWebIdentity.  `token` is the JWT itself. */
 int sf_aws_sts_assume_role_with_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *role_arn,
                                              const char *session_name, const char *token,

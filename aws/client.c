@@ -152,18 +152,32 @@ static void free_list(char **l, size_t n)
     free(l);
 }
 
+void sf_aws_client_files(sf_aws_client *c, sf_aws_config_files *out)
+{
+    const sf_aws_config *cfg = &c->sh->cfg;
+    out->config = files_of(cfg->shared_config_files, cfg->n_shared_config_files, "AWS_CONFIG_FILE", "config",
+                           &out->n_config);
+    out->cred = files_of(cfg->shared_credentials_files, cfg->n_shared_credentials_files, "AWS_SHARED_CREDENTIALS_FILE",
+                         "credentials", &out->n_cred);
+}
+
+void sf_aws_client_files_clear(sf_aws_config_files *f)
+{
+    free_list(f->config, f->n_config);
+    free_list(f->cred, f->n_cred);
+    *f = (sf_aws_config_files){0};
+}
+
 void sf_aws_client_profile(sf_aws_client *c, sf_aws_profile *out, bool *explicit_name)
 {
     const sf_aws_config *cfg = &c->sh->cfg;
     const char *name = cfg->profile ? cfg->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : env("AWS_DEFAULT_PROFILE");
     if (explicit_name) *explicit_name = name != NULL;
-    size_t nc = 0, ncr = 0;
-    char **conf = files_of(cfg->shared_config_files, cfg->n_shared_config_files, "AWS_CONFIG_FILE", "config", &nc);
-    char **cred = files_of(cfg->shared_credentials_files, cfg->n_shared_credentials_files,
-                           "AWS_SHARED_CREDENTIALS_FILE", "credentials", &ncr);
-    sf_aws_profile_load((const char *const *)conf, nc, (const char *const *)cred, ncr, name ? name : "default", out);
-    free_list(conf, nc);
-    free_list(cred, ncr);
+    sf_aws_config_files f;
+    sf_aws_client_files(c, &f);
+    sf_aws_profile_load((const char *const *)f.config, f.n_config, (const char *const *)f.cred, f.n_cred,
+                        name ? name : "default", out);
+    sf_aws_client_files_clear(&f);
 }
 
 const char *sf_aws_client_region(sf_aws_client *c, char **err)

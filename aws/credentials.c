@@ -6,7 +6,8 @@
  *      block, else AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
  *      (+ AWS_ROLE_SESSION_NAME): STS AssumeRoleWithWebIdentity, unsigned;
  *   4. the shared files' profile: static keys, role_arn +
- *      web_identity_token_file, or credential_process;
+ *      web_identity_token_file, credential_process, or role_arn +
+ *      source_profile (STS AssumeRole signed with the source's keys);
  *   5. the container endpoint (ECS, CodeBuild): AWS_CONTAINER_CREDENTIALS_*;
  *   6. the instance metadata service (IMDSv2), unless AWS_EC2_METADATA_DISABLED.
  *
@@ -260,6 +261,48 @@ static int parse_creds_json(const char *text, const char *source, sf_aws_creds *
     return rc;
 }
 
+/* role_arn + source_profile: AssumeRole signed with the source profile's
+ * static keys (one level; chains of roles are not followed). */
+static outcome from_source_profile(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile *p, const char *source,
+                                   sf_aws_creds *out, trail *t)
+{
+    const char *src_name = sf_aws_profile_get(p, "source_profile");
+    sf_aws_config_files files;
+    sf_aws_client_files(c, &files);
+    sf_aws_profile sp;
+    sf_aws_profile_load((const char *const *)files.config, files.n_config, (const char *const *)files.cred,
+                        files.n_cred, src_name, &sp);
+    sf_aws_client_files_clear(&files);
+    const char *ak = sf_aws_profile_get(&sp, "aws_access_key_id"), *sk = sf_aws_profile_get(&sp, "aws_secret_access_key");
+    outcome o = FAILED;
+    char *why = NULL;
+    if (!ak || !sk) {
+        why = sf_aws_fmt("its source_profile \"%s\" holds no aws_access_key_id/aws_secret_access_key", src_name);
+    } else {
+        sf_aws_creds src = {.access_key = (char *)ak, .secret_key = (char *)sk,
+                            .token = (char *)sf_aws_profile_get(&sp, "aws_session_token")};
+        char session[64];
+        snprintf(session, sizeof session, "sparkflow-%lld", (long long)time(NULL));
+        const char *name = sf_aws_profile_get(p, "role_session_name");
+        const char *dur = sf_aws_profile_get(p, "duration_seconds");
+        sf_aws_error err = {0};
+        const char *role = sf_aws_profile_get(p, "role_arn");
+        if (sf_aws_sts_assume_role(c, ctx, &src, role, name ? name : session, dur ? atoll(dur) : 0, out, &err) == 0) {
+            out->source = sf_aws_fmt("%s (role %s from source_profile \"%s\")", source, role, src_name);
+            o = FOUND;
+        } else {
+            char *text = sf_aws_error_text(&err);
+            why = sf_aws_fmt("assuming role %s with source_profile \"%s\" failed: %s", role, src_name, text);
+            free(text);
+        }
+        sf_aws_error_clear(&err);
+    }
+    if (why) tried(t, source, why);
+    free(why);
+    sf_aws_profile_clear(&sp);
+    return o;
+}
+
 static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
 {
     sf_aws_profile p;
@@ -290,9 +333,11 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
         } else {
             o = FAILED;
         }
+    } else if (role && sf_aws_profile_get(&p, "source_profile")) {
+        o = from_source_profile(c, ctx, &p, source, out, t);
     } else if (role) {
-        why = sf_aws_strdup("role_arn with source_profile or credential_source is not supported; use "
-                            "web_identity_token_file or credential_process, or static keys");
+        why = sf_aws_strdup("role_arn needs source_profile (with static keys), or web_identity_token_file; "
+                            "credential_source is not supported");
         o = FAILED;
     } else {
         why = sf_aws_strdup("the profile holds no credentials (aws_access_key_id, role_arn + "

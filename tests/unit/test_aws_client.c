@@ -334,6 +334,39 @@ static void test_sts_identity_and_web_identity(void **state)
     sf_ctx_free(ctx);
 }
 
+static void test_profile_role_with_source_profile(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    char *conf = path_in_tmp("config4"), *cred = path_in_tmp("credentials4");
+    write_file(conf, "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = base\n"
+                     "role_session_name = laptop\n[profile lost]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
+                     "source_profile = nobody\n");
+    write_file(cred, "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n");
+    setenv("AWS_CONFIG_FILE", conf, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", cred, 1);
+    setenv("AWS_PROFILE", "admin", 1);
+    sf_aws_client *c = moto_client(false);
+    sf_aws_creds cr;
+    char *why = NULL;
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &why), 0);
+    assert_non_null(strstr(cr.source, "source_profile \"base\""));
+    assert_non_null(cr.token);
+    assert_string_not_equal(cr.access_key, "AKIDBASE");
+    sf_aws_creds_clear(&cr);
+    sf_aws_client_free(c);
+    setenv("AWS_PROFILE", "lost", 1);
+    c = moto_client(false);
+    assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &why), -1);
+    assert_non_null(strstr(why, "source_profile \"nobody\" holds no"));
+    free(why);
+    sf_aws_client_free(c);
+    free(conf);
+    free(cred);
+    sf_ctx_free(ctx);
+}
+
 static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
 {
     sf_aws_call call = {.operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/",
@@ -476,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup(test_chain_profile_and_process, clean_env),
         cmocka_unit_test_setup(test_credentials_refreshed_before_expiry, clean_env),
         cmocka_unit_test_setup(test_sts_identity_and_web_identity, clean_env),
+        cmocka_unit_test_setup(test_profile_role_with_source_profile, clean_env),
         cmocka_unit_test_setup(test_s3_objects, clean_env),
         cmocka_unit_test_setup(test_emr_json_errors, clean_env),
         cmocka_unit_test_setup(test_unreachable_endpoint_retries_then_fails, clean_env),
