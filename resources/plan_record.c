@@ -16,14 +16,14 @@
  */
 #include "resources/plan_record.h"
 
+#include "provider/files.h"
+
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static char *records_dir(void)
@@ -53,23 +53,6 @@ static char *record_path(const char *id, const char *output_uri)
     return path;
 }
 
-static int mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p) abort();
-    int rc = 0;
-    for (char *s = p + 1; rc == 0; s++) {
-        if (*s != '/' && *s != '\0') continue;
-        char c = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) rc = -1;
-        *s = c;
-        if (c == '\0') break;
-    }
-    free(p);
-    return rc;
-}
-
 int sf_plan_record_write(const char *id, const char *output_uri, const char *prior_run_id,
                          const char *fingerprint)
 {
@@ -84,7 +67,7 @@ int sf_plan_record_write(const char *id, const char *output_uri, const char *pri
     char *text = cJSON_Print(rec);
     cJSON_Delete(rec);
     int rc = -1;
-    FILE *f = mkdirs(dir) == 0 ? fopen(tmp, "w") : NULL;
+    FILE *f = sf_file_mkdirs(dir) == 0 ? fopen(tmp, "w") : NULL;
     if (f) {
         bool ok = fputs(text, f) >= 0;
         ok = fclose(f) == 0 && ok;
@@ -101,14 +84,11 @@ int sf_plan_record_write(const char *id, const char *output_uri, const char *pri
 char *sf_plan_record_fingerprint(const char *id, const char *output_uri, const char *prior_run_id)
 {
     char *path = record_path(id, output_uri);
-    FILE *f = fopen(path, "r");
+    char *text = sf_file_read(path);
     free(path);
-    if (!f) return NULL;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *rec = cJSON_Parse(buf);
+    if (!text) return NULL;
+    cJSON *rec = cJSON_Parse(text);
+    free(text);
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(rec, "prior_run_id");
     const cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fingerprint");
     bool same_prior = prior_run_id ? cJSON_IsString(run) && strcmp(run->valuestring, prior_run_id) == 0

@@ -7,6 +7,8 @@
  */
 #include "local.h"
 
+#include "provider/files.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -261,28 +263,14 @@ int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
     memset(out, 0, sizeof *out);
     char *path = record_path(id, err);
     if (!path) return -1;
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    char *text = sf_file_read(path);
+    if (!text) {
         int e = errno;
         int rc = e == ENOENT ? 1 : -1;
         if (rc < 0) *err = sf_local_fmt("cannot read %s: %s", path, strerror(e));
         free(path);
         return rc;
     }
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    if (!text) abort();
-    size_t k;
-    while ((k = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += k;
-        if (len + 1 == cap) {
-            cap *= 2;
-            text = realloc(text, cap);
-            if (!text) abort();
-        }
-    }
-    text[len] = 0;
-    fclose(f);
     int rc = record_from_text(text, out);
     free(text);
     if (rc == 0 && strcmp(out->id, id) != 0) rc = -1;

@@ -12,10 +12,11 @@
  */
 #include "local.h"
 
+#include "provider/files.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #define LOG_TAIL_LINES 25
@@ -83,21 +84,6 @@ static int run_stage(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *
     return rc;
 }
 
-/* mkdir -p for the run's log directory. */
-static int make_dirs(const char *path)
-{
-    char *p = sf_local_strdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) { free(p); return -1; }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
-
 static bool same_strv(const char *const *a, const char *const *b)
 {
     size_t i = 0;
@@ -138,7 +124,7 @@ sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, co
     }
     char *dir = sf_local_fmt("%s/runs/%s/%s", c.spec.work_dir, run->pipeline, run->run_id);
     sf_engine_status st = SF_ENGINE_OK;
-    if (make_dirs(dir) != 0) {
+    if (sf_file_mkdirs(dir) != 0) {
         sf_diag_error(diags, NULL, "Cannot create the run's log directory", "%s: %s", dir, strerror(errno));
         for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_local_strdup("not_run");
         st = SF_ENGINE_ERROR;

@@ -13,6 +13,8 @@
  */
 #include "local.h"
 
+#include "provider/files.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,27 +33,6 @@ typedef struct follow {
     size_t lines_seen;
     int last_exit;   /* exit code of the last stage that ended, 0 if none */
 } follow;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) abort();
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len <= 1) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
-        }
-    }
-    fclose(f);
-    buf[len] = 0;
-    return buf;
-}
 
 static int write_file(const char *path, const char *text)
 {
@@ -90,7 +71,7 @@ static void on_event(follow *fw, const cJSON *ev)
 static void follow_tick(void *arg)
 {
     follow *fw = arg;
-    char *text = slurp(fw->events);
+    char *text = sf_file_read(fw->events);
     if (!text) return;
     size_t line = 0;
     for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1, line++) {
