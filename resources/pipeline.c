@@ -213,7 +213,7 @@ static char *fingerprint(sf_call *call, const sf_value *v, sf_diags *diags)
         int64_t count = 0;
         sf_diags local;
         sf_diags_init(&local);
-        rc = lake->fingerprint(call->ctx, NULL, uri, &fp, &count, &local);
+        rc = lake->fingerprint(call->ctx, resources_engine_env(call, NULL), uri, &fp, &count, &local);
         if (rc != 0 && i == 1) {
             /* The lake speaks of inputs; say which setting points here. */
             sf_diags_clear(&local);
@@ -532,7 +532,7 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
     const sf_lake *lake = sf_lake_for(str(state, "lake"), "lake", diags);
     if (!lake) return NULL;
     sf_published pub = {0};
-    if (lake->published(call->ctx, NULL, output, &pub, diags) != 0) return NULL;
+    if (lake->published(call->ctx, resources_engine_env(call, NULL), output, &pub, diags) != 0) return NULL;
     bool present = pub.run_id && strcmp(pub.run_id, run_id) == 0;
     if (!present)
         sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: published run %s is gone from %s (found %s)",
@@ -547,7 +547,7 @@ static int pipeline_delete(sf_call *call, const sf_value *prior, sf_diags *diags
     const char *output = str(prior, "output_uri");
     if (!del || !del->boolean || !output) return 0;
     const sf_lake *lake = sf_lake_for(str(prior, "lake"), "lake", diags);
-    return lake ? lake->remove(call->ctx, NULL, output, diags) : -1;
+    return lake ? lake->remove(call->ctx, resources_engine_env(call, NULL), output, diags) : -1;
 }
 
 const sf_resource_type sf_resource_pipeline = {

@@ -10,6 +10,7 @@
  * the credentials and checks them with STS GetCallerIdentity, so a wrong key
  * or an expired token fails the plan at once, saying which source was tried.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,9 +182,8 @@ static void read_config(const sf_value *c, sf_aws_config *cfg)
     if (sf_value_get_int(sf_value_get(c, "max_retries"), &r) == 0) cfg->max_retries = (int)r;
 }
 
-/* Whether the user asked for AWS: a setting in the block, or credentials
- * in the environment. */
-static bool aws_in_use(const sf_value *config)
+/* Whether the provider block has an AWS setting. */
+static bool aws_configured(const sf_value *config)
 {
     for (size_t i = 0; provider_attrs[i].name; i++) {
         const sf_value *v = sf_value_get(config, provider_attrs[i].name);
@@ -191,6 +191,12 @@ static bool aws_in_use(const sf_value *config)
     }
     for (size_t i = 0; provider_blocks[i].name; i++)
         if (!sf_value_is_null(sf_value_get(config, provider_blocks[i].name))) return true;
+    return false;
+}
+
+/* Whether the environment names AWS credentials. */
+static bool aws_in_environment(void)
+{
     static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                                        "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -200,16 +206,30 @@ static bool aws_in_use(const sf_value *config)
     return false;
 }
 
+/* An error when the provider block asked for AWS; a warning when only the
+ * environment did (a laptop with AWS_PROFILE set, running only local
+ * clusters, must still plan offline: the emr engine and s3:// lakes report
+ * the same problem as an error if they are used). */
+static void credentials_problem(sf_diags *diags, bool fatal, const char *summary, const char *detail)
+{
+    if (fatal) sf_diag_error(diags, NULL, summary, "%s", detail);
+    else sf_diag_warning(diags, NULL, summary, "%s\n\n(From the environment only: this matters only to the emr "
+                                               "engine and s3:// lakes.)", detail);
+}
+
 /* Resolve the credentials and ask STS who they belong to. */
-static void check_credentials(sf_call *call, sf_aws_client *c, sf_diags *diags)
+static void check_credentials(sf_call *call, sf_aws_client *c, bool fatal, sf_diags *diags)
 {
     sf_aws_creds creds = {0};
-    char *why = NULL;
+    char *why = NULL, *detail = NULL;
     if (sf_aws_client_credentials(c, call->ctx, &creds, &why) != 0) {
-        sf_diag_error(diags, NULL, "No usable AWS credentials",
-                      "The provider has AWS settings (in its block or the environment) but cannot get credentials: "
-                      "%s\n\nThe local engine needs no AWS settings: remove them to run only locally.",
-                      why);
+        if (asprintf(&detail,
+                     "The provider has AWS settings (in its block or the environment) but cannot get credentials: "
+                     "%s\n\nThe local engine needs no AWS settings: remove them to run only locally.",
+                     why) < 0)
+            abort();
+        credentials_problem(diags, fatal, "No usable AWS credentials", detail);
+        free(detail);
         free(why);
         return;
     }
@@ -217,10 +237,13 @@ static void check_credentials(sf_call *call, sf_aws_client *c, sf_diags *diags)
     sf_aws_error err = {0};
     if (sf_aws_sts_get_caller_identity(c, call->ctx, &id, &err) != 0) {
         char *text = sf_aws_error_text(&err);
-        sf_diag_error(diags, NULL, "AWS credentials rejected",
-                      "The credentials from %s do not work: %s\n\nCheck that they are current and belong to the "
-                      "intended account (and `endpoints.sts`, if set).",
-                      creds.source, text);
+        if (asprintf(&detail,
+                     "The credentials from %s do not work: %s\n\nCheck that they are current and belong to the "
+                     "intended account (and `endpoints.sts`, if set).",
+                     creds.source, text) < 0)
+            abort();
+        credentials_problem(diags, fatal, "AWS credentials rejected", detail);
+        free(detail);
         free(text);
     } else {
         sf_log(call->ctx, SF_LOG_INFO, "aws: acting as %s (account %s), credentials from %s", id.arn ? id.arn : "?",
@@ -240,11 +263,12 @@ static void *provider_configure(sf_call *call, const sf_value *config, sf_diags 
     if (cfg.web_identity && !cfg.wi_token && !cfg.wi_token_file)
         sf_diag_error(diags, "assume_role_with_web_identity", "Missing web identity token",
                       "Set web_identity_token_file (or web_identity_token) in assume_role_with_web_identity.");
-    bool in_use = aws_in_use(config);
+    bool configured = aws_configured(config);
     sf_engine_env *env = calloc(1, sizeof *env);
     if (!env) abort();
     env->aws = sf_aws_client_new(&cfg);
-    if (in_use && !sf_diags_has_error(diags)) check_credentials(call, env->aws, diags);
+    if ((configured || aws_in_environment()) && !sf_diags_has_error(diags))
+        check_credentials(call, env->aws, configured, diags);
     if (sf_diags_has_error(diags)) {
         provider_free_data(env);
         return NULL;

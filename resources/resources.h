@@ -10,7 +10,8 @@ extern const sf_resource_type sf_resource_cluster;
 extern const sf_resource_type sf_resource_pipeline;
 extern const sf_provider_def sf_provider_sparkflow;
 
-/* The settings an engine gets from the provider block; NULL when none. */
+/* The settings an engine (or, with engine NULL, a lake) gets from the
+ * provider block; NULL before configure. */
 const sf_engine_env *resources_engine_env(const sf_call *call, const sf_engine *engine);
 
 #endif

@@ -50,6 +50,17 @@ def test_metrics_are_flat_numbers(tmp_path):
         contract.write_metrics(str(path), {"x": float("nan")})
 
 
+def test_metrics_to_a_remote_uri_go_through_hadoop(tmp_path, spark, monkeypatch):
+    """On EMR --metrics is an s3:// URI: the job writes it with the Hadoop
+    FileSystem.  The same route, taken here for a file:// URI."""
+    target = tmp_path / "remote" / "m.json"
+    monkeypatch.setattr(contract, "local_path", lambda uri: None)
+    contract.write_metrics("file://" + str(target), {"read": 3}, spark)
+    assert json.loads(target.read_text()) == {"read": 3}
+    with pytest.raises(contract.JobError):
+        contract.write_metrics("s3a://bucket/m.json", {"read": 3})
+
+
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         validate_transactions.build_parser().parse_args(["--work", "file:///w", "--as-of", "tomorrow"])

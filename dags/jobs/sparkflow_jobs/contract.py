@@ -230,16 +230,24 @@ def _number(key, value):
     return value
 
 
-def write_metrics(path, metrics):
-    """Write the flat {key: number} object to a local path (atomically)."""
+def write_metrics(path, metrics, spark=None):
+    """Write the flat {key: number} object to `path`: a local path or
+    file:// URI (atomically), or any URI the Hadoop FileSystem takes (on EMR
+    the provider passes s3://...; then `spark` is needed)."""
     clean = {k: _number(k, v) for k, v in metrics.items()}
-    d = os.path.dirname(os.path.abspath(path))
+    text = json.dumps(clean, indent=1, sort_keys=True) + "\n"
+    lp = local_path(path)
+    if lp is None:
+        if spark is None:
+            raise JobError(f"cannot write metrics to {path}: no Spark session to reach it")
+        put_bytes(spark, text.encode("utf-8"), path)
+        return
+    d = os.path.dirname(os.path.abspath(lp))
     os.makedirs(d, exist_ok=True)
-    tmp = path + ".tmp"
+    tmp = lp + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(clean, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+        f.write(text)
+    os.replace(tmp, lp)
 
 
 def _short_error(exc):
@@ -267,14 +275,17 @@ def run(job_name, build_parser, main, argv=None, spark=None):
         metrics = dict(metrics)
         metrics["duration_ms"] = int((time.monotonic() - t0) * 1000)
         if args.metrics:
-            write_metrics(args.metrics, metrics)
+            write_metrics(args.metrics, metrics, spark)
         print(f"{job_name}: OK: {summary} in {metrics['duration_ms'] / 1000:.1f}s", flush=True)
         return EXIT_OK
     except JobError as e:
         if e.metrics is not None and args.metrics:
             m = dict(e.metrics)
             m["duration_ms"] = int((time.monotonic() - t0) * 1000)
-            write_metrics(args.metrics, m)
+            try:
+                write_metrics(args.metrics, m, spark)
+            except Exception as we:  # noqa: BLE001 - the job's own failure is the one to report
+                print(f"{job_name}: could not write metrics: {_short_error(we)}", file=sys.stderr)
         _fail(job_name, str(e))
         return EXIT_BAD_INPUT
     except Exception as e:  # noqa: BLE001 - the wrapper is the last line
