@@ -5,6 +5,8 @@
  */
 #include "aws.h"
 
+#include "provider/str.h"
+
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -18,10 +20,8 @@ char *sf_aws_fmt(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    char *s = sf_vfmt(fmt, ap);
     va_end(ap);
-    if (n < 0) abort();
     return s;
 }
 
@@ -60,11 +60,9 @@ void sf_aws_buf_addf(sf_aws_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    char *s = sf_vfmt(fmt, ap);
     va_end(ap);
-    if (n < 0) abort();
-    sf_aws_buf_add(b, s, (size_t)n);
+    sf_aws_buf_adds(b, s);
     free(s);
 }
 

@@ -76,6 +76,7 @@
  * escaped so that no two listings hash the same text.
  */
 #include "lake.h"
+#include "provider/str.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
@@ -107,17 +108,6 @@
 
 /* ---- strings ------------------------------------------------------------ */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    if (n < 0) abort();
-    return s;
-}
 
 static char *xstrndup(const char *s, size_t n)
 {
@@ -131,7 +121,7 @@ static char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 /* dir + "/" + name, without doubling the root's slash. */
 static char *join(const char *dir, const char *name)
 {
-    return strcmp(dir, "/") == 0 ? fmt("/%s", name) : fmt("%s/%s", dir, name);
+    return strcmp(dir, "/") == 0 ? sf_fmt("/%s", name) : sf_fmt("%s/%s", dir, name);
 }
 
 /* The last segment of a normalised path other than "/". */
@@ -252,7 +242,7 @@ static void layout_make(layout *o, const char *parent, const char *base)
     o->path = join(parent, base);
     o->sfdir = join(parent, SF_DIR);
     o->store = join(o->sfdir, base);
-    char *tmp_name = fmt(".%s.sparkflow-publish", base);
+    char *tmp_name = sf_fmt(".%s.sparkflow-publish", base);
     o->tmp = join(parent, tmp_name);
     free(tmp_name);
 }
@@ -332,7 +322,7 @@ static char *read_link(const char *path)
 /* The run a link target names when it has exactly our form, else NULL. */
 static char *run_of_target(const layout *o, const char *target)
 {
-    char *prefix = fmt("%s/%s/", SF_DIR, o->base);
+    char *prefix = sf_fmt("%s/%s/", SF_DIR, o->base);
     size_t n = strlen(prefix);
     char *run = strncmp(target, prefix, n) == 0 && valid_run_id(target + n) ? xstrdup(target + n)
                                                                              : NULL;
@@ -443,11 +433,11 @@ static int fsync_path(const char *path, bool dir)
 static int write_durable(const char *dir, const char *name, const char *text, char **err)
 {
     char *path = join(dir, name);
-    char *tmp = fmt("%s.tmp", path);
+    char *tmp = sf_fmt("%s.tmp", path);
     int rc = -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        *err = fmt("cannot create %s: %s", tmp, strerror(errno));
+        *err = sf_fmt("cannot create %s: %s", tmp, strerror(errno));
         goto out;
     }
     size_t len = strlen(text), off = 0;
@@ -458,19 +448,19 @@ static int write_durable(const char *dir, const char *name, const char *text, ch
         off += (size_t)n;
     }
     if (off < len || fsync(fd) != 0) {
-        *err = fmt("cannot write %s: %s", tmp, strerror(errno));
+        *err = sf_fmt("cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         goto out;
     }
     close(fd);
     if (rename(tmp, path) != 0) {
-        *err = fmt("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        *err = sf_fmt("cannot rename %s to %s: %s", tmp, path, strerror(errno));
         unlink(tmp);
         goto out;
     }
     if (fsync_path(dir, true) != 0) {
-        *err = fmt("cannot sync %s: %s", dir, strerror(errno));
+        *err = sf_fmt("cannot sync %s: %s", dir, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -534,7 +524,7 @@ static int sync_tree(sf_ctx *ctx, const char *root, char **err)
     char *paths[] = {(char *)root, NULL};
     FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
     if (!fts) {
-        *err = fmt("cannot read %s: %s", root, strerror(errno));
+        *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -545,7 +535,7 @@ static int sync_tree(sf_ctx *ctx, const char *root, char **err)
         FTSENT *e = fts_read(fts);
         if (!e) {
             if (errno) {
-                *err = fmt("cannot read %s: %s", root, strerror(errno));
+                *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
                 rc = -1;
             }
             break;
@@ -555,18 +545,18 @@ static int sync_tree(sf_ctx *ctx, const char *root, char **err)
                 if (errno == EACCES) {
                     need_syncfs = true;
                 } else {
-                    *err = fmt("cannot sync %s: %s", e->fts_path, strerror(errno));
+                    *err = sf_fmt("cannot sync %s: %s", e->fts_path, strerror(errno));
                     rc = -1;
                     break;
                 }
             }
         } else if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
-            *err = fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
+            *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
             rc = -1;
             break;
         }
         if (++seen % 256 == 0 && sf_ctx_done(ctx)) {
-            *err = fmt("%s while syncing the new outputs to disk", sf_ctx_reason(ctx));
+            *err = sf_fmt("%s while syncing the new outputs to disk", sf_ctx_reason(ctx));
             rc = -1;
             break;
         }
@@ -575,7 +565,7 @@ static int sync_tree(sf_ctx *ctx, const char *root, char **err)
     if (rc == 0 && need_syncfs) {
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || syncfs(fd) != 0) {
-            *err = fmt("cannot sync the filesystem of %s: %s", root, strerror(errno));
+            *err = sf_fmt("cannot sync the filesystem of %s: %s", root, strerror(errno));
             rc = -1;
         }
         if (fd >= 0) close(fd);
@@ -721,7 +711,7 @@ static void owner_self(owner *me)
     me->start = proc_start(me->pid);
 }
 
-static char *owner_name(const char *run) { return fmt(".%s%s", run, OWNER_SUFFIX); }
+static char *owner_name(const char *run) { return sf_fmt(".%s%s", run, OWNER_SUFFIX); }
 
 static int owner_write(const layout *o, const char *run, const owner *me, char **err)
 {
@@ -925,7 +915,7 @@ static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
     char *paths[] = {(char *)root, NULL};
     FTS *fts = fts_open(paths, FTS_LOGICAL | FTS_NOCHDIR, NULL);
     if (!fts) {
-        *err = fmt("cannot read %s: %s", root, strerror(errno));
+        *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
         return -1;
     }
     size_t skip = strcmp(root, "/") == 0 ? 1 : strlen(root) + 1;
@@ -936,7 +926,7 @@ static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
         FTSENT *e = fts_read(fts);
         if (!e) {
             if (errno) {
-                *err = fmt("cannot read %s: %s", root, strerror(errno));
+                *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
                 rc = -1;
             }
             break;
@@ -954,7 +944,7 @@ static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
         case FTS_ERR:
         case FTS_NS:
             if (hidden) break;
-            *err = fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
+            *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
             rc = -1;
             break;
         default: /* FTS_DC (a loop), FTS_SLNONE (dangling link), FTS_DP, ... */
@@ -962,7 +952,7 @@ static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
         }
         if (rc) break;
         if (++seen % 1024 == 0 && sf_ctx_done(ctx)) {
-            *err = fmt("%s while listing %s", sf_ctx_reason(ctx), root);
+            *err = sf_fmt("%s while listing %s", sf_ctx_reason(ctx), root);
             rc = -1;
             break;
         }
@@ -1086,7 +1076,7 @@ static int file_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_
         unlink(rec);
         goto out;
     }
-    *work_uri = fmt("file://%s", run);
+    *work_uri = sf_fmt("file://%s", run);
     sf_log(ctx, SF_LOG_DEBUG, "lake: staged run %s of %s at %s", run_id, o.path, run);
     rc = 0;
 out:
@@ -1197,7 +1187,7 @@ static int file_publish(sf_ctx *ctx, const sf_engine_env *env, const char *outpu
     int lock = -1, rc = -1;
     char *run = join(o.store, run_id), *name = owner_name(run_id), *rec = join(o.store, name);
     char *work = NULL, *old = NULL, *err = NULL, *json = NULL;
-    char *target = fmt("%s/%s/%s", SF_DIR, o.base, run_id), *old_target = NULL;
+    char *target = sf_fmt("%s/%s/%s", SF_DIR, o.base, run_id), *old_target = NULL;
     if (!(work = uri_path(work_uri, S, d))) goto out;
     if (strcmp(work, run) != 0) {
         sf_diag_error(d, NULL, S, "%s is not where SparkFlow staged run %s of %s (%s).",
@@ -1241,7 +1231,7 @@ static int file_publish(sf_ctx *ctx, const sf_engine_env *env, const char *outpu
         rc = 0;
         goto out;
     }
-    if (old) old_target = fmt("%s/%s/%s", SF_DIR, o.base, old);
+    if (old) old_target = sf_fmt("%s/%s/%s", SF_DIR, o.base, old);
     if (switch_link(&o, target, old_target, S, d) != 0) goto out;
     sf_log(ctx, SF_LOG_INFO, "lake: published run %s at %s", run_id, o.path);
     rc = 0;

@@ -4,6 +4,7 @@
  * internal/plugin6 client for the other side of every string here.
  */
 #include "handshake.h"
+#include "str.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -25,17 +26,6 @@ static char *xstrdup(const char *s) {
     return p;
 }
 
-/* printf into a malloc'd string; aborts on OOM. */
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0) abort();
-    return s;
-}
 
 void sf_handshake_env_read(sf_handshake_env *env) {
     env->magic_cookie = getenv("TF_PLUGIN_MAGIC_COOKIE");
@@ -78,7 +68,7 @@ int sf_handshake_pick_protocol(const char *versions, char **err) {
         p = comma + 1;
     }
     if (err)
-        *err = xasprintf(
+        *err = sf_fmt(
             "Terraform offered plugin protocol version(s) \"%s\", but this provider "
             "speaks only protocol %d. Use Terraform v1.0 or later.",
             versions, SF_HANDSHAKE_PROTOCOL);
@@ -111,7 +101,7 @@ int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env,
 }
 
 char *sf_handshake_line(const char *socket_path, const char *cert_b64) {
-    return xasprintf("%d|%d|unix|%s|grpc|%s", SF_HANDSHAKE_CORE_VERSION,
+    return sf_fmt("%d|%d|unix|%s|grpc|%s", SF_HANDSHAKE_CORE_VERSION,
                      SF_HANDSHAKE_PROTOCOL, socket_path, cert_b64 ? cert_b64 : "");
 }
 
@@ -152,7 +142,7 @@ char *sf_handshake_reattach_line(const char *provider_addr, long pid,
     if (!json) abort();
     char *body = shell_single_quote_body(json);
     cJSON_free(json);
-    char *line = xasprintf("TF_REATTACH_PROVIDERS='%s'", body);
+    char *line = sf_fmt("TF_REATTACH_PROVIDERS='%s'", body);
     free(body);
     return line;
 }
@@ -165,15 +155,15 @@ static int sockdir_try(sf_sockdir *sd, const char *parent, char **err) {
     /* parent/DIR_TEMPLATE/SOCKET_NAME plus the NUL must fit sun_path. */
     size_t need = plen + 1 + strlen(DIR_TEMPLATE) + 1 + strlen(SOCKET_NAME) + 1;
     if (need > sizeof(((struct sockaddr_un *)0)->sun_path)) return 1;
-    char *dir = xasprintf("%.*s/%s", (int)plen, parent, DIR_TEMPLATE);
+    char *dir = sf_fmt("%.*s/%s", (int)plen, parent, DIR_TEMPLATE);
     if (!mkdtemp(dir)) {
-        if (err) *err = xasprintf("cannot create a directory under %.*s for the plugin socket: %s",
+        if (err) *err = sf_fmt("cannot create a directory under %.*s for the plugin socket: %s",
                                   (int)plen, parent, strerror(errno));
         free(dir);
         return -1;
     }
     sd->dir = dir;
-    sd->path = xasprintf("%s/%s", dir, SOCKET_NAME);
+    sd->path = sf_fmt("%s/%s", dir, SOCKET_NAME);
     return 0;
 }
 
@@ -184,7 +174,7 @@ int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, char **err) {
     int rc = sockdir_try(sd, tmpdir, err);
     if (rc == 1 && strcmp(tmpdir, "/tmp") != 0) rc = sockdir_try(sd, "/tmp", err);
     if (rc == 1) {
-        if (err) *err = xasprintf("the plugin socket path under %s would be too long", tmpdir);
+        if (err) *err = sf_fmt("the plugin socket path under %s would be too long", tmpdir);
         rc = -1;
     }
     return rc;

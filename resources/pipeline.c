@@ -18,6 +18,7 @@
 #include "engines/engine.h"
 #include "engines/lake.h"
 #include "provider/resource.h"
+#include "provider/str.h"
 #include "provider/timeouts.h"
 #include "resources/plan_record.h"
 #include "resources/resources.h"
@@ -103,16 +104,6 @@ static const char *const run_outputs[] = {"run_id", "status", "stages", "metrics
 
 static const char *str(const sf_value *obj, const char *key) { return sf_value_get_str(sf_value_get(obj, key)); }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s;
-    if (vasprintf(&s, fmt, ap) < 0) abort();
-    va_end(ap);
-    return s;
-}
 
 /* lake + "/" + relative part, without doubled slashes. */
 static char *lake_join(const char *lake, const char *rel)
@@ -120,7 +111,7 @@ static char *lake_join(const char *lake, const char *rel)
     size_t n = strlen(lake);
     while (n > 0 && lake[n - 1] == '/') n--;
     while (*rel == '/') rel++;
-    return xasprintf("%.*s/%s", (int)n, lake, rel);
+    return sf_fmt("%.*s/%s", (int)n, lake, rel);
 }
 
 static char *rfc3339(int64_t epoch_ms)
@@ -145,7 +136,7 @@ static char *new_run_id(void)
     FILE *f = fopen("/dev/urandom", "rb");
     if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) memset(rnd, (int)ts.tv_nsec, sizeof rnd);
     if (f) fclose(f);
-    return xasprintf("%s-%02x%02x%02x", stamp, rnd[0], rnd[1], rnd[2]);
+    return sf_fmt("%s-%02x%02x%02x", stamp, rnd[0], rnd[1], rnd[2]);
 }
 
 /* ---- Fingerprint -------------------------------------------------------- */
@@ -199,7 +190,7 @@ static char *fingerprint(sf_call *call, const sf_value *v, sf_diags *diags)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < stages->n; i++) {
         const sf_value *st = stages->elems[i];
-        char *path = xasprintf("stage[%zu].script", i);
+        char *path = sf_fmt("stage[%zu].script", i);
         hash_str(md, "stage", str(st, "name"));
         rc = hash_file(md, str(st, "script"), path, diags);
         hash_list(md, "args", sf_value_get(st, "args"));
@@ -235,7 +226,7 @@ static char *fingerprint(sf_call *call, const sf_value *v, sf_diags *diags)
     if (rc != 0) return NULL;
     char hex[65];
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    return xasprintf("sha256:%s", hex);
+    return sf_fmt("sha256:%s", hex);
 }
 
 /* ---- Plan --------------------------------------------------------------- */
@@ -249,7 +240,7 @@ static void pipeline_validate(sf_call *call, const sf_value *config, sf_diags *d
         for (size_t k = 0; k < i; k++) {
             const char *a = str(stages->elems[i], "name"), *b = str(stages->elems[k], "name");
             if (a && b && strcmp(a, b) == 0) {
-                char *path = xasprintf("stage[%zu].name", i);
+                char *path = sf_fmt("stage[%zu].name", i);
                 sf_diag_error(diags, path, "Duplicate stage name",
                               "Stage names must be unique in a pipeline: \"%s\" is used by stage %zu and %zu.",
                               a, k, i);
@@ -359,7 +350,7 @@ static void views_build(run_views *rv, const sf_value *stages)
         rv->conf[i] = calloc(nc + 1, sizeof *rv->conf[i]);
         if (!rv->args[i] || !rv->conf[i]) abort();
         for (size_t k = 0; k < na; k++) rv->args[i][k] = sf_value_get_str(args->elems[k]);
-        for (size_t k = 0; k < nc; k++) rv->conf[i][k] = xasprintf("%s=%s", conf->keys[k], conf->elems[k]->str);
+        for (size_t k = 0; k < nc; k++) rv->conf[i][k] = sf_fmt("%s=%s", conf->keys[k], conf->elems[k]->str);
         rv->stages[i] = (sf_stage_spec){
             .name = str(st, "name"),
             .script = str(st, "script"),
@@ -417,7 +408,7 @@ static sf_value *merged_metrics(const sf_stage_result *results, size_t n)
 static void report_failure(sf_diags *diags, const sf_value *planned, const sf_stage_spec *stage, size_t index,
                            const sf_stage_result *r)
 {
-    char *path = xasprintf("stage[%zu]", index);
+    char *path = sf_fmt("stage[%zu]", index);
     sf_diag_error(diags, path, "Pipeline stage failed",
                   "Stage \"%s\" of pipeline \"%s\" %s: %s.\n\nLast lines of its log (%s):\n%s\n\n"
                   "The previously published outputs are unchanged. Fix the cause and run "

@@ -5,6 +5,8 @@
  */
 #include "local.h"
 
+#include "provider/str.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,7 @@ char *sf_local_fmt(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s;
-    if (vasprintf(&s, fmt, ap) < 0) abort();
+    char *s = sf_vfmt(fmt, ap);
     va_end(ap);
     return s;
 }
