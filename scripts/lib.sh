@@ -60,10 +60,15 @@ sf_terraform_clients() {
         real="$(readlink -f "$cand")"
         case " $seen " in *" $real "*) continue ;; esac
         seen="$seen $real"
+        # A client that fails or prints no version is skipped, as the e2e
+        # harness skips it; sed reads all output (head could SIGPIPE it).
         ver="$(env -u TF_CLI_CONFIG_FILE CHECKPOINT_DISABLE=1 HOME="${TMPDIR:-/tmp}" \
-               TF_CLI_CONFIG_FILE=/dev/null "$cand" version 2>/dev/null | head -n1)"
-        [ -n "$ver" ] || ver="(does not run)"
-        printf '%s %s\n' "$cand" "$ver"
+               TF_CLI_CONFIG_FILE=/dev/null "$cand" version 2>/dev/null | sed -n 1p)" \
+            || ver=""
+        case "$ver" in
+            "Terraform v"*|"OpenTofu v"*) printf '%s %s\n' "$cand" "$ver" ;;
+            *) printf '%s (skipped: does not run)\n' "$cand" ;;
+        esac
     done
 }
 
