@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # common.sh — what every bench/bench_* script needs: paths, the binaries under
 # test, the helper tools built once into a cache, and a scratch directory that
 # is removed on exit.  Sourced, never run.
@@ -68,7 +69,7 @@ bench_build_tools() {
     fi
 
     command -v go >/dev/null 2>&1 || bench_die "no Go toolchain: needed for the reference provider (bench/go)"
-    h="$( { cd "$BENCH_DIR/go" && sha256sum go.mod go.sum */*.go; go version; } | sha256sum | cut -d' ' -f1)"
+    h="$( { cd "$BENCH_DIR/go" && sha256sum go.mod go.sum ./*/*.go; go version; } | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$BENCH_REFNULL" ] || [ ! -x "$BENCH_PROBE" ] \
        || [ "$(cat "$BENCH_CACHE/go.stamp" 2>/dev/null)" != "$h" ]; then
         bench_say "building the Go reference provider and probe (bench/go; first time: ~2 min)..."
