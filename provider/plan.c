@@ -50,6 +50,34 @@ static const sf_value *child(const sf_value *obj, const char *name)
     return obj && obj->kind == SF_VAL_OBJECT ? sf_value_get(obj, name) : NULL;
 }
 
+static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
+                       sf_value *planned, const char *path, sf_plan *plan);
+
+/* The objects of a nested block or nested attribute (`shape`), each planned
+ * against its prior counterpart: lists by position; set elements have no
+ * stable identity, so nothing is carried over. */
+static void plan_nested(sf_nesting nesting, const sf_block_def *shape, const sf_value *prior,
+                        const sf_value *config, sf_value *planned, const char *path, sf_plan *plan)
+{
+    if (!planned) return;
+    if (nesting == SF_NEST_SINGLE && planned->kind == SF_VAL_OBJECT) {
+        plan_block(shape, prior, config, planned, path, plan);
+    } else if (nesting == SF_NEST_LIST && planned->kind == SF_VAL_LIST) {
+        for (size_t k = 0; k < planned->n; k++) {
+            if (planned->elems[k]->kind != SF_VAL_OBJECT) continue;
+            const sf_value *pk = prior && prior->kind == SF_VAL_LIST && k < prior->n ? prior->elems[k] : NULL;
+            const sf_value *ck = config && config->kind == SF_VAL_LIST && k < config->n ? config->elems[k] : NULL;
+            char *ip = path_index(path, k);
+            plan_block(shape, pk, ck, planned->elems[k], ip, plan);
+            free(ip);
+        }
+    } else if (nesting == SF_NEST_SET && planned->kind == SF_VAL_SET) {
+        for (size_t k = 0; k < planned->n; k++)
+            if (planned->elems[k]->kind == SF_VAL_OBJECT)
+                plan_block(shape, NULL, planned->elems[k], planned->elems[k], path, plan);
+    }
+}
+
 /* Walk one block: `planned` is an object being edited in place. */
 static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
                        sf_value *planned, const char *path, sf_plan *plan)
@@ -62,6 +90,15 @@ static void plan_block(const sf_block_def *block, const sf_value *prior, const s
             if (a->default_json) sf_value_put(planned, a->name, sf_schema_attr_default(a));
             else if (create) sf_value_put(planned, a->name, sf_value_unknown());
         }
+        if (a->nested && !sf_value_is_null(cfg)) {
+            /* Configured objects of a nested attribute get their own
+             * attributes' defaults and unknowns. */
+            const sf_block_def shape = {.attrs = a->nested->attrs};
+            char *p = path_join(path, a->name);
+            plan_nested(a->nested->nesting, &shape, child(prior, a->name), cfg,
+                        sf_value_get(planned, a->name), p, plan);
+            free(p);
+        }
         if ((a->flags & SF_ATTR_FORCE_NEW) && !create &&
             !sf_value_equal(sf_value_get(planned, a->name), child(prior, a->name))) {
             char *p = path_join(path, a->name);
@@ -72,26 +109,9 @@ static void plan_block(const sf_block_def *block, const sf_value *prior, const s
     for (size_t i = 0; block->blocks && block->blocks[i].name; i++) {
         const sf_nested_def *nd = &block->blocks[i];
         sf_value *pv = sf_value_get(planned, nd->name);
-        const sf_value *cv = child(config, nd->name), *prv = child(prior, nd->name);
+        const sf_value *prv = child(prior, nd->name);
         char *p = path_join(path, nd->name);
-        if (nd->nesting == SF_NEST_SINGLE && pv && pv->kind == SF_VAL_OBJECT) {
-            plan_block(nd->block, prv, cv, pv, p, plan);
-        } else if (nd->nesting == SF_NEST_LIST && pv && pv->kind == SF_VAL_LIST) {
-            /* List blocks match their prior element by position. */
-            for (size_t k = 0; k < pv->n; k++) {
-                if (pv->elems[k]->kind != SF_VAL_OBJECT) continue;
-                const sf_value *pk = prv && prv->kind == SF_VAL_LIST && k < prv->n ? prv->elems[k] : NULL;
-                const sf_value *ck = cv && cv->kind == SF_VAL_LIST && k < cv->n ? cv->elems[k] : NULL;
-                char *ip = path_index(p, k);
-                plan_block(nd->block, pk, ck, pv->elems[k], ip, plan);
-                free(ip);
-            }
-        } else if (nd->nesting == SF_NEST_SET && pv && pv->kind == SF_VAL_SET) {
-            /* Set elements have no stable identity: nothing to carry over. */
-            for (size_t k = 0; k < pv->n; k++)
-                if (pv->elems[k]->kind == SF_VAL_OBJECT)
-                    plan_block(nd->block, NULL, pv->elems[k], pv->elems[k], p, plan);
-        }
+        plan_nested(nd->nesting, nd->block, prv, child(config, nd->name), pv, p, plan);
         if ((nd->flags & SF_ATTR_FORCE_NEW) && !create && !sf_value_equal(pv, prv))
             sf_plan_require_replace(plan, p);
         free(p);

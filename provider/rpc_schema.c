@@ -20,17 +20,39 @@ static Tfplugin6__ServerCapabilities *capabilities(sf_arena *a)
 
 static Tfplugin6__Schema__Block *block_msg(sf_arena *a, const sf_block_def *def);
 
+static Tfplugin6__Schema__Attribute *attr_msg(sf_arena *a, const sf_attr_def *def);
+
+/* A nested attribute's shape: Terraform derives its type from it. */
+static Tfplugin6__Schema__Object *object_msg(sf_arena *a, const sf_attr_object *def)
+{
+    Tfplugin6__Schema__Object *m = SF_ARENA_NEW(a, Tfplugin6__Schema__Object);
+    tfplugin6__schema__object__init(m);
+    while (def->attrs[m->n_attributes].name) m->n_attributes++;
+    m->attributes = sf_arena_alloc(a, m->n_attributes * sizeof *m->attributes);
+    for (size_t i = 0; i < m->n_attributes; i++) m->attributes[i] = attr_msg(a, &def->attrs[i]);
+    switch (def->nesting) {
+    case SF_NEST_SINGLE: m->nesting = TFPLUGIN6__SCHEMA__OBJECT__NESTING_MODE__SINGLE; break;
+    case SF_NEST_LIST: m->nesting = TFPLUGIN6__SCHEMA__OBJECT__NESTING_MODE__LIST; break;
+    case SF_NEST_SET: m->nesting = TFPLUGIN6__SCHEMA__OBJECT__NESTING_MODE__SET; break;
+    }
+    return m;
+}
+
 static Tfplugin6__Schema__Attribute *attr_msg(sf_arena *a, const sf_attr_def *def)
 {
     Tfplugin6__Schema__Attribute *m = SF_ARENA_NEW(a, Tfplugin6__Schema__Attribute);
     tfplugin6__schema__attribute__init(m);
     m->name = sf_arena_strdup(a, def->name);
-    /* Re-emit the type in compact form: Terraform parses it as JSON. */
-    sf_type *t = sf_schema_attr_type(def);
-    char *json = sf_arena_keep(a, sf_type_to_json(t));
-    sf_type_free(t);
-    m->type.data = (uint8_t *)json;
-    m->type.len = strlen(json);
+    if (def->nested) {
+        m->nested_type = object_msg(a, def->nested);
+    } else {
+        /* Re-emit the type in compact form: Terraform parses it as JSON. */
+        sf_type *t = sf_schema_attr_type(def);
+        char *json = sf_arena_keep(a, sf_type_to_json(t));
+        sf_type_free(t);
+        m->type.data = (uint8_t *)json;
+        m->type.len = strlen(json);
+    }
     const char *desc = def->description ? def->description : "";
     if (def->default_json) {
         char *full;

@@ -3,7 +3,8 @@
  * A block's value is an object: one attribute per declared attribute, plus
  * one per nested block (an object for SINGLE, a list or set of objects for
  * LIST/SET).  This is the type every DynamicValue of the block is decoded
- * and encoded with.
+ * and encoded with.  A nested attribute's value has the same shape as a
+ * nested block of its attributes.
  */
 #include "schema.h"
 
@@ -26,10 +27,9 @@ static size_t count_blocks(const sf_block_def *b)
     return n;
 }
 
-static sf_type *nested_type(const sf_nested_def *nd)
+static sf_type *wrap_nesting(sf_nesting nesting, sf_type *obj)
 {
-    sf_type *obj = sf_schema_type(nd->block);
-    switch (nd->nesting) {
+    switch (nesting) {
     case SF_NEST_LIST: return sf_type_collection(SF_TYPE_LIST, obj);
     case SF_NEST_SET: return sf_type_collection(SF_TYPE_SET, obj);
     case SF_NEST_SINGLE: return obj;
@@ -38,8 +38,17 @@ static sf_type *nested_type(const sf_nested_def *nd)
     return obj;
 }
 
+static sf_type *nested_type(const sf_nested_def *nd)
+{
+    return wrap_nesting(nd->nesting, sf_schema_type(nd->block));
+}
+
 sf_type *sf_schema_attr_type(const sf_attr_def *attr)
 {
+    if (attr->nested) {
+        sf_block_def shape = {.attrs = attr->nested->attrs};
+        return wrap_nesting(attr->nested->nesting, sf_schema_type(&shape));
+    }
     const char *decl = attr->type;
     char quoted[32];
     if (decl[0] != '[' && decl[0] != '"' && strlen(decl) < sizeof quoted - 2) {

@@ -30,22 +30,33 @@ typedef struct sf_diags sf_diags;
  * attribute's spelling, e.g. "local.workers"). */
 typedef void (*sf_validator)(const sf_value *v, const char *path, sf_diags *diags);
 
-typedef struct sf_attr_def {
-    const char *name;
-    const char *type;          /* type: a primitive's name (string, number,
-                                  bool, dynamic) or compact JSON such as
-                                  ["map","string"] */
-    unsigned flags;
-    const char *description;   /* markdown, shown in docs */
-    const char *default_json;  /* OPTIONAL|COMPUTED default, JSON; or NULL */
-    sf_validator validate;     /* optional */
-} sf_attr_def;
-
 typedef enum {
     SF_NEST_SINGLE = 1, /* block { } at most once: object or null */
     SF_NEST_LIST = 2,   /* ordered repeated blocks: list of objects */
     SF_NEST_SET = 3,
 } sf_nesting;
+
+typedef struct sf_attr_def sf_attr_def;
+
+/* A nested attribute (protocol 6 `nested_type`): its value is an object
+ * (SINGLE) or a list or set of objects whose attributes are declared, each
+ * with its own flags and description, like a block's. */
+typedef struct sf_attr_object {
+    sf_nesting nesting;
+    const sf_attr_def *attrs;  /* terminated by {NULL} */
+} sf_attr_object;
+
+struct sf_attr_def {
+    const char *name;
+    const char *type;          /* type: a primitive's name (string, number,
+                                  bool, dynamic) or compact JSON such as
+                                  ["map","string"]; NULL with `nested` */
+    unsigned flags;
+    const char *description;   /* markdown, shown in docs */
+    const char *default_json;  /* OPTIONAL|COMPUTED default, JSON; or NULL */
+    sf_validator validate;     /* optional */
+    const sf_attr_object *nested; /* a nested attribute's shape, or NULL */
+};
 
 typedef struct sf_block_def sf_block_def;
 

@@ -49,9 +49,14 @@ void sf_schema_validate(const sf_block_def *block, const sf_value *config, const
     for (size_t i = 0; block->attrs && block->attrs[i].name; i++) {
         const sf_attr_def *a = &block->attrs[i];
         const sf_value *v = sf_value_get(config, a->name);
-        if (!a->validate || sf_value_is_null(v) || !sf_value_is_wholly_known(v)) continue;
+        if (sf_value_is_null(v)) continue;
         char *apath = join(path, a->name);
-        a->validate(v, apath, diags);
+        if (a->nested) {
+            const sf_block_def shape = {.attrs = a->nested->attrs};
+            const sf_nested_def as_block = {.name = a->name, .nesting = a->nested->nesting, .block = &shape};
+            validate_nested(&as_block, v, apath, diags);
+        }
+        if (a->validate && sf_value_is_wholly_known(v)) a->validate(v, apath, diags);
         free(apath);
     }
     for (size_t i = 0; block->blocks && block->blocks[i].name; i++) {

@@ -42,10 +42,28 @@ static const sf_block_def stage_block = {
     .attrs = stage_attrs,
 };
 
-static const char stage_result_type[] =
-    "[\"list\",[\"object\",{\"name\":\"string\",\"status\":\"string\",\"step_id\":\"string\","
-    "\"started_at\":\"string\",\"finished_at\":\"string\",\"duration_ms\":\"number\","
-    "\"metrics\":[\"map\",\"number\"],\"log\":\"string\"}]]";
+/* What the last attempt did, per stage: read-only, so every field is
+ * computed. */
+static const sf_attr_def stage_result_attrs[] = {
+    {"name", "string", SF_ATTR_COMPUTED, "The stage's name, as in its `stage` block."},
+    {"status", "string", SF_ATTR_COMPUTED,
+     "`succeeded`, `failed`, `cancelled` (stopped by Ctrl-C or a timeout) or `not_run` (an earlier stage "
+     "failed)."},
+    {"step_id", "string", SF_ATTR_COMPUTED,
+     "The engine's id of the stage's run: the pid of its Spark driver on `local`, the EMR step id on `emr`."},
+    {"started_at", "string", SF_ATTR_COMPUTED, "When the stage started (RFC 3339, UTC); null if it did not run."},
+    {"finished_at", "string", SF_ATTR_COMPUTED, "When the stage ended (RFC 3339, UTC); null if it did not run."},
+    {"duration_ms", "number", SF_ATTR_COMPUTED, "`finished_at` − `started_at` in milliseconds; null if it did not run."},
+    {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
+     "The numbers the job wrote to its `--metrics` file (nested objects flattened with `.`); empty if it "
+     "wrote none."},
+    {"log", "string", SF_ATTR_COMPUTED,
+     "The stage's log: on `local` the file `<work_dir>/runs/<pipeline>/<run_id>/<stage>.log`; on `emr` the "
+     "log file EMR names for a failed step (under the cluster's `log_uri`), else null."},
+    {NULL},
+};
+
+static const sf_attr_object stage_results = {SF_NEST_LIST, stage_result_attrs};
 
 static const sf_attr_def pipeline_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "The pipeline's id (its name)."},
@@ -75,10 +93,10 @@ static const sf_attr_def pipeline_attrs[] = {
     {"run_id", "string", SF_ATTR_COMPUTED, "The run whose outputs are published."},
     {"status", "string", SF_ATTR_COMPUTED, "`succeeded`, or `failed` when the last attempt failed."},
     {"output_uri", "string", SF_ATTR_COMPUTED, "Full URI of the published outputs."},
-    {"stages", stage_result_type, SF_ATTR_COMPUTED,
+    {"stages", NULL, SF_ATTR_COMPUTED,
      "Per stage of the last attempt: status, engine step id, start and end time, duration, the metrics the "
      "job wrote, and where its log is. After a failed attempt these describe the failure while `run_id` "
-     "stays on the run whose outputs are published."},
+     "stays on the run whose outputs are published.", NULL, NULL, &stage_results},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The stages' metrics merged into one map (rows read, valid, rejected, written...)."},
     {NULL},

@@ -64,6 +64,41 @@ def test_registry_examples_validate(sandbox):
     assert out["valid"] and not out["diagnostics"], r.describe()
 
 
+def _undescribed(block: dict, path: str) -> list[str]:
+    """Attributes (also those of nested attributes) and nested blocks under
+    `block` whose description is empty."""
+    out = []
+    for name, a in block.get("attributes", {}).items():
+        if not a.get("description", "").strip():
+            out.append(path + name)
+        if "nested_type" in a:
+            out += _undescribed(a["nested_type"], f"{path}{name}.")
+    for name, bt in block.get("block_types", {}).items():
+        if not bt["block"].get("description", "").strip():
+            out.append(path + name)
+        out += _undescribed(bt["block"], f"{path}{name}.")
+    return out
+
+
+def test_every_attribute_is_described_in_the_schema_terraform_reads(sandbox):
+    d = sandbox.workdir("schema", (ROOT / "examples" / "provider" / "provider.tf").read_text())
+    sandbox.init(d)
+    schema = json.loads(sandbox.run("providers", "schema", "-json", cwd=d).stdout)
+    ours = next(v for k, v in schema["provider_schemas"].items() if k.endswith("sparkflow/sparkflow"))
+    blocks = {"provider": ours["provider"]["block"],
+              **{t: s["block"] for t, s in ours["resource_schemas"].items()}}
+    assert sorted(blocks) == ["provider", "sparkflow_cluster", "sparkflow_pipeline"], sorted(blocks)
+    missing = [f"{t}: {p}" for t, b in blocks.items() for p in _undescribed(b, "")]
+    assert not missing, missing
+    # A pipeline's per-stage results are a nested attribute, so each field
+    # has its description (a list(object) attribute would leave them bare).
+    stages = blocks["sparkflow_pipeline"]["attributes"]["stages"]
+    assert stages.get("computed") and stages["nested_type"]["nesting_mode"] == "list", stages
+    assert sorted(stages["nested_type"]["attributes"]) == [
+        "duration_ms", "finished_at", "log", "metrics", "name", "started_at", "status", "step_id"], stages
+    assert all(a.get("computed") for a in stages["nested_type"]["attributes"].values()), stages
+
+
 def _hcl(v) -> str:
     return json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
 

@@ -284,6 +284,116 @@ static void test_validation_reports_paths(void **state)
     sf_diags_clear(&d);
 }
 
+/* ---- Nested attributes ---------------------------------------------------- */
+
+static const sf_attr_def rule_attrs[] = {
+    {"pattern", "string", SF_ATTR_REQUIRED, "What to match."},
+    {"weight", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED, "How much.", "1", sf_validate_positive_int},
+    {"id", "string", SF_ATTR_COMPUTED, "Assigned."},
+    {NULL},
+};
+static const sf_attr_object rules_shape = {SF_NEST_LIST, rule_attrs};
+
+static const sf_attr_def result_attrs[] = {
+    {"name", "string", SF_ATTR_COMPUTED, "A name."},
+    {"rows", "number", SF_ATTR_COMPUTED, "A count."},
+    {NULL},
+};
+static const sf_attr_object results_shape = {SF_NEST_LIST, result_attrs};
+
+static const sf_attr_def with_nested_attrs[] = {
+    {"rules", NULL, SF_ATTR_OPTIONAL, "Configured objects.", NULL, NULL, &rules_shape},
+    {"results", NULL, SF_ATTR_COMPUTED, "Read-only objects.", NULL, NULL, &results_shape},
+    {NULL},
+};
+static const sf_block_def with_nested = {.attrs = with_nested_attrs};
+
+static sf_value *rules_config(int weight1) /* -1: unset */
+{
+    sf_value *v = sf_value_object(), *rules = sf_value_list();
+    for (int i = 0; i < 2; i++) {
+        sf_value *r = sf_value_object();
+        sf_value_put(r, "pattern", sf_value_string(i ? "b*" : "a*"));
+        sf_value_put(r, "weight", i && weight1 >= 0 ? sf_value_int(weight1) : sf_value_null());
+        sf_value_put(r, "id", sf_value_null());
+        sf_value_append(rules, r);
+    }
+    sf_value_put(v, "rules", rules);
+    sf_value_put(v, "results", sf_value_null());
+    return v;
+}
+
+static void test_nested_attribute_has_the_shape_of_a_block(void **state)
+{
+    (void)state;
+    sf_type *t = sf_schema_type(&with_nested);
+    char *json = sf_type_to_json(t);
+    assert_string_equal(json,
+                        "[\"object\",{\"results\":[\"list\",[\"object\",{\"name\":\"string\",\"rows\":\"number\"}]],"
+                        "\"rules\":[\"list\",[\"object\",{\"id\":\"string\",\"pattern\":\"string\",\"weight\":"
+                        "\"number\"}]]}]");
+    free(json);
+    sf_type_free(t);
+}
+
+static void test_nested_attribute_objects_get_defaults_and_unknowns(void **state)
+{
+    (void)state;
+    sf_value *prior = sf_value_null(), *config = rules_config(5);
+    sf_plan plan = {.prior = prior, .config = config};
+    sf_diags d;
+    sf_diags_init(&d);
+    sf_plan_rules(&with_nested, &plan, sf_value_copy(config), &d);
+    assert_false(sf_diags_has_error(&d));
+    const sf_value *rules = sf_value_get(plan.planned, "rules");
+    assert_int_equal(rules->n, 2);
+    int64_t w = 0;
+    assert_int_equal(sf_value_get_int(sf_value_get(rules->elems[0], "weight"), &w), 0);
+    assert_int_equal(w, 1); /* declared default */
+    assert_int_equal(sf_value_get_int(sf_value_get(rules->elems[1], "weight"), &w), 0);
+    assert_int_equal(w, 5); /* configured */
+    assert_true(sf_value_is_unknown(sf_value_get(rules->elems[0], "id")));
+    assert_true(sf_value_is_unknown(sf_value_get(rules->elems[1], "id")));
+    assert_true(sf_value_is_unknown(sf_value_get(plan.planned, "results"))); /* computed whole */
+
+    /* Applied, then planned again with the prior's computed values proposed:
+     * nothing changes, the ids stay. */
+    sf_value *applied = sf_value_copy(plan.planned);
+    sf_value *arules = sf_value_get(applied, "rules");
+    for (size_t i = 0; i < arules->n; i++) sf_value_put(arules->elems[i], "id", sf_value_string(i ? "r1" : "r0"));
+    sf_value *results = sf_value_list(), *r0 = sf_value_object();
+    sf_value_put(r0, "name", sf_value_string("x"));
+    sf_value_put(r0, "rows", sf_value_int(3));
+    sf_value_append(results, r0);
+    sf_value_put(applied, "results", results);
+    sf_plan again = {.prior = applied, .config = config};
+    sf_plan_rules(&with_nested, &again, sf_value_copy(applied), &d);
+    assert_false(sf_diags_has_error(&d));
+    assert_false(sf_plan_changes(&again));
+    assert_string_equal(sf_value_get_str(sf_value_get(sf_value_get(again.planned, "rules")->elems[1], "id")), "r1");
+    sf_plan_clear(&again);
+    sf_value_free(applied);
+    sf_plan_clear(&plan);
+    sf_value_free(prior);
+    sf_value_free(config);
+    sf_diags_clear(&d);
+}
+
+static void test_nested_attribute_validators_report_element_paths(void **state)
+{
+    (void)state;
+    sf_value *config = rules_config(0);
+    sf_diags d;
+    sf_diags_init(&d);
+    sf_schema_validate(&with_nested, config, "", &d);
+    assert_int_equal(d.n, 1);
+    char *p = sf_path_to_string(d.items[0].path);
+    assert_string_equal(p, "rules[1].weight");
+    free(p);
+    sf_value_free(config);
+    sf_diags_clear(&d);
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -331,6 +441,9 @@ int main(void)
         cmocka_unit_test(test_destroy_plans_null),
         cmocka_unit_test(test_merge_fills_unknowns_and_keeps_known),
         cmocka_unit_test(test_validation_reports_paths),
+        cmocka_unit_test(test_nested_attribute_has_the_shape_of_a_block),
+        cmocka_unit_test(test_nested_attribute_objects_get_defaults_and_unknowns),
+        cmocka_unit_test(test_nested_attribute_validators_report_element_paths),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_paths_round_trip),
     };
