@@ -59,7 +59,8 @@ static const sf_attr_def stage_result_attrs[] = {
      "wrote none."},
     {"log", "string", SF_ATTR_COMPUTED,
      "The stage's log: on `local` the file `<work_dir>/runs/<pipeline>/<run_id>/<stage>.log`; on `emr` the "
-     "log file EMR names for a failed step (under the cluster's `log_uri`), else null."},
+     "step's `stderr.gz` under the cluster's `log_uri` (EMR copies it there within minutes), or null when the "
+     "cluster has no `log_uri`."},
     {NULL},
 };
 

@@ -39,6 +39,7 @@ typedef struct run_ctx {
     char **step_ids;      /* per stage, malloc'd */
     char **metrics_uris;  /* per stage */
     bool *final;          /* per stage: result complete */
+    char *log_uri;        /* the cluster's LogUri as s3://…/ or NULL */
 } run_ctx;
 
 static int64_t wall_ms(void) { return sf_aws_wall_ms(); }
@@ -416,6 +417,28 @@ static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const
 
 /* ---- the run ------------------------------------------------------------------------ */
 
+/* EMR reports LogUri as the cluster was given it, often s3n://; readers
+ * (the AWS CLI, the S3 lake) want s3://.  Ends with '/'. */
+static char *s3_log_root(const char *log_uri)
+{
+    if (!log_uri || !*log_uri) return NULL;
+    const char *rest = strstr(log_uri, "://");
+    if (!rest || (strncmp(log_uri, "s3://", 5) && strncmp(log_uri, "s3n://", 6) && strncmp(log_uri, "s3a://", 6)))
+        return NULL;
+    rest += 3;
+    size_t n = strlen(rest);
+    while (n > 0 && rest[n - 1] == '/') n--;
+    return sf_aws_fmt("s3://%.*s/", (int)n, rest);
+}
+
+/* Where EMR puts a step's stderr (the Spark driver's output with
+ * command-runner.jar): under the cluster's log_uri, copied there by EMR
+ * every few minutes.  NULL without a log_uri. */
+static char *step_log(const run_ctx *r, size_t i)
+{
+    return r->log_uri ? sf_aws_fmt("%s%s/steps/%s/stderr.gz", r->log_uri, r->cluster, r->step_ids[i]) : NULL;
+}
+
 static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
 {
     cJSON *cl = NULL;
@@ -423,6 +446,7 @@ static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
     int rc = sf_emr_describe(r->c, ctx, r->cluster, &cl, &err);
     const char *state = sf_emr_str(cl, "Status.State");
     bool ok = rc == 0 && state && (!strcmp(state, "WAITING") || !strcmp(state, "RUNNING"));
+    if (ok) r->log_uri = s3_log_root(sf_emr_str(cl, "LogUri"));
     if (rc < 0) sf_aws_error_diag(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
     else if (!ok)
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
@@ -453,6 +477,7 @@ static int submit(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *d
     if (add_steps(r, ctx, steps, diags) != 0) return -1;
     for (size_t i = 0; i < r->run->n_stages; i++) {
         results[i].step_id = sf_aws_strdup(r->step_ids[i]);
+        results[i].log = step_log(r, i);
         sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s submitted as EMR step %s", r->run->pipeline,
                r->run->stages[i].name, r->step_ids[i]);
     }
@@ -526,6 +551,7 @@ sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, cons
     free(r.metrics_uris);
     free(r.final);
     free(r.root);
+    free(r.log_uri);
     sf_aws_client_free(r.c);
     sf_aws_client_free(owned);
     return st;

@@ -25,6 +25,7 @@ Terraform.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -334,6 +335,13 @@ def test_finance_pipeline_on_emr(aws_sandbox, moto, proxy, executor, tmp_path):
     assert [s["name"] for s in p["stages"]] == ["validate", "process", "marts"]
     for s in p["stages"]:
         assert s["status"] == "succeeded" and s["step_id"].startswith("s-"), s
+    # each stage's log is its step's stderr under the cluster's log_uri, and
+    # holds that stage's driver output
+    cid = res[CLUSTER]["id"]
+    for s in p["stages"]:
+        assert s["log"] == f"s3://{BUCKET}/logs/{cid}/steps/{s['step_id']}/stderr.gz", s
+        log = gzip.decompress(s3.get_object(Bucket=BUCKET, Key=s["log"].split("/", 3)[3])["Body"].read())
+        assert log.strip(), s
     assert p["output_uri"].rstrip("/") == f"s3://{BUCKET}/curated", p["output_uri"]
 
     # the steps EMR got: command-runner spark-submit, scripts content-addressed
