@@ -5,9 +5,10 @@
  *   3. web identity (OIDC): the provider's assume_role_with_web_identity {}
  *      block, else AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
  *      (+ AWS_ROLE_SESSION_NAME): STS AssumeRoleWithWebIdentity, unsigned;
- *   4. the shared files' profile: static keys, role_arn +
- *      web_identity_token_file, credential_process, or role_arn +
- *      source_profile (STS AssumeRole signed with the source's keys);
+ *   4. the shared files' profile: role_arn + web_identity_token_file;
+ *      role_arn + source_profile or credential_source (STS AssumeRole
+ *      signed with the source's credentials; a source profile may assume a
+ *      role in turn, up to ROLE_CHAIN_MAX); static keys; credential_process;
  *   5. the container endpoint (ECS, CodeBuild): AWS_CONTAINER_CREDENTIALS_*;
  *   6. the instance metadata service (IMDSv2), unless AWS_EC2_METADATA_DISABLED.
  *
@@ -261,46 +262,137 @@ static int parse_creds_json(const char *text, const char *source, sf_aws_creds *
     return rc;
 }
 
-/* role_arn + source_profile: AssumeRole signed with the source profile's
- * static keys (one level; chains of roles are not followed). */
+static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t);
+static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t);
+static outcome profile_creds(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile *p, const char *source, int depth,
+                             sf_aws_creds *out, trail *t);
+
+/* A profile may take its role's source credentials from another profile
+ * that assumes a role in turn; longer chains (or a cycle) are refused. */
+#define ROLE_CHAIN_MAX 5
+
+/* A source that must give credentials: not configured is a failure too. */
+static outcome required(outcome o) { return o == ABSENT ? FAILED : o; }
+
+/* credential_source = Environment | Ec2InstanceMetadata | EcsContainer:
+ * the credentials a role_arn profile assumes its role with. */
+static outcome from_credential_source(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *source,
+                                      sf_aws_creds *out, trail *t)
+{
+    if (strcasecmp(name, "Environment") == 0)
+        return required(from_keys(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"),
+                                  "credential_source Environment", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", out,
+                                  t));
+    if (strcasecmp(name, "Ec2InstanceMetadata") == 0) return required(from_imds(c, ctx, out, t));
+    if (strcasecmp(name, "EcsContainer") == 0) return required(from_container(c, ctx, out, t));
+    char *why = sf_aws_fmt("credential_source \"%s\" is not one of Environment, Ec2InstanceMetadata, EcsContainer",
+                           name);
+    tried(t, source, why);
+    free(why);
+    return FAILED;
+}
+
+/* The source_profile's credentials: the profile's own static keys when it
+ * names itself, else that profile resolved in turn. */
 static outcome from_source_profile(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile *p, const char *source,
-                                   sf_aws_creds *out, trail *t)
+                                   int depth, sf_aws_creds *out, trail *t)
 {
     const char *src_name = sf_aws_profile_get(p, "source_profile");
+    if (strcmp(src_name, p->name) == 0)
+        return required(from_keys(sf_aws_profile_get(p, "aws_access_key_id"),
+                                  sf_aws_profile_get(p, "aws_secret_access_key"),
+                                  sf_aws_profile_get(p, "aws_session_token"), source, "aws_access_key_id",
+                                  "aws_secret_access_key", out, t));
+    if (depth + 1 >= ROLE_CHAIN_MAX) {
+        char *why = sf_aws_fmt("source_profile \"%s\": more than %d roles in a chain of profiles (a cycle?)",
+                               src_name, ROLE_CHAIN_MAX);
+        tried(t, source, why);
+        free(why);
+        return FAILED;
+    }
     sf_aws_config_files files;
     sf_aws_client_files(c, &files);
     sf_aws_profile sp;
     sf_aws_profile_load((const char *const *)files.config, files.n_config, (const char *const *)files.cred,
                         files.n_cred, src_name, &sp);
     sf_aws_client_files_clear(&files);
-    const char *ak = sf_aws_profile_get(&sp, "aws_access_key_id"), *sk = sf_aws_profile_get(&sp, "aws_secret_access_key");
+    char *sp_source = sf_aws_fmt("%s -> source_profile \"%s\"", source, src_name);
     outcome o = FAILED;
-    char *why = NULL;
-    if (!ak || !sk) {
-        why = sf_aws_fmt("its source_profile \"%s\" holds no aws_access_key_id/aws_secret_access_key", src_name);
-    } else {
-        sf_aws_creds src = {.access_key = (char *)ak, .secret_key = (char *)sk,
-                            .token = (char *)sf_aws_profile_get(&sp, "aws_session_token")};
+    if (!sp.found) tried(t, sp_source, "no such profile in the shared config/credentials files");
+    else o = required(profile_creds(c, ctx, &sp, sp_source, depth + 1, out, t));
+    free(sp_source);
+    sf_aws_profile_clear(&sp);
+    return o;
+}
+
+/* role_arn with source_profile or credential_source: STS AssumeRole signed
+ * with the source's credentials. */
+static outcome assume_profile_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile *p, const char *source,
+                                   int depth, sf_aws_creds *out, trail *t)
+{
+    const char *role = sf_aws_profile_get(p, "role_arn");
+    const char *src_profile = sf_aws_profile_get(p, "source_profile");
+    const char *cred_source = sf_aws_profile_get(p, "credential_source");
+    if (!src_profile == !cred_source) {
+        tried(t, source, src_profile ? "role_arn with both source_profile and credential_source: keep one"
+                                     : "role_arn needs source_profile, credential_source or web_identity_token_file");
+        return FAILED;
+    }
+    sf_aws_creds src = {0};
+    outcome o = src_profile ? from_source_profile(c, ctx, p, source, depth, &src, t)
+                            : from_credential_source(c, ctx, cred_source, source, &src, t);
+    if (o == FOUND) {
         char session[64];
         snprintf(session, sizeof session, "sparkflow-%lld", (long long)time(NULL));
         const char *name = sf_aws_profile_get(p, "role_session_name");
         const char *dur = sf_aws_profile_get(p, "duration_seconds");
         sf_aws_error err = {0};
-        const char *role = sf_aws_profile_get(p, "role_arn");
         if (sf_aws_sts_assume_role(c, ctx, &src, role, name ? name : session, dur ? atoll(dur) : 0, out, &err) == 0) {
-            out->source = sf_aws_fmt("%s (role %s from source_profile \"%s\")", source, role, src_name);
-            o = FOUND;
+            out->source = sf_aws_fmt("%s (role %s with credentials from %s)", source, role, src.source);
         } else {
             char *text = sf_aws_error_text(&err);
-            why = sf_aws_fmt("assuming role %s with source_profile \"%s\" failed: %s", role, src_name, text);
+            char *why = sf_aws_fmt("assuming role %s with credentials from %s failed: %s", role, src.source, text);
+            tried(t, source, why);
+            free(why);
             free(text);
+            o = FAILED;
         }
         sf_aws_error_clear(&err);
     }
-    if (why) tried(t, source, why);
-    free(why);
-    sf_aws_profile_clear(&sp);
+    sf_aws_creds_clear(&src);
     return o;
+}
+
+/* One profile's credentials, in the SDKs' order: a role (by web identity,
+ * or from a source), static keys, credential_process. */
+static outcome profile_creds(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile *p, const char *source, int depth,
+                             sf_aws_creds *out, trail *t)
+{
+    const char *ak = sf_aws_profile_get(p, "aws_access_key_id"), *sk = sf_aws_profile_get(p, "aws_secret_access_key");
+    const char *role = sf_aws_profile_get(p, "role_arn"), *wif = sf_aws_profile_get(p, "web_identity_token_file");
+    const char *proc = sf_aws_profile_get(p, "credential_process");
+    if (role && wif)
+        return assume_web_identity(c, ctx, source, role, NULL, wif, sf_aws_profile_get(p, "role_session_name"), 0, out,
+                                   t);
+    if (role) return assume_profile_role(c, ctx, p, source, depth, out, t);
+    if (ak || sk)
+        return from_keys(ak, sk, sf_aws_profile_get(p, "aws_session_token"), source, "aws_access_key_id",
+                         "aws_secret_access_key", out, t);
+    if (proc) {
+        char *why = NULL, *text = run_process(ctx, proc, &why);
+        outcome o = FAILED;
+        if (text) {
+            o = parse_creds_json(text, source, out, &why) == 0 ? FOUND : FAILED;
+            memset(text, 0, strlen(text));
+            free(text);
+        }
+        if (why) tried(t, source, why);
+        free(why);
+        return o;
+    }
+    tried(t, source, "the profile holds no credentials (aws_access_key_id, role_arn with source_profile, "
+                     "credential_source or web_identity_token_file, or credential_process)");
+    return ABSENT;
 }
 
 static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail *t)
@@ -309,43 +401,16 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
     bool explicit_name = false;
     sf_aws_client_profile(c, &p, &explicit_name);
     char *source = sf_aws_fmt("shared profile \"%s\"", p.name);
-    outcome o = ABSENT;
-    const char *ak = sf_aws_profile_get(&p, "aws_access_key_id"), *sk = sf_aws_profile_get(&p, "aws_secret_access_key");
-    const char *role = sf_aws_profile_get(&p, "role_arn"), *wif = sf_aws_profile_get(&p, "web_identity_token_file");
-    const char *proc = sf_aws_profile_get(&p, "credential_process");
-    char *why = NULL;
+    outcome o;
     if (!p.found) {
-        why = sf_aws_strdup(explicit_name ? "no such profile in the shared config/credentials files"
-                                          : "no [default] profile in the shared config/credentials files");
+        tried(t, source, explicit_name ? "no such profile in the shared config/credentials files"
+                                       : "no [default] profile in the shared config/credentials files");
         o = explicit_name ? FAILED : ABSENT;
-    } else if (ak || sk) {
-        o = from_keys(ak, sk, sf_aws_profile_get(&p, "aws_session_token"), source, "aws_access_key_id",
-                      "aws_secret_access_key", out, t);
-    } else if (role && wif) {
-        o = assume_web_identity(c, ctx, source, role, NULL, wif, sf_aws_profile_get(&p, "role_session_name"), 0, out,
-                                t);
-    } else if (proc) {
-        char *text = run_process(ctx, proc, &why);
-        if (text) {
-            o = parse_creds_json(text, source, out, &why) == 0 ? FOUND : FAILED;
-            memset(text, 0, strlen(text));
-            free(text);
-        } else {
-            o = FAILED;
-        }
-    } else if (role && sf_aws_profile_get(&p, "source_profile")) {
-        o = from_source_profile(c, ctx, &p, source, out, t);
-    } else if (role) {
-        why = sf_aws_strdup("role_arn needs source_profile (with static keys), or web_identity_token_file; "
-                            "credential_source is not supported");
-        o = FAILED;
     } else {
-        why = sf_aws_strdup("the profile holds no credentials (aws_access_key_id, role_arn + "
-                            "web_identity_token_file, or credential_process)");
-        o = explicit_name ? FAILED : ABSENT;
+        o = profile_creds(c, ctx, &p, source, 0, out, t);
+        /* A profile the user named must give credentials. */
+        if (o == ABSENT && explicit_name) o = FAILED;
     }
-    if (why) tried(t, source, why);
-    free(why);
     free(source);
     sf_aws_profile_clear(&p);
     return o;

@@ -359,12 +359,100 @@ static void test_profile_role_with_source_profile(void **state)
     setenv("AWS_PROFILE", "lost", 1);
     c = moto_client(false);
     assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &why), -1);
-    assert_non_null(strstr(why, "source_profile \"nobody\" holds no"));
+    assert_non_null(strstr(why, "source_profile \"nobody\": no such profile"));
     free(why);
     sf_aws_client_free(c);
     free(conf);
     free(cred);
     sf_ctx_free(ctx);
+}
+
+/* Resolve AWS_PROFILE=`profile` with the given config file text; returns
+ * the client's status, fills *cr or *why. */
+static int resolve_profile(const char *config, const char *credentials, const char *profile, sf_aws_creds *cr,
+                           char **why)
+{
+    char *conf = path_in_tmp("config5"), *cred = path_in_tmp("credentials5");
+    write_file(conf, config);
+    write_file(cred, credentials);
+    setenv("AWS_CONFIG_FILE", conf, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", cred, 1);
+    setenv("AWS_PROFILE", profile, 1);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = moto_client(false);
+    *why = NULL;
+    int rc = sf_aws_client_credentials(c, ctx, cr, why);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+    free(conf);
+    free(cred);
+    return rc;
+}
+
+static const char chain_config[] =
+    "[profile base]\n"
+    "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = base\n"
+    "[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nsource_profile = admin\n"
+    "role_session_name = deploy-session\n"
+    "[profile selfie]\nrole_arn = arn:aws:iam::123456789012:role/self\nsource_profile = selfie\n"
+    "[profile loop1]\nrole_arn = arn:aws:iam::123456789012:role/l1\nsource_profile = loop2\n"
+    "[profile loop2]\nrole_arn = arn:aws:iam::123456789012:role/l2\nsource_profile = loop1\n"
+    "[profile both]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = base\n"
+    "credential_source = Environment\n"
+    "[profile bogus]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Floppy\n"
+    "[profile imds]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Ec2InstanceMetadata\n"
+    "[profile env]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Environment\n";
+static const char chain_credentials[] =
+    "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n"
+    "[selfie]\naws_access_key_id = AKIDSELF\naws_secret_access_key = selfsecret\n";
+
+static void test_profile_role_chains(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_aws_creds cr;
+    char *why;
+    /* deploy <- admin <- base's keys: two AssumeRole calls. */
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "deploy", &cr, &why), 0);
+    assert_non_null(strstr(cr.source, "role arn:aws:iam::123456789012:role/deploy"));
+    assert_non_null(strstr(cr.source, "role arn:aws:iam::123456789012:role/admin"));
+    assert_non_null(strstr(cr.source, "source_profile \"base\""));
+    assert_non_null(cr.token);
+    assert_string_not_equal(cr.access_key, "AKIDBASE");
+    sf_aws_creds_clear(&cr);
+    /* A profile that is its own source uses its static keys for the role,
+     * not as its credentials. */
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "selfie", &cr, &why), 0);
+    assert_non_null(strstr(cr.source, "role/self"));
+    assert_non_null(cr.token);
+    assert_string_not_equal(cr.access_key, "AKIDSELF");
+    sf_aws_creds_clear(&cr);
+    /* A cycle ends with a message, not a stack overflow. */
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "loop1", &cr, &why), -1);
+    assert_non_null(strstr(why, "more than 5 roles in a chain of profiles"));
+    free(why);
+}
+
+static void test_profile_credential_source(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    sf_aws_creds cr;
+    char *why;
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "both", &cr, &why), -1);
+    assert_non_null(strstr(why, "both source_profile and credential_source"));
+    free(why);
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "bogus", &cr, &why), -1);
+    assert_non_null(strstr(why, "credential_source \"Floppy\" is not one of"));
+    free(why);
+    /* clean_env turned the metadata service off: the role's source fails,
+     * and the error says why, instead of falling through. */
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "imds", &cr, &why), -1);
+    assert_non_null(strstr(why, "disabled by AWS_EC2_METADATA_DISABLED"));
+    free(why);
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, "env", &cr, &why), -1);
+    assert_non_null(strstr(why, "credential_source Environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set"));
+    free(why);
 }
 
 static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
@@ -510,6 +598,8 @@ int main(void)
         cmocka_unit_test_setup(test_credentials_refreshed_before_expiry, clean_env),
         cmocka_unit_test_setup(test_sts_identity_and_web_identity, clean_env),
         cmocka_unit_test_setup(test_profile_role_with_source_profile, clean_env),
+        cmocka_unit_test_setup(test_profile_role_chains, clean_env),
+        cmocka_unit_test_setup(test_profile_credential_source, clean_env),
         cmocka_unit_test_setup(test_s3_objects, clean_env),
         cmocka_unit_test_setup(test_emr_json_errors, clean_env),
         cmocka_unit_test_setup(test_unreachable_endpoint_retries_then_fails, clean_env),
