@@ -9,6 +9,8 @@ detached signature, made with a throw-away GPG key in a temporary GNUPGHOME.
                             runs), manifest, checksums that match the files,
                             a signature that gpg verifies, identical zips
                             from two runs
+  test_release_binary_...   the binary loads only libraries with a stable
+                            ABI (gRPC and friends linked in) and glibc <= 2.34
   test_mirror_install_...   the zip in a packed filesystem_mirror named by a
                             temporary CLI config (the implied local mirror
                             removed): `terraform init` installs it, the lock
@@ -160,6 +162,27 @@ def test_artifacts(tmp_path, gnupghome):
     assert (again / zip_name).read_bytes() == (out / zip_name).read_bytes()
     assert not (again / (sums_name + ".sig")).exists()
     assert "NOT signed" in r2.stdout, r2.stdout
+
+
+# What a release binary may load: libraries with a stable ABI on every
+# current Linux distribution (gRPC, protobuf-c and msgpack-c are linked in:
+# CMake's SF_STATIC_DEPS), and the glibc it may ask for (README: 2.34+).
+ALLOWED_NEEDED = {"libcurl.so.4", "libxml2.so.2", "libssl.so.3", "libcrypto.so.3", "libcjson.so.1", "libz.so.1",
+                  "libstdc++.so.6", "libm.so.6", "libgcc_s.so.1", "libc.so.6"}
+MAX_GLIBC = (2, 34)
+
+
+@pytest.mark.skipif(os.environ.get("SF_ASAN") == "1", reason="release binaries are not sanitizer builds")
+def test_release_binary_needs_only_stable_libraries():
+    exe = provider_binary()
+    d = run(["readelf", "--dynamic", "--wide", str(exe)])
+    assert d.returncode == 0, describe(d)
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", d.stdout))
+    assert needed and needed <= ALLOWED_NEEDED | {n for n in needed if n.startswith("ld-linux")}, \
+        sorted(needed - ALLOWED_NEEDED)
+    v = run(["readelf", "--version-info", "--wide", str(exe)])
+    glibc = {tuple(map(int, m.split("."))) for m in re.findall(r"Name: GLIBC_([0-9.]+)", v.stdout)}
+    assert glibc and max(glibc) <= MAX_GLIBC, sorted(glibc)
 
 
 def cli_config(mirror: Path) -> str:
