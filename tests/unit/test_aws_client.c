@@ -406,6 +406,16 @@ static const char chain_credentials[] =
     "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n"
     "[selfie]\naws_access_key_id = AKIDSELF\naws_secret_access_key = selfsecret\n";
 
+/* Resolving `profile` of chain_config fails with a message holding `needle`. */
+static void assert_profile_fails(const char *profile, const char *needle)
+{
+    sf_aws_creds cr;
+    char *why;
+    assert_int_equal(resolve_profile(chain_config, chain_credentials, profile, &cr, &why), -1);
+    if (!strstr(why, needle)) fail_msg("profile %s: \"%s\" not in: %s", profile, needle, why);
+    free(why);
+}
+
 static void test_profile_role_chains(void **state)
 {
     (void)state;
@@ -428,31 +438,19 @@ static void test_profile_role_chains(void **state)
     assert_string_not_equal(cr.access_key, "AKIDSELF");
     sf_aws_creds_clear(&cr);
     /* A cycle ends with a message, not a stack overflow. */
-    assert_int_equal(resolve_profile(chain_config, chain_credentials, "loop1", &cr, &why), -1);
-    assert_non_null(strstr(why, "more than 5 roles in a chain of profiles"));
-    free(why);
+    assert_profile_fails("loop1", "more than 5 roles in a chain of profiles");
 }
 
 static void test_profile_credential_source(void **state)
 {
     (void)state;
     if (!have_moto) skip();
-    sf_aws_creds cr;
-    char *why;
-    assert_int_equal(resolve_profile(chain_config, chain_credentials, "both", &cr, &why), -1);
-    assert_non_null(strstr(why, "both source_profile and credential_source"));
-    free(why);
-    assert_int_equal(resolve_profile(chain_config, chain_credentials, "bogus", &cr, &why), -1);
-    assert_non_null(strstr(why, "credential_source \"Floppy\" is not one of"));
-    free(why);
+    assert_profile_fails("both", "both source_profile and credential_source");
+    assert_profile_fails("bogus", "credential_source \"Floppy\" is not one of");
     /* clean_env turned the metadata service off: the role's source fails,
      * and the error says why, instead of falling through. */
-    assert_int_equal(resolve_profile(chain_config, chain_credentials, "imds", &cr, &why), -1);
-    assert_non_null(strstr(why, "disabled by AWS_EC2_METADATA_DISABLED"));
-    free(why);
-    assert_int_equal(resolve_profile(chain_config, chain_credentials, "env", &cr, &why), -1);
-    assert_non_null(strstr(why, "credential_source Environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set"));
-    free(why);
+    assert_profile_fails("imds", "disabled by AWS_EC2_METADATA_DISABLED");
+    assert_profile_fails("env", "credential_source Environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set");
 }
 
 static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
