@@ -389,8 +389,9 @@ int sf_aws_s3_delete(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
 /* Delete every object under prefix (list + delete).  *deleted may be NULL. */
 int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix,
                             size_t *deleted, sf_aws_error *err);
-/* CopyObject within the lake (server side). */
+/* Server-side copy within a bucket of an object of `size` bytes: CopyObject,
+ * or a multipart copy (UploadPartCopy) above CopyObject's 5 GiB limit. */
 int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,
-                   sf_aws_error *err);
+                   int64_t size, sf_aws_error *err);
 
 #endif

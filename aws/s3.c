@@ -278,27 +278,159 @@ int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, c
     return rc;
 }
 
-int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,
-                   sf_aws_error *err)
+/* CopyObject copies at most 5 GiB; bigger objects are copied in parts
+ * (UploadPartCopy), 512 MiB each (S3 allows 10,000 parts: 5 TB). */
+#define COPY_SINGLE_MAX (5LL << 30)
+#define COPY_PART_SIZE (512LL << 20)
+#define PART_MIN (5LL << 20)
+
+/* SPARKFLOW_AWS_S3_COPY_PART_BYTES: copy in parts of that size objects
+ * bigger than it (tests use a few MiB; S3 wants parts of 5 MiB or more). */
+static void copy_limits(int64_t *single_max, int64_t *part)
 {
-    char *path = key_path(dst_key);
-    char *src = sf_aws_uri_encode(src_key, strlen(src_key), true);
-    char *source = sf_aws_fmt("/%s/%s", bucket, src);
+    *single_max = COPY_SINGLE_MAX;
+    *part = COPY_PART_SIZE;
+    const char *v = getenv("SPARKFLOW_AWS_S3_COPY_PART_BYTES");
+    long long n = v ? atoll(v) : 0;
+    if (n >= PART_MIN) *single_max = *part = n;
+}
+
+/* The answer of a copy can be a 200 whose body is an error. */
+static int body_error(int rc, const sf_aws_http_resp *resp, const char *operation, sf_aws_error *err)
+{
+    if (rc == 0 && resp->body.len && strstr(resp->body.data, "<Error>")) {
+        sf_aws_error_clear(err);
+        err->operation = sf_aws_strdup(operation);
+        sf_aws_xml_error(resp, err);
+        return -1;
+    }
+    return rc;
+}
+
+/* One element's text from an XML answer; NULL (with *err) when absent. */
+static char *answer_text(const sf_aws_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
+{
+    xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
+    char *text = doc ? sf_aws_xml_text(xmlDocGetRootElement(doc), element) : NULL;
+    if (doc) xmlFreeDoc(doc);
+    if (!text) {
+        sf_aws_error_clear(err);
+        err->operation = sf_aws_strdup(operation);
+        err->message = sf_aws_fmt("the answer has no %s", element);
+    }
+    return text;
+}
+
+static int copy_single(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *source, const char *path,
+                       sf_aws_error *err)
+{
     sf_aws_header headers[] = {{"x-amz-copy-source", source}};
     sf_aws_call call = {
         .operation = "CopyObject", .service = "s3", .method = "PUT", .path = path, .headers = headers,
         .n_headers = 1, .idempotent = true, .bucket = bucket,
     };
     sf_aws_http_resp resp;
-    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
-    /* A copy can fail after a 200: the error is then in the body. */
-    if (rc == 0 && resp.body.len && strstr(resp.body.data, "<Error>")) {
-        sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup("CopyObject");
-        sf_aws_xml_error(&resp, err);
-        rc = -1;
-    }
+    int rc = body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "CopyObject", err);
     sf_aws_http_resp_clear(&resp);
+    return rc;
+}
+
+/* UploadPartCopy of bytes [from, to] as part `n`; its ETag into *etag. */
+static int copy_part(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *source, const char *path,
+                     const char *upload_id, int n, int64_t from, int64_t to, char **etag, sf_aws_error *err)
+{
+    char number[16], range[64];
+    snprintf(number, sizeof number, "%d", n);
+    snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)from, (long long)to);
+    sf_aws_param q[] = {{"partNumber", number}, {"uploadId", upload_id}};
+    sf_aws_header h[] = {{"x-amz-copy-source", source}, {"x-amz-copy-source-range", range}};
+    sf_aws_call call = {
+        .operation = "UploadPartCopy", .service = "s3", .method = "PUT", .path = path, .query = q, .n_query = 2,
+        .headers = h, .n_headers = 2, .idempotent = true, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "UploadPartCopy", err);
+    if (rc == 0 && !(*etag = answer_text(&resp, "UploadPartCopy", "ETag", err))) rc = -1;
+    sf_aws_http_resp_clear(&resp);
+    return rc;
+}
+
+/* Sent even when the copy failed because the operation was stopped: an
+ * upload left open is storage S3 bills for. */
+static void abort_upload(sf_aws_client *c, const sf_ctx *op, const char *bucket, const char *path,
+                         const char *upload_id)
+{
+    sf_ctx *ctx = sf_ctx_new_cleanup(op, 30 * 1000);
+    sf_aws_param q[] = {{"uploadId", upload_id}};
+    sf_aws_call call = {
+        .operation = "AbortMultipartUpload", .service = "s3", .method = "DELETE", .path = path, .query = q,
+        .n_query = 1, .idempotent = true, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    sf_aws_error err = {0};
+    if (sf_aws_client_send(c, ctx, &call, &resp, &err) != 0) {
+        char *t = sf_aws_error_text(&err);
+        sf_log(ctx, SF_LOG_WARN, "s3: cannot abort the multipart copy %s: %s", upload_id, t);
+        free(t);
+    }
+    sf_aws_error_clear(&err);
+    sf_aws_http_resp_clear(&resp);
+    sf_ctx_free(ctx);
+}
+
+static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *source, const char *path,
+                          int64_t size, int64_t part_size, sf_aws_error *err)
+{
+    sf_aws_param uploads[] = {{"uploads", ""}};
+    sf_aws_call start = {
+        .operation = "CreateMultipartUpload", .service = "s3", .method = "POST", .path = path, .query = uploads,
+        .n_query = 1, .bucket = bucket,
+    };
+    sf_aws_http_resp resp;
+    int rc = sf_aws_client_send(c, ctx, &start, &resp, err);
+    char *upload_id = rc == 0 ? answer_text(&resp, "CreateMultipartUpload", "UploadId", err) : NULL;
+    sf_aws_http_resp_clear(&resp);
+    if (!upload_id) return -1;
+
+    sf_aws_buf done = {0};
+    sf_aws_buf_addf(&done, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    rc = 0;
+    int n = 0;
+    for (int64_t from = 0; rc == 0 && from < size; from += part_size) {
+        int64_t to = from + part_size < size ? from + part_size - 1 : size - 1;
+        char *etag = NULL;
+        rc = copy_part(c, ctx, bucket, source, path, upload_id, ++n, from, to, &etag, err);
+        if (rc == 0) sf_aws_buf_addf(&done, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", n, etag);
+        free(etag);
+    }
+    sf_aws_buf_addf(&done, "</CompleteMultipartUpload>");
+    if (rc == 0) {
+        sf_aws_param q[] = {{"uploadId", upload_id}};
+        sf_aws_header h[] = {{"Content-Type", "application/xml"}};
+        sf_aws_call complete = {
+            .operation = "CompleteMultipartUpload", .service = "s3", .method = "POST", .path = path, .query = q,
+            .n_query = 1, .headers = h, .n_headers = 1, .body = done.data, .body_len = done.len, .bucket = bucket,
+        };
+        rc = body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload", err);
+        sf_aws_http_resp_clear(&resp);
+    }
+    if (rc != 0) abort_upload(c, ctx, bucket, path, upload_id);
+    else sf_log(ctx, SF_LOG_DEBUG, "s3: copied %lld bytes in %d parts", (long long)size, n);
+    sf_aws_buf_free(&done);
+    free(upload_id);
+    return rc;
+}
+
+int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,
+                   int64_t size, sf_aws_error *err)
+{
+    char *path = key_path(dst_key);
+    char *src = sf_aws_uri_encode(src_key, strlen(src_key), true);
+    char *source = sf_aws_fmt("/%s/%s", bucket, src);
+    int64_t single_max, part;
+    copy_limits(&single_max, &part);
+    int rc = size > single_max ? copy_multipart(c, ctx, bucket, source, path, size, part, err)
+                               : copy_single(c, ctx, bucket, source, path, err);
     free(source);
     free(src);
     free(path);

@@ -247,8 +247,7 @@ static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_ur
         return -1;
     }
     /* Cleanup must happen even when the run was cancelled. */
-    sf_ctx *cl = sf_ctx_new_root(sf_ctx_log_level(ctx));
-    sf_ctx_set_deadline(cl, sf_now_ms() + 2 * 60 * 1000);
+    sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
     sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
     char *prefix = sf_aws_fmt("%s/", p.key);
     sf_aws_error err = {0};
@@ -332,7 +331,7 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
         char *dst = sf_aws_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
-        rc = sf_aws_s3_copy(c, ctx, bucket, l.items[i].key, dst, &err);
+        rc = sf_aws_s3_copy(c, ctx, bucket, l.items[i].key, dst, l.items[i].size, &err);
         if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
         else (*copied)++;
         free(dst);

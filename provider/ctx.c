@@ -63,6 +63,13 @@ sf_ctx *sf_ctx_new_child(sf_ctx *parent)
     return c;
 }
 
+sf_ctx *sf_ctx_new_cleanup(const sf_ctx *ctx, int64_t budget_ms)
+{
+    sf_ctx *c = sf_ctx_new_root(ctx ? sf_ctx_log_level(ctx) : SF_LOG_INFO);
+    sf_ctx_set_deadline(c, sf_now_ms() + budget_ms);
+    return c;
+}
+
 void sf_ctx_free(sf_ctx *ctx)
 {
     if (!ctx) return;

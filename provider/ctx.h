@@ -27,6 +27,10 @@ typedef enum {
  * parent.  Allocation failure aborts; these can't fail otherwise. */
 sf_ctx *sf_ctx_new_root(sf_log_level level);
 sf_ctx *sf_ctx_new_child(sf_ctx *parent);
+/* For the cleanup an operation owes after ctx was cancelled or timed out
+ * (terminate what it started, abort an upload): a new root with ctx's log
+ * level that no StopProvider cancels, bounded by `budget_ms`. */
+sf_ctx *sf_ctx_new_cleanup(const sf_ctx *ctx, int64_t budget_ms);
 void sf_ctx_cancel(sf_ctx *ctx);
 void sf_ctx_free(sf_ctx *ctx);
 sf_log_level sf_ctx_log_level(const sf_ctx *ctx);

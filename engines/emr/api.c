@@ -55,9 +55,3 @@ const char *sf_emr_str(const cJSON *j, const char *path)
     return cJSON_GetStringValue(j);
 }
 
-sf_ctx *sf_emr_cleanup_ctx(const sf_ctx *ctx)
-{
-    sf_ctx *c = sf_ctx_new_root(ctx ? sf_ctx_log_level(ctx) : SF_LOG_INFO);
-    sf_ctx_set_deadline(c, sf_now_ms() + 2 * 60 * 1000);
-    return c;
-}

@@ -239,7 +239,7 @@ static int run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
     if (!*id) {
         /* A cluster may exist although every answer was lost: one last look. */
         sf_aws_error lerr = {0};
-        sf_ctx *cl = sf_emr_cleanup_ctx(ctx);
+        sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
         if (err.maybe_applied && find_by_token(c, cl, name, token, id, &lerr) == 1)
             sf_log(ctx, SF_LOG_INFO, "emr: found cluster %s created by a failed RunJobFlow", *id);
         sf_ctx_free(cl);
@@ -498,7 +498,7 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
                    (long long)(sf_now_ms() - t0));
             st = SF_ENGINE_OK;
         } else {
-            sf_ctx *cl_ctx = sf_emr_cleanup_ctx(ctx);
+            sf_ctx *cl_ctx = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
             terminate(c, cl_ctx, id, false, diags);
             sf_ctx_free(cl_ctx);
         }

@@ -81,8 +81,8 @@ int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSO
 int sf_emr_describe(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **cluster, sf_aws_error *err);
 /* The string at a dotted path of a JSON object ("Status.State"), or NULL. */
 const char *sf_emr_str(const cJSON *j, const char *path);
-/* A context for cleanup after ctx was cancelled: not cancelled, 2 minutes. */
-sf_ctx *sf_emr_cleanup_ctx(const sf_ctx *ctx);
+/* What cleanup after a cancel (terminate, cancel steps) may take. */
+#define SF_EMR_CLEANUP_MS (2 * 60 * 1000)
 
 /* ---- poll.c ---------------------------------------------------------------- */
 

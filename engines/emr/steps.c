@@ -492,7 +492,7 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
     size_t done = 0;
     while (done < r->run->n_stages && !failed) {
         if (sf_emr_poll_wait(&poll, ctx) != 0) {
-            sf_ctx *cl = sf_emr_cleanup_ctx(ctx);
+            sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
             char *why = sf_aws_fmt("the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
             cancel_rest(r, cl, results, why);
             free(why);
@@ -501,7 +501,7 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
         }
         int changed = poll_once(r, ctx, results, &failed, diags);
         if (changed < 0) {
-            sf_ctx *cl = sf_emr_cleanup_ctx(ctx);
+            sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
             cancel_rest(r, cl, results, "the steps could not be followed");
             sf_ctx_free(cl);
             return SF_ENGINE_ERROR;

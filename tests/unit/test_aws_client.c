@@ -463,6 +463,45 @@ static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
     sf_aws_http_resp_clear(&resp);
 }
 
+/* Above the part size (5 GiB in production, 5 MiB here) a copy goes in
+ * parts: the copy has the source's bytes, in order. */
+static void test_s3_multipart_copy(void **state)
+{
+    (void)state;
+    if (!have_moto) skip();
+    setenv("SPARKFLOW_AWS_S3_COPY_PART_BYTES", "5242880", 1);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_client *c = moto_client(true);
+    sf_aws_error err = {0};
+    create_bucket(c, ctx, "big");
+    size_t n = 12u << 20; /* three parts: 5 + 5 + 2 MiB */
+    unsigned char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++) data[i] = (unsigned char)(i * 2654435761u >> 13);
+    assert_int_equal(sf_aws_s3_put(c, ctx, "big", "run/part-0.parquet", data, n, "application/octet-stream", &err), 0);
+    int64_t calls = sf_aws_client_calls(c);
+    int rc = sf_aws_s3_copy(c, ctx, "big", "run/part-0.parquet", "pub/part-0.parquet", (int64_t)n, &err);
+    if (rc != 0) {
+        char *t = sf_aws_error_text(&err);
+        fail_msg("multipart copy: %s", t);
+    }
+    assert_int_equal(sf_aws_client_calls(c) - calls, 5); /* create, 3 parts, complete */
+    sf_aws_buf body;
+    assert_int_equal(sf_aws_s3_get(c, ctx, "big", "pub/part-0.parquet", &body, &err), 0);
+    assert_int_equal(body.len, n);
+    assert_memory_equal(body.data, data, n);
+    sf_aws_buf_free(&body);
+    /* A source that is not there: an error naming the part copy. */
+    assert_int_equal(sf_aws_s3_copy(c, ctx, "big", "run/missing", "pub/missing", (int64_t)n, &err), -1);
+    assert_non_null(err.operation);
+    assert_string_equal(err.operation, "UploadPartCopy");
+    sf_aws_error_clear(&err);
+    free(data);
+    sf_aws_client_free(c);
+    sf_ctx_free(ctx);
+    unsetenv("SPARKFLOW_AWS_S3_COPY_PART_BYTES");
+}
+
 static void test_s3_objects(void **state)
 {
     (void)state;
@@ -496,7 +535,7 @@ static void test_s3_objects(void **state)
     free(etag);
     assert_int_equal(sf_aws_s3_head(c, ctx, "lake", "nope", NULL, NULL, &err), 1);
     sf_aws_error_clear(&err);
-    assert_int_equal(sf_aws_s3_copy(c, ctx, "lake", keys[1], "copy/ü x.csv", &err), 0);
+    assert_int_equal(sf_aws_s3_copy(c, ctx, "lake", keys[1], "copy/ü x.csv", (int64_t)strlen(keys[1]), &err), 0);
     assert_int_equal(sf_aws_s3_get(c, ctx, "lake", "copy/ü x.csv", &body, &err), 0);
     assert_string_equal(body.data, keys[1]);
     sf_aws_buf_free(&body);
@@ -598,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup(test_profile_role_with_source_profile, clean_env),
         cmocka_unit_test_setup(test_profile_role_chains, clean_env),
         cmocka_unit_test_setup(test_profile_credential_source, clean_env),
+        cmocka_unit_test_setup(test_s3_multipart_copy, clean_env),
         cmocka_unit_test_setup(test_s3_objects, clean_env),
         cmocka_unit_test_setup(test_emr_json_errors, clean_env),
         cmocka_unit_test_setup(test_unreachable_endpoint_retries_then_fails, clean_env),

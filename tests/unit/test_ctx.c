@@ -68,11 +68,34 @@ static void test_deadline_ends_sleep_and_never_extends(void **state)
     sf_ctx_free(root);
 }
 
+/* Cleanup after a cancel gets a context that is not done, with its own
+ * bounded deadline and the operation's log level. */
+static void test_cleanup_context_outlives_the_cancel(void **state)
+{
+    (void)state;
+    sf_ctx *root = sf_ctx_new_root(SF_LOG_WARN), *op = sf_ctx_new_child(root);
+    sf_ctx_cancel(root);
+    assert_true(sf_ctx_done(op));
+    int64_t before = sf_now_ms();
+    sf_ctx *cl = sf_ctx_new_cleanup(op, 30000);
+    assert_false(sf_ctx_done(cl));
+    assert_int_equal(sf_ctx_log_level(cl), SF_LOG_WARN);
+    assert_true(sf_ctx_deadline(cl) >= before + 30000 && sf_ctx_deadline(cl) <= sf_now_ms() + 30000);
+    sf_ctx *quick = sf_ctx_new_cleanup(op, 20);
+    assert_int_equal(sf_ctx_sleep_ms(quick, 5000), -1);
+    assert_string_equal(sf_ctx_reason(quick), "timed out");
+    sf_ctx_free(quick);
+    sf_ctx_free(cl);
+    sf_ctx_free(op);
+    sf_ctx_free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cancel_wakes_all_children),
         cmocka_unit_test(test_deadline_ends_sleep_and_never_extends),
+        cmocka_unit_test(test_cleanup_context_outlives_the_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
