@@ -31,11 +31,13 @@
 
 #include "provider/ctx.h"
 #include "provider/diag.h"
+#include "provider/str.h"
 
 /* ---- util.c --------------------------------------------------------------- */
 
-/* malloc'd printf / strdup / strndup; abort on OOM, can't fail otherwise. */
-char *sf_aws_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* malloc'd printf / strdup / strndup; abort on OOM, can't fail otherwise.
+ * The printf is the runtime's (provider/str.h), under this module's prefix. */
+#define sf_aws_fmt(...) sf_fmt(__VA_ARGS__)
 char *sf_aws_strdup(const char *s); /* NULL stays NULL */
 char *sf_aws_strndup(const char *s, size_t n);
 

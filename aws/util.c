@@ -16,15 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-char *sf_aws_fmt(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = sf_vfmt(fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 char *sf_aws_strndup(const char *s, size_t n)
 {
     char *d = strndup(s, n);

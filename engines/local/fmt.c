@@ -5,21 +5,9 @@
  */
 #include "local.h"
 
-#include "provider/str.h"
-
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-char *sf_local_fmt(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = sf_vfmt(fmt, ap);
-    va_end(ap);
-    return s;
-}
 
 char *sf_local_strdup(const char *s)
 {

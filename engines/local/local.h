@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "../engine.h"
+#include "provider/str.h"
 
 extern const sf_engine sf_engine_local;
 extern const sf_block_def sf_local_spec_block;
@@ -79,8 +80,9 @@ int sf_local_run_one_app(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_sp
 
 /* ---- fmt.c -------------------------------------------------------------- */
 
-/* malloc'd printf / strdup; abort on OOM, can't fail otherwise. */
-char *sf_local_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* malloc'd printf / strdup; abort on OOM, can't fail otherwise.  The
+ * printf is the runtime's (provider/str.h), under this module's prefix. */
+#define sf_local_fmt(...) sf_fmt(__VA_ARGS__)
 char *sf_local_strdup(const char *s);
 
 /* ---- spec.c -------------------------------------------------------------- */
