@@ -10,6 +10,7 @@ SPEC_JSON: {"env": {NAME: VALUE}, "unset": [NAME...], "commands": [{"label",
 "expect" (else the run's output is shown and the script exits 1).
 OUT_JSON gets {"seconds": {label: [...]}, "argv": {label: argv}, "runs": RUNS,
 "warmup": WARMUP}."""
+
 import json
 import os
 import subprocess
@@ -32,21 +33,37 @@ def main(argv):
     for i in range(-warmup, runs):
         for c in spec["commands"]:
             t0 = time.perf_counter()
-            p = subprocess.run(c["argv"], cwd=c["cwd"], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            p = subprocess.run(
+                c["argv"],
+                cwd=c["cwd"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             dt = time.perf_counter() - t0
             out = p.stdout.decode(errors="replace")
             if p.returncode != 0 or c["expect"] not in out:
-                print("cmd_timer: %s run %d failed (exit %d, expected %r):\n%s"
-                      % (c["label"], i, p.returncode, c["expect"], out[-4000:]), file=sys.stderr)
+                print(
+                    "cmd_timer: %s run %d failed (exit %d, expected %r):\n%s"
+                    % (c["label"], i, p.returncode, c["expect"], out[-4000:]),
+                    file=sys.stderr,
+                )
                 return 1
             if i >= 0:
                 seconds[c["label"]].append(dt)
-            print("  %-10s run %2d: %.3f s%s" % (c["label"], i, dt, " (warm-up)" if i < 0 else ""),
-                  file=sys.stderr)
+            print("  %-10s run %2d: %.3f s%s" % (c["label"], i, dt, " (warm-up)" if i < 0 else ""), file=sys.stderr)
     with open(out_path, "w") as f:
-        json.dump({"seconds": seconds, "argv": {c["label"]: c["argv"] for c in spec["commands"]},
-                   "runs": runs, "warmup": warmup}, f, indent=2)
+        json.dump(
+            {
+                "seconds": seconds,
+                "argv": {c["label"]: c["argv"] for c in spec["commands"]},
+                "runs": runs,
+                "warmup": warmup,
+            },
+            f,
+            indent=2,
+        )
     return 0
 
 

@@ -17,6 +17,7 @@ A bench result object is {"name", "summary": [ROW...], "details": {...}};
 a ROW is {"metric", "unit", "sparkflow", "reference", "ratio", "target",
 "pass"} where reference/ratio/target/pass may be null (informational rows).
 Memory is reported in MB = 10^6 bytes (VmHWM's kB are KiB)."""
+
 import datetime
 import hashlib
 import json
@@ -33,9 +34,15 @@ def stats(xs):
     xs = [float(x) for x in xs]
     if not xs:
         return None
-    return {"n": len(xs), "median": statistics.median(xs), "min": min(xs), "max": max(xs),
-            "mean": statistics.fmean(xs),
-            "stdev": statistics.stdev(xs) if len(xs) > 1 else 0.0, "samples": xs}
+    return {
+        "n": len(xs),
+        "median": statistics.median(xs),
+        "min": min(xs),
+        "max": max(xs),
+        "mean": statistics.fmean(xs),
+        "stdev": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+        "samples": xs,
+    }
 
 
 def kb_to_mb(kb):
@@ -47,8 +54,15 @@ def ratio(a, b):
 
 
 def row(metric, unit, sf, ref=None, target=None, ok=None):
-    return {"metric": metric, "unit": unit, "sparkflow": sf, "reference": ref,
-            "ratio": ratio(sf, ref), "target": target, "pass": ok}
+    return {
+        "metric": metric,
+        "unit": unit,
+        "sparkflow": sf,
+        "reference": ref,
+        "ratio": ratio(sf, ref),
+        "target": target,
+        "pass": ok,
+    }
 
 
 def fmt(x, unit=""):
@@ -68,12 +82,11 @@ def verdict(ok):
 
 
 def table(headers, rows):
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     for r in rows:
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)))
     return "\n".join(out)
 
 
@@ -82,8 +95,7 @@ def file_facts(path):
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return {"path": os.path.abspath(path), "bytes": os.path.getsize(path),
-            "sha256": h.hexdigest()}
+    return {"path": os.path.abspath(path), "bytes": os.path.getsize(path), "sha256": h.hexdigest()}
 
 
 def write_result(result):
@@ -94,6 +106,7 @@ def write_result(result):
 
 
 # ---- startup ------------------------------------------------------------------
+
 
 def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
     ms, hwm, anon, filed, cpu = {}, {}, {}, {}, {}
@@ -112,8 +125,10 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
 
     st = {k: stats(v) for k, v in ms.items()}
     cp = {k: stats(v) for k, v in cpu.items()}
+
     def mb(d):
         return {k: stats([kb_to_mb(x) for x in v]) for k, v in d.items()}
+
     hs, hs_anon, hs_file = mb(hwm), mb(anon), mb(filed)
     sv = mb({k: v["hwm_kb"] for k, v in serve.items()})
     sv_anon = mb({k: v["rss_anon_kb"] for k, v in serve.items()})
@@ -126,52 +141,74 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
     sf_ms, ref_ms = med(st, LABEL_SF), med(st, LABEL_REF)
     r_ms = ratio(sf_ms, ref_ms)
     summary = [
-        row("start -> handshake (median)", "ms", sf_ms, ref_ms, "<= 5 ms and <= 0.25x",
-            sf_ms is not None and r_ms is not None and sf_ms <= 5.0 and r_ms <= 0.25),
-        row("peak RSS after handshake (median)", "MB", med(hs, LABEL_SF), med(hs, LABEL_REF),
-            "<= 10 MB", med(hs, LABEL_SF) is not None and med(hs, LABEL_SF) <= 10.0),
-        row("peak RSS after GetProviderSchema (median)", "MB", med(sv, LABEL_SF),
-            med(sv, LABEL_REF), "<= 10 MB",
-            med(sv, LABEL_SF) is not None and med(sv, LABEL_SF) <= 10.0),
+        row(
+            "start -> handshake (median)",
+            "ms",
+            sf_ms,
+            ref_ms,
+            "<= 5 ms and <= 0.25x",
+            sf_ms is not None and r_ms is not None and sf_ms <= 5.0 and r_ms <= 0.25,
+        ),
+        row(
+            "peak RSS after handshake (median)",
+            "MB",
+            med(hs, LABEL_SF),
+            med(hs, LABEL_REF),
+            "<= 10 MB",
+            med(hs, LABEL_SF) is not None and med(hs, LABEL_SF) <= 10.0,
+        ),
+        row(
+            "peak RSS after GetProviderSchema (median)",
+            "MB",
+            med(sv, LABEL_SF),
+            med(sv, LABEL_REF),
+            "<= 10 MB",
+            med(sv, LABEL_SF) is not None and med(sv, LABEL_SF) <= 10.0,
+        ),
         row("CPU time until handshake (median)", "ms", med(cp, LABEL_SF), med(cp, LABEL_REF)),
-        row("first RPC: mTLS connect + schema (median)", "ms", med(rpc, LABEL_SF),
-            med(rpc, LABEL_REF)),
+        row("first RPC: mTLS connect + schema (median)", "ms", med(rpc, LABEL_SF), med(rpc, LABEL_REF)),
         row("spawn floor: /bin/true to EOF (median)", "ms", med(st, LABEL_FLOOR)),
     ]
     details = {
-        "handshake_ms": st, "cpu_until_handshake_ms": cp, "rss_after_handshake_mb": hs, "rss_after_schema_mb": sv,
-        "rss_anon_after_handshake_mb": hs_anon, "rss_file_after_handshake_mb": hs_file,
-        "rss_anon_after_schema_mb": sv_anon, "rss_file_after_schema_mb": sv_file,
+        "handshake_ms": st,
+        "cpu_until_handshake_ms": cp,
+        "rss_after_handshake_mb": hs,
+        "rss_after_schema_mb": sv,
+        "rss_anon_after_handshake_mb": hs_anon,
+        "rss_file_after_handshake_mb": hs_file,
+        "rss_anon_after_schema_mb": sv_anon,
+        "rss_file_after_schema_mb": sv_file,
         "first_rpc_ms": rpc,
         "schema_bytes": {k: v["schema_bytes"] for k, v in serve.items()},
         "shutdown_clean": {k: v["shutdown_clean"] for k, v in serve.items()},
         "binaries": {LABEL_SF: file_facts(sf_bin), LABEL_REF: file_facts(ref_bin)},
         "reference": "bench/go/nullprovider: null_resource on terraform-plugin-framework "
-                     "v1.19.0 / terraform-plugin-go v0.31.0 (as hashicorp/terraform-provider-null "
-                     "v3.3.1), protocol 5",
+        "v1.19.0 / terraform-plugin-go v0.31.0 (as hashicorp/terraform-provider-null "
+        "v3.3.1), protocol 5",
     }
     rows = []
-    for metric, d, unit in (("start -> handshake", st, "ms"),
-                            ("CPU time until handshake", cp, "ms"),
-                            ("peak RSS after handshake", hs, "MB"),
-                            ("  of which anonymous (now)", hs_anon, "MB"),
-                            ("  of which file-backed (now)", hs_file, "MB"),
-                            ("peak RSS after GetProviderSchema", sv, "MB"),
-                            ("  of which anonymous (now)", sv_anon, "MB"),
-                            ("  of which file-backed (now)", sv_file, "MB"),
-                            ("first RPC (mTLS connect + schema)", rpc, "ms")):
+    for metric, d, unit in (
+        ("start -> handshake", st, "ms"),
+        ("CPU time until handshake", cp, "ms"),
+        ("peak RSS after handshake", hs, "MB"),
+        ("  of which anonymous (now)", hs_anon, "MB"),
+        ("  of which file-backed (now)", hs_file, "MB"),
+        ("peak RSS after GetProviderSchema", sv, "MB"),
+        ("  of which anonymous (now)", sv_anon, "MB"),
+        ("  of which file-backed (now)", sv_file, "MB"),
+        ("first RPC (mTLS connect + schema)", rpc, "ms"),
+    ):
         for label in (LABEL_SF, LABEL_REF, LABEL_FLOOR):
             s = d.get(label)
             if s:
-                rows.append([metric, label, unit, s["n"], fmt(s["median"]), fmt(s["min"]),
-                             fmt(s["max"])])
+                rows.append([metric, label, unit, s["n"], fmt(s["median"]), fmt(s["min"]), fmt(s["max"])])
     print(table(["metric", "provider", "unit", "n", "median", "min", "max"], rows))
-    print("ratio sparkflow/reference, start -> handshake median: %s (target <= 0.25×)"
-          % fmt(r_ms, "x"))
+    print("ratio sparkflow/reference, start -> handshake median: %s (target <= 0.25×)" % fmt(r_ms, "x"))
     write_result({"name": "startup", "summary": summary, "details": details})
 
 
 # ---- plan ---------------------------------------------------------------------
+
 
 def cmd_plan(samples_json):
     with open(samples_json) as f:
@@ -181,10 +218,8 @@ def cmd_plan(samples_json):
     ref = st[LABEL_REF]["median"] if st.get(LABEL_REF) else None
     r = ratio(sf, ref)
     n = data.get("instances", 200)
-    summary = [row("terraform plan, %d instances (median)" % n, "s", sf, ref, "<= 1.0x",
-                   r is not None and r <= 1.0)]
-    rows = [[label, s["n"], fmt(s["median"]), fmt(s["min"]), fmt(s["max"])]
-            for label, s in st.items()]
+    summary = [row("terraform plan, %d instances (median)" % n, "s", sf, ref, "<= 1.0x", r is not None and r <= 1.0)]
+    rows = [[label, s["n"], fmt(s["median"]), fmt(s["min"]), fmt(s["max"])] for label, s in st.items()]
     print(table(["provider", "n", "median s", "min s", "max s"], rows))
     print("ratio sparkflow/reference, plan median: %s (target <= 1.0×)" % fmt(r, "x"))
     details = dict(data)
@@ -193,6 +228,7 @@ def cmd_plan(samples_json):
 
 
 # ---- merge --------------------------------------------------------------------
+
 
 def host_facts():
     cpu = ""
@@ -205,22 +241,27 @@ def host_facts():
     except OSError:
         pass
     try:
-        load = open("/proc/loadavg").read().split()[:3]
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[:3]
     except OSError:
         load = []
-    return {"hostname": platform.node(), "kernel": platform.release(), "cpu": cpu,
-            "cpus": os.cpu_count(), "loadavg_at_end": load}
+    return {
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": load,
+    }
 
 
 def git_facts(root):
     def git(*args):
         try:
-            return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True,
-                                  timeout=20).stdout.strip()
+            return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=20).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
-    return {"commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def cmd_merge(out_json, command, run_dir):
@@ -229,7 +270,7 @@ def cmd_merge(out_json, command, run_dir):
     for name in sorted(os.listdir(run_dir)):
         if not name.endswith(".status"):
             continue
-        bench = name[:-len(".status")]
+        bench = name[: -len(".status")]
         with open(os.path.join(run_dir, name)) as f:
             rc, secs = f.read().split()
         entry = {"exit_code": int(rc), "seconds": float(secs)}
@@ -244,9 +285,13 @@ def cmd_merge(out_json, command, run_dir):
             host["loadavg_at_start"] = f.read().split()
     except OSError:
         pass
-    doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "command": command, "git": git_facts(root), "host": host,
-           "benchmarks": benches}
+    doc = {
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "git": git_facts(root),
+        "host": host,
+        "benchmarks": benches,
+    }
     with open(out_json, "w") as f:
         json.dump(doc, f, indent=2)
 
@@ -257,19 +302,34 @@ def cmd_merge(out_json, command, run_dir):
             rows.append([bench, "(failed, exit %d)" % e["exit_code"], "", "", "", "", "", "ERROR"])
         for r in summary:
             unit = r.get("unit", "")
-            rows.append([bench, r["metric"], unit, fmt(r.get("sparkflow")),
-                         fmt(r.get("reference")), fmt(r.get("ratio"), "x"),
-                         r.get("target") or "", verdict(r.get("pass"))])
+            rows.append(
+                [
+                    bench,
+                    r["metric"],
+                    unit,
+                    fmt(r.get("sparkflow")),
+                    fmt(r.get("reference")),
+                    fmt(r.get("ratio"), "x"),
+                    r.get("target") or "",
+                    verdict(r.get("pass")),
+                ]
+            )
         if e["exit_code"] == 0 and not summary:
             rows.append([bench, "(no summary)", "", "", "", "", "", "-"])
-    print(table(["bench", "metric", "unit", "sparkflow", "reference", "ratio", "target", "result"],
-                rows))
-    misses = sum(1 for e in benches.values()
-                 for r in e.get("result", {}).get("summary", []) if r.get("pass") is False)
+    print(table(["bench", "metric", "unit", "sparkflow", "reference", "ratio", "target", "result"], rows))
+    misses = sum(1 for e in benches.values() for r in e.get("result", {}).get("summary", []) if r.get("pass") is False)
     errors = sum(1 for e in benches.values() if e["exit_code"] != 0)
-    print("\n%d benchmark(s), %d error(s), %d target(s) missed; load average %s -> %s; results: %s"
-          % (len(benches), errors, misses, " ".join(host.get("loadavg_at_start", ["?"])[:1]),
-             " ".join(host["loadavg_at_end"][:1]), os.path.relpath(out_json)))
+    print(
+        "\n%d benchmark(s), %d error(s), %d target(s) missed; load average %s -> %s; results: %s"
+        % (
+            len(benches),
+            errors,
+            misses,
+            " ".join(host.get("loadavg_at_start", ["?"])[:1]),
+            " ".join(host["loadavg_at_end"][:1]),
+            os.path.relpath(out_json),
+        )
+    )
     return 3 if errors else (4 if misses else 0)
 
 

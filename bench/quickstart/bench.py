@@ -111,8 +111,7 @@ def stats(xs):
     xs = [float(x) for x in xs if x is not None]
     if not xs:
         return None
-    return {"n": len(xs), "median": statistics.median(xs), "min": min(xs), "max": max(xs),
-            "samples": xs}
+    return {"n": len(xs), "median": statistics.median(xs), "min": min(xs), "max": max(xs), "samples": xs}
 
 
 def ts(event):
@@ -124,6 +123,7 @@ def ts(event):
 # ---------------------------------------------------------------------------
 # Processes: everything started here is tracked and stopped by pid.
 # ---------------------------------------------------------------------------
+
 
 class Procs:
     """Process groups this benchmark started (each in its own session)."""
@@ -172,7 +172,7 @@ class Procs:
                     stat = f.read()
             except OSError:
                 continue
-            rest = stat[stat.rindex(b")") + 2:].split()
+            rest = stat[stat.rindex(b")") + 2 :].split()
             if int(rest[2]) == pgid and rest[0] not in (b"Z", b"X"):
                 return True
         return False
@@ -190,7 +190,7 @@ def processes_under(path):
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
                 stat = f.read()
-            if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] in (b"Z", b"X"):
+            if stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X"):
                 continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
@@ -223,12 +223,16 @@ def kill_leftovers(path, what):
         except OSError:
             pass
     return "%s: %d process(es) left running, stopped: %s" % (
-        what, len(left), "; ".join("%d %s" % (p, " ".join(a)[:160]) for p, a in left))
+        what,
+        len(left),
+        "; ".join("%d %s" % (p, " ".join(a)[:160]) for p, a in left),
+    )
 
 
 # ---------------------------------------------------------------------------
 # Set-up
 # ---------------------------------------------------------------------------
+
 
 def provider_version():
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
@@ -254,10 +258,10 @@ def job_python():
 
 def spark_home(python):
     if os.environ.get("SPARK_HOME") and os.access(
-            os.path.join(os.environ["SPARK_HOME"], "bin", "spark-class"), os.X_OK):
+        os.path.join(os.environ["SPARK_HOME"], "bin", "spark-class"), os.X_OK
+    ):
         return os.environ["SPARK_HOME"]
-    code = ("import importlib.util as u; "
-            "print(list(u.find_spec('pyspark').submodule_search_locations)[0])")
+    code = "import importlib.util as u; print(list(u.find_spec('pyspark').submodule_search_locations)[0])"
     out = subprocess.run([python, "-c", code], capture_output=True, text=True)
     home = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else ""
     if not home or not os.access(os.path.join(home, "bin", "spark-class"), os.X_OK):
@@ -285,8 +289,9 @@ class Terraform:
         self.tf, self.procs = tf, procs
         self.home = os.path.join(scratch, "home")
         ver = provider_version()
-        plugdir = os.path.join(self.home, ".terraform.d", "plugins", "registry.terraform.io",
-                               "sparkflow", "sparkflow", ver, os_arch())
+        plugdir = os.path.join(
+            self.home, ".terraform.d", "plugins", "registry.terraform.io", "sparkflow", "sparkflow", ver, os_arch()
+        )
         os.makedirs(plugdir)
         dst = os.path.join(plugdir, f"terraform-provider-sparkflow_v{ver}")
         shutil.copy2(provider, dst)
@@ -303,9 +308,14 @@ class Terraform:
         shutil.copy2(os.path.join(ROOT, "examples", "quickstart", "main.tf"), self.dir)
 
     def env(self, log_path=None):
-        env = {"HOME": self.home, "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-               "TF_CLI_CONFIG_FILE": self.cli_config, "CHECKPOINT_DISABLE": "1",
-               "TF_IN_AUTOMATION": "1", "LANG": os.environ.get("LANG", "C.UTF-8")}
+        env = {
+            "HOME": self.home,
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "TF_CLI_CONFIG_FILE": self.cli_config,
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+        }
         for k in ("JAVA_HOME", "TMPDIR", "SPARK_HOME", "SPARKFLOW_PYTHON", "PYSPARK_PYTHON"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
@@ -319,8 +329,14 @@ class Terraform:
         with open(out_path, "w") as out:
             t_epoch0 = time.time()
             t0 = time.perf_counter()
-            p = self.procs.popen([self.tf] + args, cwd=self.dir, env=self.env(log_path),
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            p = self.procs.popen(
+                [self.tf] + args,
+                cwd=self.dir,
+                env=self.env(log_path),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 rc = p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -355,6 +371,7 @@ class Terraform:
 # Checks against the generator's manifest
 # ---------------------------------------------------------------------------
 
+
 def expected_metrics(manifest):
     """{metric: value} every stage must report, from the manifest."""
     exp = {}
@@ -383,7 +400,7 @@ def output_listing(root):
     bookkeeping files and SparkFlow's run record left out), with row-group
     independent facts only: the set of tables, partitions and file kinds."""
     out = set()
-    for d, dirs, files in os.walk(root):
+    for d, _dirs, files in os.walk(root):
         rel = os.path.relpath(d, root)
         for f in files:
             if f.startswith((".", "_")):
@@ -399,8 +416,10 @@ def output_listing(root):
 # One SparkFlow run
 # ---------------------------------------------------------------------------
 
-PROVIDER_LINE = re.compile(r"provider\.terraform-provider-sparkflow[^:]*: (.*): @module=sparkflow "
-                           r"timestamp=(\S+)")
+PROVIDER_LINE = re.compile(
+    r"provider\.terraform-provider-sparkflow[^:]*: (.*): @module=sparkflow "
+    r"timestamp=(\S+)"
+)
 
 
 def provider_events(log_path):
@@ -448,9 +467,12 @@ def sparkflow_run(i, tf, data, scratch, manifest):
     apply_json = os.path.join(rundir, "apply.json")
     apply_log = os.path.join(rundir, "apply.tf.log")
     load0 = loadavg()
-    rc, wall, e0, e1 = tf.run(["apply", "-input=false", "-no-color", "-auto-approve", "-json",
-                               "-var", f"lake_dir={lake}"], apply_json, apply_log,
-                              timeout=APPLY_TIMEOUT_S)
+    rc, wall, e0, e1 = tf.run(
+        ["apply", "-input=false", "-no-color", "-auto-approve", "-json", "-var", f"lake_dir={lake}"],
+        apply_json,
+        apply_log,
+        timeout=APPLY_TIMEOUT_S,
+    )
     load1 = loadavg()
     tf.check("apply", rc, apply_json)
     show_out = os.path.join(rundir, "show.json")
@@ -458,8 +480,7 @@ def sparkflow_run(i, tf, data, scratch, manifest):
     tf.check("show", rc, show_out)
     with open(show_out) as f:
         state = json.load(f)
-    values = {r["address"]: r["values"]
-              for r in state.get("values", {}).get("root_module", {}).get("resources", [])}
+    values = {r["address"]: r["values"] for r in state.get("values", {}).get("root_module", {}).get("resources", [])}
     pipe, cluster = values[PIPELINE_ADDR], values[CLUSTER_ADDR]
     problems = []
     if pipe.get("status") != "succeeded":
@@ -477,15 +498,19 @@ def sparkflow_run(i, tf, data, scratch, manifest):
     p0, p1 = ev.get((PIPELINE_ADDR, "apply_start")), ev.get((PIPELINE_ADDR, "apply_complete"))
     cluster_s = c1 - c0 if c0 and c1 else None
     pipeline_s = p1 - p0 if p0 and p1 else None
-    stages_s = sum(v for v in stage_ms.values() if v is not None) / 1000 \
-        if all(v is not None for v in stage_ms.values()) else None
+    stages_s = (
+        sum(v for v in stage_ms.values() if v is not None) / 1000
+        if all(v is not None for v in stage_ms.values())
+        else None
+    )
     overhead_s = wall - cluster_s - stages_s if cluster_s is not None and stages_s is not None else None
     # The provider's own log lines split the pipeline apply further.
     run_start = next((t for t, m in pev if re.search(r"^pipeline .*: run \S+, \d+ stages", m)), None)
     first_stage = next((t for t, m in pev if re.search(r"stage \S+ started", m)), None)
     last_stage_end = max((t for t, m in pev if re.search(r"stage \S+ succeeded in", m)), default=None)
-    cluster_up_ms = next((int(m.group(1)) for _, msg in pev
-                          for m in [re.search(r"local cluster .* up: .*, (\d+) ms$", msg)] if m), None)
+    cluster_up_ms = next(
+        (int(m.group(1)) for _, msg in pev for m in [re.search(r"local cluster .* up: .*, (\d+) ms$", msg)] if m), None
+    )
     breakdown = {
         "plan_phase_s": c0 - e0 if c0 else None,
         "cluster_create_s": cluster_s,
@@ -501,8 +526,9 @@ def sparkflow_run(i, tf, data, scratch, manifest):
     }
 
     destroy_out = os.path.join(rundir, "destroy.txt")
-    rc, destroy_s, _, _ = tf.run(["destroy", "-input=false", "-no-color", "-auto-approve",
-                                  "-var", f"lake_dir={lake}"], destroy_out)
+    rc, destroy_s, _, _ = tf.run(
+        ["destroy", "-input=false", "-no-color", "-auto-approve", "-var", f"lake_dir={lake}"], destroy_out
+    )
     tf.check("destroy", rc, destroy_out)
     time.sleep(1)
     left = kill_leftovers(tf.home, f"sparkflow run {i} after destroy")
@@ -510,20 +536,29 @@ def sparkflow_run(i, tf, data, scratch, manifest):
         problems.append(left)
     shutil.rmtree(lake, ignore_errors=True)
     return {
-        "wall_s": wall, "stage_ms": stage_ms, "overhead_s": overhead_s,
+        "wall_s": wall,
+        "stage_ms": stage_ms,
+        "overhead_s": overhead_s,
         "overhead_pct": 100 * overhead_s / wall if overhead_s is not None else None,
-        "breakdown": breakdown, "destroy_s": destroy_s,
+        "breakdown": breakdown,
+        "destroy_s": destroy_s,
         "cluster_created_at": cluster.get("created_at"),
-        "stages": [{k: s.get(k) for k in ("name", "status", "started_at", "finished_at", "duration_ms")}
-                   for s in pipe.get("stages") or []],
-        "metrics": metrics, "outputs": listing, "problems": problems,
-        "loadavg_before": load0, "loadavg_after": load1,
+        "stages": [
+            {k: s.get(k) for k in ("name", "status", "started_at", "finished_at", "duration_ms")}
+            for s in pipe.get("stages") or []
+        ],
+        "metrics": metrics,
+        "outputs": listing,
+        "problems": problems,
+        "loadavg_before": load0,
+        "loadavg_after": load1,
     }
 
 
 # ---------------------------------------------------------------------------
 # One reference run: a hand-started cluster, one spark-submit
 # ---------------------------------------------------------------------------
+
 
 class HandCluster:
     """Master + workers started with spark-class, like the provider does."""
@@ -534,21 +569,38 @@ class HandCluster:
         os.makedirs(os.path.join(workdir, "logs"))
 
     def _env(self, local_dirs=None):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("SPARK_LOCAL_IP", "SPARK_LOG_DIR", "SPARK_DAEMON_JAVA_OPTS",
-                            "SPARK_LOCAL_DIRS", "SPARK_WORKER_DIR", "SPARK_PUBLIC_DNS")}
-        env.update({"SPARK_HOME": self.spark, "SPARK_LOCAL_IP": "127.0.0.1",
-                    "SPARK_PUBLIC_DNS": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
-                    "SPARK_LOG_DIR": os.path.join(self.dir, "logs"),
-                    "SPARK_DAEMON_JAVA_OPTS": DAEMON_JAVA_OPTS})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in (
+                "SPARK_LOCAL_IP",
+                "SPARK_LOG_DIR",
+                "SPARK_DAEMON_JAVA_OPTS",
+                "SPARK_LOCAL_DIRS",
+                "SPARK_WORKER_DIR",
+                "SPARK_PUBLIC_DNS",
+            )
+        }
+        env.update(
+            {
+                "SPARK_HOME": self.spark,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "SPARK_PUBLIC_DNS": "127.0.0.1",
+                "SPARK_NO_DAEMONIZE": "1",
+                "SPARK_LOG_DIR": os.path.join(self.dir, "logs"),
+                "SPARK_DAEMON_JAVA_OPTS": DAEMON_JAVA_OPTS,
+            }
+        )
         if local_dirs:
             env["SPARK_LOCAL_DIRS"] = local_dirs
         return env
 
     def _spawn(self, argv, log, env):
         with open(os.path.join(self.dir, "logs", log), "w") as f:
-            p = self.procs.popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT, cwd=self.dir)
+            p = self.procs.popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, cwd=self.dir
+            )
         self.pids.append(p.pid)
         return p
 
@@ -578,22 +630,45 @@ class HandCluster:
         t0 = time.perf_counter()
         self.port, self.webui = free_ports(2)
         self.url = f"spark://127.0.0.1:{self.port}"
-        m = self._spawn([cls, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(self.port),
-                         "--webui-port", str(self.webui)], "master.log", self._env())
-        self._wait(lambda st: st.get("status") == "ALIVE" and st.get("url") == self.url, [m],
-                   "master")
+        m = self._spawn(
+            [cls, MASTER_CLASS, "--host", "127.0.0.1", "--port", str(self.port), "--webui-port", str(self.webui)],
+            "master.log",
+            self._env(),
+        )
+        self._wait(lambda st: st.get("status") == "ALIVE" and st.get("url") == self.url, [m], "master")
         workers = []
         for i in range(WORKERS):
             port, webui = free_ports(2)
             wdir = os.path.join(self.dir, f"worker-{i}")
             os.makedirs(os.path.join(wdir, "local"))
-            workers.append(self._spawn(
-                [cls, WORKER_CLASS, "--host", "127.0.0.1", "--cores", str(WORKER_CORES),
-                 "--memory", WORKER_MEMORY, "--port", str(port), "--webui-port", str(webui),
-                 "--work-dir", wdir, self.url],
-                f"worker-{i}.log", self._env(os.path.join(wdir, "local"))))
-        self._wait(lambda st: sum(w.get("state") == "ALIVE" for w in st.get("workers", [])) == WORKERS,
-                   [m] + workers, "workers")
+            workers.append(
+                self._spawn(
+                    [
+                        cls,
+                        WORKER_CLASS,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(WORKER_CORES),
+                        "--memory",
+                        WORKER_MEMORY,
+                        "--port",
+                        str(port),
+                        "--webui-port",
+                        str(webui),
+                        "--work-dir",
+                        wdir,
+                        self.url,
+                    ],
+                    f"worker-{i}.log",
+                    self._env(os.path.join(wdir, "local")),
+                )
+            )
+        self._wait(
+            lambda st: sum(w.get("state") == "ALIVE" for w in st.get("workers", [])) == WORKERS,
+            [m] + workers,
+            "workers",
+        )
         return time.perf_counter() - t0
 
     def stop(self):
@@ -612,20 +687,32 @@ def reference_run(i, data, scratch, spark, python, procs, manifest):
         start_s = cluster.start()
         work = os.path.join(rundir, "out")
         mdir = os.path.join(rundir, "metrics")
-        argv = [os.path.join(spark, "bin", "spark-submit"), "--master", cluster.url,
-                "--name", f"quickstart-single-job-{i}",
-                "--conf", f"spark.pyspark.python={python}", "--conf", "spark.driver.host=127.0.0.1",
-                os.path.join(HERE, "single_job.py"),
-                "--input", "file://" + os.path.join(data, "raw", "transactions"),
-                "--reference", "file://" + os.path.join(data, "reference"),
-                "--work", "file://" + work, "--metrics-dir", mdir]
+        argv = [
+            os.path.join(spark, "bin", "spark-submit"),
+            "--master",
+            cluster.url,
+            "--name",
+            f"quickstart-single-job-{i}",
+            "--conf",
+            f"spark.pyspark.python={python}",
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            os.path.join(HERE, "single_job.py"),
+            "--input",
+            "file://" + os.path.join(data, "raw", "transactions"),
+            "--reference",
+            "file://" + os.path.join(data, "reference"),
+            "--work",
+            "file://" + work,
+            "--metrics-dir",
+            mdir,
+        ]
         env = dict(os.environ)
         env.update({"SPARK_HOME": spark, "PYSPARK_PYTHON": python, "SPARK_LOCAL_IP": "127.0.0.1"})
         log = os.path.join(rundir, "submit.log")
         with open(log, "w") as f:
             t0 = time.perf_counter()
-            p = procs.popen(argv, env=env, cwd=rundir, stdin=subprocess.DEVNULL, stdout=f,
-                            stderr=subprocess.STDOUT)
+            p = procs.popen(argv, env=env, cwd=rundir, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
             try:
                 rc = p.wait(timeout=SUBMIT_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -651,14 +738,22 @@ def reference_run(i, data, scratch, spark, python, procs, manifest):
     if left:
         problems.append(left)
     shutil.rmtree(work, ignore_errors=True)
-    return {"wall_s": wall, "cluster_start_s": start_s, "stage_ms": stage_ms, "metrics": metrics,
-            "outputs": listing, "problems": problems,
-            "loadavg_before": load0, "loadavg_after": load1}
+    return {
+        "wall_s": wall,
+        "cluster_start_s": start_s,
+        "stage_ms": stage_ms,
+        "metrics": metrics,
+        "outputs": listing,
+        "problems": problems,
+        "loadavg_before": load0,
+        "loadavg_after": load1,
+    }
 
 
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
+
 
 def fmt(x, unit=""):
     if x is None:
@@ -672,9 +767,11 @@ def fmt(x, unit=""):
 
 def table(headers, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = [
+        "  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
     return "\n".join(lines)
 
 
@@ -691,13 +788,14 @@ def summarize(sf_runs, ref_runs, cfg):
     for k in sf_runs[0]["breakdown"]:
         sf[k] = stats(col(sf_runs, "breakdown", k))
     for s in STAGES:
-        sf[f"stage_{s}_s"] = stats([r["stage_ms"].get(s) / 1000 if r["stage_ms"].get(s) is not None
-                                    else None for r in sf_runs])
-    ref = {"submit_wall_s": stats(col(ref_runs, "wall_s")),
-           "cluster_start_s": stats(col(ref_runs, "cluster_start_s"))}
+        sf[f"stage_{s}_s"] = stats(
+            [r["stage_ms"].get(s) / 1000 if r["stage_ms"].get(s) is not None else None for r in sf_runs]
+        )
+    ref = {"submit_wall_s": stats(col(ref_runs, "wall_s")), "cluster_start_s": stats(col(ref_runs, "cluster_start_s"))}
     for s in STAGES:
-        ref[f"job_{s}_s"] = stats([r["stage_ms"].get(s) / 1000 if r["stage_ms"].get(s) is not None
-                                   else None for r in ref_runs])
+        ref[f"job_{s}_s"] = stats(
+            [r["stage_ms"].get(s) / 1000 if r["stage_ms"].get(s) is not None else None for r in ref_runs]
+        )
 
     def med(d, k):
         return d[k]["median"] if d.get(k) else None
@@ -707,51 +805,86 @@ def summarize(sf_runs, ref_runs, cfg):
     cluster_m, ref_cluster = med(sf, "cluster_create_s"), med(ref, "cluster_start_s")
     stages_m = med(sf, "stages_sum_s")
     by_hand = ref_m + ref_cluster if ref_m is not None and ref_cluster is not None else None
-    ratio = (lambda a, b: a / b if a is not None and b else None)
+
+    def ratio(a, b):
+        return a / b if a is not None and b else None
 
     def row(metric, unit, a, b=None, target=None, ok=None):
-        return {"metric": metric, "unit": unit, "sparkflow": a, "reference": b,
-                "ratio": ratio(a, b), "target": target, "pass": ok}
+        return {
+            "metric": metric,
+            "unit": unit,
+            "sparkflow": a,
+            "reference": b,
+            "ratio": ratio(a, b),
+            "target": target,
+            "pass": ok,
+        }
 
     summary = [
-        row("quickstart apply wall (median) vs one spark-submit", "s", apply_m, ref_m,
-            "<= 60 s", apply_m is not None and apply_m <= TARGET_APPLY_S),
-        row("provider overhead: wall - cluster create - stages (median)", "%", over_pct, None,
-            "<= 2 %", over_pct is not None and over_pct <= TARGET_OVERHEAD_PCT),
+        row(
+            "quickstart apply wall (median) vs one spark-submit",
+            "s",
+            apply_m,
+            ref_m,
+            "<= 60 s",
+            apply_m is not None and apply_m <= TARGET_APPLY_S,
+        ),
+        row(
+            "provider overhead: wall - cluster create - stages (median)",
+            "%",
+            over_pct,
+            None,
+            "<= 2 %",
+            over_pct is not None and over_pct <= TARGET_OVERHEAD_PCT,
+        ),
         row("provider overhead (median)", "s", med(sf, "overhead_s")),
         row("cluster create vs by hand (median)", "s", cluster_m, ref_cluster),
         row("sum of stage durations vs one spark-submit (median)", "s", stages_m, ref_m),
         row("apply vs cluster by hand + one spark-submit (median)", "s", apply_m, by_hand),
     ]
 
-    print("quickstart: %d transactions, %d run(s) each, taking turns; load average %s at start"
-          % (cfg["transactions"], cfg["runs"], " ".join("%.2f" % x for x in cfg["loadavg_start"] or [])))
+    print(
+        "quickstart: %d transactions, %d run(s) each, taking turns; load average %s at start"
+        % (cfg["transactions"], cfg["runs"], " ".join("%.2f" % x for x in cfg["loadavg_start"] or []))
+    )
     print()
     rows = [["apply wall (terraform apply, init excluded)", fmt(apply_m), _mm(sf, "apply_wall_s")]]
-    rows += [["  plan phase (start -> cluster Creating...)", fmt(med(sf, "plan_phase_s")),
-              _mm(sf, "plan_phase_s")],
-             ["  cluster create (Creating -> complete)", fmt(cluster_m), _mm(sf, "cluster_create_s")],
-             ["  between the two resources", fmt(med(sf, "between_resources_s")),
-              _mm(sf, "between_resources_s")],
-             ["  pipeline apply (Creating -> complete)", fmt(med(sf, "pipeline_apply_s")),
-              _mm(sf, "pipeline_apply_s")]]
+    rows += [
+        ["  plan phase (start -> cluster Creating...)", fmt(med(sf, "plan_phase_s")), _mm(sf, "plan_phase_s")],
+        ["  cluster create (Creating -> complete)", fmt(cluster_m), _mm(sf, "cluster_create_s")],
+        ["  between the two resources", fmt(med(sf, "between_resources_s")), _mm(sf, "between_resources_s")],
+        ["  pipeline apply (Creating -> complete)", fmt(med(sf, "pipeline_apply_s")), _mm(sf, "pipeline_apply_s")],
+    ]
     for s in STAGES:
         rows.append([f"    stage {s} (duration_ms)", fmt(med(sf, f"stage_{s}_s")), _mm(sf, f"stage_{s}_s")])
-    rows += [["    sum of stages", fmt(stages_m), _mm(sf, "stages_sum_s")],
-             ["    in provider, outside stages", fmt(med(sf, "in_provider_s")), _mm(sf, "in_provider_s")],
-             ["      before the engine runs stage 1", fmt(med(sf, "pipeline_before_engine_run_s")),
-              _mm(sf, "pipeline_before_engine_run_s")],
-             ["      before stage 1's spark-submit", fmt(med(sf, "pipeline_before_first_stage_s")),
-              _mm(sf, "pipeline_before_first_stage_s")],
-             ["      after the last stage (publish)", fmt(med(sf, "pipeline_after_last_stage_s")),
-              _mm(sf, "pipeline_after_last_stage_s")],
-             ["  after the last resource (state, exit)", fmt(med(sf, "after_last_resource_s")),
-              _mm(sf, "after_last_resource_s")],
-             ["provider overhead = wall - cluster - stages", fmt(med(sf, "overhead_s")),
-              _mm(sf, "overhead_s")],
-             ["terraform destroy (not in the targets)", fmt(med(sf, "destroy_s")), _mm(sf, "destroy_s")],
-             ["reference: cluster start by hand (50 ms polls)", fmt(ref_cluster), _mm(ref, "cluster_start_s")],
-             ["reference: one spark-submit, 3 stages", fmt(ref_m), _mm(ref, "submit_wall_s")]]
+    rows += [
+        ["    sum of stages", fmt(stages_m), _mm(sf, "stages_sum_s")],
+        ["    in provider, outside stages", fmt(med(sf, "in_provider_s")), _mm(sf, "in_provider_s")],
+        [
+            "      before the engine runs stage 1",
+            fmt(med(sf, "pipeline_before_engine_run_s")),
+            _mm(sf, "pipeline_before_engine_run_s"),
+        ],
+        [
+            "      before stage 1's spark-submit",
+            fmt(med(sf, "pipeline_before_first_stage_s")),
+            _mm(sf, "pipeline_before_first_stage_s"),
+        ],
+        [
+            "      after the last stage (publish)",
+            fmt(med(sf, "pipeline_after_last_stage_s")),
+            _mm(sf, "pipeline_after_last_stage_s"),
+        ],
+        [
+            "  after the last resource (state, exit)",
+            fmt(med(sf, "after_last_resource_s")),
+            _mm(sf, "after_last_resource_s"),
+        ],
+        ["provider overhead = wall - cluster - stages", fmt(med(sf, "overhead_s")), _mm(sf, "overhead_s")],
+        ["terraform destroy (not in the targets)", fmt(med(sf, "destroy_s")), _mm(sf, "destroy_s")],
+        ["reference: cluster start by hand (50 ms polls)", fmt(ref_cluster), _mm(ref, "cluster_start_s")],
+        ["reference: one spark-submit, 3 stages", fmt(ref_m), _mm(ref, "submit_wall_s")],
+    ]
     for s in STAGES:
         rows.append([f"  job {s} in it (its duration_ms)", fmt(med(ref, f"job_{s}_s")), _mm(ref, f"job_{s}_s")])
     print(table(["what", "median s", "min - max s"], rows))
@@ -759,10 +892,11 @@ def summarize(sf_runs, ref_runs, cfg):
     print("ratio apply / one spark-submit:            %s" % fmt(ratio(apply_m, ref_m), "x"))
     print("ratio stages sum / one spark-submit:       %s" % fmt(ratio(stages_m, ref_m), "x"))
     print("ratio apply / (cluster by hand + submit):  %s" % fmt(ratio(apply_m, by_hand), "x"))
-    print("apply <= %.0f s:            %s (median %s s)" % (
-        TARGET_APPLY_S, _verdict(summary[0]["pass"]), fmt(apply_m)))
-    print("provider overhead <= %.0f %%: %s (median %s)" % (
-        TARGET_OVERHEAD_PCT, _verdict(summary[1]["pass"]), fmt(over_pct, "%")))
+    print("apply <= %.0f s:            %s (median %s s)" % (TARGET_APPLY_S, _verdict(summary[0]["pass"]), fmt(apply_m)))
+    print(
+        "provider overhead <= %.0f %%: %s (median %s)"
+        % (TARGET_OVERHEAD_PCT, _verdict(summary[1]["pass"]), fmt(over_pct, "%"))
+    )
     return summary, {"sparkflow": sf, "reference": ref}
 
 
@@ -777,40 +911,51 @@ def _verdict(ok):
 
 def git_commit():
     try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=20).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=20
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
 # ---------------------------------------------------------------------------
 
+
 def main(argv):
-    ap = argparse.ArgumentParser(prog="bench/bench_quickstart",
-                                 description="Quickstart apply vs one hand-written spark-submit.")
+    ap = argparse.ArgumentParser(
+        prog="bench/bench_quickstart", description="Quickstart apply vs one hand-written spark-submit."
+    )
     quick = os.environ.get("BENCH_QUICK") == "1"
-    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_QUICKSTART_RUNS",
-                                                                   1 if quick else 3)))
-    ap.add_argument("--transactions", type=int,
-                    default=int(os.environ.get("BENCH_QUICKSTART_TRANSACTIONS", 100000)))
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_QUICKSTART_RUNS", 1 if quick else 3)))
+    ap.add_argument("--transactions", type=int, default=int(os.environ.get("BENCH_QUICKSTART_TRANSACTIONS", 100000)))
     args = ap.parse_args(argv)
     # SIGTERM (bench/run stopped, a CI timeout) cleans up like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     provider, terraform = os.environ.get("BENCH_PROVIDER"), os.environ.get("BENCH_TERRAFORM")
     if not provider or not terraform:
-        die("BENCH_PROVIDER and BENCH_TERRAFORM must name the provider binary and the Terraform CLI "
-            "(bench/bench_quickstart sets them)")
+        die(
+            "BENCH_PROVIDER and BENCH_TERRAFORM must name the provider binary and the Terraform CLI "
+            "(bench/bench_quickstart sets them)"
+        )
     if args.runs < 1 or args.transactions < 1:
         die("--runs and --transactions must be at least 1")
 
     python = job_python()
     spark = spark_home(python)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    cfg = {"runs": args.runs, "transactions": args.transactions, "provider": provider,
-           "terraform": terraform, "python": python, "spark_home": spark,
-           "command": " ".join(["bench/bench_quickstart"] + argv),
-           "loadavg_start": loadavg(), "started": stamp, "git_commit": git_commit(),
-           "cpus": os.cpu_count()}
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    cfg = {
+        "runs": args.runs,
+        "transactions": args.transactions,
+        "provider": provider,
+        "terraform": terraform,
+        "python": python,
+        "spark_home": spark,
+        "command": " ".join(["bench/bench_quickstart"] + argv),
+        "loadavg_start": loadavg(),
+        "started": stamp,
+        "git_commit": git_commit(),
+        "cpus": os.cpu_count(),
+    }
     scratch = tempfile.mkdtemp(prefix="sf-bench-quickstart.", dir=os.environ.get("TMPDIR"))
     procs = Procs()
     keep = os.environ.get("BENCH_KEEP") == "1"
@@ -819,10 +964,25 @@ def main(argv):
         data = os.path.join(scratch, "data")
         say(f"generating {args.transactions} transactions (seed 42) ...")
         t0 = time.perf_counter()
-        gen = subprocess.run([python, os.path.join(ROOT, "dags", "sample_data", "generate.py"),
-                              "--out", data, "--transactions", str(args.transactions),
-                              "--months", "24", "--accounts", "4", "--seed", "42"],
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        gen = subprocess.run(
+            [
+                python,
+                os.path.join(ROOT, "dags", "sample_data", "generate.py"),
+                "--out",
+                data,
+                "--transactions",
+                str(args.transactions),
+                "--months",
+                "24",
+                "--accounts",
+                "4",
+                "--seed",
+                "42",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
         if gen.returncode != 0:
             die("generate.py failed:\n" + gen.stdout + gen.stderr)
         cfg["generate_s"] = time.perf_counter() - t0
@@ -844,40 +1004,67 @@ def main(argv):
                 if who == "sparkflow":
                     r = sparkflow_run(i, tf, data, scratch, manifest)
                     sf_runs.append(r)
-                    say("  run %d sparkflow: apply %.1f s (cluster %s s, stages %s s, overhead %s s = %s); "
-                        "load %s" % (i, r["wall_s"], fmt(r["breakdown"]["cluster_create_s"]),
-                                     fmt(r["breakdown"]["stages_sum_s"]), fmt(r["overhead_s"]),
-                                     fmt(r["overhead_pct"], "%"), r["loadavg_after"]))
+                    say(
+                        "  run %d sparkflow: apply %.1f s (cluster %s s, stages %s s, overhead %s s = %s); "
+                        "load %s"
+                        % (
+                            i,
+                            r["wall_s"],
+                            fmt(r["breakdown"]["cluster_create_s"]),
+                            fmt(r["breakdown"]["stages_sum_s"]),
+                            fmt(r["overhead_s"]),
+                            fmt(r["overhead_pct"], "%"),
+                            r["loadavg_after"],
+                        )
+                    )
                 else:
                     r = reference_run(i, data, scratch, spark, python, procs, manifest)
                     ref_runs.append(r)
-                    say("  run %d reference: cluster by hand %.1f s, spark-submit %.1f s; load %s"
-                        % (i, r["cluster_start_s"], r["wall_s"], r["loadavg_after"]))
+                    say(
+                        "  run %d reference: cluster by hand %.1f s, spark-submit %.1f s; load %s"
+                        % (i, r["cluster_start_s"], r["wall_s"], r["loadavg_after"])
+                    )
                 for p in r["problems"]:
                     say("  PROBLEM: " + p)
 
         problems = [p for r in sf_runs + ref_runs for p in r["problems"]]
         # Same work: the same metrics and the same tables on both sides.
         keys = set(expected_metrics(manifest))
-        for a, b in zip(sf_runs, ref_runs):
-            problems += compare_metrics("sparkflow vs reference", a["metrics"],
-                                        {k: b["metrics"][k] for k in keys if k in b["metrics"]})
+        for a, b in zip(sf_runs, ref_runs, strict=False):
+            problems += compare_metrics(
+                "sparkflow vs reference", a["metrics"], {k: b["metrics"][k] for k in keys if k in b["metrics"]}
+            )
             if a["outputs"] != b["outputs"]:
-                problems.append("sparkflow and reference output listings differ: %s vs %s"
-                                % (sorted(set(a["outputs"]) - set(b["outputs"]))[:5],
-                                   sorted(set(b["outputs"]) - set(a["outputs"]))[:5]))
+                problems.append(
+                    "sparkflow and reference output listings differ: %s vs %s"
+                    % (
+                        sorted(set(a["outputs"]) - set(b["outputs"]))[:5],
+                        sorted(set(b["outputs"]) - set(a["outputs"]))[:5],
+                    )
+                )
         cfg["loadavg_end"] = loadavg()
         summary, medians = summarize(sf_runs, ref_runs, cfg)
-        print("load average: %s at start, %s at end (%d CPUs)"
-              % (cfg["loadavg_start"], cfg["loadavg_end"], cfg["cpus"]))
-        print("same outputs: %s (every run's metrics equal the generator's manifest on both sides, "
-              "same tables/partitions/files)" % ("no" if problems else "yes"))
+        print(
+            "load average: %s at start, %s at end (%d CPUs)" % (cfg["loadavg_start"], cfg["loadavg_end"], cfg["cpus"])
+        )
+        print(
+            "same outputs: %s (every run's metrics equal the generator's manifest on both sides, "
+            "same tables/partitions/files)" % ("no" if problems else "yes")
+        )
         for p in problems:
             print("PROBLEM: " + p)
 
-        result = {"name": "quickstart", "summary": summary,
-                  "details": {"config": cfg, "medians": medians, "sparkflow_runs": sf_runs,
-                              "reference_runs": ref_runs, "problems": problems}}
+        result = {
+            "name": "quickstart",
+            "summary": summary,
+            "details": {
+                "config": cfg,
+                "medians": medians,
+                "sparkflow_runs": sf_runs,
+                "reference_runs": ref_runs,
+                "problems": problems,
+            },
+        }
         os.makedirs(os.path.join(BENCH_DIR, "results"), exist_ok=True)
         out = os.path.join(BENCH_DIR, "results", f"quickstart-{stamp}.json")
         with open(out, "w") as f:
@@ -891,9 +1078,17 @@ def main(argv):
         procs.stop_all()
         if tf is not None and tf.has_resources():
             say("bench_quickstart: destroying what the interrupted run left ...")
-            rc, _, _, _ = tf.run(["destroy", "-input=false", "-no-color", "-auto-approve",
-                                  "-var", "lake_dir=" + os.path.join(scratch, "data")],
-                                 os.path.join(scratch, "cleanup-destroy.txt"))
+            rc, _, _, _ = tf.run(
+                [
+                    "destroy",
+                    "-input=false",
+                    "-no-color",
+                    "-auto-approve",
+                    "-var",
+                    "lake_dir=" + os.path.join(scratch, "data"),
+                ],
+                os.path.join(scratch, "cleanup-destroy.txt"),
+            )
             procs.stop_all()
         left = kill_leftovers(scratch, "at exit")
         if left:

@@ -30,9 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_JOBS = os.path.normpath(os.path.join(HERE, "..", "..", "dags", "jobs"))
 
-STAGES = (("validate", "validate_transactions"),
-          ("process", "process_transactions"),
-          ("marts", "build_marts"))
+STAGES = (("validate", "validate_transactions"), ("process", "process_transactions"), ("marts", "build_marts"))
 
 
 def parse_args(argv):
@@ -41,8 +39,12 @@ def parse_args(argv):
     p.add_argument("--reference", required=True, metavar="URI")
     p.add_argument("--work", required=True, metavar="URI")
     p.add_argument("--metrics-dir", required=True, metavar="DIR")
-    p.add_argument("--jobs", default=DEFAULT_JOBS, metavar="DIR",
-                   help="folder of the job scripts (default: dags/jobs of this checkout)")
+    p.add_argument(
+        "--jobs",
+        default=DEFAULT_JOBS,
+        metavar="DIR",
+        help="folder of the job scripts (default: dags/jobs of this checkout)",
+    )
     return p.parse_args(argv)
 
 
@@ -59,8 +61,16 @@ def main(argv):
         for name, module in STAGES:
             job = importlib.import_module(module)
             # The standard arguments, as the provider passes them to every stage.
-            std = ["--input", args.input, "--work", args.work, "--reference", args.reference,
-                   "--metrics", os.path.join(args.metrics_dir, f"{name}.metrics.json")]
+            std = [
+                "--input",
+                args.input,
+                "--work",
+                args.work,
+                "--reference",
+                args.reference,
+                "--metrics",
+                os.path.join(args.metrics_dir, f"{name}.metrics.json"),
+            ]
             rc = contract.run(job.JOB, job.build_parser, job.main, argv=std, spark=spark)
             if rc != 0:
                 print(f"single_job: stage {name} failed (exit {rc})", flush=True)

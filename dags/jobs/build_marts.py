@@ -59,8 +59,11 @@ def _quality(spark, work):
         return None
     reasons = {r: 0 for r in validate.REASONS}
     valid = 0
-    both = (spark.read.parquet(valid_uri).select(F.lit(None).cast("string").alias("reject_reason"))
-            .unionByName(spark.read.parquet(rej_uri).select("reject_reason")))
+    both = (
+        spark.read.parquet(valid_uri)
+        .select(F.lit(None).cast("string").alias("reject_reason"))
+        .unionByName(spark.read.parquet(rej_uri).select("reject_reason"))
+    )
     for row in both.groupBy("reject_reason").count().collect():
         if row["reject_reason"] is None:
             valid = row["count"]
@@ -94,7 +97,8 @@ def main(spark, args):
         if not ms_rows:
             raise JobError(f"{tx_uri} has no transactions")
         spark.createDataFrame(ms_rows, ms.schema).coalesce(1).write.mode("overwrite").parquet(
-            mart_uri("monthly_summary"))
+            mart_uri("monthly_summary")
+        )
         out["monthly_summary"] = [r.asDict() for r in ms_rows]
         sbc = marts.spend_by_category(base, inc, trf)
         sbc_rows = sbc.collect()
@@ -103,31 +107,41 @@ def main(spark, args):
         out["spend_by_category"] = [r.asDict() for r in sbc_rows]
         out["cash_flow"] = _collect_and_write(spark, marts.cash_flow(base), mart_uri("cash_flow"))
         out["budget_vs_actual"] = _collect_and_write(
-            spark, marts.budget_vs_actual(spark, base, sbc_local, budgets), mart_uri("budget_vs_actual"))
+            spark, marts.budget_vs_actual(spark, base, sbc_local, budgets), mart_uri("budget_vs_actual")
+        )
         out["top_merchants"] = _collect_and_write(
-            spark, marts.top_merchants(base, inc, trf, args.top_merchants), mart_uri("top_merchants"))
-        overall = (marts.merchant_spend(base, inc, trf, by_month=False)
-                   .orderBy(F.col("spend").desc(), F.col("merchant")).limit(10).collect())
+            spark, marts.top_merchants(base, inc, trf, args.top_merchants), mart_uri("top_merchants")
+        )
+        overall = (
+            marts.merchant_spend(base, inc, trf, by_month=False)
+            .orderBy(F.col("spend").desc(), F.col("merchant"))
+            .limit(10)
+            .collect()
+        )
     finally:
         base.unpersist()
 
-    html, charts = report.render({
-        "summary": out["monthly_summary"], "spend": out["spend_by_category"],
-        "cash_flow": out["cash_flow"], "budget": out["budget_vs_actual"],
-        "top_merchants_overall": [r.asDict() for r in overall],
-        "quality": _quality(spark, args.work),
-        "last_date": max(r["last_date"] for r in out["monthly_summary"]).isoformat(),
-    })
+    html, charts = report.render(
+        {
+            "summary": out["monthly_summary"],
+            "spend": out["spend_by_category"],
+            "cash_flow": out["cash_flow"],
+            "budget": out["budget_vs_actual"],
+            "top_merchants_overall": [r.asDict() for r in overall],
+            "quality": _quality(spark, args.work),
+            "last_date": max(r["last_date"] for r in out["monthly_summary"]).isoformat(),
+        }
+    )
     report_uri = contract.join_uri(args.work, "report", "index.html")
     contract.put_bytes(spark, html.encode("utf-8"), report_uri)
 
     total_income = sum((r["income"] for r in out["monthly_summary"]), Decimal(0))
     total_spend = sum((r["spend"] for r in out["monthly_summary"]), Decimal(0))
     m = {f"mart_{name}_rows": len(out[name]) for name in marts.MART_NAMES}
-    m.update({"report_charts": charts, "total_income": float(total_income),
-              "total_spend": float(total_spend)})
-    summary = (" ".join(f"{name}={len(out[name])}" for name in marts.MART_NAMES)
-               + f" charts={charts} report={report_uri}")
+    m.update({"report_charts": charts, "total_income": float(total_income), "total_spend": float(total_spend)})
+    summary = (
+        " ".join(f"{name}={len(out[name])}" for name in marts.MART_NAMES) + f" charts={charts} report={report_uri}"
+    )
     return m, summary
 
 

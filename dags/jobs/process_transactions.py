@@ -26,8 +26,7 @@ JOB = "process"
 
 
 def build_parser():
-    return contract.parser(JOB, "Sign, normalise, categorise and deduplicate valid rows.",
-                           needs_input=False)
+    return contract.parser(JOB, "Sign, normalise, categorise and deduplicate valid rows.", needs_input=False)
 
 
 def main(spark, args):
@@ -42,21 +41,30 @@ def main(spark, args):
     try:
         m, unknown = process.metrics_from_groups(process.metrics_groups(flagged).collect())
         if unknown:
-            raise JobError(f"{unknown} valid row(s) have an account that is not "
-                           f"in {contract.join_uri(ref_uri, 'accounts.csv')} any more; "
-                           "re-run the validate stage", m)
-        (process.curated(flagged).write.mode("overwrite").partitionBy("month")
-         .parquet(contract.join_uri(args.work, "transactions")))
+            raise JobError(
+                f"{unknown} valid row(s) have an account that is not "
+                f"in {contract.join_uri(ref_uri, 'accounts.csv')} any more; "
+                "re-run the validate stage",
+                m,
+            )
+        (
+            process.curated(flagged)
+            .write.mode("overwrite")
+            .partitionBy("month")
+            .parquet(contract.join_uri(args.work, "transactions"))
+        )
     finally:
         flagged.unpersist()
 
     if not rules:
         print(f"{JOB}: WARNING: rules.csv has no rules; every transaction is uncategorised", flush=True)
-    summary = (f"transactions={m['transactions']} from {m['process_rows_in']} valid rows "
-               f"(duplicates_removed={m['duplicates_removed']} "
-               f"near_duplicates_removed={m['near_duplicates_removed']}) "
-               f"categorised={m['categorised']} uncategorised={m['uncategorised']} "
-               f"months={m['transaction_months']}")
+    summary = (
+        f"transactions={m['transactions']} from {m['process_rows_in']} valid rows "
+        f"(duplicates_removed={m['duplicates_removed']} "
+        f"near_duplicates_removed={m['near_duplicates_removed']}) "
+        f"categorised={m['categorised']} uncategorised={m['uncategorised']} "
+        f"months={m['transaction_months']}"
+    )
     return m, summary
 
 

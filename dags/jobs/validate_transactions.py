@@ -31,13 +31,22 @@ JOB = "validate"
 
 
 def build_parser():
-    p = contract.parser(JOB, "Validate raw bank exports into valid and rejected rows.",
-                        needs_input=True)
+    p = contract.parser(JOB, "Validate raw bank exports into valid and rejected rows.", needs_input=True)
     user = p.add_argument_group("user arguments")
-    user.add_argument("--as-of", type=contract.iso_date, default=None, metavar="DATE",
-                      help="reject rows dated after DATE (default: today, UTC)")
-    user.add_argument("--max-reject-rate", type=float, default=0.5, metavar="R",
-                      help="fail when rejected/read exceeds R (default 0.5)")
+    user.add_argument(
+        "--as-of",
+        type=contract.iso_date,
+        default=None,
+        metavar="DATE",
+        help="reject rows dated after DATE (default: today, UTC)",
+    )
+    user.add_argument(
+        "--max-reject-rate",
+        type=float,
+        default=0.5,
+        metavar="R",
+        help="fail when rejected/read exceeds R (default 0.5)",
+    )
     return p
 
 
@@ -49,30 +58,34 @@ def main(spark, args):
     files = validate.read_files(spark, args.input)
     classified = validate.classify(files, accounts, as_of).persist()
     try:
-        m = validate.metrics_from_stats(validate.line_stats(classified).collect(),
-                                        n_files=len(files.inputFiles()))
+        m = validate.metrics_from_stats(validate.line_stats(classified).collect(), n_files=len(files.inputFiles()))
         if m["files"] == 0:
             raise JobError(f"no files under {args.input}")
         if m["read"] == 0:
-            raise JobError(f"no transaction rows in {args.input} "
-                           f"({m['files']} file(s), {m['files_empty']} empty)", m)
+            raise JobError(f"no transaction rows in {args.input} ({m['files']} file(s), {m['files_empty']} empty)", m)
         work = args.work
         validate.valid_rows(classified).write.mode("overwrite").parquet(contract.join_uri(work, "valid"))
         validate.rejected_rows(classified).coalesce(1).write.mode("overwrite").parquet(
-            contract.join_uri(work, "rejected"))
+            contract.join_uri(work, "rejected")
+        )
     finally:
         classified.unpersist()
 
     reasons = ", ".join(f"{r}={m['rejected_' + r]}" for r in validate.REASONS if m["rejected_" + r])
     if m["rejected"] > args.max_reject_rate * m["read"]:
-        raise JobError(f"{m['rejected']} of {m['read']} rows rejected, more than "
-                       f"--max-reject-rate {args.max_reject_rate} ({reasons}); "
-                       f"see {contract.join_uri(args.work, 'rejected')}", m)
+        raise JobError(
+            f"{m['rejected']} of {m['read']} rows rejected, more than "
+            f"--max-reject-rate {args.max_reject_rate} ({reasons}); "
+            f"see {contract.join_uri(args.work, 'rejected')}",
+            m,
+        )
     if m["files_empty"]:
         print(f"{JOB}: WARNING: {m['files_empty']} file(s) without rows", flush=True)
-    summary = (f"read={m['read']} valid={m['valid']} rejected={m['rejected']}"
-               + (f" ({reasons})" if reasons else "")
-               + f" files={m['files']} as_of={as_of.isoformat()}")
+    summary = (
+        f"read={m['read']} valid={m['valid']} rejected={m['rejected']}"
+        + (f" ({reasons})" if reasons else "")
+        + f" files={m['files']} as_of={as_of.isoformat()}"
+    )
     return m, summary
 
 

@@ -55,12 +55,28 @@ import time
 
 MANIFEST_VERSION = 1
 DEFAULT_END = dt.date(2025, 12, 31)
-REJECT_KINDS = ("bad_date", "bad_amount", "unknown_account", "currency_mismatch",
-                "missing_field", "malformed_row", "future_date", "multi_defect")
+REJECT_KINDS = (
+    "bad_date",
+    "bad_amount",
+    "unknown_account",
+    "currency_mismatch",
+    "missing_field",
+    "malformed_row",
+    "future_date",
+    "multi_defect",
+)
 DUP_KINDS = ("exact_duplicate", "near_duplicate")
 DEFECT_KINDS = REJECT_KINDS + DUP_KINDS
-REASONS = ("unknown_format", "malformed_row", "missing_field", "bad_date",
-           "bad_amount", "unknown_account", "currency_mismatch", "future_date")
+REASONS = (
+    "unknown_format",
+    "malformed_row",
+    "missing_field",
+    "bad_date",
+    "bad_amount",
+    "unknown_account",
+    "currency_mismatch",
+    "future_date",
+)
 INCOME_CATS = ("Income",)
 TRANSFER_CATS = ("Transfer",)
 TOP_MERCHANTS = 10
@@ -71,16 +87,36 @@ UNCATEGORISED = "uncategorised"
 # --------------------------------------------------------------------------
 
 FORMATS = {
-    "iso": {"header": ["Date", "Account", "Description", "Amount", "Currency", "Reference"],
-            "ext": True, "date": "%Y-%m-%d", "decimal": ".", "eol": "\n", "bom": False,
-            "encoding": "utf-8", "blank_tail": False},
-    "eu": {"header": ["Booking Date", "Account", "Payee", "Amount", "Currency"],
-           "ext": False, "date": "%d/%m/%Y", "decimal": ",", "eol": "\r\n", "bom": True,
-           "encoding": "utf-8", "blank_tail": True},
-    "us": {"header": ["Transaction Date", "Card Account", "Merchant", "Amount", "Currency",
-                      "Transaction ID"],
-           "ext": True, "date": "%m/%d/%Y", "decimal": ".", "eol": "\r\n", "bom": False,
-           "encoding": "latin-1", "blank_tail": False},
+    "iso": {
+        "header": ["Date", "Account", "Description", "Amount", "Currency", "Reference"],
+        "ext": True,
+        "date": "%Y-%m-%d",
+        "decimal": ".",
+        "eol": "\n",
+        "bom": False,
+        "encoding": "utf-8",
+        "blank_tail": False,
+    },
+    "eu": {
+        "header": ["Booking Date", "Account", "Payee", "Amount", "Currency"],
+        "ext": False,
+        "date": "%d/%m/%Y",
+        "decimal": ",",
+        "eol": "\r\n",
+        "bom": True,
+        "encoding": "utf-8",
+        "blank_tail": True,
+    },
+    "us": {
+        "header": ["Transaction Date", "Card Account", "Merchant", "Amount", "Currency", "Transaction ID"],
+        "ext": True,
+        "date": "%m/%d/%Y",
+        "decimal": ".",
+        "eol": "\r\n",
+        "bom": False,
+        "encoding": "latin-1",
+        "blank_tail": False,
+    },
 }
 
 # (type, institution, format, name, id prefix, role)
@@ -165,32 +201,69 @@ RECURRING = {
 }
 
 RULES = (  # pattern, category, priority
-    ("PAYROLL", "Income", 10), ("INTEREST PAID", "Income", 10),
-    ("TRANSFER TO SAVINGS", "Transfer", 5), ("TRANSFER FROM CHECKING", "Transfer", 5),
-    ("CARDCO PAYMENT", "Transfer", 5), ("PAYMENT THANK YOU", "Transfer", 5),
+    ("PAYROLL", "Income", 10),
+    ("INTEREST PAID", "Income", 10),
+    ("TRANSFER TO SAVINGS", "Transfer", 5),
+    ("TRANSFER FROM CHECKING", "Transfer", 5),
+    ("CARDCO PAYMENT", "Transfer", 5),
+    ("PAYMENT THANK YOU", "Transfer", 5),
     ("GREENWOOD PROPERTIES", "Housing", 20),
-    ("CITY POWER", "Utilities", 50), ("AQUA WATER", "Utilities", 50), ("FIBERNET", "Utilities", 50),
-    ("MOBILEONE", "Utilities", 50), ("STADTWERKE", "Utilities", 50),
+    ("CITY POWER", "Utilities", 50),
+    ("AQUA WATER", "Utilities", 50),
+    ("FIBERNET", "Utilities", 50),
+    ("MOBILEONE", "Utilities", 50),
+    ("STADTWERKE", "Utilities", 50),
     ("ACCOUNT FEE", "Fees", 50),
-    ("AMAZON PRIME", "Subscriptions", 10), ("NETFLIX", "Subscriptions", 50),
+    ("AMAZON PRIME", "Subscriptions", 10),
+    ("NETFLIX", "Subscriptions", 50),
     ("SPOTIFY", "Subscriptions", 50),
-    ("AMAZON", "Shopping", 50), ("IKEA", "Shopping", 50), ("ZARA", "Shopping", 50),
-    ("DECATHLON", "Shopping", 50), ("APPLE STORE", "Shopping", 50), ("ACME HARDWARE", "Shopping", 50),
-    ("TESCO", "Groceries", 50), ("LIDL", "Groceries", 50), ("ALDI", "Groceries", 50),
-    ("WHOLE FOODS", "Groceries", 50), ("BÄCKEREI", "Groceries", 50),
-    ("COFFEE", "Dining", 60), ("STARBUCKS", "Dining", 50), ("PIZZA", "Dining", 50),
-    ("CAFÉ", "Dining", 50), ("SUSHI", "Dining", 50), ("MCDONALDS", "Dining", 50),
-    ("GOOD DELI", "Dining", 50), ("UBER EATS", "Dining", 10),
-    ("UBER", "Transport", 50), ("SHELL", "Transport", 50), ("TRANSIT", "Transport", 50),
+    ("AMAZON", "Shopping", 50),
+    ("IKEA", "Shopping", 50),
+    ("ZARA", "Shopping", 50),
+    ("DECATHLON", "Shopping", 50),
+    ("APPLE STORE", "Shopping", 50),
+    ("ACME HARDWARE", "Shopping", 50),
+    ("TESCO", "Groceries", 50),
+    ("LIDL", "Groceries", 50),
+    ("ALDI", "Groceries", 50),
+    ("WHOLE FOODS", "Groceries", 50),
+    ("BÄCKEREI", "Groceries", 50),
+    ("COFFEE", "Dining", 60),
+    ("STARBUCKS", "Dining", 50),
+    ("PIZZA", "Dining", 50),
+    ("CAFÉ", "Dining", 50),
+    ("SUSHI", "Dining", 50),
+    ("MCDONALDS", "Dining", 50),
+    ("GOOD DELI", "Dining", 50),
+    ("UBER EATS", "Dining", 10),
+    ("UBER", "Transport", 50),
+    ("SHELL", "Transport", 50),
+    ("TRANSIT", "Transport", 50),
     ("BP FUEL", "Transport", 50),
-    ("PHARMACY", "Health", 50), ("DENTAL", "Health", 50), ("GYM", "Health", 50),
-    ("CINEWORLD", "Entertainment", 50), ("STEAM GAMES", "Entertainment", 50),
+    ("PHARMACY", "Health", 50),
+    ("DENTAL", "Health", 50),
+    ("GYM", "Health", 50),
+    ("CINEWORLD", "Entertainment", 50),
+    ("STEAM GAMES", "Entertainment", 50),
     ("BOOKSHOP", "Entertainment", 50),
-    ("RYANAIR", "Travel", 50), ("BOOKING COM", "Travel", 50), ("AIRBNB", "Travel", 50),
+    ("RYANAIR", "Travel", 50),
+    ("BOOKING COM", "Travel", 50),
+    ("AIRBNB", "Travel", 50),
 )
 
-BUDGET_CATEGORIES = ("Housing", "Utilities", "Groceries", "Dining", "Transport", "Shopping",
-                     "Subscriptions", "Health", "Entertainment", "Travel", "Fees")
+BUDGET_CATEGORIES = (
+    "Housing",
+    "Utilities",
+    "Groceries",
+    "Dining",
+    "Transport",
+    "Shopping",
+    "Subscriptions",
+    "Health",
+    "Entertainment",
+    "Travel",
+    "Fees",
+)
 
 # --------------------------------------------------------------------------
 # The documented rules, implemented independently of the Spark jobs
@@ -248,6 +321,7 @@ def count_lines(data):
 # Small helpers
 # --------------------------------------------------------------------------
 
+
 def months_ending(end, n):
     out, y, m = [], end.year, end.month
     for _ in range(n):
@@ -287,7 +361,7 @@ def render_template(t, rng, d):
     out = t
     for k, n in _DIGITS:
         while k in out:
-            out = out.replace(k, f"{rng.randrange(10 ** n):0{n}d}", 1)
+            out = out.replace(k, f"{rng.randrange(10**n):0{n}d}", 1)
     while "{ref}" in out:
         v = rng.randrange(len(_REF_FIRST) * len(_REF_REST) ** 5)
         ref = _REF_FIRST[v % len(_REF_FIRST)]
@@ -320,15 +394,29 @@ def render_line(fields, fmt_name, quote_amount_at=None):
 # Generation
 # --------------------------------------------------------------------------
 
+
 class Row:
     """One base transaction (before defects and duplicates)."""
-    __slots__ = ("acc", "date", "cents", "templates", "category", "merchant", "desc", "ext",
-                 "seq", "defect", "line", "key")
+
+    __slots__ = (
+        "acc",
+        "date",
+        "cents",
+        "templates",
+        "category",
+        "merchant",
+        "desc",
+        "ext",
+        "seq",
+        "defect",
+        "line",
+        "key",
+    )
 
     def __init__(self, acc, date, cents, templates, seq):
         self.acc, self.date, self.cents, self.templates, self.seq = acc, date, cents, templates, seq
-        self.defect = None   # reject kind when mutated
-        self.line = None     # rendered line
+        self.defect = None  # reject kind when mutated
+        self.line = None  # rendered line
 
 
 def make_accounts(n, currency):
@@ -338,9 +426,18 @@ def make_accounts(n, currency):
         if i >= len(ACCOUNT_TEMPLATES):
             name = f"{name} {i // len(ACCOUNT_TEMPLATES) + 1}"
             role = "secondary" if typ == "checking" else role
-        accounts.append({"account_id": f"{prefix}-{10012345 + 1111 * i:08d}", "name": name,
-                         "type": typ, "institution": inst, "currency": currency,
-                         "format": fmt, "role": role, "index": i})
+        accounts.append(
+            {
+                "account_id": f"{prefix}-{10012345 + 1111 * i:08d}",
+                "name": name,
+                "type": typ,
+                "institution": inst,
+                "currency": currency,
+                "format": fmt,
+                "role": role,
+                "index": i,
+            }
+        )
     return accounts
 
 
@@ -361,8 +458,9 @@ class Generator:
         entries = [(m[0], m[1]) for m in DISCRETIONARY]
         entries += [(r[1], r[2]) for rs in RECURRING.values() for r in rs]
         for templates, category in entries:
-            names = {normalise_merchant(render_template(t, rng, dt.date(2024, 1, 1)))
-                     for t in templates for _ in range(3)}
+            names = {
+                normalise_merchant(render_template(t, rng, dt.date(2024, 1, 1))) for t in templates for _ in range(3)
+            }
             if len(names) != 1:
                 raise AssertionError(f"templates {templates} normalise to {sorted(names)}")
             name = names.pop()
@@ -445,38 +543,42 @@ class Generator:
         primary = has["primary"][0]
 
         # placeholders first: the number of recurring rows is known before amounts
-        plan_amounts = {"card_payment_enabled": bool(has["card"]),
-                        "to_savings_enabled": bool(has["savings"])}
+        plan_amounts = {"card_payment_enabled": bool(has["card"]), "to_savings_enabled": bool(has["savings"])}
         dummy = lambda a, y, m, r: 1  # noqa: E731
-        for k in ("payroll", "to_savings", "card_payment", "from_checking", "interest",
-                  "payment", "payroll2"):
+        for k in ("payroll", "to_savings", "card_payment", "from_checking", "interest", "payment", "payroll2"):
             plan_amounts[k] = dummy
         # card payments: no payment in the first month (nothing to pay yet)
         plan_amounts["card_payment"] = lambda a, y, m, r: None if (y, m) == months[0] else 1
         plan_amounts["payment"] = plan_amounts["card_payment"]
-        n_rec = sum(len(self.recurring(a, y, m, self.end, random.Random(0), plan_amounts))
-                    for a in self.accounts for (y, m) in months)
+        n_rec = sum(
+            len(self.recurring(a, y, m, self.end, random.Random(0), plan_amounts))
+            for a in self.accounts
+            for (y, m) in months
+        )
         n_disc = n_base - n_rec
         if n_disc < 0:
-            raise SystemExit(f"--transactions {n} is too small: {cfg['months']} months of "
-                             f"{cfg['accounts']} accounts already have {n_rec} recurring rows "
-                             f"(plus {n - n_base} duplicates)")
+            raise SystemExit(
+                f"--transactions {n} is too small: {cfg['months']} months of "
+                f"{cfg['accounts']} accounts already have {n_rec} recurring rows "
+                f"(plus {n - n_base} duplicates)"
+            )
 
         disc = self.discretionary(self.accounts, n_disc, self.start, self.end, rng)
         # card charges per month, paid on the 20th of the next month
         card_spend = {}
         for a, d, cents, _t in disc:
             if a["role"] == "card":
-                card_spend[(a["account_id"], d.year, d.month)] = card_spend.get(
-                    (a["account_id"], d.year, d.month), 0) - cents
+                card_spend[(a["account_id"], d.year, d.month)] = (
+                    card_spend.get((a["account_id"], d.year, d.month), 0) - cents
+                )
         # salaries cover what each paying account spends (the primary account
         # also pays the cards and the savings transfer), plus a margin
         n_months = len(months)
         out = {a["account_id"]: 0 for a in self.accounts}
-        for a, d, cents, t in disc:
+        for a, _d, cents, _t in disc:
             out[a["account_id"]] -= cents
         for a in self.accounts:
-            for key, _t, cat, _d, base, scaled in RECURRING[a["role"]]:
+            for _key, _t, cat, _d, base, scaled in RECURRING[a["role"]]:
                 if base is not None and cat not in INCOME_CATS + TRANSFER_CATS:
                     out[a["account_id"]] += -base * (self.scale if scaled else 1) * n_months
         card_out = sum(out[a["account_id"]] for a in has["card"])
@@ -504,7 +606,8 @@ class Generator:
         # card receives its own previous month's charges
         half = months[len(months) // 2]
         self.amounts = {
-            "card_payment_enabled": bool(has["card"]), "to_savings_enabled": bool(has["savings"]),
+            "card_payment_enabled": bool(has["card"]),
+            "to_savings_enabled": bool(has["savings"]),
             "payroll": lambda a, y, m, r: pay1 + (pay1 // 100 * 3 if (y, m) >= half else 0),
             "payroll2": lambda a, y, m, r: pay2,
             "to_savings": lambda a, y, m, r: -to_sav,
@@ -516,7 +619,7 @@ class Generator:
 
         rows = []
         for a in self.accounts:
-            for (y, m) in months:
+            for y, m in months:
                 rr = random.Random(f"{cfg['seed']}-{a['account_id']}-{y}-{m}")
                 for acc, d, cents, templates in self.recurring(a, y, m, self.end, rr, self.amounts):
                     rows.append((acc, d, cents, templates))
@@ -550,11 +653,13 @@ class Generator:
         fmt_name = r.acc["format"]
         fmt = FORMATS[fmt_name]
         export_cents = -r.cents if r.acc["type"] == "credit_card" else r.cents
-        vals = [date if date is not None else _fmt_date(r.date, fmt["date"]),
-                account if account is not None else r.acc["account_id"],
-                desc if desc is not None else r.desc,
-                amount if amount is not None else fmt_amount(export_cents, fmt["decimal"]),
-                currency if currency is not None else r.acc["currency"]]
+        vals = [
+            date if date is not None else _fmt_date(r.date, fmt["date"]),
+            account if account is not None else r.acc["account_id"],
+            desc if desc is not None else r.desc,
+            amount if amount is not None else fmt_amount(export_cents, fmt["decimal"]),
+            currency if currency is not None else r.acc["currency"],
+        ]
         if fmt["ext"]:
             vals.append(ext if ext is not None else (r.ext or ""))
         return vals
@@ -576,14 +681,28 @@ def defect_counts(n, rates):
 # Defects
 # --------------------------------------------------------------------------
 
+
 def _bad_date(r, rng):
     f = r.acc["format"]
     y = r.date.year
     choices = {
-        "iso": [f"{y}-02-30", f"{y}-13-05", r.date.strftime("%d.%m.%Y"), r.date.strftime("%Y/%m/%d"),
-                "N/A", r.date.strftime("%Y%m%d"), f"{y}-{r.date.month}-{r.date.day}x"],
-        "eu": [f"30/02/{y}", f"15/13/{y}", r.date.isoformat(), r.date.strftime("%d.%m.%Y"), "N/A",
-               f"{r.date.day}/{r.date.month}/{y % 100}x"],
+        "iso": [
+            f"{y}-02-30",
+            f"{y}-13-05",
+            r.date.strftime("%d.%m.%Y"),
+            r.date.strftime("%Y/%m/%d"),
+            "N/A",
+            r.date.strftime("%Y%m%d"),
+            f"{y}-{r.date.month}-{r.date.day}x",
+        ],
+        "eu": [
+            f"30/02/{y}",
+            f"15/13/{y}",
+            r.date.isoformat(),
+            r.date.strftime("%d.%m.%Y"),
+            "N/A",
+            f"{r.date.day}/{r.date.month}/{y % 100}x",
+        ],
         "us": [f"02/30/{y}", f"13/15/{y}", r.date.isoformat(), "N/A", r.date.strftime("%d.%m.%Y")],
     }[f]
     return rng.choice(choices)
@@ -594,10 +713,28 @@ def _bad_amount(r, rng):
     cents = abs(r.cents)
     u, c = cents // 100, cents % 100
     if f == "eu":
-        return rng.choice([f"{u}.{c:02d}", f"EUR {u},{c:02d}", f"{u},{c:02d}-", f"{u},{c:02d},00",
-                           "n/a", f"{u}.{c:02d}.00", f"1O{u},{c:02d}"])
-    return rng.choice([f"{u}.{c:02d}.00", f"EUR {u}.{c:02d}", f"{u},{c:02d}", f"{u}.{c:02d}5",
-                       "twelve", f"1O{u}.{c:02d}", f"--{u}.{c:02d}"])
+        return rng.choice(
+            [
+                f"{u}.{c:02d}",
+                f"EUR {u},{c:02d}",
+                f"{u},{c:02d}-",
+                f"{u},{c:02d},00",
+                "n/a",
+                f"{u}.{c:02d}.00",
+                f"1O{u},{c:02d}",
+            ]
+        )
+    return rng.choice(
+        [
+            f"{u}.{c:02d}.00",
+            f"EUR {u}.{c:02d}",
+            f"{u},{c:02d}",
+            f"{u}.{c:02d}5",
+            "twelve",
+            f"1O{u}.{c:02d}",
+            f"--{u}.{c:02d}",
+        ]
+    )
 
 
 def _future_date(r):
@@ -707,6 +844,7 @@ def near_variant(g, r, rng):
 # Lake assembly
 # --------------------------------------------------------------------------
 
+
 def inject(g, rows, counts, rng, tag):
     """Apply defects to base rows; returns (lines per file key, stats)."""
     n = len(rows)
@@ -775,12 +913,14 @@ def encode_file(acc_format, lines):
 
 def bad_files(rng):
     """(name, bytes, unknown_format rows, blank lines, empty?)"""
-    out = [("empty_export.csv", b"", 0, 0, True),
-           ("northbank_header_only.csv",
-            (",".join(FORMATS["iso"]["header"]) + "\n").encode(), 0, 0, True)]
+    out = [
+        ("empty_export.csv", b"", 0, 0, True),
+        ("northbank_header_only.csv", (",".join(FORMATS["iso"]["header"]) + "\n").encode(), 0, 0, True),
+    ]
     other = ["Datum;Naam;Rekening;Bedrag"] + [
         f"{d:02d}-03-2024;Albert Heijn {d};NL01BANK0123456;-{rng.randrange(100, 9999) / 100:.2f}".replace(".", ",")
-        for d in range(1, 6)]
+        for d in range(1, 6)
+    ]
     data = ("\r\n".join(other) + "\r\n").encode()
     nb, bl = count_lines(data)
     out.append(("otherbank_export.csv", data, nb, bl, False))
@@ -796,8 +936,11 @@ def bad_files(rng):
 
 def facts_of(rows):
     """The clean base rows as the process and marts jobs will see them."""
-    return [(month_key(r.date), r.acc["account_id"], r.cents, r.category, r.merchant, r.acc["currency"])
-            for r in rows if r.defect is None]
+    return [
+        (month_key(r.date), r.acc["account_id"], r.cents, r.category, r.merchant, r.acc["currency"])
+        for r in rows
+        if r.defect is None
+    ]
 
 
 def expected(validate_counts, facts, dup_counts, budgets):
@@ -856,8 +999,7 @@ def validate_counts(read_rows, reasons, files, files_empty, files_unknown, blank
     v["valid"] = v["read"] - v["rejected"]
     for r in REASONS:
         v[f"rejected_{r}"] = reasons[r]
-    v.update({"files": files, "files_empty": files_empty, "files_unknown_format": files_unknown,
-              "blank_lines": blank})
+    v.update({"files": files, "files_empty": files_empty, "files_unknown_format": files_unknown, "blank_lines": blank})
     return v
 
 
@@ -890,11 +1032,17 @@ def build(cfg, appends):
         data = encode_file(acc["format"], [ln for _a, ln in items])
         files[key] = data
         blank += 1 if FORMATS[acc["format"]]["blank_tail"] else 0
-        file_info.append({"name": key, "account_id": acc["account_id"], "format": acc["format"],
-                          "encoding": FORMATS[acc["format"]]["encoding"],
-                          "bom": FORMATS[acc["format"]]["bom"],
-                          "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
-                          "rows": len(items)})
+        file_info.append(
+            {
+                "name": key,
+                "account_id": acc["account_id"],
+                "format": acc["format"],
+                "encoding": FORMATS[acc["format"]]["encoding"],
+                "bom": FORMATS[acc["format"]]["bom"],
+                "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
+                "rows": len(items),
+            }
+        )
     read_rows = cfg["transactions"]
     files_empty = files_unknown = 0
     if cfg["bad_files"]:
@@ -912,26 +1060,41 @@ def build(cfg, appends):
     vcounts = validate_counts(read_rows, reasons, len(files), files_empty, files_unknown, blank)
     exp = expected(vcounts, facts, dup_counts, budgets)
     injected = {k: g.counts[k] for k in DEFECT_KINDS}
-    state = {"g": g, "facts": facts, "budgets": budgets, "exp": exp, "vcounts": vcounts,
-             "dup_counts": dup_counts, "last_month": g.months[-1], "last_date": g.end}
+    state = {
+        "g": g,
+        "facts": facts,
+        "budgets": budgets,
+        "exp": exp,
+        "vcounts": vcounts,
+        "dup_counts": dup_counts,
+        "last_month": g.months[-1],
+        "last_date": g.end,
+    }
     history = []
     new_files = {}
     for k, n_rows in enumerate(appends):
         state, fname, data, info, delta = build_append(cfg, state, k, n_rows)
         files[fname] = data
         file_info.append(info)
-        history.append({"file": fname, "rows": n_rows, "month": info["month"],
-                        "account_id": info["account_id"], "injected": info["injected"],
-                        "delta": delta})
+        history.append(
+            {
+                "file": fname,
+                "rows": n_rows,
+                "month": info["month"],
+                "account_id": info["account_id"],
+                "injected": info["injected"],
+                "delta": delta,
+            }
+        )
         new_files[fname] = data
     reference = {
-        "accounts.csv": "account_id,name,type,institution,currency\n" + "".join(
-            f"{a['account_id']},{a['name']},{a['type']},{a['institution']},{a['currency']}\n"
-            for a in g.accounts),
-        "rules.csv": "pattern,category,priority\n" + "".join(
-            f"{csv_field(p)},{c},{pr}\n" for p, c, pr in sorted(RULES, key=lambda r: (r[1], r[0]))),
-        "budgets.csv": "category,monthly_budget,currency\n" + "".join(
-            f"{c},{b}.00,{cur}\n" for c, b, cur in budgets),
+        "accounts.csv": "account_id,name,type,institution,currency\n"
+        + "".join(
+            f"{a['account_id']},{a['name']},{a['type']},{a['institution']},{a['currency']}\n" for a in g.accounts
+        ),
+        "rules.csv": "pattern,category,priority\n"
+        + "".join(f"{csv_field(p)},{c},{pr}\n" for p, c, pr in sorted(RULES, key=lambda r: (r[1], r[0]))),
+        "budgets.csv": "category,monthly_budget,currency\n" + "".join(f"{c},{b}.00,{cur}\n" for c, b, cur in budgets),
     }
     last_date = state["last_date"]
     manifest = {
@@ -941,18 +1104,21 @@ def build(cfg, appends):
         "date_range": {"first": g.start.isoformat(), "last": last_date.isoformat()},
         "as_of_min": last_date.isoformat(),
         "as_of_max": "2099-12-31",
-        "accounts": [{k: a[k] for k in ("account_id", "name", "type", "institution", "currency", "format")}
-                     for a in g.accounts],
+        "accounts": [
+            {k: a[k] for k in ("account_id", "name", "type", "institution", "currency", "format")} for a in g.accounts
+        ],
         "files": sorted(file_info, key=lambda f: f["name"]),
-        "injected": {**injected, "multi_defect_detail": multi,
-                     "utf8_bom_files": sum(1 for f in file_info if f.get("bom")),
-                     "crlf_files": sum(1 for f in file_info if f.get("line_ending") == "CRLF"),
-                     "latin1_files": sum(1 for f in file_info if f.get("encoding") == "latin-1"),
-                     "bad_files": sum(1 for f in file_info if f.get("bad_file"))},
+        "injected": {
+            **injected,
+            "multi_defect_detail": multi,
+            "utf8_bom_files": sum(1 for f in file_info if f.get("bom")),
+            "crlf_files": sum(1 for f in file_info if f.get("line_ending") == "CRLF"),
+            "latin1_files": sum(1 for f in file_info if f.get("encoding") == "latin-1"),
+            "bad_files": sum(1 for f in file_info if f.get("bad_file")),
+        },
         "reject_precedence": list(REASONS),
         "expected": finish_expected(state["exp"]),
-        "expected_args": {"validate": ["--as-of", last_date.isoformat()], "process": [],
-                          "marts": []},
+        "expected_args": {"validate": ["--as-of", last_date.isoformat()], "process": [], "marts": []},
         "appends": history,
     }
     return files, reference, manifest, new_files
@@ -982,29 +1148,39 @@ def build_append(cfg, state, k, n_rows):
     dups, reasons, multi = inject(g, rows, counts, rng, f"append {k}")
     month = f"{y:04d}-{m:02d}"
     lines = assemble(rows, dups, rng, append_month=month)
-    (fname, items), = lines.items()
+    ((fname, items),) = lines.items()
     data = encode_file(acc["format"], [ln for _a, ln in items])
     facts = state["facts"] + facts_of(rows)
     old = state["vcounts"]
     blank = old["blank_lines"] + (1 if FORMATS[acc["format"]]["blank_tail"] else 0)
     merged = {r: old[f"rejected_{r}"] + reasons[r] for r in REASONS}
-    vcounts = validate_counts(old["read"] + n_rows, merged, old["files"] + 1, old["files_empty"],
-                              old["files_unknown_format"], blank)
+    vcounts = validate_counts(
+        old["read"] + n_rows, merged, old["files"] + 1, old["files_empty"], old["files_unknown_format"], blank
+    )
     dup_counts = {kk: state["dup_counts"][kk] + counts[kk] for kk in DUP_KINDS}
     exp = expected(vcounts, facts, dup_counts, state["budgets"])
     delta = finish_expected(diff_expected(exp, state["exp"]))
-    new_state = dict(state, facts=facts, exp=exp, vcounts=vcounts, dup_counts=dup_counts,
-                     last_month=(y, m), last_date=last)
-    info = {"name": fname, "account_id": acc["account_id"], "format": acc["format"],
-            "encoding": FORMATS[acc["format"]]["encoding"], "bom": FORMATS[acc["format"]]["bom"],
-            "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
-            "rows": n_rows, "month": month, "injected": {**counts, "multi_defect_detail": multi}}
+    new_state = dict(
+        state, facts=facts, exp=exp, vcounts=vcounts, dup_counts=dup_counts, last_month=(y, m), last_date=last
+    )
+    info = {
+        "name": fname,
+        "account_id": acc["account_id"],
+        "format": acc["format"],
+        "encoding": FORMATS[acc["format"]]["encoding"],
+        "bom": FORMATS[acc["format"]]["bom"],
+        "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
+        "rows": n_rows,
+        "month": month,
+        "injected": {**counts, "multi_defect_detail": multi},
+    }
     return new_state, fname, data, info, delta
 
 
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
+
 
 def parse_rates(defect_rate, overrides):
     rates = {k: defect_rate / len(DEFECT_KINDS) for k in DEFECT_KINDS}
@@ -1015,7 +1191,7 @@ def parse_rates(defect_rate, overrides):
         try:
             rates[k] = float(v)
         except ValueError:
-            raise SystemExit(f"--rate {o!r}: not a number")
+            raise SystemExit(f"--rate {o!r}: not a number") from None
     if any(r < 0 for r in rates.values()) or sum(rates.values()) >= 0.5:
         raise SystemExit("defect rates must be >= 0 and add up to less than 0.5")
     return rates
@@ -1041,15 +1217,17 @@ def write_lake(out, files, reference, manifest, only_files=None):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="generate.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="generate.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", required=True, help="lake folder to write")
     p.add_argument("--transactions", type=int, default=100_000)
     p.add_argument("--months", type=int, default=24)
     p.add_argument("--accounts", type=int, default=4)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--end", type=dt.date.fromisoformat, default=DEFAULT_END,
-                   help=f"last day of data (default {DEFAULT_END})")
+    p.add_argument(
+        "--end", type=dt.date.fromisoformat, default=DEFAULT_END, help=f"last day of data (default {DEFAULT_END})"
+    )
     p.add_argument("--currency", default="EUR")
     p.add_argument("--defect-rate", type=float, default=0.02)
     p.add_argument("--rate", action="append", metavar="KIND=R")
@@ -1072,31 +1250,44 @@ def main(argv=None):
         write_lake(a.out, files, reference, manifest, only_files={fname: new_files[fname]})
         last = manifest["appends"][-1]
         if dt.date.fromisoformat(manifest["as_of_min"]) > dt.datetime.now(dt.timezone.utc).date():
-            print(f"warning: data now reaches {manifest['as_of_min']}, after today: run validate "
-                  f"with --as-of {manifest['as_of_min']} or later", file=sys.stderr)
+            print(
+                f"warning: data now reaches {manifest['as_of_min']}, after today: run validate "
+                f"with --as-of {manifest['as_of_min']} or later",
+                file=sys.stderr,
+            )
         print(json.dumps({"file": fname, "delta": last["delta"]}, sort_keys=True))
-        print(f"appended {a.append} rows for {last['month']} in {time.monotonic() - t0:.1f}s",
-              file=sys.stderr)
+        print(f"appended {a.append} rows for {last['month']} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         return 0
 
     if a.months < 1 or a.accounts < 1 or a.transactions < 1:
         raise SystemExit("--months, --accounts and --transactions must be positive")
-    if os.path.exists(manifest_path) or (os.path.isdir(os.path.join(a.out, "raw"))
-                                         and os.listdir(os.path.join(a.out, "raw"))):
+    if os.path.exists(manifest_path) or (
+        os.path.isdir(os.path.join(a.out, "raw")) and os.listdir(os.path.join(a.out, "raw"))
+    ):
         if not a.force:
             raise SystemExit(f"{a.out} already holds a lake; pass --force to replace it")
         for sub in ("raw", "reference"):
             shutil.rmtree(os.path.join(a.out, sub), ignore_errors=True)
-    cfg = {"seed": a.seed, "transactions": a.transactions, "months": a.months,
-           "accounts": a.accounts, "end": a.end.isoformat(), "currency": a.currency.upper(),
-           "rates": parse_rates(a.defect_rate, a.rate), "bad_files": a.bad_files}
+    cfg = {
+        "seed": a.seed,
+        "transactions": a.transactions,
+        "months": a.months,
+        "accounts": a.accounts,
+        "end": a.end.isoformat(),
+        "currency": a.currency.upper(),
+        "rates": parse_rates(a.defect_rate, a.rate),
+        "bad_files": a.bad_files,
+    }
     files, reference, manifest, _ = build(cfg, [])
     write_lake(a.out, files, reference, manifest)
     e = manifest["expected"]["validate"]
-    print(f"wrote {len(files)} files, {e['read']} rows ({e['rejected']} to reject, "
-          f"{manifest['expected']['process']['duplicates_removed']} exact and "
-          f"{manifest['expected']['process']['near_duplicates_removed']} near duplicates) "
-          f"to {a.out} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    print(
+        f"wrote {len(files)} files, {e['read']} rows ({e['rejected']} to reject, "
+        f"{manifest['expected']['process']['duplicates_removed']} exact and "
+        f"{manifest['expected']['process']['near_duplicates_removed']} near duplicates) "
+        f"to {a.out} in {time.monotonic() - t0:.1f}s",
+        file=sys.stderr,
+    )
     return 0
 
 

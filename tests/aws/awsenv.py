@@ -1,11 +1,11 @@
 """awsenv — what the AWS tests share: the moto handle (reset, signature
 verification, IAM users, boto3 clients), static credentials, the
 environment the provider gets, and a Sandbox that passes it on."""
+
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import urllib.request
 from dataclasses import dataclass
 
@@ -15,9 +15,8 @@ REGION = "us-east-1"  # moto's EMR puts every cluster there when addressed as 12
 MOTO_KEY, MOTO_SECRET = "testing", "testing"
 
 VERIFY = os.environ.get("SF_AWS_VERIFY_SIGNATURES", "1") != "0"
-ADMIN_POLICY = json.dumps({"Version": "2012-10-17",
-                           "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-ROLE = "sparkflow-ci"   # the role the OIDC tests assume (exists in IAM, allowed everything)
+ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+ROLE = "sparkflow-ci"  # the role the OIDC tests assume (exists in IAM, allowed everything)
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE}"
 
 
@@ -26,6 +25,7 @@ def _auth(on: bool) -> None:
     IAM/STS keys it issued, and IAM policies evaluated (in-process switch)."""
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
+
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if on else float("inf")
     ActionAuthenticatorMixin.request_count = 0
 
@@ -34,7 +34,7 @@ def _auth(on: bool) -> None:
 class Moto:
     host: str
     port: int
-    key: str = MOTO_KEY        # the tests' own (admin) credentials
+    key: str = MOTO_KEY  # the tests' own (admin) credentials
     secret: str = MOTO_SECRET
     verified: bool = False
 
@@ -55,9 +55,21 @@ class Moto:
         if verify:
             self.key, self.secret = self.iam_user("sparkflow-tests-admin")
             iam = self.client("iam")
-            iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(
-                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                                                         "Principal": {"Federated": "token.actions.githubusercontent.com"}}]}))
+            iam.create_role(
+                RoleName=ROLE,
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sts:AssumeRoleWithWebIdentity",
+                                "Principal": {"Federated": "token.actions.githubusercontent.com"},
+                            }
+                        ],
+                    }
+                ),
+            )
             iam.put_role_policy(RoleName=ROLE, PolicyName="all", PolicyDocument=ADMIN_POLICY)
             _auth(True)
             self.verified = True
@@ -70,20 +82,38 @@ class Moto:
         ak = iam.create_access_key(UserName=name)["AccessKey"]
         return ak["AccessKeyId"], ak["SecretAccessKey"]
 
-    def client(self, service: str, endpoint: str | None = None, key: str | None = None,
-               secret: str | None = None, token: str | None = None, retries: dict | None = None,
-               region: str = REGION):
+    def client(
+        self,
+        service: str,
+        endpoint: str | None = None,
+        key: str | None = None,
+        secret: str | None = None,
+        token: str | None = None,
+        retries: dict | None = None,
+        region: str = REGION,
+    ):
         """A boto3 client straight to moto (or to `endpoint`, e.g. the proxy),
         by default with the tests' own credentials."""
         import boto3
         from botocore.config import Config
+
         if key is None:
             key, secret = self.key, self.secret
-        cfg = Config(retries=retries or {"mode": "standard", "max_attempts": 3},
-                     s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=60)
+        cfg = Config(
+            retries=retries or {"mode": "standard", "max_attempts": 3},
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=60,
+        )
         return boto3.session.Session().client(
-            service, region_name=region, endpoint_url=endpoint or self.url,
-            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token, config=cfg)
+            service,
+            region_name=region,
+            endpoint_url=endpoint or self.url,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            config=cfg,
+        )
 
 
 @dataclass
@@ -129,5 +159,3 @@ def provider_env(proxy_url: str, creds: Creds | None, poll_ms: int = 200) -> dic
         env["AWS_ACCESS_KEY_ID"] = creds.access_key
         env["AWS_SECRET_ACCESS_KEY"] = creds.secret_key
     return env
-
-

@@ -39,6 +39,7 @@ least that long), `fail_next(n, message)`.  Every step run is recorded in
 `executor.records` with the monotonic time it was marked RUNNING and
 COMPLETED/FAILED (to measure how fast a client notices).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -63,25 +64,62 @@ TERMINAL_STATES = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 
 # spark-submit options that take a value (everything else starting with --
 # before the primary resource is a flag).
-_VALUE_OPTS = {"--master", "--deploy-mode", "--class", "--name", "--jars", "--packages",
-               "--exclude-packages", "--repositories", "--py-files", "--files", "--archives",
-               "--conf", "-c", "--properties-file", "--driver-memory", "--driver-java-options",
-               "--driver-library-path", "--driver-class-path", "--executor-memory", "--proxy-user",
-               "--driver-cores", "--total-executor-cores", "--executor-cores", "--num-executors",
-               "--principal", "--keytab", "--queue"}
+_VALUE_OPTS = {
+    "--master",
+    "--deploy-mode",
+    "--class",
+    "--name",
+    "--jars",
+    "--packages",
+    "--exclude-packages",
+    "--repositories",
+    "--py-files",
+    "--files",
+    "--archives",
+    "--conf",
+    "-c",
+    "--properties-file",
+    "--driver-memory",
+    "--driver-java-options",
+    "--driver-library-path",
+    "--driver-class-path",
+    "--executor-memory",
+    "--proxy-user",
+    "--driver-cores",
+    "--total-executor-cores",
+    "--executor-cores",
+    "--num-executors",
+    "--principal",
+    "--keytab",
+    "--queue",
+}
 # options dropped: this machine decides where and how big
-_DROP_OPTS = {"--master", "--deploy-mode", "--driver-memory", "--executor-memory", "--num-executors",
-              "--executor-cores", "--total-executor-cores", "--queue", "--driver-cores",
-              "--principal", "--keytab", "--proxy-user", "--properties-file"}
-_DROP_CONF = re.compile(r"^(spark\.yarn\.|spark\.submit\.deployMode|spark\.master|spark\.driver\.memory"
-                        r"|spark\.executor\.(memory|instances|cores)|spark\.dynamicAllocation\.)")
+_DROP_OPTS = {
+    "--master",
+    "--deploy-mode",
+    "--driver-memory",
+    "--executor-memory",
+    "--num-executors",
+    "--executor-cores",
+    "--total-executor-cores",
+    "--queue",
+    "--driver-cores",
+    "--principal",
+    "--keytab",
+    "--proxy-user",
+    "--properties-file",
+}
+_DROP_CONF = re.compile(
+    r"^(spark\.yarn\.|spark\.submit\.deployMode|spark\.master|spark\.driver\.memory"
+    r"|spark\.executor\.(memory|instances|cores)|spark\.dynamicAllocation\.)"
+)
 _S3_URI = re.compile(r"\bs3[an]?://([a-z0-9][a-z0-9.\-]{1,62})(/[^\s,]*)?")
 
 QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def now_utc():
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 @dataclass
@@ -93,11 +131,11 @@ class StepRecord:
     account: str
     region: str
     local_argv: list = field(default_factory=list)
-    t_running: float | None = None    # monotonic: marked RUNNING
-    t_done: float | None = None       # monotonic: marked terminal
+    t_running: float | None = None  # monotonic: marked RUNNING
+    t_done: float | None = None  # monotonic: marked terminal
     state: str = "PENDING"
     returncode: int | None = None
-    log: str = ""                     # local combined stdout+stderr
+    log: str = ""  # local combined stdout+stderr
     uploaded: list = field(default_factory=list)
     deleted: list = field(default_factory=list)
     failure: dict | None = None
@@ -109,20 +147,20 @@ class StepRecord:
 
 _PATCHED = False
 _registry_lock = threading.RLock()
-_started: set = set()      # step ids the executor has actually started
+_started: set = set()  # step ids the executor has actually started
 # Cluster boot: moto makes a cluster WAITING inside RunJobFlow.  With
 # BOOT["seconds"] > 0 a new cluster stays STARTING that long (as EMR's take
 # minutes), then the executor finishes its boot (WAITING, or TERMINATED for a
 # cluster with no steps that is not kept alive).
 BOOT = {"seconds": 0.0}
-_booting: dict = {}        # cluster id -> (cluster, monotonic time it is due)
+_booting: dict = {}  # cluster id -> (cluster, monotonic time it is due)
 
 
 def install_moto_patches() -> None:
     """Make moto's EMR behave like EMR where the tests depend on it:
-      - every new step is PENDING (moto makes the first one RUNNING at once);
-      - Status.FailureDetails is returned for failed steps;
-      - CancelSteps exists (moto 5.2 answers it with an error)."""
+    - every new step is PENDING (moto makes the first one RUNNING at once);
+    - Status.FailureDetails is returned for failed steps;
+    - CancelSteps exists (moto 5.2 answers it with an error)."""
     global _PATCHED
     if _PATCHED:
         return
@@ -159,9 +197,11 @@ def install_moto_patches() -> None:
         d = {
             "State": self.state,
             "StateChangeReason": {"Message": getattr(self, "last_state_change_reason", None)},
-            "Timeline": {"CreationDateTime": self.creation_date_time,
-                         "EndDateTime": self.end_date_time,
-                         "StartDateTime": self.start_date_time},
+            "Timeline": {
+                "CreationDateTime": self.creation_date_time,
+                "EndDateTime": self.end_date_time,
+                "StartDateTime": self.start_date_time,
+            },
         }
         fd = getattr(self, "failure_details", None)
         if fd:
@@ -176,6 +216,7 @@ def install_moto_patches() -> None:
         cluster = self.backend.clusters.get(cluster_id)
         if cluster is None:
             from moto.emr.exceptions import ResourceNotFoundException
+
             raise ResourceNotFoundException(f"Cluster {cluster_id} not found")
         out = []
         by_id = {s.id: s for s in cluster.steps}
@@ -193,8 +234,7 @@ def install_moto_patches() -> None:
                     s.state = "CANCEL_PENDING"
                     out.append({"StepId": sid, "Status": "SUBMITTED"})
                 else:
-                    out.append({"StepId": sid, "Status": "FAILED",
-                                "Reason": f"step is already {s.state}"})
+                    out.append({"StepId": sid, "Status": "FAILED", "Reason": f"step is already {s.state}"})
         return ActionResult({"CancelStepsInfoList": out})
 
     ElasticMapReduceResponse.cancel_steps = cancel_steps
@@ -202,11 +242,14 @@ def install_moto_patches() -> None:
     # With signature verification on, moto crashes (500, KeyError
     # 'HTTP_AUTHORIZATION') on the calls AWS accepts unsigned.
     from moto.core.authorization import ActionAuthenticatorMixin
+
     orig_auth = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
 
     def auth(self, resource="*"):
-        if "Authorization" not in self.headers and \
-                self._get_action() in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
+        if "Authorization" not in self.headers and self._get_action() in (
+            "AssumeRoleWithWebIdentity",
+            "AssumeRoleWithSAML",
+        ):
             return
         return orig_auth(self, resource)
 
@@ -217,6 +260,7 @@ def install_moto_patches() -> None:
 def emr_clusters():
     """(account, region, cluster) of every cluster in every moto EMR backend."""
     from moto.emr.models import emr_backends
+
     out = []
     try:
         for account, per_region in list(dict.items(emr_backends)):
@@ -237,14 +281,15 @@ def active_clusters():
 # S3 mirror
 # ---------------------------------------------------------------------------
 
+
 class _Mirror:
     """Local copies of s3 prefixes for one step, and the write-back."""
 
     def __init__(self, s3, root: Path):
         self.s3 = s3
         self.root = root
-        self.fetched: set = set()      # (bucket, prefix) already mirrored
-        self.before: dict = {}         # local path -> (size, mtime_ns)
+        self.fetched: set = set()  # (bucket, prefix) already mirrored
+        self.before: dict = {}  # local path -> (size, mtime_ns)
 
     def local(self, bucket: str, key: str) -> Path:
         return self.root / bucket / key.lstrip("/")
@@ -324,6 +369,7 @@ class _Mirror:
 # The executor
 # ---------------------------------------------------------------------------
 
+
 def java_home() -> str | None:
     if os.environ.get("JAVA_HOME"):
         return os.environ["JAVA_HOME"]
@@ -338,17 +384,26 @@ def spark_submit() -> str:
     if p.exists():
         return str(p)
     import pyspark
+
     return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
 
 
 class StepExecutor:
-    def __init__(self, s3_factory, workdir: Path, poll_s: float = 0.1, master: str = "local[2]",
-                 driver_memory: str = "512m", nice: int = 10, step_timeout_s: float = 900):
+    def __init__(
+        self,
+        s3_factory,
+        workdir: Path,
+        poll_s: float = 0.1,
+        master: str = "local[2]",
+        driver_memory: str = "512m",
+        nice: int = 10,
+        step_timeout_s: float = 900,
+    ):
         """s3_factory(): a boto3 S3 client talking to moto directly (not
         through the fault proxy)."""
         install_moto_patches()
         self._s3_factory = s3_factory
-        self.s3 = None   # a fresh client per step (the test may change credentials)
+        self.s3 = None  # a fresh client per step (the test may change credentials)
         self.workdir = Path(workdir)
         self.poll_s = poll_s
         self.master = master
@@ -365,10 +420,10 @@ class StepExecutor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
-        self.seen_running = threading.Event()   # set whenever a step is marked RUNNING
+        self.seen_running = threading.Event()  # set whenever a step is marked RUNNING
 
     # -- lifecycle ----------------------------------------------------------------
-    def start(self) -> "StepExecutor":
+    def start(self) -> StepExecutor:
         self._thread = threading.Thread(target=self._loop, name="emr-step-executor", daemon=True)
         self._thread.start()
         return self
@@ -439,6 +494,7 @@ class StepExecutor:
                     continue
             except Exception as e:  # noqa: BLE001 - keep running; the test reads errors
                 import traceback
+
                 self.errors.append(traceback.format_exc())
                 print(f"step executor error: {e}", file=sys.stderr)
             self._stop.wait(self.poll_s)
@@ -476,8 +532,9 @@ class StepExecutor:
                 cluster.state = "WAITING"
 
     def _run(self, account, region, cluster, step):
-        rec = StepRecord(cluster_id=cluster.id, step_id=step.id, name=step.name, args=list(step.args),
-                         account=account, region=region)
+        rec = StepRecord(
+            cluster_id=cluster.id, step_id=step.id, name=step.name, args=list(step.args), account=account, region=region
+        )
         self.s3 = self._s3_factory()
         self.records[step.id] = rec
         with _registry_lock:
@@ -497,9 +554,11 @@ class StepExecutor:
             self._execute(cluster, step, rec, tmp)
         except Exception as e:  # noqa: BLE001 - the step fails, the executor goes on
             import traceback
+
             rec.log += "\n" + traceback.format_exc()
-            self._finish(cluster, step, rec, "FAILED",
-                         {"Reason": "Unknown Error.", "Message": f"step executor: {e}"[:1000]})
+            self._finish(
+                cluster, step, rec, "FAILED", {"Reason": "Unknown Error.", "Message": f"step executor: {e}"[:1000]}
+            )
         finally:
             if os.environ.get("SF_AWS_KEEP_STEPS") != "1":
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -528,17 +587,28 @@ class StepExecutor:
         if injected is not None:
             rec.returncode = 1
             self._hold(cluster, step, t0)
-            self._finish(cluster, step, rec, "FAILED",
-                         {"Reason": "Unknown Error.", "Message": injected,
-                          "LogFile": self._log_uri(cluster, step, "stderr.gz")})
+            self._finish(
+                cluster,
+                step,
+                rec,
+                "FAILED",
+                {"Reason": "Unknown Error.", "Message": injected, "LogFile": self._log_uri(cluster, step, "stderr.gz")},
+            )
             return
         jar = (step.jar or "").strip()
         args = list(step.args or [])
         if not (jar.endswith("command-runner.jar") and args and args[0] == "spark-submit"):
-            self._finish(cluster, step, rec, "FAILED",
-                         {"Reason": "Unsupported step",
-                          "Message": f"the test executor runs command-runner.jar spark-submit steps only "
-                                     f"(jar {jar!r}, args {args[:3]!r})"})
+            self._finish(
+                cluster,
+                step,
+                rec,
+                "FAILED",
+                {
+                    "Reason": "Unsupported step",
+                    "Message": f"the test executor runs command-runner.jar spark-submit steps only "
+                    f"(jar {jar!r}, args {args[:3]!r})",
+                },
+            )
             return
         mirror = _Mirror(self.s3, tmp / "s3")
         argv = self._local_argv(args[1:], mirror, tmp)
@@ -554,9 +624,16 @@ class StepExecutor:
         env["PYSPARK_PYTHON"] = str(VENV / "bin" / "python")
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
         with open(logpath, "wb") as logf:
-            proc = subprocess.Popen(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=logf,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None)
+            proc = subprocess.Popen(
+                argv,
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
+            )
             self._proc = proc
             why = None
             try:
@@ -578,9 +655,17 @@ class StepExecutor:
             return
         mirror.write_back(rec)
         if why == "FAILED":
-            self._finish(cluster, step, rec, "FAILED",
-                         {"Reason": "Step timed out", "Message": f"ran longer than {self.step_timeout_s}s",
-                          "LogFile": self._log_uri(cluster, step, "stderr.gz")})
+            self._finish(
+                cluster,
+                step,
+                rec,
+                "FAILED",
+                {
+                    "Reason": "Step timed out",
+                    "Message": f"ran longer than {self.step_timeout_s}s",
+                    "LogFile": self._log_uri(cluster, step, "stderr.gz"),
+                },
+            )
             return
         self._hold(cluster, step, t0)
         if proc.returncode == 0:
@@ -588,9 +673,17 @@ class StepExecutor:
         else:
             failed = [ln for ln in rec.log.splitlines() if "FAILED" in ln]
             msg = failed[-1] if failed else f"Step failed with exitCode {proc.returncode}."
-            self._finish(cluster, step, rec, "FAILED",
-                         {"Reason": "Unknown Error.", "Message": msg[:1000],
-                          "LogFile": self._log_uri(cluster, step, "stderr.gz")})
+            self._finish(
+                cluster,
+                step,
+                rec,
+                "FAILED",
+                {
+                    "Reason": "Unknown Error.",
+                    "Message": msg[:1000],
+                    "LogFile": self._log_uri(cluster, step, "stderr.gz"),
+                },
+            )
 
     def _hold(self, cluster, step, t0):
         while time.monotonic() - t0 < self.min_running_s and not self._interrupted(cluster, step):
@@ -601,6 +694,7 @@ class StepExecutor:
         def sub(m):
             bucket, key = m.group(1), (m.group(2) or "/")
             return str(mirror.fetch(bucket, key))
+
         return _S3_URI.sub(sub, text)
 
     def _local_argv(self, args: list, mirror: _Mirror, tmp: Path) -> list:
@@ -631,7 +725,7 @@ class StepExecutor:
         if i >= len(args):
             raise ValueError(f"spark-submit step without a script: {args}")
         script = self._rewrite(args[i], mirror)
-        app = args[i + 1:]
+        app = args[i + 1 :]
         # --input without --reference: the job derives <input>/../../reference
         if "--reference" not in app and "--input" in app:
             k = app.index("--input")
@@ -646,12 +740,25 @@ class StepExecutor:
         for k, a in enumerate(app[:-1]):
             if a == "--metrics":
                 os.makedirs(os.path.dirname(app[k + 1]) or ".", exist_ok=True)
-        base = [spark_submit(), "--master", self.master, "--driver-memory", self.driver_memory,
-                "--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
-                "--conf", f"spark.driver.extraJavaOptions={QUICK_JVM}",
-                "--conf", "spark.sql.shuffle.partitions=2",
-                "--conf", "spark.driver.host=127.0.0.1",
-                "--conf", f"spark.pyspark.python={VENV / 'bin' / 'python'}"]
+        base = [
+            spark_submit(),
+            "--master",
+            self.master,
+            "--driver-memory",
+            self.driver_memory,
+            "--conf",
+            "spark.ui.enabled=false",
+            "--conf",
+            "spark.ui.showConsoleProgress=false",
+            "--conf",
+            f"spark.driver.extraJavaOptions={QUICK_JVM}",
+            "--conf",
+            "spark.sql.shuffle.partitions=2",
+            "--conf",
+            "spark.driver.host=127.0.0.1",
+            "--conf",
+            f"spark.pyspark.python={VENV / 'bin' / 'python'}",
+        ]
         return base + opts + [script] + app
 
     # -- logs -------------------------------------------------------------------------
@@ -671,8 +778,9 @@ class StepExecutor:
         bucket, key = m.group(1), (m.group(2) or "/").lstrip("/")
         try:
             for name in ("stderr.gz", "stdout.gz"):
-                self.s3.put_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/" + name,
-                                   Body=gzip.compress(rec.log.encode()))
+                self.s3.put_object(
+                    Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/" + name, Body=gzip.compress(rec.log.encode())
+                )
         except Exception as e:  # noqa: BLE001 - no log bucket: EMR would also just not have logs
             rec.log += f"\n(step executor: could not upload logs to {uri}: {e})"
 

@@ -29,6 +29,7 @@ Usage:
     proxy.count("emr", "ListSteps"); proxy.calls (list of Call)
     proxy.stop()
 """
+
 from __future__ import annotations
 
 import http.client
@@ -54,16 +55,16 @@ _SECRET_HEADERS = {"authorization", "x-amz-security-token"}
 @dataclass
 class Call:
     seq: int
-    t_start: float            # time.monotonic() when the request arrived
-    t_end: float              # when the answer (or fault) was sent
-    wall: float               # time.time() at arrival
+    t_start: float  # time.monotonic() when the request arrived
+    t_end: float  # when the answer (or fault) was sent
+    wall: float  # time.time() at arrival
     method: str
-    path: str                 # path and query as sent (S3 keys included)
-    service: str              # emr, s3, sts, ec2, ... ("" if unknown)
-    action: str               # RunJobFlow, ListSteps, PutObject, ...
-    access_key: str | None    # from the SigV4 credential scope, None if unsigned
-    region: str | None        # from the credential scope
-    has_token: bool           # an X-Amz-Security-Token header (or query) was sent
+    path: str  # path and query as sent (S3 keys included)
+    service: str  # emr, s3, sts, ec2, ... ("" if unknown)
+    action: str  # RunJobFlow, ListSteps, PutObject, ...
+    access_key: str | None  # from the SigV4 credential scope, None if unsigned
+    region: str | None  # from the credential scope
+    has_token: bool  # an X-Amz-Security-Token header (or query) was sent
     signed: bool
     status: int | None = None  # what the client got (None: connection reset)
     fault: str | None = None
@@ -186,21 +187,32 @@ def _error(service: str, kind: str) -> tuple[int, str, bytes]:
             "503": ("ServiceUnavailable", 503, "Service unavailable (injected)"),
             "throttle": ("SlowDown", 503, "Please reduce your request rate. (injected)"),
         }[kind]
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-                f"<Message>{msg}</Message><RequestId>{rid}</RequestId></Error>")
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{msg}</Message><RequestId>{rid}</RequestId></Error>"
+        )
         return status, "application/xml", body.encode()
     if service == "ec2":
-        code, status = {"500": ("InternalError", 500), "503": ("Unavailable", 503),
-                        "throttle": ("RequestLimitExceeded", 503)}[kind]
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
-                f"<Message>injected</Message></Error></Errors><RequestID>{rid}</RequestID></Response>")
+        code, status = {
+            "500": ("InternalError", 500),
+            "503": ("Unavailable", 503),
+            "throttle": ("RequestLimitExceeded", 503),
+        }[kind]
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+            f"<Message>injected</Message></Error></Errors><RequestID>{rid}</RequestID></Response>"
+        )
         return status, "text/xml", body.encode()
     # query protocol (STS, IAM)
-    code, status, typ = {"500": ("InternalFailure", 500, "Receiver"),
-                         "503": ("ServiceUnavailable", 503, "Receiver"),
-                         "throttle": ("Throttling", 400 if service == "iam" else 503, "Sender")}[kind]
-    body = (f"<ErrorResponse><Error><Type>{typ}</Type><Code>{code}</Code>"
-            f"<Message>Rate exceeded (injected)</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
+    code, status, typ = {
+        "500": ("InternalFailure", 500, "Receiver"),
+        "503": ("ServiceUnavailable", 503, "Receiver"),
+        "throttle": ("Throttling", 400 if service == "iam" else 503, "Sender"),
+    }[kind]
+    body = (
+        f"<ErrorResponse><Error><Type>{typ}</Type><Code>{code}</Code>"
+        f"<Message>Rate exceeded (injected)</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>"
+    )
     return status, "text/xml", body.encode()
 
 
@@ -209,7 +221,7 @@ _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -234,10 +246,21 @@ class _Handler(BaseHTTPRequestHandler):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             body = self._read_chunked()
         service, action, akid, region, has_token, signed = classify(self.command, self.path, self.headers, body)
-        call = Call(seq=0, t_start=t0, t_end=t0, wall=wall, method=self.command, path=self.path,
-                    service=service, action=action, access_key=akid, region=region,
-                    has_token=has_token, signed=signed,
-                    request_body=body if service == "emr" and len(body) < 65536 else b"")
+        call = Call(
+            seq=0,
+            t_start=t0,
+            t_end=t0,
+            wall=wall,
+            method=self.command,
+            path=self.path,
+            service=service,
+            action=action,
+            access_key=akid,
+            region=region,
+            has_token=has_token,
+            signed=signed,
+            request_body=body if service == "emr" and len(body) < 65536 else b"",
+        )
         fault = proxy._decide(call)
         call.fault = fault
         if fault == "reset":
@@ -314,7 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    proxy: "FaultProxy"
+    proxy: FaultProxy
 
 
 @dataclass
@@ -337,7 +360,7 @@ class FaultProxy:
         self._forced: list = []  # [(predicate, kind, remaining)]
 
     # -- lifecycle --------------------------------------------------------------
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._server = _Server((self.host, 0), _Handler)
         self._server.proxy = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
@@ -380,6 +403,7 @@ class FaultProxy:
 
         def pred(c, s=service, a=action):
             return (s is None or c.service == s) and (a is None or c.action == a)
+
         with self._lock:
             self._forced.append([pred, kind, times])
 
@@ -411,8 +435,14 @@ class FaultProxy:
         with self._lock:
             return list(self.calls)
 
-    def count(self, service: str | None = None, action: str | None = None, since: float | None = None,
-              until: float | None = None, faulted: bool | None = None) -> int:
+    def count(
+        self,
+        service: str | None = None,
+        action: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        faulted: bool | None = None,
+    ) -> int:
         return len(self.select(service, action, since, until, faulted))
 
     def select(self, service=None, action=None, since=None, until=None, faulted=None) -> list[Call]:
@@ -450,9 +480,21 @@ class FaultProxy:
         """The call log as JSON lines (a failing test's artefact)."""
         with open(path, "w") as f:
             for c in self.snapshot():
-                f.write(json.dumps({"seq": c.seq, "t": round(c.t_start, 3), "service": c.service,
-                                    "action": c.action, "status": c.status, "fault": c.fault,
-                                    "key": c.access_key, "path": c.path[:200]}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "seq": c.seq,
+                            "t": round(c.t_start, 3),
+                            "service": c.service,
+                            "action": c.action,
+                            "status": c.status,
+                            "fault": c.fault,
+                            "key": c.access_key,
+                            "path": c.path[:200],
+                        }
+                    )
+                    + "\n"
+                )
 
     def access_keys(self, service: str | None = None) -> set[str]:
         return {c.access_key for c in self.select(service) if c.access_key}

@@ -10,6 +10,7 @@ against moto (fixtures from conftest.py; helpers from test_emr_e2e.py):
   test_local_needs_no_aws          a local-only configuration with no AWS settings
                                    and no AWS environment: plan makes no AWS call
 """
+
 from __future__ import annotations
 
 import pytest
@@ -52,7 +53,7 @@ def test_bad_credentials_fail_early(aws_sandbox, moto, proxy):
     assert proxy.count("emr") == 0, proxy.counts()
 
 
-LOCAL_ONLY = '''
+LOCAL_ONLY = """
 terraform {
   required_providers {
     sparkflow = { source = "sparkflow/sparkflow" }
@@ -63,7 +64,7 @@ resource "sparkflow_cluster" "dev" {
   name = "dev"
   local { workers = 1 }
 }
-'''
+"""
 
 
 def test_local_needs_no_aws(aws_sandbox, moto, proxy):

@@ -18,13 +18,14 @@ temporary credentials moto issued.  Every test also checks that the secret
 key and session token it served appear nowhere in the plan output or the
 TF_LOG=trace logs.
 """
+
 from __future__ import annotations
 
 import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,7 +34,7 @@ from awsenv import ADMIN_POLICY
 from test_emr_e2e import BUCKET, workdir
 
 INSTANCE_ROLE = "sparkflow-instance"
-OPS_ROLE = "sparkflow-ops"   # assumable with AssumeRole by any principal moto knows
+OPS_ROLE = "sparkflow-ops"  # assumable with AssumeRole by any principal moto knows
 ROLE_ARN = f"arn:aws:iam::123456789012:role/{OPS_ROLE}"
 
 
@@ -48,6 +49,7 @@ class Served:
 class MetadataServer:
     """IMDSv2 (/latest/...) and a container credentials endpoint (/creds)
     on 127.0.0.1, serving `creds` (moto-issued temporary credentials)."""
+
     creds: dict
     auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     requests: list = field(default_factory=list)
@@ -107,9 +109,13 @@ class MetadataServer:
 
 def _temporary_creds(moto, session: str) -> dict:
     c = moto.client("sts").assume_role(RoleArn=ROLE_ARN, RoleSessionName=session)["Credentials"]
-    expires = datetime.now(timezone.utc) + timedelta(hours=1)
-    return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
-            "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    return {
+        "AccessKeyId": c["AccessKeyId"],
+        "SecretAccessKey": c["SecretAccessKey"],
+        "Token": c["SessionToken"],
+        "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 @pytest.fixture
@@ -120,9 +126,15 @@ def verified(moto):
         pytest.skip("moto does not verify signatures in this run (SF_AWS_VERIFY_SIGNATURES=0)")
     moto.client("s3").create_bucket(Bucket=BUCKET)
     iam = moto.client("iam")
-    iam.create_role(RoleName=OPS_ROLE, AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                 "Principal": {"AWS": "*"}}]}))
+    iam.create_role(
+        RoleName=OPS_ROLE,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}],
+            }
+        ),
+    )
     iam.put_role_policy(RoleName=OPS_ROLE, PolicyName="all", PolicyDocument=ADMIN_POLICY)
 
 
@@ -184,8 +196,12 @@ def test_instance_metadata(no_keys, proxy, metadata):
 
 def test_container_endpoint(no_keys, proxy, metadata):
     sb = no_keys
-    sb.extra_env.update({"AWS_CONTAINER_CREDENTIALS_FULL_URI": metadata.url + "/creds",
-                         "AWS_CONTAINER_AUTHORIZATION_TOKEN": metadata.auth_token})
+    sb.extra_env.update(
+        {
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": metadata.url + "/creds",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": metadata.auth_token,
+        }
+    )
     r = _plan(sb, proxy, "container")
     assert _identity_keys(proxy) == {metadata.creds["AccessKeyId"]}
     assert [q.path for q in metadata.requests] and {q.path for q in metadata.requests} == {"/creds"}
@@ -203,24 +219,30 @@ def test_profile_credential_source(no_keys, proxy, metadata):
     sb = no_keys
     sb.extra_env.pop("AWS_EC2_METADATA_DISABLED", None)
     sb.extra_env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = metadata.url
-    _config_file(sb, f"[profile ops]\nrole_arn = {ROLE_ARN}\ncredential_source = Ec2InstanceMetadata\n"
-                     "role_session_name = ops-laptop\n")
+    _config_file(
+        sb,
+        f"[profile ops]\nrole_arn = {ROLE_ARN}\ncredential_source = Ec2InstanceMetadata\n"
+        "role_session_name = ops-laptop\n",
+    )
     sb.extra_env["AWS_PROFILE"] = "ops"
     r = _plan(sb, proxy, "credsource")
     assume = proxy.select("sts", "AssumeRole")
     assert assume and {c.access_key for c in assume} == {metadata.creds["AccessKeyId"]}, proxy.counts()
     keys = _identity_keys(proxy)
-    assert metadata.creds["AccessKeyId"] not in keys, keys   # the role's credentials, not the instance's
+    assert metadata.creds["AccessKeyId"] not in keys, keys  # the role's credentials, not the instance's
     _assert_no_leaks(sb, r, metadata.creds["SecretAccessKey"], metadata.creds["Token"])
 
 
 def test_profile_role_chain(no_keys, proxy, moto, verified):
     sb = no_keys
     key, secret = moto.iam_user("chain-base")
-    _config_file(sb, f"[profile base]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
-                     f"[profile admin]\nrole_arn = {ROLE_ARN}\nsource_profile = base\n"
-                     f"[profile deploy]\nrole_arn = {ROLE_ARN}\nsource_profile = admin\n"
-                     "role_session_name = deploy\n")
+    _config_file(
+        sb,
+        f"[profile base]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+        f"[profile admin]\nrole_arn = {ROLE_ARN}\nsource_profile = base\n"
+        f"[profile deploy]\nrole_arn = {ROLE_ARN}\nsource_profile = admin\n"
+        "role_session_name = deploy\n",
+    )
     sb.extra_env["AWS_PROFILE"] = "deploy"
     r = _plan(sb, proxy, "chain")
     assume = proxy.select("sts", "AssumeRole")
@@ -228,5 +250,5 @@ def test_profile_role_chain(no_keys, proxy, moto, verified):
     assert assume[0].access_key == key and not assume[0].has_token, assume[0]
     assert assume[1].access_key != key and assume[1].has_token, assume[1]
     keys = _identity_keys(proxy)
-    assert key not in keys and assume[1].access_key not in keys, keys   # the last role's credentials
+    assert key not in keys and assume[1].access_key not in keys, keys  # the last role's credentials
     _assert_no_leaks(sb, r, secret)

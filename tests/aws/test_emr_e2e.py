@@ -23,12 +23,11 @@ Terraform.
   test_sigint_during_create / _during_run
                                    then destroy: 0 clusters, 0 objects in _sparkflow/tmp
 """
+
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
-import os
 import re
 import secrets
 import time
@@ -38,9 +37,19 @@ import pytest
 
 from awsenv import ROLE, ROLE_ARN
 from executor import BOOT, active_clusters, emr_clusters
-from pipeline_support import (GENERATOR, JOBS, RUN_TIMEOUT, assert_metrics, check_background,
-                              expected_metrics, generate, interrupt, manifest, plan_change,
-                              plan_exitcode, wait_exit)
+from pipeline_support import (
+    JOBS,
+    RUN_TIMEOUT,
+    assert_metrics,
+    check_background,
+    expected_metrics,
+    generate,
+    interrupt,
+    manifest,
+    plan_change,
+    plan_exitcode,
+    wait_exit,
+)
 from tfharness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +65,7 @@ MEASURED: dict = {}
 
 # A stage that follows the job contract without Spark work (spark-submit still
 # starts the JVM): counts input lines, writes <work>/count/part.txt and metrics.
-PLAIN_JOB = r'''
+PLAIN_JOB = r"""
 import argparse, json, os, sys
 p = argparse.ArgumentParser()
 p.add_argument("--input"); p.add_argument("--work"); p.add_argument("--reference")
@@ -71,13 +80,14 @@ os.makedirs(os.path.join(a.work, "count"), exist_ok=True)
 open(os.path.join(a.work, "count", "part.txt"), "w").write(f"{n}\n")
 json.dump({"plain_lines": n, "plain_files": files}, open(a.metrics, "w"))
 print(f"plain: OK: {n} lines")
-'''
+"""
 PLAIN_LINES = {"a.txt": 30, "b.txt": 12}
 
 
 # ---------------------------------------------------------------------------
 # Configurations
 # ---------------------------------------------------------------------------
+
 
 def _blocks(text: str) -> list[str]:
     """Top-level HCL blocks (with the comments above them) of a simple file."""
@@ -111,8 +121,9 @@ def example_config(endpoint: str, jobs: Path = JOBS, pipeline: bool = True) -> s
     return text
 
 
-def workdir(sb, name: str, proxy, *, pipeline=True, jobs: Path = JOBS, main: str | None = None,
-            tfvars: str = "") -> Path:
+def workdir(
+    sb, name: str, proxy, *, pipeline=True, jobs: Path = JOBS, main: str | None = None, tfvars: str = ""
+) -> Path:
     d = sb.workdir(name, main if main is not None else example_config(proxy.url, jobs, pipeline))
     (d / "variables.tf").write_text((EXAMPLE / "variables.tf").read_text())
     (d / "terraform.tfvars").write_text(f'lake_bucket = "{BUCKET}"\n' + tfvars)
@@ -123,7 +134,9 @@ def plain_pipeline_config(endpoint: str, script: Path, **cluster_extra) -> str:
     """The example's provider and cluster, and a one-stage pipeline running
     PLAIN_JOB over raw/events (cheap: no Spark work)."""
     base = example_config(endpoint, pipeline=False)
-    return base + f'''
+    return (
+        base
+        + f'''
 resource "sparkflow_pipeline" "plain" {{
   cluster_id = sparkflow_cluster.emr.id
   name       = "plain"
@@ -138,11 +151,13 @@ resource "sparkflow_pipeline" "plain" {{
   }}
 }}
 '''
+    )
 
 
 # ---------------------------------------------------------------------------
 # The lake in moto
 # ---------------------------------------------------------------------------
+
 
 def s3_keys(s3, prefix: str = "", bucket: str = BUCKET) -> list[str]:
     out, token = [], None
@@ -173,8 +188,9 @@ def upload_tree(s3, local: Path, prefix: str = "", skip=("manifest.json",)) -> i
 def plain_lake(s3, tmp: Path) -> Path:
     s3.create_bucket(Bucket=BUCKET)
     for name, n in PLAIN_LINES.items():
-        s3.put_object(Bucket=BUCKET, Key=f"raw/events/{name}",
-                      Body="".join(f"event {i} of {name}\n" for i in range(n)).encode())
+        s3.put_object(
+            Bucket=BUCKET, Key=f"raw/events/{name}", Body="".join(f"event {i} of {name}\n" for i in range(n)).encode()
+        )
     s3.put_object(Bucket=BUCKET, Key="reference/notes.txt", Body=b"nothing to see\n")
     script = tmp / "plain_job.py"
     script.write_text(PLAIN_JOB)
@@ -184,6 +200,7 @@ def plain_lake(s3, tmp: Path) -> Path:
 # ---------------------------------------------------------------------------
 # Reading what happened
 # ---------------------------------------------------------------------------
+
 
 def state_file_text(d: Path) -> str:
     p = d / "terraform.tfstate"
@@ -210,8 +227,9 @@ def completion_latencies(proxy, executor) -> list[dict]:
         if rec.t_done is None:
             continue
         after = sorted(c.t_start for c in polls if c.t_start >= rec.t_done and c.fault is None)
-        out.append({"step": rec.name, "state": rec.state,
-                    "latency_s": round(after[0] - rec.t_done, 3) if after else None})
+        out.append(
+            {"step": rec.name, "state": rec.state, "latency_s": round(after[0] - rec.t_done, 3) if after else None}
+        )
     return out
 
 
@@ -228,6 +246,7 @@ def check_polling_is_batched(proxy) -> None:
 # ---------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------
+
 
 def test_cluster_lifecycle(aws_sandbox, moto, proxy, executor):
     sb = aws_sandbox
@@ -290,13 +309,21 @@ def test_cluster_lifecycle(aws_sandbox, moto, proxy, executor):
     if r.rc == 2:
         ch = plan_change(sb, d, "import.tfplan", CLUSTER)
         assert ch["actions"] == ["update"], ch
-        diff = {k for k in set(ch["before"]) | set(ch["after"])
-                if ch["before"].get(k) != ch["after"].get(k) and k not in ch.get("after_unknown", {})}
+        diff = {
+            k
+            for k in set(ch["before"]) | set(ch["after"])
+            if ch["before"].get(k) != ch["after"].get(k) and k not in ch.get("after_unknown", {})
+        }
         assert diff <= {"timeouts"}, f"after import the plan changes {diff}:\n{r.describe()}"
         t = time.monotonic()
         sb.run("apply", "import.tfplan", cwd=d, timeout=300)
         touched = {c.action for c in proxy.select("emr", since=t)} & {
-            "RunJobFlow", "TerminateJobFlows", "ModifyInstanceGroups", "AddTags", "RemoveTags"}
+            "RunJobFlow",
+            "TerminateJobFlows",
+            "ModifyInstanceGroups",
+            "AddTags",
+            "RemoveTags",
+        }
         assert not touched, f"setting timeouts after import called {touched}"
         measure("import_then_plan", "timeouts set in place (Terraform-only), nothing else")
     r = plan_exitcode(sb, d, "-var", "core_instance_count=3")
@@ -348,7 +375,9 @@ def test_finance_pipeline_on_emr(aws_sandbox, moto, proxy, executor, tmp_path):
     recs = sorted(executor.records.values(), key=lambda r: r.t_running)
     assert [r.state for r in recs] == ["COMPLETED"] * 3, [(r.name, r.state, r.log[-2000:]) for r in recs]
     assert [r.step_id for r in recs] == [s["step_id"] for s in p["stages"]]
-    for rec, script in zip(recs, ("validate_transactions.py", "process_transactions.py", "build_marts.py")):
+    for rec, script in zip(
+        recs, ("validate_transactions.py", "process_transactions.py", "build_marts.py"), strict=True
+    ):
         assert rec.args[0] == "spark-submit", rec.args
         uri = next(a for a in rec.args if a.endswith("/" + script))
         mm = re.fullmatch(rf"s3a?://{BUCKET}/_sparkflow/code/([0-9a-f]{{64}})/{re.escape(script)}", uri)
@@ -402,8 +431,12 @@ def test_long_step_poll_rate(aws_sandbox, moto, proxy, executor, tmp_path):
     rate = len(during) / (w1 - w0) * 10
     lat = completion_latencies(proxy, executor)
     measure("long_step_emr_calls_per_10s", round(rate, 2))
-    measure("long_step_calls_during_step", dict(sorted(
-        {f"{c.service}.{c.action}": sum(1 for x in during if x.action == c.action) for c in during}.items())))
+    measure(
+        "long_step_calls_during_step",
+        dict(
+            sorted({f"{c.service}.{c.action}": sum(1 for x in during if x.action == c.action) for c in during}.items())
+        ),
+    )
     measure("completion_latency_default_poll", lat)
     measure("long_step_apply_calls", proxy.counts(since=t0, until=t1))
     (tmp_path / "measurements.json").write_text(json.dumps(MEASURED, indent=1))
@@ -417,6 +450,7 @@ def test_long_step_poll_rate(aws_sandbox, moto, proxy, executor, tmp_path):
 
 def _assumed_roles():
     from moto.sts.models import sts_backends
+
     out = []
     for _, per_region in list(dict.items(sts_backends)):
         for _, b in list(dict.items(per_region)):
@@ -430,8 +464,13 @@ def _oidc_env(sb, token: str, role_arn=ROLE_ARN):
     token_file.write_text(token)
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         sb.extra_env.pop(k, None)
-    sb.extra_env.update({"AWS_ROLE_ARN": role_arn, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
-                         "AWS_ROLE_SESSION_NAME": "gha-run-42"})
+    sb.extra_env.update(
+        {
+            "AWS_ROLE_ARN": role_arn,
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
+            "AWS_ROLE_SESSION_NAME": "gha-run-42",
+        }
+    )
     return token_file
 
 
@@ -478,8 +517,8 @@ def test_secrets_nowhere(aws_sandbox, moto, proxy, executor, monkeypatch, source
     """The access key, secret key, session token and web identity token appear
     nowhere in state, `terraform show -json`, plan output or TF_LOG=trace logs."""
     sb = aws_sandbox
-    monkeypatch.setenv("SF_E2E_TF_LOG", "TRACE")   # the provider's log level (tfharness)
-    sb.extra_env["TF_LOG"] = "TRACE"               # and Terraform's own
+    monkeypatch.setenv("SF_E2E_TF_LOG", "TRACE")  # the provider's log level (tfharness)
+    sb.extra_env["TF_LOG"] = "TRACE"  # and Terraform's own
     moto.client("s3").create_bucket(Bucket=BUCKET)
     if moto.verified:
         # keys moto issued (it verifies every signature); a session token
@@ -487,13 +526,14 @@ def test_secrets_nowhere(aws_sandbox, moto, proxy, executor, monkeypatch, source
         key, secret = moto.iam_user(f"secrets-{source}")
         creds = {"access key": key, "secret key": secret}
     else:
-        creds = {"access key": "AKIA" + secrets.token_hex(8).upper(),
-                 "secret key": "sfsecret" + secrets.token_hex(16),
-                 "session token": "sfsession" + secrets.token_hex(24)}
+        creds = {
+            "access key": "AKIA" + secrets.token_hex(8).upper(),
+            "secret key": "sfsecret" + secrets.token_hex(16),
+            "session token": "sfsession" + secrets.token_hex(24),
+        }
     main = example_config(proxy.url, pipeline=False)
     if source == "environment":
-        sb.extra_env.update({"AWS_ACCESS_KEY_ID": creds["access key"],
-                             "AWS_SECRET_ACCESS_KEY": creds["secret key"]})
+        sb.extra_env.update({"AWS_ACCESS_KEY_ID": creds["access key"], "AWS_SECRET_ACCESS_KEY": creds["secret key"]})
         if "session token" in creds:
             sb.extra_env["AWS_SESSION_TOKEN"] = creds["session token"]
     elif source == "web_identity":
@@ -505,7 +545,7 @@ def test_secrets_nowhere(aws_sandbox, moto, proxy, executor, monkeypatch, source
         block = f'  access_key   = "{creds["access key"]}"\n  secret_key   = "{creds["secret key"]}"\n'
         if "session token" in creds:
             block += f'  token        = "{creds["session token"]}"\n'
-        main = main.replace('  region       = var.region\n', '  region       = var.region\n' + block, 1)
+        main = main.replace("  region       = var.region\n", "  region       = var.region\n" + block, 1)
         assert creds["secret key"] in main
     d = workdir(sb, "secrets", proxy, main=main)
     sb.init(d)
@@ -579,8 +619,12 @@ def test_sigint_during_create(aws_sandbox, moto, proxy, executor, tmp_path):
     out = tmp_path / "apply.out"
     proc = sb.popen(["apply"], d, out)
     try:
-        assert wait_for(lambda: proxy.count("emr", "RunJobFlow") and proxy.count("emr", "DescribeCluster")
-                        or proc.poll() is not None, 120), out.read_text()
+        assert wait_for(
+            lambda: (
+                proxy.count("emr", "RunJobFlow") and proxy.count("emr", "DescribeCluster") or proc.poll() is not None
+            ),
+            120,
+        ), out.read_text()
         assert proc.poll() is None, out.read_text()
         time.sleep(1)
         interrupt(proc)
@@ -604,7 +648,7 @@ def test_sigint_during_run(aws_sandbox, moto, proxy, executor, tmp_path):
     script = plain_lake(s3, tmp_path)
     d = workdir(sb, "int-run", proxy, main=plain_pipeline_config(proxy.url, script))
     sb.init(d)
-    executor.gate.clear()   # the step stays RUNNING until the test opens the gate
+    executor.gate.clear()  # the step stays RUNNING until the test opens the gate
     out = tmp_path / "apply.out"
     proc = sb.popen(["apply"], d, out)
     try:
@@ -612,7 +656,9 @@ def test_sigint_during_run(aws_sandbox, moto, proxy, executor, tmp_path):
         assert proc.poll() is None, out.read_text()
         # the provider has seen it running
         t = time.monotonic()
-        assert wait_for(lambda: proxy.count("emr", "ListSteps", since=t) or proxy.count("emr", "DescribeStep", since=t), 60)
+        assert wait_for(
+            lambda: proxy.count("emr", "ListSteps", since=t) or proxy.count("emr", "DescribeStep", since=t), 60
+        )
         interrupt(proc)
         rc = wait_exit(proc, 120)
     finally:

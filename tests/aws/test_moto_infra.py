@@ -3,11 +3,10 @@ in-process, the EMR step executor, the fault proxy.
 
 If these fail, test_emr_e2e.py's failures say nothing about the provider.
 """
+
 import json
 import time
 from pathlib import Path
-
-import pytest
 
 from awsenv import ROLE_ARN
 from executor import BOOT, active_clusters, emr_clusters
@@ -19,7 +18,7 @@ BUCKET = "sf-infra"
 # A stage that follows the job contract without starting Spark (spark-submit
 # still runs it through the JVM launcher): counts the input files' lines with
 # plain Python, writes <work>/count/part.txt and the metrics JSON.
-PLAIN_JOB = r'''
+PLAIN_JOB = r"""
 import argparse, json, os, sys
 p = argparse.ArgumentParser()
 p.add_argument("--input"); p.add_argument("--work"); p.add_argument("--reference")
@@ -37,11 +36,10 @@ os.makedirs(os.path.join(a.work, "count"), exist_ok=True)
 open(os.path.join(a.work, "count", "part.txt"), "w").write(f"{n}\n")
 json.dump({"plain_lines": n, "plain_files": files}, open(a.metrics, "w"))
 print(f"plain: OK: {n} lines")
-'''
+"""
 
 
-def wait_step(emr, cluster_id, step_id, states=("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"),
-              timeout=300):
+def wait_step(emr, cluster_id, step_id, states=("COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"), timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         st = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
@@ -52,28 +50,50 @@ def wait_step(emr, cluster_id, step_id, states=("COMPLETED", "FAILED", "CANCELLE
 
 
 def spark_step(name, script_uri, *args):
-    return {"Name": name, "ActionOnFailure": "CONTINUE",
-            "HadoopJarStep": {"Jar": "command-runner.jar",
-                              "Args": ["spark-submit", "--deploy-mode", "cluster", "--master", "yarn",
-                                       "--conf", "spark.yarn.maxAppAttempts=1", script_uri, *args]}}
+    return {
+        "Name": name,
+        "ActionOnFailure": "CONTINUE",
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": [
+                "spark-submit",
+                "--deploy-mode",
+                "cluster",
+                "--master",
+                "yarn",
+                "--conf",
+                "spark.yarn.maxAppAttempts=1",
+                script_uri,
+                *args,
+            ],
+        },
+    }
 
 
 def cluster(emr, keep_alive=True, steps=(), log_uri=f"s3://{BUCKET}/logs/"):
     r = emr.run_job_flow(
-        Name="infra", ReleaseLabel="emr-7.13.0", LogUri=log_uri,
+        Name="infra",
+        ReleaseLabel="emr-7.13.0",
+        LogUri=log_uri,
         Applications=[{"Name": "Spark"}],
-        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
-                   "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": keep_alive},
-        Steps=list(steps), JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole",
-        Tags=[{"Key": "sparkflow:managed", "Value": "true"}])
+        Instances={
+            "MasterInstanceType": "m5.xlarge",
+            "SlaveInstanceType": "m5.xlarge",
+            "InstanceCount": 3,
+            "KeepJobFlowAliveWhenNoSteps": keep_alive,
+        },
+        Steps=list(steps),
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+        Tags=[{"Key": "sparkflow:managed", "Value": "true"}],
+    )
     return r["JobFlowId"]
 
 
 def lake(s3, lines=None):
     s3.create_bucket(Bucket=BUCKET)
     for name, n in (lines or {"a.txt": 100, "b.txt": 50}).items():
-        s3.put_object(Bucket=BUCKET, Key=f"raw/events/{name}",
-                      Body="".join(f"event {i}\n" for i in range(n)).encode())
+        s3.put_object(Bucket=BUCKET, Key=f"raw/events/{name}", Body="".join(f"event {i}\n" for i in range(n)).encode())
     s3.put_object(Bucket=BUCKET, Key="reference/notes.txt", Body=b"nothing\n")
     s3.put_object(Bucket=BUCKET, Key="code/plain.py", Body=PLAIN_JOB.encode())
 
@@ -109,10 +129,23 @@ def test_spark_step_runs_on_local_spark_and_completes(moto, executor):
     s3.put_object(Bucket=BUCKET, Key="code/line_count.py", Body=LINE_COUNT.read_bytes())
     cid = cluster(emr)
     assert emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] == "WAITING"
-    sid = emr.add_job_flow_steps(JobFlowId=cid, Steps=[spark_step(
-        "count", f"s3://{BUCKET}/code/line_count.py", "--input", f"s3://{BUCKET}/raw/events",
-        "--work", f"s3://{BUCKET}/_sparkflow/tmp/run1/", "--reference", f"s3://{BUCKET}/reference",
-        "--metrics", f"s3://{BUCKET}/_sparkflow/tmp/run1/_metrics/count.json")])["StepIds"][0]
+    sid = emr.add_job_flow_steps(
+        JobFlowId=cid,
+        Steps=[
+            spark_step(
+                "count",
+                f"s3://{BUCKET}/code/line_count.py",
+                "--input",
+                f"s3://{BUCKET}/raw/events",
+                "--work",
+                f"s3://{BUCKET}/_sparkflow/tmp/run1/",
+                "--reference",
+                f"s3://{BUCKET}/reference",
+                "--metrics",
+                f"s3://{BUCKET}/_sparkflow/tmp/run1/_metrics/count.json",
+            )
+        ],
+    )["StepIds"][0]
     st = wait_step(emr, cid, sid)
     rec = executor.records[sid]
     assert st["Status"]["State"] == "COMPLETED", rec.log[-3000:]
@@ -127,8 +160,10 @@ def test_spark_step_runs_on_local_spark_and_completes(moto, executor):
     c = emr.describe_cluster(ClusterId=cid)["Cluster"]
     assert c["Status"]["State"] == "WAITING"
     # the step's log went where EMR puts it
-    assert keys(s3, f"logs/{cid}/steps/{sid}/") == [f"logs/{cid}/steps/{sid}/stderr.gz",
-                                                    f"logs/{cid}/steps/{sid}/stdout.gz"]
+    assert keys(s3, f"logs/{cid}/steps/{sid}/") == [
+        f"logs/{cid}/steps/{sid}/stderr.gz",
+        f"logs/{cid}/steps/{sid}/stdout.gz",
+    ]
 
 
 def test_failed_step_has_failure_details_and_action_on_failure(moto, executor):
@@ -136,8 +171,14 @@ def test_failed_step_has_failure_details_and_action_on_failure(moto, executor):
     lake(s3)
     cid = cluster(emr)
     script = f"s3://{BUCKET}/code/plain.py"
-    std = ["--input", f"s3://{BUCKET}/raw/events", "--work", f"s3://{BUCKET}/w/",
-           "--metrics", f"s3://{BUCKET}/w/m.json"]
+    std = [
+        "--input",
+        f"s3://{BUCKET}/raw/events",
+        "--work",
+        f"s3://{BUCKET}/w/",
+        "--metrics",
+        f"s3://{BUCKET}/w/m.json",
+    ]
     bad = spark_step("bad", script, *std, "--fail-with", "BOOM-4711")
     bad["ActionOnFailure"] = "CANCEL_AND_WAIT"
     ids = emr.add_job_flow_steps(JobFlowId=cid, Steps=[bad, spark_step("after", script, *std)])["StepIds"]
@@ -164,21 +205,35 @@ def test_plain_steps_in_run_job_flow_transient_cluster(moto, executor):
     s3, emr = moto.client("s3"), moto.client("emr")
     lake(s3)
     script = f"s3://{BUCKET}/code/plain.py"
-    steps = [spark_step(f"s{i}", script, "--input", f"s3://{BUCKET}/raw/events", "--work",
-                        f"s3://{BUCKET}/t{i}/", "--metrics", f"s3://{BUCKET}/t{i}/m.json") for i in (1, 2)]
+    steps = [
+        spark_step(
+            f"s{i}",
+            script,
+            "--input",
+            f"s3://{BUCKET}/raw/events",
+            "--work",
+            f"s3://{BUCKET}/t{i}/",
+            "--metrics",
+            f"s3://{BUCKET}/t{i}/m.json",
+        )
+        for i in (1, 2)
+    ]
     cid = cluster(emr, keep_alive=False, steps=steps)
     deadline = time.monotonic() + 180
     while emr.describe_cluster(ClusterId=cid)["Cluster"]["Status"]["State"] != "TERMINATED":
         assert time.monotonic() < deadline, [executor.records[k].log[-2000:] for k in executor.records]
         time.sleep(0.2)
     listed = emr.list_steps(ClusterId=cid)["Steps"]
-    assert sorted(s["Status"]["State"] for s in listed) == ["COMPLETED", "COMPLETED"], \
-        [r.log[-2000:] for r in executor.records.values()]
+    assert sorted(s["Status"]["State"] for s in listed) == ["COMPLETED", "COMPLETED"], [
+        r.log[-2000:] for r in executor.records.values()
+    ]
     recs = sorted(executor.records.values(), key=lambda r: r.t_running)
     assert [r.name for r in recs] == ["s1", "s2"] and recs[0].t_done <= recs[1].t_running
     for i in (1, 2):
-        assert json.loads(s3.get_object(Bucket=BUCKET, Key=f"t{i}/m.json")["Body"].read()) == \
-            {"plain_lines": 150, "plain_files": 2}
+        assert json.loads(s3.get_object(Bucket=BUCKET, Key=f"t{i}/m.json")["Body"].read()) == {
+            "plain_lines": 150,
+            "plain_files": 2,
+        }
         assert s3.get_object(Bucket=BUCKET, Key=f"t{i}/count/part.txt")["Body"].read() == b"150\n"
 
 
@@ -258,11 +313,11 @@ def test_proxy_counts_and_records_credentials(moto, proxy):
     the secret, the session token and the web identity token are not."""
     sts = moto.client("sts", endpoint=proxy.url)
     token = "eyJ.fake-oidc-token.sig"
-    r = sts.assume_role_with_web_identity(RoleArn=ROLE_ARN,
-                                          RoleSessionName="ci", WebIdentityToken=token)
+    r = sts.assume_role_with_web_identity(RoleArn=ROLE_ARN, RoleSessionName="ci", WebIdentityToken=token)
     cr = r["Credentials"]
-    emr = moto.client("emr", endpoint=proxy.url, key=cr["AccessKeyId"], secret=cr["SecretAccessKey"],
-                      token=cr["SessionToken"])
+    emr = moto.client(
+        "emr", endpoint=proxy.url, key=cr["AccessKeyId"], secret=cr["SecretAccessKey"], token=cr["SessionToken"]
+    )
     emr.list_clusters()
     emr.list_clusters()
     assert proxy.counts() == {"emr.ListClusters": 2, "sts.AssumeRoleWithWebIdentity": 1}

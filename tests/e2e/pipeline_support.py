@@ -7,6 +7,7 @@ Spark processes).
 Nothing here fakes the provider or Spark: the helpers only read the lake,
 the plan and state Terraform prints, and /proc.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,9 @@ RUN_TIMEOUT = float(os.environ.get("SF_E2E_RUN_TIMEOUT", "1800"))
 def generate(lake: Path, *args: str) -> str:
     """Run the generator on `lake`; returns its stdout.  Fails the test with
     the generator's own message when it fails."""
-    p = subprocess.run([str(PYTHON), str(GENERATOR), "--out", str(lake), *args],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [str(PYTHON), str(GENERATOR), "--out", str(lake), *args], capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, f"generate.py {' '.join(args)} failed:\n{p.stdout}\n{p.stderr}"
     return p.stdout
 
@@ -112,8 +114,7 @@ def metrics_equal(got: dict, want: dict) -> list[str]:
             diffs.append(f"{k}: unexpected (got {got[k]})")
         else:
             g, w = got[k], want[k]
-            same = abs(g - w) < 0.005 if isinstance(w, float) or isinstance(g, float) and g != int(g) \
-                else g == w
+            same = abs(g - w) < 0.005 if isinstance(w, float) or isinstance(g, float) and g != int(g) else g == w
             if not same:
                 diffs.append(f"{k}: got {g}, want {w}")
     return diffs
@@ -128,8 +129,7 @@ def assert_metrics(got: dict, want: dict, what: str = "metrics") -> None:
 # Configurations
 # ---------------------------------------------------------------------------
 
-JOBS_LOCAL = re.compile(r'^(\s*jobs\s*=\s*)"\$\{abspath\(path\.module\)\}/\.\./\.\./dags/jobs"\s*$',
-                        re.MULTILINE)
+JOBS_LOCAL = re.compile(r'^(\s*jobs\s*=\s*)"\$\{abspath\(path\.module\)\}/\.\./\.\./dags/jobs"\s*$', re.MULTILINE)
 
 
 def quickstart_config(jobs_dir: Path) -> str:
@@ -161,17 +161,28 @@ def hcl(value) -> str:
     raise TypeError(value)
 
 
-def pipeline_block(res: str, *, name: str, cluster_id: str, lake: Path, input: str,
-                   output: str, stages: list[dict], reference: str | None = None,
-                   **attrs) -> str:
+def pipeline_block(
+    res: str,
+    *,
+    name: str,
+    cluster_id: str,
+    lake: Path,
+    input: str,
+    output: str,
+    stages: list[dict],
+    reference: str | None = None,
+    **attrs,
+) -> str:
     """One sparkflow_pipeline resource.  stages: [{"name", "script", "args"?,
     "spark_conf"?}]; attrs: more top-level attributes (triggers, ...)."""
-    lines = [f'resource "sparkflow_pipeline" "{res}" {{',
-             f"  cluster_id = {hcl(cluster_id)}",
-             f"  name       = {hcl(name)}",
-             f'  lake       = {hcl("file://" + str(lake))}',
-             f"  input      = {hcl(input)}",
-             f"  output     = {hcl(output)}"]
+    lines = [
+        f'resource "sparkflow_pipeline" "{res}" {{',
+        f"  cluster_id = {hcl(cluster_id)}",
+        f"  name       = {hcl(name)}",
+        f"  lake       = {hcl('file://' + str(lake))}",
+        f"  input      = {hcl(input)}",
+        f"  output     = {hcl(output)}",
+    ]
     if reference is not None:
         lines.append(f"  reference  = {hcl(reference)}")
     for k, v in attrs.items():
@@ -285,8 +296,7 @@ def published(lake: Path, output: str) -> dict:
     run_dir = lake / "_sparkflow" / output / m.group(1)
     assert run_dir.is_dir(), f"{link} -> {target}, which is not a directory"
     record = json.loads((run_dir / "_sparkflow_run.json").read_text())
-    return {"run_id": m.group(1), "target": target, "run_dir": run_dir, "record": record,
-            "files": tree(run_dir)}
+    return {"run_id": m.group(1), "target": target, "run_dir": run_dir, "record": record, "files": tree(run_dir)}
 
 
 def store_entries(lake: Path, output: str) -> set[str]:
@@ -298,9 +308,14 @@ def store_entries(lake: Path, output: str) -> set[str]:
 # Processes
 # ---------------------------------------------------------------------------
 
-SPARK_APP_MARKERS = ("org.apache.spark.deploy.SparkSubmit",
-                     "org.apache.spark.executor.CoarseGrainedExecutorBackend",
-                     "pyspark.daemon", "pyspark.worker", "pyspark/daemon.py", "pyspark/worker.py")
+SPARK_APP_MARKERS = (
+    "org.apache.spark.deploy.SparkSubmit",
+    "org.apache.spark.executor.CoarseGrainedExecutorBackend",
+    "pyspark.daemon",
+    "pyspark.worker",
+    "pyspark/daemon.py",
+    "pyspark/worker.py",
+)
 
 
 def app_processes(sb) -> list[Proc]:
@@ -312,8 +327,11 @@ def app_processes(sb) -> list[Proc]:
         if p.role:
             continue
         exe = os.path.basename(p.argv[0])
-        if exe.startswith("terraform-provider-sparkflow") or p.argv[0] == sb.client.path \
-                or exe in ("terraform", "tofu"):
+        if (
+            exe.startswith("terraform-provider-sparkflow")
+            or p.argv[0] == sb.client.path
+            or exe in ("terraform", "tofu")
+        ):
             continue
         out.append(p)
     return out

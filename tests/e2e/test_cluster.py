@@ -6,20 +6,31 @@ steps share one cluster (TestLifecycle) to keep the run short; every other
 test has its own sandbox.  Cleanup (destroy + kill) runs after every test and
 fails it if anything was left running.
 """
+
 import json
 import os
 import re
 import shutil
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tfharness import (ROOT, alive_workers, block, cluster_processes,
-                       listening_ports, master_json, pid_alive, port_of,
-                       provider_version, spark_processes, wait_for)
+from tfharness import (
+    ROOT,
+    alive_workers,
+    block,
+    cluster_processes,
+    listening_ports,
+    master_json,
+    pid_alive,
+    port_of,
+    provider_version,
+    spark_processes,
+    wait_for,
+)
 
 PROVIDER = """\
 terraform {
@@ -35,7 +46,9 @@ provider "sparkflow" {}
 
 
 def cluster_tf(name, workers=1, res="dev", local_extra="", extra=""):
-    return PROVIDER + f"""
+    return (
+        PROVIDER
+        + f"""
 resource "sparkflow_cluster" "{res}" {{
   name = "{name}"
 
@@ -44,6 +57,7 @@ resource "sparkflow_cluster" "{res}" {{
 {local_extra}  }}
 {extra}}}
 """
+    )
 
 
 ID_RE = r"local-[0-9a-f]{12}"
@@ -79,8 +93,9 @@ def assert_cluster_running(sb, res, workers):
     assert Path(details["work_dir"]).is_dir(), details["work_dir"]
 
     procs = cluster_processes(master_url)
-    assert [p.pid for p in procs["master"]] == [master_pid], \
+    assert [p.pid for p in procs["master"]] == [master_pid], (
         f"master listening on {master_url} is {procs['master']}, state says pid {master_pid}"
+    )
     assert {port_of(master_url), port_of(web_ui_url)} <= listening_ports(master_pid)
     assert len(procs["worker"]) == workers, procs["worker"]
 
@@ -97,9 +112,10 @@ def assert_cluster_running(sb, res, workers):
 
     mine = spark_processes(str(sb.root))
     expected = {master_pid} | {p.pid for p in procs["worker"]}
-    assert {p.pid for p in mine} == expected, \
-        "Spark processes of this test that are not part of the cluster: " + \
-        "; ".join(f"{p.pid} {p.role}" for p in mine if p.pid not in expected)
+    assert {p.pid for p in mine} == expected, (
+        "Spark processes of this test that are not part of the cluster: "
+        + "; ".join(f"{p.pid} {p.role}" for p in mine if p.pid not in expected)
+    )
     return status
 
 
@@ -113,6 +129,7 @@ def plan_exitcode(sb, d, *extra):
 # ---------------------------------------------------------------------------
 # No cluster needed: init, validate, plan
 # ---------------------------------------------------------------------------
+
 
 def test_init_offline(sandbox):
     d = sandbox.workdir("init", cluster_tf("e2e-init"))
@@ -131,8 +148,7 @@ BAD_CONFIGS = {
     # name: (local block extra / workers, expected line needle, checks)
     "workers_zero": dict(workers="0", needle="workers = 0"),
     "workers_negative": dict(workers="-1", needle="workers = -1"),
-    "memory_lots": dict(workers="1", local_extra='    worker_memory = "lots"\n',
-                        needle='worker_memory = "lots"'),
+    "memory_lots": dict(workers="1", local_extra='    worker_memory = "lots"\n', needle='worker_memory = "lots"'),
 }
 
 
@@ -148,8 +164,9 @@ def test_validate_accepts_good_and_unknown_values(sandbox, validate_dir):
     r = sandbox.run("validate", cwd=d)
     assert "Success! The configuration is valid." in r.output
     # A value unknown at validate time (a variable) must not be rejected.
-    (d / "main.tf").write_text(cluster_tf("e2e-validate", workers="var.n",
-                                          local_extra='    worker_memory = var.mem\n') + """
+    (d / "main.tf").write_text(
+        cluster_tf("e2e-validate", workers="var.n", local_extra="    worker_memory = var.mem\n")
+        + """
 variable "n" {
   type = number
 }
@@ -157,12 +174,18 @@ variable "n" {
 variable "mem" {
   type = string
 }
-""")
+"""
+    )
     r = sandbox.run("validate", cwd=d)
     assert "Success! The configuration is valid." in r.output
-    (d / "main.tf").write_text(cluster_tf("e2e-validate", workers=3,
-                                          local_extra='    worker_cores  = 2\n    worker_memory = "512m"\n',
-                                          extra='\n  timeouts {\n    create = "10m"\n    delete = "2m"\n  }\n'))
+    (d / "main.tf").write_text(
+        cluster_tf(
+            "e2e-validate",
+            workers=3,
+            local_extra='    worker_cores  = 2\n    worker_memory = "512m"\n',
+            extra='\n  timeouts {\n    create = "10m"\n    delete = "2m"\n  }\n',
+        )
+    )
     r = sandbox.run("validate", cwd=d)
     assert "Success! The configuration is valid." in r.output
 
@@ -251,6 +274,7 @@ def test_plan_create(sandbox):
 # One cluster through its life: apply, re-plan, scale, import, drift, destroy
 # ---------------------------------------------------------------------------
 
+
 class Stack:
     def __init__(self, sb, d):
         self.sb, self.d = sb, d
@@ -286,7 +310,7 @@ class TestLifecycle:
         assert local["spark_home"] and Path(local["spark_home"]).is_dir(), local
         assert local["work_dir"] == res["details"]["work_dir"], (local, res["details"])
         created = parse_rfc3339(res["created_at"])
-        assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=15), created
+        assert abs(datetime.now(UTC) - created) < timedelta(minutes=15), created
         assert_cluster_running(stack.sb, res, workers=1)
 
     def test_replan_no_changes(self, stack):
@@ -407,8 +431,11 @@ class TestLifecycle:
 # Several clusters, interrupts, timeouts
 # ---------------------------------------------------------------------------
 
+
 def test_three_clusters_in_parallel(sandbox):
-    config = PROVIDER + """
+    config = (
+        PROVIDER
+        + """
 resource "sparkflow_cluster" "par" {
   count = 3
   name  = "e2e-par-${count.index}"
@@ -423,6 +450,7 @@ resource "sparkflow_cluster" "par" {
   }
 }
 """
+    )
     d = sandbox.workdir("par", config)
     sandbox.init(d)
     r = sandbox.run("apply", cwd=d, timeout=900)
@@ -472,7 +500,7 @@ def test_sigint_during_create_then_destroy(sandbox, when):
         try:
             proc.wait(timeout=120)
         except Exception:
-            raise AssertionError("terraform did not stop within 120 s of SIGINT\n" + out_path.read_text())
+            raise AssertionError("terraform did not stop within 120 s of SIGINT\n" + out_path.read_text()) from None
         stop_s = time.monotonic() - t0
     finally:
         if proc.poll() is None:
@@ -509,6 +537,7 @@ def test_create_timeout_leaves_nothing(sandbox):
 # ---------------------------------------------------------------------------
 # The example a README reader runs first
 # ---------------------------------------------------------------------------
+
 
 def test_example_local_cluster(sandbox):
     src = ROOT / "examples" / "local-cluster"

@@ -11,6 +11,7 @@ fail when:
   - the defaults and timeouts the prose states are not the ones the provider
     plans with / the resources declare.
 """
+
 import json
 import re
 import subprocess
@@ -24,17 +25,23 @@ DOCS = ROOT / "docs"
 def test_docs_match_the_live_schema():
     r = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gendocs"), "--provider", str(provider_binary()), "--check"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, (
         f"scripts/gendocs --check exited {r.returncode}: docs/ is not what the provider's schema and "
-        f"templates/ give (run scripts/gendocs and commit docs/)\n{r.stdout}\n{r.stderr}")
+        f"templates/ give (run scripts/gendocs and commit docs/)\n{r.stdout}\n{r.stderr}"
+    )
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
     assert pages == ["guides/github-actions.md", "index.md", "resources/cluster.md", "resources/pipeline.md"], pages
 
 
 def test_examples_are_formatted(sandbox):
-    r = sandbox.run("fmt", "-check", "-diff", "-recursive", "-no-color", str(ROOT / "examples"), cwd=ROOT,
-                    ok=None, timeout=120)
+    r = sandbox.run(
+        "fmt", "-check", "-diff", "-recursive", "-no-color", str(ROOT / "examples"), cwd=ROOT, ok=None, timeout=120
+    )
     assert r.rc == 0 and r.stdout == "", f"terraform fmt would change these files:\n{r.describe()}"
 
 
@@ -85,8 +92,7 @@ def test_every_attribute_is_described_in_the_schema_terraform_reads(sandbox):
     sandbox.init(d)
     schema = json.loads(sandbox.run("providers", "schema", "-json", cwd=d).stdout)
     ours = next(v for k, v in schema["provider_schemas"].items() if k.endswith("sparkflow/sparkflow"))
-    blocks = {"provider": ours["provider"]["block"],
-              **{t: s["block"] for t, s in ours["resource_schemas"].items()}}
+    blocks = {"provider": ours["provider"]["block"], **{t: s["block"] for t, s in ours["resource_schemas"].items()}}
     assert sorted(blocks) == ["provider", "sparkflow_cluster", "sparkflow_pipeline"], sorted(blocks)
     missing = [f"{t}: {p}" for t, b in blocks.items() for p in _undescribed(b, "")]
     assert not missing, missing
@@ -95,7 +101,15 @@ def test_every_attribute_is_described_in_the_schema_terraform_reads(sandbox):
     stages = blocks["sparkflow_pipeline"]["attributes"]["stages"]
     assert stages.get("computed") and stages["nested_type"]["nesting_mode"] == "list", stages
     assert sorted(stages["nested_type"]["attributes"]) == [
-        "duration_ms", "finished_at", "log", "metrics", "name", "started_at", "status", "step_id"], stages
+        "duration_ms",
+        "finished_at",
+        "log",
+        "metrics",
+        "name",
+        "started_at",
+        "status",
+        "step_id",
+    ], stages
     assert all(a.get("computed") for a in stages["nested_type"]["attributes"].values()), stages
 
 
@@ -175,5 +189,5 @@ def test_documented_timeouts_are_the_declared_ones():
             documented = re.search(rf"^\| `{op}` \| `(\d+)m` \|", page, re.M)
             assert documented, f"{name}.md has no Timeouts row for {op}"
             assert int(documented.group(1)) * 60000 == declared[op], (
-                f"{name}.md says {op} defaults to {documented.group(1)}m, resources/{name}.c declares "
-                f"{declared[op]} ms")
+                f"{name}.md says {op} defaults to {documented.group(1)}m, resources/{name}.c declares {declared[op]} ms"
+            )

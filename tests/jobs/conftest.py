@@ -20,12 +20,15 @@ for p in (str(JOBS), str(SAMPLE)):
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").appName("sparkflow-job-tests")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
-               .getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("sparkflow-job-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -35,6 +38,7 @@ def run_job(module, argv, spark):
     """Run a job script's main in-process on the shared session; returns the
     exit code (the job's own wrapper, exactly as spark-submit runs it)."""
     from sparkflow_jobs import contract
+
     return contract.run(module.JOB, module.build_parser, module.main, argv, spark=spark)
 
 

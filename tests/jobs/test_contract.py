@@ -5,22 +5,24 @@ import os
 
 import pytest
 
+import validate_transactions
+from conftest import file_uri, run_job
 from sparkflow_jobs import contract
 from sparkflow_jobs.contract import JobError
 
-import validate_transactions
-from conftest import file_uri, run_job
 
-
-@pytest.mark.parametrize("uri,expected", [
-    ("file:///abs/lake/raw/transactions", "file:///abs/lake/reference"),
-    ("file:///abs/lake/raw/transactions/", "file:///abs/lake/reference"),
-    ("file:/abs/lake/raw/transactions", "file:/abs/lake/reference"),
-    ("s3a://bucket/raw/transactions", "s3a://bucket/reference"),
-    ("s3a://bucket/finance/raw/transactions", "s3a://bucket/finance/reference"),
-    ("/abs/lake/raw/transactions", "/abs/lake/reference"),
-    ("lake/raw/transactions", "lake/reference"),
-])
+@pytest.mark.parametrize(
+    "uri,expected",
+    [
+        ("file:///abs/lake/raw/transactions", "file:///abs/lake/reference"),
+        ("file:///abs/lake/raw/transactions/", "file:///abs/lake/reference"),
+        ("file:/abs/lake/raw/transactions", "file:/abs/lake/reference"),
+        ("s3a://bucket/raw/transactions", "s3a://bucket/reference"),
+        ("s3a://bucket/finance/raw/transactions", "s3a://bucket/finance/reference"),
+        ("/abs/lake/raw/transactions", "/abs/lake/reference"),
+        ("lake/raw/transactions", "lake/reference"),
+    ],
+)
 def test_default_reference_is_two_levels_up(uri, expected):
     assert contract.default_reference_uri(uri) == expected
 
@@ -71,7 +73,8 @@ def test_bad_arguments_exit_2(capsys):
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:  # unknown user arguments are not ignored
         validate_transactions.build_parser().parse_args(
-            ["--input", "file:///i/r/t", "--work", "file:///w", "--as-off", "2024-01-01"])
+            ["--input", "file:///i/r/t", "--work", "file:///w", "--as-off", "2024-01-01"]
+        )
     assert e.value.code == 2
 
 
@@ -79,9 +82,18 @@ def test_missing_input_is_a_clear_failure(spark, tmp_path, capsys):
     ref = tmp_path / "reference"
     ref.mkdir()
     (ref / "accounts.csv").write_text("account_id,name,type,institution,currency\nA1,a,checking,b,EUR\n")
-    rc = run_job(validate_transactions, ["--input", file_uri(tmp_path / "raw" / "nothing"),
-                                         "--work", file_uri(tmp_path / "work"),
-                                         "--reference", file_uri(ref)], spark)
+    rc = run_job(
+        validate_transactions,
+        [
+            "--input",
+            file_uri(tmp_path / "raw" / "nothing"),
+            "--work",
+            file_uri(tmp_path / "work"),
+            "--reference",
+            file_uri(ref),
+        ],
+        spark,
+    )
     out = capsys.readouterr().out
     assert rc == contract.EXIT_BAD_INPUT
     assert "validate: FAILED: input not found" in out

@@ -8,8 +8,16 @@ import pytest
 
 import generate
 
-CFG = {"seed": 3, "transactions": 3000, "months": 12, "accounts": 4, "end": "2025-06-30",
-       "currency": "EUR", "rates": generate.parse_rates(0.05, None), "bad_files": True}
+CFG = {
+    "seed": 3,
+    "transactions": 3000,
+    "months": 12,
+    "accounts": 4,
+    "end": "2025-06-30",
+    "currency": "EUR",
+    "rates": generate.parse_rates(0.05, None),
+    "bad_files": True,
+}
 
 
 def test_same_seed_same_bytes():
@@ -47,8 +55,9 @@ def test_manifest_is_consistent():
     card = [d for name, d in files.items() if name.startswith("cardco")]
     with pytest.raises(UnicodeDecodeError):
         b"".join(card).decode("utf-8")
-    assert any(b'"' in line and b"," in line for d in files.values() for line in d.splitlines()
-               if b'""' in line)  # quoted fields with escaped quotes
+    assert any(
+        b'"' in line and b"," in line for d in files.values() for line in d.splitlines() if b'""' in line
+    )  # quoted fields with escaped quotes
 
 
 def test_catalogue_rules_agree_with_intended_categories():
@@ -77,8 +86,9 @@ def test_hundred_thousand_rows(tmp_path):
 
 def test_append_adds_exactly_its_delta(tmp_path):
     lake = tmp_path / "lake"
-    generate.main(["--out", str(lake), "--transactions", "3000", "--months", "12", "--seed", "5",
-                   "--end", "2025-06-30"])
+    generate.main(
+        ["--out", str(lake), "--transactions", "3000", "--months", "12", "--seed", "5", "--end", "2025-06-30"]
+    )
     raw = lake / "raw" / "transactions"
     before = {p.name: p.read_bytes() for p in raw.iterdir()}
     m0 = json.loads((lake / "manifest.json").read_text())
@@ -86,7 +96,7 @@ def test_append_adds_exactly_its_delta(tmp_path):
     m1 = json.loads((lake / "manifest.json").read_text())
     after = {p.name: p.read_bytes() for p in raw.iterdir()}
     added = set(after) - set(before)
-    assert all(after[k] == v for k, v in before.items())     # old exports untouched
+    assert all(after[k] == v for k, v in before.items())  # old exports untouched
     assert len(added) == 1 and m1["appends"][0]["file"] in added
     assert m1["appends"][0]["month"] == "2025-07"
     delta = m1["appends"][0]["delta"]

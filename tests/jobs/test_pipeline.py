@@ -45,10 +45,11 @@ def test_metrics_equal_manifest_then_grow_by_the_append(spark, lake):
     # what was written matches the metrics
     work = lake / "work0"
     assert spark.read.parquet(str(work / "valid")).count() == got0["validate"]["valid"]
-    rej = {r["reject_reason"]: r["count"] for r in
-           spark.read.parquet(str(work / "rejected")).groupBy("reject_reason").count().collect()}
-    assert rej == {k[len("rejected_"):]: v for k, v in got0["validate"].items()
-                   if k.startswith("rejected_") and v}
+    rej = {
+        r["reject_reason"]: r["count"]
+        for r in spark.read.parquet(str(work / "rejected")).groupBy("reject_reason").count().collect()
+    }
+    assert rej == {k[len("rejected_") :]: v for k, v in got0["validate"].items() if k.startswith("rejected_") and v}
     months = [p.name for p in (work / "transactions").iterdir() if p.name.startswith("month=")]
     assert len(months) == got0["process"]["transaction_months"] == 24
     page = (work / "report" / "index.html").read_text(encoding="utf-8")
@@ -86,8 +87,9 @@ def test_scripts_run_on_their_own(job):
     """Each script finds its shared package from its own folder (no PYTHONPATH)."""
     script = os.path.join(JOBS, os.path.basename(job.__file__))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    p = subprocess.run([sys.executable, script, "--help"], env=env, capture_output=True, text=True,
-                       timeout=120, cwd="/")
+    p = subprocess.run(
+        [sys.executable, script, "--help"], env=env, capture_output=True, text=True, timeout=120, cwd="/"
+    )
     assert p.returncode == 0, p.stderr
     assert "--work URI" in p.stdout and "--metrics PATH" in p.stdout
 
@@ -97,16 +99,26 @@ def test_scripts_under_spark_submit(tmp_path):
     run (validate) and one failure whose exit code must reach the caller."""
     exe = _spark_submit()
     lake = tmp_path / "lake"
-    generate.main(["--out", str(lake), "--transactions", "1000", "--months", "6", "--seed", "2",
-                   "--end", "2025-06-30"])
+    generate.main(["--out", str(lake), "--transactions", "1000", "--months", "6", "--seed", "2", "--end", "2025-06-30"])
     m = json.loads((lake / "manifest.json").read_text())
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     env.pop("PYTHONPATH", None)
     std = ["--input", file_uri(lake / "raw" / "transactions"), "--work", file_uri(tmp_path / "work")]
     path = tmp_path / "validate.json"
-    cmd = [exe, "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-           "--driver-java-options", "-XX:TieredStopAtLevel=1",
-           os.path.join(JOBS, "validate_transactions.py")] + std + ["--metrics", str(path)]
+    cmd = (
+        [
+            exe,
+            "--master",
+            "local[2]",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--driver-java-options",
+            "-XX:TieredStopAtLevel=1",
+            os.path.join(JOBS, "validate_transactions.py"),
+        ]
+        + std
+        + ["--metrics", str(path)]
+    )
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
     summary = [ln for ln in p.stdout.splitlines() if ln.startswith("validate: ")]

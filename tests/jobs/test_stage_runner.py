@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "engines" / "local" / "stage_runner.py"
 
@@ -62,31 +60,52 @@ def submit(tmp_path, stages):
     for name, source, argv in stages:
         script = tmp_path / f"{name}.py"
         script.write_text(source)
-        spec["stages"].append({"name": name, "script": str(script), "argv": argv,
-                               "log": str(tmp_path / f"{name}.log")})
+        spec["stages"].append({"name": name, "script": str(script), "argv": argv, "log": str(tmp_path / f"{name}.log")})
     run_json = tmp_path / "run.json"
     run_json.write_text(json.dumps(spec))
     import pyspark
+
     submit_bin = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
     proc = subprocess.run(
-        [str(submit_bin), "--master", "local[1]",
-         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=3",
-         "--conf", "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1",
-         str(RUNNER), str(run_json)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        [
+            str(submit_bin),
+            "--master",
+            "local[1]",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--conf",
+            "spark.sql.shuffle.partitions=3",
+            "--conf",
+            "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1",
+            str(RUNNER),
+            str(run_json),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     evs = [json.loads(line) for line in events.read_text().splitlines()] if events.exists() else []
-    logs = {name: (tmp_path / f"{name}.log").read_text() if (tmp_path / f"{name}.log").exists() else None
-            for name, _, _ in stages}
+    logs = {
+        name: (tmp_path / f"{name}.log").read_text() if (tmp_path / f"{name}.log").exists() else None
+        for name, _, _ in stages
+    }
     return proc, evs, logs
 
 
 def test_stages_share_one_app_and_see_a_clean_session(tmp_path):
-    proc, evs, logs = submit(tmp_path, [("one", LEAVES_A_MESS, ["--one", "1"]),
-                                        ("two", CHECKS_CLEAN, ["--two", "x y"])])
+    proc, evs, logs = submit(
+        tmp_path, [("one", LEAVES_A_MESS, ["--one", "1"]), ("two", CHECKS_CLEAN, ["--two", "x y"])]
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr + str(logs)
     assert [(e["stage"], e["event"], e.get("exit")) for e in evs] == [
-        (0, "start", None), (0, "end", 0), (1, "start", None), (1, "end", 0)]
+        (0, "start", None),
+        (0, "end", 0),
+        (1, "start", None),
+        (1, "end", 0),
+    ]
     assert all(isinstance(e["ts_ms"], int) for e in evs)
     assert evs[0]["ts_ms"] <= evs[1]["ts_ms"] <= evs[2]["ts_ms"] <= evs[3]["ts_ms"]
     # Each stage's output went to its own log, stdout and stderr alike.
@@ -96,20 +115,21 @@ def test_stages_share_one_app_and_see_a_clean_session(tmp_path):
 
 
 def test_a_failing_stage_ends_the_run_with_its_code_and_traceback(tmp_path):
-    proc, evs, logs = submit(tmp_path, [("ok", "print('fine')\n", []),
-                                        ("bad", FAILS, []),
-                                        ("never", NEVER, [])])
+    proc, evs, logs = submit(tmp_path, [("ok", "print('fine')\n", []), ("bad", FAILS, []), ("never", NEVER, [])])
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert [(e["stage"], e["event"], e.get("exit")) for e in evs] == [
-        (0, "start", None), (0, "end", 0), (1, "start", None), (1, "end", 1)]
+        (0, "start", None),
+        (0, "end", 0),
+        (1, "start", None),
+        (1, "end", 1),
+    ]
     assert "SPARKFLOW-RUNNER-BOOM" in logs["bad"] and "Traceback" in logs["bad"]
     assert logs["never"] is None
     assert not (tmp_path / "never.py.ran").exists()
 
 
 def test_exit_codes_pass_through(tmp_path):
-    proc, evs, _ = submit(tmp_path, [("two", "import sys\nsys.exit(2)\n", []),
-                                     ("never", NEVER, [])])
+    proc, evs, _ = submit(tmp_path, [("two", "import sys\nsys.exit(2)\n", []), ("never", NEVER, [])])
     assert proc.returncode == 2
     assert evs[-1] == {"stage": 0, "event": "end", "exit": 2, "ts_ms": evs[-1]["ts_ms"]}
 

@@ -6,17 +6,17 @@ from decimal import Decimal
 
 import pytest
 
-from sparkflow_jobs import reference, validate
-
 import generate
 import validate_transactions
 from conftest import file_uri, read_metrics, run_job
+from sparkflow_jobs import reference, validate
 
 ACCOUNTS = reference.parse_accounts(
     b"account_id,name,type,institution,currency\n"
     b"A1,Checking,checking,Northbank,EUR\n"
     b"C1,Card,credit_card,Cardco,EUR\n"
-    b"U1,Dollar account,checking,Northbank,USD\n")
+    b"U1,Dollar account,checking,Northbank,USD\n"
+)
 AS_OF = dt.date(2025, 1, 1)
 
 ISO = "Date,Account,Description,Amount,Currency,Reference"
@@ -61,30 +61,40 @@ ISO_CASES = [
     ("2204-01-02,A1,Wrong currency in future,-1.00,USD,", "currency_mismatch"),
 ]
 
-EU = ("\ufeffBooking Date,Account,Payee,Amount,Currency\r\n"
-      '15/03/2024,A1,Café Münster,"-1.234,56",EUR\r\n'
-      "\r\n"
-      '16/03/2024,A1,Plain,"12,5",EUR\r\n'
-      '17/03/2024,A1,Dot decimal,"12.50",EUR\r\n'
-      '2024-03-18,A1,ISO date,"1,00",EUR\r\n'
-      '31/04/2024,A1,No such day,"1,00",EUR\r\n'
-      "\r\n").encode("utf-8")
-US = ("Transaction Date,Card Account,Merchant,Amount,Currency,Transaction ID\r\n"
-      "03/15/2024,C1,CAFÉ MÜNSTER,4.50,EUR,T1\r\n"
-      "15/03/2024,C1,Day first,4.50,EUR,T2\r\n").encode("latin-1")
+EU = (
+    "\ufeffBooking Date,Account,Payee,Amount,Currency\r\n"
+    '15/03/2024,A1,Café Münster,"-1.234,56",EUR\r\n'
+    "\r\n"
+    '16/03/2024,A1,Plain,"12,5",EUR\r\n'
+    '17/03/2024,A1,Dot decimal,"12.50",EUR\r\n'
+    '2024-03-18,A1,ISO date,"1,00",EUR\r\n'
+    '31/04/2024,A1,No such day,"1,00",EUR\r\n'
+    "\r\n"
+).encode("utf-8")
+US = (
+    "Transaction Date,Card Account,Merchant,Amount,Currency,Transaction ID\r\n"
+    "03/15/2024,C1,CAFÉ MÜNSTER,4.50,EUR,T1\r\n"
+    "15/03/2024,C1,Day first,4.50,EUR,T2\r\n"
+).encode("latin-1")
 CR_ONLY = b"Date,Account,Description,Amount,Currency,Reference\r2024-01-05,A1,Old Mac,-2.00,EUR,\r"
 UNKNOWN = b"Datum;Naam;Bedrag\n01-03-2024;Albert Heijn;-12,50\n\n02-03-2024;Jumbo;-3,10\n"
 GARBAGE = b"%PDF-1.4\n\x00\x01\xff\xfe binary\r\n\xc3\x28 more\n \n\xff"
 FILES = {
     "iso.csv": (ISO + "\n" + "\n".join(line for line, _ in ISO_CASES) + "\n").encode("utf-8"),
-    "eu.csv": EU, "us.csv": US, "cr.csv": CR_ONLY, "unknown.csv": UNKNOWN, "garbage.bin": GARBAGE,
-    "header_only.csv": (ISO + "\r\n").encode(), "zero.csv": b"",
+    "eu.csv": EU,
+    "us.csv": US,
+    "cr.csv": CR_ONLY,
+    "unknown.csv": UNKNOWN,
+    "garbage.bin": GARBAGE,
+    "header_only.csv": (ISO + "\r\n").encode(),
+    "zero.csv": b"",
 }
 
 
 def files_df(spark, files):
-    return spark.createDataFrame([(f"file:/raw/{name}", bytearray(data)) for name, data in files.items()],
-                                 "path string, content binary")
+    return spark.createDataFrame(
+        [(f"file:/raw/{name}", bytearray(data)) for name, data in files.items()], "path string, content binary"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +123,12 @@ def test_valid_rows_are_typed_and_trimmed(classified):
     assert quoted["amount"] == Decimal("-1.00")
     assert quoted["external_id"] is None
     padded = classified[("iso.csv", 5)]
-    assert (padded["account_id"], padded["description"], padded["currency"], padded["amount"]) == \
-        ("A1", "Padded", "EUR", Decimal("7.00"))
+    assert (padded["account_id"], padded["description"], padded["currency"], padded["amount"]) == (
+        "A1",
+        "Padded",
+        "EUR",
+        Decimal("7.00"),
+    )
     first = classified[("iso.csv", 2)]
     assert first["txn_date"] == dt.date(2024, 1, 2) and first["external_id"] == "R1"
     assert classified[("iso.csv", 4)]["amount"] == Decimal("5.50")
@@ -125,14 +139,17 @@ def test_eu_format_bom_crlf_comma_decimal(classified):
     assert classified[("eu.csv", 1)]["kind"] == "header"
     cafe = classified[("eu.csv", 2)]
     assert cafe["reject_reason"] is None
-    assert (cafe["description"], cafe["amount"], cafe["txn_date"]) == \
-        ("Café Münster", Decimal("-1234.56"), dt.date(2024, 3, 15))
+    assert (cafe["description"], cafe["amount"], cafe["txn_date"]) == (
+        "Café Münster",
+        Decimal("-1234.56"),
+        dt.date(2024, 3, 15),
+    )
     assert classified[("eu.csv", 3)]["kind"] == "blank"
     assert classified[("eu.csv", 4)]["amount"] == Decimal("12.50")
     assert classified[("eu.csv", 5)]["reject_reason"] == "bad_amount"
     assert classified[("eu.csv", 6)]["reject_reason"] == "bad_date"
     assert classified[("eu.csv", 7)]["reject_reason"] == "bad_date"
-    assert classified[("eu.csv", 8)]["kind"] == "blank"   # one final line break is not a line
+    assert classified[("eu.csv", 8)]["kind"] == "blank"  # one final line break is not a line
     assert ("eu.csv", 9) not in classified
 
 
@@ -151,9 +168,9 @@ def test_cr_line_endings(classified):
 
 def test_unknown_format_rejects_every_line_including_the_first(classified):
     rows = [r for k, r in classified.items() if k[0] == "unknown.csv"]
-    assert [(r["source_line"], r["kind"], r["reject_reason"]) for r in sorted(rows, key=lambda r: r["source_line"])] == [
-        (1, "row", "unknown_format"), (2, "row", "unknown_format"), (3, "blank", None),
-        (4, "row", "unknown_format")]
+    assert [
+        (r["source_line"], r["kind"], r["reject_reason"]) for r in sorted(rows, key=lambda r: r["source_line"])
+    ] == [(1, "row", "unknown_format"), (2, "row", "unknown_format"), (3, "blank", None), (4, "row", "unknown_format")]
 
 
 def test_binary_garbage_is_rejected_line_by_line(classified):

@@ -23,6 +23,8 @@ so any Hadoop URI works (file:// here, s3a:// on EMR).  Only the metrics file
 is written with plain Python, because it is local by contract.
 """
 
+from __future__ import annotations
+
 import argparse
 import datetime as _dt
 import json
@@ -33,7 +35,12 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # pyspark is imported when a session is made (spark_session)
+    from pyspark.sql import SparkSession
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -56,7 +63,7 @@ class JobError(Exception):
     the counts that led to the failure can be inspected.
     """
 
-    def __init__(self, message, metrics=None):
+    def __init__(self, message: str, metrics: Mapping[str, float] | None = None) -> None:
         super().__init__(message)
         self.metrics = metrics
 
@@ -65,7 +72,8 @@ class JobError(Exception):
 # URIs
 # --------------------------------------------------------------------------
 
-def join_uri(base, *parts):
+
+def join_uri(base: str, *parts: str) -> str:
     """Append path parts to a URI or path with exactly one '/' between them."""
     out = base.rstrip("/")
     for part in parts:
@@ -73,7 +81,7 @@ def join_uri(base, *parts):
     return out
 
 
-def default_reference_uri(input_uri):
+def default_reference_uri(input_uri: str) -> str:
     """<input>/../../reference, e.g. file:///lake/raw/transactions ->
     file:///lake/reference.  Raises JobError when the input path is too
     short to have a grandparent folder."""
@@ -82,21 +90,22 @@ def default_reference_uri(input_uri):
         authority, _, path = rest.partition("/")
         prefix, path = f"{scheme}://{authority}", "/" + path
     elif input_uri.startswith("file:"):
-        prefix, path = "file:", input_uri[len("file:"):]
+        prefix, path = "file:", input_uri[len("file:") :]
     else:
         prefix, path = "", input_uri
     parts = [p for p in path.split("/") if p]
     if len(parts) < 2:
         raise JobError(
             f"cannot derive the reference folder from --input {input_uri!r} "
-            "(it needs two parent folders: <lake>/raw/<dataset>); pass --reference")
+            "(it needs two parent folders: <lake>/raw/<dataset>); pass --reference"
+        )
     parent = "/".join(parts[:-2])
     lead = "/" if path.startswith("/") else ""
     ref = lead + (parent + "/" if parent else "") + "reference"
     return prefix + ref
 
 
-def local_path(uri):
+def local_path(uri: str) -> str | None:
     """The local filesystem path of a file:// URI or plain path, else None."""
     sp = urlsplit(uri)
     if sp.scheme == "file":
@@ -108,57 +117,62 @@ def local_path(uri):
 # Arguments
 # --------------------------------------------------------------------------
 
-def iso_date(text):
+
+def iso_date(text: str) -> _dt.date:
     try:
         return _dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}")
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # exit code 2 with a one-line reason
+    def error(self, message: str) -> NoReturn:  # exit code 2 with a one-line reason
         self.print_usage(sys.stderr)
         print(f"{self.prog}: FAILED: bad arguments: {message}", file=sys.stderr)
         print(f"{self.prog}: FAILED: bad arguments: {message}")
         sys.exit(EXIT_BAD_INPUT)
 
 
-def parser(job_name, description, needs_input):
+def parser(job_name: str, description: str, needs_input: bool) -> argparse.ArgumentParser:
     """An ArgumentParser with the standard arguments; add user args to it."""
     p = _Parser(prog=job_name, description=description)
     std = p.add_argument_group("standard arguments (passed by the provider)")
-    std.add_argument("--input", required=needs_input, metavar="URI",
-                     help="raw zone of the pipeline, e.g. file:///lake/raw/transactions")
-    std.add_argument("--work", required=True, metavar="URI",
-                     help="staging root of this run; tables go to <work>/<table>")
-    std.add_argument("--reference", metavar="URI",
-                     help="reference data folder (default: <input>/../../reference)")
-    std.add_argument("--metrics", metavar="PATH",
-                     help="local file to write the metrics JSON to")
+    std.add_argument(
+        "--input",
+        required=needs_input,
+        metavar="URI",
+        help="raw zone of the pipeline, e.g. file:///lake/raw/transactions",
+    )
+    std.add_argument(
+        "--work", required=True, metavar="URI", help="staging root of this run; tables go to <work>/<table>"
+    )
+    std.add_argument("--reference", metavar="URI", help="reference data folder (default: <input>/../../reference)")
+    std.add_argument("--metrics", metavar="PATH", help="local file to write the metrics JSON to")
     return p
 
 
-def resolve_reference(args):
-    if args.reference:
-        return args.reference.rstrip("/")
-    if not args.input:
+def resolve_reference(args: argparse.Namespace) -> str:
+    reference: str | None = args.reference
+    input_uri: str | None = args.input
+    if reference:
+        return reference.rstrip("/")
+    if not input_uri:
         raise JobError("--reference is required when --input is not given")
-    return default_reference_uri(args.input)
+    return default_reference_uri(input_uri)
 
 
 # --------------------------------------------------------------------------
 # Spark
 # --------------------------------------------------------------------------
 
-def spark_session(app_name):
+
+def spark_session(app_name: str) -> SparkSession:
     """The job's SparkSession, tuned for a small (2-core) machine unless the
     submitter configured otherwise.  The master comes from spark-submit
     (--master); run with plain `python` it defaults to local[*]."""
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.appName(app_name)
-             .config("spark.ui.showConsoleProgress", "false")
-             .getOrCreate())
+    spark = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false").getOrCreate()
     conf = spark.sparkContext.getConf()
     for key, value in SMALL_DATA_DEFAULTS.items():
         if not conf.contains(key):
@@ -167,19 +181,23 @@ def spark_session(app_name):
     return spark
 
 
-def _hadoop(spark, uri):
+def _hadoop(spark: SparkSession, uri: str) -> tuple[Any, Any, Any]:
+    """The JVM view, the Hadoop FileSystem of `uri` and its Path (Py4J
+    objects, untyped)."""
     jvm = spark._jvm
+    if jvm is None:  # a Spark Connect session: no JVM on this side
+        raise RuntimeError("the Hadoop FileSystem API needs a classic Spark session, not Spark Connect")
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return jvm, path.getFileSystem(spark._jsc.hadoopConfiguration()), path
 
 
-def uri_exists(spark, uri):
+def uri_exists(spark: SparkSession, uri: str) -> bool:
     """True when the file or folder exists (any Hadoop FileSystem)."""
     _, fs, path = _hadoop(spark, uri)
     return bool(fs.exists(path))
 
 
-def read_small_file(spark, uri):
+def read_small_file(spark: SparkSession, uri: str) -> bytes:
     """The bytes of one small file through the Hadoop FileSystem API (no Spark
     job).  Raises JobError naming the file when it does not exist."""
     jvm, fs, path = _hadoop(spark, uri)
@@ -192,7 +210,7 @@ def read_small_file(spark, uri):
         stream.close()
 
 
-def put_bytes(spark, data, uri, force_hadoop=False):
+def put_bytes(spark: SparkSession, data: bytes, uri: str, force_hadoop: bool = False) -> None:
     """Write `data` to `uri`: directly for local paths and file:// URIs,
     otherwise to a local temp file copied with the Hadoop FileSystem API (so
     s3a:// works).  `force_hadoop` takes the Hadoop route for file:// too."""
@@ -222,7 +240,11 @@ def put_bytes(spark, data, uri, force_hadoop=False):
 # Metrics and the run wrapper
 # --------------------------------------------------------------------------
 
-def _number(key, value):
+# A job's main: (spark, parsed arguments) -> (metrics, summary line).
+JobMain = Callable[["SparkSession", argparse.Namespace], tuple[Mapping[str, float], str]]
+
+
+def _number(key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"metric {key!r} is not a number: {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
@@ -230,7 +252,7 @@ def _number(key, value):
     return value
 
 
-def write_metrics(path, metrics, spark=None):
+def write_metrics(path: str, metrics: Mapping[str, object], spark: SparkSession | None = None) -> None:
     """Write the flat {key: number} object to `path`: a local path or
     file:// URI (atomically), or any URI the Hadoop FileSystem takes (on EMR
     the provider passes s3://...; then `spark` is needed)."""
@@ -250,14 +272,20 @@ def write_metrics(path, metrics, spark=None):
     os.replace(tmp, lp)
 
 
-def _short_error(exc):
+def _short_error(exc: BaseException) -> str:
     """First meaningful line of an exception (Spark's are pages long)."""
     text = str(exc).strip() or type(exc).__name__
     first = text.splitlines()[0]
     return first[:500]
 
 
-def run(job_name, build_parser, main, argv=None, spark=None):
+def run(
+    job_name: str,
+    build_parser: Callable[[], argparse.ArgumentParser],
+    main: JobMain,
+    argv: Sequence[str] | None = None,
+    spark: SparkSession | None = None,
+) -> int:
     """Parse arguments, run `main(spark, args) -> (metrics, summary)`, write
     metrics, print the summary line, and return the exit code.
 
@@ -267,12 +295,11 @@ def run(job_name, build_parser, main, argv=None, spark=None):
     t0 = time.monotonic()
     args = build_parser().parse_args(argv)
     own_session = spark is None
-    metrics = None
     try:
-        if own_session:
+        if spark is None:
             spark = spark_session(f"sparkflow-{job_name}")
-        metrics, summary = main(spark, args)
-        metrics = dict(metrics)
+        result, summary = main(spark, args)
+        metrics = dict(result)
         metrics["duration_ms"] = int((time.monotonic() - t0) * 1000)
         if args.metrics:
             write_metrics(args.metrics, metrics, spark)
@@ -305,23 +332,25 @@ def run(job_name, build_parser, main, argv=None, spark=None):
                 pass
 
 
-def _classify_spark_error(msg):
+def _classify_spark_error(msg: str) -> str | None:
     """Spark errors that are really the user's input, worth exit code 2."""
-    for marker, kind in (("PATH_NOT_FOUND", "input not found"),
-                         ("Path does not exist", "input not found"),
-                         ("UNABLE_TO_INFER_SCHEMA", "no readable data"),
-                         ("No FileSystem for scheme", "unsupported URI scheme")):
+    for marker, kind in (
+        ("PATH_NOT_FOUND", "input not found"),
+        ("Path does not exist", "input not found"),
+        ("UNABLE_TO_INFER_SCHEMA", "no readable data"),
+        ("No FileSystem for scheme", "unsupported URI scheme"),
+    ):
         if marker in msg:
             return kind
     return None
 
 
-def _fail(job_name, message):
+def _fail(job_name: str, message: str) -> None:
     line = f"{job_name}: FAILED: {message}"
     print(line, file=sys.stderr, flush=True)
     print(line, flush=True)
 
 
-def bootstrap_main(job_name, build_parser, main):
+def bootstrap_main(job_name: str, build_parser: Callable[[], argparse.ArgumentParser], main: JobMain) -> NoReturn:
     """Entry point for `if __name__ == "__main__"` in a job script."""
     sys.exit(run(job_name, build_parser, main))

@@ -22,27 +22,48 @@ convention of the account type.  To support another bank, add a Format here
 with its header; nothing else changes.
 """
 
-from collections import namedtuple
+from __future__ import annotations
 
-# columns: the logical field of each position, in file order.
-Format = namedtuple("Format", "name header columns date_format date_regex amount_style")
+from typing import NamedTuple
+
+
+class Format(NamedTuple):
+    name: str
+    header: str
+    columns: tuple[str, ...]  # the logical field of each position, in file order
+    date_format: str
+    date_regex: str
+    amount_style: str  # "dot" or "comma"
+
 
 DOT_AMOUNT = r"^[+-]?[0-9]{1,10}(\.[0-9]{1,2})?$"
 COMMA_AMOUNT = r"^[+-]?([0-9]{1,10}|[0-9]{1,3}(\.[0-9]{3}){1,3})(,[0-9]{1,2})?$"
 
 FORMATS = (
-    Format("iso",
-           "date,account,description,amount,currency,reference",
-           ("date", "account", "description", "amount", "currency", "external_id"),
-           "yyyy-MM-dd", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "dot"),
-    Format("eu",
-           "booking date,account,payee,amount,currency",
-           ("date", "account", "description", "amount", "currency"),
-           "dd/MM/yyyy", r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", "comma"),
-    Format("us",
-           "transaction date,card account,merchant,amount,currency,transaction id",
-           ("date", "account", "description", "amount", "currency", "external_id"),
-           "MM/dd/yyyy", r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", "dot"),
+    Format(
+        "iso",
+        "date,account,description,amount,currency,reference",
+        ("date", "account", "description", "amount", "currency", "external_id"),
+        "yyyy-MM-dd",
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "dot",
+    ),
+    Format(
+        "eu",
+        "booking date,account,payee,amount,currency",
+        ("date", "account", "description", "amount", "currency"),
+        "dd/MM/yyyy",
+        r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$",
+        "comma",
+    ),
+    Format(
+        "us",
+        "transaction date,card account,merchant,amount,currency,transaction id",
+        ("date", "account", "description", "amount", "currency", "external_id"),
+        "MM/dd/yyyy",
+        r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$",
+        "dot",
+    ),
 )
 
 REQUIRED = ("date", "account", "description", "amount", "currency")
@@ -51,13 +72,13 @@ LOGICAL_FIELDS = REQUIRED + OPTIONAL
 MAX_COLUMNS = max(len(f.columns) for f in FORMATS)
 
 
-def normalise_header(line):
+def normalise_header(line: str) -> str:
     """The comparison key of a header line (the same rule the Spark code uses)."""
     line = line.lstrip("\ufeff").replace('"', "").lower()
     return ",".join(part.strip() for part in line.split(","))
 
 
-def by_name(name):
+def by_name(name: str) -> Format:
     for f in FORMATS:
         if f.name == name:
             return f

@@ -21,95 +21,126 @@ grain (month, account, category, merchant), so the large table is scanned
 once.
 """
 
-from pyspark.sql import Window
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+
+from .reference import Budget
 
 MART_NAMES = ("monthly_summary", "spend_by_category", "cash_flow", "budget_vs_actual", "top_merchants")
 AMOUNT = "decimal(14,2)"
 
 
-def base_aggregate(tx):
+def base_aggregate(tx: DataFrame) -> DataFrame:
     """Transactions summed at (month, account, currency, category, merchant)."""
     amt = F.col("amount")
-    return (tx.groupBy("month", "account_id", "account_name", "account_type", "currency",
-                       "category", "merchant")
-            .agg(F.sum(F.when(amt > 0, amt).otherwise(F.lit(0))).cast(AMOUNT).alias("inflow"),
-                 F.sum(F.when(amt < 0, -amt).otherwise(F.lit(0))).cast(AMOUNT).alias("outflow"),
-                 F.count(F.lit(1)).alias("transactions"),
-                 F.max("txn_date").alias("last_date")))
+    return tx.groupBy("month", "account_id", "account_name", "account_type", "currency", "category", "merchant").agg(
+        F.sum(F.when(amt > 0, amt).otherwise(F.lit(0))).cast(AMOUNT).alias("inflow"),
+        F.sum(F.when(amt < 0, -amt).otherwise(F.lit(0))).cast(AMOUNT).alias("outflow"),
+        F.count(F.lit(1)).alias("transactions"),
+        F.max("txn_date").alias("last_date"),
+    )
 
 
-def _kind(income, transfer):
+def _kind(income: Sequence[str], transfer: Sequence[str]) -> Column:
     cat = F.col("category")
-    return (F.when(cat.isin(*income), "income")
-            .when(cat.isin(*transfer), "transfer")
-            .otherwise("spend"))
+    return F.when(cat.isin(*income), "income").when(cat.isin(*transfer), "transfer").otherwise("spend")
 
 
-def _spend(base, income, transfer):
+def _spend(base: DataFrame, income: Sequence[str], transfer: Sequence[str]) -> DataFrame:
     return base.where(_kind(income, transfer) == "spend")
 
 
-def _net_spend():
+def _net_spend() -> Column:
     return (F.sum("outflow") - F.sum("inflow")).cast(AMOUNT)
 
 
-def monthly_summary(base, income, transfer):
+def monthly_summary(base: DataFrame, income: Sequence[str], transfer: Sequence[str]) -> DataFrame:
     kind = _kind(income, transfer)
     inc = F.sum(F.when(kind == "income", F.col("inflow") - F.col("outflow")).otherwise(F.lit(0))).cast(AMOUNT)
     spend = F.sum(F.when(kind == "spend", F.col("outflow") - F.col("inflow")).otherwise(F.lit(0))).cast(AMOUNT)
-    df = base.groupBy("month", "currency").agg(inc.alias("income"), spend.alias("spend"),
-                                               F.sum("transactions").alias("transactions"),
-                                               F.max("last_date").alias("last_date"))
-    return (df.withColumn("net", (F.col("income") - F.col("spend")).cast(AMOUNT))
-              .withColumn("savings_rate", F.round(F.try_divide(F.col("net") * 100, F.col("income")), 1)
-                          .cast("double"))
-              .select("month", "currency", "income", "spend", "net", "savings_rate", "transactions",
-                      "last_date"))
+    df = base.groupBy("month", "currency").agg(
+        inc.alias("income"),
+        spend.alias("spend"),
+        F.sum("transactions").alias("transactions"),
+        F.max("last_date").alias("last_date"),
+    )
+    return (
+        df.withColumn("net", (F.col("income") - F.col("spend")).cast(AMOUNT))
+        .withColumn("savings_rate", F.round(F.try_divide(F.col("net") * 100, F.col("income")), 1).cast("double"))
+        .select("month", "currency", "income", "spend", "net", "savings_rate", "transactions", "last_date")
+    )
 
 
-def spend_by_category(base, income, transfer):
-    return (_spend(base, income, transfer)
-            .groupBy("month", "category", "currency")
-            .agg(_net_spend().alias("spend"), F.sum("transactions").alias("transactions")))
+def spend_by_category(base: DataFrame, income: Sequence[str], transfer: Sequence[str]) -> DataFrame:
+    return (
+        _spend(base, income, transfer)
+        .groupBy("month", "category", "currency")
+        .agg(_net_spend().alias("spend"), F.sum("transactions").alias("transactions"))
+    )
 
 
-def cash_flow(base):
-    return (base.groupBy("month", "account_id", "account_name", "account_type", "currency")
-            .agg(F.sum("inflow").cast(AMOUNT).alias("inflow"),
-                 F.sum("outflow").cast(AMOUNT).alias("outflow"),
-                 F.sum("transactions").alias("transactions"))
-            .withColumn("net", (F.col("inflow") - F.col("outflow")).cast(AMOUNT))
-            .select("month", "account_id", "account_name", "account_type", "currency",
-                    "inflow", "outflow", "net", "transactions"))
+def cash_flow(base: DataFrame) -> DataFrame:
+    return (
+        base.groupBy("month", "account_id", "account_name", "account_type", "currency")
+        .agg(
+            F.sum("inflow").cast(AMOUNT).alias("inflow"),
+            F.sum("outflow").cast(AMOUNT).alias("outflow"),
+            F.sum("transactions").alias("transactions"),
+        )
+        .withColumn("net", (F.col("inflow") - F.col("outflow")).cast(AMOUNT))
+        .select(
+            "month",
+            "account_id",
+            "account_name",
+            "account_type",
+            "currency",
+            "inflow",
+            "outflow",
+            "net",
+            "transactions",
+        )
+    )
 
 
-def budget_vs_actual(spark, base, spend_by_cat, budgets):
+def budget_vs_actual(
+    spark: SparkSession, base: DataFrame, spend_by_cat: DataFrame, budgets: Iterable[Budget]
+) -> DataFrame:
     """`budgets` is the list of reference.Budget."""
-    bdf = spark.createDataFrame([(b.category, b.monthly_budget, b.currency) for b in budgets],
-                                f"category string, budget {AMOUNT}, currency string")
+    bdf = spark.createDataFrame(
+        [(b.category, b.monthly_budget, b.currency) for b in budgets],
+        f"category string, budget {AMOUNT}, currency string",
+    )
     months = base.select("month").distinct()
     actual = F.coalesce(F.col("spend"), F.lit(0)).cast(AMOUNT)
-    return (months.crossJoin(bdf)
-            .join(spend_by_cat.select("month", "category", "currency", "spend"),
-                  ["month", "category", "currency"], "left")
-            .withColumn("actual", actual)
-            .withColumn("remaining", (F.col("budget") - F.col("actual")).cast(AMOUNT))
-            .withColumn("used_pct", F.round(F.try_divide(F.col("actual") * 100, F.col("budget")), 1)
-                        .cast("double"))
-            .select("month", "category", "currency", "budget", "actual", "remaining", "used_pct"))
+    return (
+        months.crossJoin(bdf)
+        .join(spend_by_cat.select("month", "category", "currency", "spend"), ["month", "category", "currency"], "left")
+        .withColumn("actual", actual)
+        .withColumn("remaining", (F.col("budget") - F.col("actual")).cast(AMOUNT))
+        .withColumn("used_pct", F.round(F.try_divide(F.col("actual") * 100, F.col("budget")), 1).cast("double"))
+        .select("month", "category", "currency", "budget", "actual", "remaining", "used_pct")
+    )
 
 
-def merchant_spend(base, income, transfer, by_month=True):
+def merchant_spend(base: DataFrame, income: Sequence[str], transfer: Sequence[str], by_month: bool = True) -> DataFrame:
     keys = (["month"] if by_month else []) + ["currency", "merchant", "category"]
-    return (_spend(base, income, transfer).groupBy(*keys)
-            .agg(_net_spend().alias("spend"), F.sum("transactions").alias("transactions"))
-            .where(F.col("spend") > 0))
+    return (
+        _spend(base, income, transfer)
+        .groupBy(*keys)
+        .agg(_net_spend().alias("spend"), F.sum("transactions").alias("transactions"))
+        .where(F.col("spend") > 0)
+    )
 
 
-def top_merchants(base, income, transfer, n):
+def top_merchants(base: DataFrame, income: Sequence[str], transfer: Sequence[str], n: int) -> DataFrame:
     w = Window.partitionBy("month", "currency").orderBy(F.col("spend").desc(), F.col("merchant"))
-    return (merchant_spend(base, income, transfer)
-            .withColumn("rank", F.row_number().over(w))
-            .where(F.col("rank") <= n)
-            .select("month", "rank", "merchant", "category", "currency", "spend", "transactions"))
+    return (
+        merchant_spend(base, income, transfer)
+        .withColumn("rank", F.row_number().over(w))
+        .where(F.col("rank") <= n)
+        .select("month", "rank", "merchant", "category", "currency", "spend", "transactions")
+    )

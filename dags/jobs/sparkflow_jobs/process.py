@@ -31,10 +31,15 @@
    the same day are indistinguishable from a re-export and are collapsed too.
 """
 
-from pyspark.sql import Window
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 
-from .reference import UNCATEGORISED
+from .reference import UNCATEGORISED, Account, Rule
 
 PREFIXES = ("SQ *", "SQ*", "PAYPAL *", "PAYPAL*", "PP*", "POS ", "CARD PAYMENT TO ", "DIRECT DEBIT ")
 _PREFIX_RE = "^(" + "|".join(p.replace("*", r"\*") for p in PREFIXES) + ")"
@@ -43,60 +48,76 @@ _WS_CHARS = " \t\n\x0b\f\r"
 NEAR_KEY = ("month", "account_id", "txn_date", "amount", "merchant")
 EXACT_KEY = NEAR_KEY + ("description", "external_id")
 
-CURATED_COLUMNS = ("txn_id", "account_id", "account_name", "account_type", "txn_date",
-                   "description", "merchant", "category", "amount", "exported_amount",
-                   "currency", "external_id", "source_file", "source_line", "month")
+CURATED_COLUMNS = (
+    "txn_id",
+    "account_id",
+    "account_name",
+    "account_type",
+    "txn_date",
+    "description",
+    "merchant",
+    "category",
+    "amount",
+    "exported_amount",
+    "currency",
+    "external_id",
+    "source_file",
+    "source_line",
+    "month",
+)
 
 
-def normalise_merchant(description):
+def normalise_merchant(description: Column) -> Column:
     """Column: the normalised merchant of a description Column."""
     up = F.btrim(F.upper(description), F.lit(_WS_CHARS))
     s = F.regexp_replace(up, _PREFIX_RE, "")
     s = F.regexp_replace(s, r"[*#].*", "")
     s = F.translate(s, "'\u2019", "")
-    s = F.regexp_replace(s, r"(?U)[^\w&]|_", " ")           # only letters, digits, & and spaces left
+    s = F.regexp_replace(s, r"(?U)[^\w&]|_", " ")  # only letters, digits, & and spaces left
     s = F.regexp_replace(s, r"(?<= |^)[0-9]+(?= |$)", "")
     s = F.trim(F.regexp_replace(s, " {2,}", " "))
     return F.when(s == "", up).otherwise(s)
 
 
-def categorise(merchant, rules):
+def categorise(merchant: Column, rules: Iterable[Rule]) -> Column:
     """Column: category of a merchant Column under ordered rules."""
-    expr = None
+    expr: Column | None = None
     for r in rules:
         cond = F.instr(merchant, r.pattern) > 0
         expr = F.when(cond, r.category) if expr is None else expr.when(cond, r.category)
     return F.lit(UNCATEGORISED) if expr is None else expr.otherwise(UNCATEGORISED)
 
 
-def signed_amount(amount, account_type):
+def signed_amount(amount: Column, account_type: Column) -> Column:
     """Column: amount with money out negative for every account type."""
     return F.when(account_type == "credit_card", -amount).otherwise(amount)
 
 
-def _account_map(accounts, field):
-    return F.create_map(*[x for a in sorted(accounts.values())
-                          for x in (F.lit(a.account_id), F.lit(getattr(a, field)))])
+def _account_map(accounts: Mapping[str, Account], field: str) -> Column:
+    return F.create_map(
+        *[x for a in sorted(accounts.values()) for x in (F.lit(a.account_id), F.lit(getattr(a, field)))]
+    )
 
 
-def enrich(valid, accounts, rules):
+def enrich(valid: DataFrame, accounts: Mapping[str, Account], rules: Sequence[Rule]) -> DataFrame:
     """Valid rows + account, signed amount, merchant, category, month."""
     acc_type = F.expr("try_element_at(__types, account_id)")
     acc_name = F.expr("try_element_at(__names, account_id)")
-    return (valid
-            .withColumn("__types", _account_map(accounts, "type"))
-            .withColumn("__names", _account_map(accounts, "name"))
-            .withColumn("account_type", acc_type)
-            .withColumn("account_name", acc_name)
-            .drop("__types", "__names")
-            .withColumnRenamed("amount", "exported_amount")
-            .withColumn("amount", signed_amount(F.col("exported_amount"), F.col("account_type")))
-            .withColumn("merchant", normalise_merchant(F.col("description")))
-            .withColumn("category", categorise(F.col("merchant"), rules))
-            .withColumn("month", F.substring(F.col("txn_date").cast("string"), 1, 7)))
+    return (
+        valid.withColumn("__types", _account_map(accounts, "type"))
+        .withColumn("__names", _account_map(accounts, "name"))
+        .withColumn("account_type", acc_type)
+        .withColumn("account_name", acc_name)
+        .drop("__types", "__names")
+        .withColumnRenamed("amount", "exported_amount")
+        .withColumn("amount", signed_amount(F.col("exported_amount"), F.col("account_type")))
+        .withColumn("merchant", normalise_merchant(F.col("description")))
+        .withColumn("category", categorise(F.col("merchant"), rules))
+        .withColumn("month", F.substring(F.col("txn_date").cast("string"), 1, 7))
+    )
 
 
-def flag_duplicates(df):
+def flag_duplicates(df: DataFrame) -> DataFrame:
     """Adds is_exact_duplicate, is_near_duplicate and keep.  One shuffle: the
     data is clustered by month and both windows partition on supersets."""
     order = [F.col("source_file"), F.col("source_line")]
@@ -104,29 +125,39 @@ def flag_duplicates(df):
     df = df.repartition("month").withColumn("__exact_rank", F.row_number().over(w_exact))
     w_near = Window.partitionBy(*NEAR_KEY).orderBy((F.col("__exact_rank") > 1), *order)
     df = df.withColumn("__near_rank", F.row_number().over(w_near))
-    return (df.withColumn("is_exact_duplicate", F.col("__exact_rank") > 1)
-              .withColumn("is_near_duplicate", (F.col("__exact_rank") == 1) & (F.col("__near_rank") > 1))
-              .withColumn("keep", F.col("__near_rank") == 1)
-              .drop("__exact_rank", "__near_rank"))
+    return (
+        df.withColumn("is_exact_duplicate", F.col("__exact_rank") > 1)
+        .withColumn("is_near_duplicate", (F.col("__exact_rank") == 1) & (F.col("__near_rank") > 1))
+        .withColumn("keep", F.col("__near_rank") == 1)
+        .drop("__exact_rank", "__near_rank")
+    )
 
 
-def txn_id():
+def txn_id() -> Column:
     """A stable id of a curated transaction: its dedup key, hashed."""
-    return F.substring(F.sha2(F.concat_ws("|", "account_id", F.col("txn_date").cast("string"),
-                                          F.col("amount").cast("string"), "merchant"), 256), 1, 20)
+    return F.substring(
+        F.sha2(
+            F.concat_ws(
+                "|", "account_id", F.col("txn_date").cast("string"), F.col("amount").cast("string"), "merchant"
+            ),
+            256,
+        ),
+        1,
+        20,
+    )
 
 
-def curate(valid, accounts, rules):
+def curate(valid: DataFrame, accounts: Mapping[str, Account], rules: Sequence[Rule]) -> DataFrame:
     """All valid rows, enriched and flagged; `keep` marks the curated ones."""
     return flag_duplicates(enrich(valid, accounts, rules)).withColumn("txn_id", txn_id())
 
 
-def curated(flagged):
+def curated(flagged: DataFrame) -> DataFrame:
     """The kept rows in the column order of the table <work>/transactions."""
     return flagged.where("keep").select(*CURATED_COLUMNS)
 
 
-def metrics_groups(flagged):
+def metrics_groups(flagged: DataFrame) -> DataFrame:
     """A small aggregate (one row per month and merchant) the process metrics
     are computed from; no extra shuffle, the data is clustered by month."""
     kept = F.col("keep")
@@ -136,10 +167,11 @@ def metrics_groups(flagged):
         F.sum(F.col("is_near_duplicate").cast("long")).alias("near"),
         F.sum(kept.cast("long")).alias("kept"),
         F.sum((kept & (F.col("category") != UNCATEGORISED)).cast("long")).alias("categorised"),
-        F.sum(F.col("account_type").isNull().cast("long")).alias("unknown_accounts"))
+        F.sum(F.col("account_type").isNull().cast("long")).alias("unknown_accounts"),
+    )
 
 
-def metrics_from_groups(groups):
+def metrics_from_groups(groups: Iterable[Row | Mapping[str, Any]]) -> tuple[dict[str, int], int]:
     """The process metrics from metrics_groups(...).collect().  Returns
     (metrics, number of rows whose account is not in the reference)."""
     g = [r.asDict() if hasattr(r, "asDict") else r for r in groups]

@@ -16,39 +16,62 @@ with a message naming the file and line, because every later number depends
 on it.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 import re
-from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 from .contract import JobError, join_uri, read_small_file
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 ACCOUNT_TYPES = ("checking", "savings", "credit_card")
 UNCATEGORISED = "uncategorised"
 DEFAULT_PRIORITY = 100
 
-Account = namedtuple("Account", "account_id name type institution currency")
-Rule = namedtuple("Rule", "pattern category priority")
-Budget = namedtuple("Budget", "category monthly_budget currency")
+
+class Account(NamedTuple):
+    account_id: str
+    name: str
+    type: str  # one of ACCOUNT_TYPES
+    institution: str
+    currency: str
 
 
-def _rows(data, uri, required, optional=()):
+class Rule(NamedTuple):
+    pattern: str  # normalise_pattern(...) of what the file says
+    category: str
+    priority: int
+
+
+class Budget(NamedTuple):
+    category: str
+    monthly_budget: Decimal
+    currency: str
+
+
+def _rows(
+    data: bytes, uri: str, required: Sequence[str], optional: Sequence[str] = ()
+) -> list[tuple[int, dict[str, str]]]:
     """Parse CSV bytes into dicts with lower-cased header names."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise JobError(f"{uri}: not UTF-8 ({e})")
+        raise JobError(f"{uri}: not UTF-8 ({e})") from e
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
-        raise JobError(f"{uri}: empty file (expected a header: {','.join(required)})")
+        raise JobError(f"{uri}: empty file (expected a header: {','.join(required)})") from None
     header = [h.strip().lower() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
-        raise JobError(f"{uri}: missing column(s) {', '.join(missing)} "
-                       f"(header is {','.join(header)})")
+        raise JobError(f"{uri}: missing column(s) {', '.join(missing)} (header is {','.join(header)})")
     out = []
     for lineno, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -60,8 +83,8 @@ def _rows(data, uri, required, optional=()):
     return out
 
 
-def parse_accounts(data, uri="accounts.csv"):
-    accounts = {}
+def parse_accounts(data: bytes, uri: str = "accounts.csv") -> dict[str, Account]:
+    accounts: dict[str, Account] = {}
     for lineno, r in _rows(data, uri, ("account_id", "name", "type", "institution", "currency")):
         if not r["account_id"]:
             raise JobError(f"{uri}:{lineno}: empty account_id")
@@ -79,11 +102,11 @@ def parse_accounts(data, uri="accounts.csv"):
     return accounts
 
 
-def normalise_pattern(pattern):
+def normalise_pattern(pattern: str) -> str:
     return " ".join(pattern.upper().split())
 
 
-def parse_rules(data, uri="rules.csv"):
+def parse_rules(data: bytes, uri: str = "rules.csv") -> list[Rule]:
     rules = []
     for lineno, r in _rows(data, uri, ("pattern", "category"), ("priority",)):
         pat = normalise_pattern(r["pattern"])
@@ -91,28 +114,28 @@ def parse_rules(data, uri="rules.csv"):
             raise JobError(f"{uri}:{lineno}: empty pattern")
         if not r["category"]:
             raise JobError(f"{uri}:{lineno}: empty category")
-        prio = r.get("priority", "") or str(DEFAULT_PRIORITY)
+        prio_text = r.get("priority", "") or str(DEFAULT_PRIORITY)
         try:
-            prio = int(prio)
+            prio = int(prio_text)
         except ValueError:
-            raise JobError(f"{uri}:{lineno}: priority {prio!r} is not an integer")
+            raise JobError(f"{uri}:{lineno}: priority {prio_text!r} is not an integer") from None
         rules.append(Rule(pat, r["category"], prio))
     return order_rules(rules)
 
 
-def order_rules(rules):
+def order_rules(rules: Iterable[Rule]) -> list[Rule]:
     """Rules in the order they are tried: priority, longer pattern, pattern."""
     return sorted(rules, key=lambda r: (r.priority, -len(r.pattern), r.pattern, r.category))
 
 
-def parse_budgets(data, uri="budgets.csv"):
+def parse_budgets(data: bytes, uri: str = "budgets.csv") -> list[Budget]:
     budgets = []
     seen = set()
     for lineno, r in _rows(data, uri, ("category", "monthly_budget", "currency")):
         try:
             amount = Decimal(r["monthly_budget"])
         except InvalidOperation:
-            raise JobError(f"{uri}:{lineno}: monthly_budget {r['monthly_budget']!r} is not a number")
+            raise JobError(f"{uri}:{lineno}: monthly_budget {r['monthly_budget']!r} is not a number") from None
         if amount < 0 or not amount.is_finite():
             raise JobError(f"{uri}:{lineno}: monthly_budget must be >= 0")
         key = (r["category"], r["currency"].upper())
@@ -123,13 +146,26 @@ def parse_budgets(data, uri="budgets.csv"):
     return budgets
 
 
-def load(spark, reference_uri, name):
+@overload
+def load(spark: SparkSession, reference_uri: str, name: Literal["accounts"]) -> dict[str, Account]: ...
+@overload
+def load(spark: SparkSession, reference_uri: str, name: Literal["rules"]) -> list[Rule]: ...
+@overload
+def load(spark: SparkSession, reference_uri: str, name: Literal["budgets"]) -> list[Budget]: ...
+def load(spark: SparkSession, reference_uri: str, name: str) -> dict[str, Account] | list[Rule] | list[Budget]:
     """Read and parse one reference file: 'accounts', 'rules' or 'budgets'."""
     uri = join_uri(reference_uri, f"{name}.csv")
     try:
         data = read_small_file(spark, uri)
     except JobError:
-        raise JobError(f"reference file not found: {uri} (the reference folder holds "
-                       "accounts.csv, rules.csv and budgets.csv; see dags/README.md)")
-    parse = {"accounts": parse_accounts, "rules": parse_rules, "budgets": parse_budgets}[name]
-    return parse(data, uri)
+        raise JobError(
+            f"reference file not found: {uri} (the reference folder holds "
+            "accounts.csv, rules.csv and budgets.csv; see dags/README.md)"
+        ) from None
+    if name == "accounts":
+        return parse_accounts(data, uri)
+    if name == "rules":
+        return parse_rules(data, uri)
+    if name == "budgets":
+        return parse_budgets(data, uri)
+    raise KeyError(name)

@@ -6,12 +6,20 @@ a laptop.  Input is plain Python data (the collected marts), output is a
 string; `render` returns (html, number_of_charts).
 """
 
+from __future__ import annotations
+
 import datetime as _dt
 import html
 import math
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import Any, SupportsFloat, Union
 
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-           "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+# A chart series: (name, one value per month, color).
+Series = tuple[str, list[float], str]
+# A table cell: its text, or (text, extra CSS class).
+Cell = Union[str, tuple[str, str]]
+
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 INCOME = "#59a14f"
 SPEND = "#e15759"
 NET = "#2f3e4e"
@@ -20,15 +28,15 @@ GRID = "#e6e9ee"
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 
 
-def _esc(s):
+def _esc(s: object) -> str:
     return html.escape(str(s), quote=True)
 
 
-def money(v, cur="", compact=False):
+def money(v: SupportsFloat, cur: str = "", compact: bool = False) -> str:
     sym = SYMBOLS.get(cur, (cur + " ") if cur else "")
-    v = float(v)
-    sign = "-" if v < 0 else ""
-    a = abs(v)
+    x = float(v)
+    sign = "-" if x < 0 else ""
+    a = abs(x)
     if compact and a >= 1_000_000:
         return f"{sign}{sym}{a / 1_000_000:.1f}M"
     if compact and a >= 10_000:
@@ -40,22 +48,22 @@ def money(v, cur="", compact=False):
     return f"{sign}{sym}{a:,.2f}"
 
 
-def month_label(m, with_year=True):
+def month_label(m: str, with_year: bool = True) -> str:
     d = _dt.date(int(m[:4]), int(m[5:7]), 1)
     return d.strftime("%b %y") if with_year else d.strftime("%b")
 
 
-def _nice_max(v):
+def _nice_max(v: float) -> float:
     if v <= 0:
         return 1.0
-    exp = 10 ** math.floor(math.log10(v))
+    exp: float = 10 ** math.floor(math.log10(v))
     for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * exp >= v:
             return step * exp
     return 10 * exp
 
 
-def _ticks(lo, hi, n=5):
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     span = hi - lo
     raw = span / n if span > 0 else 1
     exp = 10 ** math.floor(math.log10(raw))
@@ -68,18 +76,22 @@ def _ticks(lo, hi, n=5):
     return out
 
 
-def _svg(w, h, body, title):
-    return (f'<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
-            f'aria-label="{_esc(title)}" xmlns="http://www.w3.org/2000/svg" '
-            f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="12">'
-            f'{body}</svg>')
+def _svg(w: int, h: int, body: str, title: str) -> str:
+    return (
+        f'<svg class="chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
+        f'aria-label="{_esc(title)}" xmlns="http://www.w3.org/2000/svg" '
+        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="12">'
+        f"{body}</svg>"
+    )
 
 
-def _legend(items, x, y):
+def _legend(items: Iterable[tuple[str, str, str]], x: float, y: float) -> str:
     out, cx = [], x
     for name, color, shape in items:
         if shape == "line":
-            out.append(f'<line x1="{cx}" y1="{y - 4}" x2="{cx + 14}" y2="{y - 4}" stroke="{color}" stroke-width="2.5"/>')
+            out.append(
+                f'<line x1="{cx}" y1="{y - 4}" x2="{cx + 14}" y2="{y - 4}" stroke="{color}" stroke-width="2.5"/>'
+            )
         else:
             out.append(f'<rect x="{cx}" y="{y - 10}" width="12" height="12" rx="2" fill="{color}"/>')
         out.append(f'<text x="{cx + 18}" y="{y}" fill="#333">{_esc(name)}</text>')
@@ -87,7 +99,14 @@ def _legend(items, x, y):
     return "".join(out)
 
 
-def column_chart(months, series, cur, line=None, stacked=False, title=""):
+def column_chart(
+    months: Sequence[str],
+    series: Sequence[Series],
+    cur: str,
+    line: Series | None = None,
+    stacked: bool = False,
+    title: str = "",
+) -> str:
     """Vertical bars per month: grouped (default) or stacked series, with an
     optional line series.  series: [(name, [values], color)]."""
     w, h, left, right, top, bottom = 820, 320, 64, 16, 34, 46
@@ -107,13 +126,15 @@ def column_chart(months, series, cur, line=None, stacked=False, title=""):
     ticks = _ticks(lo, hi)
     lo, hi = min(ticks[0], lo), max(ticks[-1], hi)
 
-    def y(v):
+    def y(v: float) -> float:
         return top + ph * (hi - v) / (hi - lo)
 
     out = []
     for t in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_esc(money(t, cur, True))}</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_esc(money(t, cur, True))}</text>'
+        )
     out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#9aa3ad"/>')
     slot = pw / n
     groups = 1 if stacked else max(len(series), 1)
@@ -132,26 +153,41 @@ def column_chart(months, series, cur, line=None, stacked=False, title=""):
                 y1, y2 = (y(v), y(0)) if v >= 0 else (y(0), y(v))
                 x = x0 + j * bw
             hgt = max(y2 - y1, 0)
-            out.append(f'<rect x="{x:.1f}" y="{y1:.1f}" width="{bw:.1f}" height="{hgt:.1f}" fill="{color}">'
-                       f'<title>{_esc(month_label(m))} · {_esc(name)}: {_esc(money(v, cur))}</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y1:.1f}" width="{bw:.1f}" height="{hgt:.1f}" fill="{color}">'
+                f"<title>{_esc(month_label(m))} · {_esc(name)}: {_esc(money(v, cur))}</title></rect>"
+            )
         if i % every == 0:
-            out.append(f'<text x="{left + slot * i + slot / 2:.1f}" y="{h - bottom + 16}" text-anchor="middle" '
-                       f'fill="#555">{_esc(month_label(m))}</text>')
+            out.append(
+                f'<text x="{left + slot * i + slot / 2:.1f}" y="{h - bottom + 16}" text-anchor="middle" '
+                f'fill="#555">{_esc(month_label(m))}</text>'
+            )
     legend = [(s[0], s[2], "box") for s in series]
     if line:
         name, vals, color = line
         pts = " ".join(f"{left + slot * i + slot / 2:.1f},{y(v):.1f}" for i, v in enumerate(vals))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5" '
-                   f'stroke-linejoin="round"/>')
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round"/>'
+        )
         for i, v in enumerate(vals):
-            out.append(f'<circle cx="{left + slot * i + slot / 2:.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                       f'<title>{_esc(month_label(months[i]))} · {_esc(name)}: {_esc(money(v, cur))}</title></circle>')
+            out.append(
+                f'<circle cx="{left + slot * i + slot / 2:.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
+                f"<title>{_esc(month_label(months[i]))} · {_esc(name)}: {_esc(money(v, cur))}</title></circle>"
+            )
         legend.append((name, color, "line"))
     out.append(_legend(legend, left, 18))
     return _svg(w, h, "".join(out), title)
 
 
-def bar_chart(rows, cur, title="", markers=None, color=PALETTE[0], over_color=None, label_width=230):
+def bar_chart(
+    rows: Sequence[tuple[str, float]],
+    cur: str,
+    title: str = "",
+    markers: Mapping[str, float] | None = None,
+    color: str = PALETTE[0],
+    over_color: str | None = None,
+    label_width: int = 230,
+) -> str:
     """Horizontal bars: rows [(label, value)]; markers {label: value} draws a
     target tick (budget); bars past their marker use over_color."""
     bar_h, gap, top = 18, 8, 30
@@ -162,34 +198,42 @@ def bar_chart(rows, cur, title="", markers=None, color=PALETTE[0], over_color=No
     hi = _nice_max(max(vals + [0]))
     pw = w - left - right
 
-    def x(v):
+    def x(v: float) -> float:
         return left + pw * max(v, 0) / hi
 
     out = []
     for t in _ticks(0, hi, 4):
         out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top - 6}" y2="{h - 6}" stroke="{GRID}"/>')
-        out.append(f'<text x="{x(t):.1f}" y="{top - 10}" text-anchor="middle" fill="{MUTED}">{_esc(money(t, cur, True))}</text>')
+        out.append(
+            f'<text x="{x(t):.1f}" y="{top - 10}" text-anchor="middle" fill="{MUTED}">{_esc(money(t, cur, True))}</text>'
+        )
     for i, (label, v) in enumerate(rows):
         yy = top + i * (bar_h + gap)
         target = (markers or {}).get(label)
         c = over_color if (over_color and target is not None and v > target) else color
         shown = label if len(label) <= 30 else label[:29] + "…"
         out.append(f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end" fill="#333">{_esc(shown)}</text>')
-        out.append(f'<rect x="{left}" y="{yy}" width="{max(x(v) - left, 0):.1f}" height="{bar_h}" rx="3" fill="{c}">'
-                   f'<title>{_esc(label)}: {_esc(money(v, cur))}</title></rect>')
+        out.append(
+            f'<rect x="{left}" y="{yy}" width="{max(x(v) - left, 0):.1f}" height="{bar_h}" rx="3" fill="{c}">'
+            f"<title>{_esc(label)}: {_esc(money(v, cur))}</title></rect>"
+        )
         note = money(v, cur)
         if target is not None:
             tx = x(target)
-            out.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{yy - 3}" y2="{yy + bar_h + 3}" stroke="{NET}" stroke-width="2.5">'
-                       f'<title>budget {_esc(money(target, cur))}</title></line>')
+            out.append(
+                f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{yy - 3}" y2="{yy + bar_h + 3}" stroke="{NET}" stroke-width="2.5">'
+                f"<title>budget {_esc(money(target, cur))}</title></line>"
+            )
             pct = (v / target * 100) if target else 0
             note = f"{money(v, cur, True)} · {pct:.0f}%"
-        out.append(f'<text x="{max(x(v), x(target) if target is not None else 0) + 6:.1f}" y="{yy + 13}" '
-                   f'fill="#555">{_esc(note)}</text>')
+        out.append(
+            f'<text x="{max(x(v), x(target) if target is not None else 0) + 6:.1f}" y="{yy + 13}" '
+            f'fill="#555">{_esc(note)}</text>'
+        )
     return _svg(w, h, "".join(out), title)
 
 
-def _table(headers, rows, numeric=()):
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Cell]], numeric: Container[int] = ()) -> str:
     th = "".join(f'<th class="{"num" if i in numeric else ""}">{_esc(hd)}</th>' for i, hd in enumerate(headers))
     body = []
     for r in rows:
@@ -201,7 +245,7 @@ def _table(headers, rows, numeric=()):
                 cls += " " + extra
             cells.append(f'<td class="{cls.strip()}">{_esc(c)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 CSS = """
@@ -223,7 +267,7 @@ footer{margin-top:36px;color:#8a94a0;font-size:12px}
 """
 
 
-def render(data):
+def render(data: Mapping[str, Any]) -> tuple[str, int]:
     """data: dict with keys summary (monthly_summary rows), spend (spend_by_category
     rows), cash_flow, budget (budget_vs_actual rows), top_merchants_overall
     (merchant totals, best first), quality ({read, valid, rejected, reasons{}} or
@@ -253,35 +297,48 @@ def render(data):
         sub += f" · amounts in {cur} (other currencies: {', '.join(currencies[1:])} not shown)"
     parts.append(f'<p class="sub">{_esc(sub)}</p>')
 
-    def card(k, v, d="", cls=""):
-        return (f'<div class="card"><div class="k">{_esc(k)}</div><div class="v {cls}">{_esc(v)}</div>'
-                f'<div class="d">{_esc(d)}</div></div>')
+    def card(k: str, v: str, d: str = "", cls: str = "") -> str:
+        return (
+            f'<div class="card"><div class="k">{_esc(k)}</div><div class="v {cls}">{_esc(v)}</div>'
+            f'<div class="d">{_esc(d)}</div></div>'
+        )
 
     avg = len(months) or 1
-    cards = [card("Income", money(income, cur), f"{money(income / avg, cur)} a month"),
-             card("Spending", money(spend, cur), f"{money(spend / avg, cur)} a month"),
-             card("Saved", money(net, cur), f"{rate:.1f}% of income", "pos" if net >= 0 else "neg")]
+    cards = [
+        card("Income", money(income, cur), f"{money(income / avg, cur)} a month"),
+        card("Spending", money(spend, cur), f"{money(spend / avg, cur)} a month"),
+        card("Saved", money(net, cur), f"{rate:.1f}% of income", "pos" if net >= 0 else "neg"),
+    ]
     q = data.get("quality")
     if q:
         share = (q["valid"] / q["read"] * 100) if q["read"] else 0
-        cards.append(card("Rows accepted", f"{share:.1f}%",
-                          f"{q['rejected']:,} of {q['read']:,} rejected"))
+        cards.append(card("Rows accepted", f"{share:.1f}%", f"{q['rejected']:,} of {q['read']:,} rejected"))
     parts.append('<div class="cards">' + "".join(cards) + "</div>")
 
     # 1. income vs spending
     if months:
         parts.append("<h2>Income and spending per month</h2>")
-        parts.append('<p class="note">Transfers between your own accounts are left out; '
-                     'the line is what was left over.</p>')
-        parts.append('<div class="panel">' + column_chart(
-            months, [("Income", [float(r["income"]) for r in summary], INCOME),
-                     ("Spending", [float(r["spend"]) for r in summary], SPEND)],
-            cur, line=("Saved", [float(r["net"]) for r in summary], NET),
-            title="Income and spending per month") + "</div>")
+        parts.append(
+            '<p class="note">Transfers between your own accounts are left out; the line is what was left over.</p>'
+        )
+        parts.append(
+            '<div class="panel">'
+            + column_chart(
+                months,
+                [
+                    ("Income", [float(r["income"]) for r in summary], INCOME),
+                    ("Spending", [float(r["spend"]) for r in summary], SPEND),
+                ],
+                cur,
+                line=("Saved", [float(r["net"]) for r in summary], NET),
+                title="Income and spending per month",
+            )
+            + "</div>"
+        )
         charts += 1
 
     # 2. spend by category, whole period
-    by_cat = {}
+    by_cat: dict[str, float] = {}
     for r in spend_rows:
         by_cat[r["category"]] = by_cat.get(r["category"], 0.0) + float(r["spend"])
     cats = sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -294,15 +351,25 @@ def render(data):
     # 3. budget vs actual, latest month
     last = months[-1] if months else None
     latest = sorted([r for r in budget_rows if r["month"] == last], key=lambda r: r["category"])
-    if latest:
+    if latest and last is not None:
         parts.append(f"<h2>Budget vs actual — {_esc(month_label(last))}</h2>")
         over = [r for r in latest if float(r["actual"]) > float(r["budget"])]
-        parts.append(f'<p class="note">The dark tick is the budget; red bars are over it '
-                     f'({len(over)} of {len(latest)} categories).</p>')
-        parts.append('<div class="panel">' + bar_chart(
-            [(r["category"], float(r["actual"])) for r in latest], cur, "Budget vs actual",
-            markers={r["category"]: float(r["budget"]) for r in latest},
-            color=PALETTE[0], over_color=SPEND) + "</div>")
+        parts.append(
+            f'<p class="note">The dark tick is the budget; red bars are over it '
+            f"({len(over)} of {len(latest)} categories).</p>"
+        )
+        parts.append(
+            '<div class="panel">'
+            + bar_chart(
+                [(r["category"], float(r["actual"])) for r in latest],
+                cur,
+                "Budget vs actual",
+                markers={r["category"]: float(r["budget"]) for r in latest},
+                color=PALETTE[0],
+                over_color=SPEND,
+            )
+            + "</div>"
+        )
         charts += 1
 
     # 4. monthly spending by category, stacked
@@ -319,35 +386,47 @@ def render(data):
                     other[r["month"]] += float(r["spend"])
             series.append(("Other", [other[m] for m in months], PALETTE[9]))
         parts.append("<h2>Spending by category per month</h2>")
-        parts.append('<div class="panel">' + column_chart(
-            months, series, cur, stacked=True, title="Spending by category per month") + "</div>")
+        parts.append(
+            '<div class="panel">'
+            + column_chart(months, series, cur, stacked=True, title="Spending by category per month")
+            + "</div>"
+        )
         charts += 1
 
     # 5. top merchants, whole period
-    tm = [(r["merchant"], float(r["spend"])) for r in data.get("top_merchants_overall", [])
-          if r["currency"] == cur][:10]
+    tm = [(r["merchant"], float(r["spend"])) for r in data.get("top_merchants_overall", []) if r["currency"] == cur][
+        :10
+    ]
     if tm:
         parts.append("<h2>Top merchants</h2>")
         parts.append('<div class="panel">' + bar_chart(tm, cur, "Top merchants", color=PALETTE[1]) + "</div>")
         charts += 1
 
     # tables
-    if latest:
+    if latest and last is not None:
         parts.append(f"<h2>Budget table — {_esc(month_label(last))}</h2>")
-        rows = []
+        rows: list[Sequence[Cell]] = []
         for r in latest:
             rem = float(r["remaining"])
-            rows.append((r["category"], money(r["budget"], cur), money(r["actual"], cur),
-                         (money(rem, cur), "pos" if rem >= 0 else "neg"),
-                         "" if r["used_pct"] is None else f"{r['used_pct']:.0f}%"))
+            rows.append(
+                (
+                    r["category"],
+                    money(r["budget"], cur),
+                    money(r["actual"], cur),
+                    (money(rem, cur), "pos" if rem >= 0 else "neg"),
+                    "" if r["used_pct"] is None else f"{r['used_pct']:.0f}%",
+                )
+            )
         parts.append(_table(("Category", "Budget", "Actual", "Remaining", "Used"), rows, numeric=(1, 2, 3, 4)))
 
-    accounts = {}
+    accounts: dict[str, dict[str, Any]] = {}
     for r in data["cash_flow"]:
         if r["currency"] != cur:
             continue
-        a = accounts.setdefault(r["account_id"], {"name": r["account_name"], "type": r["account_type"],
-                                                  "in": 0.0, "out": 0.0, "n": 0, "last": 0.0})
+        a = accounts.setdefault(
+            r["account_id"],
+            {"name": r["account_name"], "type": r["account_type"], "in": 0.0, "out": 0.0, "n": 0, "last": 0.0},
+        )
         a["in"] += float(r["inflow"])
         a["out"] += float(r["outflow"])
         a["n"] += int(r["transactions"])
@@ -355,31 +434,49 @@ def render(data):
             a["last"] += float(r["net"])
     if accounts:
         parts.append("<h2>Accounts</h2>")
-        parts.append('<p class="note">Money in and out of each account over the period, '
-                     'transfers included.</p>')
+        parts.append('<p class="note">Money in and out of each account over the period, transfers included.</p>')
         rows = []
         for acc_id, a in sorted(accounts.items()):
             netv = a["in"] - a["out"]
-            rows.append((a["name"] or acc_id, (a["type"] or "").replace("_", " "), f"{a['n']:,}",
-                         money(a["in"], cur), money(a["out"], cur),
-                         (money(netv, cur), "pos" if netv >= 0 else "neg"),
-                         (money(a["last"], cur), "pos" if a["last"] >= 0 else "neg")))
-        parts.append(_table(("Account", "Type", "Transactions", "In", "Out", "Net",
-                             f"Net {month_label(last) if last else ''}"), rows, numeric=(2, 3, 4, 5, 6)))
+            rows.append(
+                (
+                    a["name"] or acc_id,
+                    (a["type"] or "").replace("_", " "),
+                    f"{a['n']:,}",
+                    money(a["in"], cur),
+                    money(a["out"], cur),
+                    (money(netv, cur), "pos" if netv >= 0 else "neg"),
+                    (money(a["last"], cur), "pos" if a["last"] >= 0 else "neg"),
+                )
+            )
+        parts.append(
+            _table(
+                ("Account", "Type", "Transactions", "In", "Out", "Net", f"Net {month_label(last) if last else ''}"),
+                rows,
+                numeric=(2, 3, 4, 5, 6),
+            )
+        )
 
     if q:
         parts.append("<h2>Data quality</h2>")
-        parts.append(f'<p class="note">{q["read"]:,} rows read from the bank exports, '
-                     f'{q["valid"]:,} accepted. Rejected rows are kept with their reason in the '
-                     f'<code>rejected</code> table.</p>')
-        rows = [(reason.replace("_", " "), f"{n:,}") for reason, n in
-                sorted(q["reasons"].items(), key=lambda kv: (-kv[1], kv[0])) if n]
+        parts.append(
+            f'<p class="note">{q["read"]:,} rows read from the bank exports, '
+            f"{q['valid']:,} accepted. Rejected rows are kept with their reason in the "
+            f"<code>rejected</code> table.</p>"
+        )
+        rows = [
+            (reason.replace("_", " "), f"{n:,}")
+            for reason, n in sorted(q["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
+            if n
+        ]
         if rows:
             parts.append(_table(("Reject reason", "Rows"), rows, numeric=(1,)))
 
-    parts.append('<footer>Made by the SparkFlow marts stage from the curated transactions.</footer>')
-    page = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            f"<title>{title} · {_esc(period)}</title><style>{CSS}</style></head>"
-            f"<body><main>{''.join(parts)}</main></body></html>\n")
+    parts.append("<footer>Made by the SparkFlow marts stage from the curated transactions.</footer>")
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{title} · {_esc(period)}</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(parts)}</main></body></html>\n"
+    )
     return page, charts
