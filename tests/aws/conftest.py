@@ -15,6 +15,7 @@ The Terraform harness is tests/e2e/tfharness.py (imported, not copied): the
 same provider build (SF_PROVIDER_BUILD), clients (SF_E2E_CLIENTS) and the
 same provider-bug checks as the e2e suite.
 """
+
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 E2E = HERE.parent / "e2e"
-for p in (str(E2E), str(HERE)):   # this folder first: its modules win
+for p in (str(E2E), str(HERE)):  # this folder first: its modules win
     if p in sys.path:
         sys.path.remove(p)
     sys.path.insert(0, p)
@@ -46,13 +47,16 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 def pytest_report_header(config):
     clients = discover_clients()
-    return [f"aws: terraform clients: {', '.join(c.id for c in clients) or 'NONE'}; "
-            f"provider: {provider_binary()}; moto signature verification: {'on' if VERIFY else 'OFF'}"]
+    return [
+        f"aws: terraform clients: {', '.join(c.id for c in clients) or 'NONE'}; "
+        f"provider: {provider_binary()}; moto signature verification: {'on' if VERIFY else 'OFF'}"
+    ]
 
 
 @pytest.fixture(scope="session")
 def moto_server():
     from moto.server import ThreadedMotoServer
+
     install_moto_patches()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -133,4 +137,3 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("AWS measurements (through the fault proxy, against moto)")
     for k, v in measured.items():
         terminalreporter.write_line(f"{k}: {json.dumps(v)}")
-

@@ -2,9 +2,11 @@
 sandbox (HOME, CLI config, installed provider, cleanup) per test.
 
 Every test that takes `tf_client` (directly or through a sandbox) runs once
-per Terraform CLI found (ids like tf1.15.5, tf1.11.4, tofu1.9.0).
+per Terraform CLI found (ids like tf1.15.5, tf1.5.7, tofu1.12.6; the list
+and its order: tfharness.discover_clients, restricted by SF_E2E_CLIENTS).
 With SF_ASAN=1 (scripts/test asan), sanitizer reports of the provider fail
 the test that produced them."""
+
 import os
 from collections import defaultdict
 
@@ -22,8 +24,10 @@ def _record(sb, r):
 
 
 def pytest_report_header(config):
-    lines = [f"terraform clients: {', '.join(f'{c.id} ({c.path})' for c in CLIENTS) or 'NONE'}",
-             f"provider: {provider_binary()}"]
+    lines = [
+        f"terraform clients: {', '.join(f'{c.id} ({c.path})' for c in CLIENTS) or 'NONE'}",
+        f"provider: {provider_binary()}",
+    ]
     if os.environ.get("SF_ASAN") == "1":
         lines.append("sanitizer run: provider reports fail the test")
     return lines
@@ -34,21 +38,18 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("terraform command timings (count, total s, max s)")
     for (cid, sub), secs in sorted(_TIMINGS.items()):
-        terminalreporter.write_line(
-            f"{cid:12} {sub:10} {len(secs):3d} {sum(secs):7.1f} {max(secs):6.1f}")
+        terminalreporter.write_line(f"{cid:12} {sub:10} {len(secs):3d} {sum(secs):7.1f} {max(secs):6.1f}")
 
 
-@pytest.fixture(scope="session",
-                params=CLIENTS or [None],
-                ids=[c.id for c in CLIENTS] or ["no-terraform"])
+@pytest.fixture(scope="session", params=CLIENTS or [None], ids=[c.id for c in CLIENTS] or ["no-terraform"])
 def tf_client(request):
     if request.param is None:
         pytest.fail("no Terraform CLI found (run scripts/bootstrap)")
     return request.param
 
 
-def make_sandbox(root, client):
-    sb = Sandbox(root, client)
+def make_sandbox(root, client, **options):
+    sb = Sandbox(root, client, **options)
     sb.on_result = _record
     return sb
 

@@ -53,10 +53,14 @@ from pipeline_support import (
 from tfharness import ROOT, discover_clients, os_arch, provider_binary, provider_version
 
 NAME = "terraform-provider-sparkflow"
-SOURCE = "registry.terraform.io/sparkflow/sparkflow"
 RELEASE = ROOT / "scripts" / "release"
 JOBS = ROOT / "dags" / "jobs"
 PRIMARY = next(iter(discover_clients()), None)
+# The address the (primary) client gives sparkflow/sparkflow: OpenTofu puts it
+# under its own registry host; scripts/release --mirror serves both.
+SOURCE = (
+    "registry.opentofu.org" if PRIMARY and PRIMARY.flavor == "tofu" else "registry.terraform.io"
+) + "/sparkflow/sparkflow"
 
 
 def run(argv, **kw):

