@@ -3,8 +3,8 @@
  * See go-plugin server.go (Serve, protocolVersion) and Terraform's
  * internal/plugin6 client for the other side of every string here.
  */
-#include "handshake.h"
-#include "str.h"
+#include "provider/handshake.h"
+#include "base/str.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -10,10 +10,10 @@
 #ifndef SF_RESOURCE_H
 #define SF_RESOURCE_H
 
-#include "ctx.h"
-#include "diag.h"
-#include "schema.h"
-#include "value.h"
+#include "base/ctx.h"
+#include "provider/diag.h"
+#include "provider/schema.h"
+#include "provider/value.h"
 
 /* The context of one callback: cancellation/deadline/logging and the data
  * the provider's configure callback returned (NULL before configure). */

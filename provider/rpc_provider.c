@@ -2,8 +2,8 @@
  * and polite refusals for protocol features this provider does not offer. */
 #include <stdlib.h>
 
-#include "runtime.h"
-#include "wire.h"
+#include "provider/runtime.h"
+#include "provider/wire.h"
 
 static ProtobufCMessage *validate_provider_config(sf_rpc *rpc, const ProtobufCMessage *msg)
 {

@@ -5,13 +5,13 @@
  * here the request is unpacked, given an arena and a context (a child of the
  * root that StopProvider cancels), handled, packed and released.
  */
-#include "runtime.h"
+#include "provider/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "server.h"
+#include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
     sf_rpc_schema_methods,
@@ -57,10 +57,10 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
     pthread_mutex_lock(&rt->lock);
     rpc.call = (sf_call){.ctx = rpc.ctx, .provider_data = rt->provider_data};
     pthread_mutex_unlock(&rt->lock);
-    int64_t started = sf_now_ms();
+    int64_t started = sf_time_mono_ms();
     sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: start", m->name);
     ProtobufCMessage *out = m->handle(&rpc, in);
-    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_now_ms() - started));
+    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_time_mono_ms() - started));
     int status = GRPC_OK;
     if (out) {
         *resp_len = protobuf_c_message_get_packed_size(out);

@@ -11,7 +11,7 @@
  * Every completion-queue tag is an sf_tag whose function knows what the
  * event means; a call is freed once no batch of it is outstanding.
  */
-#include "server.h"
+#include "provider/server.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -36,9 +36,9 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 
-#include "handshake.h"
+#include "provider/handshake.h"
 #include "proto/health.pb-c.h"
-#include "tls.h"
+#include "provider/tls.h"
 
 #define MAX_MESSAGE (256 * 1024 * 1024) /* Terraform's own limit */
 #define ACCEPTS 4            /* grpc_server_request_call kept armed at once */

@@ -12,7 +12,7 @@
  * for 100 GB; skim() checks the structure (lengths against the bytes that
  * are really there, nesting depth) before msgpack-c sees the input.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -213,10 +213,10 @@ static char *number_text(decoder *d, const msgpack_object *o)
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64);
-        return sfv_strdup(buf);
+        return sf_strdup(buf);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         snprintf(buf, sizeof buf, "%" PRId64, o->via.i64);
-        return sfv_strdup(buf);
+        return sf_strdup(buf);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64)) {

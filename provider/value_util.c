@@ -5,7 +5,7 @@
  * helpers that build those paths and messages live here with the small
  * growable buffer they use.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -44,11 +44,6 @@ char *sfv_strndup(const char *s, size_t n)
     if (n) memcpy(p, s, n);
     p[n] = '\0';
     return p;
-}
-
-char *sfv_strdup(const char *s)
-{
-    return sfv_strndup(s, strlen(s));
 }
 
 /* ---- Buffer ---------------------------------------------------------- */
@@ -99,7 +94,7 @@ void sfv_buf_printf(sfv_buf *b, const char *fmt, ...)
 
 char *sfv_buf_steal(sfv_buf *b)
 {
-    char *p = b->p ? b->p : sfv_strdup("");
+    char *p = b->p ? b->p : sf_strdup("");
     b->p = NULL;
     b->len = b->cap = 0;
     return p;

@@ -21,7 +21,7 @@
  * A pid alone can be reused after the process dies, so a process is "ours"
  * only while its start time (/proc/<pid>/stat) matches the recorded one.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -195,7 +195,7 @@ static void spawn_files_init(posix_spawn_file_actions_t *fa, int out_fd, const c
     posix_spawn_file_actions_addclosefrom_np(fa, 3);
 }
 
-/* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_now_ms
+/* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_time_mono_ms
  * clock, 0 none) and while ctx (may be NULL) is not done.  Returns 0 at EOF,
  * -1 when stopped early (the partial output stays in *out). */
 static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
@@ -205,7 +205,7 @@ static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
     if (!buf) abort();
     int rc = 0;
     for (;;) {
-        if ((ctx && sf_ctx_done(ctx)) || (deadline && sf_now_ms() >= deadline)) {
+        if ((ctx && sf_ctx_done(ctx)) || (deadline && sf_time_mono_ms() >= deadline)) {
             rc = -1;
             break;
         }
@@ -242,7 +242,7 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
     *out = NULL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        *err = sf_local_fmt("pipe: %s", strerror(errno));
+        *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
     posix_spawnattr_t attr;
@@ -256,19 +256,19 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
     close(fds[1]);
     if (e != 0) {
         close(fds[0]);
-        *err = sf_local_fmt("cannot run %s: %s", argv[0], strerror(e));
+        *err = sf_fmt("cannot run %s: %s", argv[0], strerror(e));
         return -1;
     }
-    int stopped = read_all(ctx, fds[0], sf_now_ms() + timeout_ms, out);
+    int stopped = read_all(ctx, fds[0], sf_time_mono_ms() + timeout_ms, out);
     close(fds[0]);
     if (stopped) kill(pid, SIGKILL);
     int status = wait_child(pid);
     if (stopped) {
-        *err = sf_local_fmt("%s did not finish (%s)", argv[0],
+        *err = sf_fmt("%s did not finish (%s)", argv[0],
                          ctx && sf_ctx_done(ctx) ? sf_ctx_reason(ctx) : "timed out");
         return -1;
     }
-    if (status < 0) *err = sf_local_fmt("waitpid: %s", strerror(errno));
+    if (status < 0) *err = sf_fmt("waitpid: %s", strerror(errno));
     return status;
 }
 
@@ -294,7 +294,7 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         free(sh);
-        *err = sf_local_fmt("pipe: %s", strerror(errno));
+        *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
     posix_spawnattr_t attr;
@@ -309,11 +309,11 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
     free(sh);
     if (e != 0) {
         close(fds[0]);
-        *err = sf_local_fmt("cannot run /bin/sh: %s", strerror(e));
+        *err = sf_fmt("cannot run /bin/sh: %s", strerror(e));
         return -1;
     }
     char *out = NULL;
-    read_all(NULL, fds[0], sf_now_ms() + 10000, &out);
+    read_all(NULL, fds[0], sf_time_mono_ms() + 10000, &out);
     close(fds[0]);
     int status = wait_child(shell);
     char *end = NULL;
@@ -321,14 +321,14 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
     bool parsed = end != out && pid > 1;
     free(out);
     if (status != 0 || !parsed) {
-        *err = sf_local_fmt("could not start %s (shell status %d)", argv[0], status);
+        *err = sf_fmt("could not start %s (shell status %d)", argv[0], status);
         return -1;
     }
     p->pid = (int)pid;
     p->pgid = shell;
     p->start_time = sf_local_proc_start_time(p->pid);
     if (p->start_time < 0) {
-        *err = sf_local_fmt("%s exited as soon as it started", argv[0]);
+        *err = sf_fmt("%s exited as soon as it started", argv[0]);
         return -1;
     }
     return 0;
