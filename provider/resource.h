@@ -76,6 +76,9 @@ typedef struct sf_resource_type {
 
 typedef struct sf_provider_def {
     const char *name;              /* "sparkflow" */
+    const char *display_name;      /* "SparkFlow": in messages for a person; NULL: name */
+    const char *registry_address;  /* "registry.terraform.io/sparkflow/sparkflow": where
+                                      Terraform finds it (-debug's reattach line) */
     const char *version;
     const sf_block_def *schema;    /* the provider block */
     const sf_resource_type *const *resources; /* NULL-terminated */

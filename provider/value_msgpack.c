@@ -15,6 +15,7 @@
 #include "provider/value_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <msgpack.h>
@@ -575,7 +576,7 @@ int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t,
 static int sb_write(void *data, const char *buf, size_t len)
 {
     if (msgpack_sbuffer_write(data, buf, len) != 0) {
-        fputs("sparkflow: out of memory\n", stderr);
+        fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
         abort();
     }
     return 0;

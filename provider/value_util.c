@@ -8,6 +8,7 @@
 #include "provider/value_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 static void *oom(void)
 {
-    fputs("sparkflow: out of memory\n", stderr);
+    fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
     abort();
 }
 
