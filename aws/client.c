@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define REFRESH_BEFORE_MS (5 * 60 * 1000)
 #define DEFAULT_MAX_RETRIES 8
@@ -377,14 +376,6 @@ static void parse_error(const sf_aws_http_resp *resp, sf_aws_error *err)
 
 /* ---- one call ----------------------------------------------------------- */
 
-static void amz_date(char out[17])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
-}
-
 /* Headers to send: the call's, the signing ones, the signature. */
 typedef struct hdrs {
     sf_aws_header *items;
@@ -471,8 +462,8 @@ static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const
     bool s3 = strcmp(call->service, "s3") == 0;
     target t = {0};
     make_target(c, call, region, &t);
-    char date[17], hash[65];
-    amz_date(date);
+    char date[SF_TIME_COMPACT_LEN], hash[65];
+    sf_time_compact(date, sf_time_wall_ms());
     sf_aws_sha256_hex(call->body ? call->body : "", call->body_len, hash);
     hdrs h = {0};
     for (size_t i = 0; i < call->n_headers; i++) hdrs_add(&h, call->headers[i].name, call->headers[i].value);

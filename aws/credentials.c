@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "base/spawn.h"
 
 #define TOKEN_MAX (64 * 1024)
 #define PROCESS_TIMEOUT_MS 60000
@@ -184,23 +183,10 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
         *why = sf_fmt("cannot create a pipe: %s", strerror(errno));
         return NULL;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+    sf_spawn_opts opts = {.in = {SF_SPAWN_DEVNULL}, .out = {SF_SPAWN_FD, .fd = fds[1]}};
     pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = sf_spawn(&pid, argv, &opts);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);

@@ -20,7 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "base/time.h"
 
 #define CLUSTER_POLL_CAP_MS 30000
 #define CREATE_ATTEMPTS 4
@@ -70,11 +71,8 @@ static cJSON *string_array(char *const *items, size_t n)
 
 static char *rfc3339(double epoch_s)
 {
-    time_t t = (time_t)epoch_s;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buf[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(buf, (int64_t)(epoch_s * 1000));
     return sf_strdup(buf);
 }
 

@@ -9,19 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/time.h"
 
 /* Upper bound on a create or an update when Terraform gives no timeout. */
 #define START_TIMEOUT_MS (5 * 60 * 1000)
 
 static char *now_rfc3339(void)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char buf[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(buf, sf_time_wall_ms());
     return sf_strdup(buf);
 }
 

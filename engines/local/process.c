@@ -29,7 +29,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "base/spawn.h"
 
 #define KILL_WAIT_MS 10000
 
@@ -168,31 +167,16 @@ int sf_local_stop_procs(sf_local_proc *const *procs, size_t n, int64_t grace_ms)
 
 /* ---- spawning ------------------------------------------------------------- */
 
-/* Attributes every child gets: no blocked signals and default dispositions
- * (the provider's threads may block or ignore some). */
-static void spawn_attr_init(posix_spawnattr_t *attr, short extra_flags)
-{
-    posix_spawnattr_init(attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(attr, &none);
-    posix_spawnattr_setsigdefault(attr, &all);
-    posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra_flags);
-}
-
 /* stdin from /dev/null, stdout to out_fd, stderr to err_path (appended) or
  * /dev/null; no other descriptor of the provider is inherited. */
-static void spawn_files_init(posix_spawn_file_actions_t *fa, int out_fd, const char *err_path)
+static sf_spawn_opts spawn_opts(int out_fd, const char *err_path)
 {
-    posix_spawn_file_actions_init(fa);
-    posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(fa, out_fd, 1);
-    if (err_path)
-        posix_spawn_file_actions_addopen(fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    else
-        posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(fa, 3);
+    return (sf_spawn_opts){
+        .close_others = true,
+        .in = {SF_SPAWN_DEVNULL},
+        .out = {SF_SPAWN_FD, .fd = out_fd},
+        .err = err_path ? (sf_spawn_io){SF_SPAWN_FILE, .path = err_path} : (sf_spawn_io){SF_SPAWN_DEVNULL},
+    };
 }
 
 /* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_time_mono_ms
@@ -245,14 +229,10 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
         *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    spawn_attr_init(&attr, 0);
-    spawn_files_init(&fa, fds[1], NULL);
+    sf_spawn_opts opts = spawn_opts(fds[1], NULL);
+    opts.search_path = true;
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int e = sf_spawn(&pid, argv, &opts);
     close(fds[1]);
     if (e != 0) {
         close(fds[0]);
@@ -297,14 +277,11 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
         *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    spawn_attr_init(&attr, POSIX_SPAWN_SETSID);
-    spawn_files_init(&fa, fds[1], log_path);
+    sf_spawn_opts opts = spawn_opts(fds[1], log_path);
+    opts.envp = envp;
+    opts.new_session = true;
     pid_t shell;
-    int e = posix_spawn(&shell, sh[0], &fa, &attr, sh, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int e = sf_spawn(&shell, sh, &opts);
     close(fds[1]);
     free(sh);
     if (e != 0) {

@@ -131,58 +131,25 @@ static char *record_to_text(const sf_local_cluster *c)
     return text;
 }
 
-/* mkdir -p for the registry (not tracked: the record's own directory). */
-static int mkdir_p(const char *path)
-{
-    char *p = sf_strdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) { free(p); return -1; }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
-
 int sf_local_record_save(const sf_local_cluster *c, char **err)
 {
     char *dir = sf_local_registry_dir(c->id, err);
     if (!dir) return -1;
     int rc = -1;
     char *path = sf_fmt("%s/cluster.json", dir);
-    char *tmp = sf_fmt("%s/.cluster.json.tmp", dir);
     char *text = record_to_text(c);
-    if (mkdir_p(dir) != 0) {
+    /* The registry is private to the user: 0700 directories, a 0600 record. */
+    if (sf_file_mkdirs_mode(dir, 0700) != 0) {
         *err = sf_fmt("cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        *err = sf_fmt("cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, text + off, len - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        off += (size_t)k;
-    }
-    bool ok = off == len && fsync(fd) == 0;
-    int saved = errno;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) saved = errno;
-        *err = sf_fmt("cannot write %s: %s", path, strerror(saved));
-        unlink(tmp);
+    if (sf_file_write_atomic(path, text, strlen(text), 0600) != 0) {
+        *err = sf_fmt("cannot write %s: %s", path, strerror(errno));
         goto out;
     }
     rc = 0;
 out:
     free(text);
-    free(tmp);
     free(path);
     free(dir);
     return rc;

@@ -12,12 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "base/spawn.h"
 
 extern char **environ;
 
@@ -113,28 +114,18 @@ char **sf_local_submit_env(const sf_local_cluster *c)
 
 pid_t sf_local_spawn_driver(char **argv, char **env, const char *dir, const char *log, char **err)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    /* Spark drops spark-warehouse/ and metastore files in its cwd: keep them
-     * with the run, not in the user's Terraform directory. */
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-    posix_spawnattr_setpgroup(&attr, 0);
-    /* The provider blocks SIGTERM and ignores SIGINT; the driver must not. */
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sf_spawn_opts opts = {
+        .envp = env,
+        /* Spark drops spark-warehouse/ and metastore files in its cwd: keep
+         * them with the run, not in the user's Terraform directory. */
+        .cwd = dir,
+        .new_pgroup = true, /* stopped as a group */
+        .in = {SF_SPAWN_DEVNULL},
+        .out = {SF_SPAWN_FILE, .path = log},
+        .err = {SF_SPAWN_STDOUT},
+    };
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = sf_spawn(&pid, argv, &opts);
     if (rc != 0) {
         *err = sf_fmt("cannot start %s: %s", argv[0], strerror(rc));
         return -1;
