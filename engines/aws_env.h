@@ -9,6 +9,7 @@
 #define SF_AWS_ENV_H
 
 #include "aws/aws.h"
+#include "engines/aws_diag.h" /* TRANSITIONAL: for engines/lake_s3.c until it includes it */
 #include "engines/engine.h"
 
 struct sf_engine_env {

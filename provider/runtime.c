@@ -5,13 +5,13 @@
  * here the request is unpacked, given an arena and a context (a child of the
  * root that StopProvider cancels), handled, packed and released.
  */
-#include "runtime.h"
+#include "provider/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "server.h"
+#include "base/str.h"
+#include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
     sf_rpc_schema_methods,
@@ -45,22 +45,22 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
     const sf_rpc_method *m = find_method(method);
     if (!m) {
         sf_log(rt->root, SF_LOG_DEBUG, "unimplemented method %s", method);
-        *status_msg = strdup("method not offered by this provider");
+        *status_msg = sf_strdup("method not offered by this provider");
         return GRPC_UNIMPLEMENTED;
     }
     ProtobufCMessage *in = protobuf_c_message_unpack(m->request, NULL, req_len, req);
     if (!in) {
-        *status_msg = strdup("malformed request message");
+        *status_msg = sf_strdup("malformed request message");
         return GRPC_INVALID_ARGUMENT;
     }
     sf_rpc rpc = {.rt = rt, .ctx = sf_ctx_new_child(rt->root)};
     pthread_mutex_lock(&rt->lock);
     rpc.call = (sf_call){.ctx = rpc.ctx, .provider_data = rt->provider_data};
     pthread_mutex_unlock(&rt->lock);
-    int64_t started = sf_now_ms();
+    int64_t started = sf_time_mono_ms();
     sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: start", m->name);
     ProtobufCMessage *out = m->handle(&rpc, in);
-    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_now_ms() - started));
+    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_time_mono_ms() - started));
     int status = GRPC_OK;
     if (out) {
         *resp_len = protobuf_c_message_get_packed_size(out);
@@ -68,7 +68,7 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
         if (!*resp) abort();
         protobuf_c_message_pack(out, *resp);
     } else {
-        *status_msg = strdup("internal error");
+        *status_msg = sf_strdup("internal error");
         status = GRPC_INTERNAL;
     }
     protobuf_c_message_free_unpacked(in, NULL);
@@ -83,19 +83,6 @@ static void on_shutdown(void *app)
     sf_ctx_cancel(rt->root);
 }
 
-/* TF_LOG_PROVIDER, else TF_LOG; Terraform shows plugin lines at its level. */
-static sf_log_level level_from_env(void)
-{
-    const char *v = getenv("TF_LOG_PROVIDER");
-    if (!v || !*v) v = getenv("TF_LOG");
-    if (!v || !*v) return SF_LOG_WARN;
-    static const char *names[] = {"trace", "debug", "info", "warn", "error"};
-    for (int i = 0; i < 5; i++)
-        if (strcasecmp(v, names[i]) == 0) return (sf_log_level)i;
-    if (strcasecmp(v, "json") == 0) return SF_LOG_TRACE;
-    return SF_LOG_WARN;
-}
-
 static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
 {
     memset(rt, 0, sizeof *rt);
@@ -108,7 +95,7 @@ static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
         rt->resources[i].def = def->resources[i];
         rt->resources[i].type = sf_schema_type(def->resources[i]->schema);
     }
-    rt->root = sf_ctx_new_root(level_from_env());
+    rt->root = sf_ctx_new_named_root(sf_log_level_from_env(), def->name);
     pthread_mutex_init(&rt->lock, NULL);
 }
 
@@ -132,6 +119,9 @@ int sf_provider_serve(const sf_provider_def *def, int argc, char **argv)
         .handle = handle,
         .app = &rt,
         .on_shutdown = on_shutdown,
+        .name = def->name,
+        .display_name = def->display_name,
+        .registry_address = def->registry_address,
     };
     int rc = sf_server_main(&opts, argc, argv);
     runtime_clear(&rt);

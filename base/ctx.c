@@ -5,7 +5,7 @@
  * shutdown) wakes every sleeper in the tree at once: they all wait on the
  * root's condition variable, so cancel is one broadcast.
  */
-#include "ctx.h"
+#include "base/ctx.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/str.h"
 
 struct sf_ctx {
     sf_ctx *parent;
@@ -24,14 +26,8 @@ struct sf_ctx {
     bool cancelled;
     int64_t deadline_ms; /* 0: none */
     sf_log_level level;
+    const char *log_module; /* NULL: none */
 };
-
-int64_t sf_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -40,11 +36,12 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-sf_ctx *sf_ctx_new_root(sf_log_level level)
+sf_ctx *sf_ctx_new_named_root(sf_log_level level, const char *log_module)
 {
     sf_ctx *c = xcalloc(1, sizeof *c);
     c->root = c;
     c->level = level;
+    c->log_module = log_module;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -54,19 +51,23 @@ sf_ctx *sf_ctx_new_root(sf_log_level level)
     return c;
 }
 
+sf_ctx *sf_ctx_new_root(sf_log_level level) { return sf_ctx_new_named_root(level, NULL); }
+
 sf_ctx *sf_ctx_new_child(sf_ctx *parent)
 {
     sf_ctx *c = xcalloc(1, sizeof *c);
     c->parent = parent;
     c->root = parent->root;
     c->level = parent->level;
+    c->log_module = parent->log_module;
     return c;
 }
 
 sf_ctx *sf_ctx_new_cleanup(const sf_ctx *ctx, int64_t budget_ms)
 {
-    sf_ctx *c = sf_ctx_new_root(ctx ? sf_ctx_log_level(ctx) : SF_LOG_INFO);
-    sf_ctx_set_deadline(c, sf_now_ms() + budget_ms);
+    sf_ctx *c = ctx ? sf_ctx_new_named_root(ctx->level, ctx->log_module)
+                    : sf_ctx_new_root(SF_LOG_INFO);
+    sf_ctx_set_deadline(c, sf_time_mono_ms() + budget_ms);
     return c;
 }
 
@@ -112,7 +113,7 @@ static const char *reason_locked(const sf_ctx *ctx)
 {
     if (cancelled_locked(ctx)) return "cancelled";
     int64_t d = effective_deadline(ctx);
-    if (d && sf_now_ms() >= d) return "timed out";
+    if (d && sf_time_mono_ms() >= d) return "timed out";
     return NULL;
 }
 
@@ -130,14 +131,14 @@ int sf_ctx_sleep_ms(sf_ctx *ctx, int64_t ms)
 {
     pthread_mutex_t *lock = &ctx->root->lock;
     pthread_mutex_lock(lock);
-    int64_t until = sf_now_ms() + (ms > 0 ? ms : 0);
+    int64_t until = sf_time_mono_ms() + (ms > 0 ? ms : 0);
     int64_t d = effective_deadline(ctx);
     bool deadline_first = d && d < until;
     if (deadline_first) until = d;
     int rc = 0;
     for (;;) {
         if (cancelled_locked(ctx)) { rc = -1; break; }
-        int64_t now = sf_now_ms();
+        int64_t now = sf_time_mono_ms();
         if (now >= until) { rc = deadline_first ? -1 : 0; break; }
         struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
         pthread_cond_timedwait(&ctx->root->wake, lock, &ts);
@@ -162,47 +163,15 @@ int64_t sf_ctx_deadline(const sf_ctx *ctx)
     return d;
 }
 
-/* ---- Logging -------------------------------------------------------------
- * go-plugin reads the plugin's stderr line by line; a line that is a JSON
- * object with @level/@message is shown by Terraform at that level (TF_LOG). */
-
-static const char *level_name(sf_log_level level)
-{
-    static const char *names[] = {"trace", "debug", "info", "warn", "error"};
-    return level <= SF_LOG_ERROR ? names[level] : "info";
-}
-
-/* Append s to out as JSON string contents (without quotes). */
-static size_t json_escape(char *out, size_t cap, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') { out[n++] = '\\'; out[n++] = (char)ch; }
-        else if (ch == '\n') { out[n++] = '\\'; out[n++] = 'n'; }
-        else if (ch == '\t') { out[n++] = '\\'; out[n++] = 't'; }
-        else if (ch < 0x20) n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-        else out[n++] = (char)ch;
-    }
-    out[n] = 0;
-    return n;
-}
+/* ---- Logging ------------------------------------------------------------- */
 
 void sf_log(const sf_ctx *ctx, sf_log_level level, const char *fmt, ...)
 {
     if (ctx && level < ctx->level) return;
-    char msg[2048], esc[4200], stamp[40];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = sf_vfmt(fmt, ap);
     va_end(ap);
-    json_escape(esc, sizeof esc, msg);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + k, sizeof stamp - k, ".%06ldZ", ts.tv_nsec / 1000);
-    fprintf(stderr, "{\"@level\":\"%s\",\"@message\":\"%s\",\"@module\":\"sparkflow\",\"@timestamp\":\"%s\"}\n",
-            level_name(level), esc, stamp);
+    sf_log_write(level, ctx ? ctx->log_module : NULL, msg);
+    free(msg);
 }

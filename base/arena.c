@@ -1,5 +1,5 @@
-/* arena.c — a list of allocations freed together. */
-#include "arena.h"
+/* arena.c — a list of allocations freed together (arena.h). */
+#include "base/arena.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,77 @@
+/* str.c — malloc'd strings and the growable buffer (str.h). */
+#include "base/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *sf_vfmt(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) abort();
+    return s;
+}
+
+char *sf_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = sf_vfmt(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *sf_strndup(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d) abort();
+    return d;
+}
+
+char *sf_strdup(const char *s) { return s ? sf_strndup(s, strlen(s)) : NULL; }
+
+/* ---- sf_buf ---------------------------------------------------------------- */
+
+static void buf_reserve(sf_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->data = realloc(b->data, cap);
+    if (!b->data) abort();
+    b->cap = cap;
+}
+
+void sf_buf_append(sf_buf *b, const void *data, size_t len)
+{
+    buf_reserve(b, len);
+    if (len) memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = 0;
+}
+
+void sf_buf_puts(sf_buf *b, const char *s) { sf_buf_append(b, s, strlen(s)); }
+
+void sf_buf_printf(sf_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = sf_vfmt(fmt, ap);
+    va_end(ap);
+    sf_buf_puts(b, s);
+    free(s);
+}
+
+char *sf_buf_take(sf_buf *b)
+{
+    if (!b->data) sf_buf_append(b, "", 0);
+    char *s = b->data;
+    *b = (sf_buf){0};
+    return s;
+}
+
+void sf_buf_free(sf_buf *b)
+{
+    free(b->data);
+    *b = (sf_buf){0};
+}

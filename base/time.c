@@ -1,0 +1,46 @@
+/* time.c — clocks and UTC timestamp formatting (time.h). */
+#include "base/time.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int64_t clock_us(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t sf_time_wall_ms(void) { return clock_us(CLOCK_REALTIME) / 1000; }
+int64_t sf_time_wall_us(void) { return clock_us(CLOCK_REALTIME); }
+int64_t sf_time_mono_ms(void) { return clock_us(CLOCK_MONOTONIC) / 1000; }
+
+/* Floor division, so that instants before 1970 still format correctly. */
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* strftime of the UTC time `seconds` into out[cap]. */
+static void utc_format(char *out, size_t cap, const char *fmt, int64_t seconds)
+{
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (strftime(out, cap, fmt, &tm) == 0) out[0] = '\0';
+}
+
+void sf_time_rfc3339(char out[SF_TIME_RFC3339_LEN], int64_t wall_ms)
+{
+    utc_format(out, SF_TIME_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", floor_div(wall_ms, 1000));
+}
+
+void sf_time_compact(char out[SF_TIME_COMPACT_LEN], int64_t wall_ms)
+{
+    utc_format(out, SF_TIME_COMPACT_LEN, "%Y%m%dT%H%M%SZ", floor_div(wall_ms, 1000));
+}
+
+void sf_time_rfc3339_us(char out[SF_TIME_RFC3339_US_LEN], int64_t wall_us)
+{
+    int64_t s = floor_div(wall_us, 1000000);
+    char stamp[SF_TIME_RFC3339_LEN];
+    utc_format(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", s);
+    snprintf(out, SF_TIME_RFC3339_US_LEN, "%.19s.%06dZ", stamp, (int)(wall_us - s * 1000000));
+}

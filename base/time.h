@@ -1,0 +1,30 @@
+/* time.h — the two clocks (wall and monotonic milliseconds) and the UTC
+ * timestamp forms SparkFlow writes: RFC 3339 for state and records, the
+ * compact ISO 8601 basic form for SigV4 dates and run ids, and RFC 3339 with
+ * microseconds for log lines. */
+#ifndef SF_BASE_TIME_H
+#define SF_BASE_TIME_H
+
+#include <stdint.h>
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME).  Can't fail. */
+int64_t sf_time_wall_ms(void);
+/* Microseconds since the Unix epoch (CLOCK_REALTIME).  Can't fail. */
+int64_t sf_time_wall_us(void);
+/* Milliseconds of a monotonic clock (CLOCK_MONOTONIC): for deadlines and
+ * durations, never for display.  Can't fail. */
+int64_t sf_time_mono_ms(void);
+
+/* "2026-12-07T01:02:03Z" (UTC, whole seconds) */
+#define SF_TIME_RFC3339_LEN 21
+void sf_time_rfc3339(char out[SF_TIME_RFC3339_LEN], int64_t wall_ms);
+
+/* "20261207T010203Z" (UTC; SigV4's X-Amz-Date, run ids) */
+#define SF_TIME_COMPACT_LEN 17
+void sf_time_compact(char out[SF_TIME_COMPACT_LEN], int64_t wall_ms);
+
+/* "2026-12-07T01:02:03.123456Z" (UTC; hclog's @timestamp) */
+#define SF_TIME_RFC3339_US_LEN 28
+void sf_time_rfc3339_us(char out[SF_TIME_RFC3339_US_LEN], int64_t wall_us);
+
+#endif
