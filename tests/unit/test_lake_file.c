@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "engines/lake.h"
+#include "lakes/lake.h"
 
 static const sf_lake *const L = &sf_lake_file;
 

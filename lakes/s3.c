@@ -1,4 +1,4 @@
-/* lake_s3.c — the s3:// lake: a bucket (and prefix) in Amazon S3.
+/* s3.c — the s3:// lake: a bucket (and prefix) in Amazon S3.
  *
  * S3 has no rename, so publication is a pointer written last.  Layout of an
  * output s3://bucket/lake/curated:
@@ -25,15 +25,14 @@
  * ending in "._COPYING_", folder markers); sha256 over
  * "relpath\tsize\tetag\n" in key order, '\\', '\t' and '\n' escaped.
  */
-#include "lake.h"
-
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engines/aws_env.h"
+#include "aws/aws.h"
+#include "lakes/lake.h"
 
 #define SF_DIR "_sparkflow"
 #define POINTER SF_DIR "/published.json"
@@ -98,6 +97,18 @@ static bool valid_run_id(const char *id)
            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
+/* The AWS client of `env`; with none (a lake used outside a configured
+ * provider), one from the environment alone, which *owned gets and the
+ * caller frees.  Never fails. */
+static sf_aws_client *lake_aws(const sf_lake_env *env, sf_aws_client **owned)
+{
+    *owned = NULL;
+    if (env && env->aws) return env->aws;
+    sf_aws_config cfg = {.max_retries = -1};
+    *owned = sf_aws_client_new(&cfg);
+    return *owned;
+}
+
 static void aws_diag(sf_diags *d, const char *summary, sf_aws_error *err)
 {
     sf_aws_error_diag(d, NULL, summary, err, NULL);
@@ -128,14 +139,14 @@ static void hash_escaped(EVP_MD_CTX *md, const char *s)
     }
 }
 
-static int s3_fingerprint(sf_ctx *ctx, const sf_engine_env *env, const char *input_uri, char **out, int64_t *count,
+static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
                           sf_diags *d)
 {
     *out = NULL;
     *count = 0;
     place p;
     if (place_of(input_uri, false, "Cannot read the input", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = *p.key ? sf_aws_fmt("%s/", p.key) : sf_aws_strdup("");
     sf_aws_s3_listing l;
     sf_aws_error err = {0};
@@ -209,7 +220,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     sf_aws_s3_listing_clear(&l);
 }
 
-static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *run_id, char **work_uri,
+static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *run_id, char **work_uri,
                     sf_diags *d)
 {
     *work_uri = NULL;
@@ -225,7 +236,7 @@ static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_ur
     else {
         char *tmp = join(p.parent, SF_DIR "/tmp");
         *work_uri = sf_aws_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
-        sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+        sf_aws_client *owned, *c = lake_aws(env, &owned);
         char *tmp_prefix = sf_aws_fmt("%s/", tmp);
         sweep_stale(c, ctx, p.bucket, tmp_prefix);
         free(tmp_prefix);
@@ -237,7 +248,7 @@ static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_ur
     return rc;
 }
 
-static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_uri, sf_diags *d)
+static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri, sf_diags *d)
 {
     place p;
     if (place_of(work_uri, true, "Cannot discard the run", &p, d) != 0) return -1;
@@ -248,7 +259,7 @@ static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_ur
     }
     /* Cleanup must happen even when the run was cancelled. */
     sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = sf_aws_fmt("%s/", p.key);
     sf_aws_error err = {0};
     size_t n = 0;
@@ -340,7 +351,7 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     return rc;
 }
 
-static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *work_uri,
+static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
                       const char *run_id, const char *fingerprint, sf_diags *d)
 {
     place out, work;
@@ -355,7 +366,7 @@ static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_
                       output_uri);
         goto done;
     }
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
     char *src = sf_aws_fmt("%s/", work.key);
     char *runs = join(out.key, SF_DIR "/runs");
@@ -403,13 +414,13 @@ done:
 
 /* ---- published, remove ------------------------------------------------------------------------ */
 
-static int s3_published(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_published *out,
+static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out,
                         sf_diags *d)
 {
     *out = (sf_published){0};
     place p;
     if (place_of(output_uri, true, "Cannot read what the lake publishes", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = NULL;
     int rc = read_pointer(c, ctx, &p, &out->run_id, &out->fingerprint, &prefix, d);
     free(prefix);
@@ -418,11 +429,11 @@ static int s3_published(sf_ctx *ctx, const sf_engine_env *env, const char *outpu
     return rc < 0 ? -1 : 0;
 }
 
-static int s3_remove(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *d)
+static int s3_remove(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_diags *d)
 {
     place p;
     if (place_of(output_uri, true, "Cannot remove the outputs", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = join(p.key, SF_DIR "/");
     sf_aws_error err = {0};
     size_t n = 0;
