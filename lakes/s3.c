@@ -29,9 +29,10 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/aws.h"
+#include "base/str.h"
+#include "base/time.h"
 #include "lakes/lake.h"
 
 #define SF_DIR "_sparkflow"
@@ -81,13 +82,13 @@ static int place_of(const char *uri, bool need_key, const char *summary, place *
         return -1;
     }
     char *slash = strrchr(p->key, '/');
-    p->parent = slash ? sf_aws_strndup(p->key, (size_t)(slash - p->key)) : sf_aws_strdup("");
+    p->parent = slash ? sf_strndup(p->key, (size_t)(slash - p->key)) : sf_strdup("");
     return 0;
 }
 
 static char *join(const char *a, const char *b)
 {
-    return *a ? sf_aws_fmt("%s/%s", a, b) : sf_aws_strdup(b);
+    return *a ? sf_fmt("%s/%s", a, b) : sf_strdup(b);
 }
 
 static bool valid_run_id(const char *id)
@@ -147,7 +148,7 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input
     place p;
     if (place_of(input_uri, false, "Cannot read the input", &p, d) != 0) return -1;
     sf_aws_client *owned, *c = lake_aws(env, &owned);
-    char *prefix = *p.key ? sf_aws_fmt("%s/", p.key) : sf_aws_strdup("");
+    char *prefix = *p.key ? sf_fmt("%s/", p.key) : sf_strdup("");
     sf_aws_s3_listing l;
     sf_aws_error err = {0};
     int rc = sf_aws_s3_list(c, ctx, p.bucket, prefix, &l, &err);
@@ -172,7 +173,7 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input
         EVP_MD_CTX_free(md);
         char hex[65];
         for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
-        *out = sf_aws_fmt("sha256:%s", hex);
+        *out = sf_fmt("sha256:%s", hex);
         sf_aws_s3_listing_clear(&l);
     }
     free(prefix);
@@ -195,7 +196,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
         sf_aws_error_clear(&err);
         return;
     }
-    int64_t now = sf_aws_wall_ms() / 1000;
+    int64_t now = sf_time_wall_ms() / 1000;
     size_t plen = strlen(tmp_prefix);
     for (size_t i = 0; i < l.n;) {
         const char *run = l.items[i].key + plen;
@@ -208,7 +209,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
         }
         if (k == i) k = i + 1; /* an object right at the prefix: not a run */
         else if (newest > 0 && now - newest > STALE_AFTER_S) {
-            char *prefix = sf_aws_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
+            char *prefix = sf_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
             size_t n = 0;
             if (sf_aws_s3_delete_prefix(c, ctx, bucket, prefix, &n, &err) == 0)
                 sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of an abandoned run at s3://%s/%s", n, bucket, prefix);
@@ -235,9 +236,9 @@ static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
         sf_diag_error(d, NULL, "Cannot stage the run", "Invalid run id \"%s\".", run_id ? run_id : "");
     else {
         char *tmp = join(p.parent, SF_DIR "/tmp");
-        *work_uri = sf_aws_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
+        *work_uri = sf_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
         sf_aws_client *owned, *c = lake_aws(env, &owned);
-        char *tmp_prefix = sf_aws_fmt("%s/", tmp);
+        char *tmp_prefix = sf_fmt("%s/", tmp);
         sweep_stale(c, ctx, p.bucket, tmp_prefix);
         free(tmp_prefix);
         sf_aws_client_free(owned);
@@ -260,7 +261,7 @@ static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri,
     /* Cleanup must happen even when the run was cancelled. */
     sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
     sf_aws_client *owned, *c = lake_aws(env, &owned);
-    char *prefix = sf_aws_fmt("%s/", p.key);
+    char *prefix = sf_fmt("%s/", p.key);
     sf_aws_error err = {0};
     size_t n = 0;
     int rc = sf_aws_s3_delete_prefix(c, cl, p.bucket, prefix, &n, &err);
@@ -289,9 +290,9 @@ static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **ru
     sf_aws_error_clear(&err);
     if (rc == 0) {
         cJSON *j = cJSON_ParseWithLength(body.data, body.len);
-        *run_id = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
-        *fingerprint = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
-        *prefix = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
+        *run_id = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
+        *fingerprint = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
+        *prefix = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
         cJSON_Delete(j);
         if (!*run_id || !valid_run_id(*run_id)) {
             sf_diag_error(d, NULL, "Unreadable publication record", "s3://%s/%s is not a SparkFlow record.", p->bucket,
@@ -314,11 +315,8 @@ static char *pointer_json(const char *run_id, const char *fingerprint, const cha
     cJSON_AddStringToObject(j, "run_id", run_id);
     if (fingerprint) cJSON_AddStringToObject(j, "fingerprint", fingerprint);
     cJSON_AddStringToObject(j, "prefix", prefix);
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char stamp[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(stamp, sf_time_wall_ms());
     cJSON_AddStringToObject(j, "published_at", stamp);
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -341,7 +339,7 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     }
     int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
-        char *dst = sf_aws_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
+        char *dst = sf_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
         rc = sf_aws_s3_copy(c, ctx, bucket, l.items[i].key, dst, l.items[i].size, &err);
         if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
         else (*copied)++;
@@ -368,9 +366,9 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
     }
     sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
-    char *src = sf_aws_fmt("%s/", work.key);
+    char *src = sf_fmt("%s/", work.key);
     char *runs = join(out.key, SF_DIR "/runs");
-    char *dst = sf_aws_fmt("%s/%s/", runs, run_id);
+    char *dst = sf_fmt("%s/%s/", runs, run_id);
     size_t copied = 0;
     if (read_pointer(c, ctx, &out, &old_run, &old_fp, &old_prefix, d) >= 0 &&
         copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0) {
@@ -387,7 +385,7 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
         if (sf_aws_s3_delete_prefix(c, ctx, work.bucket, src, NULL, &err) != 0)
             aws_diag(d, "Cannot remove the run's staging area", &err);
         if (old_run && strcmp(old_run, run_id) != 0) {
-            char *old = sf_aws_fmt("%s/%s/", runs, old_run);
+            char *old = sf_fmt("%s/%s/", runs, old_run);
             if (sf_aws_s3_delete_prefix(c, ctx, out.bucket, old, NULL, &err) != 0) {
                 char *t = sf_aws_error_text(&err);
                 sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the previous run %s: %s", old, t);
