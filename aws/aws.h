@@ -1,6 +1,6 @@
 /* aws.h — a small typed AWS client: what the EMR engine and the S3 lake use.
  *
- *   util.c         strings, buffers, hex/sha256/hmac, URI encoding, base64
+ *   util.c         hex/sha256/hmac, URI encoding, base64, ISO 8601 parsing
  *   sigv4.c        Signature Version 4 (headers; S3 payload hash)
  *   http.c         libcurl: one share handle per client (connection reuse),
  *                  fresh connections for non-idempotent calls
@@ -29,27 +29,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/ctx.h"
-#include "provider/diag.h"
-#include "provider/str.h"
+#include "base/ctx.h"
+#include "base/str.h"
+#include "base/time.h"
+
+/* TRANSITIONAL: the old names of base/ helpers, kept only until the files of
+ * the lakes step (engines/lake_s3.c, engines/aws_env.c,
+ * resources/provider_sparkflow.c) use base/ directly; do not use. */
+#define sf_aws_fmt sf_fmt
+#define sf_aws_strdup sf_strdup
+#define sf_aws_strndup sf_strndup
+#define sf_aws_buf sf_buf
+#define sf_aws_buf_free sf_buf_free
+#define sf_aws_wall_ms sf_time_wall_ms
 
 /* ---- util.c --------------------------------------------------------------- */
-
-/* malloc'd printf / strdup / strndup; abort on OOM, can't fail otherwise.
- * The printf is the runtime's (provider/str.h), under this module's prefix. */
-#define sf_aws_fmt(...) sf_fmt(__VA_ARGS__)
-char *sf_aws_strdup(const char *s); /* NULL stays NULL */
-char *sf_aws_strndup(const char *s, size_t n);
-
-/* A growable byte buffer, always NUL-terminated.  Can't fail (aborts on OOM). */
-typedef struct sf_aws_buf {
-    char *data;
-    size_t len, cap;
-} sf_aws_buf;
-void sf_aws_buf_add(sf_aws_buf *b, const void *data, size_t len);
-void sf_aws_buf_adds(sf_aws_buf *b, const char *s);
-void sf_aws_buf_addf(sf_aws_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sf_aws_buf_free(sf_aws_buf *b);
+/* (strings, buffers and clocks are base/'s: base/str.h, base/time.h) */
 
 /* Lowercase hex of sha256(data); out holds 65 bytes. */
 void sf_aws_sha256_hex(const void *data, size_t len, char out[65]);
@@ -64,8 +59,6 @@ char *sf_aws_uri_decode(const char *s, size_t *len);
 char *sf_aws_base64(const void *data, size_t len);
 /* Decode standard base64; NULL when malformed.  *len gets the length. */
 unsigned char *sf_aws_unbase64(const char *s, size_t *len);
-/* Wall clock in ms since the epoch. */
-int64_t sf_aws_wall_ms(void);
 /* ISO 8601 "2024-01-02T03:04:05Z" (also with fractions or an offset) →
  * seconds since the epoch; -1 when malformed. */
 int64_t sf_aws_parse_iso8601(const char *s);
@@ -139,7 +132,7 @@ typedef struct sf_aws_http_req {
 
 typedef struct sf_aws_http_resp {
     long status;             /* 0 when no answer arrived */
-    sf_aws_buf body;
+    sf_buf body;
     sf_aws_header *headers;  /* lower-cased names */
     size_t n_headers;
     int curl_code;           /* CURLcode; 0 when the transfer completed */
@@ -188,9 +181,6 @@ typedef struct sf_aws_error {
 void sf_aws_error_clear(sf_aws_error *e);
 /* "RunJobFlow: ValidationException: message (HTTP 400, request id x)". malloc'd. */
 char *sf_aws_error_text(const sf_aws_error *e);
-/* An error diagnostic: summary as given, detail = error text + `hint`. */
-void sf_aws_error_diag(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e,
-                       const char *hint);
 /* True when e carries AWS code `code`. */
 bool sf_aws_error_is(const sf_aws_error *e, const char *code);
 
@@ -378,7 +368,7 @@ void sf_aws_s3_listing_clear(sf_aws_s3_listing *l);
 int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, sf_aws_s3_listing *out,
                    sf_aws_error *err);
 /* GetObject into *body; 1 (not -1) when the key does not exist. */
-int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_aws_buf *body,
+int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body,
                   sf_aws_error *err);
 int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data,
                   size_t len, const char *content_type, sf_aws_error *err);

@@ -10,7 +10,7 @@
  * an sf_aws_error with AWS's code and message.  Nothing secret is logged:
  * log lines carry the operation, the status and the timing only.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <arpa/inet.h>
 #include <libxml/parser.h>
@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define REFRESH_BEFORE_MS (5 * 60 * 1000)
 #define DEFAULT_MAX_RETRIES 8
@@ -132,13 +131,13 @@ static char **files_of(char **configured, size_t n, const char *env_name, const 
     char **out = calloc(n + 1, sizeof *out);
     if (!out) abort();
     if (n) {
-        for (size_t i = 0; i < n; i++) out[i] = sf_aws_strdup(configured[i]);
+        for (size_t i = 0; i < n; i++) out[i] = sf_strdup(configured[i]);
         *count = n;
     } else if (env(env_name)) {
-        out[0] = sf_aws_strdup(env(env_name));
+        out[0] = sf_strdup(env(env_name));
         *count = 1;
     } else if (env("HOME")) {
-        out[0] = sf_aws_fmt("%s/.aws/%s", env("HOME"), home_name);
+        out[0] = sf_fmt("%s/.aws/%s", env("HOME"), home_name);
         *count = 1;
     } else {
         *count = 0;
@@ -187,18 +186,18 @@ const char *sf_aws_client_region(sf_aws_client *c, char **err)
     if (!sh->region) {
         const char *r = sh->cfg.region ? sh->cfg.region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
         if (r) {
-            sh->region = sf_aws_strdup(r);
+            sh->region = sf_strdup(r);
         } else {
             sf_aws_profile p;
             sf_aws_client_profile(c, &p, NULL);
-            if (sf_aws_profile_get(&p, "region")) sh->region = sf_aws_strdup(sf_aws_profile_get(&p, "region"));
+            if (sf_aws_profile_get(&p, "region")) sh->region = sf_strdup(sf_aws_profile_get(&p, "region"));
             sf_aws_profile_clear(&p);
         }
     }
     const char *region = sh->region;
     pthread_mutex_unlock(&sh->region_lock);
     if (!region && err)
-        *err = sf_aws_strdup("no AWS region is set: set `region` in the provider block, or AWS_REGION, or "
+        *err = sf_strdup("no AWS region is set: set `region` in the provider block, or AWS_REGION, or "
                              "`region` in the profile of the shared config file");
     return region;
 }
@@ -210,7 +209,7 @@ int sf_aws_client_credentials(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
     shared *sh = c->sh;
     pthread_mutex_lock(&sh->lock);
     bool stale = !sh->have_creds ||
-                 (sh->creds.expires_ms && sh->creds.expires_ms - sf_aws_wall_ms() < REFRESH_BEFORE_MS);
+                 (sh->creds.expires_ms && sh->creds.expires_ms - sf_time_wall_ms() < REFRESH_BEFORE_MS);
     int rc = 0;
     if (stale) {
         sf_aws_creds fresh = {0};
@@ -265,16 +264,16 @@ char *sf_aws_endpoint(sf_aws_client *c, const char *service, const char *region)
 {
     const service_def *def = service_of(service);
     const char *url = configured_endpoint(&c->sh->cfg, service);
-    char *env_name = sf_aws_fmt("AWS_ENDPOINT_URL_%s", def ? def->env_id : service);
+    char *env_name = sf_fmt("AWS_ENDPOINT_URL_%s", def ? def->env_id : service);
     if (!url) url = env(env_name);
     if (!url) url = env("AWS_ENDPOINT_URL");
     free(env_name);
     char *out;
     if (url) {
-        out = sf_aws_strdup(url);
+        out = sf_strdup(url);
     } else {
         const char *suffix = region && strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
-        out = sf_aws_fmt("https://%s.%s.%s", def ? def->prefix : service, region ? region : "us-east-1", suffix);
+        out = sf_fmt("https://%s.%s.%s", def ? def->prefix : service, region ? region : "us-east-1", suffix);
     }
     size_t n = strlen(out);
     while (n > 0 && out[n - 1] == '/') out[--n] = 0;
@@ -285,11 +284,11 @@ char *sf_aws_endpoint(sf_aws_client *c, const char *service, const char *region)
 static void split_url(const char *url, char **scheme, char **host, char **base_path)
 {
     const char *p = strstr(url, "://");
-    *scheme = p ? sf_aws_strndup(url, (size_t)(p - url)) : sf_aws_strdup("https");
+    *scheme = p ? sf_strndup(url, (size_t)(p - url)) : sf_strdup("https");
     const char *h = p ? p + 3 : url;
     size_t hn = strcspn(h, "/");
-    *host = sf_aws_strndup(h, hn);
-    *base_path = sf_aws_strdup(h + hn);
+    *host = sf_strndup(h, hn);
+    *base_path = sf_strdup(h + hn);
     /* Default ports are not part of the signed host. */
     size_t len = strlen(*host);
     if ((!strcmp(*scheme, "https") && len > 4 && !strcmp(*host + len - 4, ":443")) ||
@@ -299,7 +298,7 @@ static void split_url(const char *url, char **scheme, char **host, char **base_p
 
 static bool host_is_ip(const char *host)
 {
-    char *h = sf_aws_strdup(host);
+    char *h = sf_strdup(host);
     if (h[0] != '[') {
         char *colon = strrchr(h, ':');
         if (colon && strchr(h, ':') == colon) *colon = 0;
@@ -329,26 +328,18 @@ void sf_aws_error_clear(sf_aws_error *e)
 
 char *sf_aws_error_text(const sf_aws_error *e)
 {
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
-    if (e->operation) sf_aws_buf_addf(&b, "%s: ", e->operation);
-    if (e->code) sf_aws_buf_addf(&b, "%s: ", e->code);
-    sf_aws_buf_adds(&b, e->message ? e->message : "no message");
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
+    if (e->operation) sf_buf_printf(&b, "%s: ", e->operation);
+    if (e->code) sf_buf_printf(&b, "%s: ", e->code);
+    sf_buf_puts(&b, e->message ? e->message : "no message");
     if (e->status || e->request_id) {
-        sf_aws_buf_adds(&b, " (");
-        if (e->status) sf_aws_buf_addf(&b, "HTTP %ld", e->status);
-        if (e->request_id) sf_aws_buf_addf(&b, "%srequest id %s", e->status ? ", " : "", e->request_id);
-        sf_aws_buf_adds(&b, ")");
+        sf_buf_puts(&b, " (");
+        if (e->status) sf_buf_printf(&b, "HTTP %ld", e->status);
+        if (e->request_id) sf_buf_printf(&b, "%srequest id %s", e->status ? ", " : "", e->request_id);
+        sf_buf_puts(&b, ")");
     }
     return b.data;
-}
-
-void sf_aws_error_diag(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e,
-                       const char *hint)
-{
-    char *text = sf_aws_error_text(e);
-    sf_diag_error(diags, path, summary, "%s%s%s", text, hint ? "\n\n" : "", hint ? hint : "");
-    free(text);
 }
 
 bool sf_aws_error_is(const sf_aws_error *e, const char *code)
@@ -365,33 +356,25 @@ static void parse_error(const sf_aws_http_resp *resp, sf_aws_error *err)
     else if (*b == '<') sf_aws_xml_error(resp, err);
     if (!err->code && sf_aws_http_header(resp, "x-amzn-errortype")) {
         const char *t = sf_aws_http_header(resp, "x-amzn-errortype");
-        err->code = sf_aws_strndup(t, strcspn(t, ":"));
+        err->code = sf_strndup(t, strcspn(t, ":"));
     }
     if (!err->code) {
         switch (resp->status) {
-        case 404: err->code = sf_aws_strdup("NotFound"); break;
-        case 403: err->code = sf_aws_strdup("Forbidden"); break;
-        case 400: err->code = sf_aws_strdup("BadRequest"); break;
-        default: if (resp->status >= 500) err->code = sf_aws_strdup("ServiceUnavailable");
+        case 404: err->code = sf_strdup("NotFound"); break;
+        case 403: err->code = sf_strdup("Forbidden"); break;
+        case 400: err->code = sf_strdup("BadRequest"); break;
+        default: if (resp->status >= 500) err->code = sf_strdup("ServiceUnavailable");
         }
     }
-    if (!err->message) err->message = sf_aws_fmt("HTTP %ld", resp->status);
+    if (!err->message) err->message = sf_fmt("HTTP %ld", resp->status);
     if (!err->request_id) {
         const char *id = sf_aws_http_header(resp, "x-amzn-requestid");
         if (!id) id = sf_aws_http_header(resp, "x-amz-request-id");
-        err->request_id = sf_aws_strdup(id);
+        err->request_id = sf_strdup(id);
     }
 }
 
 /* ---- one call ----------------------------------------------------------- */
-
-static void amz_date(char out[17])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
-}
 
 /* Headers to send: the call's, the signing ones, the signature. */
 typedef struct hdrs {
@@ -403,7 +386,7 @@ static void hdrs_add(hdrs *h, const char *name, const char *value)
 {
     h->items = realloc(h->items, (h->n + 1) * sizeof *h->items);
     if (!h->items) abort();
-    h->items[h->n++] = (sf_aws_header){sf_aws_strdup(name), sf_aws_strdup(value)};
+    h->items[h->n++] = (sf_aws_header){sf_strdup(name), sf_strdup(value)};
 }
 
 static void hdrs_clear(hdrs *h)
@@ -419,13 +402,13 @@ static void hdrs_clear(hdrs *h)
 
 static char *query_string(const sf_aws_call *call)
 {
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
     for (size_t i = 0; i < call->n_query; i++) {
         char *k = sf_aws_uri_encode(call->query[i].key, strlen(call->query[i].key), false);
         const char *v = call->query[i].value ? call->query[i].value : "";
         char *ve = sf_aws_uri_encode(v, strlen(v), false);
-        sf_aws_buf_addf(&b, "%s%s=%s", i ? "&" : "?", k, ve);
+        sf_buf_printf(&b, "%s%s=%s", i ? "&" : "?", k, ve);
         free(k);
         free(ve);
     }
@@ -453,17 +436,17 @@ static void make_target(sf_aws_client *c, const sf_aws_call *call, const char *r
     split_url(endpoint, &scheme, &host, &base);
     const char *path = call->path ? call->path : "/";
     if (call->bucket && !use_path_style(&c->sh->cfg, host, call->bucket)) {
-        char *vhost = sf_aws_fmt("%s.%s", call->bucket, host);
+        char *vhost = sf_fmt("%s.%s", call->bucket, host);
         free(host);
         host = vhost;
-        t->path = sf_aws_fmt("%s%s", base, path);
+        t->path = sf_fmt("%s%s", base, path);
     } else if (call->bucket) {
-        t->path = sf_aws_fmt("%s/%s%s", base, call->bucket, path);
+        t->path = sf_fmt("%s/%s%s", base, call->bucket, path);
     } else {
-        t->path = sf_aws_fmt("%s%s", base, path);
+        t->path = sf_fmt("%s%s", base, path);
     }
     char *q = query_string(call);
-    t->url = sf_aws_fmt("%s://%s%s%s", scheme, host, t->path, q);
+    t->url = sf_fmt("%s://%s%s%s", scheme, host, t->path, q);
     t->host = host;
     free(q);
     free(scheme);
@@ -479,8 +462,8 @@ static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const
     bool s3 = strcmp(call->service, "s3") == 0;
     target t = {0};
     make_target(c, call, region, &t);
-    char date[17], hash[65];
-    amz_date(date);
+    char date[SF_TIME_COMPACT_LEN], hash[65];
+    sf_time_compact(date, sf_time_wall_ms());
     sf_aws_sha256_hex(call->body ? call->body : "", call->body_len, hash);
     hdrs h = {0};
     for (size_t i = 0; i < call->n_headers; i++) hdrs_add(&h, call->headers[i].name, call->headers[i].value);
@@ -518,9 +501,9 @@ static void count_call(sf_aws_client *c)
 static void failure(const sf_aws_call *call, const sf_aws_http_resp *resp, sf_aws_error *err)
 {
     sf_aws_error_clear(err);
-    err->operation = sf_aws_strdup(call->operation);
+    err->operation = sf_strdup(call->operation);
     if (resp->status == 0) {
-        err->message = sf_aws_strdup(resp->error ? resp->error : "no answer");
+        err->message = sf_strdup(resp->error ? resp->error : "no answer");
         return;
     }
     err->status = resp->status;
@@ -542,27 +525,27 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
                 sf_aws_creds_copy(&creds, call->creds);
             } else if (sf_aws_client_credentials(c, ctx, &creds, &why) != 0) {
                 sf_aws_error_clear(err);
-                err->operation = sf_aws_strdup(call->operation);
-                err->code = sf_aws_strdup("NoCredentials");
+                err->operation = sf_strdup(call->operation);
+                err->code = sf_strdup("NoCredentials");
                 err->message = why;
                 return -1;
             }
         }
         sf_aws_http_resp_clear(resp);
-        int64_t t0 = sf_now_ms();
+        int64_t t0 = sf_time_mono_ms();
         int rc = attempt(c, ctx, call, region, &creds, resp);
         sf_aws_creds_clear(&creds);
         count_call(c);
         if (rc == 0 && resp->status >= 200 && resp->status < 300) {
             sf_aws_error_clear(err); /* what earlier attempts left */
             sf_log(ctx, SF_LOG_INFO, "aws: %s %s -> %ld in %lld ms (attempt %d)", call->service, call->operation,
-                   resp->status, (long long)(sf_now_ms() - t0), i + 1);
+                   resp->status, (long long)(sf_time_mono_ms() - t0), i + 1);
             return 0;
         }
         failure(call, resp, err);
         sf_log(ctx, SF_LOG_INFO, "aws: %s %s -> %ld %s in %lld ms (attempt %d of %d)", call->service,
                call->operation, resp->status, err->code ? err->code : err->message,
-               (long long)(sf_now_ms() - t0), i + 1, max);
+               (long long)(sf_time_mono_ms() - t0), i + 1, max);
         if (sf_ctx_done(ctx)) return -1;
         bool retry = sf_aws_retryable(resp->status, err->code, resp->curl_code);
         if (!call->idempotent) {

@@ -18,14 +18,13 @@
  * never enter an error message.  Temporary credentials carry their
  * expiry; client.c refreshes them before it.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "base/spawn.h"
 
 #define TOKEN_MAX (64 * 1024)
 #define PROCESS_TIMEOUT_MS 60000
@@ -42,12 +41,12 @@ extern char **environ;
 
 /* What resolution learnt along the way, for the final message. */
 typedef struct trail {
-    sf_aws_buf text;
+    sf_buf text;
 } trail;
 
 static void tried(trail *t, const char *source, const char *why)
 {
-    sf_aws_buf_addf(&t->text, "\n  - %s: %s", source, why);
+    sf_buf_printf(&t->text, "\n  - %s: %s", source, why);
 }
 
 static const char *env(const char *name)
@@ -59,11 +58,11 @@ static const char *env(const char *name)
 static void set(sf_aws_creds *out, const char *ak, const char *sk, const char *token, int64_t exp_ms,
                 const char *source)
 {
-    out->access_key = sf_aws_strdup(ak);
-    out->secret_key = sf_aws_strdup(sk);
-    out->token = token && *token ? sf_aws_strdup(token) : NULL;
+    out->access_key = sf_strdup(ak);
+    out->secret_key = sf_strdup(sk);
+    out->token = token && *token ? sf_strdup(token) : NULL;
     out->expires_ms = exp_ms;
-    out->source = sf_aws_strdup(source);
+    out->source = sf_strdup(source);
 }
 
 /* Result of one source: found, not configured (try the next), failed. */
@@ -75,13 +74,13 @@ static outcome from_keys(const char *ak, const char *sk, const char *token, cons
                          const char *ak_name, const char *sk_name, sf_aws_creds *out, trail *t)
 {
     if (!ak && !sk) {
-        char *why = sf_aws_fmt("%s and %s not set", ak_name, sk_name);
+        char *why = sf_fmt("%s and %s not set", ak_name, sk_name);
         tried(t, source, why);
         free(why);
         return ABSENT;
     }
     if (!ak || !sk) {
-        char *why = sf_aws_fmt("%s is set but %s is not: set both", ak ? ak_name : sk_name, ak ? sk_name : ak_name);
+        char *why = sf_fmt("%s is set but %s is not: set both", ak ? ak_name : sk_name, ak ? sk_name : ak_name);
         tried(t, source, why);
         free(why);
         return FAILED;
@@ -96,7 +95,7 @@ static char *read_token_file(const char *path, char **why)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        *why = sf_aws_fmt("cannot read the web identity token file %s: %s", path, strerror(errno));
+        *why = sf_fmt("cannot read the web identity token file %s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = malloc(TOKEN_MAX + 1);
@@ -107,7 +106,7 @@ static char *read_token_file(const char *path, char **why)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
     if (n == 0) {
         free(buf);
-        *why = sf_aws_fmt("the web identity token file %s is empty", path);
+        *why = sf_fmt("the web identity token file %s is empty", path);
         return NULL;
     }
     return buf;
@@ -134,7 +133,7 @@ static outcome assume_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *so
     free(owned);
     if (rc != 0) {
         char *text = sf_aws_error_text(&err);
-        why = sf_aws_fmt("assuming role %s failed: %s", role_arn, text);
+        why = sf_fmt("assuming role %s failed: %s", role_arn, text);
         tried(t, source, why);
         free(why);
         free(text);
@@ -142,7 +141,7 @@ static outcome assume_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *so
         return FAILED;
     }
     *out = got;
-    out->source = sf_aws_fmt("%s (role %s)", source, role_arn);
+    out->source = sf_fmt("%s (role %s)", source, role_arn);
     return FOUND;
 }
 
@@ -181,35 +180,22 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        *why = sf_aws_fmt("cannot create a pipe: %s", strerror(errno));
+        *why = sf_fmt("cannot create a pipe: %s", strerror(errno));
         return NULL;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
+    sf_spawn_opts opts = {.in = {SF_SPAWN_DEVNULL}, .out = {SF_SPAWN_FD, .fd = fds[1]}};
     pid_t pid;
-    int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = sf_spawn(&pid, argv, &opts);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
-        *why = sf_aws_fmt("cannot run /bin/sh: %s", strerror(rc));
+        *why = sf_fmt("cannot run /bin/sh: %s", strerror(rc));
         return NULL;
     }
-    sf_aws_buf out = {0};
-    sf_aws_buf_add(&out, "", 0);
-    int64_t deadline = sf_now_ms() + PROCESS_TIMEOUT_MS;
+    sf_buf out = {0};
+    sf_buf_append(&out, "", 0);
+    int64_t deadline = sf_time_mono_ms() + PROCESS_TIMEOUT_MS;
     bool timed_out = false;
     for (;;) {
         struct pollfd p = {fds[0], POLLIN, 0};
@@ -218,10 +204,10 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
             char buf[4096];
             ssize_t n = read(fds[0], buf, sizeof buf);
             if (n <= 0) break;
-            sf_aws_buf_add(&out, buf, (size_t)n);
+            sf_buf_append(&out, buf, (size_t)n);
             continue;
         }
-        if (sf_ctx_done(ctx) || sf_now_ms() > deadline) {
+        if (sf_ctx_done(ctx) || sf_time_mono_ms() > deadline) {
             timed_out = true;
             kill(pid, SIGKILL);
             break;
@@ -231,10 +217,10 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
     int status = 0;
     waitpid(pid, &status, 0);
     if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        *why = timed_out ? sf_aws_strdup("credential_process did not finish in time")
-                         : sf_aws_fmt("credential_process exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        *why = timed_out ? sf_strdup("credential_process did not finish in time")
+                         : sf_fmt("credential_process exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         memset(out.data, 0, out.len);
-        sf_aws_buf_free(&out);
+        sf_buf_free(&out);
         return NULL;
     }
     return out.data;
@@ -252,7 +238,7 @@ static int parse_creds_json(const char *text, const char *source, sf_aws_creds *
     const char *exp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "Expiration"));
     int rc = 0;
     if (!ak || !sk) {
-        *why = sf_aws_strdup(j ? "the answer has no AccessKeyId/SecretAccessKey" : "the answer is not JSON");
+        *why = sf_strdup(j ? "the answer has no AccessKeyId/SecretAccessKey" : "the answer is not JSON");
         rc = -1;
     } else {
         int64_t s = exp ? sf_aws_parse_iso8601(exp) : 0;
@@ -285,7 +271,7 @@ static outcome from_credential_source(sf_aws_client *c, sf_ctx *ctx, const char 
                                   t));
     if (strcasecmp(name, "Ec2InstanceMetadata") == 0) return required(from_imds(c, ctx, out, t));
     if (strcasecmp(name, "EcsContainer") == 0) return required(from_container(c, ctx, out, t));
-    char *why = sf_aws_fmt("credential_source \"%s\" is not one of Environment, Ec2InstanceMetadata, EcsContainer",
+    char *why = sf_fmt("credential_source \"%s\" is not one of Environment, Ec2InstanceMetadata, EcsContainer",
                            name);
     tried(t, source, why);
     free(why);
@@ -304,7 +290,7 @@ static outcome from_source_profile(sf_aws_client *c, sf_ctx *ctx, const sf_aws_p
                                   sf_aws_profile_get(p, "aws_session_token"), source, "aws_access_key_id",
                                   "aws_secret_access_key", out, t));
     if (depth + 1 >= ROLE_CHAIN_MAX) {
-        char *why = sf_aws_fmt("source_profile \"%s\": more than %d roles in a chain of profiles (a cycle?)",
+        char *why = sf_fmt("source_profile \"%s\": more than %d roles in a chain of profiles (a cycle?)",
                                src_name, ROLE_CHAIN_MAX);
         tried(t, source, why);
         free(why);
@@ -316,7 +302,7 @@ static outcome from_source_profile(sf_aws_client *c, sf_ctx *ctx, const sf_aws_p
     sf_aws_profile_load((const char *const *)files.config, files.n_config, (const char *const *)files.cred,
                         files.n_cred, src_name, &sp);
     sf_aws_client_files_clear(&files);
-    char *sp_source = sf_aws_fmt("%s -> source_profile \"%s\"", source, src_name);
+    char *sp_source = sf_fmt("%s -> source_profile \"%s\"", source, src_name);
     outcome o = FAILED;
     if (!sp.found) tried(t, sp_source, "no such profile in the shared config/credentials files");
     else o = required(profile_creds(c, ctx, &sp, sp_source, depth + 1, out, t));
@@ -348,10 +334,10 @@ static outcome assume_profile_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_p
         const char *dur = sf_aws_profile_get(p, "duration_seconds");
         sf_aws_error err = {0};
         if (sf_aws_sts_assume_role(c, ctx, &src, role, name ? name : session, dur ? atoll(dur) : 0, out, &err) == 0) {
-            out->source = sf_aws_fmt("%s (role %s with credentials from %s)", source, role, src.source);
+            out->source = sf_fmt("%s (role %s with credentials from %s)", source, role, src.source);
         } else {
             char *text = sf_aws_error_text(&err);
-            char *why = sf_aws_fmt("assuming role %s with credentials from %s failed: %s", role, src.source, text);
+            char *why = sf_fmt("assuming role %s with credentials from %s failed: %s", role, src.source, text);
             tried(t, source, why);
             free(why);
             free(text);
@@ -400,7 +386,7 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
     sf_aws_profile p;
     bool explicit_name = false;
     sf_aws_client_profile(c, &p, &explicit_name);
-    char *source = sf_aws_fmt("shared profile \"%s\"", p.name);
+    char *source = sf_fmt("shared profile \"%s\"", p.name);
     outcome o;
     if (!p.found) {
         tried(t, source, explicit_name ? "no such profile in the shared config/credentials files"
@@ -419,7 +405,7 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
 /* ---- 5, 6: container and instance metadata ---------------------------------- */
 
 static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url,
-                        const sf_aws_header *h, size_t nh, sf_aws_buf *body, char **why)
+                        const sf_aws_header *h, size_t nh, sf_buf *body, char **why)
 {
     sf_aws_http_req req = {
         .method = method, .url = url, .headers = h, .n_headers = nh, .timeout_ms = METADATA_TIMEOUT_MS,
@@ -428,12 +414,12 @@ static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const
     sf_aws_http_resp resp;
     int rc = sf_aws_http_do(sf_aws_client_http(c), ctx, &req, &resp);
     if (rc != 0 || resp.status != 200) {
-        *why = rc != 0 ? sf_aws_fmt("%s: %s", url, resp.error) : sf_aws_fmt("%s answered HTTP %ld", url, resp.status);
+        *why = rc != 0 ? sf_fmt("%s: %s", url, resp.error) : sf_fmt("%s answered HTTP %ld", url, resp.status);
         sf_aws_http_resp_clear(&resp);
         return -1;
     }
     *body = resp.body;
-    resp.body = (sf_aws_buf){0};
+    resp.body = (sf_buf){0};
     sf_aws_http_resp_clear(&resp);
     return 0;
 }
@@ -446,20 +432,20 @@ static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
         tried(t, src, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI not set");
         return ABSENT;
     }
-    char *url = rel ? sf_aws_fmt("http://169.254.170.2%s", rel) : sf_aws_strdup(full);
+    char *url = rel ? sf_fmt("http://169.254.170.2%s", rel) : sf_strdup(full);
     char *auth = NULL, *why = NULL;
     if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         auth = read_token_file(env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &why);
     else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
-        auth = sf_aws_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+        auth = sf_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
     sf_aws_header h[] = {{"Authorization", auth}};
-    sf_aws_buf body = {0};
+    sf_buf body = {0};
     outcome o = FAILED;
     if (!why && metadata_get(c, ctx, "GET", url, h, auth ? 1 : 0, &body, &why) == 0)
         o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
     if (why) tried(t, src, why);
     if (body.data) memset(body.data, 0, body.len);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     if (auth) memset(auth, 0, strlen(auth));
     free(auth);
     free(why);
@@ -478,19 +464,19 @@ static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail
     const char *base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
                                                                 : "http://169.254.169.254";
     char *why = NULL;
-    sf_aws_buf token = {0}, role = {0}, body = {0};
-    char *url = sf_aws_fmt("%s/latest/api/token", base);
+    sf_buf token = {0}, role = {0}, body = {0};
+    char *url = sf_fmt("%s/latest/api/token", base);
     sf_aws_header ttl[] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
     outcome o = ABSENT;
     if (metadata_get(c, ctx, "PUT", url, ttl, 1, &token, &why) == 0) {
         sf_aws_header th[] = {{"X-aws-ec2-metadata-token", token.data}};
         free(url);
-        url = sf_aws_fmt("%s/latest/meta-data/iam/security-credentials/", base);
+        url = sf_fmt("%s/latest/meta-data/iam/security-credentials/", base);
         o = FAILED;
         if (metadata_get(c, ctx, "GET", url, th, 1, &role, &why) == 0) {
             role.data[strcspn(role.data, "\r\n")] = 0;
             free(url);
-            url = sf_aws_fmt("%s/latest/meta-data/iam/security-credentials/%s", base, role.data);
+            url = sf_fmt("%s/latest/meta-data/iam/security-credentials/%s", base, role.data);
             if (metadata_get(c, ctx, "GET", url, th, 1, &body, &why) == 0)
                 o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
         }
@@ -499,9 +485,9 @@ static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail
     free(why);
     free(url);
     if (body.data) memset(body.data, 0, body.len);
-    sf_aws_buf_free(&token);
-    sf_aws_buf_free(&role);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&token);
+    sf_buf_free(&role);
+    sf_buf_free(&body);
     return o;
 }
 
@@ -512,7 +498,7 @@ int sf_aws_credentials_resolve(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out,
     *out = (sf_aws_creds){0};
     const sf_aws_config *cfg = sf_aws_client_config(c);
     trail t = {0};
-    sf_aws_buf_add(&t.text, "", 0);
+    sf_buf_append(&t.text, "", 0);
     outcome o = from_keys(cfg->access_key, cfg->secret_key, cfg->token, "provider configuration", "access_key",
                           "secret_key", out, &t);
     if (o == ABSENT)
@@ -524,11 +510,11 @@ int sf_aws_credentials_resolve(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out,
     if (o == ABSENT) o = from_imds(c, ctx, out, &t);
     if (o == FOUND) {
         sf_log(ctx, SF_LOG_INFO, "aws: credentials from %s", out->source);
-        sf_aws_buf_free(&t.text);
+        sf_buf_free(&t.text);
         return 0;
     }
     sf_aws_creds_clear(out);
-    *err = sf_aws_fmt("no usable AWS credentials. Sources tried, in order:%s", t.text.data);
-    sf_aws_buf_free(&t.text);
+    *err = sf_fmt("no usable AWS credentials. Sources tried, in order:%s", t.text.data);
+    sf_buf_free(&t.text);
     return -1;
 }

@@ -8,7 +8,7 @@
  * reused connection dies before the answer, even if the server acted on it.
  * A transfer watches the context and stops when it is cancelled.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -68,7 +68,7 @@ void sf_aws_http_free(sf_aws_http *h)
 
 static size_t on_body(char *data, size_t size, size_t n, void *user)
 {
-    sf_aws_buf_add(user, data, size * n);
+    sf_buf_append(user, data, size * n);
     return size * n;
 }
 
@@ -92,9 +92,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     while (end > v && isspace((unsigned char)end[-1])) end--;
     r->headers = realloc(r->headers, (r->n_headers + 1) * sizeof *r->headers);
     if (!r->headers) abort();
-    char *name = sf_aws_strndup(data, nlen);
+    char *name = sf_strndup(data, nlen);
     for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
-    r->headers[r->n_headers++] = (sf_aws_header){name, sf_aws_strndup(v, (size_t)(end - v))};
+    r->headers[r->n_headers++] = (sf_aws_header){name, sf_strndup(v, (size_t)(end - v))};
     return len;
 }
 
@@ -113,7 +113,7 @@ static struct curl_slist *header_list(const sf_aws_http_req *req)
 {
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < req->n_headers; i++) {
-        char *line = sf_aws_fmt("%s: %s", req->headers[i].name, req->headers[i].value);
+        char *line = sf_fmt("%s: %s", req->headers[i].name, req->headers[i].value);
         list = curl_slist_append(list, line);
         free(line);
     }
@@ -140,10 +140,10 @@ static void set_method(CURL *h, const sf_aws_http_req *req)
 int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, sf_aws_http_resp *resp)
 {
     *resp = (sf_aws_http_resp){0};
-    sf_aws_buf_add(&resp->body, "", 0);
+    sf_buf_append(&resp->body, "", 0);
     CURL *h = curl_easy_init();
     if (!h) {
-        resp->error = sf_aws_strdup("cannot initialise libcurl");
+        resp->error = sf_strdup("cannot initialise libcurl");
         return -1;
     }
     struct curl_slist *headers = header_list(req);
@@ -178,10 +178,10 @@ int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, s
     resp->sent = resp->status > 0 || pretransfer > 0;
     if (rc != CURLE_OK) {
         if (rc == CURLE_ABORTED_BY_CALLBACK)
-            resp->error = sf_aws_fmt("stopped: the operation was %s",
+            resp->error = sf_fmt("stopped: the operation was %s",
                                      sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
         else
-            resp->error = sf_aws_fmt("%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            resp->error = sf_fmt("%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
         resp->status = 0;
     }
     curl_slist_free_all(headers);
@@ -198,7 +198,7 @@ const char *sf_aws_http_header(const sf_aws_http_resp *resp, const char *lower_n
 
 void sf_aws_http_resp_clear(sf_aws_http_resp *resp)
 {
-    sf_aws_buf_free(&resp->body);
+    sf_buf_free(&resp->body);
     for (size_t i = 0; i < resp->n_headers; i++) {
         free(resp->headers[i].name);
         free(resp->headers[i].value);

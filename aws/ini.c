@@ -7,7 +7,7 @@
  * client reads is nested.  A key in the credentials file wins over the same
  * key in the config file, as in the SDKs.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -32,9 +32,9 @@ static void add(sf_aws_profile *p, const char *key, const char *value)
     if (has_key(p, key)) return; /* the first file read wins */
     p->kv = realloc(p->kv, (p->n + 1) * sizeof *p->kv);
     if (!p->kv) abort();
-    char *k = sf_aws_strdup(key);
+    char *k = sf_strdup(key);
     for (char *c = k; *c; c++) *c = (char)tolower((unsigned char)*c);
-    p->kv[p->n++] = (sf_aws_header){k, sf_aws_strdup(value)};
+    p->kv[p->n++] = (sf_aws_header){k, sf_strdup(value)};
 }
 
 /* Whether a section header (text between the brackets) names the profile. */
@@ -81,7 +81,7 @@ static void load_file(const char *path, const char *name, bool config_file, sf_a
 void sf_aws_profile_load(const char *const *config_files, size_t n_config, const char *const *cred_files,
                          size_t n_cred, const char *name, sf_aws_profile *out)
 {
-    *out = (sf_aws_profile){.name = sf_aws_strdup(name)};
+    *out = (sf_aws_profile){.name = sf_strdup(name)};
     for (size_t i = 0; i < n_cred; i++) load_file(cred_files[i], name, false, out);
     for (size_t i = 0; i < n_config; i++) load_file(config_files[i], name, true, out);
 }

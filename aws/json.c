@@ -5,7 +5,7 @@
  * "com.amazonaws.elasticmapreduce#InvalidRequestException") and whose text
  * is `message` or `Message`.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +20,14 @@ void sf_aws_json_error(const sf_aws_http_resp *resp, sf_aws_error *err)
         const char *hash = strrchr(type, '#');
         if (hash) type = hash + 1;
         free(err->code);
-        err->code = sf_aws_strndup(type, strcspn(type, ":"));
+        err->code = sf_strndup(type, strcspn(type, ":"));
     }
     const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "message"));
     if (!msg) msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "Message"));
     if (!msg) msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "errorMessage"));
     if (msg) {
         free(err->message);
-        err->message = sf_aws_strdup(msg);
+        err->message = sf_strdup(msg);
     }
     cJSON_Delete(root);
 }
@@ -36,9 +36,9 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
                      const char *operation, const cJSON *body, bool idempotent, cJSON **out, sf_aws_error *err)
 {
     *out = NULL;
-    char *text = body ? cJSON_PrintUnformatted(body) : sf_aws_strdup("{}");
+    char *text = body ? cJSON_PrintUnformatted(body) : sf_strdup("{}");
     if (!text) abort();
-    char *target = sf_aws_fmt("%s.%s", target_prefix, operation);
+    char *target = sf_fmt("%s.%s", target_prefix, operation);
     sf_aws_header headers[] = {
         {"Content-Type", "application/x-amz-json-1.1"},
         {"X-Amz-Target", target},
@@ -53,9 +53,9 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
         *out = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "{}", resp.body.len ? resp.body.len : 2);
         if (!*out) {
             sf_aws_error_clear(err);
-            err->operation = sf_aws_strdup(operation);
+            err->operation = sf_strdup(operation);
             err->status = resp.status;
-            err->message = sf_aws_strdup("the answer is not valid JSON");
+            err->message = sf_strdup("the answer is not valid JSON");
             rc = -1;
         }
     }

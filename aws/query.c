@@ -5,7 +5,7 @@
  * find elements by local name, ignoring namespaces, and parse with no
  * network access and no entity expansion.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <libxml/parser.h>
 #include <stdlib.h>
@@ -53,7 +53,7 @@ char *sf_aws_xml_text(xmlNode *node, const char *path)
     xmlNode *n = sf_aws_xml_find(node, path);
     if (!n) return NULL;
     xmlChar *c = xmlNodeGetContent(n);
-    char *s = sf_aws_strdup(c ? (const char *)c : "");
+    char *s = sf_strdup(c ? (const char *)c : "");
     xmlFree(c);
     return s;
 }
@@ -84,13 +84,13 @@ void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err)
 
 static char *form_body(const char *operation, const char *version, const sf_aws_param *params, size_t n)
 {
-    sf_aws_buf b = {0};
-    sf_aws_buf_addf(&b, "Action=%s&Version=%s", operation, version);
+    sf_buf b = {0};
+    sf_buf_printf(&b, "Action=%s&Version=%s", operation, version);
     for (size_t i = 0; i < n; i++) {
         const char *v = params[i].value ? params[i].value : "";
         char *k = sf_aws_uri_encode(params[i].key, strlen(params[i].key), false);
         char *e = sf_aws_uri_encode(v, strlen(v), false);
-        sf_aws_buf_addf(&b, "&%s=%s", k, e);
+        sf_buf_printf(&b, "&%s=%s", k, e);
         free(k);
         if (e) memset(e, 0, strlen(e)); /* may hold a web identity token */
         free(e);
@@ -116,9 +116,9 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
         *doc = sf_aws_xml_parse(resp.body.data, resp.body.len);
         if (!*doc) {
             sf_aws_error_clear(err);
-            err->operation = sf_aws_strdup(operation);
+            err->operation = sf_strdup(operation);
             err->status = resp.status;
-            err->message = sf_aws_strdup("the answer is not valid XML");
+            err->message = sf_strdup("the answer is not valid XML");
             rc = -1;
         }
     }

@@ -6,7 +6,7 @@
  * connections).  The wait before attempt i+1 is full jitter over a capped
  * exponential: uniform in [0, min(cap, base * 2^i)].
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>

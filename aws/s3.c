@@ -5,7 +5,7 @@
  * style) unless the provider asks for path style or the endpoint is an IP
  * address or localhost (client.c decides).  Answers and errors are XML.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
@@ -22,17 +22,17 @@ int sf_aws_s3_parse_uri(const char *uri, char **bucket, char **key)
     const char *b = uri + 5;
     size_t n = strcspn(b, "/");
     if (n == 0) return -1;
-    *bucket = sf_aws_strndup(b, n);
+    *bucket = sf_strndup(b, n);
     const char *k = b + n;
     while (*k == '/') k++;
-    *key = sf_aws_strdup(k);
+    *key = sf_strdup(k);
     return 0;
 }
 
 static char *key_path(const char *key)
 {
     char *enc = sf_aws_uri_encode(key, strlen(key), true);
-    char *p = sf_aws_fmt("/%s", enc);
+    char *p = sf_fmt("/%s", enc);
     free(enc);
     return p;
 }
@@ -80,8 +80,8 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
     xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
     if (rc == 0 && !doc) {
         sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup("ListObjectsV2");
-        err->message = sf_aws_strdup("the answer is not valid XML");
+        err->operation = sf_strdup("ListObjectsV2");
+        err->message = sf_strdup("the answer is not valid XML");
         rc = -1;
     }
     if (doc) {
@@ -122,10 +122,10 @@ int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
     return 0;
 }
 
-int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_aws_buf *body,
+int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body,
                   sf_aws_error *err)
 {
-    *body = (sf_aws_buf){0};
+    *body = (sf_buf){0};
     char *path = key_path(key);
     sf_aws_call call = {
         .operation = "GetObject", .service = "s3", .method = "GET", .path = path, .idempotent = true,
@@ -135,7 +135,7 @@ int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) {
         *body = resp.body;
-        resp.body = (sf_aws_buf){0};
+        resp.body = (sf_buf){0};
     } else if (resp.status == 404 || sf_aws_error_is(err, "NoSuchKey")) {
         rc = 1;
     }
@@ -173,7 +173,7 @@ int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
     if (rc == 0) {
         const char *len = sf_aws_http_header(&resp, "content-length");
         if (size) *size = len ? atoll(len) : 0;
-        if (etag) *etag = sf_aws_strdup(sf_aws_http_header(&resp, "etag"));
+        if (etag) *etag = sf_strdup(sf_aws_http_header(&resp, "etag"));
     } else if (resp.status == 404) {
         rc = 1;
     }
@@ -182,18 +182,18 @@ int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
     return rc;
 }
 
-static void xml_escape(sf_aws_buf *b, const char *s)
+static void xml_escape(sf_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sf_aws_buf_adds(b, "&amp;"); break;
-        case '<': sf_aws_buf_adds(b, "&lt;"); break;
-        case '>': sf_aws_buf_adds(b, "&gt;"); break;
-        case '"': sf_aws_buf_adds(b, "&quot;"); break;
-        case '\'': sf_aws_buf_adds(b, "&apos;"); break;
-        case '\r': sf_aws_buf_adds(b, "&#13;"); break;
-        case '\n': sf_aws_buf_adds(b, "&#10;"); break;
-        default: sf_aws_buf_add(b, s, 1);
+        case '&': sf_buf_puts(b, "&amp;"); break;
+        case '<': sf_buf_puts(b, "&lt;"); break;
+        case '>': sf_buf_puts(b, "&gt;"); break;
+        case '"': sf_buf_puts(b, "&quot;"); break;
+        case '\'': sf_buf_puts(b, "&apos;"); break;
+        case '\r': sf_buf_puts(b, "&#13;"); break;
+        case '\n': sf_buf_puts(b, "&#10;"); break;
+        default: sf_buf_append(b, s, 1);
         }
     }
 }
@@ -208,10 +208,10 @@ static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
     int rc = 0;
     if (e) {
         sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup("DeleteObjects");
+        err->operation = sf_strdup("DeleteObjects");
         err->code = sf_aws_xml_text(e, "Code");
         char *key = sf_aws_xml_text(e, "Key"), *msg = sf_aws_xml_text(e, "Message");
-        err->message = sf_aws_fmt("%s: %s", key ? key : "?", msg ? msg : "not deleted");
+        err->message = sf_fmt("%s: %s", key ? key : "?", msg ? msg : "not deleted");
         free(key);
         free(msg);
         rc = -1;
@@ -223,15 +223,15 @@ static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
 static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *const *keys, size_t n,
                         sf_aws_error *err)
 {
-    sf_aws_buf body = {0};
-    sf_aws_buf_adds(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete "
+    sf_buf body = {0};
+    sf_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete "
                            "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
     for (size_t i = 0; i < n; i++) {
-        sf_aws_buf_adds(&body, "<Object><Key>");
+        sf_buf_puts(&body, "<Object><Key>");
         xml_escape(&body, keys[i]);
-        sf_aws_buf_adds(&body, "</Key></Object>");
+        sf_buf_puts(&body, "</Key></Object>");
     }
-    sf_aws_buf_adds(&body, "</Delete>");
+    sf_buf_puts(&body, "</Delete>");
     unsigned char md5[16];
     unsigned int mlen = 0;
     EVP_Digest(body.data, body.len, md5, &mlen, EVP_md5(), NULL);
@@ -248,7 +248,7 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     if (rc == 0) rc = delete_errors(&resp, err);
     sf_aws_http_resp_clear(&resp);
     free(md5_b64);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     return rc;
 }
 
@@ -300,7 +300,7 @@ static int body_error(int rc, const sf_aws_http_resp *resp, const char *operatio
 {
     if (rc == 0 && resp->body.len && strstr(resp->body.data, "<Error>")) {
         sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup(operation);
+        err->operation = sf_strdup(operation);
         sf_aws_xml_error(resp, err);
         return -1;
     }
@@ -315,8 +315,8 @@ static char *answer_text(const sf_aws_http_resp *resp, const char *operation, co
     if (doc) xmlFreeDoc(doc);
     if (!text) {
         sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup(operation);
-        err->message = sf_aws_fmt("the answer has no %s", element);
+        err->operation = sf_strdup(operation);
+        err->message = sf_fmt("the answer has no %s", element);
     }
     return text;
 }
@@ -392,18 +392,18 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
     sf_aws_http_resp_clear(&resp);
     if (!upload_id) return -1;
 
-    sf_aws_buf done = {0};
-    sf_aws_buf_addf(&done, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    sf_buf done = {0};
+    sf_buf_printf(&done, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     rc = 0;
     int n = 0;
     for (int64_t from = 0; rc == 0 && from < size; from += part_size) {
         int64_t to = from + part_size < size ? from + part_size - 1 : size - 1;
         char *etag = NULL;
         rc = copy_part(c, ctx, bucket, source, path, upload_id, ++n, from, to, &etag, err);
-        if (rc == 0) sf_aws_buf_addf(&done, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", n, etag);
+        if (rc == 0) sf_buf_printf(&done, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", n, etag);
         free(etag);
     }
-    sf_aws_buf_addf(&done, "</CompleteMultipartUpload>");
+    sf_buf_printf(&done, "</CompleteMultipartUpload>");
     if (rc == 0) {
         sf_aws_param q[] = {{"uploadId", upload_id}};
         sf_aws_header h[] = {{"Content-Type", "application/xml"}};
@@ -416,7 +416,7 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
     }
     if (rc != 0) abort_upload(c, ctx, bucket, path, upload_id);
     else sf_log(ctx, SF_LOG_DEBUG, "s3: copied %lld bytes in %d parts", (long long)size, n);
-    sf_aws_buf_free(&done);
+    sf_buf_free(&done);
     free(upload_id);
     return rc;
 }
@@ -426,7 +426,7 @@ int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
 {
     char *path = key_path(dst_key);
     char *src = sf_aws_uri_encode(src_key, strlen(src_key), true);
-    char *source = sf_aws_fmt("/%s/%s", bucket, src);
+    char *source = sf_fmt("/%s/%s", bucket, src);
     int64_t single_max, part;
     copy_limits(&single_max, &part);
     int rc = size > single_max ? copy_multipart(c, ctx, bucket, source, path, size, part, err)

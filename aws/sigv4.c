@@ -7,7 +7,7 @@
  * URI rules: S3 signs the path as sent; every other service signs it with
  * dot segments and doubled slashes removed, percent-encoded once more.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 static char *remove_dot_segments(const char *path)
 {
     size_t n = strlen(path);
-    if (n == 0) return sf_aws_strdup("/");
+    if (n == 0) return sf_strdup("/");
     const char **segs = calloc(n + 1, sizeof *segs);
     size_t *lens = calloc(n + 1, sizeof *lens);
     if (!segs || !lens) abort();
@@ -38,14 +38,14 @@ static char *remove_dot_segments(const char *path)
         p += len;
         if (*p == '/') p++;
     }
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
-    if (path[0] == '/') sf_aws_buf_adds(&b, "/");
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
+    if (path[0] == '/') sf_buf_puts(&b, "/");
     for (size_t i = 0; i < k; i++) {
-        if (i) sf_aws_buf_adds(&b, "/");
-        sf_aws_buf_add(&b, segs[i], lens[i]);
+        if (i) sf_buf_puts(&b, "/");
+        sf_buf_append(&b, segs[i], lens[i]);
     }
-    if (path[n - 1] == '/' && k) sf_aws_buf_adds(&b, "/");
+    if (path[n - 1] == '/' && k) sf_buf_puts(&b, "/");
     free(segs);
     free(lens);
     return b.data;
@@ -54,7 +54,7 @@ static char *remove_dot_segments(const char *path)
 static char *canonical_uri(const sf_aws_sign_req *req)
 {
     const char *path = req->path && *req->path ? req->path : "/";
-    if (req->s3) return sf_aws_strdup(path);
+    if (req->s3) return sf_strdup(path);
     char *norm = remove_dot_segments(path);
     char *enc = sf_aws_uri_encode(norm, strlen(norm), true);
     free(norm);
@@ -77,17 +77,17 @@ static char *canonical_query(const sf_aws_sign_req *req)
         char *k = sf_aws_uri_encode(p->key, strlen(p->key), false);
         char *v = sf_aws_uri_encode(p->value ? p->value : "", p->value ? strlen(p->value) : 0, false);
         /* "\x01" sorts before every encoded character: key order first. */
-        pairs[i] = sf_aws_fmt("%s\x01%s", k, v);
+        pairs[i] = sf_fmt("%s\x01%s", k, v);
         free(k);
         free(v);
     }
     qsort(pairs, req->n_query, sizeof *pairs, cmp_str);
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
     for (size_t i = 0; i < req->n_query; i++) {
-        if (i) sf_aws_buf_adds(&b, "&");
+        if (i) sf_buf_puts(&b, "&");
         *strchr(pairs[i], '\x01') = '=';
-        sf_aws_buf_adds(&b, pairs[i]);
+        sf_buf_puts(&b, pairs[i]);
         free(pairs[i]);
     }
     free(pairs);
@@ -103,24 +103,24 @@ typedef struct hdr {
 
 static char *lower(const char *s)
 {
-    char *d = sf_aws_strdup(s);
+    char *d = sf_strdup(s);
     for (char *p = d; *p; p++) *p = (char)tolower((unsigned char)*p);
     return d;
 }
 
 static char *collapse(const char *s)
 {
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
     bool space = false;
     for (const char *p = s; *p; p++) {
         if (isspace((unsigned char)*p)) {
             space = b.len > 0;
             continue;
         }
-        if (space) sf_aws_buf_adds(&b, " ");
+        if (space) sf_buf_puts(&b, " ");
         space = false;
-        sf_aws_buf_add(&b, p, 1);
+        sf_buf_append(&b, p, 1);
     }
     return b.data;
 }
@@ -136,9 +136,9 @@ static hdr *collect_headers(const sf_aws_sign_req *req, const sf_aws_creds *cred
     hdr *h = calloc(req->n_headers + 3, sizeof *h);
     if (!h) abort();
     size_t k = 0;
-    h[k++] = (hdr){sf_aws_strdup("host"), collapse(req->host)};
-    h[k++] = (hdr){sf_aws_strdup("x-amz-date"), sf_aws_strdup(req->amz_date)};
-    if (creds->token) h[k++] = (hdr){sf_aws_strdup("x-amz-security-token"), collapse(creds->token)};
+    h[k++] = (hdr){sf_strdup("host"), collapse(req->host)};
+    h[k++] = (hdr){sf_strdup("x-amz-date"), sf_strdup(req->amz_date)};
+    if (creds->token) h[k++] = (hdr){sf_strdup("x-amz-security-token"), collapse(creds->token)};
     for (size_t i = 0; i < req->n_headers; i++) {
         char *name = lower(req->headers[i].name);
         if (!strcmp(name, "host") || !strcmp(name, "x-amz-date") || !strcmp(name, "x-amz-security-token") ||
@@ -173,25 +173,25 @@ char *sf_aws_sigv4_canonical_request(const sf_aws_sign_req *req, const sf_aws_cr
 {
     size_t n;
     hdr *h = collect_headers(req, creds, &n);
-    sf_aws_buf canon = {0}, names = {0};
-    sf_aws_buf_add(&names, "", 0);
+    sf_buf canon = {0}, names = {0};
+    sf_buf_append(&names, "", 0);
     char *uri = canonical_uri(req), *query = canonical_query(req);
-    sf_aws_buf_addf(&canon, "%s\n%s\n%s\n", req->method, uri, query);
+    sf_buf_printf(&canon, "%s\n%s\n%s\n", req->method, uri, query);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
-            sf_aws_buf_addf(&canon, ",%s", h[i].value);
+            sf_buf_printf(&canon, ",%s", h[i].value);
             continue;
         }
-        if (i > 0) sf_aws_buf_adds(&canon, "\n");
-        sf_aws_buf_addf(&canon, "%s:%s", h[i].name, h[i].value);
-        sf_aws_buf_addf(&names, "%s%s", names.len ? ";" : "", h[i].name);
+        if (i > 0) sf_buf_puts(&canon, "\n");
+        sf_buf_printf(&canon, "%s:%s", h[i].name, h[i].value);
+        sf_buf_printf(&names, "%s%s", names.len ? ";" : "", h[i].name);
     }
-    sf_aws_buf_addf(&canon, "\n\n%s\n%s", names.data, req->payload_hash);
+    sf_buf_printf(&canon, "\n\n%s\n%s", names.data, req->payload_hash);
     free(uri);
     free(query);
     free_headers(h, n);
     if (signed_headers) *signed_headers = names.data;
-    else sf_aws_buf_free(&names);
+    else sf_buf_free(&names);
     return canon.data;
 }
 
@@ -202,12 +202,12 @@ char *sf_aws_sigv4_authorization(const sf_aws_sign_req *req, const sf_aws_creds 
     char date[9];
     memcpy(date, req->amz_date, 8);
     date[8] = 0;
-    char *scope = sf_aws_fmt("%s/%s/%s/aws4_request", date, req->region, req->service);
+    char *scope = sf_fmt("%s/%s/%s/aws4_request", date, req->region, req->service);
     char canon_hash[65];
     sf_aws_sha256_hex(canon, strlen(canon), canon_hash);
-    char *to_sign = sf_aws_fmt("AWS4-HMAC-SHA256\n%s\n%s\n%s", req->amz_date, scope, canon_hash);
+    char *to_sign = sf_fmt("AWS4-HMAC-SHA256\n%s\n%s\n%s", req->amz_date, scope, canon_hash);
 
-    char *k_secret = sf_aws_fmt("AWS4%s", creds->secret_key);
+    char *k_secret = sf_fmt("AWS4%s", creds->secret_key);
     unsigned char k_date[32], k_region[32], k_service[32], k_signing[32], sig[32];
     sf_aws_hmac(k_secret, strlen(k_secret), date, 8, k_date);
     sf_aws_hmac(k_date, 32, req->region, strlen(req->region), k_region);
@@ -221,7 +221,7 @@ char *sf_aws_sigv4_authorization(const sf_aws_sign_req *req, const sf_aws_creds 
         sig_hex[2 * i + 1] = digits[sig[i] & 15];
     }
     sig_hex[64] = 0;
-    char *auth = sf_aws_fmt("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key,
+    char *auth = sf_fmt("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key,
                             scope, names, sig_hex);
     /* The derived keys are as secret as the key itself. */
     memset(k_secret, 0, strlen(k_secret));
@@ -251,9 +251,9 @@ void sf_aws_creds_clear(sf_aws_creds *c)
 
 void sf_aws_creds_copy(sf_aws_creds *dst, const sf_aws_creds *src)
 {
-    dst->access_key = sf_aws_strdup(src->access_key);
-    dst->secret_key = sf_aws_strdup(src->secret_key);
-    dst->token = sf_aws_strdup(src->token);
+    dst->access_key = sf_strdup(src->access_key);
+    dst->secret_key = sf_strdup(src->secret_key);
+    dst->token = sf_strdup(src->token);
     dst->expires_ms = src->expires_ms;
-    dst->source = sf_aws_strdup(src->source);
+    dst->source = sf_strdup(src->source);
 }

@@ -3,7 +3,7 @@
  * Actions, EKS), which is unsigned: the token is the proof, and AssumeRole
  * (a profile's role_arn + source_profile), signed with the source's keys.
  */
-#include "aws.h"
+#include "aws/aws.h"
 
 #include <libxml/tree.h>
 #include <stdlib.h>
@@ -47,8 +47,8 @@ static int answer_creds(xmlDoc *doc, const char *operation, sf_aws_creds *out, s
     if (out->access_key && out->secret_key) return 0;
     sf_aws_creds_clear(out);
     sf_aws_error_clear(err);
-    err->operation = sf_aws_strdup(operation);
-    err->message = sf_aws_strdup("the answer holds no credentials");
+    err->operation = sf_strdup(operation);
+    err->message = sf_strdup("the answer holds no credentials");
     return -1;
 }
 
@@ -58,11 +58,11 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     *out = (sf_aws_creds){0};
     char duration[24];
     snprintf(duration, sizeof duration, "%lld", (long long)duration_s);
-    sf_aws_buf body = {0};
+    sf_buf body = {0};
     char *arn = sf_aws_uri_encode(role_arn, strlen(role_arn), false);
     char *session = sf_aws_uri_encode(session_name, strlen(session_name), false);
-    sf_aws_buf_addf(&body, "Action=AssumeRole&Version=" STS_VERSION "&RoleArn=%s&RoleSessionName=%s", arn, session);
-    if (duration_s > 0) sf_aws_buf_addf(&body, "&DurationSeconds=%s", duration);
+    sf_buf_printf(&body, "Action=AssumeRole&Version=" STS_VERSION "&RoleArn=%s&RoleSessionName=%s", arn, session);
+    if (duration_s > 0) sf_buf_printf(&body, "&DurationSeconds=%s", duration);
     free(arn);
     free(session);
     sf_aws_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
@@ -76,7 +76,7 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     if (rc == 0) rc = doc ? answer_creds(doc, "AssumeRole", out, err) : -1;
     if (doc) xmlFreeDoc(doc);
     sf_aws_http_resp_clear(&resp);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     return rc;
 }
 

@@ -1,11 +1,9 @@
-/* util.c — the small string, encoding and crypto helpers the AWS client is
- * built from: growable buffers, sha256/HMAC (OpenSSL), RFC 3986 encoding,
- * base64, timestamps.  Every function here can't fail except where noted;
- * allocation failure aborts.
+/* util.c — the small encoding and crypto helpers the AWS client is built
+ * from: sha256/HMAC (OpenSSL), RFC 3986 encoding, base64, ISO 8601 parsing.
+ * Every function here can't fail except where noted; allocation failure
+ * aborts.
  */
-#include "aws.h"
-
-#include "provider/str.h"
+#include "aws/aws.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -15,53 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-char *sf_aws_strndup(const char *s, size_t n)
-{
-    char *d = strndup(s, n);
-    if (!d) abort();
-    return d;
-}
-
-char *sf_aws_strdup(const char *s) { return s ? sf_aws_strndup(s, strlen(s)) : NULL; }
-
-/* ---- buffers ------------------------------------------------------------ */
-
-static void buf_reserve(sf_aws_buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    b->data = realloc(b->data, cap);
-    if (!b->data) abort();
-    b->cap = cap;
-}
-
-void sf_aws_buf_add(sf_aws_buf *b, const void *data, size_t len)
-{
-    buf_reserve(b, len);
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = 0;
-}
-
-void sf_aws_buf_adds(sf_aws_buf *b, const char *s) { sf_aws_buf_add(b, s, strlen(s)); }
-
-void sf_aws_buf_addf(sf_aws_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = sf_vfmt(fmt, ap);
-    va_end(ap);
-    sf_aws_buf_adds(b, s);
-    free(s);
-}
-
-void sf_aws_buf_free(sf_aws_buf *b)
-{
-    free(b->data);
-    *b = (sf_aws_buf){0};
-}
 
 /* ---- crypto ------------------------------------------------------------- */
 
@@ -98,12 +49,12 @@ static bool unreserved(unsigned char c)
 
 char *sf_aws_uri_encode(const char *s, size_t len, bool keep_slash)
 {
-    sf_aws_buf b = {0};
-    sf_aws_buf_add(&b, "", 0);
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (unreserved(c) || (keep_slash && c == '/')) sf_aws_buf_add(&b, &s[i], 1);
-        else sf_aws_buf_addf(&b, "%%%02X", c);
+        if (unreserved(c) || (keep_slash && c == '/')) sf_buf_append(&b, &s[i], 1);
+        else sf_buf_printf(&b, "%%%02X", c);
     }
     return b.data;
 }
@@ -162,13 +113,6 @@ unsigned char *sf_aws_unbase64(const char *s, size_t *len)
 }
 
 /* ---- time and randomness ------------------------------------------------ */
-
-int64_t sf_aws_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t sf_aws_parse_iso8601(const char *s)
 {

@@ -110,9 +110,14 @@ static sf_aws_client *lake_aws(const sf_lake_env *env, sf_aws_client **owned)
     return *owned;
 }
 
+/* An AWS error as an error diagnostic (the same shape as the engines'
+ * sf_aws_diag_error, written here because a lake stands below the engines),
+ * and cleared. */
 static void aws_diag(sf_diags *d, const char *summary, sf_aws_error *err)
 {
-    sf_aws_error_diag(d, NULL, summary, err, NULL);
+    char *text = sf_aws_error_text(err);
+    sf_diag_error(d, NULL, summary, "%s", text);
+    free(text);
     sf_aws_error_clear(err);
 }
 
@@ -283,7 +288,7 @@ static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **ru
 {
     *run_id = *fingerprint = *prefix = NULL;
     char *key = join(p->key, POINTER);
-    sf_aws_buf body = {0};
+    sf_buf body = {0};
     sf_aws_error err = {0};
     int rc = sf_aws_s3_get(c, ctx, p->bucket, key, &body, &err);
     if (rc < 0) aws_diag(d, "Cannot read what the lake publishes", &err);
@@ -304,7 +309,7 @@ static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **ru
             rc = -1;
         }
     }
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     free(key);
     return rc;
 }

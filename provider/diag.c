@@ -4,7 +4,7 @@
  * "stage[1].script", "triggers[\"k\"]") and parsed into steps only when the
  * protocol message is built, so callers stay short.
  */
-#include "diag.h"
+#include "provider/diag.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -3,8 +3,8 @@
  * See go-plugin server.go (Serve, protocolVersion) and Terraform's
  * internal/plugin6 client for the other side of every string here.
  */
-#include "handshake.h"
-#include "str.h"
+#include "provider/handshake.h"
+#include "base/str.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -18,13 +18,7 @@
 #include <cjson/cJSON.h>
 
 #define SOCKET_NAME "plugin.sock"
-#define DIR_TEMPLATE "sparkflow-plugin-XXXXXX"
-
-static char *xstrdup(const char *s) {
-    char *p = strdup(s);
-    if (!p) abort();
-    return p;
-}
+#define DIR_SUFFIX "-plugin-XXXXXX"
 
 
 void sf_handshake_env_read(sf_handshake_env *env) {
@@ -76,17 +70,18 @@ int sf_handshake_pick_protocol(const char *versions, char **err) {
 }
 
 int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env,
-                           bool debug, char **err) {
+                           bool debug, const char *display_name, char **err) {
     memset(hs, 0, sizeof *hs);
     hs->debug = debug;
     if (!debug && (!env->magic_cookie ||
                    strcmp(env->magic_cookie, SF_HANDSHAKE_COOKIE_VALUE) != 0)) {
         if (err)
-            *err = xstrdup(
-                "This binary is a Terraform plugin (the SparkFlow provider). It is "
+            *err = sf_fmt(
+                "This binary is a Terraform plugin (the %s provider). It is "
                 "started by Terraform, not run directly: declare the provider in a "
                 "configuration and run `terraform init` and `terraform plan`.\n"
-                "To debug the provider, run it with -debug and follow its instructions.");
+                "To debug the provider, run it with -debug and follow its instructions.",
+                display_name);
         return -1;
     }
     int proto = debug ? SF_HANDSHAKE_PROTOCOL
@@ -149,13 +144,13 @@ char *sf_handshake_reattach_line(const char *provider_addr, long pid,
 
 /* Try one parent directory.  Returns 0, 1 if the socket path would be too
  * long there, or -1 with *err set. */
-static int sockdir_try(sf_sockdir *sd, const char *parent, char **err) {
+static int sockdir_try(sf_sockdir *sd, const char *parent, const char *name, char **err) {
     size_t plen = strlen(parent);
     while (plen > 1 && parent[plen - 1] == '/') plen--;
-    /* parent/DIR_TEMPLATE/SOCKET_NAME plus the NUL must fit sun_path. */
-    size_t need = plen + 1 + strlen(DIR_TEMPLATE) + 1 + strlen(SOCKET_NAME) + 1;
+    /* parent/<name>DIR_SUFFIX/SOCKET_NAME plus the NUL must fit sun_path. */
+    size_t need = plen + 1 + strlen(name) + strlen(DIR_SUFFIX) + 1 + strlen(SOCKET_NAME) + 1;
     if (need > sizeof(((struct sockaddr_un *)0)->sun_path)) return 1;
-    char *dir = sf_fmt("%.*s/%s", (int)plen, parent, DIR_TEMPLATE);
+    char *dir = sf_fmt("%.*s/%s%s", (int)plen, parent, name, DIR_SUFFIX);
     if (!mkdtemp(dir)) {
         if (err) *err = sf_fmt("cannot create a directory under %.*s for the plugin socket: %s",
                                   (int)plen, parent, strerror(errno));
@@ -167,12 +162,12 @@ static int sockdir_try(sf_sockdir *sd, const char *parent, char **err) {
     return 0;
 }
 
-int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, char **err) {
+int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, const char *name, char **err) {
     memset(sd, 0, sizeof *sd);
     if (!tmpdir) tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
-    int rc = sockdir_try(sd, tmpdir, err);
-    if (rc == 1 && strcmp(tmpdir, "/tmp") != 0) rc = sockdir_try(sd, "/tmp", err);
+    int rc = sockdir_try(sd, tmpdir, name, err);
+    if (rc == 1 && strcmp(tmpdir, "/tmp") != 0) rc = sockdir_try(sd, "/tmp", name, err);
     if (rc == 1) {
         if (err) *err = sf_fmt("the plugin socket path under %s would be too long", tmpdir);
         rc = -1;

@@ -16,7 +16,6 @@
     "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 #define SF_HANDSHAKE_PROTOCOL 6 /* tfplugin6 */
 #define SF_HANDSHAKE_CORE_VERSION 1 /* go-plugin's own protocol version */
-#define SF_HANDSHAKE_PROVIDER_ADDR "registry.terraform.io/sparkflow/sparkflow"
 
 /* The environment as go-plugin hands it over; NULL means unset. */
 typedef struct sf_handshake_env {
@@ -45,10 +44,11 @@ bool sf_handshake_debug_flag(int argc, char **argv);
 int sf_handshake_pick_protocol(const char *versions, char **err);
 
 /* Decide how to serve.  Returns 0, or -1 with *err a malloc'd message for the
- * person at the terminal (wrong or missing cookie: the binary was run by hand;
- * no common protocol: Terraform too old). */
+ * person at the terminal (wrong or missing cookie: the binary was run by hand,
+ * and the message says it is "the <display_name> provider"; no common
+ * protocol: Terraform too old). */
 int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env,
-                           bool debug, char **err);
+                           bool debug, const char *display_name, char **err);
 
 /* "1|6|unix|<socket>|grpc|<cert_b64>" without a newline; cert_b64 NULL or ""
  * for plaintext.  Malloc'd; aborts on OOM, can't fail otherwise. */
@@ -65,10 +65,10 @@ typedef struct sf_sockdir {
     char *path; /* dir + "/plugin.sock" (not created here) */
 } sf_sockdir;
 
-/* Make a fresh directory under tmpdir (NULL: $TMPDIR, else /tmp; falls back
- * to /tmp when the socket path would not fit a sockaddr_un).  Returns 0, or
- * -1 with *err malloc'd. */
-int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, char **err);
+/* Make a fresh directory "<name>-plugin-XXXXXX" under tmpdir (NULL: $TMPDIR,
+ * else /tmp; falls back to /tmp when the socket path would not fit a
+ * sockaddr_un).  Returns 0, or -1 with *err malloc'd. */
+int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, const char *name, char **err);
 
 /* Unlink the socket and remove the directory, then free the paths.  Safe on
  * a zeroed or already-removed sf_sockdir.  Can't fail (errors are ignored:

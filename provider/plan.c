@@ -1,6 +1,6 @@
 /* plan.c — defaults, unknowns and requires-replace, decided once for all
  * resources; and the merge that makes apply agree with its plan. */
-#include "plan.h"
+#include "provider/plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
 #ifndef SF_PLAN_H
 #define SF_PLAN_H
 
-#include "diag.h"
-#include "resource.h"
+#include "provider/diag.h"
+#include "provider/resource.h"
 
 /* Fill plan->planned from the proposed new state: defaults for unset
  * optional+computed attributes, unknown for computed ones on create (and on

@@ -9,7 +9,7 @@
  * ReadResource returned, so PlanResourceChange can tell that its prior
  * state is one this process just refreshed (sf_plan.prior_refreshed).
  */
-#include "runtime.h"
+#include "provider/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,10 +10,10 @@
 #ifndef SF_RESOURCE_H
 #define SF_RESOURCE_H
 
-#include "ctx.h"
-#include "diag.h"
-#include "schema.h"
-#include "value.h"
+#include "base/ctx.h"
+#include "provider/diag.h"
+#include "provider/schema.h"
+#include "provider/value.h"
 
 /* The context of one callback: cancellation/deadline/logging and the data
  * the provider's configure callback returned (NULL before configure). */
@@ -76,6 +76,9 @@ typedef struct sf_resource_type {
 
 typedef struct sf_provider_def {
     const char *name;              /* "sparkflow" */
+    const char *display_name;      /* "SparkFlow": in messages for a person; NULL: name */
+    const char *registry_address;  /* "registry.terraform.io/sparkflow/sparkflow": where
+                                      Terraform finds it (-debug's reattach line) */
     const char *version;
     const sf_block_def *schema;    /* the provider block */
     const sf_resource_type *const *resources; /* NULL-terminated */

@@ -2,8 +2,9 @@
  * and polite refusals for protocol features this provider does not offer. */
 #include <stdlib.h>
 
-#include "runtime.h"
-#include "wire.h"
+#include "base/str.h"
+#include "provider/runtime.h"
+#include "provider/wire.h"
 
 static ProtobufCMessage *validate_provider_config(sf_rpc *rpc, const ProtobufCMessage *msg)
 {
@@ -67,9 +68,10 @@ static void not_offered(sf_rpc *rpc, const char *what, size_t *n, Tfplugin6__Dia
 {
     sf_diags diags;
     sf_diags_init(&diags);
-    sf_diag_error(&diags, NULL, "Not supported by the sparkflow provider",
+    const char *name = rpc->rt->def->name;
+    sf_diag_error(&diags, NULL, sf_arena_keep(&rpc->arena, sf_fmt("Not supported by the %s provider", name)),
                   "The provider %s offers no %s. It manages resources only: see the provider's "
-                  "documentation for what it supports.", rpc->rt->def->name, what);
+                  "documentation for what it supports.", name, what);
     sf_wire_diags(&rpc->arena, &diags, n, out);
     sf_diags_clear(&diags);
 }
@@ -108,7 +110,7 @@ static ProtobufCMessage *call_function(sf_rpc *rpc, const ProtobufCMessage *msg)
     tfplugin6__call_function__response__init(r);
     r->error = SF_ARENA_NEW(&rpc->arena, Tfplugin6__FunctionError);
     tfplugin6__function_error__init(r->error);
-    r->error->text = sf_arena_strdup(&rpc->arena, "The sparkflow provider offers no functions.");
+    r->error->text = sf_arena_keep(&rpc->arena, sf_fmt("The %s provider offers no functions.", rpc->rt->def->name));
     return &r->base;
 }
 

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan.h"
-#include "runtime.h"
-#include "timeouts.h"
-#include "wire.h"
+#include "provider/plan.h"
+#include "provider/runtime.h"
+#include "provider/timeouts.h"
+#include "provider/wire.h"
 
 /* Resolve the resource type; adds a diagnostic and returns NULL if unknown. */
 static const sf_runtime_resource *resource(sf_rpc *rpc, const char *name, sf_diags *diags)
@@ -64,7 +64,7 @@ static void set_deadline(sf_rpc *rpc, const sf_runtime_resource *res, const sf_v
                          int64_t default_ms)
 {
     int64_t ms = sf_schema_nested(res->def->schema, "timeouts") ? sf_timeout_ms(v, op, default_ms) : default_ms;
-    if (ms > 0) sf_ctx_set_deadline(rpc->ctx, sf_now_ms() + ms);
+    if (ms > 0) sf_ctx_set_deadline(rpc->ctx, sf_time_mono_ms() + ms);
 }
 
 static ProtobufCMessage *validate_resource_config(sf_rpc *rpc, const ProtobufCMessage *msg)

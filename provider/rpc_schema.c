@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime.h"
-#include "wire.h"
+#include "provider/runtime.h"
+#include "provider/wire.h"
 
 static Tfplugin6__ServerCapabilities *capabilities(sf_arena *a)
 {

@@ -5,13 +5,12 @@
  * here the request is unpacked, given an arena and a context (a child of the
  * root that StopProvider cancels), handled, packed and released.
  */
-#include "runtime.h"
+#include "provider/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "server.h"
+#include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
     sf_rpc_schema_methods,
@@ -57,10 +56,10 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
     pthread_mutex_lock(&rt->lock);
     rpc.call = (sf_call){.ctx = rpc.ctx, .provider_data = rt->provider_data};
     pthread_mutex_unlock(&rt->lock);
-    int64_t started = sf_now_ms();
+    int64_t started = sf_time_mono_ms();
     sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: start", m->name);
     ProtobufCMessage *out = m->handle(&rpc, in);
-    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_now_ms() - started));
+    sf_log(rpc.ctx, SF_LOG_DEBUG, "%s: done in %lld ms", m->name, (long long)(sf_time_mono_ms() - started));
     int status = GRPC_OK;
     if (out) {
         *resp_len = protobuf_c_message_get_packed_size(out);
@@ -83,19 +82,6 @@ static void on_shutdown(void *app)
     sf_ctx_cancel(rt->root);
 }
 
-/* TF_LOG_PROVIDER, else TF_LOG; Terraform shows plugin lines at its level. */
-static sf_log_level level_from_env(void)
-{
-    const char *v = getenv("TF_LOG_PROVIDER");
-    if (!v || !*v) v = getenv("TF_LOG");
-    if (!v || !*v) return SF_LOG_WARN;
-    static const char *names[] = {"trace", "debug", "info", "warn", "error"};
-    for (int i = 0; i < 5; i++)
-        if (strcasecmp(v, names[i]) == 0) return (sf_log_level)i;
-    if (strcasecmp(v, "json") == 0) return SF_LOG_TRACE;
-    return SF_LOG_WARN;
-}
-
 static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
 {
     memset(rt, 0, sizeof *rt);
@@ -108,7 +94,7 @@ static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
         rt->resources[i].def = def->resources[i];
         rt->resources[i].type = sf_schema_type(def->resources[i]->schema);
     }
-    rt->root = sf_ctx_new_root(level_from_env());
+    rt->root = sf_ctx_new_named_root(sf_log_level_from_env(), def->name);
     pthread_mutex_init(&rt->lock, NULL);
 }
 
@@ -132,6 +118,9 @@ int sf_provider_serve(const sf_provider_def *def, int argc, char **argv)
         .handle = handle,
         .app = &rt,
         .on_shutdown = on_shutdown,
+        .name = def->name,
+        .display_name = def->display_name,
+        .registry_address = def->registry_address,
     };
     int rc = sf_server_main(&opts, argc, argv);
     runtime_clear(&rt);

@@ -10,8 +10,8 @@
 #include <pthread.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "resource.h"
+#include "base/arena.h"
+#include "provider/resource.h"
 
 typedef struct sf_runtime_resource {
     const sf_resource_type *def;

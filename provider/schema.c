@@ -6,7 +6,7 @@
  * and encoded with.  A nested attribute's value has the same shape as a
  * nested block of its attributes.
  */
-#include "schema.h"
+#include "provider/schema.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #ifndef SF_SCHEMA_H
 #define SF_SCHEMA_H
 
-#include "value.h"
+#include "provider/value.h"
 
 enum {
     SF_ATTR_REQUIRED  = 1 << 0,

@@ -11,7 +11,7 @@
  * Every completion-queue tag is an sf_tag whose function knows what the
  * event means; a call is freed once no batch of it is outstanding.
  */
-#include "server.h"
+#include "provider/server.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -36,9 +35,12 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 
-#include "handshake.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
 #include "proto/health.pb-c.h"
-#include "tls.h"
+#include "provider/handshake.h"
+#include "provider/tls.h"
 
 #define MAX_MESSAGE (256 * 1024 * 1024) /* Terraform's own limit */
 #define ACCEPTS 4            /* grpc_server_request_call kept armed at once */
@@ -47,65 +49,21 @@
 
 /* ---- Logging (hclog JSON on stderr, only when asked for) ----------------- */
 
-enum { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
-
-static int log_level_from_env(void) {
-    const char *v = getenv("TF_LOG_PROVIDER");
-    if (!v || !*v) v = getenv("TF_LOG");
-    if (!v || !*v) return LOG_OFF;
-    static const char *names[] = {"trace", "debug", "info", "warn", "error"};
-    for (int i = 0; i < LOG_OFF; i++)
-        if (strcasecmp(v, names[i]) == 0) return i;
-    return strcasecmp(v, "json") == 0 ? LOG_TRACE : LOG_OFF;
-}
-
-/* One hclog JSON line on stderr; a single locked stdio call per line. */
-static void emit_json_line(const char *level, const char *module, const char *msg) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char stamp[32], when[48];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when, sizeof when, "%.31s.%06dZ", stamp, (int)(ts.tv_nsec / 1000) % 1000000);
-
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return;
-    cJSON_AddStringToObject(o, "@level", level);
-    cJSON_AddStringToObject(o, "@message", msg);
-    cJSON_AddStringToObject(o, "@module", module);
-    cJSON_AddStringToObject(o, "@timestamp", when);
-    char *line = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (line) {
-        fprintf(stderr, "%s\n", line);
-        cJSON_free(line);
-    }
-}
-
-/* The server's own messages: debug or trace only. */
-static void slog(int threshold, int level, const char *fmt, ...)
+/* The server's own messages: debug or trace only, under "<name>.server". */
+static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void slog(int threshold, int level, const char *fmt, ...) {
-    if (level < threshold || level > LOG_DEBUG) return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    emit_json_line(level == LOG_TRACE ? "trace" : "debug", "sparkflow.server", msg);
-}
 
 /* gRPC's own log (filtered by GRPC_VERBOSITY, default errors only), in the
- * same format so that Terraform files it under the right level. */
+ * same format so that Terraform files it under the right level.  gRPC's log
+ * hook carries no context, so its lines name the library alone. */
 static void grpc_log_to_hclog(gpr_log_func_args *args) {
-    const char *level = args->severity == GPR_LOG_SEVERITY_ERROR ? "error"
-                        : args->severity == GPR_LOG_SEVERITY_INFO ? "info" : "debug";
-    emit_json_line(level, "sparkflow.grpc", args->message);
+    sf_log_level level = args->severity == GPR_LOG_SEVERITY_ERROR ? SF_LOG_ERROR
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? SF_LOG_INFO : SF_LOG_DEBUG;
+    sf_log_write(level, "grpc", args->message);
 }
 
-#define LOGD(s, ...) slog((s)->log_level, LOG_DEBUG, __VA_ARGS__)
-#define LOGT(s, ...) slog((s)->log_level, LOG_TRACE, __VA_ARGS__)
+#define LOGD(s, ...) slog((s), SF_LOG_DEBUG, __VA_ARGS__)
+#define LOGT(s, ...) slog((s), SF_LOG_TRACE, __VA_ARGS__)
 
 /* ---- Types --------------------------------------------------------------- */
 
@@ -160,7 +118,9 @@ typedef struct sf_accept {
 
 struct sf_server {
     const sf_server_options *opts;
-    int log_level;
+    const char *name;           /* opts->name, or "plugin" */
+    char *log_module;           /* "<name>.server" */
+    sf_log_level log_level;
     sf_handshake hs;
     sf_tls_identity tls;
     sf_sockdir sock;
@@ -181,27 +141,25 @@ struct sf_server {
     bool shutting_down;
     bool shutdown_notified;     /* grpc_server_shutdown_and_notify completed */
     bool cancelled_all;
-    struct timespec cancel_at;
+    int64_t cancel_at_ms;       /* sf_time_mono_ms clock */
     sf_tag shutdown_tag;
 };
 
 /* ---- Small helpers -------------------------------------------------------- */
 
-static struct timespec now_mono(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t;
+/* How messages for a person name the plugin: "SparkFlow". */
+static const char *display_name(const sf_server *s) {
+    return s->opts->display_name ? s->opts->display_name : s->name;
 }
 
-static struct timespec add_ms(struct timespec t, long ms) {
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
-    return t;
-}
-
-static bool after(struct timespec a, struct timespec b) {
-    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec >= b.tv_nsec);
+static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...) {
+    if (level < s->log_level || level > SF_LOG_DEBUG) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = sf_vfmt(fmt, ap);
+    va_end(ap);
+    sf_log_write(level, s->log_module, msg);
+    free(msg);
 }
 
 static gpr_timespec deadline_ms(long ms) {
@@ -279,12 +237,6 @@ static void call_reply(srv_call *c, int status, void *resp, size_t resp_len, cha
     start_batch(c, ops, n, &c->reply_tag);
 }
 
-static char *xstrdup(const char *s) {
-    char *p = strdup(s);
-    if (!p) abort();
-    return p;
-}
-
 static void on_reply_done(sf_server *s, sf_tag *tag, bool ok) {
     srv_call *c = tag->owner;
     c->pending--;
@@ -309,7 +261,7 @@ static void *handler_main(void *arg) {
                            GRPC_SLICE_LENGTH(c->req), &resp, &resp_len, &msg);
     if (status < 0 || status > GRPC_STATUS_UNAUTHENTICATED) {
         free(msg);
-        msg = xstrdup("the provider returned an invalid gRPC status");
+        msg = sf_strdup("the provider returned an invalid gRPC status");
         status = GRPC_STATUS_INTERNAL;
     }
     call_reply(c, status, resp, resp_len, msg);
@@ -322,13 +274,13 @@ static void answer_health(srv_call *c) {
         NULL, GRPC_SLICE_LENGTH(c->req), GRPC_SLICE_START_PTR(c->req));
     if (!req) {
         call_reply(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0,
-                   xstrdup("cannot parse HealthCheckRequest"));
+                   sf_strdup("cannot parse HealthCheckRequest"));
         return;
     }
     bool known = req->service[0] == '\0' || strcmp(req->service, "plugin") == 0;
     grpc__health__v1__health_check_request__free_unpacked(req, NULL);
     if (!known) {
-        call_reply(c, GRPC_STATUS_NOT_FOUND, NULL, 0, xstrdup("unknown service"));
+        call_reply(c, GRPC_STATUS_NOT_FOUND, NULL, 0, sf_strdup("unknown service"));
         return;
     }
     Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
@@ -352,7 +304,7 @@ static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok) {
     if (c->recv_buf) {
         grpc_byte_buffer_reader r;
         if (!grpc_byte_buffer_reader_init(&r, c->recv_buf)) {
-            call_reply(c, GRPC_STATUS_INTERNAL, NULL, 0, xstrdup("cannot read the request"));
+            call_reply(c, GRPC_STATUS_INTERNAL, NULL, 0, sf_strdup("cannot read the request"));
             return;
         }
         c->req = grpc_byte_buffer_reader_readall(&r);
@@ -368,12 +320,12 @@ static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok) {
     switch (c->kind) {
     case CALL_APP:
         if (s->shutting_down) {
-            call_reply(c, GRPC_STATUS_UNAVAILABLE, NULL, 0, xstrdup("the provider is shutting down"));
+            call_reply(c, GRPC_STATUS_UNAVAILABLE, NULL, 0, sf_strdup("the provider is shutting down"));
         } else if (pthread_create(&c->thread, NULL, handler_main, c) == 0) {
             c->has_thread = true;
         } else {
             call_reply(c, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0,
-                       xstrdup("cannot start a thread for the call"));
+                       sf_strdup("cannot start a thread for the call"));
         }
         break;
     case CALL_HEALTH:
@@ -571,7 +523,7 @@ static void begin_shutdown(sf_server *s, const char *why) {
     s->shutdown_tag.fn = on_shutdown_notified;
     s->shutdown_tag.owner = s;
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-    s->cancel_at = add_ms(now_mono(), CANCEL_GRACE_MS);
+    s->cancel_at_ms = sf_time_mono_ms() + CANCEL_GRACE_MS;
 }
 
 static void check_signals(sf_server *s) {
@@ -661,11 +613,11 @@ static int serve_start(sf_server *s, char **err) {
  * writes to fd 1 later (a library, a child) lands on stderr instead. */
 static void announce(sf_server *s) {
     if (s->hs.debug) {
-        char *line = sf_handshake_reattach_line(SF_HANDSHAKE_PROVIDER_ADDR, (long)getpid(),
+        char *line = sf_handshake_reattach_line(s->opts->registry_address, (long)getpid(),
                                                 s->sock.path);
-        printf("SparkFlow provider started in debug mode. To attach Terraform, run this\n"
+        printf("%s provider started in debug mode. To attach Terraform, run this\n"
                "in the shell where you run it:\n\n\texport %s\n\n"
-               "Stop the provider with Ctrl-C.\n", line);
+               "Stop the provider with Ctrl-C.\n", display_name(s), line);
         free(line);
     } else {
         char *line = sf_handshake_line(s->sock.path, s->hs.client_cert ? s->tls.cert_b64 : NULL);
@@ -685,7 +637,7 @@ static void run_loop(sf_server *s) {
         }
         assert(ev.type != GRPC_QUEUE_SHUTDOWN);
         check_signals(s);
-        if (s->shutting_down && !s->cancelled_all && after(now_mono(), s->cancel_at)) {
+        if (s->shutting_down && !s->cancelled_all && sf_time_mono_ms() >= s->cancel_at_ms) {
             LOGD(s, "cancelling %d call(s) still in flight", s->live);
             grpc_server_cancel_all_calls(s->server);
             s->cancelled_all = true;
@@ -714,19 +666,26 @@ int sf_server_main(const sf_server_options *opts, int argc, char **argv) {
     if (!s) abort();
     s->opts = opts;
     s->sigfd = -1;
-    s->log_level = log_level_from_env();
+    s->name = opts->name ? opts->name : "plugin";
+    s->log_module = sf_fmt("%s.server", s->name);
+    s->log_level = sf_log_level_from_env();
     int rc = 1;
     char *err = NULL;
     bool grpc_up = false;
 
     sf_handshake_env env;
     sf_handshake_env_read(&env);
-    if (sf_handshake_configure(&s->hs, &env, sf_handshake_debug_flag(argc, argv), &err) != 0)
+    if (sf_handshake_configure(&s->hs, &env, sf_handshake_debug_flag(argc, argv),
+                               display_name(s), &err) != 0)
         goto out;
+    if (s->hs.debug && !opts->registry_address) {
+        err = sf_fmt("-debug needs the provider's registry address, and %s has none", s->name);
+        goto out;
+    }
     if (s->hs.client_cert && sf_tls_check_cert_pem(s->hs.client_cert, &err) != 0) goto out;
     if (signals_setup(s, &err) != 0) goto out;
     if (s->hs.client_cert && sf_tls_generate(&s->tls, &err) != 0) goto out;
-    if (sf_sockdir_create(&s->sock, NULL, &err) != 0) goto out;
+    if (sf_sockdir_create(&s->sock, NULL, s->name, &err) != 0) goto out;
 
     gpr_set_log_function(grpc_log_to_hclog);
     grpc_init();
@@ -751,6 +710,7 @@ out:
     sf_sockdir_remove(&s->sock);
     sf_tls_identity_clear(&s->tls);
     signals_restore(s);
+    free(s->log_module);
     free(s);
     return rc;
 }

@@ -25,6 +25,12 @@ typedef struct sf_server_options {
     void (*on_shutdown)(void *app); /* called once when shutdown starts (Controller/Shutdown,
                                        SIGTERM) so the app cancels in-flight work; runs on the
                                        server's event thread, so it must not block; may be NULL */
+    /* Who the plugin is (each may be NULL): */
+    const char *name;             /* "sparkflow": log module "<name>.server", socket
+                                     directory "<name>-plugin-..."; NULL: "plugin" */
+    const char *display_name;     /* "SparkFlow": in messages for a person; NULL: name */
+    const char *registry_address; /* "registry.terraform.io/sparkflow/sparkflow": the key
+                                     of -debug's reattach line; NULL: -debug is refused */
 } sf_server_options;
 
 /* Runs the whole plugin life: handshake from the environment (argv may hold

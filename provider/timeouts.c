@@ -1,5 +1,5 @@
 /* timeouts.c — Go-style durations and the `timeouts {}` block. */
-#include "timeouts.h"
+#include "provider/timeouts.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "schema.h"
+#include "provider/schema.h"
 
 extern const sf_block_def sf_timeouts_block;
 #define SF_TIMEOUTS_BLOCK \

@@ -4,7 +4,7 @@
  * which every TLS stack accepts) and a validity of days instead of decades:
  * the certificate only has to outlive the handshake of one Terraform run.
  */
-#include "tls.h"
+#include "provider/tls.h"
 
 #include <assert.h>
 #include <stdio.h>

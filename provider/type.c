@@ -5,7 +5,7 @@
  * written here must be byte-identical to go-cty's Type.MarshalJSON for the
  * msgpack encodings to match.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
@@ -111,7 +111,7 @@ sf_type *sf_type_object_optional(size_t n, const char *const *names,
     t->types = sfv_calloc(n, sizeof *t->types);
     if (any_optional) t->optional = sfv_calloc(n, sizeof *t->optional);
     for (size_t i = 0; i < n; i++) {
-        t->names[i] = sfv_strdup(e[i].name);
+        t->names[i] = sf_strdup(e[i].name);
         t->types[i] = e[i].type;
         if (any_optional) t->optional[i] = e[i].optional;
     }
@@ -144,7 +144,7 @@ sf_type *sf_type_copy(const sf_type *t)
     c->n = t->n;
     if (t->names) {
         c->names = sfv_calloc(t->n, sizeof *c->names);
-        for (size_t i = 0; i < t->n; i++) c->names[i] = sfv_strdup(t->names[i]);
+        for (size_t i = 0; i < t->n; i++) c->names[i] = sf_strdup(t->names[i]);
     }
     if (t->types) {
         c->types = sfv_calloc(t->n, sizeof *c->types);

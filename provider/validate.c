@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "schema.h"
-#include "timeouts.h"
+#include "provider/diag.h"
+#include "provider/schema.h"
+#include "provider/timeouts.h"
 
 static char *join(const char *path, const char *name)
 {

@@ -5,7 +5,7 @@
  * Numbers are canonical decimal text (value_number.c), so comparing two
  * numbers is comparing two strings.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -81,7 +81,7 @@ sf_value *sf_value_int(int64_t i)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRId64, i);
-    return number_owned(sfv_strdup(buf));
+    return number_owned(sf_strdup(buf));
 }
 
 /* The shortest decimal that reads back as d ("0.1" for 0.1).  d must be
@@ -122,9 +122,9 @@ sf_refinements *sfv_refine_copy(const sf_refinements *r)
     if (!r) return NULL;
     sf_refinements *c = sfv_malloc(sizeof *c);
     *c = *r;
-    c->string_prefix = r->string_prefix ? sfv_strdup(r->string_prefix) : NULL;
-    c->number_lower = r->number_lower ? sfv_strdup(r->number_lower) : NULL;
-    c->number_upper = r->number_upper ? sfv_strdup(r->number_upper) : NULL;
+    c->string_prefix = r->string_prefix ? sf_strdup(r->string_prefix) : NULL;
+    c->number_lower = r->number_lower ? sf_strdup(r->number_lower) : NULL;
+    c->number_upper = r->number_upper ? sf_strdup(r->number_upper) : NULL;
     return c;
 }
 
@@ -191,7 +191,7 @@ sf_value *sf_value_copy(const sf_value *v)
     }
     if (v->keys) {
         c->keys = sfv_calloc(v->n, sizeof *c->keys);
-        for (size_t i = 0; i < v->n; i++) c->keys[i] = sfv_strdup(v->keys[i]);
+        for (size_t i = 0; i < v->n; i++) c->keys[i] = sf_strdup(v->keys[i]);
     }
     c->dyn_type = sf_type_copy(v->dyn_type);
     c->refine = sfv_refine_copy(v->refine);
@@ -280,7 +280,7 @@ void sf_value_put(sf_value *obj, const char *key, sf_value *owned)
     obj->elems = sfv_realloc(obj->elems, (obj->n + 1) * sizeof *obj->elems);
     memmove(obj->keys + i + 1, obj->keys + i, (obj->n - i) * sizeof *obj->keys);
     memmove(obj->elems + i + 1, obj->elems + i, (obj->n - i) * sizeof *obj->elems);
-    obj->keys[i] = sfv_strdup(key);
+    obj->keys[i] = sf_strdup(key);
     obj->elems[i] = owned;
     obj->n++;
 }

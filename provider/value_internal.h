@@ -7,7 +7,8 @@
 #ifndef SF_VALUE_INTERNAL_H
 #define SF_VALUE_INTERNAL_H
 
-#include "value.h"
+#include "base/str.h"
+#include "provider/value.h"
 
 #include <stdarg.h>
 
@@ -22,7 +23,6 @@
 void *sfv_malloc(size_t n);
 void *sfv_calloc(size_t n, size_t size);
 void *sfv_realloc(void *p, size_t n);
-char *sfv_strdup(const char *s);
 char *sfv_strndup(const char *s, size_t n);
 
 /* ---- Growable byte buffer, always NUL-terminated when p != NULL. ---- */

@@ -11,7 +11,7 @@
  * document order; after parsing, the tree is walked in the same order and
  * each number node's valueint is set to the index of its text.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -445,7 +445,7 @@ char *sf_value_to_json(const sf_value *v, const sf_type *t)
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!s) return NULL;
-    char *out = sfv_strdup(s);
+    char *out = sf_strdup(s);
     cJSON_free(s);
     return out;
 }

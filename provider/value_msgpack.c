@@ -12,9 +12,10 @@
  * for 100 GB; skim() checks the structure (lengths against the bytes that
  * are really there, nesting depth) before msgpack-c sees the input.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <msgpack.h>
@@ -213,10 +214,10 @@ static char *number_text(decoder *d, const msgpack_object *o)
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64);
-        return sfv_strdup(buf);
+        return sf_strdup(buf);
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
         snprintf(buf, sizeof buf, "%" PRId64, o->via.i64);
-        return sfv_strdup(buf);
+        return sf_strdup(buf);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64)) {
@@ -575,7 +576,7 @@ int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t,
 static int sb_write(void *data, const char *buf, size_t len)
 {
     if (msgpack_sbuffer_write(data, buf, len) != 0) {
-        fputs("sparkflow: out of memory\n", stderr);
+        fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
         abort();
     }
     return 0;

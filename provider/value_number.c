@@ -9,7 +9,7 @@
  * The only departure from go-cty: decimals longer than 512 bits of precision
  * (about 150 digits) stay exact here where go-cty would round them.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -68,7 +68,7 @@ char *sfv_num_canon(const char *text, size_t len, const char **why)
     long long ndig = (long long)(nd - lead);
     if (ndig == 0) {
         free(d);
-        return sfv_strdup("0");
+        return sf_strdup("0");
     }
     long long outlen = neg ? 1 : 0;
     if (point <= 0) outlen += 2 - point + ndig;
@@ -189,7 +189,7 @@ static void shortest_e(double d, char *buf, size_t size)
 char *sfv_num_from_double(double d)
 {
     assert(isfinite(d));
-    if (d == 0 || !isfinite(d)) return sfv_strdup("0");
+    if (d == 0 || !isfinite(d)) return sf_strdup("0");
     char buf[48];
     buf[0] = '-';
     shortest_e(fabs(d), buf + 1, sizeof buf - 1);

@@ -12,7 +12,7 @@
  * Strings in hash bytes are quoted as Go's %q does; which characters Go
  * deems printable is approximated for non-ASCII (see go_printable).
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,9 +5,10 @@
  * helpers that build those paths and messages live here with the small
  * growable buffer they use.
  */
-#include "value_internal.h"
+#include "provider/value_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 static void *oom(void)
 {
-    fputs("sparkflow: out of memory\n", stderr);
+    fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
     abort();
 }
 
@@ -44,11 +45,6 @@ char *sfv_strndup(const char *s, size_t n)
     if (n) memcpy(p, s, n);
     p[n] = '\0';
     return p;
-}
-
-char *sfv_strdup(const char *s)
-{
-    return sfv_strndup(s, strlen(s));
 }
 
 /* ---- Buffer ---------------------------------------------------------- */
@@ -99,7 +95,7 @@ void sfv_buf_printf(sfv_buf *b, const char *fmt, ...)
 
 char *sfv_buf_steal(sfv_buf *b)
 {
-    char *p = b->p ? b->p : sfv_strdup("");
+    char *p = b->p ? b->p : sf_strdup("");
     b->p = NULL;
     b->len = b->cap = 0;
     return p;

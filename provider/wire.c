@@ -1,5 +1,5 @@
 /* wire.c — DynamicValue and Diagnostic messages. */
-#include "wire.h"
+#include "provider/wire.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,9 +7,9 @@
 #define SF_WIRE_H
 
 #include "proto/tfplugin6.pb-c.h"
-#include "arena.h"
-#include "diag.h"
-#include "value.h"
+#include "base/arena.h"
+#include "provider/diag.h"
+#include "provider/value.h"
 
 /* Decode a DynamicValue (msgpack preferred, JSON accepted; absent → null).
  * On failure adds an error diagnostic naming `what` and returns NULL. */

@@ -133,6 +133,7 @@ const sf_engine_env *sf_resources_engine_env(const sf_call *call)
 
 const sf_provider_def sf_provider_sparkflow = {
     .name = "sparkflow",
+    .display_name = "SparkFlow", .registry_address = "registry.terraform.io/sparkflow/sparkflow",
     .version = SF_VERSION,
     .schema = &provider_schema,
     .resources = provider_resources,

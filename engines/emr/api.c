@@ -1,7 +1,7 @@
 /* api.c — the EMR API as the engine calls it: JSON 1.1 with the target
  * prefix ElasticMapReduce, DescribeCluster with "no such cluster" told
  * apart, small JSON accessors, and the context cleanup runs in. */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +33,8 @@ int sf_emr_describe(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **clust
     cJSON_Delete(out);
     if (!*cluster) {
         sf_aws_error_clear(err);
-        err->operation = sf_aws_strdup("DescribeCluster");
-        err->message = sf_aws_strdup("the answer holds no Cluster");
+        err->operation = sf_strdup("DescribeCluster");
+        err->message = sf_strdup("the answer holds no Cluster");
         return -1;
     }
     return 0;

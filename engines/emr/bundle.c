@@ -10,7 +10,7 @@
  * (uncompressed; Python imports it all the same) with fixed timestamps and
  * sorted entries, so the same files always give the same bytes and hash.
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,15 +25,15 @@
 
 /* ---- files ------------------------------------------------------------------ */
 
-static int read_file(const char *path, sf_aws_buf *out)
+static int read_file(const char *path, sf_buf *out)
 {
-    *out = (sf_aws_buf){0};
+    *out = (sf_buf){0};
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
     char buf[65536];
     size_t n;
-    sf_aws_buf_add(out, "", 0);
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out->len < FILE_MAX) sf_aws_buf_add(out, buf, n);
+    sf_buf_append(out, "", 0);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && out->len < FILE_MAX) sf_buf_append(out, buf, n);
     int rc = ferror(f) ? -1 : 0;
     fclose(f);
     return rc;
@@ -64,7 +64,7 @@ static void list_clear(file_list *l)
 /* Every regular file under base/rel, except caches and hidden files. */
 static void walk(const char *base, const char *rel, file_list *l)
 {
-    char *dir = sf_aws_fmt("%s/%s", base, rel);
+    char *dir = sf_fmt("%s/%s", base, rel);
     DIR *d = opendir(dir);
     free(dir);
     if (!d) return;
@@ -73,7 +73,7 @@ static void walk(const char *base, const char *rel, file_list *l)
         const char *n = e->d_name;
         size_t len = strlen(n);
         if (n[0] == '.' || strcmp(n, "__pycache__") == 0 || (len > 4 && strcmp(n + len - 4, ".pyc") == 0)) continue;
-        char *sub = sf_aws_fmt("%s/%s", rel, n), *full = sf_aws_fmt("%s/%s", base, sub);
+        char *sub = sf_fmt("%s/%s", rel, n), *full = sf_fmt("%s/%s", base, sub);
         struct stat st;
         if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
             walk(base, sub, l);
@@ -100,18 +100,18 @@ static void packages(const char *dir, file_list *files, char **name)
     size_t count = 0;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || e->d_name[0] == '_') continue;
-        char *init = sf_aws_fmt("%s/%s/__init__.py", dir, e->d_name);
+        char *init = sf_fmt("%s/%s/__init__.py", dir, e->d_name);
         struct stat st;
         if (stat(init, &st) == 0 && S_ISREG(st.st_mode)) {
             walk(dir, e->d_name, files);
-            if (!count++) *name = sf_aws_fmt("%s.zip", e->d_name);
+            if (!count++) *name = sf_fmt("%s.zip", e->d_name);
         }
         free(init);
     }
     closedir(d);
     if (count > 1) {
         free(*name);
-        *name = sf_aws_strdup("packages.zip");
+        *name = sf_strdup("packages.zip");
     }
     if (files->n) qsort(files->names, files->n, sizeof *files->names, cmp_name);
 }
@@ -132,20 +132,20 @@ static uint32_t crc32_of(const void *data, size_t len)
     return crc ^ 0xFFFFFFFFu;
 }
 
-static void u16(sf_aws_buf *b, uint32_t v)
+static void u16(sf_buf *b, uint32_t v)
 {
     unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    sf_aws_buf_add(b, x, 2);
+    sf_buf_append(b, x, 2);
 }
 
-static void u32(sf_aws_buf *b, uint32_t v)
+static void u32(sf_buf *b, uint32_t v)
 {
     unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
-    sf_aws_buf_add(b, x, 4);
+    sf_buf_append(b, x, 4);
 }
 
 /* The fields local and central headers share from "version needed" on. */
-static void common(sf_aws_buf *b, uint32_t crc, size_t size, size_t name_len)
+static void common(sf_buf *b, uint32_t crc, size_t size, size_t name_len)
 {
     u16(b, 20);     /* version needed */
     u16(b, 0x800);  /* flags: names are UTF-8 */
@@ -159,24 +159,24 @@ static void common(sf_aws_buf *b, uint32_t crc, size_t size, size_t name_len)
     u16(b, 0);      /* extra */
 }
 
-int sf_emr_zip(const char *const *names, const sf_aws_buf *data, size_t n, sf_aws_buf *out)
+int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *out)
 {
-    *out = (sf_aws_buf){0};
-    sf_aws_buf central = {0};
-    sf_aws_buf_add(out, "", 0);
-    sf_aws_buf_add(&central, "", 0);
+    *out = (sf_buf){0};
+    sf_buf central = {0};
+    sf_buf_append(out, "", 0);
+    sf_buf_append(&central, "", 0);
     for (size_t i = 0; i < n; i++) {
         uint32_t crc = crc32_of(data[i].data ? data[i].data : "", data[i].len);
         size_t off = out->len, nl = strlen(names[i]);
         if (off > 0xFFFFFFF0u || data[i].len > 0xFFFFFFF0u) {
-            sf_aws_buf_free(&central);
-            sf_aws_buf_free(out);
+            sf_buf_free(&central);
+            sf_buf_free(out);
             return -1;
         }
         u32(out, 0x04034b50);
         common(out, crc, data[i].len, nl);
-        sf_aws_buf_add(out, names[i], nl);
-        sf_aws_buf_add(out, data[i].data ? data[i].data : "", data[i].len);
+        sf_buf_append(out, names[i], nl);
+        sf_buf_append(out, data[i].data ? data[i].data : "", data[i].len);
         u32(&central, 0x02014b50);
         u16(&central, 20); /* made by */
         common(&central, crc, data[i].len, nl);
@@ -185,10 +185,10 @@ int sf_emr_zip(const char *const *names, const sf_aws_buf *data, size_t n, sf_aw
         u16(&central, 0);  /* internal attributes */
         u32(&central, 0);  /* external attributes */
         u32(&central, (uint32_t)off);
-        sf_aws_buf_add(&central, names[i], nl);
+        sf_buf_append(&central, names[i], nl);
     }
     size_t cd_off = out->len;
-    sf_aws_buf_add(out, central.data, central.len);
+    sf_buf_append(out, central.data, central.len);
     u32(out, 0x06054b50);
     u16(out, 0);
     u16(out, 0);
@@ -197,29 +197,29 @@ int sf_emr_zip(const char *const *names, const sf_aws_buf *data, size_t n, sf_aw
     u32(out, (uint32_t)central.len);
     u32(out, (uint32_t)cd_off);
     u16(out, 0);
-    sf_aws_buf_free(&central);
+    sf_buf_free(&central);
     return 0;
 }
 
 /* ---- upload ---------------------------------------------------------------------- */
 
 /* Put data at <root>/_sparkflow/code/<sha>/<name> unless it is there. */
-static char *upload(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, const sf_aws_buf *data, const char *name,
+static char *upload(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, const sf_buf *data, const char *name,
                     const char *content_type, const char *path, sf_diags *diags)
 {
     char *bucket = NULL, *prefix = NULL;
     sf_aws_s3_parse_uri(root_uri, &bucket, &prefix);
     char sha[65];
     sf_aws_sha256_hex(data->data ? data->data : "", data->len, sha);
-    char *key = sf_aws_fmt("%s%s" CODE_DIR "/%s/%s", prefix, *prefix ? "/" : "", sha, name);
+    char *key = sf_fmt("%s%s" CODE_DIR "/%s/%s", prefix, *prefix ? "/" : "", sha, name);
     sf_aws_error err = {0};
     int64_t size = -1;
     int rc = sf_aws_s3_head(c, ctx, bucket, key, &size, NULL, &err);
     if (rc == 1 || (rc == 0 && size != (int64_t)data->len))
         rc = sf_aws_s3_put(c, ctx, bucket, key, data->data, data->len, content_type, &err);
     char *uri = NULL;
-    if (rc == 0) uri = sf_aws_fmt("s3://%s/%s", bucket, key);
-    else sf_aws_error_diag(diags, path, "Cannot upload the stage's code", &err,
+    if (rc == 0) uri = sf_fmt("s3://%s/%s", bucket, key);
+    else sf_aws_diag_error(diags, path, "Cannot upload the stage's code", &err,
                            "The code goes next to the lake's data: the credentials need s3:PutObject there.");
     sf_aws_error_clear(&err);
     free(key);
@@ -232,31 +232,31 @@ int sf_emr_upload_code(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, cons
                        char **script_uri, char **py_files, sf_diags *diags)
 {
     *script_uri = *py_files = NULL;
-    sf_aws_buf body;
+    sf_buf body;
     if (read_file(script, &body) != 0) {
         sf_diag_error(diags, path, "Script not found", "Cannot read the stage script \"%s\": %s.", script,
                       strerror(errno));
-        sf_aws_buf_free(&body);
+        sf_buf_free(&body);
         return -1;
     }
-    char *copy = sf_aws_strdup(script), *copy2 = sf_aws_strdup(script);
+    char *copy = sf_strdup(script), *copy2 = sf_strdup(script);
     const char *base = basename(copy), *dir = dirname(copy2);
     *script_uri = upload(c, ctx, root_uri, &body, base, "text/x-python", path, diags);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     file_list files = {0};
     char *zip_name = NULL;
     if (*script_uri) packages(dir, &files, &zip_name);
     int rc = *script_uri ? 0 : -1;
     if (rc == 0 && files.n) {
-        sf_aws_buf *data = calloc(files.n, sizeof *data);
+        sf_buf *data = calloc(files.n, sizeof *data);
         if (!data) abort();
         for (size_t i = 0; i < files.n && rc == 0; i++) {
-            char *full = sf_aws_fmt("%s/%s", dir, files.names[i]);
+            char *full = sf_fmt("%s/%s", dir, files.names[i]);
             rc = read_file(full, &data[i]);
             if (rc != 0) sf_diag_error(diags, path, "Cannot read the script's package", "%s: %s.", full, strerror(errno));
             free(full);
         }
-        sf_aws_buf zip = {0};
+        sf_buf zip = {0};
         if (rc == 0 && sf_emr_zip((const char *const *)files.names, data, files.n, &zip) != 0) {
             sf_diag_error(diags, path, "Cannot bundle the script's package", "The packages beside %s exceed 4 GiB.", script);
             rc = -1;
@@ -265,8 +265,8 @@ int sf_emr_upload_code(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, cons
             *py_files = upload(c, ctx, root_uri, &zip, zip_name, "application/zip", path, diags);
             if (!*py_files) rc = -1;
         }
-        sf_aws_buf_free(&zip);
-        for (size_t i = 0; i < files.n; i++) sf_aws_buf_free(&data[i]);
+        sf_buf_free(&zip);
+        for (size_t i = 0; i < files.n; i++) sf_buf_free(&data[i]);
         free(data);
     }
     list_clear(&files);

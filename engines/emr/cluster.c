@@ -15,12 +15,13 @@
  * recreates).  Update resizes the core instance group in place.  Delete
  * terminates and waits for TERMINATED.
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "base/time.h"
 
 #define CLUSTER_POLL_CAP_MS 30000
 #define CREATE_ATTEMPTS 4
@@ -70,12 +71,9 @@ static cJSON *string_array(char *const *items, size_t n)
 
 static char *rfc3339(double epoch_s)
 {
-    time_t t = (time_t)epoch_s;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return sf_aws_strdup(buf);
+    char buf[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(buf, (int64_t)(epoch_s * 1000));
+    return sf_strdup(buf);
 }
 
 /* ---- RunJobFlow --------------------------------------------------------------- */
@@ -185,12 +183,12 @@ static int find_by_token(sf_aws_client *c, sf_ctx *ctx, const char *name, const 
                 return -1;
             }
             if (desc && has_tag(desc, "sparkflow:create-token", token)) {
-                *id = sf_aws_strdup(cid);
+                *id = sf_strdup(cid);
                 found = 1;
             }
             cJSON_Delete(desc);
         }
-        marker = found ? NULL : sf_aws_strdup(sf_emr_str(out, "Marker"));
+        marker = found ? NULL : sf_strdup(sf_emr_str(out, "Marker"));
         cJSON_Delete(out);
     } while (marker);
     return found;
@@ -213,12 +211,12 @@ static int run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
     for (int attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
         cJSON *out = NULL;
         if (sf_emr_call(c, ctx, "RunJobFlow", body, false, &out, &err) == 0) {
-            *id = sf_aws_strdup(sf_emr_str(out, "JobFlowId"));
+            *id = sf_strdup(sf_emr_str(out, "JobFlowId"));
             cJSON_Delete(out);
             if (*id) break;
             sf_aws_error_clear(&err);
-            err.operation = sf_aws_strdup("RunJobFlow");
-            err.message = sf_aws_strdup("the answer holds no JobFlowId");
+            err.operation = sf_strdup("RunJobFlow");
+            err.message = sf_strdup("the answer holds no JobFlowId");
             break;
         }
         bool again = err.maybe_applied || sf_aws_retryable(err.status, err.code, 0) || iam_propagation(&err);
@@ -246,7 +244,7 @@ static int run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
         sf_aws_error_clear(&lerr);
     }
     if (!*id)
-        sf_aws_error_diag(diags, NULL, "Cannot create the EMR cluster", &err,
+        sf_aws_diag_error(diags, NULL, "Cannot create the EMR cluster", &err,
                           "Check the emr block (release label, instance types, roles, subnet) and the "
                           "credentials' permissions (elasticmapreduce:RunJobFlow, iam:PassRole).");
     sf_aws_error_clear(&err);
@@ -278,7 +276,7 @@ static int wait_ready(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **clu
         sf_aws_error err = {0};
         int rc = sf_emr_describe(c, ctx, id, &cl, &err);
         if (rc != 0 && !(rc < 0 && sf_aws_retryable(err.status, err.code, 0))) {
-            if (!sf_ctx_done(ctx)) sf_aws_error_diag(diags, NULL, "Cannot follow the new EMR cluster", &err, NULL);
+            if (!sf_ctx_done(ctx)) sf_aws_diag_error(diags, NULL, "Cannot follow the new EMR cluster", &err, NULL);
             sf_aws_error_clear(&err);
             if (sf_ctx_done(ctx)) break;
             return -1;
@@ -318,7 +316,7 @@ static int terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, s
     cJSON_Delete(body);
     cJSON_Delete(out);
     if (rc != 0) {
-        sf_aws_error_diag(diags, NULL, "Cannot terminate the EMR cluster", &err,
+        sf_aws_diag_error(diags, NULL, "Cannot terminate the EMR cluster", &err,
                           "Terminate it in the EMR console or with `aws emr terminate-clusters` to stop its cost.");
         sf_aws_error_clear(&err);
         return -1;
@@ -336,7 +334,7 @@ static int terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, s
             break;
         }
         if (d < 0 && !sf_aws_retryable(err.status, err.code, 0)) {
-            sf_aws_error_diag(diags, NULL, "Cannot follow the EMR cluster's termination", &err, NULL);
+            sf_aws_diag_error(diags, NULL, "Cannot follow the EMR cluster's termination", &err, NULL);
             sf_aws_error_clear(&err);
             return -1;
         }
@@ -370,7 +368,7 @@ static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **grou
         const char *role = sf_emr_str(g, "InstanceGroupType");
         if (!role) role = sf_emr_str(g, "InstanceRole");
         if (!role || strcmp(role, "CORE") != 0) continue;
-        *group_id = sf_aws_strdup(sf_emr_str(g, "Id"));
+        *group_id = sf_strdup(sf_emr_str(g, "Id"));
         *requested = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "RequestedInstanceCount"));
         *running = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "RunningInstanceCount"));
         break;
@@ -406,17 +404,17 @@ static void fill_info(const cJSON *cl, sf_value *spec_owned, int64_t core_count,
                       sf_cluster_info *out)
 {
     sf_cluster_info_clear(out);
-    out->id = sf_aws_strdup(sf_emr_str(cl, "Id"));
-    out->name = sf_aws_strdup(sf_emr_str(cl, "Name"));
-    out->state = sf_aws_strdup(sf_emr_str(cl, "Status.State"));
+    out->id = sf_strdup(sf_emr_str(cl, "Id"));
+    out->name = sf_strdup(sf_emr_str(cl, "Name"));
+    out->state = sf_strdup(sf_emr_str(cl, "Status.State"));
     const char *dns = sf_emr_str(cl, "MasterPublicDnsName");
-    out->master_url = sf_aws_strdup("yarn");
-    out->web_ui_url = dns && *dns ? sf_aws_fmt("http://%s:18080", dns) : NULL;
+    out->master_url = sf_strdup("yarn");
+    out->web_ui_url = dns && *dns ? sf_fmt("http://%s:18080", dns) : NULL;
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
                                                                 cJSON_GetObjectItemCaseSensitive(cl, "Status"), "Timeline"),
                                                             "CreationDateTime");
     if (cJSON_IsNumber(created)) out->created_at = rfc3339(created->valuedouble);
-    else if (cJSON_IsString(created)) out->created_at = sf_aws_strdup(created->valuestring);
+    else if (cJSON_IsString(created)) out->created_at = sf_strdup(created->valuestring);
     if (spec_owned && core_count > 0) sf_value_put(spec_owned, "core_instance_count", sf_value_int(core_count));
     out->spec = spec_owned;
     sf_value *d = sf_value_map();
@@ -438,7 +436,7 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
     sf_aws_error err = {0};
     int rc = sf_emr_describe(c, ctx, id, &cl, &err);
     if (rc < 0) {
-        sf_aws_error_diag(diags, NULL, "Cannot read the EMR cluster", &err, NULL);
+        sf_aws_diag_error(diags, NULL, "Cannot read the EMR cluster", &err, NULL);
         sf_aws_error_clear(&err);
         return -1;
     }
@@ -451,7 +449,7 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
     char *group = NULL;
     int64_t requested = 0, running = 0;
     if (core_group(c, ctx, id, &group, &requested, &running, &err) != 0) {
-        sf_aws_error_diag(diags, NULL, "Cannot read the EMR cluster's instance groups", &err, NULL);
+        sf_aws_diag_error(diags, NULL, "Cannot read the EMR cluster's instance groups", &err, NULL);
         sf_aws_error_clear(&err);
         cJSON_Delete(cl);
         return -1;
@@ -481,11 +479,11 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
         return SF_ENGINE_ERROR;
     }
     char token[33];
-    if (sf_aws_random_hex(token) != 0) snprintf(token, sizeof token, "%016llx", (long long)sf_aws_wall_ms());
+    if (sf_aws_random_hex(token) != 0) snprintf(token, sizeof token, "%016llx", (long long)sf_time_wall_ms());
     sf_value *resolved = sf_emr_spec_resolved(spec);
     cJSON *body = run_job_flow_body(c, name, &s, resolved, token);
     char *id = NULL;
-    int64_t t0 = sf_now_ms();
+    int64_t t0 = sf_time_mono_ms();
     sf_engine_status st = SF_ENGINE_ERROR;
     if (run_job_flow(c, ctx, name, body, token, &id, diags) == 0) {
         sf_log(ctx, SF_LOG_INFO, "emr: RunJobFlow made cluster %s (%s, %lld core %s)", id, s.release_label,
@@ -495,7 +493,7 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
             sf_value *spec_v = sf_value_copy(resolved);
             fill_info(cl, spec_v, s.core_instance_count, sf_aws_client_region(c, NULL), out);
             sf_log(ctx, SF_LOG_INFO, "emr: cluster %s %s after %lld ms", id, out->state,
-                   (long long)(sf_now_ms() - t0));
+                   (long long)(sf_time_mono_ms() - t0));
             st = SF_ENGINE_OK;
         } else {
             sf_ctx *cl_ctx = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
@@ -529,8 +527,8 @@ static int resize(sf_aws_client *c, sf_ctx *ctx, const char *id, int64_t want, s
     int64_t requested = 0, running = 0;
     sf_aws_error err = {0};
     if (core_group(c, ctx, id, &group, &requested, &running, &err) != 0 || !group) {
-        if (!group && !err.message) err.message = sf_aws_strdup("the cluster has no core instance group");
-        sf_aws_error_diag(diags, "emr.core_instance_count", "Cannot resize the EMR cluster", &err, NULL);
+        if (!group && !err.message) err.message = sf_strdup("the cluster has no core instance group");
+        sf_aws_diag_error(diags, "emr.core_instance_count", "Cannot resize the EMR cluster", &err, NULL);
         sf_aws_error_clear(&err);
         free(group);
         return -1;
@@ -545,7 +543,7 @@ static int resize(sf_aws_client *c, sf_ctx *ctx, const char *id, int64_t want, s
         rc = sf_emr_call(c, ctx, "ModifyInstanceGroups", body, true, &out, &err);
         cJSON_Delete(body);
         cJSON_Delete(out);
-        if (rc != 0) sf_aws_error_diag(diags, "emr.core_instance_count", "Cannot resize the EMR cluster", &err, NULL);
+        if (rc != 0) sf_aws_diag_error(diags, "emr.core_instance_count", "Cannot resize the EMR cluster", &err, NULL);
         sf_aws_error_clear(&err);
         sf_log(ctx, SF_LOG_INFO, "emr: cluster %s core group %s: %lld -> %lld nodes", id, group, (long long)requested,
                (long long)want);
@@ -564,7 +562,7 @@ static int resize(sf_aws_client *c, sf_ctx *ctx, const char *id, int64_t want, s
         group = NULL;
         if (core_group(c, ctx, id, &group, &requested, &running, &err) != 0 &&
             !sf_aws_retryable(err.status, err.code, 0)) {
-            sf_aws_error_diag(diags, NULL, "Cannot follow the EMR cluster's resize", &err, NULL);
+            sf_aws_diag_error(diags, NULL, "Cannot follow the EMR cluster's resize", &err, NULL);
             rc = -1;
         }
         sf_aws_error_clear(&err);
@@ -616,7 +614,7 @@ static int retag(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_value *
         if (rc == 0 && n_keys) rc = sf_emr_call(c, ctx, "RemoveTags", rm, true, &out, &err);
         cJSON_Delete(rm);
         cJSON_Delete(out);
-        if (rc != 0) sf_aws_error_diag(diags, "emr.tags", "Cannot update the EMR cluster's tags", &err, NULL);
+        if (rc != 0) sf_aws_diag_error(diags, "emr.tags", "Cannot update the EMR cluster's tags", &err, NULL);
     }
     sf_aws_error_clear(&err);
     sf_value_free(old_r);
@@ -654,7 +652,7 @@ sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, co
     int rc = sf_emr_describe(c, ctx, id, &cl, &err);
     sf_engine_status st = SF_ENGINE_OK;
     if (rc < 0) {
-        sf_aws_error_diag(diags, NULL, "Cannot read the EMR cluster", &err, NULL);
+        sf_aws_diag_error(diags, NULL, "Cannot read the EMR cluster", &err, NULL);
         st = SF_ENGINE_ERROR;
     } else if (rc == 0 && !state_is(sf_emr_str(cl, "Status.State"), "TERMINATED", "TERMINATED_WITH_ERRORS")) {
         sf_log(ctx, SF_LOG_INFO, "emr: terminating cluster %s", id);

@@ -4,7 +4,7 @@
  * The core node count and the tags change in place; any other change to
  * the `emr {}` block replaces the cluster.
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 static const char *const emr_updatable[] = {"core_instance_count", "tags", NULL};
 

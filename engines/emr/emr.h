@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "aws/aws.h"
+#include "engines/aws_diag.h"
 #include "engines/aws_env.h"
 #include "engines/engine.h"
 
@@ -90,7 +91,7 @@ const char *sf_emr_str(const cJSON *j, const char *path);
  * half each time, up to SPARKFLOW_AWS_POLL_MAX_MS (default: cap_ms). */
 typedef struct sf_emr_poll {
     int64_t next_ms, cap_ms;
-    int64_t last_start; /* sf_now_ms of the previous poll's start */
+    int64_t last_start; /* sf_time_mono_ms of the previous poll's start */
 } sf_emr_poll;
 void sf_emr_poll_init(sf_emr_poll *p, int64_t default_cap_ms);
 /* Wait until the next poll is due (measured from the previous poll's
@@ -120,7 +121,7 @@ sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, co
 int sf_emr_upload_code(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, const char *script, const char *path,
                        char **script_uri, char **py_files, sf_diags *diags);
 /* A stored (uncompressed) zip of files (names relative, data), for tests. */
-int sf_emr_zip(const char *const *names, const sf_aws_buf *data, size_t n, sf_aws_buf *out);
+int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *out);
 
 /* ---- steps.c --------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
  * the schedule with SPARKFLOW_AWS_POLL_MS (first interval) and
  * SPARKFLOW_AWS_POLL_MAX_MS (cap).
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <stdlib.h>
 
@@ -25,15 +25,15 @@ void sf_emr_poll_init(sf_emr_poll *p, int64_t default_cap_ms)
     p->cap_ms = env_ms("SPARKFLOW_AWS_POLL_MAX_MS", default_cap_ms);
     p->next_ms = env_ms("SPARKFLOW_AWS_POLL_MS", 1000);
     if (p->next_ms > p->cap_ms) p->next_ms = p->cap_ms;
-    p->last_start = sf_now_ms();
+    p->last_start = sf_time_mono_ms();
 }
 
 int sf_emr_poll_wait(sf_emr_poll *p, sf_ctx *ctx)
 {
-    int64_t due = p->last_start + p->next_ms, now = sf_now_ms();
+    int64_t due = p->last_start + p->next_ms, now = sf_time_mono_ms();
     if (due > now && sf_ctx_sleep_ms(ctx, due - now) != 0) return -1;
     if (sf_ctx_done(ctx)) return -1;
-    p->last_start = sf_now_ms();
+    p->last_start = sf_time_mono_ms();
     p->next_ms += p->next_ms / 2;
     if (p->next_ms > p->cap_ms) p->next_ms = p->cap_ms;
     return 0;

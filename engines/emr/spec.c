@@ -8,7 +8,7 @@
  * configurations, so Read and import give back the block as written from
  * there and ask EMR only for what can drift (the core node count).
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -151,7 +151,7 @@ sf_value *sf_emr_spec_resolved(const sf_value *v)
 static char *str_of(const sf_value *v, const char *name)
 {
     const sf_value *a = known(v, name);
-    return a ? sf_aws_strdup(sf_value_get_str(a)) : NULL;
+    return a ? sf_strdup(sf_value_get_str(a)) : NULL;
 }
 
 static char **list_of(const sf_value *l, size_t *n)
@@ -159,7 +159,7 @@ static char **list_of(const sf_value *l, size_t *n)
     *n = l && !sf_value_is_null(l) ? l->n : 0;
     char **out = calloc(*n + 1, sizeof *out);
     if (!out) abort();
-    for (size_t i = 0; i < *n; i++) out[i] = sf_aws_strdup(sf_value_get_str(l->elems[i]));
+    for (size_t i = 0; i < *n; i++) out[i] = sf_strdup(sf_value_get_str(l->elems[i]));
     return out;
 }
 
@@ -198,7 +198,7 @@ int sf_emr_spec_from_value(const sf_value *v, sf_emr_spec *out, sf_diags *diags)
     out->tags = calloc(out->n_tags + 1, sizeof *out->tags);
     if (!out->tags) abort();
     for (size_t i = 0; i < out->n_tags; i++)
-        out->tags[i] = (sf_aws_header){sf_aws_strdup(tags->keys[i]), sf_aws_strdup(sf_value_get_str(tags->elems[i]))};
+        out->tags[i] = (sf_aws_header){sf_strdup(tags->keys[i]), sf_strdup(sf_value_get_str(tags->elems[i]))};
     const sf_value *ba = known(r, "bootstrap_action");
     out->n_bootstrap = ba ? ba->n : 0;
     out->bootstrap = calloc(out->n_bootstrap + 1, sizeof *out->bootstrap);
@@ -255,7 +255,7 @@ cJSON *sf_emr_spec_tags(const sf_value *resolved)
         cJSON *tag = cJSON_CreateObject();
         char key[32];
         snprintf(key, sizeof key, SPEC_TAG "%zu", k);
-        char *part = sf_aws_strndup(b64 + i, len - i < TAG_VALUE_MAX ? len - i : TAG_VALUE_MAX);
+        char *part = sf_strndup(b64 + i, len - i < TAG_VALUE_MAX ? len - i : TAG_VALUE_MAX);
         cJSON_AddStringToObject(tag, "Key", key);
         cJSON_AddStringToObject(tag, "Value", part);
         cJSON_AddItemToArray(tags, tag);
@@ -270,8 +270,8 @@ cJSON *sf_emr_spec_tags(const sf_value *resolved)
 
 sf_value *sf_emr_spec_from_tags(const cJSON *tags)
 {
-    sf_aws_buf b64 = {0};
-    sf_aws_buf_add(&b64, "", 0);
+    sf_buf b64 = {0};
+    sf_buf_append(&b64, "", 0);
     for (size_t k = 0; k < SPEC_TAGS_MAX; k++) {
         char key[32];
         snprintf(key, sizeof key, SPEC_TAG "%zu", k);
@@ -280,11 +280,11 @@ sf_value *sf_emr_spec_from_tags(const cJSON *tags)
         cJSON_ArrayForEach(tag, tags) if (sf_emr_str(tag, "Key") && strcmp(sf_emr_str(tag, "Key"), key) == 0) part =
             sf_emr_str(tag, "Value");
         if (!part) break;
-        sf_aws_buf_adds(&b64, part);
+        sf_buf_puts(&b64, part);
     }
     size_t len = 0;
     unsigned char *json = b64.len ? sf_aws_unbase64(b64.data, &len) : NULL;
-    sf_aws_buf_free(&b64);
+    sf_buf_free(&b64);
     if (!json) return NULL;
     sf_type *t = sf_schema_type(&sf_emr_spec_block);
     sf_value *v = NULL;

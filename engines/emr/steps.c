@@ -16,7 +16,7 @@
  * when a step changes state.  A cancel or timeout sends CancelSteps.  Every
  * API call of the run is counted and the total logged at the end.
  */
-#include "emr.h"
+#include "engines/emr/emr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +42,11 @@ typedef struct run_ctx {
     char *log_uri;        /* the cluster's LogUri as s3://…/ or NULL */
 } run_ctx;
 
-static int64_t wall_ms(void) { return sf_aws_wall_ms(); }
+static int64_t wall_ms(void) { return sf_time_wall_ms(); }
 
 static char *step_name(const sf_run_spec *run, size_t i)
 {
-    return sf_aws_fmt("sparkflow %s %s %s", run->pipeline, run->run_id, run->stages[i].name);
+    return sf_fmt("sparkflow %s %s %s", run->pipeline, run->run_id, run->stages[i].name);
 }
 
 /* The lake root from the staging URI the S3 lake gave: the part before
@@ -55,7 +55,7 @@ static char *root_of(const char *work_uri)
 {
     if (!work_uri || strncmp(work_uri, "s3://", 5) != 0) return NULL;
     const char *p = strstr(work_uri, "/_sparkflow/tmp/");
-    return p ? sf_aws_strndup(work_uri, (size_t)(p - work_uri)) : NULL;
+    return p ? sf_strndup(work_uri, (size_t)(p - work_uri)) : NULL;
 }
 
 /* ---- submitting ------------------------------------------------------------------ */
@@ -68,7 +68,7 @@ static cJSON *step_json(const run_ctx *r, size_t i, const char *script_uri, cons
     ARG("spark-submit");
     ARG("--deploy-mode");
     ARG("cluster");
-    char *app = sf_aws_fmt("%s-%s-%s", r->run->pipeline, st->name, r->run->run_id);
+    char *app = sf_fmt("%s-%s-%s", r->run->pipeline, st->name, r->run->run_id);
     ARG("--name");
     ARG(app);
     free(app);
@@ -118,7 +118,7 @@ static int find_steps(run_ctx *r, sf_ctx *ctx)
         const cJSON *s;
         cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(out, "Steps"))
             if (sf_emr_str(s, "Name") && strcmp(sf_emr_str(s, "Name"), name) == 0 && !r->step_ids[i]) {
-                r->step_ids[i] = sf_aws_strdup(sf_emr_str(s, "Id"));
+                r->step_ids[i] = sf_strdup(sf_emr_str(s, "Id"));
                 found++;
             }
         free(name);
@@ -145,14 +145,14 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
             const cJSON *ids = cJSON_GetObjectItemCaseSensitive(out, "StepIds");
             if (cJSON_GetArraySize(ids) == (int)r->run->n_stages) {
                 for (size_t i = 0; i < r->run->n_stages; i++)
-                    r->step_ids[i] = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetArrayItem(ids, (int)i)));
+                    r->step_ids[i] = sf_strdup(cJSON_GetStringValue(cJSON_GetArrayItem(ids, (int)i)));
                 rc = 0;
             }
             cJSON_Delete(out);
             if (rc != 0) {
                 sf_aws_error_clear(&err);
-                err.operation = sf_aws_strdup("AddJobFlowSteps");
-                err.message = sf_aws_strdup("the answer does not list one step id per stage");
+                err.operation = sf_strdup("AddJobFlowSteps");
+                err.message = sf_strdup("the answer does not list one step id per stage");
                 break;
             }
             continue;
@@ -167,7 +167,7 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
         if (sf_ctx_sleep_ms(ctx, sf_aws_backoff_ms(attempt, 1000, 20000)) != 0) break;
     }
     if (rc != 0)
-        sf_aws_error_diag(diags, "cluster_id", "Cannot submit the pipeline's steps", &err,
+        sf_aws_diag_error(diags, "cluster_id", "Cannot submit the pipeline's steps", &err,
                           "The credentials need elasticmapreduce:AddJobFlowSteps on the cluster.");
     sf_aws_error_clear(&err);
     cJSON_Delete(body);
@@ -180,7 +180,7 @@ static void flatten(const cJSON *obj, const char *prefix, sf_value *out)
 {
     for (const cJSON *it = obj->child; it; it = it->next) {
         if (!it->string) continue;
-        char *key = prefix ? sf_aws_fmt("%s.%s", prefix, it->string) : sf_aws_strdup(it->string);
+        char *key = prefix ? sf_fmt("%s.%s", prefix, it->string) : sf_strdup(it->string);
         if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
         else if (cJSON_IsObject(it)) flatten(it, key, out);
         free(key);
@@ -192,7 +192,7 @@ static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **w
 {
     char *bucket = NULL, *key = NULL;
     sf_aws_s3_parse_uri(uri, &bucket, &key);
-    sf_aws_buf body = {0};
+    sf_buf body = {0};
     sf_aws_error err = {0};
     int rc = sf_aws_s3_get(r->c, ctx, bucket, key, &body, &err);
     sf_value *m = NULL;
@@ -202,31 +202,31 @@ static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **w
             m = sf_value_map();
             flatten(j, NULL, m);
         } else {
-            *why = sf_aws_fmt("the job succeeded but its metrics at %s are not a JSON object", uri);
+            *why = sf_fmt("the job succeeded but its metrics at %s are not a JSON object", uri);
         }
         cJSON_Delete(j);
     } else if (rc == 1) {
-        *why = sf_aws_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract in dags/README.md)", uri);
+        *why = sf_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract in dags/README.md)", uri);
     } else {
         char *t = sf_aws_error_text(&err);
-        *why = sf_aws_fmt("cannot read the metrics at %s: %s", uri, t);
+        *why = sf_fmt("cannot read the metrics at %s: %s", uri, t);
         free(t);
     }
     sf_aws_error_clear(&err);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     free(bucket);
     free(key);
     return m;
 }
 
 /* gunzip (EMR keeps step logs as stderr.gz); -1 when not gzip. */
-static int gunzip(const sf_aws_buf *in, sf_aws_buf *out)
+static int gunzip(const sf_buf *in, sf_buf *out)
 {
     z_stream z = {0};
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
     z.next_in = (Bytef *)in->data;
     z.avail_in = (uInt)in->len;
-    sf_aws_buf_add(out, "", 0);
+    sf_buf_append(out, "", 0);
     int rc;
     do {
         unsigned char buf[16384];
@@ -234,7 +234,7 @@ static int gunzip(const sf_aws_buf *in, sf_aws_buf *out)
         z.avail_out = sizeof buf;
         rc = inflate(&z, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END) break;
-        sf_aws_buf_add(out, buf, sizeof buf - z.avail_out);
+        sf_buf_append(out, buf, sizeof buf - z.avail_out);
     } while (rc != Z_STREAM_END && out->len < LOG_MAX);
     inflateEnd(&z);
     return rc == Z_STREAM_END || out->len >= LOG_MAX ? 0 : -1;
@@ -249,16 +249,16 @@ static char *log_tail(run_ctx *r, sf_ctx *ctx, const char *uri)
         free(key);
         return NULL;
     }
-    sf_aws_buf raw = {0}, text = {0};
+    sf_buf raw = {0}, text = {0};
     sf_aws_error err = {0};
     char *tail = NULL;
     if (sf_aws_s3_get(r->c, ctx, bucket, key, &raw, &err) == 0) {
         bool gz = raw.len > 2 && (unsigned char)raw.data[0] == 0x1f && (unsigned char)raw.data[1] == 0x8b;
         if (!gz) {
             text = raw;
-            raw = (sf_aws_buf){0};
+            raw = (sf_buf){0};
         } else if (gunzip(&raw, &text) != 0) {
-            sf_aws_buf_free(&text);
+            sf_buf_free(&text);
         }
     }
     if (text.data) {
@@ -269,11 +269,11 @@ static char *log_tail(run_ctx *r, sf_ctx *ctx, const char *uri)
             if (text.data[start - 1] == '\n' && ++lines == LOG_TAIL_LINES) break;
             start--;
         }
-        tail = sf_aws_strndup(text.data + start, n - start);
+        tail = sf_strndup(text.data + start, n - start);
     }
     sf_aws_error_clear(&err);
-    sf_aws_buf_free(&raw);
-    sf_aws_buf_free(&text);
+    sf_buf_free(&raw);
+    sf_buf_free(&text);
     free(bucket);
     free(key);
     return tail;
@@ -308,31 +308,31 @@ static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, s
     if (!strcmp(state, "COMPLETED")) {
         char *why = NULL;
         res->metrics = read_metrics(r, ctx, r->metrics_uris[i], &why);
-        res->status = sf_aws_strdup(res->metrics ? "succeeded" : "failed");
+        res->status = sf_strdup(res->metrics ? "succeeded" : "failed");
         res->reason = why;
         if (!res->metrics) {
-            res->log_tail = sf_aws_strdup(why);
+            res->log_tail = sf_strdup(why);
             *failed = true;
         }
     } else if (!strcmp(state, "FAILED")) {
         const char *reason = sf_emr_str(step, "Status.FailureDetails.Reason");
         const char *msg = sf_emr_str(step, "Status.FailureDetails.Message");
         const char *log = sf_emr_str(step, "Status.FailureDetails.LogFile");
-        res->status = sf_aws_strdup("failed");
-        res->reason = sf_aws_fmt("EMR step %s FAILED: %s%s%s", r->step_ids[i], reason ? reason : "no reason given",
+        res->status = sf_strdup("failed");
+        res->reason = sf_fmt("EMR step %s FAILED: %s%s%s", r->step_ids[i], reason ? reason : "no reason given",
                                  msg ? ": " : "", msg ? msg : "");
         if (log) {
             free(res->log);
-            res->log = sf_aws_strdup(log);
+            res->log = sf_strdup(log);
         }
         res->log_tail = log_tail(r, ctx, log);
         if (!res->log_tail)
-            res->log_tail = sf_aws_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
+            res->log_tail = sf_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
                                        log ? log : "the cluster's log_uri");
         *failed = true;
     } else { /* CANCELLED, INTERRUPTED */
-        res->status = sf_aws_strdup("cancelled");
-        res->reason = sf_aws_fmt("EMR step %s was %s", r->step_ids[i], state);
+        res->status = sf_strdup("cancelled");
+        res->reason = sf_fmt("EMR step %s was %s", r->step_ids[i], state);
         *failed = true;
     }
     sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s (%s) %s in %lld ms", r->run->pipeline, name, r->step_ids[i],
@@ -355,7 +355,7 @@ static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *fa
     if (rc != 0) {
         bool transient = sf_aws_retryable(err.status, err.code, 0) || err.status == 0;
         if (!transient && !sf_ctx_done(ctx))
-            sf_aws_error_diag(diags, "cluster_id", "Cannot follow the pipeline's steps", &err, NULL);
+            sf_aws_diag_error(diags, "cluster_id", "Cannot follow the pipeline's steps", &err, NULL);
         sf_aws_error_clear(&err);
         return transient ? 0 : -1;
     }
@@ -406,10 +406,10 @@ static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const
     for (size_t i = 0; i < r->run->n_stages; i++) {
         if (r->final[i]) continue;
         bool started = results[i].started_at_ms != 0;
-        results[i].status = sf_aws_strdup(started ? "cancelled" : "not_run");
+        results[i].status = sf_strdup(started ? "cancelled" : "not_run");
         if (started) {
             results[i].finished_at_ms = wall_ms();
-            results[i].reason = sf_aws_fmt("stopped because %s", why);
+            results[i].reason = sf_fmt("stopped because %s", why);
         }
         r->final[i] = true;
     }
@@ -428,7 +428,7 @@ static char *s3_log_root(const char *log_uri)
     rest += 3;
     size_t n = strlen(rest);
     while (n > 0 && rest[n - 1] == '/') n--;
-    return sf_aws_fmt("s3://%.*s/", (int)n, rest);
+    return sf_fmt("s3://%.*s/", (int)n, rest);
 }
 
 /* Where EMR puts a step's stderr (the Spark driver's output with
@@ -436,7 +436,7 @@ static char *s3_log_root(const char *log_uri)
  * every few minutes.  NULL without a log_uri. */
 static char *step_log(const run_ctx *r, size_t i)
 {
-    return r->log_uri ? sf_aws_fmt("%s%s/steps/%s/stderr.gz", r->log_uri, r->cluster, r->step_ids[i]) : NULL;
+    return r->log_uri ? sf_fmt("%s%s/steps/%s/stderr.gz", r->log_uri, r->cluster, r->step_ids[i]) : NULL;
 }
 
 static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
@@ -447,7 +447,7 @@ static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
     const char *state = sf_emr_str(cl, "Status.State");
     bool ok = rc == 0 && state && (!strcmp(state, "WAITING") || !strcmp(state, "RUNNING"));
     if (ok) r->log_uri = s3_log_root(sf_emr_str(cl, "LogUri"));
-    if (rc < 0) sf_aws_error_diag(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
+    if (rc < 0) sf_aws_diag_error(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
     else if (!ok)
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
                       "EMR cluster %s is %s. Run `terraform apply` so the cluster is created again (its idle "
@@ -463,7 +463,7 @@ static int submit(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *d
     cJSON *steps = cJSON_CreateArray();
     int rc = 0;
     for (size_t i = 0; i < r->run->n_stages && rc == 0; i++) {
-        char *script = NULL, *py = NULL, *path = sf_aws_fmt("stage[%zu].script", i);
+        char *script = NULL, *py = NULL, *path = sf_fmt("stage[%zu].script", i);
         rc = sf_emr_upload_code(r->c, ctx, r->root, r->run->stages[i].script, path, &script, &py, diags);
         if (rc == 0) cJSON_AddItemToArray(steps, step_json(r, i, script, py));
         free(script);
@@ -476,7 +476,7 @@ static int submit(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *d
     }
     if (add_steps(r, ctx, steps, diags) != 0) return -1;
     for (size_t i = 0; i < r->run->n_stages; i++) {
-        results[i].step_id = sf_aws_strdup(r->step_ids[i]);
+        results[i].step_id = sf_strdup(r->step_ids[i]);
         results[i].log = step_log(r, i);
         sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s submitted as EMR step %s", r->run->pipeline,
                r->run->stages[i].name, r->step_ids[i]);
@@ -493,7 +493,7 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
     while (done < r->run->n_stages && !failed) {
         if (sf_emr_poll_wait(&poll, ctx) != 0) {
             sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
-            char *why = sf_aws_fmt("the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
+            char *why = sf_fmt("the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
             cancel_rest(r, cl, results, why);
             free(why);
             sf_ctx_free(cl);
@@ -528,9 +528,9 @@ sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, cons
     r.metrics_uris = calloc(n + 1, sizeof *r.metrics_uris);
     r.final = calloc(n + 1, sizeof *r.final);
     if (!r.step_ids || !r.metrics_uris || !r.final) abort();
-    for (size_t i = 0; i < n; i++) r.metrics_uris[i] = sf_aws_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
+    for (size_t i = 0; i < n; i++) r.metrics_uris[i] = sf_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
     sf_engine_status st = SF_ENGINE_ERROR;
-    int64_t t0 = sf_now_ms();
+    int64_t t0 = sf_time_mono_ms();
     if (!r.root) {
         sf_diag_error(diags, "lake", "EMR pipelines need an S3 lake",
                       "The emr engine runs stages on the cluster, which reads and writes the lake through S3: set "
@@ -540,9 +540,9 @@ sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, cons
         st = watch(&r, ctx, results, diags);
     }
     for (size_t i = 0; i < n; i++)
-        if (!results[i].status) results[i].status = sf_aws_strdup("not_run");
+        if (!results[i].status) results[i].status = sf_strdup("not_run");
     sf_log(ctx, SF_LOG_INFO, "emr: run %s: %lld API calls (%zu stages, %lld ms)", run->run_id,
-           (long long)sf_aws_client_calls(r.c), n, (long long)(sf_now_ms() - t0));
+           (long long)sf_aws_client_calls(r.c), n, (long long)(sf_time_mono_ms() - t0));
     for (size_t i = 0; i < n; i++) {
         free(r.step_ids[i]);
         free(r.metrics_uris[i]);

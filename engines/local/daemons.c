@@ -8,7 +8,7 @@
  * Any other failure stops what this step started and reports why, with the
  * end of the daemon's log.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,24 +76,24 @@ static env_list daemon_env(const sf_local_cluster *c, const char *local_dirs)
 {
     env_list e = {0};
     for (char **p = environ; p && *p; p++)
-        if (!env_overridden(*p)) env_push(&e, sf_local_strdup(*p));
+        if (!env_overridden(*p)) env_push(&e, sf_strdup(*p));
     const char *user_opts = getenv("SPARK_DAEMON_JAVA_OPTS");
-    env_push(&e, sf_local_fmt("SPARK_HOME=%s", c->spec.spark_home));
-    env_push(&e, sf_local_fmt("JAVA_HOME=%s", c->java_home));
-    env_push(&e, sf_local_strdup("SPARK_LOCAL_IP=127.0.0.1"));
-    env_push(&e, sf_local_strdup("SPARK_PUBLIC_DNS=127.0.0.1"));
-    env_push(&e, sf_local_fmt("SPARK_LOG_DIR=%s/logs", c->spec.work_dir));
-    env_push(&e, sf_local_strdup("SPARK_NO_DAEMONIZE=1"));
+    env_push(&e, sf_fmt("SPARK_HOME=%s", c->spec.spark_home));
+    env_push(&e, sf_fmt("JAVA_HOME=%s", c->java_home));
+    env_push(&e, sf_strdup("SPARK_LOCAL_IP=127.0.0.1"));
+    env_push(&e, sf_strdup("SPARK_PUBLIC_DNS=127.0.0.1"));
+    env_push(&e, sf_fmt("SPARK_LOG_DIR=%s/logs", c->spec.work_dir));
+    env_push(&e, sf_strdup("SPARK_NO_DAEMONIZE=1"));
     /* Fail on a taken port instead of moving to the next one: the ports
      * recorded must be the ports in use.  Unless the user tunes the daemons'
      * JVM, start it lean: master and worker only route messages (executors
      * are separate JVMs), and C1 with the serial GC starts ~30% faster. */
     if (user_opts && *user_opts)
-        env_push(&e, sf_local_fmt("SPARK_DAEMON_JAVA_OPTS=%s -Dspark.port.maxRetries=0", user_opts));
+        env_push(&e, sf_fmt("SPARK_DAEMON_JAVA_OPTS=%s -Dspark.port.maxRetries=0", user_opts));
     else
-        env_push(&e, sf_local_strdup("SPARK_DAEMON_JAVA_OPTS=-Dspark.port.maxRetries=0 "
+        env_push(&e, sf_strdup("SPARK_DAEMON_JAVA_OPTS=-Dspark.port.maxRetries=0 "
                                      "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
-    if (local_dirs) env_push(&e, sf_local_fmt("SPARK_LOCAL_DIRS=%s", local_dirs));
+    if (local_dirs) env_push(&e, sf_fmt("SPARK_LOCAL_DIRS=%s", local_dirs));
     return e;
 }
 
@@ -117,11 +117,11 @@ static void truncate_log(const char *log)
 static void diag_with_logs(sf_diags *diags, const char *summary, const char *reason,
                            const sf_local_proc *const *procs, size_t n)
 {
-    char *detail = sf_local_strdup(reason);
+    char *detail = sf_strdup(reason);
     for (size_t i = 0; i < n; i++) {
         if (!procs[i]->log) continue;
         char *tail = sf_local_log_tail(procs[i]->log, TAIL_LINES);
-        char *next = sf_local_fmt("%s\n\nLast lines of %s:\n%s", detail, procs[i]->log, tail);
+        char *next = sf_fmt("%s\n\nLast lines of %s:\n%s", detail, procs[i]->log, tail);
         free(tail);
         free(detail);
         detail = next;
@@ -133,7 +133,7 @@ static void diag_with_logs(sf_diags *diags, const char *summary, const char *rea
 static char *ctx_why(sf_ctx *ctx, const char *what)
 {
     const char *r = sf_ctx_reason(ctx);
-    return sf_local_fmt("%s: the operation was %s before it finished.", what,
+    return sf_fmt("%s: the operation was %s before it finished.", what,
                         r ? r : "stopped");
 }
 
@@ -158,7 +158,7 @@ static int spawn_master(const sf_local_cluster *c, sf_local_proc *m, char **err)
     char port[16], webui[16];
     snprintf(port, sizeof port, "%d", m->port);
     snprintf(webui, sizeof webui, "%d", m->webui_port);
-    char *spark_class = sf_local_fmt("%s/bin/spark-class", c->spec.spark_home);
+    char *spark_class = sf_fmt("%s/bin/spark-class", c->spec.spark_home);
     char *argv[] = {spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", port,
                     "--webui-port", webui, NULL};
     env_list env = daemon_env(c, NULL);
@@ -174,12 +174,12 @@ typedef enum { WAIT_OK, WAIT_PORT_TAKEN, WAIT_FAILED } wait_result;
 /* Poll until the master is ALIVE at its URL. */
 static wait_result wait_master(sf_ctx *ctx, const sf_local_proc *m, char **why)
 {
-    char *want = sf_local_fmt("spark://127.0.0.1:%d", m->port);
+    char *want = sf_fmt("spark://127.0.0.1:%d", m->port);
     wait_result res = WAIT_FAILED;
     for (int64_t delay = POLL_FIRST_MS;;) {
         if (!sf_local_proc_alive(m)) {
             if (log_says_port_taken(m->log)) res = WAIT_PORT_TAKEN;
-            else *why = sf_local_fmt("The Spark master (pid %d) exited during start-up.", m->pid);
+            else *why = sf_fmt("The Spark master (pid %d) exited during start-up.", m->pid);
             break;
         }
         sf_local_status st;
@@ -206,7 +206,7 @@ int sf_local_start_master(sf_ctx *ctx, sf_local_cluster *c, sf_diags *diags)
 {
     sf_local_proc *m = &c->master;
     free(m->log);
-    m->log = sf_local_fmt("%s/logs/master.log", c->spec.work_dir);
+    m->log = sf_fmt("%s/logs/master.log", c->spec.work_dir);
     for (int attempt = 1;; attempt++) {
         char *why = NULL;
         wait_result res = WAIT_FAILED;
@@ -224,7 +224,7 @@ int sf_local_start_master(sf_ctx *ctx, sf_local_cluster *c, sf_diags *diags)
             continue;
         }
         if (res == WAIT_PORT_TAKEN)
-            why = sf_local_fmt("The Spark master could not bind its ports in %d attempts "
+            why = sf_fmt("The Spark master could not bind its ports in %d attempts "
                                "(another process took them).", PORT_ATTEMPTS);
         const sf_local_proc *shown[] = {m};
         diag_with_logs(diags, "Spark master did not start", why, shown, 1);
@@ -246,9 +246,9 @@ static int spawn_worker(const sf_local_cluster *c, size_t i, sf_local_proc *w, c
     snprintf(webui, sizeof webui, "%d", w->webui_port);
     snprintf(cores, sizeof cores, "%lld", (long long)c->spec.worker_cores);
     snprintf(master, sizeof master, "spark://127.0.0.1:%d", c->master.port);
-    char *spark_class = sf_local_fmt("%s/bin/spark-class", c->spec.spark_home);
-    char *dir = sf_local_fmt("%s/worker-%zu", c->spec.work_dir, i);
-    char *local_dirs = sf_local_fmt("%s/local", dir);
+    char *spark_class = sf_fmt("%s/bin/spark-class", c->spec.spark_home);
+    char *dir = sf_fmt("%s/worker-%zu", c->spec.work_dir, i);
+    char *local_dirs = sf_fmt("%s/local", dir);
     char *argv[] = {spark_class, WORKER_CLASS, "--host", "127.0.0.1",
                     "--cores", cores, "--memory", c->spec.worker_memory,
                     "--port", port, "--webui-port", webui, "--work-dir", dir,
@@ -299,14 +299,14 @@ static int poll_workers(sf_ctx *ctx, sf_local_cluster *c, size_t from, int *atte
 {
     for (int64_t delay = POLL_FIRST_MS;;) {
         if (!sf_local_proc_alive(&c->master)) {
-            *why = sf_local_fmt("The Spark master (pid %d) exited.", c->master.pid);
+            *why = sf_fmt("The Spark master (pid %d) exited.", c->master.pid);
             return -1;
         }
         for (size_t i = from; i < c->n_workers; i++) {
             sf_local_proc *w = &c->workers[i];
             if (sf_local_proc_alive(w)) continue;
             if (!log_says_port_taken(w->log) || ++attempts[i - from] >= PORT_ATTEMPTS) {
-                *why = sf_local_fmt("Spark worker %zu (pid %d) exited during start-up.", i, w->pid);
+                *why = sf_fmt("Spark worker %zu (pid %d) exited during start-up.", i, w->pid);
                 return -1;
             }
             sf_log(ctx, SF_LOG_INFO, "local %s: worker %zu lost a port race, retrying", c->id, i);
@@ -351,8 +351,8 @@ int sf_local_start_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_di
     char *why = NULL;
     for (size_t i = from; i < count; i++) {
         sf_local_proc *w = &c->workers[i];
-        char *dir = sf_local_fmt("%s/worker-%zu", c->spec.work_dir, i);
-        w->log = sf_local_fmt("%s/logs/worker-%zu.log", c->spec.work_dir, i);
+        char *dir = sf_fmt("%s/worker-%zu", c->spec.work_dir, i);
+        w->log = sf_fmt("%s/logs/worker-%zu.log", c->spec.work_dir, i);
         c->n_workers = i + 1;
         int rc = sf_local_mkdirs(c, dir, &why);
         free(dir);
@@ -449,12 +449,12 @@ int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags)
 static int procs_gone(const sf_local_cluster *c, char **why)
 {
     if (!sf_local_proc_alive(&c->master)) {
-        *why = sf_local_fmt("the Spark master (pid %d) is no longer running", c->master.pid);
+        *why = sf_fmt("the Spark master (pid %d) is no longer running", c->master.pid);
         return 1;
     }
     for (size_t i = 0; i < c->n_workers; i++) {
         if (!sf_local_proc_alive(&c->workers[i])) {
-            *why = sf_local_fmt("Spark worker %zu (pid %d) is no longer running", i,
+            *why = sf_fmt("Spark worker %zu (pid %d) is no longer running", i,
                                 c->workers[i].pid);
             return 1;
         }
@@ -469,18 +469,18 @@ static int judge_status(const sf_local_cluster *c, char **why)
     sf_local_status st;
     char *err = NULL;
     if (sf_local_status_fetch(c->master.webui_port, &st, &err) != 0) {
-        *why = sf_local_fmt("cannot read the Spark master's status: %s", err);
+        *why = sf_fmt("cannot read the Spark master's status: %s", err);
         free(err);
         return -1;
     }
     int rc = 0;
     if (strcmp(st.status, "ALIVE") != 0) {
-        *why = sf_local_fmt("the Spark master reports status %s", st.status);
+        *why = sf_fmt("the Spark master reports status %s", st.status);
         rc = 1;
     }
     for (size_t i = 0; i < c->n_workers && rc == 0; i++) {
         if (!sf_local_status_worker_alive(&st, c->workers[i].port)) {
-            *why = sf_local_fmt("the Spark master does not list worker %zu (port %d) as ALIVE "
+            *why = sf_fmt("the Spark master does not list worker %zu (port %d) as ALIVE "
                                 "(%zu of %zu workers alive)", i, c->workers[i].port,
                                 sf_local_status_alive_count(&st), c->n_workers);
             rc = 1;
@@ -496,13 +496,13 @@ int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why)
     /* Every process runs, yet the master may briefly not list a worker: a
      * worker whose heartbeats stopped (a laptop that slept) is dropped and
      * registers again within seconds.  Only a state that lasts is drift. */
-    int64_t until = sf_now_ms() + STATUS_SETTLE_MS;
+    int64_t until = sf_time_mono_ms() + STATUS_SETTLE_MS;
     int64_t delay = POLL_FIRST_MS * 2;
     for (;;) {
         char *seen = NULL;
         int rc = judge_status(c, &seen);
         if (rc == 0) return 0;
-        if (sf_now_ms() >= until || backoff(ctx, &delay) != 0) {
+        if (sf_time_mono_ms() >= until || backoff(ctx, &delay) != 0) {
             *why = seen;
             return rc;
         }
@@ -528,7 +528,7 @@ int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags)
                 return 0;
             }
             free(last);
-            last = sf_local_fmt("the master counts %zu ALIVE workers, expected %zu", alive,
+            last = sf_fmt("the master counts %zu ALIVE workers, expected %zu", alive,
                                 c->n_workers);
         } else {
             free(last);

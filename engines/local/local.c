@@ -4,25 +4,23 @@
  * folder: resolve the spec, start master and workers, keep the record, judge
  * drift, scale workers in place, and stop everything on delete.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/time.h"
 
 /* Upper bound on a create or an update when Terraform gives no timeout. */
 #define START_TIMEOUT_MS (5 * 60 * 1000)
 
 static char *now_rfc3339(void)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return sf_local_strdup(buf);
+    char buf[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(buf, sf_time_wall_ms());
+    return sf_strdup(buf);
 }
 
 static sf_value *details_of(const sf_local_cluster *c)
@@ -30,26 +28,26 @@ static sf_value *details_of(const sf_local_cluster *c)
     sf_value *d = sf_value_map();
     char *s;
     sf_value_put(d, "work_dir", sf_value_string(c->spec.work_dir));
-    s = sf_local_fmt("%s/logs", c->spec.work_dir);
+    s = sf_fmt("%s/logs", c->spec.work_dir);
     sf_value_put(d, "log_dir", sf_value_string(s));
     free(s);
     sf_value_put(d, "spark_home", sf_value_string(c->spec.spark_home));
     sf_value_put(d, "java_home", sf_value_string(c->java_home));
-    s = sf_local_fmt("%d", c->master.pid);
+    s = sf_fmt("%d", c->master.pid);
     sf_value_put(d, "master_pid", sf_value_string(s));
     free(s);
-    s = sf_local_fmt("%d", c->master.port);
+    s = sf_fmt("%d", c->master.port);
     sf_value_put(d, "master_port", sf_value_string(s));
     free(s);
-    s = sf_local_fmt("%d", c->master.webui_port);
+    s = sf_fmt("%d", c->master.webui_port);
     sf_value_put(d, "master_webui_port", sf_value_string(s));
     free(s);
     /* Space-separated, in worker order. */
-    char *pids = sf_local_strdup(""), *ports = sf_local_strdup("");
+    char *pids = sf_strdup(""), *ports = sf_strdup("");
     for (size_t i = 0; i < c->n_workers; i++) {
         const sf_local_proc *w = &c->workers[i];
-        char *np = sf_local_fmt("%s%s%d", pids, i ? " " : "", w->pid);
-        char *nq = sf_local_fmt("%s%s%d %d", ports, i ? " " : "", w->port, w->webui_port);
+        char *np = sf_fmt("%s%s%d", pids, i ? " " : "", w->pid);
+        char *nq = sf_fmt("%s%s%d %d", ports, i ? " " : "", w->port, w->webui_port);
         free(pids);
         free(ports);
         pids = np;
@@ -65,12 +63,12 @@ static sf_value *details_of(const sf_local_cluster *c)
 static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
 {
     sf_cluster_info_clear(out);
-    out->id = sf_local_strdup(c->id);
-    out->name = c->name ? sf_local_strdup(c->name) : NULL;
-    out->state = sf_local_strdup("running");
-    out->master_url = sf_local_fmt("spark://127.0.0.1:%d", c->master.port);
-    out->web_ui_url = sf_local_fmt("http://127.0.0.1:%d", c->master.webui_port);
-    out->created_at = sf_local_strdup(c->created_at);
+    out->id = sf_strdup(c->id);
+    out->name = c->name ? sf_strdup(c->name) : NULL;
+    out->state = sf_strdup("running");
+    out->master_url = sf_fmt("spark://127.0.0.1:%d", c->master.port);
+    out->web_ui_url = sf_fmt("http://127.0.0.1:%d", c->master.webui_port);
+    out->created_at = sf_strdup(c->created_at);
     out->spec = sf_local_spec_to_value(&c->spec);
     out->details = details_of(c);
 }
@@ -119,8 +117,8 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
     c->spec.spark_home = spark;
     char id[19];
     if (sf_local_new_id(id, &err) != 0) goto fail;
-    c->id = sf_local_strdup(id);
-    c->name = name ? sf_local_strdup(name) : NULL;
+    c->id = sf_strdup(id);
+    c->name = name ? sf_strdup(name) : NULL;
     c->created_at = now_rfc3339();
     if (!c->spec.work_dir) {
         c->spec.work_dir = sf_local_registry_dir(c->id, &err);
@@ -131,7 +129,7 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
      * that delete knows they are the engine's. */
     static const char *const subdirs[] = {"logs", "runs"};
     for (size_t i = 0; i < 2; i++) {
-        char *dir = sf_local_fmt("%s/%s", c->spec.work_dir, subdirs[i]);
+        char *dir = sf_fmt("%s/%s", c->spec.work_dir, subdirs[i]);
         int rc = sf_local_mkdirs(c, dir, &err);
         free(dir);
         if (rc != 0) goto fail;
@@ -150,14 +148,14 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
 {
     (void)env;
     sf_local_cluster c = {0};
-    int64_t t0 = sf_now_ms();
+    int64_t t0 = sf_time_mono_ms();
     if (prepare(ctx, name, spec, &c, diags) != 0) {
         if (c.id) teardown(&c, diags);
         sf_local_cluster_clear(&c);
         return SF_ENGINE_ERROR;
     }
     sf_ctx *op = sf_ctx_new_child(ctx);
-    sf_ctx_set_deadline(op, sf_now_ms() + START_TIMEOUT_MS);
+    sf_ctx_set_deadline(op, sf_time_mono_ms() + START_TIMEOUT_MS);
     int rc = sf_local_start_master(op, &c, diags);
     if (rc == 0) rc = save(&c, diags);
     if (rc == 0) rc = sf_local_start_workers(op, &c, (size_t)c.spec.workers, diags);
@@ -169,7 +167,7 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
         return SF_ENGINE_ERROR;
     }
     sf_log(ctx, SF_LOG_INFO, "local cluster %s up: master spark://127.0.0.1:%d, %zu workers, %lld ms",
-           c.id, c.master.port, c.n_workers, (long long)(sf_now_ms() - t0));
+           c.id, c.master.port, c.n_workers, (long long)(sf_time_mono_ms() - t0));
     fill_info(&c, out);
     sf_local_cluster_clear(&c);
     return SF_ENGINE_OK;
@@ -233,7 +231,7 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
     }
     if (rc < 0) return SF_ENGINE_ERROR;
     sf_ctx *op = sf_ctx_new_child(ctx);
-    sf_ctx_set_deadline(op, sf_now_ms() + START_TIMEOUT_MS);
+    sf_ctx_set_deadline(op, sf_time_mono_ms() + START_TIMEOUT_MS);
     char *why = NULL;
     rc = sf_local_check_cluster(op, &c, &why);
     if (rc != 0) {

@@ -5,7 +5,6 @@
  * record, $HOME/.sparkflow/local/<id>/cluster.json, so that any later
  * provider process can find, inspect and stop the cluster by its id alone.
  *
- *   fmt.c           string helpers
  *   spec.c          the `local {}` block: schema, defaults, value <-> struct
  *   spark.c         where Spark and Java are
  *   process.c       spawning detached daemons, process identity, stopping
@@ -28,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine.h"
-#include "provider/str.h"
+#include "base/str.h"
+#include "engines/engine.h"
 
 extern const sf_engine sf_engine_local;
 extern const sf_block_def sf_local_spec_block;
@@ -77,13 +76,6 @@ void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path);
  * when all succeeded. */
 int sf_local_run_one_app(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *run, const char *dir,
                          sf_stage_result *results);
-
-/* ---- fmt.c -------------------------------------------------------------- */
-
-/* malloc'd printf / strdup; abort on OOM, can't fail otherwise.  The
- * printf is the runtime's (provider/str.h), under this module's prefix. */
-#define sf_local_fmt(...) sf_fmt(__VA_ARGS__)
-char *sf_local_strdup(const char *s);
 
 /* ---- spec.c -------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
  * registered, with its port and state.  Readiness, scaling and drift are all
  * judged from this page, fetched with libcurl and parsed with cJSON.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -18,7 +18,7 @@
 static char *json_str(const cJSON *obj, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(it) && it->valuestring ? sf_local_strdup(it->valuestring) : NULL;
+    return cJSON_IsString(it) && it->valuestring ? sf_strdup(it->valuestring) : NULL;
 }
 
 int sf_local_status_parse(const char *json, size_t len, sf_local_status *out, char **err)
@@ -27,7 +27,7 @@ int sf_local_status_parse(const char *json, size_t len, sf_local_status *out, ch
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        *err = sf_local_strdup("the master's status page is not a JSON object");
+        *err = sf_strdup("the master's status page is not a JSON object");
         return -1;
     }
     out->url = json_str(root, "url");
@@ -36,7 +36,7 @@ int sf_local_status_parse(const char *json, size_t len, sf_local_status *out, ch
     if (!out->status || (workers && !cJSON_IsArray(workers))) {
         cJSON_Delete(root);
         sf_local_status_clear(out);
-        *err = sf_local_strdup("the master's status page has no status or a bad workers list");
+        *err = sf_strdup("the master's status page has no status or a bad workers list");
         return -1;
     }
     int n = workers ? cJSON_GetArraySize(workers) : 0;
@@ -49,7 +49,7 @@ int sf_local_status_parse(const char *json, size_t len, sf_local_status *out, ch
         sw->id = json_str(w, "id");
         sw->state = json_str(w, "state");
         sw->port = cJSON_IsNumber(port) ? port->valueint : 0;
-        if (!sw->state) sw->state = sf_local_strdup("UNKNOWN");
+        if (!sw->state) sw->state = sf_strdup("UNKNOWN");
     }
     cJSON_Delete(root);
     return 0;
@@ -79,7 +79,7 @@ int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
     memset(out, 0, sizeof *out);
     CURL *curl = curl_easy_init();
     if (!curl) {
-        *err = sf_local_strdup("libcurl could not start a request");
+        *err = sf_strdup("libcurl could not start a request");
         return -1;
     }
     char url[64];
@@ -100,9 +100,9 @@ int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
     curl_easy_cleanup(curl);
     int result = -1;
     if (rc != CURLE_OK)
-        *err = sf_local_fmt("GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+        *err = sf_fmt("GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
     else if (http != 200)
-        *err = sf_local_fmt("GET %s: HTTP %ld", url, http);
+        *err = sf_fmt("GET %s: HTTP %ld", url, http);
     else
         result = sf_local_status_parse(b.data ? b.data : "", b.len, out, err);
     free(b.data);

@@ -7,7 +7,7 @@
  * starting over with new ports (Spark runs with spark.port.maxRetries=0, so
  * it fails instead of silently moving to the next port).
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,7 +39,7 @@ int sf_local_pick_ports(int *ports, size_t n, char **err)
         socklen_t len = sizeof a;
         if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
             getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-            *err = sf_local_fmt("cannot pick a free port on 127.0.0.1: %s", strerror(errno));
+            *err = sf_fmt("cannot pick a free port on 127.0.0.1: %s", strerror(errno));
             if (fd >= 0) close(fd);
             rc = -1;
             break;

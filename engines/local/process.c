@@ -21,7 +21,7 @@
  * A pid alone can be reused after the process dies, so a process is "ours"
  * only while its start time (/proc/<pid>/stat) matches the recorded one.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "base/spawn.h"
 
 #define KILL_WAIT_MS 10000
 
@@ -168,34 +167,19 @@ int sf_local_stop_procs(sf_local_proc *const *procs, size_t n, int64_t grace_ms)
 
 /* ---- spawning ------------------------------------------------------------- */
 
-/* Attributes every child gets: no blocked signals and default dispositions
- * (the provider's threads may block or ignore some). */
-static void spawn_attr_init(posix_spawnattr_t *attr, short extra_flags)
-{
-    posix_spawnattr_init(attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(attr, &none);
-    posix_spawnattr_setsigdefault(attr, &all);
-    posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra_flags);
-}
-
 /* stdin from /dev/null, stdout to out_fd, stderr to err_path (appended) or
  * /dev/null; no other descriptor of the provider is inherited. */
-static void spawn_files_init(posix_spawn_file_actions_t *fa, int out_fd, const char *err_path)
+static sf_spawn_opts spawn_opts(int out_fd, const char *err_path)
 {
-    posix_spawn_file_actions_init(fa);
-    posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(fa, out_fd, 1);
-    if (err_path)
-        posix_spawn_file_actions_addopen(fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    else
-        posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(fa, 3);
+    return (sf_spawn_opts){
+        .close_others = true,
+        .in = {SF_SPAWN_DEVNULL},
+        .out = {SF_SPAWN_FD, .fd = out_fd},
+        .err = err_path ? (sf_spawn_io){SF_SPAWN_FILE, .path = err_path} : (sf_spawn_io){SF_SPAWN_DEVNULL},
+    };
 }
 
-/* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_now_ms
+/* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_time_mono_ms
  * clock, 0 none) and while ctx (may be NULL) is not done.  Returns 0 at EOF,
  * -1 when stopped early (the partial output stays in *out). */
 static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
@@ -205,7 +189,7 @@ static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
     if (!buf) abort();
     int rc = 0;
     for (;;) {
-        if ((ctx && sf_ctx_done(ctx)) || (deadline && sf_now_ms() >= deadline)) {
+        if ((ctx && sf_ctx_done(ctx)) || (deadline && sf_time_mono_ms() >= deadline)) {
             rc = -1;
             break;
         }
@@ -242,33 +226,29 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
     *out = NULL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        *err = sf_local_fmt("pipe: %s", strerror(errno));
+        *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    spawn_attr_init(&attr, 0);
-    spawn_files_init(&fa, fds[1], NULL);
+    sf_spawn_opts opts = spawn_opts(fds[1], NULL);
+    opts.search_path = true;
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int e = sf_spawn(&pid, argv, &opts);
     close(fds[1]);
     if (e != 0) {
         close(fds[0]);
-        *err = sf_local_fmt("cannot run %s: %s", argv[0], strerror(e));
+        *err = sf_fmt("cannot run %s: %s", argv[0], strerror(e));
         return -1;
     }
-    int stopped = read_all(ctx, fds[0], sf_now_ms() + timeout_ms, out);
+    int stopped = read_all(ctx, fds[0], sf_time_mono_ms() + timeout_ms, out);
     close(fds[0]);
     if (stopped) kill(pid, SIGKILL);
     int status = wait_child(pid);
     if (stopped) {
-        *err = sf_local_fmt("%s did not finish (%s)", argv[0],
+        *err = sf_fmt("%s did not finish (%s)", argv[0],
                          ctx && sf_ctx_done(ctx) ? sf_ctx_reason(ctx) : "timed out");
         return -1;
     }
-    if (status < 0) *err = sf_local_fmt("waitpid: %s", strerror(errno));
+    if (status < 0) *err = sf_fmt("waitpid: %s", strerror(errno));
     return status;
 }
 
@@ -294,26 +274,23 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         free(sh);
-        *err = sf_local_fmt("pipe: %s", strerror(errno));
+        *err = sf_fmt("pipe: %s", strerror(errno));
         return -1;
     }
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    spawn_attr_init(&attr, POSIX_SPAWN_SETSID);
-    spawn_files_init(&fa, fds[1], log_path);
+    sf_spawn_opts opts = spawn_opts(fds[1], log_path);
+    opts.envp = envp;
+    opts.new_session = true;
     pid_t shell;
-    int e = posix_spawn(&shell, sh[0], &fa, &attr, sh, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int e = sf_spawn(&shell, sh, &opts);
     close(fds[1]);
     free(sh);
     if (e != 0) {
         close(fds[0]);
-        *err = sf_local_fmt("cannot run /bin/sh: %s", strerror(e));
+        *err = sf_fmt("cannot run /bin/sh: %s", strerror(e));
         return -1;
     }
     char *out = NULL;
-    read_all(NULL, fds[0], sf_now_ms() + 10000, &out);
+    read_all(NULL, fds[0], sf_time_mono_ms() + 10000, &out);
     close(fds[0]);
     int status = wait_child(shell);
     char *end = NULL;
@@ -321,14 +298,14 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[],
     bool parsed = end != out && pid > 1;
     free(out);
     if (status != 0 || !parsed) {
-        *err = sf_local_fmt("could not start %s (shell status %d)", argv[0], status);
+        *err = sf_fmt("could not start %s (shell status %d)", argv[0], status);
         return -1;
     }
     p->pid = (int)pid;
     p->pgid = shell;
     p->start_time = sf_local_proc_start_time(p->pid);
     if (p->start_time < 0) {
-        *err = sf_local_fmt("%s exited as soon as it started", argv[0]);
+        *err = sf_fmt("%s exited as soon as it started", argv[0]);
         return -1;
     }
     return 0;

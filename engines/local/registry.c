@@ -5,9 +5,9 @@
  * the resolved spec) lives in $HOME/.sparkflow/local/<id>/cluster.json,
  * written atomically, even when the user chose another work_dir.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
-#include "provider/files.h"
+#include "base/files.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -28,7 +28,7 @@ int sf_local_new_id(char out[19], char **err)
 {
     unsigned char bytes[ID_HEX / 2];
     if (RAND_bytes(bytes, sizeof bytes) != 1) {
-        *err = sf_local_strdup("no random bytes for a cluster id (OpenSSL RAND_bytes failed)");
+        *err = sf_strdup("no random bytes for a cluster id (OpenSSL RAND_bytes failed)");
         return -1;
     }
     memcpy(out, ID_PREFIX, 6);
@@ -47,14 +47,14 @@ bool sf_local_id_valid(const char *id)
 char *sf_local_registry_root(char **err)
 {
     const char *home = getenv("HOME");
-    if (home && *home) return sf_local_fmt("%s/.sparkflow/local", home);
+    if (home && *home) return sf_fmt("%s/.sparkflow/local", home);
     /* No HOME (a bare service environment): the account's home. */
     struct passwd pw, *found = NULL;
     char buf[4096];
     if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir &&
         *found->pw_dir)
-        return sf_local_fmt("%s/.sparkflow/local", found->pw_dir);
-    *err = sf_local_strdup("HOME is not set and the account has no home directory: the "
+        return sf_fmt("%s/.sparkflow/local", found->pw_dir);
+    *err = sf_strdup("HOME is not set and the account has no home directory: the "
                            "local engine keeps its records in $HOME/.sparkflow/local");
     return NULL;
 }
@@ -62,13 +62,13 @@ char *sf_local_registry_root(char **err)
 char *sf_local_registry_dir(const char *id, char **err)
 {
     if (!sf_local_id_valid(id)) {
-        *err = sf_local_fmt("\"%s\" is not a local cluster id (local- and 12 hex digits)",
+        *err = sf_fmt("\"%s\" is not a local cluster id (local- and 12 hex digits)",
                             id ? id : "");
         return NULL;
     }
     char *root = sf_local_registry_root(err);
     if (!root) return NULL;
-    char *dir = sf_local_fmt("%s/%s", root, id);
+    char *dir = sf_fmt("%s/%s", root, id);
     free(root);
     return dir;
 }
@@ -77,7 +77,7 @@ static char *record_path(const char *id, char **err)
 {
     char *dir = sf_local_registry_dir(id, err);
     if (!dir) return NULL;
-    char *p = sf_local_fmt("%s/cluster.json", dir);
+    char *p = sf_fmt("%s/cluster.json", dir);
     free(dir);
     return p;
 }
@@ -131,58 +131,25 @@ static char *record_to_text(const sf_local_cluster *c)
     return text;
 }
 
-/* mkdir -p for the registry (not tracked: the record's own directory). */
-static int mkdir_p(const char *path)
-{
-    char *p = sf_local_strdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) { free(p); return -1; }
-        *s = '/';
-    }
-    int rc = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-    free(p);
-    return rc;
-}
-
 int sf_local_record_save(const sf_local_cluster *c, char **err)
 {
     char *dir = sf_local_registry_dir(c->id, err);
     if (!dir) return -1;
     int rc = -1;
-    char *path = sf_local_fmt("%s/cluster.json", dir);
-    char *tmp = sf_local_fmt("%s/.cluster.json.tmp", dir);
+    char *path = sf_fmt("%s/cluster.json", dir);
     char *text = record_to_text(c);
-    if (mkdir_p(dir) != 0) {
-        *err = sf_local_fmt("cannot create %s: %s", dir, strerror(errno));
+    /* The registry is private to the user: 0700 directories, a 0600 record. */
+    if (sf_file_mkdirs_mode(dir, 0700) != 0) {
+        *err = sf_fmt("cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        *err = sf_local_fmt("cannot write %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t k = write(fd, text + off, len - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        off += (size_t)k;
-    }
-    bool ok = off == len && fsync(fd) == 0;
-    int saved = errno;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok) saved = errno;
-        *err = sf_local_fmt("cannot write %s: %s", path, strerror(saved));
-        unlink(tmp);
+    if (sf_file_write_atomic(path, text, strlen(text), 0600) != 0) {
+        *err = sf_fmt("cannot write %s: %s", path, strerror(errno));
         goto out;
     }
     rc = 0;
 out:
     free(text);
-    free(tmp);
     free(path);
     free(dir);
     return rc;
@@ -193,7 +160,7 @@ out:
 static char *get_str(const cJSON *o, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(it) && it->valuestring ? sf_local_strdup(it->valuestring) : NULL;
+    return cJSON_IsString(it) && it->valuestring ? sf_strdup(it->valuestring) : NULL;
 }
 
 static double get_num(const cJSON *o, const char *key, bool *ok)
@@ -244,7 +211,7 @@ static int record_from_text(const char *text, sf_local_cluster *c)
         if (!c->created) abort();
         const cJSON *it;
         cJSON_ArrayForEach(it, created)
-            if (cJSON_IsString(it)) c->created[c->n_created++] = sf_local_strdup(it->valuestring);
+            if (cJSON_IsString(it)) c->created[c->n_created++] = sf_strdup(it->valuestring);
         proc_from_json(cJSON_GetObjectItemCaseSensitive(o, "master"), &c->master, &ok);
         const cJSON *workers = cJSON_GetObjectItemCaseSensitive(o, "workers");
         int nw = cJSON_GetArraySize(workers);
@@ -267,7 +234,7 @@ int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
     if (!text) {
         int e = errno;
         int rc = e == ENOENT ? 1 : -1;
-        if (rc < 0) *err = sf_local_fmt("cannot read %s: %s", path, strerror(e));
+        if (rc < 0) *err = sf_fmt("cannot read %s: %s", path, strerror(e));
         free(path);
         return rc;
     }
@@ -276,7 +243,7 @@ int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
     if (rc == 0 && strcmp(out->id, id) != 0) rc = -1;
     if (rc != 0) {
         sf_local_cluster_clear(out);
-        *err = sf_local_fmt("%s is not a record this engine wrote (bad or old format)", path);
+        *err = sf_fmt("%s is not a record this engine wrote (bad or old format)", path);
     }
     free(path);
     return rc;

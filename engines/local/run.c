@@ -10,9 +10,9 @@
  * it started.  Logs and metrics files live under the cluster's work dir:
  * runs/<pipeline>/<run_id>/<stage>.{log,metrics.json}.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
-#include "provider/files.h"
+#include "base/files.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 
 static char *cancel_reason(sf_ctx *ctx)
 {
-    return sf_local_fmt("stopped because the operation was %s",
+    return sf_fmt("stopped because the operation was %s",
                         sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
 }
 
@@ -33,17 +33,17 @@ static int run_stage(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *
                      const char *dir, sf_stage_result *r)
 {
     char *script = realpath(st->script, NULL);
-    char *metrics = sf_local_fmt("%s/%s.metrics.json", dir, st->name);
-    r->log = sf_local_fmt("%s/%s.log", dir, st->name);
+    char *metrics = sf_fmt("%s/%s.metrics.json", dir, st->name);
+    r->log = sf_fmt("%s/%s.log", dir, st->name);
     r->started_at_ms = sf_local_wall_ms();
     if (!script) {
-        r->status = sf_local_strdup("failed");
-        r->reason = sf_local_fmt("cannot read script %s: %s", st->script, strerror(errno));
+        r->status = sf_strdup("failed");
+        r->reason = sf_fmt("cannot read script %s: %s", st->script, strerror(errno));
         r->finished_at_ms = sf_local_wall_ms();
         free(metrics);
         return -1;
     }
-    char *app = sf_local_fmt("%s-%s-%s", run->pipeline, st->name, run->run_id);
+    char *app = sf_fmt("%s-%s-%s", run->pipeline, st->name, run->run_id);
     char **args = sf_local_stage_args(run, st, metrics);
     char **argv = sf_local_submit_argv(c, app, st->conf, script, (const char *const *)args);
     char **env = sf_local_submit_env(c);
@@ -51,23 +51,23 @@ static int run_stage(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *
     pid_t pid = sf_local_spawn_driver(argv, env, dir, r->log, &err);
     int status = -1;
     if (pid > 0) {
-        r->step_id = sf_local_fmt("%d", (int)pid);
+        r->step_id = sf_fmt("%d", (int)pid);
         sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s started (driver pid %d, log %s)", run->pipeline, st->name,
                (int)pid, r->log);
         status = sf_local_wait_driver(ctx, pid, NULL, NULL);
     }
     r->finished_at_ms = sf_local_wall_ms();
     if (pid <= 0) {
-        r->status = sf_local_strdup("failed");
+        r->status = sf_strdup("failed");
         r->reason = err;
         err = NULL;
     } else if (status < 0) {
-        r->status = sf_local_strdup("cancelled");
+        r->status = sf_strdup("cancelled");
         r->reason = cancel_reason(ctx);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         sf_local_stage_succeeded(r, metrics);
     } else {
-        r->status = sf_local_strdup("failed");
+        r->status = sf_strdup("failed");
         r->reason = sf_local_describe_exit(status);
     }
     int rc = strcmp(r->status, "succeeded") == 0 ? 0 : -1;
@@ -119,20 +119,20 @@ sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, co
         free(err);
         free(why);
         sf_local_cluster_clear(&c);
-        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_local_strdup("not_run");
+        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_strdup("not_run");
         return SF_ENGINE_ERROR;
     }
-    char *dir = sf_local_fmt("%s/runs/%s/%s", c.spec.work_dir, run->pipeline, run->run_id);
+    char *dir = sf_fmt("%s/runs/%s/%s", c.spec.work_dir, run->pipeline, run->run_id);
     sf_engine_status st = SF_ENGINE_OK;
     if (sf_file_mkdirs(dir) != 0) {
         sf_diag_error(diags, NULL, "Cannot create the run's log directory", "%s: %s", dir, strerror(errno));
-        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_local_strdup("not_run");
+        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_strdup("not_run");
         st = SF_ENGINE_ERROR;
     } else if (one_app(run)) {
         if (sf_local_run_one_app(ctx, &c, run, dir, results) != 0) st = SF_ENGINE_ERROR;
     } else {
         for (size_t i = 0; i < run->n_stages; i++) {
-            if (st != SF_ENGINE_OK) results[i].status = sf_local_strdup("not_run");
+            if (st != SF_ENGINE_OK) results[i].status = sf_strdup("not_run");
             else if (run_stage(ctx, &c, run, &run->stages[i], dir, &results[i]) != 0) st = SF_ENGINE_ERROR;
         }
     }

@@ -11,9 +11,9 @@
  * not_run, or failed for the first stage when the application itself did
  * not start.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
-#include "provider/files.h"
+#include "base/files.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -100,7 +100,7 @@ static void stretch_last_stage(follow *fw)
 static char *run_json(const sf_run_spec *run, const char *events, char *const *logs, char *const *metrics)
 {
     cJSON *root = cJSON_CreateObject();
-    char *app = sf_local_fmt("%s-%s", run->pipeline, run->run_id);
+    char *app = sf_fmt("%s-%s", run->pipeline, run->run_id);
     cJSON_AddStringToObject(root, "app", app);
     free(app);
     cJSON_AddStringToObject(root, "events", events);
@@ -131,16 +131,16 @@ static void ended_without_exit(sf_ctx *ctx, sf_stage_result *r, int status, cons
     if (!r->started_at_ms) r->started_at_ms = sf_local_wall_ms();
     r->finished_at_ms = sf_local_wall_ms();
     if (spawn_err) {
-        r->status = sf_local_strdup("failed");
-        r->reason = sf_local_strdup(spawn_err);
+        r->status = sf_strdup("failed");
+        r->reason = sf_strdup(spawn_err);
     } else if (status < 0) {
-        r->status = sf_local_strdup("cancelled");
-        r->reason = sf_local_fmt("stopped because the operation was %s",
+        r->status = sf_strdup("cancelled");
+        r->reason = sf_fmt("stopped because the operation was %s",
                                  sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
     } else {
-        r->status = sf_local_strdup("failed");
+        r->status = sf_strdup("failed");
         char *how = sf_local_describe_exit(status);
-        r->reason = sf_local_fmt("%s during this stage (Spark's log: %s)", how, app_log);
+        r->reason = sf_fmt("%s during this stage (Spark's log: %s)", how, app_log);
         free(how);
     }
 }
@@ -153,7 +153,7 @@ static int settle(sf_ctx *ctx, const follow *fw, int status, const char *spawn_e
     size_t n = fw->run->n_stages;
     for (size_t i = 0; i < n; i++) {
         sf_stage_result *r = &fw->results[i];
-        r->step_id = pid ? sf_local_strdup(pid) : NULL;
+        r->step_id = pid ? sf_strdup(pid) : NULL;
         bool own_exit = r->started_at_ms && r->finished_at_ms;
         if (own_exit) {
             /* The runner goes on only after an exit code 0. */
@@ -162,8 +162,8 @@ static int settle(sf_ctx *ctx, const follow *fw, int status, const char *spawn_e
             if (code == 0) {
                 sf_local_stage_succeeded(r, metrics[i]);
             } else {
-                r->status = sf_local_strdup("failed");
-                r->reason = sf_local_fmt("the stage exited with status %d", code);
+                r->status = sf_strdup("failed");
+                r->reason = sf_fmt("the stage exited with status %d", code);
             }
         } else {
             ended_without_exit(ctx, r, status, spawn_err, app_log);
@@ -172,7 +172,7 @@ static int settle(sf_ctx *ctx, const follow *fw, int status, const char *spawn_e
         /* Its own output says why it failed; when the application died
          * under it, Spark's log does. */
         r->log_tail = sf_local_log_tail(own_exit ? r->log : app_log, LOG_TAIL_LINES);
-        for (size_t k = i + 1; k < n; k++) fw->results[k].status = sf_local_strdup("not_run");
+        for (size_t k = i + 1; k < n; k++) fw->results[k].status = sf_strdup("not_run");
         return -1;
     }
     return 0;
@@ -185,28 +185,28 @@ int sf_local_run_one_app(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_sp
     char **logs = calloc(n + 1, sizeof *logs), **metrics = calloc(n + 1, sizeof *metrics);
     if (!logs || !metrics) abort();
     for (size_t i = 0; i < n; i++) {
-        logs[i] = sf_local_fmt("%s/%s.log", dir, run->stages[i].name);
-        metrics[i] = sf_local_fmt("%s/%s.metrics.json", dir, run->stages[i].name);
-        results[i].log = sf_local_strdup(logs[i]);
+        logs[i] = sf_fmt("%s/%s.log", dir, run->stages[i].name);
+        metrics[i] = sf_fmt("%s/%s.metrics.json", dir, run->stages[i].name);
+        results[i].log = sf_strdup(logs[i]);
     }
-    char *runner = sf_local_fmt("%s/_stage_runner.py", dir);
-    char *spec = sf_local_fmt("%s/_run.json", dir);
-    char *events = sf_local_fmt("%s/_events.jsonl", dir);
-    char *app_log = sf_local_fmt("%s/_spark.log", dir);
-    char *app = sf_local_fmt("%s-%s", run->pipeline, run->run_id);
+    char *runner = sf_fmt("%s/_stage_runner.py", dir);
+    char *spec = sf_fmt("%s/_run.json", dir);
+    char *events = sf_fmt("%s/_events.jsonl", dir);
+    char *app_log = sf_fmt("%s/_spark.log", dir);
+    char *app = sf_fmt("%s-%s", run->pipeline, run->run_id);
     char *text = run_json(run, events, logs, metrics);
     char *err = NULL, *pid_text = NULL;
     int status = -1;
     follow fw = {.ctx = ctx, .run = run, .results = results, .events = events};
     if (write_file(runner, sf_local_stage_runner_py) != 0 || write_file(spec, text) != 0) {
-        err = sf_local_fmt("cannot write the run's files in %s", dir);
+        err = sf_fmt("cannot write the run's files in %s", dir);
     } else {
         const char *args[] = {spec, NULL};
         char **argv = sf_local_submit_argv(c, app, run->stages[0].conf, runner, args);
         char **env = sf_local_submit_env(c);
         pid_t pid = sf_local_spawn_driver(argv, env, dir, app_log, &err);
         if (pid > 0) {
-            pid_text = sf_local_fmt("%d", (int)pid);
+            pid_text = sf_fmt("%d", (int)pid);
             results[0].started_at_ms = sf_local_wall_ms();
             sf_log(ctx, SF_LOG_INFO,
                    "pipeline %s: stage %s started (one Spark application for its %zu stages: driver pid %d, "

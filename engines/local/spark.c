@@ -6,7 +6,7 @@
  * else the `java` on PATH.  When nothing fits, the diagnostic lists every
  * place that was tried and how to fix it.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -36,7 +36,7 @@ static void tried_add(tried *t, const char *fmt, ...)
     char *line;
     if (vasprintf(&line, fmt, ap) < 0) abort();
     va_end(ap);
-    char *joined = sf_local_fmt("%s  - %s\n", t->text ? t->text : "", line);
+    char *joined = sf_fmt("%s  - %s\n", t->text ? t->text : "", line);
     free(line);
     free(t->text);
     t->text = joined;
@@ -44,7 +44,7 @@ static void tried_add(tried *t, const char *fmt, ...)
 
 static bool executable(const char *dir, const char *rel)
 {
-    char *path = sf_local_fmt("%s/%s", dir, rel);
+    char *path = sf_fmt("%s/%s", dir, rel);
     bool ok = access(path, X_OK) == 0;
     free(path);
     return ok;
@@ -102,7 +102,7 @@ size_t sf_local_pythons(const char *out[4])
 char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
 {
     if (configured) {
-        if (is_spark_home(configured)) return sf_local_strdup(configured);
+        if (is_spark_home(configured)) return sf_strdup(configured);
         sf_diag_error(diags, "local.spark_home", "Spark not found at spark_home",
                       "%s/bin/spark-class does not exist or is not executable. Point "
                       "spark_home at a Spark installation (the directory that holds bin/ "
@@ -113,7 +113,7 @@ char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
     tried t = {0};
     const char *env = getenv("SPARK_HOME");
     if (env && *env) {
-        if (is_spark_home(env)) return sf_local_strdup(env);
+        if (is_spark_home(env)) return sf_strdup(env);
         tried_add(&t, "$SPARK_HOME=%s: no executable bin/spark-class", env);
     } else {
         tried_add(&t, "$SPARK_HOME: not set");
@@ -142,7 +142,7 @@ char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
 /* Major version from <home>/release (JAVA_VERSION="17.0.15"); 0 unknown. */
 static int java_major(const char *home)
 {
-    char *path = sf_local_fmt("%s/release", home);
+    char *path = sf_fmt("%s/release", home);
     FILE *f = fopen(path, "re");
     free(path);
     if (!f) return 0;
@@ -164,10 +164,10 @@ static char *java_on_path(void)
 {
     const char *path = getenv("PATH");
     if (!path) return NULL;
-    char *copy = sf_local_strdup(path), *save = NULL, *home = NULL;
+    char *copy = sf_strdup(path), *save = NULL, *home = NULL;
     for (char *dir = strtok_r(copy, ":", &save); dir && !home; dir = strtok_r(NULL, ":", &save)) {
         if (!*dir) continue;
-        char *java = sf_local_fmt("%s/java", dir);
+        char *java = sf_fmt("%s/java", dir);
         char real[PATH_MAX];
         if (access(java, X_OK) == 0 && realpath(java, real)) {
             /* <home>/bin/java: strip the last two components. */
@@ -176,7 +176,7 @@ static char *java_on_path(void)
             slash = strrchr(real, '/');
             if (slash && strcmp(slash, "/bin") == 0) {
                 *slash = 0;
-                if (executable(real, "bin/java")) home = sf_local_strdup(real);
+                if (executable(real, "bin/java")) home = sf_strdup(real);
             }
         }
         free(java);
@@ -209,14 +209,14 @@ char *sf_local_find_java(const char *configured, sf_diags *diags)
                           configured, MIN_JAVA);
             return NULL;
         }
-        return java_ok(configured, "local.java_home", diags) ? sf_local_strdup(configured) : NULL;
+        return java_ok(configured, "local.java_home", diags) ? sf_strdup(configured) : NULL;
     }
     const char *env = getenv("JAVA_HOME");
     char *home = NULL;
     char *env_note = NULL;
     if (env && *env) {
-        if (executable(env, "bin/java")) home = sf_local_strdup(env);
-        else env_note = sf_local_fmt("$JAVA_HOME=%s has no executable bin/java", env);
+        if (executable(env, "bin/java")) home = sf_strdup(env);
+        else env_note = sf_fmt("$JAVA_HOME=%s has no executable bin/java", env);
     }
     if (!home) home = java_on_path();
     if (!home) {

@@ -4,7 +4,7 @@
  * Terraform sends and stores) and sf_local_spec (what the engine works
  * with), applying the defaults the schema promises.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -115,8 +115,8 @@ static char *str_attr(const sf_value *v, const char *name, const char *dflt)
 {
     const sf_value *a = known_attr(v, name);
     const char *s = a ? sf_value_get_str(a) : NULL;
-    if (s && *s) return sf_local_strdup(s);
-    return dflt ? sf_local_strdup(dflt) : NULL;
+    if (s && *s) return sf_strdup(s);
+    return dflt ? sf_strdup(dflt) : NULL;
 }
 
 int sf_local_spec_from_value(const sf_value *v, sf_local_spec *out, sf_diags *diags)

@@ -6,18 +6,19 @@
  * process group of its own so that a cancel stops it and everything it
  * started, and the metrics JSON a job leaves behind.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include "base/spawn.h"
 
 extern char **environ;
 
@@ -53,21 +54,21 @@ char **sf_local_submit_argv(const sf_local_cluster *c, const char *app_name, con
     size_t n = 0, cap = 16 + 2 * count(conf) + count(program_args);
     char **argv = calloc(cap, sizeof *argv);
     if (!argv) abort();
-    argv[n++] = sf_local_fmt("%s/bin/spark-submit", c->spec.spark_home);
-    argv[n++] = sf_local_strdup("--master");
-    argv[n++] = sf_local_fmt("spark://127.0.0.1:%d", c->master.port);
-    argv[n++] = sf_local_strdup("--name");
-    argv[n++] = sf_local_strdup(app_name);
-    argv[n++] = sf_local_strdup("--conf");
-    argv[n++] = sf_local_fmt("spark.pyspark.python=%s", job_python());
-    argv[n++] = sf_local_strdup("--conf");
-    argv[n++] = sf_local_strdup("spark.driver.host=127.0.0.1");
+    argv[n++] = sf_fmt("%s/bin/spark-submit", c->spec.spark_home);
+    argv[n++] = sf_strdup("--master");
+    argv[n++] = sf_fmt("spark://127.0.0.1:%d", c->master.port);
+    argv[n++] = sf_strdup("--name");
+    argv[n++] = sf_strdup(app_name);
+    argv[n++] = sf_strdup("--conf");
+    argv[n++] = sf_fmt("spark.pyspark.python=%s", job_python());
+    argv[n++] = sf_strdup("--conf");
+    argv[n++] = sf_strdup("spark.driver.host=127.0.0.1");
     for (size_t i = 0; conf && conf[i]; i++) {
-        argv[n++] = sf_local_strdup("--conf");
-        argv[n++] = sf_local_strdup(conf[i]);
+        argv[n++] = sf_strdup("--conf");
+        argv[n++] = sf_strdup(conf[i]);
     }
-    argv[n++] = sf_local_strdup(program);
-    for (size_t i = 0; program_args && program_args[i]; i++) argv[n++] = sf_local_strdup(program_args[i]);
+    argv[n++] = sf_strdup(program);
+    for (size_t i = 0; program_args && program_args[i]; i++) argv[n++] = sf_strdup(program_args[i]);
     return argv;
 }
 
@@ -80,10 +81,10 @@ char **sf_local_stage_args(const sf_run_spec *run, const sf_stage_spec *st, cons
                                  {"--reference", run->reference_uri}, {"--metrics", metrics}};
     for (size_t i = 0; i < 4; i++) {
         if (!std_args[i][1]) continue;
-        args[n++] = sf_local_strdup(std_args[i][0]);
-        args[n++] = sf_local_strdup(std_args[i][1]);
+        args[n++] = sf_strdup(std_args[i][0]);
+        args[n++] = sf_strdup(std_args[i][1]);
     }
-    for (size_t i = 0; st->args && st->args[i]; i++) args[n++] = sf_local_strdup(st->args[i]);
+    for (size_t i = 0; st->args && st->args[i]; i++) args[n++] = sf_strdup(st->args[i]);
     return args;
 }
 
@@ -103,40 +104,30 @@ char **sf_local_submit_env(const sf_local_cluster *c)
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "JAVA_HOME=", 10) && strncmp(environ[i], "SPARK_HOME=", 11) &&
             strncmp(environ[i], "PYSPARK_PYTHON=", 15) && strncmp(environ[i], "SPARK_LOCAL_IP=", 15))
-            env[k++] = sf_local_strdup(environ[i]);
-    env[k++] = sf_local_fmt("JAVA_HOME=%s", c->java_home);
-    env[k++] = sf_local_fmt("SPARK_HOME=%s", c->spec.spark_home);
-    env[k++] = sf_local_fmt("PYSPARK_PYTHON=%s", job_python());
-    env[k++] = sf_local_strdup("SPARK_LOCAL_IP=127.0.0.1");
+            env[k++] = sf_strdup(environ[i]);
+    env[k++] = sf_fmt("JAVA_HOME=%s", c->java_home);
+    env[k++] = sf_fmt("SPARK_HOME=%s", c->spec.spark_home);
+    env[k++] = sf_fmt("PYSPARK_PYTHON=%s", job_python());
+    env[k++] = sf_strdup("SPARK_LOCAL_IP=127.0.0.1");
     return env;
 }
 
 pid_t sf_local_spawn_driver(char **argv, char **env, const char *dir, const char *log, char **err)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    /* Spark drops spark-warehouse/ and metastore files in its cwd: keep them
-     * with the run, not in the user's Terraform directory. */
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-    posix_spawnattr_setpgroup(&attr, 0);
-    /* The provider blocks SIGTERM and ignores SIGINT; the driver must not. */
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sf_spawn_opts opts = {
+        .envp = env,
+        /* Spark drops spark-warehouse/ and metastore files in its cwd: keep
+         * them with the run, not in the user's Terraform directory. */
+        .cwd = dir,
+        .new_pgroup = true, /* stopped as a group */
+        .in = {SF_SPAWN_DEVNULL},
+        .out = {SF_SPAWN_FILE, .path = log},
+        .err = {SF_SPAWN_STDOUT},
+    };
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = sf_spawn(&pid, argv, &opts);
     if (rc != 0) {
-        *err = sf_local_fmt("cannot start %s: %s", argv[0], strerror(rc));
+        *err = sf_fmt("cannot start %s: %s", argv[0], strerror(rc));
         return -1;
     }
     return pid;
@@ -170,7 +161,7 @@ static void flatten_metrics(const cJSON *obj, const char *prefix, sf_value *out)
 {
     for (const cJSON *it = obj->child; it; it = it->next) {
         if (!it->string) continue;
-        char *key = prefix ? sf_local_fmt("%s.%s", prefix, it->string) : sf_local_strdup(it->string);
+        char *key = prefix ? sf_fmt("%s.%s", prefix, it->string) : sf_strdup(it->string);
         if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
         else if (cJSON_IsObject(it)) flatten_metrics(it, key, out);
         free(key);
@@ -198,19 +189,19 @@ sf_value *sf_local_read_metrics(const char *path)
 
 char *sf_local_describe_exit(int status)
 {
-    if (WIFEXITED(status)) return sf_local_fmt("spark-submit exited with status %d", WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return sf_local_fmt("spark-submit was killed by signal %d", WTERMSIG(status));
-    return sf_local_strdup("spark-submit ended abnormally");
+    if (WIFEXITED(status)) return sf_fmt("spark-submit exited with status %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return sf_fmt("spark-submit was killed by signal %d", WTERMSIG(status));
+    return sf_strdup("spark-submit ended abnormally");
 }
 
 void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path)
 {
     r->metrics = sf_local_read_metrics(metrics_path);
     if (r->metrics) {
-        r->status = sf_local_strdup("succeeded");
+        r->status = sf_strdup("succeeded");
         return;
     }
-    r->status = sf_local_strdup("failed");
-    r->reason = sf_local_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract "
+    r->status = sf_strdup("failed");
+    r->reason = sf_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract "
                              "in dags/README.md)", metrics_path);
 }

@@ -7,7 +7,7 @@
  * The default work dir (~/.sparkflow/local/<id>) belongs to the engine and
  * goes entirely.
  */
-#include "local.h"
+#include "engines/local/local.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +26,12 @@ static void remember(sf_local_cluster *c, const char *path)
     char **grown = realloc(c->created, (c->n_created + 1) * sizeof *grown);
     if (!grown) abort();
     c->created = grown;
-    c->created[c->n_created++] = sf_local_strdup(path);
+    c->created[c->n_created++] = sf_strdup(path);
 }
 
 int sf_local_mkdirs(sf_local_cluster *c, const char *path, char **err)
 {
-    char *p = sf_local_strdup(path);
+    char *p = sf_strdup(path);
     size_t len = strlen(p);
     while (len > 1 && p[len - 1] == '/') p[--len] = 0;
     int rc = 0;
@@ -42,13 +42,13 @@ int sf_local_mkdirs(sf_local_cluster *c, const char *path, char **err)
         if (mkdir(p, 0755) == 0) {
             remember(c, p);
         } else if (errno != EEXIST) {
-            *err = sf_local_fmt("cannot create directory %s: %s", p, strerror(errno));
+            *err = sf_fmt("cannot create directory %s: %s", p, strerror(errno));
             rc = -1;
             break;
         } else {
             struct stat st;
             if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                *err = sf_local_fmt("%s exists and is not a directory", p);
+                *err = sf_fmt("%s exists and is not a directory", p);
                 rc = -1;
                 break;
             }
@@ -111,9 +111,9 @@ void sf_local_workdir_remove(const sf_local_cluster *c)
 
 char *sf_local_log_tail(const char *path, int lines)
 {
-    if (!path) return sf_local_strdup("(no log)\n");
+    if (!path) return sf_strdup("(no log)\n");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sf_local_fmt("(cannot read %s: %s)\n", path, strerror(errno));
+    if (fd < 0) return sf_fmt("(cannot read %s: %s)\n", path, strerror(errno));
     off_t size = lseek(fd, 0, SEEK_END);
     off_t from = size > TAIL_BYTES ? size - TAIL_BYTES : 0;
     char *buf = malloc(TAIL_BYTES + 1);
@@ -128,7 +128,7 @@ char *sf_local_log_tail(const char *path, int lines)
     for (int seen = 0; start > buf; start--)
         if (start[-1] == '\n' && ++seen == lines) break;
     if (buf + n - start > TAIL_MAX) start = buf + n - TAIL_MAX;
-    char *out = n ? sf_local_fmt("%s\n", start) : sf_local_fmt("(%s is empty)\n", path);
+    char *out = n ? sf_fmt("%s\n", start) : sf_fmt("(%s is empty)\n", path);
     free(buf);
     return out;
 }

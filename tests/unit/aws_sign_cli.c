@@ -48,10 +48,10 @@ static size_t pairs(const cJSON *arr, const char ***keys, const char ***values)
 int main(int argc, char **argv)
 {
     bool canonical = argc > 1 && strcmp(argv[1], "--canonical") == 0;
-    sf_aws_buf in = {0};
+    sf_buf in = {0};
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) sf_aws_buf_add(&in, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) sf_buf_append(&in, buf, n);
     cJSON *j = cJSON_Parse(in.data ? in.data : "");
     const char *url = str(j, "url");
     if (!j || !url || !str(j, "method") || !str(j, "service") || !str(j, "region") || !str(j, "amz_date")) {
@@ -61,8 +61,8 @@ int main(int argc, char **argv)
     const char *p = strstr(url, "://");
     const char *host = p ? p + 3 : url;
     size_t hn = strcspn(host, "/?");
-    char *host_s = sf_aws_strndup(host, hn);
-    char *path = sf_aws_strndup(host + hn, strcspn(host + hn, "?"));
+    char *host_s = sf_strndup(host, hn);
+    char *path = sf_strndup(host + hn, strcspn(host + hn, "?"));
     /* Default ports are not part of the signed host (as botocore). */
     size_t hl = strlen(host_s);
     if ((strncmp(url, "https:", 6) == 0 && hl > 4 && strcmp(host_s + hl - 4, ":443") == 0) ||
@@ -104,6 +104,6 @@ int main(int argc, char **argv)
     free(host_s);
     free(path);
     cJSON_Delete(j);
-    sf_aws_buf_free(&in);
+    sf_buf_free(&in);
     return 0;
 }

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "aws/aws.h"
-#include "aws_moto.h"
+#include "tests/unit/aws_moto.h"
 
 static aws_moto moto;
 static bool have_moto;
@@ -47,20 +47,20 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static char *path_in_tmp(const char *name) { return sf_aws_fmt("%s/%s", tmpdir, name); }
+static char *path_in_tmp(const char *name) { return sf_fmt("%s/%s", tmpdir, name); }
 
 /* A client against moto with static test keys. */
 static sf_aws_client *moto_client(bool keys)
 {
     sf_aws_config cfg = {0};
-    cfg.region = sf_aws_strdup("us-east-1");
-    cfg.endpoint_emr = sf_aws_strdup(moto.url);
-    cfg.endpoint_s3 = sf_aws_strdup(moto.url);
-    cfg.endpoint_sts = sf_aws_strdup(moto.url);
-    cfg.endpoint_ec2 = sf_aws_strdup(moto.url);
+    cfg.region = sf_strdup("us-east-1");
+    cfg.endpoint_emr = sf_strdup(moto.url);
+    cfg.endpoint_s3 = sf_strdup(moto.url);
+    cfg.endpoint_sts = sf_strdup(moto.url);
+    cfg.endpoint_ec2 = sf_strdup(moto.url);
     if (keys) {
-        cfg.access_key = sf_aws_strdup("AKIDTESTKEY000001");
-        cfg.secret_key = sf_aws_strdup("secret/test+key");
+        cfg.access_key = sf_strdup("AKIDTESTKEY000001");
+        cfg.secret_key = sf_strdup("secret/test+key");
     }
     cfg.max_retries = 2;
     return sf_aws_client_new(&cfg);
@@ -168,8 +168,8 @@ static void test_chain_env_and_explicit(void **state)
     sf_aws_client_free(c);
 
     sf_aws_config cfg = {0};
-    cfg.access_key = sf_aws_strdup("AKIDCONF");
-    cfg.secret_key = sf_aws_strdup("confsecret");
+    cfg.access_key = sf_strdup("AKIDCONF");
+    cfg.secret_key = sf_strdup("confsecret");
     c = sf_aws_client_new(&cfg);
     assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &err), 0);
     assert_string_equal(cr.access_key, "AKIDCONF");
@@ -267,7 +267,7 @@ static void test_credentials_refreshed_before_expiry(void **state)
     gmtime_r(&soon, &tm);
     char exp[32];
     strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char *text = sf_aws_fmt("[profile short]\ncredential_process = sh -c 'echo run >> %s; printf \"{\\\"Version\\\": 1, "
+    char *text = sf_fmt("[profile short]\ncredential_process = sh -c 'echo run >> %s; printf \"{\\\"Version\\\": 1, "
                             "\\\"AccessKeyId\\\": \\\"AKIDSHORT\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
                             "\\\"SessionToken\\\": \\\"t\\\", \\\"Expiration\\\": \\\"%s\\\"}\"'\n",
                             runs, exp);
@@ -322,7 +322,7 @@ static void test_sts_identity_and_web_identity(void **state)
     assert_int_equal(sf_aws_client_credentials(c, ctx, &cr, &why), 0);
     assert_non_null(strstr(cr.source, "web identity"));
     assert_non_null(cr.token);
-    assert_true(cr.expires_ms > sf_aws_wall_ms());
+    assert_true(cr.expires_ms > sf_time_wall_ms());
     assert_int_equal(sf_aws_sts_get_caller_identity(c, ctx, &id, &err), 0);
     assert_non_null(strstr(id.arn, "ci"));
     sf_aws_identity_clear(&id);
@@ -486,11 +486,11 @@ static void test_s3_multipart_copy(void **state)
         fail_msg("multipart copy: %s", t);
     }
     assert_int_equal(sf_aws_client_calls(c) - calls, 5); /* create, 3 parts, complete */
-    sf_aws_buf body;
+    sf_buf body;
     assert_int_equal(sf_aws_s3_get(c, ctx, "big", "pub/part-0.parquet", &body, &err), 0);
     assert_int_equal(body.len, n);
     assert_memory_equal(body.data, data, n);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     /* A source that is not there: an error naming the part copy. */
     assert_int_equal(sf_aws_s3_copy(c, ctx, "big", "run/missing", "pub/missing", (int64_t)n, &err), -1);
     assert_non_null(err.operation);
@@ -522,10 +522,10 @@ static void test_s3_objects(void **state)
     assert_non_null(l.items[0].etag);
     sf_aws_s3_listing_clear(&l);
 
-    sf_aws_buf body;
+    sf_buf body;
     assert_int_equal(sf_aws_s3_get(c, ctx, "lake", keys[1], &body, &err), 0);
     assert_string_equal(body.data, keys[1]);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     assert_int_equal(sf_aws_s3_get(c, ctx, "lake", "raw/missing", &body, &err), 1);
     sf_aws_error_clear(&err);
     int64_t size = 0;
@@ -538,7 +538,7 @@ static void test_s3_objects(void **state)
     assert_int_equal(sf_aws_s3_copy(c, ctx, "lake", keys[1], "copy/ü x.csv", (int64_t)strlen(keys[1]), &err), 0);
     assert_int_equal(sf_aws_s3_get(c, ctx, "lake", "copy/ü x.csv", &body, &err), 0);
     assert_string_equal(body.data, keys[1]);
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
 
     size_t deleted = 0;
     assert_int_equal(sf_aws_s3_delete_prefix(c, ctx, "lake", "raw/", &deleted, &err), 0);
@@ -585,10 +585,10 @@ static void test_unreachable_endpoint_retries_then_fails(void **state)
     (void)state;
     sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
     sf_aws_config cfg = {0};
-    cfg.region = sf_aws_strdup("us-east-1");
-    cfg.access_key = sf_aws_strdup("AKID");
-    cfg.secret_key = sf_aws_strdup("s");
-    char *url = sf_aws_fmt("http://127.0.0.1:%d", aws_moto_free_port());
+    cfg.region = sf_strdup("us-east-1");
+    cfg.access_key = sf_strdup("AKID");
+    cfg.secret_key = sf_strdup("s");
+    char *url = sf_fmt("http://127.0.0.1:%d", aws_moto_free_port());
     cfg.endpoint_sts = url;
     cfg.max_retries = 2;
     sf_aws_client *c = sf_aws_client_new(&cfg);
@@ -617,7 +617,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     aws_moto_stop(&moto);
-    char *cmd = sf_aws_fmt("rm -rf '%s'", tmpdir);
+    char *cmd = sf_fmt("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
     free(cmd);
     return 0;

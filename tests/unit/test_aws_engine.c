@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "aws_moto.h"
+#include "tests/unit/aws_moto.h"
 #include "engines/emr/emr.h"
 #include "lakes/lake.h"
 
@@ -127,12 +127,12 @@ static void test_zip_is_readable(void **state)
 {
     (void)state;
     const char *names[] = {"pkg/__init__.py", "pkg/mod.py"};
-    sf_aws_buf data[2] = {0};
-    sf_aws_buf_adds(&data[0], "");
-    sf_aws_buf_adds(&data[1], "X = 42\n");
-    sf_aws_buf zip;
+    sf_buf data[2] = {0};
+    sf_buf_puts(&data[0], "");
+    sf_buf_puts(&data[1], "X = 42\n");
+    sf_buf zip;
     assert_int_equal(sf_emr_zip(names, data, 2, &zip), 0);
-    char *path = sf_aws_fmt("%s/pkg.zip", tmpdir);
+    char *path = sf_fmt("%s/pkg.zip", tmpdir);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fwrite(zip.data, 1, zip.len, f);
@@ -140,15 +140,15 @@ static void test_zip_is_readable(void **state)
     char python[512];
     aws_moto_python(python, sizeof python);
     if (access(python, X_OK) == 0) {
-        char *cmd = sf_aws_fmt("'%s' -c \"import sys; sys.path.insert(0, '%s'); import pkg.mod; "
+        char *cmd = sf_fmt("'%s' -c \"import sys; sys.path.insert(0, '%s'); import pkg.mod; "
                                "assert pkg.mod.X == 42\"", python, path);
         assert_int_equal(system(cmd), 0);
         free(cmd);
     }
     free(path);
-    sf_aws_buf_free(&zip);
-    sf_aws_buf_free(&data[0]);
-    sf_aws_buf_free(&data[1]);
+    sf_buf_free(&zip);
+    sf_buf_free(&data[0]);
+    sf_buf_free(&data[1]);
 }
 
 /* ---- the lake ------------------------------------------------------------------ */
@@ -275,7 +275,7 @@ static void test_cluster_lifecycle(void **state)
     assert_true(strncmp(info.id, "j-", 2) == 0);
     assert_string_equal(info.name, "unit");
     assert_string_equal(info.master_url, "yarn");
-    char *id = sf_aws_strdup(info.id);
+    char *id = sf_strdup(info.id);
     sf_value *resolved = sf_emr_spec_resolved(spec);
     assert_true(sf_value_equal(info.spec, resolved));
     sf_cluster_info_clear(&info);
@@ -335,10 +335,10 @@ static void test_pipeline_run_uploads_and_cancels(void **state)
     sf_cluster_info info = {0};
     assert_int_equal(sf_engine_emr.cluster_create(ctx, &env, "runner", spec, &info, &d), SF_ENGINE_OK);
 
-    char *jobs = sf_aws_fmt("%s/jobs", tmpdir), *pkg = sf_aws_fmt("%s/jobs/helpers", tmpdir);
+    char *jobs = sf_fmt("%s/jobs", tmpdir), *pkg = sf_fmt("%s/jobs/helpers", tmpdir);
     mkdir(jobs, 0755);
     mkdir(pkg, 0755);
-    char *script = sf_aws_fmt("%s/count.py", jobs), *init = sf_aws_fmt("%s/__init__.py", pkg);
+    char *script = sf_fmt("%s/count.py", jobs), *init = sf_fmt("%s/__init__.py", pkg);
     write_file(script, "print('count')\n");
     write_file(init, "");
     const char *args[] = {"--as-of", "2025-01-01", NULL}, *conf[] = {"spark.sql.shuffle.partitions=2", NULL};
@@ -349,7 +349,7 @@ static void test_pipeline_run_uploads_and_cancels(void **state)
                        .stages = stages, .n_stages = 2};
     sf_stage_result results[2] = {0};
     sf_ctx *op = sf_ctx_new_child(ctx);
-    sf_ctx_set_deadline(op, sf_now_ms() + 3000);
+    sf_ctx_set_deadline(op, sf_time_mono_ms() + 3000);
     assert_int_equal(sf_engine_emr.pipeline_run(op, &env, info.id, &run, results, &d), SF_ENGINE_ERROR);
     sf_ctx_free(op);
     assert_true(strncmp(results[0].step_id, "s-", 2) == 0);
@@ -359,7 +359,7 @@ static void test_pipeline_run_uploads_and_cancels(void **state)
     assert_int_equal(count("runs", "lake/_sparkflow/code/"), 2);
     char sha[65];
     sf_aws_sha256_hex("print('count')\n", 15, sha);
-    char *key = sf_aws_fmt("lake/_sparkflow/code/%s/count.py", sha);
+    char *key = sf_fmt("lake/_sparkflow/code/%s/count.py", sha);
     assert_int_equal(count("runs", key), 1);
     free(key);
 
@@ -396,13 +396,13 @@ static int group_setup(void **state)
     have_moto = aws_moto_start(&moto) == 0;
     if (!have_moto) fprintf(stderr, "moto not available: the moto tests are skipped\n");
     sf_aws_config cfg = {.max_retries = 2};
-    cfg.region = sf_aws_strdup("us-east-1");
-    cfg.access_key = sf_aws_strdup("AKIDENGINETEST");
-    cfg.secret_key = sf_aws_strdup("engine/secret");
+    cfg.region = sf_strdup("us-east-1");
+    cfg.access_key = sf_strdup("AKIDENGINETEST");
+    cfg.secret_key = sf_strdup("engine/secret");
     if (have_moto) {
-        cfg.endpoint_emr = sf_aws_strdup(moto.url);
-        cfg.endpoint_s3 = sf_aws_strdup(moto.url);
-        cfg.endpoint_sts = sf_aws_strdup(moto.url);
+        cfg.endpoint_emr = sf_strdup(moto.url);
+        cfg.endpoint_s3 = sf_strdup(moto.url);
+        cfg.endpoint_sts = sf_strdup(moto.url);
     }
     env.aws = sf_aws_client_new(&cfg);
     lake_env.aws = env.aws;
@@ -414,7 +414,7 @@ static int group_teardown(void **state)
     (void)state;
     sf_aws_client_free(env.aws);
     aws_moto_stop(&moto);
-    char *cmd = sf_aws_fmt("rm -rf '%s'", tmpdir);
+    char *cmd = sf_fmt("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
     free(cmd);
     return 0;

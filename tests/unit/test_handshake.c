@@ -18,6 +18,9 @@
 
 #include "provider/handshake.h"
 
+/* The provider these tests stand for (the runtime takes it from sf_provider_def). */
+#define PROVIDER_ADDR "registry.terraform.io/sparkflow/sparkflow"
+
 static const sf_handshake_env TERRAFORM_ENV = {
     .magic_cookie = SF_HANDSHAKE_COOKIE_VALUE,
     .protocol_versions = "5,6",
@@ -41,7 +44,7 @@ static void test_missing_or_wrong_cookie_is_refused(void **state) {
         env.magic_cookie = cookies[i];
         sf_handshake hs;
         char *err = NULL;
-        assert_int_equal(sf_handshake_configure(&hs, &env, false, &err), -1);
+        assert_int_equal(sf_handshake_configure(&hs, &env, false, "SparkFlow", &err), -1);
         assert_non_null(err);
         assert_non_null(strstr(err, "Terraform plugin"));
         assert_non_null(strstr(err, "not run directly"));
@@ -53,7 +56,7 @@ static void test_terraform_env_gives_tls_protocol_6(void **state) {
     (void)state;
     sf_handshake hs;
     char *err = NULL;
-    assert_int_equal(sf_handshake_configure(&hs, &TERRAFORM_ENV, false, &err), 0);
+    assert_int_equal(sf_handshake_configure(&hs, &TERRAFORM_ENV, false, "SparkFlow", &err), 0);
     assert_null(err);
     assert_false(hs.debug);
     assert_int_equal(hs.protocol, 6);
@@ -65,12 +68,12 @@ static void test_plaintext_without_client_cert_or_when_disabled(void **state) {
     sf_handshake hs;
     sf_handshake_env env = TERRAFORM_ENV;
     env.client_cert = NULL;
-    assert_int_equal(sf_handshake_configure(&hs, &env, false, NULL), 0);
+    assert_int_equal(sf_handshake_configure(&hs, &env, false, "SparkFlow", NULL), 0);
     assert_null(hs.client_cert);
 
     env = TERRAFORM_ENV;
     env.disable_tls = "1";
-    assert_int_equal(sf_handshake_configure(&hs, &env, false, NULL), 0);
+    assert_int_equal(sf_handshake_configure(&hs, &env, false, "SparkFlow", NULL), 0);
     assert_null(hs.client_cert);
 }
 
@@ -78,13 +81,13 @@ static void test_debug_needs_no_cookie_and_is_plaintext(void **state) {
     (void)state;
     sf_handshake_env env = {0};
     sf_handshake hs;
-    assert_int_equal(sf_handshake_configure(&hs, &env, true, NULL), 0);
+    assert_int_equal(sf_handshake_configure(&hs, &env, true, "SparkFlow", NULL), 0);
     assert_true(hs.debug);
     assert_int_equal(hs.protocol, 6);
     assert_null(hs.client_cert);
 
     env = TERRAFORM_ENV;
-    assert_int_equal(sf_handshake_configure(&hs, &env, true, NULL), 0);
+    assert_int_equal(sf_handshake_configure(&hs, &env, true, "SparkFlow", NULL), 0);
     assert_null(hs.client_cert);
 }
 
@@ -124,7 +127,7 @@ static void test_pick_protocol(void **state) {
     env.protocol_versions = "4,5";
     sf_handshake hs;
     char *err = NULL;
-    assert_int_equal(sf_handshake_configure(&hs, &env, false, &err), -1);
+    assert_int_equal(sf_handshake_configure(&hs, &env, false, "SparkFlow", &err), -1);
     assert_non_null(strstr(err, "Terraform v1.0"));
     free(err);
 }
@@ -163,7 +166,7 @@ static char *shell_eval(const char *line) {
 }
 
 static void check_reattach(const char *socket_path) {
-    char *line = sf_handshake_reattach_line(SF_HANDSHAKE_PROVIDER_ADDR, 4242, socket_path);
+    char *line = sf_handshake_reattach_line(PROVIDER_ADDR, 4242, socket_path);
     assert_int_equal(strncmp(line, "TF_REATTACH_PROVIDERS='", 23), 0);
     char *json = shell_eval(line);
     cJSON *root = cJSON_Parse(json);
@@ -186,7 +189,7 @@ static void check_reattach(const char *socket_path) {
 static void test_reattach_line(void **state) {
     (void)state;
     /* The exact shape for an ordinary path. */
-    char *line = sf_handshake_reattach_line(SF_HANDSHAKE_PROVIDER_ADDR, 77, "/tmp/x/plugin.sock");
+    char *line = sf_handshake_reattach_line(PROVIDER_ADDR, 77, "/tmp/x/plugin.sock");
     assert_string_equal(line,
         "TF_REATTACH_PROVIDERS='{\"registry.terraform.io/sparkflow/sparkflow\":"
         "{\"Protocol\":\"grpc\",\"ProtocolVersion\":6,\"Pid\":77,\"Test\":true,"
@@ -202,7 +205,7 @@ static void test_sockdir_lifecycle(void **state) {
     (void)state;
     sf_sockdir sd;
     char *err = NULL;
-    assert_int_equal(sf_sockdir_create(&sd, "/tmp", &err), 0);
+    assert_int_equal(sf_sockdir_create(&sd, "/tmp", "sparkflow", &err), 0);
     assert_null(err);
     struct stat st;
     assert_int_equal(stat(sd.dir, &st), 0);
@@ -233,8 +236,8 @@ static void test_sockdir_lifecycle(void **state) {
 static void test_sockdir_two_are_distinct(void **state) {
     (void)state;
     sf_sockdir a, b;
-    assert_int_equal(sf_sockdir_create(&a, NULL, NULL), 0);
-    assert_int_equal(sf_sockdir_create(&b, NULL, NULL), 0);
+    assert_int_equal(sf_sockdir_create(&a, NULL, "sparkflow", NULL), 0);
+    assert_int_equal(sf_sockdir_create(&b, NULL, "sparkflow", NULL), 0);
     assert_string_not_equal(a.dir, b.dir);
     sf_sockdir_remove(&a);
     sf_sockdir_remove(&b);
@@ -247,13 +250,13 @@ static void test_sockdir_long_tmpdir_falls_back(void **state) {
     memcpy(longdir, "/tmp/", 5);
     longdir[sizeof longdir - 1] = '\0';
     sf_sockdir sd;
-    assert_int_equal(sf_sockdir_create(&sd, longdir, NULL), 0);
+    assert_int_equal(sf_sockdir_create(&sd, longdir, "sparkflow", NULL), 0);
     assert_int_equal(strncmp(sd.dir, "/tmp/sparkflow-plugin-", 22), 0);
     sf_sockdir_remove(&sd);
 
     /* An unwritable parent is an error with a message. */
     char *err = NULL;
-    assert_int_equal(sf_sockdir_create(&sd, "/nonexistent-sf-dir", &err), -1);
+    assert_int_equal(sf_sockdir_create(&sd, "/nonexistent-sf-dir", "sparkflow", &err), -1);
     assert_non_null(err);
     assert_non_null(strstr(err, "/nonexistent-sf-dir"));
     free(err);

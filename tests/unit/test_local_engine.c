@@ -238,7 +238,7 @@ static int setup(void **state)
     f->old_home = h ? strdup(h) : NULL;
     setenv("HOME", f->home, 1);
     f->ctx = sf_ctx_new_root(SF_LOG_WARN);
-    sf_ctx_set_deadline(f->ctx, sf_now_ms() + 10 * 60 * 1000);
+    sf_ctx_set_deadline(f->ctx, sf_time_mono_ms() + 10 * 60 * 1000);
     *state = f;
     return 0;
 }
@@ -424,11 +424,11 @@ static void test_lifecycle_and_drift(void **state)
     sf_cluster_info info = {0};
 
     sf_value *spec1 = spec_with(1, NULL);
-    int64_t t0 = sf_now_ms();
+    int64_t t0 = sf_time_mono_ms();
     sf_engine_status st = e->cluster_create(f->ctx, NULL, "test", spec1, &info, &d);
     print_diags(&d);
     assert_int_equal(st, SF_ENGINE_OK);
-    print_message("create (1 master + 1 worker): %lld ms\n", (long long)(sf_now_ms() - t0));
+    print_message("create (1 master + 1 worker): %lld ms\n", (long long)(sf_time_mono_ms() - t0));
     assert_true(sf_local_id_valid(info.id));
     assert_string_equal(info.name, "test");
     assert_string_equal(info.state, "running");
@@ -607,7 +607,7 @@ static void test_create_timeout_cleans_up(void **state)
     sf_ctx *op = sf_ctx_new_child(f->ctx);
     /* The master is spawned at once; master and worker need several
      * seconds together, so the deadline hits while they start. */
-    sf_ctx_set_deadline(op, sf_now_ms() + 3000);
+    sf_ctx_set_deadline(op, sf_time_mono_ms() + 3000);
     sf_engine_status st = e->cluster_create(op, NULL, "short", spec, &info, &d);
     sf_ctx_free(op);
     if (old_spark) setenv("SPARK_HOME", old_spark, 1);
