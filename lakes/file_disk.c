@@ -15,21 +15,18 @@
 #include "base/str.h"
 #include "lakes/file.h"
 
-/* fsync an entry met in a physical walk (never through a link).  0, or -1
- * with errno.  EINVAL (a filesystem that cannot sync this kind of file)
- * counts as success. */
-static int fsync_entry(const char *path, bool dir)
+/* fsync a regular file met in a physical walk, never through a link.  0, or
+ * -1 with errno.  EINVAL (a filesystem that cannot sync this kind of file)
+ * counts as success, as sf_file_fsync_dir does for directories. */
+static int fsync_file(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (dir ? O_DIRECTORY : 0));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return -1;
-    int rc = fsync(fd);
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : -1;
     int e = errno;
     close(fd);
-    if (rc != 0 && e != EINVAL) {
-        errno = e;
-        return -1;
-    }
-    return 0;
+    errno = e;
+    return rc;
 }
 
 static int unlink_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -77,7 +74,9 @@ int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err)
             break;
         }
         if (e->fts_info == FTS_F || e->fts_info == FTS_DP) {
-            if (fsync_entry(e->fts_accpath, e->fts_info == FTS_DP) != 0) {
+            bool dir = e->fts_info == FTS_DP;
+            int synced = dir ? sf_file_fsync_dir(e->fts_accpath) : fsync_file(e->fts_accpath);
+            if (synced != 0) {
                 if (errno == EACCES) {
                     need_syncfs = true;
                 } else {

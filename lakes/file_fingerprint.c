@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fts.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "base/str.h"
 #include "lakes/file.h"
+#include "lakes/listing_hash.h"
 
 
 typedef struct fp_file {
@@ -112,41 +112,17 @@ static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
     return rc;
 }
 
-/* Feeds s with '\\', '\t' and '\n' escaped. */
-static void hash_escaped(EVP_MD_CTX *md, const char *s)
-{
-    for (const char *p = s; *p;) {
-        size_t n = strcspn(p, "\\\t\n");
-        if (n && !EVP_DigestUpdate(md, p, n)) abort();
-        p += n;
-        if (!*p) break;
-        const char *esc = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : "\\n";
-        if (!EVP_DigestUpdate(md, esc, 2)) abort();
-        p++;
-    }
-}
-
 /* "sha256:<hex>" over the sorted listing (malloc'd). */
 static char *fp_digest(fp_list *l)
 {
     if (l->n) qsort(l->v, l->n, sizeof *l->v, fp_cmp);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) abort();
+    sf_lake_hash *h = sf_lake_hash_new();
     for (size_t i = 0; i < l->n; i++) {
-        char nums[64];
-        int n = snprintf(nums, sizeof nums, "\t%lld\t%lld\n", l->v[i].size, l->v[i].mtime_ns);
-        hash_escaped(md, l->v[i].rel);
-        if (!EVP_DigestUpdate(md, nums, (size_t)n)) abort();
+        char mtime[32];
+        snprintf(mtime, sizeof mtime, "%lld", l->v[i].mtime_ns);
+        sf_lake_hash_add(h, l->v[i].rel, l->v[i].size, mtime);
     }
-    unsigned char sum[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!EVP_DigestFinal_ex(md, sum, &len)) abort();
-    EVP_MD_CTX_free(md);
-    char *out = malloc(7 + 2 * len + 1);
-    if (!out) abort();
-    memcpy(out, "sha256:", 7);
-    for (unsigned int i = 0; i < len; i++) snprintf(out + 7 + 2 * i, 3, "%02x", sum[i]);
-    return out;
+    return sf_lake_hash_end(h);
 }
 
 int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri,

@@ -26,7 +26,6 @@
  * "relpath\tsize\tetag\n" in key order, '\\', '\t' and '\n' escaped.
  */
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +33,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "lakes/lake.h"
+#include "lakes/listing_hash.h"
 
 #define SF_DIR "_sparkflow"
 #define POINTER SF_DIR "/published.json"
@@ -136,15 +136,6 @@ static bool spark_hidden(const char *rel)
     return false;
 }
 
-static void hash_escaped(EVP_MD_CTX *md, const char *s)
-{
-    for (; *s; s++) {
-        const char *e = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : NULL;
-        if (e) EVP_DigestUpdate(md, e, 2);
-        else EVP_DigestUpdate(md, s, 1);
-    }
-}
-
 static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
                           sf_diags *d)
 {
@@ -160,25 +151,14 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input
     if (rc != 0) {
         aws_diag(d, "Cannot list the lake", &err);
     } else {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        sf_lake_hash *h = sf_lake_hash_new();
         for (size_t i = 0; i < l.n; i++) {
             const char *rel = l.items[i].key + strlen(prefix);
             if (spark_hidden(rel)) continue;
-            char line[128];
-            hash_escaped(md, rel);
-            snprintf(line, sizeof line, "\t%lld\t", (long long)l.items[i].size);
-            EVP_DigestUpdate(md, line, strlen(line));
-            hash_escaped(md, l.items[i].etag ? l.items[i].etag : "");
-            EVP_DigestUpdate(md, "\n", 1);
+            sf_lake_hash_add(h, rel, (long long)l.items[i].size, l.items[i].etag);
             (*count)++;
         }
-        unsigned char dg[32];
-        EVP_DigestFinal_ex(md, dg, NULL);
-        EVP_MD_CTX_free(md);
-        char hex[65];
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
-        *out = sf_fmt("sha256:%s", hex);
+        *out = sf_lake_hash_end(h);
         sf_aws_s3_listing_clear(&l);
     }
     free(prefix);
