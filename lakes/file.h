@@ -35,7 +35,9 @@
 #ifndef SF_LAKE_FILE_H
 #define SF_LAKE_FILE_H
 
+#include <fts.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -128,6 +130,14 @@ int sf_lake_file_delete_run(const sf_lake_file_layout *o, const char *run);
 /* rm -rf that never follows a symlink nor crosses into another filesystem.
  * Missing is success.  0, or an errno value. */
 int sf_lake_file_delete_tree(const char *path);
+/* What a walk does with each entry: 0 to go on, -1 with *err to stop. */
+typedef int (*sf_lake_file_visit)(FTS *fts, FTSENT *e, void *arg, char **err);
+/* Walks the tree at root with fts(3) (`flags`: FTS_PHYSICAL or
+ * FTS_LOGICAL), calling visit(fts, entry, arg, err) for each entry, and
+ * stops when the context ends, looked at every `every` entries (*err is
+ * then "<reason> while <doing>").  0, or -1 with *err. */
+int sf_lake_file_walk(sf_ctx *ctx, const char *root, int flags, size_t every, const char *doing,
+                      sf_lake_file_visit visit, void *arg, char **err);
 /* fsync every regular file and directory under root, children before their
  * directory.  0, or -1 with *err (also when the context ends). */
 int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err);

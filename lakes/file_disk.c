@@ -48,22 +48,17 @@ int sf_lake_file_delete_tree(const char *path)
     return rc == -1 ? errno : rc;
 }
 
-/* fsync every regular file and directory under root, children before their
- * directory, so that a run's outputs are on disk before they are published.
- * Files we may not open are covered by one syncfs(2) at the end.  0, or -1
- * with *err (also when the context ends: nothing is published then). */
-int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err)
+int sf_lake_file_walk(sf_ctx *ctx, const char *root, int flags, size_t every, const char *doing,
+                      sf_lake_file_visit visit, void *arg, char **err)
 {
     char *paths[] = {(char *)root, NULL};
-    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    FTS *fts = fts_open(paths, flags | FTS_NOCHDIR, NULL);
     if (!fts) {
         *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
         return -1;
     }
     int rc = 0;
-    bool need_syncfs = false;
-    size_t seen = 0;
-    for (;;) {
+    for (size_t seen = 1; rc == 0; seen++) {
         errno = 0;
         FTSENT *e = fts_read(fts);
         if (!e) {
@@ -73,30 +68,48 @@ int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err)
             }
             break;
         }
-        if (e->fts_info == FTS_F || e->fts_info == FTS_DP) {
-            bool dir = e->fts_info == FTS_DP;
-            int synced = dir ? sf_file_fsync_dir(e->fts_accpath) : fsync_file(e->fts_accpath);
-            if (synced != 0) {
-                if (errno == EACCES) {
-                    need_syncfs = true;
-                } else {
-                    *err = sf_fmt("cannot sync %s: %s", e->fts_path, strerror(errno));
-                    rc = -1;
-                    break;
-                }
-            }
-        } else if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
-            *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
+        rc = visit(fts, e, arg, err);
+        if (rc == 0 && seen % every == 0 && sf_ctx_done(ctx)) {
+            *err = sf_fmt("%s while %s", sf_ctx_reason(ctx), doing);
             rc = -1;
-            break;
-        }
-        if (++seen % 256 == 0 && sf_ctx_done(ctx)) {
-            *err = sf_fmt("%s while syncing the new outputs to disk", sf_ctx_reason(ctx));
-            rc = -1;
-            break;
         }
     }
     fts_close(fts);
+    return rc;
+}
+
+/* sync_tree's visit: fsync files and directories (children come first in a
+ * post-order walk); *(bool *)arg set when one may not be opened. */
+static int sync_entry(FTS *fts, FTSENT *e, void *arg, char **err)
+{
+    (void)fts;
+    if (e->fts_info == FTS_F || e->fts_info == FTS_DP) {
+        bool dir = e->fts_info == FTS_DP;
+        int synced = dir ? sf_file_fsync_dir(e->fts_accpath) : fsync_file(e->fts_accpath);
+        if (synced == 0) return 0;
+        if (errno == EACCES) {
+            *(bool *)arg = true;
+            return 0;
+        }
+        *err = sf_fmt("cannot sync %s: %s", e->fts_path, strerror(errno));
+        return -1;
+    }
+    if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS) {
+        *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* fsync every regular file and directory under root, children before their
+ * directory, so that a run's outputs are on disk before they are published.
+ * Files we may not open are covered by one syncfs(2) at the end.  0, or -1
+ * with *err (also when the context ends: nothing is published then). */
+int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err)
+{
+    bool need_syncfs = false;
+    int rc = sf_lake_file_walk(ctx, root, FTS_PHYSICAL, 256, "syncing the new outputs to disk", sync_entry,
+                               &need_syncfs, err);
     if (rc == 0 && need_syncfs) {
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || syncfs(fd) != 0) {

@@ -60,55 +60,42 @@ static int fp_cmp(const void *a, const void *b)
     return strcmp(((const fp_file *)a)->rel, ((const fp_file *)b)->rel);
 }
 
-/* Lists the files under root into l.  0, or -1 with *err. */
+/* fp_walk's visit: the files Spark reads, into the listing. */
+typedef struct fp_walker {
+    fp_list *l;
+    const char *root;
+    size_t skip; /* bytes of fts_path before the relative name */
+} fp_walker;
+
+static int fp_entry(FTS *fts, FTSENT *e, void *arg, char **err)
+{
+    fp_walker *w = arg;
+    bool hidden = e->fts_level > 0 && spark_hidden(e->fts_name);
+    switch (e->fts_info) {
+    case FTS_D:
+        if (hidden) fts_set(fts, e, FTS_SKIP);
+        return 0;
+    case FTS_F:
+        if (!hidden) fp_push(w->l, e->fts_level ? e->fts_path + w->skip : sf_lake_file_base_of(w->root), e->fts_statp);
+        return 0;
+    case FTS_DNR:
+    case FTS_ERR:
+    case FTS_NS:
+        if (hidden) return 0;
+        *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
+        return -1;
+    default: /* FTS_DC (a loop), FTS_SLNONE (dangling link), FTS_DP, ... */
+        return 0;
+    }
+}
+
+/* Lists the files under root into l, following links.  0, or -1 with *err. */
 static int fp_walk(sf_ctx *ctx, const char *root, fp_list *l, char **err)
 {
-    char *paths[] = {(char *)root, NULL};
-    FTS *fts = fts_open(paths, FTS_LOGICAL | FTS_NOCHDIR, NULL);
-    if (!fts) {
-        *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
-        return -1;
-    }
-    size_t skip = strcmp(root, "/") == 0 ? 1 : strlen(root) + 1;
-    int rc = 0;
-    size_t seen = 0;
-    for (;;) {
-        errno = 0;
-        FTSENT *e = fts_read(fts);
-        if (!e) {
-            if (errno) {
-                *err = sf_fmt("cannot read %s: %s", root, strerror(errno));
-                rc = -1;
-            }
-            break;
-        }
-        bool hidden = e->fts_level > 0 && spark_hidden(e->fts_name);
-        switch (e->fts_info) {
-        case FTS_D:
-            if (hidden) fts_set(fts, e, FTS_SKIP);
-            break;
-        case FTS_F:
-            if (hidden) break;
-            fp_push(l, e->fts_level ? e->fts_path + skip : sf_lake_file_base_of(root), e->fts_statp);
-            break;
-        case FTS_DNR:
-        case FTS_ERR:
-        case FTS_NS:
-            if (hidden) break;
-            *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
-            rc = -1;
-            break;
-        default: /* FTS_DC (a loop), FTS_SLNONE (dangling link), FTS_DP, ... */
-            break;
-        }
-        if (rc) break;
-        if (++seen % 1024 == 0 && sf_ctx_done(ctx)) {
-            *err = sf_fmt("%s while listing %s", sf_ctx_reason(ctx), root);
-            rc = -1;
-            break;
-        }
-    }
-    fts_close(fts);
+    fp_walker w = {l, root, strcmp(root, "/") == 0 ? 1 : strlen(root) + 1};
+    char *doing = sf_fmt("listing %s", root);
+    int rc = sf_lake_file_walk(ctx, root, FTS_LOGICAL, 1024, doing, fp_entry, &w, err);
+    free(doing);
     return rc;
 }
 
