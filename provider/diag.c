@@ -12,18 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
+
 static void *xrealloc(void *p, size_t size)
 {
     p = realloc(p, size);
     if (!p && size) abort();
     return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = strndup(s, n);
-    if (!d) abort();
-    return d;
 }
 
 static void path_push(sf_path *p, sf_step step)
@@ -72,7 +67,7 @@ sf_path *sf_path_parse(const char *spelling)
             continue;
         }
         size_t len = strcspn(s, ".[");
-        sf_step step = {.kind = SF_STEP_ATTR, .name = xstrndup(s, len)};
+        sf_step step = {.kind = SF_STEP_ATTR, .name = sf_strndup(s, len)};
         path_push(p, step);
         s += len;
     }
@@ -86,7 +81,7 @@ sf_path *sf_path_copy(const sf_path *p)
     if (!c) abort();
     for (size_t i = 0; i < p->n; i++) {
         sf_step step = p->steps[i];
-        if (step.name) step.name = xstrndup(step.name, strlen(step.name));
+        if (step.name) step.name = sf_strdup(step.name);
         path_push(c, step);
     }
     return c;
@@ -154,8 +149,8 @@ static void diags_push(sf_diags *d, sf_diag diag)
 static void diag_add(sf_diags *d, sf_diag_severity sev, const char *path,
                      const char *summary, const char *fmt, va_list ap)
 {
-    sf_diag diag = {.severity = sev, .summary = xstrndup(summary, strlen(summary))};
-    if (vasprintf(&diag.detail, fmt, ap) < 0) abort();
+    sf_diag diag = {.severity = sev, .summary = sf_strdup(summary)};
+    diag.detail = sf_vfmt(fmt, ap);
     diag.path = path ? sf_path_parse(path) : NULL;
     diags_push(d, diag);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
+
 void sf_plan_require_replace(sf_plan *plan, const char *path)
 {
     plan->requires_replace = realloc(plan->requires_replace,
@@ -34,14 +36,14 @@ void sf_plan_clear(sf_plan *plan)
 static char *path_join(const char *path, const char *name)
 {
     char *out;
-    if (asprintf(&out, "%s%s%s", *path ? path : "", *path ? "." : "", name) < 0) abort();
+    out = sf_fmt("%s%s%s", *path ? path : "", *path ? "." : "", name);
     return out;
 }
 
 static char *path_index(const char *path, size_t i)
 {
     char *out;
-    if (asprintf(&out, "%s[%zu]", path, i) < 0) abort();
+    out = sf_fmt("%s[%zu]", path, i);
     return out;
 }
 
@@ -166,7 +168,7 @@ static sf_value *merge(const sf_ctx *ctx, const sf_value *planned, const sf_valu
         if (out->keys) {
             r = result && result->kind == planned->kind ? sf_value_get(result, out->keys[i]) : NULL;
             p = planned->kind == SF_VAL_OBJECT ? path_join(path, out->keys[i]) : NULL;
-            if (!p && asprintf(&p, "%s[\"%s\"]", path, out->keys[i]) < 0) abort();
+            if (!p) p = sf_fmt("%s[\"%s\"]", path, out->keys[i]);
         } else {
             r = result && result->kind == planned->kind && i < result->n ? result->elems[i] : NULL;
             p = path_index(path, i);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "provider/runtime.h"
 #include "provider/wire.h"
 
@@ -56,7 +57,7 @@ static Tfplugin6__Schema__Attribute *attr_msg(sf_arena *a, const sf_attr_def *de
     const char *desc = def->description ? def->description : "";
     if (def->default_json) {
         char *full;
-        if (asprintf(&full, "%s%sDefaults to `%s`.", desc, *desc ? " " : "", def->default_json) < 0) abort();
+        full = sf_fmt("%s%sDefaults to `%s`.", desc, *desc ? " " : "", def->default_json);
         m->description = sf_arena_keep(a, full);
     } else {
         m->description = sf_arena_strdup(a, desc);

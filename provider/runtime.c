@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
@@ -44,12 +45,12 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
     const sf_rpc_method *m = find_method(method);
     if (!m) {
         sf_log(rt->root, SF_LOG_DEBUG, "unimplemented method %s", method);
-        *status_msg = strdup("method not offered by this provider");
+        *status_msg = sf_strdup("method not offered by this provider");
         return GRPC_UNIMPLEMENTED;
     }
     ProtobufCMessage *in = protobuf_c_message_unpack(m->request, NULL, req_len, req);
     if (!in) {
-        *status_msg = strdup("malformed request message");
+        *status_msg = sf_strdup("malformed request message");
         return GRPC_INVALID_ARGUMENT;
     }
     sf_rpc rpc = {.rt = rt, .ctx = sf_ctx_new_child(rt->root)};
@@ -67,7 +68,7 @@ static int handle(void *app, const char *method, const void *req, size_t req_len
         if (!*resp) abort();
         protobuf_c_message_pack(out, *resp);
     } else {
-        *status_msg = strdup("internal error");
+        *status_msg = sf_strdup("internal error");
         status = GRPC_INTERNAL;
     }
     protobuf_c_message_free_unpacked(in, NULL);

@@ -495,7 +495,7 @@ static void on_accept(sf_server *s, sf_tag *tag, bool ok) {
         break;
     case CALL_UNIMPLEMENTED: {
         char *msg = NULL;
-        if (asprintf(&msg, "unknown method %s", method) < 0) abort();
+        msg = sf_fmt("unknown method %s", method);
         call_reply(c, GRPC_STATUS_UNIMPLEMENTED, NULL, 0, msg);
         break;
     }
@@ -555,7 +555,7 @@ static int signals_setup(sf_server *s, char **err) {
     }
     return 0;
 fail:
-    if (asprintf(err, "cannot set up signal handling: %s", strerror(errno)) < 0) abort();
+    *err = sf_fmt("cannot set up signal handling: %s", strerror(errno));
     return -1;
 }
 
@@ -594,14 +594,13 @@ static int serve_start(sf_server *s, char **err) {
     }
     unlink(s->sock.path); /* a stale socket would make the bind fail */
     char *addr = NULL;
-    if (asprintf(&addr, "unix:%s", s->sock.path) < 0) abort();
+    addr = sf_fmt("unix:%s", s->sock.path);
     int port = creds ? grpc_server_add_http2_port(s->server, addr, creds) : 0;
     free(addr);
     if (creds) grpc_server_credentials_release(creds);
     if (port == 0) {
-        if (asprintf(err, "cannot listen on unix socket %s%s", s->sock.path,
-                     creds ? "" : " (TLS credentials rejected)") < 0)
-            abort();
+        *err = sf_fmt("cannot listen on unix socket %s%s", s->sock.path,
+                      creds ? "" : " (TLS credentials rejected)");
         return -1;
     }
     grpc_server_start(s->server);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "provider/diag.h"
 #include "provider/schema.h"
 #include "provider/timeouts.h"
@@ -15,7 +16,7 @@
 static char *join(const char *path, const char *name)
 {
     char *out;
-    if (asprintf(&out, "%s%s%s", path && *path ? path : "", path && *path ? "." : "", name) < 0) abort();
+    out = sf_fmt("%s%s%s", path && *path ? path : "", path && *path ? "." : "", name);
     return out;
 }
 
@@ -36,7 +37,7 @@ static void validate_nested(const sf_nested_def *nd, const sf_value *v, const ch
                       nd->max_items, nd->name, nd->max_items == 1 ? " is" : "s are", n);
     for (size_t i = 0; i < n; i++) {
         char *ipath;
-        if (asprintf(&ipath, "%s[%zu]", path, i) < 0) abort();
+        ipath = sf_fmt("%s[%zu]", path, i);
         if (!sf_value_is_unknown(v->elems[i]) && !sf_value_is_null(v->elems[i]))
             sf_schema_validate(nd->block, v->elems[i], ipath, diags);
         free(ipath);

@@ -33,8 +33,7 @@ static void tried_add(tried *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *line;
-    if (vasprintf(&line, fmt, ap) < 0) abort();
+    char *line = sf_vfmt(fmt, ap);
     va_end(ap);
     char *joined = sf_fmt("%s  - %s\n", t->text ? t->text : "", line);
     free(line);
@@ -60,9 +59,7 @@ static char *last_line(const char *s)
     const char *start = end;
     while (start > s && start[-1] != '\n') start--;
     if (start == end) return NULL;
-    char *line = strndup(start, (size_t)(end - start));
-    if (!line) abort();
-    return line;
+    return sf_strndup(start, (size_t)(end - start));
 }
 
 /* The pyspark directory according to `python`, or NULL (reason in *t). */

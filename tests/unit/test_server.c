@@ -142,6 +142,10 @@ static int echo_main(int argc, char **argv) {
         .handle = echo_handle,
         .app = &app,
         .on_shutdown = echo_on_shutdown,
+        /* tests/e2e/test_transport.py runs this plugin in the provider's place */
+        .name = "sparkflow",
+        .display_name = "SparkFlow",
+        .registry_address = "registry.terraform.io/sparkflow/sparkflow",
     };
     return sf_server_main(&opts, argc, argv);
 }
