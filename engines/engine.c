@@ -1,15 +1,17 @@
 /* engine.c — the engines compiled into the provider.
  *
  * Resources look engines up here by the name of the block the user wrote
- * (`local {}`, `emr {}`); adding an engine is one line in the table.
+ * (`local {}`, `emr {}`) or by the prefix of a cluster id.  The table below
+ * is one line per engine; the rest of what adding one takes is listed at
+ * SF_ENGINE_BLOCKS in engine.h.
  */
-#include "engine.h"
+#include "engines/engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "emr/emr.h"
-#include "local/local.h"
+#include "engines/emr/emr.h"
+#include "engines/local/local.h"
 
 const sf_engine *const sf_engines[] = {
     &sf_engine_local,

@@ -9,13 +9,14 @@
 #ifndef SF_ENGINE_H
 #define SF_ENGINE_H
 
-#include "../provider/ctx.h"
-#include "../provider/diag.h"
-#include "../provider/schema.h"
-#include "../provider/value.h"
+#include "base/ctx.h"
+#include "provider/diag.h"
+#include "provider/schema.h"
+#include "provider/value.h"
 
-/* Provider-level settings an engine may need (credentials, endpoints).
- * Opaque to resources; NULL when the provider has none for this engine. */
+/* Provider-level settings an engine may need (credentials, endpoints):
+ * made by sf_engine_env_new (engines/env.h).  Opaque to resources; NULL
+ * when the provider was not configured. */
 typedef struct sf_engine_env sf_engine_env;
 
 /* What an engine reports about a cluster.  All strings malloc'd, owned by the
@@ -44,7 +45,8 @@ typedef struct sf_stage_spec {
 
 /* A run: stages in order, each given the standard arguments of the job
  * contract (dags/README.md): --input <input_uri> --work <work_uri>
- * --metrics <file> then its own args. */
+ * --metrics <file> then its own args.  engines/run.c makes it: an engine
+ * only runs the stages; staging and publication are the run transaction's. */
 typedef struct sf_run_spec {
     const char *pipeline;      /* the pipeline's name */
     const char *run_id;        /* unique per run: names logs and staging */
@@ -113,7 +115,10 @@ typedef struct sf_engine {
 } sf_engine;
 
 /* Each engine's block in sparkflow_cluster, for the resource's schema
- * table; adding an engine adds its line here. */
+ * table.  Adding an engine takes: its folder under engines/ with an
+ * sf_engine table and its spec block, its block's line here, its line in
+ * sf_engines[] (engine.c), and, when it needs provider settings, their
+ * reading in sf_engine_env_new (engines/env.h). */
 extern const sf_block_def sf_local_spec_block;
 extern const sf_block_def sf_emr_spec_block;
 #define SF_ENGINE_BLOCKS                                                        \

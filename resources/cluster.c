@@ -165,7 +165,7 @@ static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags
     sf_cluster_info info = {0};
     sf_value *state = NULL;
     const char *name = sf_value_get_str(sf_value_get(planned, "name"));
-    if (engine->cluster_create(call->ctx, resources_engine_env(call, engine), name, spec, &info, diags) ==
+    if (engine->cluster_create(call->ctx, sf_resources_engine_env(call), name, spec, &info, diags) ==
         SF_ENGINE_OK) {
         state = sf_value_copy(planned);
         put_info(state, engine, &info, false);
@@ -186,7 +186,7 @@ static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *di
     }
     sf_cluster_info info = {0};
     sf_value *fresh = NULL;
-    sf_engine_status st = engine->cluster_read(call->ctx, resources_engine_env(call, engine), id, &info, diags);
+    sf_engine_status st = engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &info, diags);
     if (st == SF_ENGINE_GONE) {
         fresh = sf_value_null();
     } else if (st == SF_ENGINE_OK) {
@@ -204,7 +204,7 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
     const sf_engine *engine = engine_of(planned);
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     sf_value *old_spec = spec_of(engine, prior), *new_spec = spec_of(engine, planned);
-    const sf_engine_env *env = resources_engine_env(call, engine);
+    const sf_engine_env *env = sf_resources_engine_env(call);
     sf_cluster_info info = {0};
     sf_engine_status st = sf_value_equal(old_spec, new_spec)
                               ? engine->cluster_read(call->ctx, env, id, &info, diags)
@@ -229,7 +229,7 @@ static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) return 0; /* nothing was ever created */
-    return engine->cluster_delete(call->ctx, resources_engine_env(call, engine), id, diags) == SF_ENGINE_OK ? 0 : -1;
+    return engine->cluster_delete(call->ctx, sf_resources_engine_env(call), id, diags) == SF_ENGINE_OK ? 0 : -1;
 }
 
 static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)

@@ -2,25 +2,25 @@
  *
  * A pipeline's outputs are a function of its scripts, their arguments and
  * settings, the input data and the reference data.  The plan hashes all of
- * them into `fingerprint`; a pipeline runs again exactly when the
- * fingerprint or `triggers` change, and the plan shows the new fingerprint so
- * the user sees why.  A run writes into a private staging area of the lake
- * and is published atomically only when every stage succeeded (engines/lake.h),
- * so the last good outputs survive any failure.
+ * them into `fingerprint` (engines/run_fingerprint.c); a pipeline runs again
+ * exactly when the fingerprint or `triggers` change, and the plan shows the
+ * new fingerprint so the user sees why.  Apply runs it through the run
+ * transaction (engines/run.h), which publishes atomically only when every
+ * stage succeeded, so the last good outputs survive any failure.  This file
+ * is the schema, the plan rules and the CRUD callbacks.
  */
-#include <openssl/evp.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/str.h"
+#include "base/time.h"
 #include "engines/engine.h"
-#include "engines/lake.h"
+#include "engines/env.h"
+#include "engines/run.h"
+#include "lakes/lake.h"
 #include "provider/resource.h"
-#include "provider/str.h"
 #include "provider/timeouts.h"
-#include "resources/plan_record.h"
+#include "resources/planned_fp.h"
 #include "resources/resources.h"
 
 static const sf_attr_def stage_attrs[] = {
@@ -119,133 +119,73 @@ static const sf_block_def pipeline_schema = {
 /* Attributes a run produces: unknown in a plan that runs, kept otherwise. */
 static const char *const run_outputs[] = {"run_id", "status", "stages", "metrics", NULL};
 
-/* ---- Small helpers ------------------------------------------------------ */
+/* ---- The pipeline as the run transaction sees it -------------------------------- */
 
 static const char *str(const sf_value *obj, const char *key) { return sf_value_get_str(sf_value_get(obj, key)); }
 
+/* A configuration's sf_run_pipeline: strings borrowed from the value, the
+ * arrays owned here. */
+typedef struct pipeline_view {
+    sf_run_pipeline p;
+    sf_run_stage *stages;
+    const char ***args;
+    sf_run_conf **conf;
+} pipeline_view;
 
-/* lake + "/" + relative part, without doubled slashes. */
-static char *lake_join(const char *lake, const char *rel)
+static void view_build(pipeline_view *pv, const sf_value *v)
 {
-    size_t n = strlen(lake);
-    while (n > 0 && lake[n - 1] == '/') n--;
-    while (*rel == '/') rel++;
-    return sf_fmt("%.*s/%s", (int)n, lake, rel);
-}
-
-static char *rfc3339(int64_t epoch_ms)
-{
-    time_t t = (time_t)(epoch_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return strdup(buf);
-}
-
-static char *new_run_id(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    unsigned char rnd[3];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) memset(rnd, (int)ts.tv_nsec, sizeof rnd);
-    if (f) fclose(f);
-    return sf_fmt("%s-%02x%02x%02x", stamp, rnd[0], rnd[1], rnd[2]);
-}
-
-/* ---- Fingerprint -------------------------------------------------------- */
-
-static void hash_str(EVP_MD_CTX *md, const char *label, const char *s)
-{
-    EVP_DigestUpdate(md, label, strlen(label) + 1);
-    if (s) EVP_DigestUpdate(md, s, strlen(s) + 1);
-    else EVP_DigestUpdate(md, "\xff", 1);
-}
-
-static int hash_file(EVP_MD_CTX *md, const char *path, const char *attr_path, sf_diags *diags)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sf_diag_error(diags, attr_path, "Script not found",
-                      "Cannot read the stage script \"%s\": %m. Paths are relative to the directory "
-                      "Terraform runs in; `${path.module}/...` avoids surprises.", path);
-        return -1;
+    const sf_value *stages = sf_value_get(v, "stage");
+    size_t n = sf_value_is_null(stages) ? 0 : stages->n;
+    pv->stages = calloc(n + 1, sizeof *pv->stages);
+    pv->args = calloc(n + 1, sizeof *pv->args);
+    pv->conf = calloc(n + 1, sizeof *pv->conf);
+    if (!pv->stages || !pv->args || !pv->conf) abort();
+    for (size_t i = 0; i < n; i++) {
+        const sf_value *st = stages->elems[i];
+        const sf_value *args = sf_value_get(st, "args"), *conf = sf_value_get(st, "spark_conf");
+        size_t na = sf_value_is_null(args) ? 0 : args->n, nc = sf_value_is_null(conf) ? 0 : conf->n;
+        pv->args[i] = calloc(na + 1, sizeof *pv->args[i]);
+        pv->conf[i] = calloc(nc + 1, sizeof *pv->conf[i]);
+        if (!pv->args[i] || !pv->conf[i]) abort();
+        for (size_t k = 0; k < na; k++) pv->args[i][k] = sf_value_get_str(args->elems[k]);
+        for (size_t k = 0; k < nc; k++)
+            pv->conf[i][k] = (sf_run_conf){conf->keys[k], sf_value_get_str(conf->elems[k])};
+        pv->stages[i] = (sf_run_stage){
+            .name = str(st, "name"), .script = str(st, "script"),
+            .args = pv->args[i], .n_args = na, .conf = pv->conf[i], .n_conf = nc,
+        };
     }
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(md, buf, n);
-    fclose(f);
-    return 0;
+    pv->p = (sf_run_pipeline){
+        .name = str(v, "name"), .lake = str(v, "lake"), .input = str(v, "input"),
+        .output = str(v, "output"), .reference = str(v, "reference"),
+        .stages = pv->stages, .n_stages = n,
+    };
 }
 
-static void hash_list(EVP_MD_CTX *md, const char *label, const sf_value *v)
+static void view_clear(pipeline_view *pv)
 {
-    hash_str(md, label, NULL);
-    for (size_t i = 0; v && !sf_value_is_null(v) && i < v->n; i++)
-        hash_str(md, v->keys ? v->keys[i] : "", sf_value_get_str(v->elems[i]));
+    for (size_t i = 0; i < pv->p.n_stages; i++) {
+        free(pv->args[i]);
+        free(pv->conf[i]);
+    }
+    free(pv->stages);
+    free(pv->args);
+    free(pv->conf);
 }
 
 /* The fingerprint of a configuration, "sha256:<hex>"; NULL when a part is
  * not known yet (unknown config) or on error (diagnostics). */
 static char *fingerprint(sf_call *call, const sf_value *v, sf_diags *diags)
 {
-    const char *keys[] = {"lake", "input", "output", "reference"};
-    for (size_t i = 0; i < 4; i++)
+    const char *keys[] = {"lake", "input", "output", "reference", "stage"};
+    for (size_t i = 0; i < 5; i++)
         if (!sf_value_is_wholly_known(sf_value_get(v, keys[i]))) return NULL;
-    const sf_value *stages = sf_value_get(v, "stage");
-    if (!sf_value_is_wholly_known(stages)) return NULL;
-    const char *lake_uri = str(v, "lake");
-    const sf_lake *lake = sf_lake_for(lake_uri, "lake", diags);
-    if (!lake) return NULL;
-
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    for (size_t i = 0; i < 4; i++) hash_str(md, keys[i], str(v, keys[i]));
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < stages->n; i++) {
-        const sf_value *st = stages->elems[i];
-        char *path = sf_fmt("stage[%zu].script", i);
-        hash_str(md, "stage", str(st, "name"));
-        rc = hash_file(md, str(st, "script"), path, diags);
-        hash_list(md, "args", sf_value_get(st, "args"));
-        hash_list(md, "spark_conf", sf_value_get(st, "spark_conf"));
-        free(path);
-    }
-    const char *zones[][2] = {{"input", "input"}, {"reference", "reference"}};
-    for (size_t i = 0; rc == 0 && i < 2; i++) {
-        char *uri = lake_join(lake_uri, str(v, zones[i][0]));
-        char *fp = NULL;
-        int64_t count = 0;
-        sf_diags local;
-        sf_diags_init(&local);
-        rc = lake->fingerprint(call->ctx, resources_engine_env(call, NULL), uri, &fp, &count, &local);
-        if (rc != 0 && i == 1) {
-            /* The lake speaks of inputs; say which setting points here. */
-            sf_diags_clear(&local);
-            sf_diag_error(&local, NULL, "Reference data not found",
-                          "%s cannot be read. Set `reference` (relative to `lake`) to the folder that holds "
-                          "accounts.csv, rules.csv and budgets.csv.", uri);
-        }
-        if (rc == 0 && count == 0 && i == 0)
-            sf_diag_warning(&local, NULL, "No input files",
-                            "%s holds no files: the pipeline will run on empty input.", uri);
-        sf_diags_move(diags, &local, zones[i][1]);
-        hash_str(md, zones[i][0], fp);
-        free(fp);
-        free(uri);
-    }
-    unsigned char digest[32];
-    EVP_DigestFinal_ex(md, digest, NULL);
-    EVP_MD_CTX_free(md);
-    if (rc != 0) return NULL;
-    char hex[65];
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    return sf_fmt("sha256:%s", hex);
+    pipeline_view pv;
+    view_build(&pv, v);
+    sf_lake_env env = sf_engine_env_lake(sf_resources_engine_env(call));
+    char *fp = sf_run_fingerprint(call->ctx, &env, &pv.p, diags);
+    view_clear(&pv);
+    return fp;
 }
 
 /* ---- Plan --------------------------------------------------------------- */
@@ -287,17 +227,17 @@ static void inputs_changed(sf_diags *diags, const char *name, const char *planne
 /* The plan phase records the fingerprint it planned; the apply phase's own
  * plan (made without a refresh) must find the inputs as they were, or
  * refuse: Terraform would otherwise reject the differing plan as a provider
- * bug (plan_record.c). */
+ * bug (planned_fp.c). */
 static void compare_with_plan_phase(const sf_plan *plan, const char *fp, sf_diags *diags)
 {
     const char *id = str(plan->prior, "id"), *output = str(plan->planned, "output_uri");
     const char *prior_run = str(plan->prior, "run_id");
     if (!id || !output) return;
     if (plan->prior_refreshed) {
-        sf_plan_record_write(id, output, prior_run, fp);
+        sf_planned_fp_write(id, output, prior_run, fp);
         return;
     }
-    char *planned = sf_plan_record_fingerprint(id, output, prior_run);
+    char *planned = sf_planned_fp_read(id, output, prior_run);
     if (planned && strcmp(planned, fp) != 0) inputs_changed(diags, str(plan->prior, "name"), planned, fp);
     free(planned);
 }
@@ -315,7 +255,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     }
     const char *lake = str(plan->planned, "lake"), *output = str(plan->planned, "output");
     if (lake && output) {
-        char *uri = lake_join(lake, output);
+        char *uri = sf_run_lake_uri(lake, output);
         sf_value_put(plan->planned, "output_uri", sf_value_string(uri));
         free(uri);
     } else {
@@ -346,52 +286,15 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 
 /* ---- Run ---------------------------------------------------------------- */
 
-/* Borrowed C views of the stage blocks, for the engine. */
-typedef struct run_views {
-    sf_stage_spec *stages;
-    const char ***args;
-    char ***conf;
-    size_t n;
-} run_views;
-
-static void views_build(run_views *rv, const sf_value *stages)
-{
-    rv->n = stages->n;
-    rv->stages = calloc(rv->n, sizeof *rv->stages);
-    rv->args = calloc(rv->n, sizeof *rv->args);
-    rv->conf = calloc(rv->n, sizeof *rv->conf);
-    if (!rv->stages || !rv->args || !rv->conf) abort();
-    for (size_t i = 0; i < rv->n; i++) {
-        const sf_value *st = stages->elems[i];
-        const sf_value *args = sf_value_get(st, "args"), *conf = sf_value_get(st, "spark_conf");
-        size_t na = sf_value_is_null(args) ? 0 : args->n, nc = sf_value_is_null(conf) ? 0 : conf->n;
-        rv->args[i] = calloc(na + 1, sizeof *rv->args[i]);
-        rv->conf[i] = calloc(nc + 1, sizeof *rv->conf[i]);
-        if (!rv->args[i] || !rv->conf[i]) abort();
-        for (size_t k = 0; k < na; k++) rv->args[i][k] = sf_value_get_str(args->elems[k]);
-        for (size_t k = 0; k < nc; k++) rv->conf[i][k] = sf_fmt("%s=%s", conf->keys[k], conf->elems[k]->str);
-        rv->stages[i] = (sf_stage_spec){
-            .name = str(st, "name"),
-            .script = str(st, "script"),
-            .args = rv->args[i],
-            .conf = (const char *const *)rv->conf[i],
-        };
-    }
-}
-
-static void views_clear(run_views *rv)
-{
-    for (size_t i = 0; i < rv->n; i++) {
-        free(rv->args[i]);
-        for (size_t k = 0; rv->conf[i][k]; k++) free(rv->conf[i][k]);
-        free(rv->conf[i]);
-    }
-    free(rv->stages);
-    free(rv->args);
-    free(rv->conf);
-}
-
 static sf_value *str_or_null(const char *s) { return s ? sf_value_string(s) : sf_value_null(); }
+
+static sf_value *time_or_null(int64_t wall_ms)
+{
+    if (!wall_ms) return sf_value_null();
+    char stamp[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(stamp, wall_ms);
+    return sf_value_string(stamp);
+}
 
 static sf_value *stage_value(const char *name, const sf_stage_result *r)
 {
@@ -399,12 +302,8 @@ static sf_value *stage_value(const char *name, const sf_stage_result *r)
     sf_value_put(o, "name", sf_value_string(name));
     sf_value_put(o, "status", sf_value_string(r->status ? r->status : "not_run"));
     sf_value_put(o, "step_id", str_or_null(r->step_id));
-    char *a = r->started_at_ms ? rfc3339(r->started_at_ms) : NULL;
-    char *b = r->finished_at_ms ? rfc3339(r->finished_at_ms) : NULL;
-    sf_value_put(o, "started_at", str_or_null(a));
-    sf_value_put(o, "finished_at", str_or_null(b));
-    free(a);
-    free(b);
+    sf_value_put(o, "started_at", time_or_null(r->started_at_ms));
+    sf_value_put(o, "finished_at", time_or_null(r->finished_at_ms));
     sf_value_put(o, "duration_ms", r->started_at_ms && r->finished_at_ms
                                        ? sf_value_int(r->finished_at_ms - r->started_at_ms)
                                        : sf_value_null());
@@ -424,19 +323,28 @@ static sf_value *merged_metrics(const sf_stage_result *results, size_t n)
     return m;
 }
 
-static void report_failure(sf_diags *diags, const sf_value *planned, const sf_stage_spec *stage, size_t index,
-                           const sf_stage_result *r)
+/* The state after a run: the plan with this attempt's stage results; on
+ * failure the published outputs are still the prior run's, so run_id,
+ * metrics and fingerprint stay the prior's (the fingerprint then makes the
+ * next plan retry). */
+static sf_value *state_after(const sf_value *prior, const sf_value *planned, const sf_run_pipeline *p,
+                             const sf_run_result *r, bool published)
 {
-    char *path = sf_fmt("stage[%zu]", index);
-    sf_diag_error(diags, path, "Pipeline stage failed",
-                  "Stage \"%s\" of pipeline \"%s\" %s: %s.\n\nLast lines of its log (%s):\n%s\n\n"
-                  "The previously published outputs are unchanged. Fix the cause and run "
-                  "`terraform apply` again to retry.",
-                  stage->name, str(planned, "name"),
-                  r->status && strcmp(r->status, "cancelled") == 0 ? "was stopped" : "failed",
-                  r->reason ? r->reason : "no reason given", r->log ? r->log : "no log",
-                  r->log_tail ? r->log_tail : "(empty)");
-    free(path);
+    sf_value *state = sf_value_copy(planned);
+    sf_value *stages = sf_value_list();
+    for (size_t i = 0; i < r->n_stages; i++) sf_value_append(stages, stage_value(p->stages[i].name, &r->stages[i]));
+    sf_value_put(state, "stages", stages);
+    sf_value_put(state, "status", sf_value_string(published ? "succeeded" : "failed"));
+    if (published) {
+        sf_value_put(state, "run_id", sf_value_string(r->run_id));
+        sf_value_put(state, "metrics", merged_metrics(r->stages, r->n_stages));
+    } else {
+        const char *keep[] = {"run_id", "metrics", "fingerprint"};
+        for (size_t i = 0; i < 3; i++)
+            sf_value_put(state, keep[i], sf_value_is_null(prior) ? sf_value_null()
+                                                                 : sf_value_copy(sf_value_get(prior, keep[i])));
+    }
+    return state;
 }
 
 /* Run the stages and publish; returns the state to record (also on failure:
@@ -450,74 +358,23 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
                       "\"%s\" is not the id of a sparkflow_cluster.", cluster_id ? cluster_id : "");
         return NULL;
     }
-    const sf_engine_env *env = resources_engine_env(call, engine);
-    const sf_lake *lake = sf_lake_for(str(planned, "lake"), "lake", diags);
-    if (!lake) return NULL;
-
-    /* What the plan promised must still hold: never record a lie. */
-    char *fp = fingerprint(call, planned, diags);
-    if (!fp) return NULL;
-    if (strcmp(fp, str(planned, "fingerprint")) != 0) {
-        inputs_changed(diags, str(planned, "name"), str(planned, "fingerprint"), fp);
-        free(fp);
-        return NULL;
-    }
-
-    char *input = lake_join(str(planned, "lake"), str(planned, "input"));
-    char *reference = lake_join(str(planned, "lake"), str(planned, "reference"));
-    const char *output = str(planned, "output_uri");
-    char *run_id = new_run_id(), *work = NULL;
-    run_views rv = {0};
-    views_build(&rv, sf_value_get(planned, "stage"));
-    sf_stage_result *results = calloc(rv.n, sizeof *results);
-    if (!results) abort();
+    const sf_engine_env *env = sf_resources_engine_env(call);
+    pipeline_view pv;
+    view_build(&pv, planned);
+    sf_lake_env lake_env = sf_engine_env_lake(env);
     sf_value *state = NULL;
-
-    if (lake->stage(call->ctx, env, output, run_id, &work, diags) == 0) {
-        sf_run_spec spec = {
-            .pipeline = str(planned, "name"), .run_id = run_id, .input_uri = input, .work_uri = work,
-            .reference_uri = reference, .stages = rv.stages, .n_stages = rv.n,
-        };
-        sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: run %s, %zu stages on %s", spec.pipeline, run_id, rv.n,
-               cluster_id);
-        sf_engine_status st = engine->pipeline_run(call->ctx, env, cluster_id, &spec, results, diags);
-        bool ok = st == SF_ENGINE_OK &&
-                  lake->publish(call->ctx, env, output, work, run_id, fp, diags) == 0;
-        if (!ok) {
-            for (size_t i = 0; i < rv.n; i++)
-                if (results[i].status && strcmp(results[i].status, "succeeded") != 0 &&
-                    strcmp(results[i].status, "not_run") != 0)
-                    report_failure(diags, planned, &rv.stages[i], i, &results[i]);
-            if (!sf_diags_has_error(diags))
-                sf_diag_error(diags, NULL, "Pipeline run failed", "Run %s of pipeline \"%s\" did not complete (%s).",
-                              run_id, spec.pipeline, sf_ctx_reason(call->ctx) ? sf_ctx_reason(call->ctx) : "see above");
-            lake->discard(call->ctx, env, work, diags);
-        }
-        state = sf_value_copy(planned);
-        sf_value *stages = sf_value_list();
-        for (size_t i = 0; i < rv.n; i++) sf_value_append(stages, stage_value(rv.stages[i].name, &results[i]));
-        sf_value_put(state, "stages", stages);
-        sf_value_put(state, "status", sf_value_string(ok ? "succeeded" : "failed"));
-        if (ok) {
-            sf_value_put(state, "run_id", sf_value_string(run_id));
-            sf_value_put(state, "metrics", merged_metrics(results, rv.n));
-        } else {
-            /* The published outputs are still the prior run's: say so, and
-             * keep a fingerprint that makes the next plan retry. */
-            const char *keep[] = {"run_id", "metrics", "fingerprint"};
-            for (size_t i = 0; i < 3; i++)
-                sf_value_put(state, keep[i], sf_value_is_null(prior) ? sf_value_null()
-                                                                     : sf_value_copy(sf_value_get(prior, keep[i])));
-        }
+    /* What the plan promised must still hold: never record a lie. */
+    char *fp = sf_run_fingerprint(call->ctx, &lake_env, &pv.p, diags);
+    if (fp && strcmp(fp, str(planned, "fingerprint")) != 0) {
+        inputs_changed(diags, str(planned, "name"), str(planned, "fingerprint"), fp);
+    } else if (fp) {
+        sf_run_result r;
+        sf_run_status st = sf_run_execute(call->ctx, env, engine, cluster_id, &pv.p, fp, &r, diags);
+        if (st != SF_RUN_NOT_STARTED) state = state_after(prior, planned, &pv.p, &r, st == SF_RUN_PUBLISHED);
+        sf_run_result_clear(&r);
     }
-    for (size_t i = 0; i < rv.n; i++) sf_stage_result_clear(&results[i]);
-    free(results);
-    views_clear(&rv);
-    free(work);
-    free(run_id);
-    free(input);
-    free(reference);
     free(fp);
+    view_clear(&pv);
     return state;
 }
 
@@ -541,8 +398,9 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
     if (!run_id || !output) return sf_value_copy(state); /* nothing published yet */
     const sf_lake *lake = sf_lake_for(str(state, "lake"), "lake", diags);
     if (!lake) return NULL;
+    sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
     sf_published pub = {0};
-    if (lake->published(call->ctx, resources_engine_env(call, NULL), output, &pub, diags) != 0) return NULL;
+    if (lake->published(call->ctx, &lake_env, output, &pub, diags) != 0) return NULL;
     bool present = pub.run_id && strcmp(pub.run_id, run_id) == 0;
     if (!present)
         sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: published run %s is gone from %s (found %s)",
@@ -557,7 +415,9 @@ static int pipeline_delete(sf_call *call, const sf_value *prior, sf_diags *diags
     const char *output = str(prior, "output_uri");
     if (!del || !del->boolean || !output) return 0;
     const sf_lake *lake = sf_lake_for(str(prior, "lake"), "lake", diags);
-    return lake ? lake->remove(call->ctx, resources_engine_env(call, NULL), output, diags) : -1;
+    if (!lake) return -1;
+    sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
+    return lake->remove(call->ctx, &lake_env, output, diags);
 }
 
 const sf_resource_type sf_resource_pipeline = {

@@ -10,8 +10,9 @@ extern const sf_resource_type sf_resource_cluster;
 extern const sf_resource_type sf_resource_pipeline;
 extern const sf_provider_def sf_provider_sparkflow;
 
-/* The settings an engine (or, with engine NULL, a lake) gets from the
- * provider block; NULL before configure. */
-const sf_engine_env *resources_engine_env(const sf_call *call, const sf_engine *engine);
+/* The provider-level settings every engine and lake gets (engines/env.h):
+ * the same for all of them, the local engine and file:// lakes ignore it.
+ * NULL before configure. */
+const sf_engine_env *sf_resources_engine_env(const sf_call *call);
 
 #endif

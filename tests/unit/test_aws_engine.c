@@ -15,12 +15,13 @@
 
 #include "tests/unit/aws_moto.h"
 #include "engines/emr/emr.h"
-#include "engines/lake.h"
+#include "lakes/lake.h"
 
 static aws_moto moto;
 static bool have_moto;
 static char tmpdir[256];
 static sf_engine_env env;
+static sf_lake_env lake_env; /* the S3 lake's view of env */
 
 static void write_file(const char *path, const char *text)
 {
@@ -167,19 +168,19 @@ static void test_lake_fingerprint(void **state)
     put("fpt", "lake/raw/month=_x/c.csv", "3\n");
     char *fp1 = NULL, *fp2 = NULL;
     int64_t n = 0;
-    assert_int_equal(sf_lake_s3.fingerprint(ctx, &env, "s3://fpt/lake/raw", &fp1, &n, &d), 0);
+    assert_int_equal(sf_lake_s3.fingerprint(ctx, &lake_env, "s3://fpt/lake/raw", &fp1, &n, &d), 0);
     assert_int_equal(n, 3);
     assert_true(strncmp(fp1, "sha256:", 7) == 0);
     put("fpt", "lake/raw/_SUCCESS", "changed marker");
-    assert_int_equal(sf_lake_s3.fingerprint(ctx, &env, "s3://fpt/lake/raw/", &fp2, &n, &d), 0);
+    assert_int_equal(sf_lake_s3.fingerprint(ctx, &lake_env, "s3://fpt/lake/raw/", &fp2, &n, &d), 0);
     assert_string_equal(fp1, fp2);
     free(fp2);
     put("fpt", "lake/raw/a.csv", "1\n2\n");
-    assert_int_equal(sf_lake_s3.fingerprint(ctx, &env, "s3://fpt/lake/raw", &fp2, &n, &d), 0);
+    assert_int_equal(sf_lake_s3.fingerprint(ctx, &lake_env, "s3://fpt/lake/raw", &fp2, &n, &d), 0);
     assert_string_not_equal(fp1, fp2);
     free(fp1);
     free(fp2);
-    assert_int_equal(sf_lake_s3.fingerprint(ctx, &env, "s3://no-such-bucket/x", &fp1, &n, &d), -1);
+    assert_int_equal(sf_lake_s3.fingerprint(ctx, &lake_env, "s3://no-such-bucket/x", &fp1, &n, &d), -1);
     assert_true(sf_diags_has_error(&d));
     sf_diags_clear(&d);
     sf_ctx_free(ctx);
@@ -196,18 +197,18 @@ static void test_lake_publish_cycle(void **state)
     const char *out = "s3://pub/lake/curated";
     put("pub", "lake/curated/mine.txt", "user data next to the output");
     char *work = NULL;
-    assert_int_equal(sf_lake_s3.stage(ctx, &env, out, "run-1", &work, &d), 0);
+    assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, out, "run-1", &work, &d), 0);
     assert_string_equal(work, "s3://pub/lake/_sparkflow/tmp/run-1");
     put("pub", "lake/_sparkflow/tmp/run-1/valid/part-0.parquet", "p0");
     put("pub", "lake/_sparkflow/tmp/run-1/report/index.html", "<html>");
     sf_published p = {0};
-    assert_int_equal(sf_lake_s3.published(ctx, &env, out, &p, &d), 0);
+    assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_null(p.run_id);
-    assert_int_equal(sf_lake_s3.publish(ctx, &env, out, work, "run-1", "sha256:aa", &d), 0);
+    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-1", "sha256:aa", &d), 0);
     assert_int_equal(d.n, 0);
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/"), 0);
     assert_int_equal(count("pub", "lake/curated/_sparkflow/runs/run-1/"), 2);
-    assert_int_equal(sf_lake_s3.published(ctx, &env, out, &p, &d), 0);
+    assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_string_equal(p.run_id, "run-1");
     assert_string_equal(p.fingerprint, "sha256:aa");
     sf_published_clear(&p);
@@ -216,32 +217,32 @@ static void test_lake_publish_cycle(void **state)
     /* A second run replaces the first; a failed third one changes nothing.
      * Another run's fresh staging area is left alone by the sweep. */
     put("pub", "lake/_sparkflow/tmp/other/x", "busy");
-    assert_int_equal(sf_lake_s3.stage(ctx, &env, out, "run-2", &work, &d), 0);
+    assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, out, "run-2", &work, &d), 0);
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/other/"), 1);
-    assert_int_equal(sf_lake_s3.discard(ctx, &env, "s3://pub/lake/_sparkflow/tmp/other", &d), 0);
+    assert_int_equal(sf_lake_s3.discard(ctx, &lake_env, "s3://pub/lake/_sparkflow/tmp/other", &d), 0);
     put("pub", "lake/_sparkflow/tmp/run-2/valid/part-0.parquet", "p0 v2");
-    assert_int_equal(sf_lake_s3.publish(ctx, &env, out, work, "run-2", "sha256:bb", &d), 0);
+    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-2", "sha256:bb", &d), 0);
     free(work);
     assert_int_equal(count("pub", "lake/curated/_sparkflow/runs/run-1/"), 0);
-    assert_int_equal(sf_lake_s3.stage(ctx, &env, out, "run-3", &work, &d), 0);
+    assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, out, "run-3", &work, &d), 0);
     put("pub", "lake/_sparkflow/tmp/run-3/valid/half", "x");
-    assert_int_equal(sf_lake_s3.discard(ctx, &env, work, &d), 0);
+    assert_int_equal(sf_lake_s3.discard(ctx, &lake_env, work, &d), 0);
     free(work);
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/"), 0);
-    assert_int_equal(sf_lake_s3.published(ctx, &env, out, &p, &d), 0);
+    assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_string_equal(p.run_id, "run-2");
     sf_published_clear(&p);
 
     /* remove: SparkFlow's objects only. */
-    assert_int_equal(sf_lake_s3.remove(ctx, &env, out, &d), 0);
+    assert_int_equal(sf_lake_s3.remove(ctx, &lake_env, out, &d), 0);
     assert_int_equal(count("pub", "lake/curated/_sparkflow/"), 0);
     assert_int_equal(count("pub", "lake/curated/mine.txt"), 1);
-    assert_int_equal(sf_lake_s3.published(ctx, &env, out, &p, &d), 0);
+    assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_null(p.run_id);
 
     /* Outputs inside _sparkflow, and the bucket root, are refused. */
-    assert_int_equal(sf_lake_s3.stage(ctx, &env, "s3://pub/lake/_sparkflow/x", "run-4", &work, &d), -1);
-    assert_int_equal(sf_lake_s3.stage(ctx, &env, "s3://pub", "run-4", &work, &d), -1);
+    assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, "s3://pub/lake/_sparkflow/x", "run-4", &work, &d), -1);
+    assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, "s3://pub", "run-4", &work, &d), -1);
     assert_int_equal(d.n, 2);
     sf_diags_clear(&d);
     sf_ctx_free(ctx);
@@ -404,6 +405,7 @@ static int group_setup(void **state)
         cfg.endpoint_sts = sf_strdup(moto.url);
     }
     env.aws = sf_aws_client_new(&cfg);
+    lake_env.aws = env.aws;
     return 0;
 }
 

@@ -1,4 +1,4 @@
-/* lake_s3.c — the s3:// lake: a bucket (and prefix) in Amazon S3.
+/* s3.c — the s3:// lake: a bucket (and prefix) in Amazon S3.
  *
  * S3 has no rename, so publication is a pointer written last.  Layout of an
  * output s3://bucket/lake/curated:
@@ -25,15 +25,15 @@
  * ending in "._COPYING_", folder markers); sha256 over
  * "relpath\tsize\tetag\n" in key order, '\\', '\t' and '\n' escaped.
  */
-#include "lake.h"
-
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "engines/aws_env.h"
+#include "aws/aws.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "lakes/lake.h"
+#include "lakes/listing_hash.h"
 
 #define SF_DIR "_sparkflow"
 #define POINTER SF_DIR "/published.json"
@@ -82,13 +82,13 @@ static int place_of(const char *uri, bool need_key, const char *summary, place *
         return -1;
     }
     char *slash = strrchr(p->key, '/');
-    p->parent = slash ? sf_aws_strndup(p->key, (size_t)(slash - p->key)) : sf_aws_strdup("");
+    p->parent = slash ? sf_strndup(p->key, (size_t)(slash - p->key)) : sf_strdup("");
     return 0;
 }
 
 static char *join(const char *a, const char *b)
 {
-    return *a ? sf_aws_fmt("%s/%s", a, b) : sf_aws_strdup(b);
+    return *a ? sf_fmt("%s/%s", a, b) : sf_strdup(b);
 }
 
 static bool valid_run_id(const char *id)
@@ -98,9 +98,26 @@ static bool valid_run_id(const char *id)
            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
+/* The AWS client of `env`; with none (a lake used outside a configured
+ * provider), one from the environment alone, which *owned gets and the
+ * caller frees.  Never fails. */
+static sf_aws_client *lake_aws(const sf_lake_env *env, sf_aws_client **owned)
+{
+    *owned = NULL;
+    if (env && env->aws) return env->aws;
+    sf_aws_config cfg = {.max_retries = -1};
+    *owned = sf_aws_client_new(&cfg);
+    return *owned;
+}
+
+/* An AWS error as an error diagnostic (the same shape as the engines'
+ * sf_aws_diag_error, written here because a lake stands below the engines),
+ * and cleared. */
 static void aws_diag(sf_diags *d, const char *summary, sf_aws_error *err)
 {
-    sf_aws_error_diag(d, NULL, summary, err, NULL);
+    char *text = sf_aws_error_text(err);
+    sf_diag_error(d, NULL, summary, "%s", text);
+    free(text);
     sf_aws_error_clear(err);
 }
 
@@ -119,49 +136,29 @@ static bool spark_hidden(const char *rel)
     return false;
 }
 
-static void hash_escaped(EVP_MD_CTX *md, const char *s)
-{
-    for (; *s; s++) {
-        const char *e = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : NULL;
-        if (e) EVP_DigestUpdate(md, e, 2);
-        else EVP_DigestUpdate(md, s, 1);
-    }
-}
-
-static int s3_fingerprint(sf_ctx *ctx, const sf_engine_env *env, const char *input_uri, char **out, int64_t *count,
+static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
                           sf_diags *d)
 {
     *out = NULL;
     *count = 0;
     place p;
     if (place_of(input_uri, false, "Cannot read the input", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
-    char *prefix = *p.key ? sf_aws_fmt("%s/", p.key) : sf_aws_strdup("");
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    char *prefix = *p.key ? sf_fmt("%s/", p.key) : sf_strdup("");
     sf_aws_s3_listing l;
     sf_aws_error err = {0};
     int rc = sf_aws_s3_list(c, ctx, p.bucket, prefix, &l, &err);
     if (rc != 0) {
         aws_diag(d, "Cannot list the lake", &err);
     } else {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        sf_lake_hash *h = sf_lake_hash_new();
         for (size_t i = 0; i < l.n; i++) {
             const char *rel = l.items[i].key + strlen(prefix);
             if (spark_hidden(rel)) continue;
-            char line[128];
-            hash_escaped(md, rel);
-            snprintf(line, sizeof line, "\t%lld\t", (long long)l.items[i].size);
-            EVP_DigestUpdate(md, line, strlen(line));
-            hash_escaped(md, l.items[i].etag ? l.items[i].etag : "");
-            EVP_DigestUpdate(md, "\n", 1);
+            sf_lake_hash_add(h, rel, (long long)l.items[i].size, l.items[i].etag);
             (*count)++;
         }
-        unsigned char dg[32];
-        EVP_DigestFinal_ex(md, dg, NULL);
-        EVP_MD_CTX_free(md);
-        char hex[65];
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", dg[i]);
-        *out = sf_aws_fmt("sha256:%s", hex);
+        *out = sf_lake_hash_end(h);
         sf_aws_s3_listing_clear(&l);
     }
     free(prefix);
@@ -184,7 +181,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
         sf_aws_error_clear(&err);
         return;
     }
-    int64_t now = sf_aws_wall_ms() / 1000;
+    int64_t now = sf_time_wall_ms() / 1000;
     size_t plen = strlen(tmp_prefix);
     for (size_t i = 0; i < l.n;) {
         const char *run = l.items[i].key + plen;
@@ -197,7 +194,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
         }
         if (k == i) k = i + 1; /* an object right at the prefix: not a run */
         else if (newest > 0 && now - newest > STALE_AFTER_S) {
-            char *prefix = sf_aws_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
+            char *prefix = sf_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
             size_t n = 0;
             if (sf_aws_s3_delete_prefix(c, ctx, bucket, prefix, &n, &err) == 0)
                 sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of an abandoned run at s3://%s/%s", n, bucket, prefix);
@@ -209,7 +206,7 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     sf_aws_s3_listing_clear(&l);
 }
 
-static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *run_id, char **work_uri,
+static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *run_id, char **work_uri,
                     sf_diags *d)
 {
     *work_uri = NULL;
@@ -224,9 +221,9 @@ static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_ur
         sf_diag_error(d, NULL, "Cannot stage the run", "Invalid run id \"%s\".", run_id ? run_id : "");
     else {
         char *tmp = join(p.parent, SF_DIR "/tmp");
-        *work_uri = sf_aws_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
-        sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
-        char *tmp_prefix = sf_aws_fmt("%s/", tmp);
+        *work_uri = sf_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
+        sf_aws_client *owned, *c = lake_aws(env, &owned);
+        char *tmp_prefix = sf_fmt("%s/", tmp);
         sweep_stale(c, ctx, p.bucket, tmp_prefix);
         free(tmp_prefix);
         sf_aws_client_free(owned);
@@ -237,7 +234,7 @@ static int s3_stage(sf_ctx *ctx, const sf_engine_env *env, const char *output_ur
     return rc;
 }
 
-static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_uri, sf_diags *d)
+static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri, sf_diags *d)
 {
     place p;
     if (place_of(work_uri, true, "Cannot discard the run", &p, d) != 0) return -1;
@@ -248,8 +245,8 @@ static int s3_discard(sf_ctx *ctx, const sf_engine_env *env, const char *work_ur
     }
     /* Cleanup must happen even when the run was cancelled. */
     sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
-    char *prefix = sf_aws_fmt("%s/", p.key);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    char *prefix = sf_fmt("%s/", p.key);
     sf_aws_error err = {0};
     size_t n = 0;
     int rc = sf_aws_s3_delete_prefix(c, cl, p.bucket, prefix, &n, &err);
@@ -271,16 +268,16 @@ static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **ru
 {
     *run_id = *fingerprint = *prefix = NULL;
     char *key = join(p->key, POINTER);
-    sf_aws_buf body = {0};
+    sf_buf body = {0};
     sf_aws_error err = {0};
     int rc = sf_aws_s3_get(c, ctx, p->bucket, key, &body, &err);
     if (rc < 0) aws_diag(d, "Cannot read what the lake publishes", &err);
     sf_aws_error_clear(&err);
     if (rc == 0) {
         cJSON *j = cJSON_ParseWithLength(body.data, body.len);
-        *run_id = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
-        *fingerprint = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
-        *prefix = sf_aws_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
+        *run_id = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
+        *fingerprint = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
+        *prefix = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
         cJSON_Delete(j);
         if (!*run_id || !valid_run_id(*run_id)) {
             sf_diag_error(d, NULL, "Unreadable publication record", "s3://%s/%s is not a SparkFlow record.", p->bucket,
@@ -292,7 +289,7 @@ static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **ru
             rc = -1;
         }
     }
-    sf_aws_buf_free(&body);
+    sf_buf_free(&body);
     free(key);
     return rc;
 }
@@ -303,11 +300,8 @@ static char *pointer_json(const char *run_id, const char *fingerprint, const cha
     cJSON_AddStringToObject(j, "run_id", run_id);
     if (fingerprint) cJSON_AddStringToObject(j, "fingerprint", fingerprint);
     cJSON_AddStringToObject(j, "prefix", prefix);
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char stamp[SF_TIME_RFC3339_LEN];
+    sf_time_rfc3339(stamp, sf_time_wall_ms());
     cJSON_AddStringToObject(j, "published_at", stamp);
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -330,7 +324,7 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     }
     int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
-        char *dst = sf_aws_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
+        char *dst = sf_fmt("%s%s", dst_prefix, l.items[i].key + strlen(src_prefix));
         rc = sf_aws_s3_copy(c, ctx, bucket, l.items[i].key, dst, l.items[i].size, &err);
         if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
         else (*copied)++;
@@ -340,7 +334,7 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     return rc;
 }
 
-static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, const char *work_uri,
+static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
                       const char *run_id, const char *fingerprint, sf_diags *d)
 {
     place out, work;
@@ -355,11 +349,11 @@ static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_
                       output_uri);
         goto done;
     }
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
-    char *src = sf_aws_fmt("%s/", work.key);
+    char *src = sf_fmt("%s/", work.key);
     char *runs = join(out.key, SF_DIR "/runs");
-    char *dst = sf_aws_fmt("%s/%s/", runs, run_id);
+    char *dst = sf_fmt("%s/%s/", runs, run_id);
     size_t copied = 0;
     if (read_pointer(c, ctx, &out, &old_run, &old_fp, &old_prefix, d) >= 0 &&
         copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0) {
@@ -376,7 +370,7 @@ static int s3_publish(sf_ctx *ctx, const sf_engine_env *env, const char *output_
         if (sf_aws_s3_delete_prefix(c, ctx, work.bucket, src, NULL, &err) != 0)
             aws_diag(d, "Cannot remove the run's staging area", &err);
         if (old_run && strcmp(old_run, run_id) != 0) {
-            char *old = sf_aws_fmt("%s/%s/", runs, old_run);
+            char *old = sf_fmt("%s/%s/", runs, old_run);
             if (sf_aws_s3_delete_prefix(c, ctx, out.bucket, old, NULL, &err) != 0) {
                 char *t = sf_aws_error_text(&err);
                 sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the previous run %s: %s", old, t);
@@ -403,13 +397,13 @@ done:
 
 /* ---- published, remove ------------------------------------------------------------------------ */
 
-static int s3_published(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_published *out,
+static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out,
                         sf_diags *d)
 {
     *out = (sf_published){0};
     place p;
     if (place_of(output_uri, true, "Cannot read what the lake publishes", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = NULL;
     int rc = read_pointer(c, ctx, &p, &out->run_id, &out->fingerprint, &prefix, d);
     free(prefix);
@@ -418,11 +412,11 @@ static int s3_published(sf_ctx *ctx, const sf_engine_env *env, const char *outpu
     return rc < 0 ? -1 : 0;
 }
 
-static int s3_remove(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *d)
+static int s3_remove(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_diags *d)
 {
     place p;
     if (place_of(output_uri, true, "Cannot remove the outputs", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = sf_engine_env_aws(env, &owned);
+    sf_aws_client *owned, *c = lake_aws(env, &owned);
     char *prefix = join(p.key, SF_DIR "/");
     sf_aws_error err = {0};
     size_t n = 0;

@@ -1,4 +1,4 @@
-/* plan_record.c — what the last refreshing plan saw of a pipeline's inputs.
+/* planned_fp.c — what the last refreshing plan saw of a pipeline's inputs.
  *
  * Terraform's apply phase plans every resource again and requires the new
  * plan to agree with the saved one.  A pipeline's plan hashes files, so
@@ -14,25 +14,23 @@
  * They are a convenience, never a source of truth: a missing or unreadable
  * record only means the apply phase has nothing to compare with.
  */
-#include "resources/plan_record.h"
-
-#include "provider/files.h"
+#include "resources/planned_fp.h"
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "base/files.h"
+#include "base/str.h"
 
 static char *records_dir(void)
 {
     const char *data = getenv("TF_DATA_DIR");
     if (!data || !*data) data = ".terraform";
-    char *dir = NULL;
-    if (asprintf(&dir, "%s/sparkflow/plans", data) < 0) abort();
-    return dir;
+    return sf_fmt("%s/sparkflow/plans", data);
 }
 
 static char *record_path(const char *id, const char *output_uri)
@@ -47,17 +45,15 @@ static char *record_path(const char *id, const char *output_uri)
     EVP_MD_CTX_free(md);
     char hex[65];
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    char *dir = records_dir(), *path = NULL;
-    if (asprintf(&path, "%s/%s.json", dir, hex) < 0) abort();
+    char *dir = records_dir(), *path = sf_fmt("%s/%s.json", dir, hex);
     free(dir);
     return path;
 }
 
-int sf_plan_record_write(const char *id, const char *output_uri, const char *prior_run_id,
-                         const char *fingerprint)
+int sf_planned_fp_write(const char *id, const char *output_uri, const char *prior_run_id,
+                        const char *fingerprint)
 {
-    char *dir = records_dir(), *path = record_path(id, output_uri), *tmp = NULL;
-    if (asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0) abort();
+    char *dir = records_dir(), *path = record_path(id, output_uri);
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "pipeline", id);
     cJSON_AddStringToObject(rec, "output_uri", output_uri);
@@ -66,22 +62,15 @@ int sf_plan_record_write(const char *id, const char *output_uri, const char *pri
     cJSON_AddStringToObject(rec, "fingerprint", fingerprint);
     char *text = cJSON_Print(rec);
     cJSON_Delete(rec);
-    int rc = -1;
-    FILE *f = sf_file_mkdirs(dir) == 0 ? fopen(tmp, "w") : NULL;
-    if (f) {
-        bool ok = fputs(text, f) >= 0;
-        ok = fclose(f) == 0 && ok;
-        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
-        if (rc != 0) unlink(tmp);
-    }
+    if (!text) abort();
+    int rc = sf_file_mkdirs(dir) == 0 ? sf_file_write_atomic(path, text, strlen(text), 0644) : -1;
     free(text);
-    free(tmp);
     free(path);
     free(dir);
     return rc;
 }
 
-char *sf_plan_record_fingerprint(const char *id, const char *output_uri, const char *prior_run_id)
+char *sf_planned_fp_read(const char *id, const char *output_uri, const char *prior_run_id)
 {
     char *path = record_path(id, output_uri);
     char *text = sf_file_read(path);
@@ -93,7 +82,7 @@ char *sf_plan_record_fingerprint(const char *id, const char *output_uri, const c
     const cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fingerprint");
     bool same_prior = prior_run_id ? cJSON_IsString(run) && strcmp(run->valuestring, prior_run_id) == 0
                                    : cJSON_IsNull(run);
-    char *out = same_prior && cJSON_IsString(fp) ? strdup(fp->valuestring) : NULL;
+    char *out = same_prior && cJSON_IsString(fp) ? sf_strdup(fp->valuestring) : NULL;
     cJSON_Delete(rec);
     return out;
 }

@@ -1,15 +1,28 @@
-/* lake.h — the data lake a pipeline reads and publishes to.
+/* lake.h — the data lake a pipeline reads and publishes to: storage only.
  *
- * A lake is a root URI (file:///..., later s3://...).  The pipeline resource
+ * A lake is a root URI: file:///abs/path (a directory on this machine, or
+ * a mount) or s3://bucket/prefix.  The run transaction (engines/run.h)
  * uses it to fingerprint inputs, to give each run a private staging area,
  * and to publish a run's outputs atomically: readers see either the last
  * good outputs or the new ones, never a mix, and a failed or interrupted
- * run leaves the published outputs as they were.
+ * run leaves the published outputs as they were.  A lake knows nothing of
+ * the compute that writes into it: all it gets from the provider is an
+ * sf_lake_env.
  */
 #ifndef SF_LAKE_H
 #define SF_LAKE_H
 
-#include "engines/engine.h"
+#include <stdint.h>
+
+#include "base/ctx.h"
+#include "provider/diag.h"
+
+/* What a lake gets from the provider's configuration.  Borrowed from the
+ * provider; a NULL env, or a NULL member, means "no provider settings":
+ * s3:// then makes an AWS client from the environment alone. */
+typedef struct sf_lake_env {
+    struct sf_aws_client *aws; /* s3://: the client built from the provider block */
+} sf_lake_env;
 
 /* What the lake says about the published outputs of a pipeline. */
 typedef struct sf_published {
@@ -19,31 +32,33 @@ typedef struct sf_published {
 
 void sf_published_clear(sf_published *p);
 
+/* Every operation returns 0, or -1 with error diagnostics (warnings may
+ * come with 0).  URIs are full ones, of this lake's scheme. */
 typedef struct sf_lake sf_lake;
 struct sf_lake {
-    const char *scheme; /* "file" */
+    const char *scheme; /* "file", "s3" */
     /* sha256 over the input objects under `input_uri` (relative names,
      * sizes, mtimes or ETags), as "sha256:<hex>"; *count gets how many. */
-    int (*fingerprint)(sf_ctx *ctx, const sf_engine_env *env, const char *input_uri,
+    int (*fingerprint)(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri,
                        char **out, int64_t *count, sf_diags *diags);
-    /* A fresh staging URI for a run's outputs (created empty). */
-    int (*stage)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+    /* A fresh staging URI for a run's outputs (*work_uri, malloc'd). */
+    int (*stage)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
                  const char *run_id, char **work_uri, sf_diags *diags);
     /* Make the staged outputs the published ones, atomically, recording
      * run_id and fingerprint; the previous outputs are removed after. */
-    int (*publish)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+    int (*publish)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
                    const char *work_uri, const char *run_id, const char *fingerprint,
                    sf_diags *diags);
     /* Drop a staging area (failed/cancelled run).  Missing is success. */
-    int (*discard)(sf_ctx *ctx, const sf_engine_env *env, const char *work_uri, sf_diags *diags);
+    int (*discard)(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri, sf_diags *diags);
     /* What is published at output_uri (run_id NULL when nothing). */
-    int (*published)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri,
+    int (*published)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
                      sf_published *out, sf_diags *diags);
     /* Remove the published outputs and everything SparkFlow kept for them. */
-    int (*remove)(sf_ctx *ctx, const sf_engine_env *env, const char *output_uri, sf_diags *diags);
+    int (*remove)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_diags *diags);
 };
 
-/* The lakes compiled in. */
+/* The lakes compiled in (lakes/file.c, lakes/s3.c). */
 extern const sf_lake sf_lake_file;
 extern const sf_lake sf_lake_s3;
 

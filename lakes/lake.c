@@ -1,17 +1,16 @@
 /* lake.c — the lakes compiled in, chosen by the scheme of the lake URI.
  *
- * A pipeline names its lake as a URI (file:///home/me/lake, later
- * s3://bucket/prefix).  Resources look the implementation up here by the
- * URI's scheme; adding a lake is one line in the table.
+ * A pipeline names its lake as a URI (file:///home/me/lake or
+ * s3://bucket/prefix).  Callers look the implementation up here by the
+ * URI's scheme.  Adding a lake takes its file under lakes/ (an sf_lake
+ * table), its extern in lake.h and one line in the table below.
  */
-#include "lake.h"
+#include "lakes/lake.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* lake_file.c, lake_s3.c */
 
 static const sf_lake *const lakes[] = {
     &sf_lake_file,
