@@ -33,16 +33,6 @@
 #include "base/str.h"
 #include "base/time.h"
 
-/* TRANSITIONAL: the old names of base/ helpers, kept only until the files of
- * the lakes step (engines/lake_s3.c, engines/aws_env.c,
- * resources/provider_sparkflow.c) use base/ directly; do not use. */
-#define sf_aws_fmt sf_fmt
-#define sf_aws_strdup sf_strdup
-#define sf_aws_strndup sf_strndup
-#define sf_aws_buf sf_buf
-#define sf_aws_buf_free sf_buf_free
-#define sf_aws_wall_ms sf_time_wall_ms
-
 /* ---- util.c --------------------------------------------------------------- */
 /* (strings, buffers and clocks are base/'s: base/str.h, base/time.h) */
 

@@ -33,10 +33,6 @@ void sf_ctx_cancel(sf_ctx *ctx);
 void sf_ctx_free(sf_ctx *ctx);
 sf_log_level sf_ctx_log_level(const sf_ctx *ctx);
 
-/* TRANSITIONAL: the old name of sf_time_mono_ms (base/time.h), kept only
- * until the files of the lakes step have moved to it; do not use. */
-#define sf_now_ms sf_time_mono_ms
-
 /* True once the operation must stop: cancelled or past its deadline. */
 bool sf_ctx_done(const sf_ctx *ctx);
 /* Why sf_ctx_done is true: "cancelled" or "timed out" (NULL when not done). */

@@ -15,8 +15,4 @@
 void sf_aws_diag_error(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e,
                        const char *hint);
 
-/* TRANSITIONAL: the name this had in aws/ (sf_aws_error_diag), kept only
- * until engines/lake_s3.c calls sf_aws_diag_error; do not use. */
-#define sf_aws_error_diag sf_aws_diag_error
-
 #endif

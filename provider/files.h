@@ -1,3 +1,0 @@
-/* TRANSITIONAL: files moved to base/files.h.  This forwarding header stays only
- * until every includer has moved (the lakes step's files); do not include it. */
-#include "base/files.h"
