@@ -74,7 +74,8 @@ static const sf_attr_def pipeline_attrs[] = {
     {"cluster_id", "string", SF_ATTR_REQUIRED,
      "The `sparkflow_cluster` to run on. Moving to another cluster does not re-run the pipeline."},
     {"lake", "string", SF_ATTR_REQUIRED,
-     "Root URI of the data lake: `file:///abs/path` on the local engine."},
+     "Root URI of the data lake: `file:///abs/path` (a directory on this machine) or `s3://bucket[/prefix]` "
+     "(the provider's AWS settings; what an `emr` cluster reads)."},
     {"input", "string", SF_ATTR_REQUIRED, "The raw zone, relative to `lake`: every stage is given it as `--input`; validate reads it. "
      "Its files are part of the fingerprint."},
     {"output", "string", SF_ATTR_REQUIRED,
