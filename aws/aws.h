@@ -309,6 +309,10 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
 void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err);
 /* Parse XML (no network, no entities); NULL when malformed. */
 xmlDoc *sf_aws_xml_parse(const char *data, size_t len);
+/* Release a parsed document (NULL is fine); its root element (NULL: none).
+ * libxml2 is loaded on first use (base/xml_api.h): these call it. */
+void sf_aws_xml_free(xmlDoc *doc);
+xmlNode *sf_aws_xml_root(xmlDoc *doc);
 /* The first descendant of `node` along a '/'-separated path of local names
  * ("Credentials/AccessKeyId"), or NULL.  Namespaces are ignored. */
 xmlNode *sf_aws_xml_find(xmlNode *node, const char *path);

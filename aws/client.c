@@ -12,8 +12,9 @@
  */
 #include "aws/aws.h"
 
+#include "base/xml_api.h"
+
 #include <arpa/inet.h>
-#include <libxml/parser.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -66,8 +67,6 @@ void sf_aws_config_clear(sf_aws_config *c)
 
 sf_aws_client *sf_aws_client_new(sf_aws_config *cfg)
 {
-    /* libxml2 must be initialised before threads parse; idempotent. */
-    xmlInitParser();
     shared *sh = calloc(1, sizeof *sh);
     sf_aws_client *c = calloc(1, sizeof *c);
     if (!sh || !c) abort();
@@ -514,6 +513,13 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
                        sf_aws_error *err)
 {
     *resp = (sf_aws_http_resp){0};
+    const char *no_xml = NULL;
+    if (!sf_xml_api_get(&no_xml)) { /* AWS's answers and errors are XML */
+        sf_aws_error_clear(err);
+        err->operation = sf_strdup(call->operation);
+        err->message = sf_strdup(no_xml);
+        return -1;
+    }
     char *why = NULL;
     const char *region = sf_aws_client_region(c, NULL);
     if (!region) region = "us-east-1"; /* only global calls (STS) get this far without one */

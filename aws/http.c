@@ -7,8 +7,12 @@
  * that is closed after use: libcurl re-sends a request on its own when a
  * reused connection dies before the answer, even if the server acted on it.
  * A transfer watches the context and stops when it is cancelled.
+ * libcurl is loaded on the first client (base/curl_api.h); when it cannot
+ * be, every call fails with the reason.
  */
 #include "aws/aws.h"
+
+#include "base/curl_api.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -21,6 +25,8 @@
 #endif
 
 struct sf_aws_http {
+    const sf_curl_api *curl; /* NULL when libcurl cannot be loaded: then */
+    const char *no_curl;     /* every call fails with this */
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
@@ -45,21 +51,23 @@ sf_aws_http *sf_aws_http_new(void)
     sf_aws_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&h->locks[i], NULL);
-    h->share = curl_share_init();
+    const sf_curl_api *curl = h->curl = sf_curl_api_get(&h->no_curl);
+    if (!curl) return h;
+    h->share = curl->share_init();
     if (!h->share) abort();
-    curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl->share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl->share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl->share_setopt(h->share, CURLSHOPT_USERDATA, h);
+    curl->share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl->share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl->share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     return h;
 }
 
 void sf_aws_http_free(sf_aws_http *h)
 {
     if (!h) return;
-    curl_share_cleanup(h->share);
+    if (h->curl) h->curl->share_cleanup(h->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&h->locks[i]);
     free(h);
 }
@@ -109,71 +117,77 @@ static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, cur
 
 /* ---- request ------------------------------------------------------------ */
 
-static struct curl_slist *header_list(const sf_aws_http_req *req)
+static struct curl_slist *header_list(const sf_curl_api *curl, const sf_aws_http_req *req)
 {
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < req->n_headers; i++) {
         char *line = sf_fmt("%s: %s", req->headers[i].name, req->headers[i].value);
-        list = curl_slist_append(list, line);
+        list = curl->slist_append(list, line);
         free(line);
     }
     /* No 100-continue round trip; no default content type on bodies. */
-    list = curl_slist_append(list, "Expect:");
+    list = curl->slist_append(list, "Expect:");
     return list;
 }
 
-static void set_method(CURL *h, const sf_aws_http_req *req)
+static void set_method(const sf_curl_api *curl, CURL *h, const sf_aws_http_req *req)
 {
     if (strcmp(req->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        curl->easy_setopt(h, CURLOPT_NOBODY, 1L);
         return;
     }
     if (req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl->easy_setopt(h, CURLOPT_POST, 1L);
+        curl->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl->easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
     }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        curl->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
 int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, sf_aws_http_resp *resp)
 {
     *resp = (sf_aws_http_resp){0};
     sf_buf_append(&resp->body, "", 0);
-    CURL *h = curl_easy_init();
+    const sf_curl_api *curl = http->curl;
+    if (!curl) {
+        resp->curl_code = CURLE_FAILED_INIT;
+        resp->error = sf_strdup(http->no_curl);
+        return -1;
+    }
+    CURL *h = curl->easy_init();
     if (!h) {
         resp->error = sf_strdup("cannot initialise libcurl");
         return -1;
     }
-    struct curl_slist *headers = header_list(req);
+    struct curl_slist *headers = header_list(curl, req);
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_SHARE, http->share);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "sparkflow/" SF_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp->body);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms > 0 ? req->timeout_ms : 60000));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+    curl->easy_setopt(h, CURLOPT_URL, req->url);
+    curl->easy_setopt(h, CURLOPT_SHARE, http->share);
+    curl->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl->easy_setopt(h, CURLOPT_USERAGENT, "sparkflow/" SF_VERSION);
+    curl->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl->easy_setopt(h, CURLOPT_WRITEDATA, &resp->body);
+    curl->easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl->easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    curl->easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl->easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms > 0 ? req->timeout_ms : 60000));
+    curl->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000));
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, ctx);
+    curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl->easy_setopt(h, CURLOPT_XFERINFODATA, ctx);
     if (req->fresh_connection) {
-        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+        curl->easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl->easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
     }
-    set_method(h, req);
-    CURLcode rc = curl_easy_perform(h);
+    set_method(curl, h, req);
+    CURLcode rc = curl->easy_perform(h);
     curl_off_t pretransfer = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    curl->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl->easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
     resp->curl_code = (int)rc;
     resp->sent = resp->status > 0 || pretransfer > 0;
     if (rc != CURLE_OK) {
@@ -181,11 +195,11 @@ int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, s
             resp->error = sf_fmt("stopped: the operation was %s",
                                      sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
         else
-            resp->error = sf_fmt("%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            resp->error = sf_fmt("%s", errbuf[0] ? errbuf : curl->easy_strerror(rc));
         resp->status = 0;
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
+    curl->slist_free_all(headers);
+    curl->easy_cleanup(h);
     return rc == CURLE_OK ? 0 : -1;
 }
 

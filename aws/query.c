@@ -11,11 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xml_api.h"
+
 xmlDoc *sf_aws_xml_parse(const char *data, size_t len)
 {
-    if (!data || !len) return NULL;
-    return xmlReadMemory(data, (int)len, "aws.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
+    const sf_xml_api *xml = sf_xml_api_get(NULL);
+    if (!xml || !data || !len) return NULL;
+    return xml->read_memory(data, (int)len, "aws.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                                                               XML_PARSE_NOWARNING);
+}
+
+void sf_aws_xml_free(xmlDoc *doc)
+{
+    if (doc) sf_xml_api_get(NULL)->free_doc(doc); /* loaded: doc was parsed */
+}
+
+xmlNode *sf_aws_xml_root(xmlDoc *doc)
+{
+    return doc ? sf_xml_api_get(NULL)->doc_get_root_element(doc) : NULL;
 }
 
 xmlNode *sf_aws_xml_next(xmlNode *parent, xmlNode *node, const char *name)
@@ -52,9 +65,10 @@ char *sf_aws_xml_text(xmlNode *node, const char *path)
 {
     xmlNode *n = sf_aws_xml_find(node, path);
     if (!n) return NULL;
-    xmlChar *c = xmlNodeGetContent(n);
+    const sf_xml_api *xml = sf_xml_api_get(NULL); /* loaded: n is from a parsed doc */
+    xmlChar *c = xml->node_get_content(n);
     char *s = sf_strdup(c ? (const char *)c : "");
-    xmlFree(c);
+    xml->free_mem(c);
     return s;
 }
 
@@ -79,7 +93,7 @@ void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err)
         free(err->request_id);
         err->request_id = id;
     }
-    xmlFreeDoc(doc);
+    sf_aws_xml_free(doc);
 }
 
 static char *form_body(const char *operation, const char *version, const sf_aws_param *params, size_t n)

@@ -85,13 +85,13 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
         rc = -1;
     }
     if (doc) {
-        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNode *root = sf_aws_xml_root(doc);
         for (xmlNode *n = sf_aws_xml_next(root, NULL, "Contents"); n; n = sf_aws_xml_next(root, n, "Contents"))
             list_push(out, n);
         char *trunc = sf_aws_xml_text(root, "IsTruncated");
         if (trunc && strcmp(trunc, "true") == 0) *next = sf_aws_xml_text(root, "NextContinuationToken");
         free(trunc);
-        xmlFreeDoc(doc);
+        sf_aws_xml_free(doc);
     }
     sf_aws_http_resp_clear(&resp);
     return rc;
@@ -203,7 +203,7 @@ static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     if (!doc) return 0;
-    xmlNode *root = xmlDocGetRootElement(doc);
+    xmlNode *root = sf_aws_xml_root(doc);
     xmlNode *e = sf_aws_xml_next(root, NULL, "Error");
     int rc = 0;
     if (e) {
@@ -216,7 +216,7 @@ static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
         free(msg);
         rc = -1;
     }
-    xmlFreeDoc(doc);
+    sf_aws_xml_free(doc);
     return rc;
 }
 
@@ -311,8 +311,8 @@ static int body_error(int rc, const sf_aws_http_resp *resp, const char *operatio
 static char *answer_text(const sf_aws_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
-    char *text = doc ? sf_aws_xml_text(xmlDocGetRootElement(doc), element) : NULL;
-    if (doc) xmlFreeDoc(doc);
+    char *text = doc ? sf_aws_xml_text(sf_aws_xml_root(doc), element) : NULL;
+    if (doc) sf_aws_xml_free(doc);
     if (!text) {
         sf_aws_error_clear(err);
         err->operation = sf_strdup(operation);

@@ -29,7 +29,7 @@ int sf_aws_sts_get_caller_identity(sf_aws_client *c, sf_ctx *ctx, sf_aws_identit
     out->account = sf_aws_xml_text(root, "GetCallerIdentityResult/Account");
     out->arn = sf_aws_xml_text(root, "GetCallerIdentityResult/Arn");
     out->user_id = sf_aws_xml_text(root, "GetCallerIdentityResult/UserId");
-    xmlFreeDoc(doc);
+    sf_aws_xml_free(doc);
     return 0;
 }
 
@@ -74,7 +74,7 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
     if (rc == 0) rc = doc ? answer_creds(doc, "AssumeRole", out, err) : -1;
-    if (doc) xmlFreeDoc(doc);
+    if (doc) sf_aws_xml_free(doc);
     sf_aws_http_resp_clear(&resp);
     sf_buf_free(&body);
     return rc;
@@ -98,6 +98,6 @@ int sf_aws_sts_assume_role_with_web_identity(sf_aws_client *c, sf_ctx *ctx, cons
                           true, true, &doc, err) != 0)
         return -1;
     int rc = answer_creds(doc, "AssumeRoleWithWebIdentity", out, err);
-    xmlFreeDoc(doc);
+    sf_aws_xml_free(doc);
     return rc;
 }

@@ -2,11 +2,13 @@
 
 Standard library only.  Three commands:
 
-  report.py startup SAMPLES_TSV SERVE_JSON SPARKFLOW_BIN REFERENCE_BIN
+  report.py startup SAMPLES_TSV SERVE_JSON SPARKFLOW_BIN REFERENCE_BIN [BASELINE_BIN]
       SAMPLES_TSV from handshake_timer (label, run, ms, VmHWM, VmRSS, RssAnon,
       RssFile in kB, CPU ms),
       SERVE_JSON from `pluginprobe serve`.  Prints the start-up table and
-      writes the result object to $BENCH_JSON if set.
+      writes the result object to $BENCH_JSON if set.  With BASELINE_BIN
+      (label "baseline": BENCH_BASELINE), its figures are in the table and
+      in informational summary rows, next to the reference's.
   report.py plan SAMPLES_JSON
       SAMPLES_JSON from cmd_timer.py.  Prints the plan table, writes $BENCH_JSON.
   report.py merge OUT_JSON COMMAND RUN_DIR
@@ -27,7 +29,7 @@ import statistics
 import subprocess
 import sys
 
-LABEL_SF, LABEL_REF, LABEL_FLOOR = "sparkflow", "reference", "floor"
+LABEL_SF, LABEL_REF, LABEL_FLOOR, LABEL_BASE = "sparkflow", "reference", "floor", "baseline"
 
 
 def stats(xs):
@@ -108,7 +110,7 @@ def write_result(result):
 # ---- startup ------------------------------------------------------------------
 
 
-def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
+def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin, base_bin=None):
     ms, hwm, anon, filed, cpu = {}, {}, {}, {}, {}
     with open(samples_tsv) as f:
         for line in f:
@@ -169,6 +171,13 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
         row("first RPC: mTLS connect + schema (median)", "ms", med(rpc, LABEL_SF), med(rpc, LABEL_REF)),
         row("spawn floor: /bin/true to EOF (median)", "ms", med(st, LABEL_FLOOR)),
     ]
+    if base_bin:
+        summary += [
+            row("baseline: start -> handshake (median)", "ms", med(st, LABEL_BASE), ref_ms),
+            row("baseline: peak RSS after handshake (median)", "MB", med(hs, LABEL_BASE), med(hs, LABEL_REF)),
+            row("baseline: peak RSS after GetProviderSchema (median)", "MB", med(sv, LABEL_BASE), med(sv, LABEL_REF)),
+            row("baseline: CPU time until handshake (median)", "ms", med(cp, LABEL_BASE), med(cp, LABEL_REF)),
+        ]
     details = {
         "handshake_ms": st,
         "cpu_until_handshake_ms": cp,
@@ -181,7 +190,11 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
         "first_rpc_ms": rpc,
         "schema_bytes": {k: v["schema_bytes"] for k, v in serve.items()},
         "shutdown_clean": {k: v["shutdown_clean"] for k, v in serve.items()},
-        "binaries": {LABEL_SF: file_facts(sf_bin), LABEL_REF: file_facts(ref_bin)},
+        "binaries": {
+            LABEL_SF: file_facts(sf_bin),
+            LABEL_REF: file_facts(ref_bin),
+            **({LABEL_BASE: file_facts(base_bin)} if base_bin else {}),
+        },
         "reference": "bench/go/nullprovider: null_resource on terraform-plugin-framework "
         "v1.19.0 / terraform-plugin-go v0.31.0 (as hashicorp/terraform-provider-null "
         "v3.3.1), protocol 5",
@@ -198,12 +211,14 @@ def cmd_startup(samples_tsv, serve_json, sf_bin, ref_bin):
         ("  of which file-backed (now)", sv_file, "MB"),
         ("first RPC (mTLS connect + schema)", rpc, "ms"),
     ):
-        for label in (LABEL_SF, LABEL_REF, LABEL_FLOOR):
+        for label in (LABEL_SF, LABEL_BASE, LABEL_REF, LABEL_FLOOR):
             s = d.get(label)
             if s:
                 rows.append([metric, label, unit, s["n"], fmt(s["median"]), fmt(s["min"]), fmt(s["max"])])
     print(table(["metric", "provider", "unit", "n", "median", "min", "max"], rows))
     print("ratio sparkflow/reference, start -> handshake median: %s (target <= 0.25×)" % fmt(r_ms, "x"))
+    if base_bin:
+        print("ratio baseline/reference, start -> handshake median: %s" % fmt(ratio(med(st, LABEL_BASE), ref_ms), "x"))
     write_result({"name": "startup", "summary": summary, "details": details})
 
 
@@ -334,7 +349,7 @@ def cmd_merge(out_json, command, run_dir):
 
 
 def main(argv):
-    if len(argv) == 6 and argv[1] == "startup":
+    if len(argv) in (6, 7) and argv[1] == "startup":
         cmd_startup(*argv[2:])
         return 0
     if len(argv) == 3 and argv[1] == "plan":

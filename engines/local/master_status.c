@@ -7,8 +7,9 @@
  */
 #include "engines/local/local.h"
 
+#include "base/curl_api.h"
+
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,13 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
 {
     memset(out, 0, sizeof *out);
-    CURL *curl = curl_easy_init();
+    const char *no_curl = NULL;
+    const sf_curl_api *api = sf_curl_api_get(&no_curl);
+    if (!api) {
+        *err = sf_strdup(no_curl);
+        return -1;
+    }
+    CURL *curl = api->easy_init();
     if (!curl) {
         *err = sf_strdup("libcurl could not start a request");
         return -1;
@@ -86,21 +93,21 @@ int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/json/", webui_port);
     body b = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM */
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");      /* never via a proxy */
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
-    CURLcode rc = curl_easy_perform(curl);
+    api->easy_setopt(curl, CURLOPT_URL, url);
+    api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM */
+    api->easy_setopt(curl, CURLOPT_NOPROXY, "*");      /* never via a proxy */
+    api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    api->easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    api->easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
+    CURLcode rc = api->easy_perform(curl);
     long http = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
-    curl_easy_cleanup(curl);
+    api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+    api->easy_cleanup(curl);
     int result = -1;
     if (rc != CURLE_OK)
-        *err = sf_fmt("GET %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+        *err = sf_fmt("GET %s: %s", url, curl_err[0] ? curl_err : api->easy_strerror(rc));
     else if (http != 200)
         *err = sf_fmt("GET %s: HTTP %ld", url, http);
     else

@@ -10,7 +10,10 @@ detached signature, made with a throw-away GPG key in a temporary GNUPGHOME.
                             a signature that gpg verifies, identical zips
                             from two runs
   test_release_binary_...   the binary loads only libraries with a stable
-                            ABI (gRPC and friends linked in) and glibc <= 2.34
+                            ABI (gRPC and friends linked in) and glibc <= 2.34;
+                            libcurl and libxml2 are loaded on first use, not
+                            at start: `--libraries` loads exactly those two
+                            promised sonames, and the binary names no other
   test_mirror_install_...   the zip in a packed filesystem_mirror named by a
                             temporary CLI config (the implied local mirror
                             removed): `terraform init` installs it, the lock
@@ -206,6 +209,11 @@ ALLOWED_NEEDED = {
     "libc.so.6",
 }
 MAX_GLIBC = (2, 34)
+# Loaded on first use (base/curl_api.h, base/xml_api.h), so the start path
+# maps none of their dependencies: promised, but not NEEDED.
+ON_DEMAND = {"libcurl.so.4", "libxml2.so.2"}
+# A shared library's name as the binary may hold it (what dlopen is given).
+SONAME = re.compile(rb"(?<![A-Za-z0-9_.+-])lib[A-Za-z0-9_+-]+(?:[.-][A-Za-z0-9_+]+)*\.so(?:\.[0-9]+)*")
 
 
 @pytest.mark.skipif(os.environ.get("SF_ASAN") == "1", reason="release binaries are not sanitizer builds")
@@ -220,6 +228,22 @@ def test_release_binary_needs_only_stable_libraries():
     v = run(["readelf", "--version-info", "--wide", str(exe)])
     glibc = {tuple(map(int, m.split("."))) for m in re.findall(r"Name: GLIBC_([0-9.]+)", v.stdout)}
     assert glibc and max(glibc) <= MAX_GLIBC, sorted(glibc)
+
+    # What it loads later: exactly the promised on-demand sonames, none of
+    # them NEEDED (the handshake does not load them), every function found.
+    assert ON_DEMAND <= ALLOWED_NEEDED and not ON_DEMAND & needed, sorted(ON_DEMAND & needed)
+    lib = run(
+        [str(exe), "--libraries"], env={k: v for k, v in os.environ.items() if not k.startswith("TF_")}, timeout=30
+    )
+    assert lib.returncode == 0, describe(lib)
+    loaded = [ln.split("\t") for ln in lib.stdout.splitlines()]
+    assert sorted(f[0] for f in loaded) == sorted(ON_DEMAND) and all(len(f) == 2 and f[1] != "?" for f in loaded), (
+        describe(lib)
+    )
+    # ...and no other library name is written in the binary: nothing else
+    # can be asked of dlopen.
+    names = {m.decode() for m in SONAME.findall(exe.read_bytes())}
+    assert names - needed == ON_DEMAND, sorted(names - needed)
 
 
 def cli_config(mirror: Path) -> str:
