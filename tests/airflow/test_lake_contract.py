@@ -1,0 +1,252 @@
+"""The Python lake (dags/airflow/sparkflow_airflow/lake.py) against the shared
+fixtures in tests/fixtures/lake/ (format: their README.md): the cases the C
+lakes run too.  file:// cases in a temp dir, s3:// cases against moto's
+in-process S3.  No Airflow needed: this runs in the main venv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_env import FIXTURES
+from sparkflow_airflow.lake import FileLake, LakeError, S3Lake, new_run_id, valid_run_id
+
+CASES = FIXTURES / "lake"
+
+
+def _cases(kind: str) -> list[Any]:
+    return [pytest.param(p, id=p.stem) for p in sorted((CASES / kind).glob("*.json"))]
+
+
+def _machine() -> dict[str, str]:
+    try:
+        pid_ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pid_ns = ""
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    return {"{host}": socket.gethostname(), "{boot_id}": boot, "{pid_ns}": pid_ns, "{pid}": str(os.getpid())}
+
+
+def _subst(v: Any, repl: dict[str, str]) -> Any:
+    if isinstance(v, str):
+        for k, r in repl.items():
+            v = v.replace(k, r)
+        return v
+    if isinstance(v, list):
+        return [_subst(x, repl) for x in v]
+    if isinstance(v, dict):
+        return {k: _subst(x, repl) for k, x in v.items()}
+    return v
+
+
+def _listing_digest(lines: list[str]) -> str:
+    md = hashlib.sha256()
+    for line in lines:
+        md.update(line.encode() + b"\n")
+    return "sha256:" + md.hexdigest()
+
+
+@pytest.mark.parametrize("path", _cases("file") + _cases("s3"))
+def test_fixture_listings_match_their_fingerprints(path: Path) -> None:
+    """The documented listing of a fingerprint case is what its expected value hashes."""
+    for step in json.loads(path.read_text())["steps"]:
+        if "listing" in step:
+            assert _listing_digest(step["listing"]) == step["expect"]["fingerprint"]
+            assert len(step["listing"]) == step["expect"]["count"]
+
+
+# ---- running a case -------------------------------------------------------------------------------
+
+
+def _call(lake: Any, step: dict[str, Any]) -> dict[str, Any]:
+    op = step["op"]
+    if op == "fingerprint":
+        fp, count = lake.fingerprint(step["uri"])
+        return {"fingerprint": fp, "count": count}
+    if op == "stage":
+        return {"work_uri": lake.stage(step["output"], step["run_id"])}
+    if op == "publish":
+        lake.publish(step["output"], step["work_uri"], step["run_id"], step["fingerprint"])
+        return {}
+    if op == "discard":
+        lake.discard(step["work_uri"])
+        return {}
+    if op == "published":
+        pub = lake.published(step["output"])
+        return {"run_id": None} if pub is None else {"run_id": pub.run_id, "fingerprint": pub.fingerprint}
+    if op == "remove":
+        lake.remove(step["output"])
+        return {}
+    raise AssertionError(f"unknown op {op}")
+
+
+def _run_steps(lake: Any, steps: list[dict[str, Any]], fs: Any) -> None:
+    for i, step in enumerate(steps):
+        where = f"step {i} ({step['op']})"
+        if step["op"] == "write":
+            fs.write(step)
+            continue
+        if step["op"] == "delete":
+            fs.delete(step["path"])
+            continue
+        expect = step["expect"]
+        if "error" in expect:
+            with pytest.raises(LakeError) as e:
+                _call(lake, step)
+            assert e.value.summary == expect["error"], f"{where}: {e.value}"
+        else:
+            got = _call(lake, step)
+            assert {k: got.get(k) for k in expect} == expect, where
+        fs.check(step.get("check", {}), where)
+
+
+class LocalTree:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.times: list[tuple[Path, dict[str, Any]]] = []
+
+    def write(self, e: dict[str, Any]) -> None:
+        p = self.root / e["path"]
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if "symlink" in e:
+            os.symlink(e["symlink"], p)
+        elif e.get("dir"):
+            p.mkdir(exist_ok=True)
+        else:
+            p.write_bytes(e["content"].encode())
+        if "mtime_ns" in e or "age_s" in e:
+            self.times.append((p, e))
+
+    def settle_times(self) -> None:
+        for p, e in self.times:
+            ns = e["mtime_ns"] if "mtime_ns" in e else int((time.time() - e["age_s"]) * 1e9)
+            os.utime(p, ns=(ns, ns), follow_symlinks=False)
+        self.times.clear()
+
+    def delete(self, rel: str) -> None:
+        p = self.root / rel
+        if p.is_dir() and not p.is_symlink():
+            import shutil
+
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+    def check(self, c: dict[str, Any], where: str) -> None:
+        for rel, target in c.get("links", {}).items():
+            assert os.readlink(self.root / rel) == target, f"{where}: link {rel}"
+        for rel in c.get("present", []):
+            assert os.path.lexists(self.root / rel), f"{where}: {rel} missing"
+        for rel in c.get("absent", []):
+            assert not os.path.lexists(self.root / rel), f"{where}: {rel} still there"
+        for rel, text in c.get("files", {}).items():
+            assert (self.root / rel).read_text() == text, f"{where}: {rel}"
+        for rel, fields in c.get("json", {}).items():
+            j = json.loads((self.root / rel).read_text())
+            assert {k: j.get(k, "<absent>") for k in fields} == fields, f"{where}: {rel}"
+        for rel, fields in c.get("json_absent", {}).items():
+            j = json.loads((self.root / rel).read_text())
+            assert not set(fields) & set(j), f"{where}: {rel}"
+
+
+@pytest.mark.parametrize("path", _cases("file"))
+def test_file_lake(path: Path, tmp_path: Path) -> None:
+    repl = {"{root}": str(tmp_path), **_machine()}
+    case = _subst(json.loads(path.read_text()), repl)
+    tree = LocalTree(tmp_path)
+    for e in case.get("tree", []):
+        tree.write(e)
+    tree.settle_times()
+    _run_steps(FileLake(), case["steps"], tree)
+
+
+class S3Tree:
+    def __init__(self, client: Any) -> None:
+        self.s3 = client
+
+    def write(self, e: dict[str, Any]) -> None:
+        self.s3.put_object(Bucket="lake", Key=e["path"], Body=e["content"].encode())
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket="lake", Key=key)
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self.s3.get_object(Bucket="lake", Key=key)["Body"].read()
+            return body
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def check(self, c: dict[str, Any], where: str) -> None:
+        for key in c.get("present", []):
+            assert self._get(key) is not None, f"{where}: {key} missing"
+        for key in c.get("absent", []):
+            assert self._get(key) is None, f"{where}: {key} still there"
+        for key, text in c.get("files", {}).items():
+            assert self._get(key) == text.encode(), f"{where}: {key}"
+        for key, fields in c.get("json", {}).items():
+            j = json.loads(self._get(key) or b"null")
+            assert {k: j.get(k, "<absent>") for k in fields} == fields, f"{where}: {key}"
+        for key, fields in c.get("json_absent", {}).items():
+            j = json.loads(self._get(key) or b"null")
+            assert not set(fields) & set(j), f"{where}: {key}"
+
+
+@pytest.mark.parametrize("path", _cases("s3"))
+def test_s3_lake(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for b in ("lake", "other"):
+            s3.create_bucket(Bucket=b)
+        case = json.loads(path.read_text())
+        for o in case.get("objects", []):
+            s3.put_object(Bucket="lake", Key=o["key"], Body=o["body"].encode())
+        _run_steps(S3Lake(s3), case["steps"], S3Tree(s3))
+
+
+# ---- what the fixtures do not show ---------------------------------------------------------------
+
+
+def test_run_ids_have_the_providers_format() -> None:
+    assert new_run_id(0, b"\x01\xab\xff") == "19700101T000000Z-01abff"
+    rid = new_run_id()
+    assert valid_run_id(rid) and len(rid) == len("20260101T000000Z-000000")
+
+
+def test_stage_owner_record_has_no_pid_by_default(tmp_path: Path) -> None:
+    """An Airflow task does not outlive its run: its runs are swept only after 24 h."""
+    FileLake().stage(f"file://{tmp_path}/out", "r1")
+    rec = json.loads((tmp_path / "_sparkflow/out/.r1.owner").read_text())
+    assert rec["pid"] == 0 and rec["start_ticks"] == 0
+    FileLake(owner_with_pid=True).stage(f"file://{tmp_path}/out", "r2")
+    rec = json.loads((tmp_path / "_sparkflow/out/.r2.owner").read_text())
+    assert rec["pid"] == os.getpid() and rec["start_ticks"] > 0
+    # A live owner's run survives the next stage's sweep; so does the pid-less one.
+    FileLake().stage(f"file://{tmp_path}/out", "r3")
+    assert (tmp_path / "_sparkflow/out/r1").is_dir() and (tmp_path / "_sparkflow/out/r2").is_dir()
+
+
+def test_publish_refuses_data_put_at_the_output_meanwhile(tmp_path: Path) -> None:
+    """A directory that appears at the output between stage and publish is left alone."""
+    lake = FileLake()
+    work = lake.stage(f"file://{tmp_path}/out", "r1")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "theirs").write_text("x")
+    with pytest.raises(LakeError) as e:
+        lake.publish(f"file://{tmp_path}/out", work, "r1", None)
+    assert e.value.summary == "Output location holds data SparkFlow did not write"
+    assert (tmp_path / "out" / "theirs").read_text() == "x"
