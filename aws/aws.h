@@ -2,15 +2,17 @@
  *
  *   util.c         hex/sha256/hmac, URI encoding, base64, ISO 8601 parsing
  *   sigv4.c        Signature Version 4 (headers; S3 payload hash)
- *   http.c         libcurl: one share handle per client (connection reuse),
- *                  fresh connections for non-idempotent calls
+ *   http.c         libcurl (loaded on first use, base/curl_api.h): one share
+ *                  handle per client (connection reuse), fresh connections for
+ *                  non-idempotent calls
  *   retry.c        SDK "standard" retry mode: which failures, how long to wait
  *   ini.c          the shared config/credentials files (~/.aws/config...)
  *   credentials.c  the credentials chain, in the SDKs' order, with refresh
  *   client.c       settings, endpoints, sign + send + retry, AWS errors
  *   json.c         JSON 1.1 protocol (EMR) with cJSON
  *   query.c        query protocol with XML responses (STS, EC2), libxml2
- *   sts.c          GetCallerIdentity, AssumeRoleWithWebIdentity
+ *                  (loaded on first use, base/xml_api.h)
+ *   sts.c          GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity
  *   s3.c           S3 REST-XML: ListObjectsV2, Get/Put/Head/DeleteObject(s), Copy
  *
  * Ownership: every char * and struct a function fills is malloc'd and owned
