@@ -32,8 +32,10 @@ static const sf_attr_def cluster_attrs[] = {
     {"web_ui_url", "string", SF_ATTR_COMPUTED, "The Spark master's web UI."},
     {"created_at", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "When the cluster was created (RFC 3339, UTC)."},
     {"details", "[\"map\",\"string\"]", SF_ATTR_COMPUTED,
-     "Engine-specific facts. A local cluster reports `work_dir`, `log_dir`, `spark_home`, `java_home`, "
-     "`master_pid`, `master_port`, `master_webui_port`, `worker_pids` and `worker_ports`."},
+     "Engine-specific facts. A local cluster reports `work_dir`, `log_dir`, `spark_home`, `java_home` "
+     "(absolute), `record_dir`, `master_pid`, `master_pgid`, `master_start_time`, `master_port`, "
+     "`master_webui_port`, `worker_pids`, `worker_pgids`, `worker_start_times` and `worker_ports`: "
+     "enough to find and stop the cluster from the state alone."},
     {NULL},
 };
 

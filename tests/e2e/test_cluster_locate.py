@@ -160,18 +160,31 @@ def test_home_changed_plan_and_destroy(sandbox):
     assert not sb.state_has_resources(d)
 
 
-def test_home_changed_destroy_without_refresh(sandbox):
-    """`destroy -refresh=false` with another HOME still stops the cluster."""
+def test_old_state_other_home_destroy_without_refresh(sandbox):
+    """A state written before the details named the record (no record_dir,
+    pgids or start times) still refreshes under another HOME — the default
+    work dir holds the record — and `destroy -refresh=false` with yet another
+    HOME still stops the cluster."""
     sb = sandbox
-    d = sb.workdir("norefresh", PROVIDER + """
+    d = sb.workdir("oldstate", PROVIDER + """
 resource "sparkflow_cluster" "dev" {
-  name = "e2e-norefresh"
+  name = "e2e-oldstate"
 }
 """)
     sb.init(d)
     sb.run("apply", cwd=d, timeout=600)
     res = sb.resources(d)["sparkflow_cluster.dev"]
     _, pids, ports = cluster_pids_ports(res)
+
+    def previous_version(det):
+        for k in ("record_dir", "master_pgid", "master_start_time", "worker_pgids",
+                  "worker_start_times"):
+            del det[k]
+
+    _edit_state(sb, d, previous_version)
+    with home(sb, sb.root / "home-b"):
+        r = plan_rc(sb, d)
+        assert r.rc == 0 and "No changes." in r.output, r.describe()
     with home(sb, sb.root / "home-c"):
         r = sb.run("destroy", "-refresh=false", cwd=d, timeout=600)
         assert "Destroy complete! Resources: 1 destroyed." in r.output, r.describe()
