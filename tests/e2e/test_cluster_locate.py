@@ -151,6 +151,21 @@ def test_home_changed_plan_and_destroy(sandbox):
         assert r.rc == 0 and "No changes." in r.output, r.describe()
         assert all(pid_alive(p) for p in pids)
 
+        # Scaling with HOME=b updates the one record (under HOME=a)...
+        config = (d / "main.tf").read_text()
+        assert "workers       = 2" in config
+        (d / "main.tf").write_text(config.replace("workers       = 2", "workers       = 3"))
+        r = sb.run("apply", cwd=d, timeout=600)
+        assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in r.output, r.describe()
+        res = sb.resources(d)["sparkflow_cluster.dev"]
+        procs, more_pids, more_ports = cluster_pids_ports(res)
+        assert len(procs["worker"]) == 3 and pids < more_pids, (pids, more_pids)
+        pids, ports = more_pids, ports | more_ports
+    # ...so that HOME=a sees the cluster as it is.
+    r = plan_rc(sb, d)
+    assert r.rc == 0 and "No changes." in r.output, r.describe()
+
+    with home(sb, sb.root / "home-b") as home_b:
         r = sb.run("destroy", cwd=d, timeout=600)
         assert "Destroy complete! Resources: 1 destroyed." in r.output, r.describe()
         assert_all_stopped(sb, pids, ports)
