@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/time.h"
+
 /* A detail of the state, or NULL. */
 static const char *detail(const sf_cluster_info *recorded, const char *key)
 {
@@ -114,6 +116,11 @@ static int rebuild(const char *id, const sf_cluster_info *recorded, sf_local_clu
         c->id = sf_strdup(id);
         c->name = sf_strdup(recorded->name);
         c->created_at = sf_strdup(recorded->created_at);
+        if (!c->created_at) { /* the record requires one */
+            char now[SF_TIME_RFC3339_LEN];
+            sf_time_rfc3339(now, sf_time_wall_ms());
+            c->created_at = sf_strdup(now);
+        }
         c->spec.workers = (int64_t)n;
         const sf_value *cores = recorded->spec ? sf_value_get(recorded->spec, "worker_cores") : NULL;
         if (!cores || sf_value_get_int(cores, &c->spec.worker_cores) != 0) c->spec.worker_cores = 1;
