@@ -4,11 +4,17 @@
  * later `emr {}`; none means local with its defaults) and talks to it only
  * through engines/engine.h.  In-place changes are the ones the engine lists
  * as updatable (the local worker count); any other change replaces.
+ *
+ * Read and update hand the engine what the state recorded (id, name,
+ * created_at, the engine block, details) in the info they ask it to fill:
+ * the local engine finds a cluster from it when its own registry, under
+ * $HOME, does not know the cluster (another HOME: CI, sudo, a container).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "engines/engine.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
@@ -26,8 +32,10 @@ static const sf_attr_def cluster_attrs[] = {
     {"web_ui_url", "string", SF_ATTR_COMPUTED, "The Spark master's web UI."},
     {"created_at", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "When the cluster was created (RFC 3339, UTC)."},
     {"details", "[\"map\",\"string\"]", SF_ATTR_COMPUTED,
-     "Engine-specific facts. A local cluster reports `work_dir`, `log_dir`, `spark_home`, `java_home`, "
-     "`master_pid`, `master_port`, `master_webui_port`, `worker_pids` and `worker_ports`."},
+     "Engine-specific facts. A local cluster reports `work_dir`, `log_dir`, `spark_home`, `java_home` "
+     "(absolute), `record_dir`, `master_pid`, `master_pgid`, `master_start_time`, `master_port`, "
+     "`master_webui_port`, `worker_pids`, `worker_pgids`, `worker_start_times` and `worker_ports`: "
+     "enough to find and stop the cluster from the state alone."},
     {NULL},
 };
 
@@ -87,6 +95,20 @@ static void put_info(sf_value *state, const sf_engine *engine, const sf_cluster_
     const sf_value *block = sf_value_get(state, engine->name);
     if (info->spec && (fill_block || (block && !sf_value_is_null(block))))
         sf_value_put(state, engine->name, sf_value_copy(info->spec));
+}
+
+/* What the state recorded about the cluster, for the engine to start from
+ * (see the top of this file); the engine replaces it with what it finds. */
+static sf_cluster_info recorded_info(const sf_engine *engine, const sf_value *state)
+{
+    sf_cluster_info info = {0};
+    static const char *const keys[] = {"id", "name", "created_at"};
+    char **dst[] = {&info.id, &info.name, &info.created_at};
+    for (size_t i = 0; i < 3; i++) *dst[i] = sf_strdup(sf_value_get_str(sf_value_get(state, keys[i])));
+    info.spec = spec_of(engine, state);
+    const sf_value *details = sf_value_get(state, "details");
+    if (details && !sf_value_is_null(details) && !sf_value_is_unknown(details)) info.details = sf_value_copy(details);
+    return info;
 }
 
 /* ---- Callbacks ---------------------------------------------------------- */
@@ -184,7 +206,7 @@ static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *di
                       "\"%s\" is not an id this provider makes (local clusters: local-<hex>).", id ? id : "");
         return NULL;
     }
-    sf_cluster_info info = {0};
+    sf_cluster_info info = recorded_info(engine, state);
     sf_value *fresh = NULL;
     sf_engine_status st = engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &info, diags);
     if (st == SF_ENGINE_GONE) {
@@ -205,7 +227,7 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     sf_value *old_spec = spec_of(engine, prior), *new_spec = spec_of(engine, planned);
     const sf_engine_env *env = sf_resources_engine_env(call);
-    sf_cluster_info info = {0};
+    sf_cluster_info info = recorded_info(engine, prior);
     sf_engine_status st = sf_value_equal(old_spec, new_spec)
                               ? engine->cluster_read(call->ctx, env, id, &info, diags)
                               : engine->cluster_update(call->ctx, env, id, old_spec, new_spec, &info, diags);
@@ -229,6 +251,15 @@ static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) return 0; /* nothing was ever created */
+    /* Delete goes by id: let the engine first find the cluster from what the
+     * state recorded (a refresh does it too, but destroy -refresh=false does
+     * not).  What this look says does not matter; delete reports its own. */
+    sf_cluster_info info = recorded_info(engine, prior);
+    sf_diags look;
+    sf_diags_init(&look);
+    engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &info, &look);
+    sf_diags_clear(&look);
+    sf_cluster_info_clear(&info);
     return engine->cluster_delete(call->ctx, sf_resources_engine_env(call), id, diags) == SF_ENGINE_OK ? 0 : -1;
 }
 

@@ -23,41 +23,58 @@ static char *now_rfc3339(void)
     return sf_strdup(buf);
 }
 
+static char *join_ints(const sf_local_cluster *c, long long (*of)(const sf_local_proc *))
+{
+    sf_buf b = {0};
+    for (size_t i = 0; i < c->n_workers; i++) sf_buf_printf(&b, "%s%lld", i ? " " : "", of(&c->workers[i]));
+    return sf_buf_take(&b);
+}
+
+static long long pid_of(const sf_local_proc *p) { return p->pid; }
+static long long pgid_of(const sf_local_proc *p) { return p->pgid; }
+static long long start_of(const sf_local_proc *p) { return p->start_time; }
+
+static void put_fmt(sf_value *d, const char *key, char *owned)
+{
+    sf_value_put(d, key, sf_value_string(owned));
+    free(owned);
+}
+
+/* Everything a later command needs to find the cluster again from the state
+ * alone, whatever its HOME (locate.c): the record's directory, and each
+ * process with its process group, start time and ports. */
 static sf_value *details_of(const sf_local_cluster *c)
 {
     sf_value *d = sf_value_map();
-    char *s;
     sf_value_put(d, "work_dir", sf_value_string(c->spec.work_dir));
-    s = sf_fmt("%s/logs", c->spec.work_dir);
-    sf_value_put(d, "log_dir", sf_value_string(s));
-    free(s);
+    put_fmt(d, "log_dir", sf_fmt("%s/logs", c->spec.work_dir));
     sf_value_put(d, "spark_home", sf_value_string(c->spec.spark_home));
     sf_value_put(d, "java_home", sf_value_string(c->java_home));
-    s = sf_fmt("%d", c->master.pid);
-    sf_value_put(d, "master_pid", sf_value_string(s));
-    free(s);
-    s = sf_fmt("%d", c->master.port);
-    sf_value_put(d, "master_port", sf_value_string(s));
-    free(s);
-    s = sf_fmt("%d", c->master.webui_port);
-    sf_value_put(d, "master_webui_port", sf_value_string(s));
-    free(s);
+    if (c->record_dir) sf_value_put(d, "record_dir", sf_value_string(c->record_dir));
+    put_fmt(d, "master_pid", sf_fmt("%d", c->master.pid));
+    put_fmt(d, "master_pgid", sf_fmt("%d", c->master.pgid));
+    put_fmt(d, "master_start_time", sf_fmt("%lld", c->master.start_time));
+    put_fmt(d, "master_port", sf_fmt("%d", c->master.port));
+    put_fmt(d, "master_webui_port", sf_fmt("%d", c->master.webui_port));
     /* Space-separated, in worker order. */
-    char *pids = sf_strdup(""), *ports = sf_strdup("");
-    for (size_t i = 0; i < c->n_workers; i++) {
-        const sf_local_proc *w = &c->workers[i];
-        char *np = sf_fmt("%s%s%d", pids, i ? " " : "", w->pid);
-        char *nq = sf_fmt("%s%s%d %d", ports, i ? " " : "", w->port, w->webui_port);
-        free(pids);
-        free(ports);
-        pids = np;
-        ports = nq;
-    }
-    sf_value_put(d, "worker_pids", sf_value_string(pids));
-    sf_value_put(d, "worker_ports", sf_value_string(ports));
-    free(pids);
-    free(ports);
+    put_fmt(d, "worker_pids", join_ints(c, pid_of));
+    put_fmt(d, "worker_pgids", join_ints(c, pgid_of));
+    put_fmt(d, "worker_start_times", join_ints(c, start_of));
+    sf_buf ports = {0};
+    for (size_t i = 0; i < c->n_workers; i++)
+        sf_buf_printf(&ports, "%s%d %d", i ? " " : "", c->workers[i].port, c->workers[i].webui_port);
+    put_fmt(d, "worker_ports", sf_buf_take(&ports));
     return d;
+}
+
+/* The block as the state keeps it: resolved, except that a path the user
+ * wrote relative stays as written (the configuration must match). */
+static sf_value *spec_value(const sf_local_cluster *c)
+{
+    sf_value *v = sf_local_spec_to_value(&c->spec);
+    for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++)
+        if (c->written.path[i]) sf_value_put(v, sf_local_path_attrs[i], sf_value_string(c->written.path[i]));
+    return v;
 }
 
 static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
@@ -69,7 +86,7 @@ static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
     out->master_url = sf_fmt("spark://127.0.0.1:%d", c->master.port);
     out->web_ui_url = sf_fmt("http://127.0.0.1:%d", c->master.webui_port);
     out->created_at = sf_strdup(c->created_at);
-    out->spec = sf_local_spec_to_value(&c->spec);
+    out->spec = spec_value(c);
     out->details = details_of(c);
 }
 
@@ -94,12 +111,7 @@ static int teardown(sf_local_cluster *c, sf_diags *diags)
 {
     if (sf_local_stop_cluster(c, diags) != 0) return -1;
     sf_local_workdir_remove(c);
-    sf_local_record_remove(c->id);
-    char *err = NULL;
-    char *dir = sf_local_registry_dir(c->id, &err);
-    if (dir) rmdir(dir); /* empty once record and default work dir are gone */
-    free(dir);
-    free(err);
+    sf_local_record_remove(c);
     return 0;
 }
 
@@ -108,7 +120,11 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
                    sf_diags *diags)
 {
     char *err = NULL;
-    if (sf_local_spec_from_value(spec, &c->spec, diags) != 0) return -1;
+    sf_value *abs = sf_local_spec_absolute(spec, &c->written, diags);
+    if (!abs) return -1;
+    int parsed = sf_local_spec_from_value(abs, &c->spec, diags);
+    sf_value_free(abs);
+    if (parsed != 0) return -1;
     c->java_home = sf_local_find_java(c->spec.java_home, diags);
     if (!c->java_home) return -1;
     char *spark = sf_local_find_spark(ctx, c->spec.spark_home, diags);
@@ -120,9 +136,10 @@ static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local
     c->id = sf_strdup(id);
     c->name = name ? sf_strdup(name) : NULL;
     c->created_at = now_rfc3339();
+    c->record_dir = sf_local_registry_dir(c->id, &err);
+    if (!c->record_dir) goto fail;
     if (!c->spec.work_dir) {
-        c->spec.work_dir = sf_local_registry_dir(c->id, &err);
-        if (!c->spec.work_dir) goto fail;
+        c->spec.work_dir = sf_strdup(c->record_dir);
         c->default_work_dir = true;
     }
     /* logs/ for the daemons, runs/ for pipeline stages (run.c): made here so
@@ -173,22 +190,36 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
     return SF_ENGINE_OK;
 }
 
-/* Load the record of id: 0 loaded, 1 none (GONE), -1 error (diagnosed). */
-static int load(const char *id, sf_local_cluster *c, sf_diags *diags)
+/* Find cluster id (locate.c) with what the state recorded (may be NULL):
+ * 0 found, 1 none (GONE), -1 error (diagnosed). */
+static int load(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf_local_cluster *c,
+                sf_diags *diags)
 {
     char *err = NULL;
-    int rc = sf_local_record_load(id, c, &err);
+    int rc = sf_local_locate(ctx, id, recorded, c, &err);
     if (rc < 0) record_error(diags, id, err);
     free(err);
     return rc;
+}
+
+/* Read and update receive in `out` what Terraform's state recorded about the
+ * cluster (resources/cluster.c fills it; engines that keep no records of
+ * their own overwrite it): take it out before `out` is filled. */
+static sf_cluster_info take_recorded(sf_cluster_info *out)
+{
+    sf_cluster_info recorded = *out;
+    memset(out, 0, sizeof *out);
+    return recorded;
 }
 
 static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                    sf_cluster_info *out, sf_diags *diags)
 {
     (void)env;
+    sf_cluster_info recorded = take_recorded(out);
     sf_local_cluster c;
-    int rc = load(id, &c, diags);
+    int rc = load(ctx, id, &recorded, &c, diags);
+    sf_cluster_info_clear(&recorded);
     if (rc != 0) return rc > 0 ? SF_ENGINE_GONE : SF_ENGINE_ERROR;
     char *why = NULL;
     sf_engine_status st = SF_ENGINE_OK;
@@ -217,12 +248,22 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
 {
     (void)env;
     (void)old_spec; /* the record knows what runs */
+    sf_cluster_info recorded = take_recorded(out);
+    sf_local_paths written;
+    sf_value *abs = sf_local_spec_absolute(new_spec, &written, diags);
+    sf_local_paths_clear(&written);
     sf_local_spec want;
-    if (sf_local_spec_from_value(new_spec, &want, diags) != 0) return SF_ENGINE_ERROR;
+    int parsed = abs ? sf_local_spec_from_value(abs, &want, diags) : -1;
+    sf_value_free(abs);
+    if (parsed != 0) {
+        sf_cluster_info_clear(&recorded);
+        return SF_ENGINE_ERROR;
+    }
     size_t n = (size_t)want.workers;
     sf_local_spec_clear(&want);
     sf_local_cluster c;
-    int rc = load(id, &c, diags);
+    int rc = load(ctx, id, &recorded, &c, diags);
+    sf_cluster_info_clear(&recorded);
     if (rc > 0) {
         sf_diag_error(diags, NULL, "Local cluster not found",
                       "Local cluster %s has no record any more; run `terraform apply` again "
@@ -258,7 +299,9 @@ static sf_engine_status local_delete(sf_ctx *ctx, const sf_engine_env *env, cons
 {
     (void)env;
     sf_local_cluster c;
-    int rc = load(id, &c, diags);
+    /* By id: a cluster of another HOME was linked here when it was read
+     * (resources/cluster.c reads before it deletes). */
+    int rc = load(ctx, id, NULL, &c, diags);
     if (rc > 0) return SF_ENGINE_OK;
     if (rc < 0) return SF_ENGINE_ERROR;
     sf_log(ctx, SF_LOG_INFO, "stopping local cluster %s (master pid %d, %zu workers)", id,

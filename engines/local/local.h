@@ -3,14 +3,18 @@
  * The local engine runs a Spark standalone cluster (one master, N workers)
  * as detached processes on this machine.  What it started is written to a
  * record, $HOME/.sparkflow/local/<id>/cluster.json, so that any later
- * provider process can find, inspect and stop the cluster by its id alone.
+ * provider process can find, inspect and stop the cluster by its id alone;
+ * Terraform's state records enough to find it again under another HOME.
  *
- *   spec.c          the `local {}` block: schema, defaults, value <-> struct
+ *   spec.c          the `local {}` block: schema, defaults, value <-> struct,
+ *                   relative paths made absolute against Terraform's cwd
  *   spark.c         where Spark and Java are
  *   process.c       spawning detached daemons, process identity, stopping
  *   ports.c         free loopback ports, is a port open
  *   master_status.c the master's JSON status page (libcurl + cJSON)
  *   registry.c      the cluster record (cJSON) and ids
+ *   locate.c        finding a cluster from what Terraform's state recorded
+ *                   when this HOME's registry does not know it
  *   workdir.c       directories the engine creates and removes, log tails
  *   daemons.c       starting/stopping master and workers and waiting on them
  *   submit.c        one spark-submit: command line, environment, driver
@@ -99,6 +103,24 @@ void sf_local_spec_clear(sf_local_spec *spec);
 /* Validators for the block (exposed for tests). */
 void sf_local_validate_memory(const sf_value *v, const char *path, sf_diags *d);
 void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d);
+void sf_local_validate_path(const sf_value *v, const char *path, sf_diags *d);
+
+/* The path attributes, in this order: spark_home, work_dir, java_home. */
+#define SF_LOCAL_N_PATHS 3
+extern const char *const sf_local_path_attrs[SF_LOCAL_N_PATHS];
+/* Path attributes as the user wrote them, where that was relative (NULL
+ * otherwise): state keeps the spelling, the engine the absolute path. */
+typedef struct sf_local_paths {
+    char *path[SF_LOCAL_N_PATHS];
+} sf_local_paths;
+void sf_local_paths_clear(sf_local_paths *p);
+/* `path` made absolute against `cwd` and lexically cleaned (malloc'd). */
+char *sf_local_path_absolute(const char *cwd, const char *path);
+/* A copy of spec value v whose relative path attributes are made absolute
+ * against the provider's working directory (Terraform's, as for
+ * hashicorp/local's `filename`); *written gets what they were.  NULL with a
+ * diagnostic when the working directory cannot be named. */
+sf_value *sf_local_spec_absolute(const sf_value *v, sf_local_paths *written, sf_diags *diags);
 
 /* ---- spark.c ------------------------------------------------------------- */
 
@@ -196,6 +218,8 @@ typedef struct sf_local_cluster {
     char *created_at;
     sf_local_spec spec;   /* resolved: spark_home and work_dir set */
     char *java_home;      /* resolved */
+    sf_local_paths written; /* relative spellings of the spec's paths */
+    char *record_dir;     /* where cluster.json lives (absolute); not saved */
     bool default_work_dir;
     char **created;       /* paths the engine created, in creation order */
     size_t n_created;
@@ -212,15 +236,36 @@ bool sf_local_id_valid(const char *id);
 char *sf_local_registry_root(char **err);
 /* $HOME/.sparkflow/local/<id> (malloc'd); NULL with *err. */
 char *sf_local_registry_dir(const char *id, char **err);
-/* Write the record atomically (temp file + rename).  Returns 0, or -1 with
- * *err. */
+/* Write the record atomically (temp file + rename) into c->record_dir (this
+ * HOME's registry dir when NULL).  Returns 0, or -1 with *err. */
 int sf_local_record_save(const sf_local_cluster *c, char **err);
-/* Read the record of `id`: 0 loaded, 1 no such record, -1 unreadable
- * (with *err). */
+/* Read the record of `id` from this HOME's registry: 0 loaded, 1 no such
+ * record, -1 unreadable (with *err). */
 int sf_local_record_load(const char *id, sf_local_cluster *out, char **err);
-/* Remove the record file (missing is fine). */
-void sf_local_record_remove(const char *id);
+/* The same from `dir`/cluster.json (a record elsewhere, e.g. under the HOME
+ * a cluster was created with). */
+int sf_local_record_load_from(const char *dir, const char *id, sf_local_cluster *out, char **err);
+/* Remove the record file and its directory when empty, and this HOME's
+ * registry entry of c (a link to it, or the directory).  Missing is fine. */
+void sf_local_record_remove(const sf_local_cluster *c);
+/* Make this HOME's registry find the record in c->record_dir (a symlink
+ * $HOME/.sparkflow/local/<id> -> record_dir), unless it already does.
+ * Returns 0, or -1 with *err. */
+int sf_local_registry_link(const sf_local_cluster *c, char **err);
 void sf_local_cluster_clear(sf_local_cluster *c);
+
+/* ---- locate.c ------------------------------------------------------------ */
+
+/* Find cluster `id`: in this HOME's registry, else from `recorded`, what
+ * Terraform's state holds (may be NULL; its details map): the record in
+ * details.record_dir or details.work_dir, or, when the record itself is
+ * gone, the cluster rebuilt from the recorded pids (each checked against its
+ * start time: a reused pid is not ours), pgids, ports and paths while any of
+ * its processes still runs.  A cluster found that way is linked (or its
+ * record written anew) into this HOME's registry, so that every later
+ * command finds it by id.  0 found, 1 none, -1 error (*err). */
+int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded,
+                    sf_local_cluster *out, char **err);
 
 /* ---- workdir.c ----------------------------------------------------------- */
 

@@ -3,7 +3,10 @@
  * Terraform keeps only the id; each command runs in a new provider process.
  * So what a cluster is made of (pids and their start times, ports, paths,
  * the resolved spec) lives in $HOME/.sparkflow/local/<id>/cluster.json,
- * written atomically, even when the user chose another work_dir.
+ * written atomically, even when the user chose another work_dir.  Terraform's
+ * state names that directory too (details.record_dir): a command run with
+ * another HOME finds the record there (locate.c) and links it into its own
+ * registry, $HOME/.sparkflow/local/<id> -> the record's directory.
  */
 #include "engines/local/local.h"
 
@@ -73,14 +76,6 @@ char *sf_local_registry_dir(const char *id, char **err)
     return dir;
 }
 
-static char *record_path(const char *id, char **err)
-{
-    char *dir = sf_local_registry_dir(id, err);
-    if (!dir) return NULL;
-    char *p = sf_fmt("%s/cluster.json", dir);
-    free(dir);
-    return p;
-}
 
 /* ---- to JSON ---------------------------------------------------------- */
 
@@ -118,6 +113,9 @@ static char *record_to_text(const sf_local_cluster *c)
     add_str(spec, "spark_home", c->spec.spark_home);
     add_str(spec, "work_dir", c->spec.work_dir);
     add_str(spec, "java_home", c->spec.java_home);
+    cJSON *written = cJSON_AddObjectToObject(o, "written");
+    for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++)
+        if (c->written.path[i]) cJSON_AddStringToObject(written, sf_local_path_attrs[i], c->written.path[i]);
     cJSON *created = cJSON_AddArrayToObject(o, "created");
     for (size_t i = 0; i < c->n_created; i++)
         cJSON_AddItemToArray(created, cJSON_CreateString(c->created[i]));
@@ -133,7 +131,7 @@ static char *record_to_text(const sf_local_cluster *c)
 
 int sf_local_record_save(const sf_local_cluster *c, char **err)
 {
-    char *dir = sf_local_registry_dir(c->id, err);
+    char *dir = c->record_dir ? sf_strdup(c->record_dir) : sf_local_registry_dir(c->id, err);
     if (!dir) return -1;
     int rc = -1;
     char *path = sf_fmt("%s/cluster.json", dir);
@@ -205,6 +203,9 @@ static int record_from_text(const char *text, sf_local_cluster *c)
         c->spec.spark_home = get_str(spec, "spark_home");
         c->spec.work_dir = get_str(spec, "work_dir");
         c->spec.java_home = get_str(spec, "java_home");
+        /* Absent from records written before relative paths were allowed. */
+        const cJSON *written = cJSON_GetObjectItemCaseSensitive(o, "written");
+        for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++) c->written.path[i] = get_str(written, sf_local_path_attrs[i]);
         const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created");
         int nc = cJSON_GetArraySize(created);
         c->created = calloc(nc > 0 ? (size_t)nc : 1, sizeof *c->created);
@@ -225,15 +226,14 @@ static int record_from_text(const char *text, sf_local_cluster *c)
     return ok ? 0 : -1;
 }
 
-int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
+int sf_local_record_load_from(const char *dir, const char *id, sf_local_cluster *out, char **err)
 {
     memset(out, 0, sizeof *out);
-    char *path = record_path(id, err);
-    if (!path) return -1;
+    char *path = sf_fmt("%s/cluster.json", dir);
     char *text = sf_file_read(path);
     if (!text) {
         int e = errno;
-        int rc = e == ENOENT ? 1 : -1;
+        int rc = e == ENOENT || e == ENOTDIR ? 1 : -1;
         if (rc < 0) *err = sf_fmt("cannot read %s: %s", path, strerror(e));
         free(path);
         return rc;
@@ -244,18 +244,76 @@ int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
     if (rc != 0) {
         sf_local_cluster_clear(out);
         *err = sf_fmt("%s is not a record this engine wrote (bad or old format)", path);
+    } else {
+        /* Through a registry link: the record's own directory. */
+        char *real = realpath(dir, NULL);
+        out->record_dir = real ? real : sf_strdup(dir);
     }
     free(path);
     return rc;
 }
 
-void sf_local_record_remove(const char *id)
+int sf_local_record_load(const char *id, sf_local_cluster *out, char **err)
 {
+    memset(out, 0, sizeof *out);
+    char *dir = sf_local_registry_dir(id, err);
+    if (!dir) return -1;
+    int rc = sf_local_record_load_from(dir, id, out, err);
+    free(dir);
+    return rc;
+}
+
+void sf_local_record_remove(const sf_local_cluster *c)
+{
+    if (c->record_dir) {
+        char *path = sf_fmt("%s/cluster.json", c->record_dir);
+        unlink(path);
+        free(path);
+        rmdir(c->record_dir); /* empty once record and default work dir are gone */
+    }
     char *err = NULL;
-    char *path = record_path(id, &err);
-    if (path) unlink(path);
-    free(path);
+    char *entry = sf_local_registry_dir(c->id, &err);
+    struct stat st;
+    if (entry && lstat(entry, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) unlink(entry);
+        else if (S_ISDIR(st.st_mode)) rmdir(entry);
+    }
+    free(entry);
     free(err);
+}
+
+int sf_local_registry_link(const sf_local_cluster *c, char **err)
+{
+    char *entry = sf_local_registry_dir(c->id, err);
+    if (!entry) return -1;
+    int rc = 0;
+    struct stat st, target;
+    /* A link whose record is gone (a cluster destroyed from elsewhere). */
+    if (lstat(entry, &st) == 0 && S_ISLNK(st.st_mode) && stat(entry, &target) != 0) unlink(entry);
+    if (lstat(entry, &st) == 0) {
+        /* Something is there already: a link (made earlier) or this HOME's
+         * own record. */
+        char *real = realpath(entry, NULL);
+        if (!real || strcmp(real, c->record_dir) != 0) {
+            *err = sf_fmt("%s already exists and is not the record in %s", entry, c->record_dir);
+            rc = -1;
+        }
+        free(real);
+        free(entry);
+        return rc;
+    }
+    char *root = sf_local_registry_root(err);
+    if (!root) {
+        free(entry);
+        return -1;
+    }
+    if (sf_file_mkdirs_mode(root, 0700) != 0 || symlink(c->record_dir, entry) != 0) {
+        *err = sf_fmt("cannot link %s to %s: %s", entry, c->record_dir, strerror(errno));
+        rc = -1;
+    }
+    free(root);
+    free(entry);
+    return rc;
 }
 
 static void proc_clear(sf_local_proc *p)
@@ -270,6 +328,8 @@ void sf_local_cluster_clear(sf_local_cluster *c)
     free(c->name);
     free(c->created_at);
     free(c->java_home);
+    free(c->record_dir);
+    sf_local_paths_clear(&c->written);
     sf_local_spec_clear(&c->spec);
     for (size_t i = 0; i < c->n_created; i++) free(c->created[i]);
     free(c->created);

@@ -7,9 +7,11 @@
 #include "engines/local/local.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_WORKERS 1
 #define DEFAULT_CORES 1
@@ -39,17 +41,34 @@ void sf_local_validate_memory(const sf_value *v, const char *path, sf_diags *d)
                       s);
 }
 
-/* Paths handed to daemons that outlive Terraform's working directory must
- * not depend on it. */
+/* What the engine works with: spark_home, work_dir and java_home are
+ * absolute once sf_local_spec_absolute has resolved them (the daemons
+ * outlive Terraform's working directory). */
 void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d)
 {
     const char *s = sf_value_get_str(v);
     if (!s) return;
     if (s[0] != '/')
         sf_diag_error(d, path, "Path must be absolute",
-                      "\"%s\" is relative. Spark's processes outlive this Terraform run, so "
-                      "give an absolute path, e.g. \"${abspath(path.module)}/%s\".",
-                      s, s);
+                      "\"%s\" is relative; the local engine resolves relative paths against "
+                      "Terraform's working directory before it uses them.", s);
+}
+
+/* What a user may write: an absolute path, or one relative to the directory
+ * Terraform runs in (as hashicorp/local's `filename`).  Terraform does not
+ * expand `~`, and an empty path names nothing. */
+void sf_local_validate_path(const sf_value *v, const char *path, sf_diags *d)
+{
+    const char *s = sf_value_get_str(v);
+    if (!s) return;
+    if (!*s)
+        sf_diag_error(d, path, "Empty path",
+                      "Give a directory: an absolute path, or one relative to the directory "
+                      "Terraform runs in, e.g. \"${path.module}/work\".");
+    else if (s[0] == '~')
+        sf_diag_error(d, path, "Path starts with ~",
+                      "\"%s\": Terraform does not expand ~. Write pathexpand(\"%s\"), or a "
+                      "path relative to the directory Terraform runs in.", s, s);
 }
 
 static const sf_attr_def local_attrs[] = {
@@ -63,18 +82,21 @@ static const sf_attr_def local_attrs[] = {
      "Memory each worker offers to executors (`--memory`), e.g. `\"1g\"`, `\"512m\"`.",
      "\"1g\"", sf_local_validate_memory},
     {"spark_home", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Spark installation to run (must hold `bin/spark-class`). Default: `$SPARK_HOME`, "
+     "Spark installation to run (must hold `bin/spark-class`); a relative path is "
+     "relative to the directory Terraform runs in. Default: `$SPARK_HOME`, "
      "else the Spark shipped inside the `pyspark` Python package (found through "
      "`$SPARKFLOW_PYTHON`, `python3` on `PATH`, or the project's `.venv`).",
-     NULL, sf_local_validate_abs_path},
+     NULL, sf_local_validate_path},
     {"work_dir", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Directory for the daemons' logs and the workers' scratch space. Default: "
+     "Directory for the daemons' logs and the workers' scratch space; a relative path is "
+     "relative to the directory Terraform runs in. Default: "
      "`~/.sparkflow/local/<id>`. On destroy the engine removes only what it created there.",
-     NULL, sf_local_validate_abs_path},
+     NULL, sf_local_validate_path},
     {"java_home", "string", SF_ATTR_OPTIONAL,
-     "Java installation (17 or later) to run Spark with. Default: `$JAVA_HOME`, else "
+     "Java installation (17 or later) to run Spark with; a relative path is relative to "
+     "the directory Terraform runs in. Default: `$JAVA_HOME`, else "
      "the `java` found on `PATH`.",
-     NULL, sf_local_validate_abs_path},
+     NULL, sf_local_validate_path},
     {NULL},
 };
 
@@ -174,4 +196,70 @@ void sf_local_spec_clear(sf_local_spec *spec)
     free(spec->work_dir);
     free(spec->java_home);
     memset(spec, 0, sizeof *spec);
+}
+
+/* ---- relative paths ---------------------------------------------------- */
+
+const char *const sf_local_path_attrs[SF_LOCAL_N_PATHS] = {"spark_home", "work_dir", "java_home"};
+
+char *sf_local_path_absolute(const char *cwd, const char *path)
+{
+    char *joined = path[0] == '/' ? sf_strdup(path) : sf_fmt("%s/%s", cwd, path);
+    /* Lexically clean, as Go's filepath.Abs: drop "" and "." segments, let
+     * ".." take the previous one (never above the root). */
+    size_t n = strlen(joined);
+    char *out = malloc(n + 2);
+    if (!out) abort();
+    size_t len = 0;
+    char *save = NULL;
+    for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (strcmp(seg, ".") == 0) continue;
+        if (strcmp(seg, "..") == 0) {
+            while (len > 0 && out[len - 1] != '/') len--;
+            if (len > 0) len--; /* the slash before it */
+            continue;
+        }
+        out[len++] = '/';
+        size_t k = strlen(seg);
+        memcpy(out + len, seg, k);
+        len += k;
+    }
+    if (len == 0) out[len++] = '/';
+    out[len] = 0;
+    free(joined);
+    return out;
+}
+
+sf_value *sf_local_spec_absolute(const sf_value *v, sf_local_paths *written, sf_diags *diags)
+{
+    memset(written, 0, sizeof *written);
+    sf_value *abs = v ? sf_value_copy(v) : sf_value_object();
+    char *cwd = NULL;
+    for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++) {
+        const sf_value *a = known_attr(v, sf_local_path_attrs[i]);
+        const char *s = a ? sf_value_get_str(a) : NULL;
+        if (!s || !*s || s[0] == '/' || s[0] == '~') continue; /* validation speaks */
+        if (!cwd && !(cwd = getcwd(NULL, 0))) {
+            char at[32];
+            snprintf(at, sizeof at, "local.%s", sf_local_path_attrs[i]);
+            sf_diag_error(diags, at, "Cannot resolve a relative path",
+                          "\"%s\" is relative to the directory Terraform runs in, which the "
+                          "provider cannot name (%s). Give an absolute path.", s, strerror(errno));
+            sf_value_free(abs);
+            sf_local_paths_clear(written);
+            return NULL;
+        }
+        written->path[i] = sf_strdup(s);
+        char *full = sf_local_path_absolute(cwd, s);
+        sf_value_put(abs, sf_local_path_attrs[i], sf_value_string(full));
+        free(full);
+    }
+    free(cwd);
+    return abs;
+}
+
+void sf_local_paths_clear(sf_local_paths *p)
+{
+    for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++) free(p->path[i]);
+    memset(p, 0, sizeof *p);
 }

@@ -94,12 +94,14 @@ void sf_local_workdir_remove(const sf_local_cluster *c)
     const char *wd = c->spec.work_dir;
     if (!wd) return;
     if (c->default_work_dir) {
-        /* Only when it really is the engine's own directory for this id. */
-        char *err = NULL;
-        char *mine = sf_local_registry_dir(c->id, &err);
-        if (mine && strcmp(mine, wd) == 0) sf_local_remove_tree(mine);
-        free(mine);
-        free(err);
+        /* Only when it really is the engine's own directory for this id:
+         * the one its record lives in (under the HOME it was created with,
+         * which need not be this command's). */
+        const char *base = strrchr(wd, '/');
+        char *real = realpath(wd, NULL);
+        if (real && c->record_dir && strcmp(real, c->record_dir) == 0 && base && strcmp(base + 1, c->id) == 0)
+            sf_local_remove_tree(real);
+        free(real);
         return;
     }
     for (size_t i = c->n_created; i-- > 0;) {

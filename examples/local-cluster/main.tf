@@ -22,6 +22,10 @@ resource "sparkflow_cluster" "dev" {
     workers       = 2
     worker_cores  = 1
     worker_memory = "2g"
+
+    # Logs and scratch space (default: ~/.sparkflow/local/<id>). A relative
+    # path is relative to the directory Terraform runs in, e.g.:
+    # work_dir = "${path.module}/work"
   }
 }
 
