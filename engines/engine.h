@@ -90,20 +90,27 @@ typedef struct sf_engine {
     sf_engine_status (*cluster_create)(sf_ctx *ctx, const sf_engine_env *env,
                                        const char *name, const sf_value *spec,
                                        sf_cluster_info *out, sf_diags *diags);
+    /* Read, update and delete get `recorded`: what Terraform's state holds
+     * about the cluster (id, name, created_at, spec, details; right after an
+     * import only the id).  An engine whose own records
+     * may be out of reach (the local engine's live under HOME) finds the
+     * cluster from it; it is read-only. */
+
     /* Look at a cluster: OK with `out` filled, GONE when it no longer runs
      * (or is broken beyond use), ERROR when it cannot tell. */
     sf_engine_status (*cluster_read)(sf_ctx *ctx, const sf_engine_env *env,
-                                     const char *id, sf_cluster_info *out,
-                                     sf_diags *diags);
+                                     const char *id, const sf_cluster_info *recorded,
+                                     sf_cluster_info *out, sf_diags *diags);
     /* Apply an in-place change (only `updatable` attributes differ). */
     sf_engine_status (*cluster_update)(sf_ctx *ctx, const sf_engine_env *env,
-                                       const char *id, const sf_value *old_spec,
-                                       const sf_value *new_spec,
+                                       const char *id, const sf_cluster_info *recorded,
+                                       const sf_value *old_spec, const sf_value *new_spec,
                                        sf_cluster_info *out, sf_diags *diags);
     /* Stop everything and wait until it is gone.  A cluster already gone is
      * success. */
     sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env,
-                                       const char *id, sf_diags *diags);
+                                       const char *id, const sf_cluster_info *recorded,
+                                       sf_diags *diags);
 
     /* Run the stages of `run` in order on cluster `id` and wait.  Fills one
      * result per stage (n_stages of them); stops at the first failure (the

@@ -1,14 +1,15 @@
 /* cluster.c — sparkflow_cluster: where Spark runs.
  *
- * The resource picks its engine by the block the user wrote (`local {}`, and
- * later `emr {}`; none means local with its defaults) and talks to it only
- * through engines/engine.h.  In-place changes are the ones the engine lists
- * as updatable (the local worker count); any other change replaces.
+ * The resource picks its engine by the block the user wrote (`local {}` or
+ * `emr {}`; none means local with its defaults) and talks to it only through
+ * engines/engine.h.  In-place changes are the ones the engine lists as
+ * updatable (local: the worker count; emr: the core count and tags); any
+ * other change replaces.
  *
- * Read and update hand the engine what the state recorded (id, name,
- * created_at, the engine block, details) in the info they ask it to fill:
- * the local engine finds a cluster from it when its own registry, under
- * $HOME, does not know the cluster (another HOME: CI, sudo, a container).
+ * Read, update and delete hand the engine what the state recorded (id, name,
+ * created_at, the engine block, details): the local engine finds a cluster
+ * from it when its own registry, under $HOME, does not know the cluster
+ * (another HOME: CI, sudo, a container).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,12 +204,14 @@ static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *di
     const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) {
         sf_diag_error(diags, "id", "Unrecognised cluster id",
-                      "\"%s\" is not an id this provider makes (local clusters: local-<hex>).", id ? id : "");
+                      "\"%s\" is not an id this provider makes (local clusters: local- and 12 hex digits; EMR "
+                      "clusters: j-…).",
+                      id ? id : "");
         return NULL;
     }
-    sf_cluster_info info = recorded_info(engine, state);
+    sf_cluster_info recorded = recorded_info(engine, state), info = {0};
     sf_value *fresh = NULL;
-    sf_engine_status st = engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &info, diags);
+    sf_engine_status st = engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &recorded, &info, diags);
     if (st == SF_ENGINE_GONE) {
         fresh = sf_value_null();
     } else if (st == SF_ENGINE_OK) {
@@ -217,6 +220,7 @@ static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *di
         bool imported = sf_value_is_null(sf_value_get(state, "name"));
         put_info(fresh, engine, &info, imported);
     }
+    sf_cluster_info_clear(&recorded);
     sf_cluster_info_clear(&info);
     return fresh;
 }
@@ -227,10 +231,10 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     sf_value *old_spec = spec_of(engine, prior), *new_spec = spec_of(engine, planned);
     const sf_engine_env *env = sf_resources_engine_env(call);
-    sf_cluster_info info = recorded_info(engine, prior);
+    sf_cluster_info recorded = recorded_info(engine, prior), info = {0};
     sf_engine_status st = sf_value_equal(old_spec, new_spec)
-                              ? engine->cluster_read(call->ctx, env, id, &info, diags)
-                              : engine->cluster_update(call->ctx, env, id, old_spec, new_spec, &info, diags);
+                              ? engine->cluster_read(call->ctx, env, id, &recorded, &info, diags)
+                              : engine->cluster_update(call->ctx, env, id, &recorded, old_spec, new_spec, &info, diags);
     sf_value *state = NULL;
     if (st == SF_ENGINE_OK) {
         state = sf_value_copy(planned);
@@ -240,6 +244,7 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
                       "Cluster %s stopped while it was being updated. Run `terraform apply` again to "
                       "create it anew.", id);
     }
+    sf_cluster_info_clear(&recorded);
     sf_cluster_info_clear(&info);
     sf_value_free(old_spec);
     sf_value_free(new_spec);
@@ -251,16 +256,10 @@ static int cluster_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
     const sf_engine *engine = id ? sf_engine_for_id(id) : NULL;
     if (!engine) return 0; /* nothing was ever created */
-    /* Delete goes by id: let the engine first find the cluster from what the
-     * state recorded (a refresh does it too, but destroy -refresh=false does
-     * not).  What this look says does not matter; delete reports its own. */
-    sf_cluster_info info = recorded_info(engine, prior);
-    sf_diags look;
-    sf_diags_init(&look);
-    engine->cluster_read(call->ctx, sf_resources_engine_env(call), id, &info, &look);
-    sf_diags_clear(&look);
-    sf_cluster_info_clear(&info);
-    return engine->cluster_delete(call->ctx, sf_resources_engine_env(call), id, diags) == SF_ENGINE_OK ? 0 : -1;
+    sf_cluster_info recorded = recorded_info(engine, prior);
+    sf_engine_status st = engine->cluster_delete(call->ctx, sf_resources_engine_env(call), id, &recorded, diags);
+    sf_cluster_info_clear(&recorded);
+    return st == SF_ENGINE_OK ? 0 : -1;
 }
 
 static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
@@ -268,8 +267,10 @@ static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
     (void)call;
     if (!sf_engine_for_id(id)) {
         sf_diag_error(diags, NULL, "Cannot import cluster",
-                      "\"%s\" is not a cluster id: local clusters have ids like local-3f9a1c2b7d4e "
-                      "(see `terraform state show` or the id output of the cluster).", id);
+                      "\"%s\" is not a cluster id: local clusters have ids like local-3f9a1c2b7d4e, EMR "
+                      "clusters like j-2AXXXXXXGAPLF (see `terraform state show` or the id output of the "
+                      "cluster).",
+                      id);
         return NULL;
     }
     sf_type *type = sf_schema_type(&cluster_schema);

@@ -510,9 +510,11 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
     return st;
 }
 
-sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_cluster_info *out,
+sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                     const sf_cluster_info *recorded, sf_cluster_info *out,
                                      sf_diags *diags)
 {
+    (void)recorded; /* EMR itself is the record: the id is enough */
     sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
     if (!c) return SF_ENGINE_ERROR;
     int rc = describe_info(c, ctx, id, NULL, out, diags);
@@ -622,9 +624,11 @@ static int retag(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_value *
     return rc;
 }
 
-sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_value *old_spec,
+sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_cluster_info *recorded, const sf_value *old_spec,
                                        const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags)
 {
+    (void)recorded;
     sf_emr_spec s;
     if (sf_emr_spec_from_value(new_spec, &s, diags) != 0) {
         sf_emr_spec_clear(&s);
@@ -643,8 +647,10 @@ sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, co
     return st;
 }
 
-sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_diags *diags)
+sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_cluster_info *recorded, sf_diags *diags)
 {
+    (void)recorded;
     sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
     if (!c) return SF_ENGINE_ERROR;
     cJSON *cl = NULL;

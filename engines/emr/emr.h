@@ -104,12 +104,14 @@ void sf_emr_poll_reset(sf_emr_poll *p);
 
 sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name,
                                        const sf_value *spec, sf_cluster_info *out, sf_diags *diags);
-sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_cluster_info *out,
+sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                     const sf_cluster_info *recorded, sf_cluster_info *out,
                                      sf_diags *diags);
 sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                       const sf_value *old_spec, const sf_value *new_spec, sf_cluster_info *out,
-                                       sf_diags *diags);
-sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id, sf_diags *diags);
+                                       const sf_cluster_info *recorded, const sf_value *old_spec,
+                                       const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags);
+sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_cluster_info *recorded, sf_diags *diags);
 
 /* ---- bundle.c -------------------------------------------------------------- */
 

@@ -202,24 +202,12 @@ static int load(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf
     return rc;
 }
 
-/* Read and update receive in `out` what Terraform's state recorded about the
- * cluster (resources/cluster.c fills it; engines that keep no records of
- * their own overwrite it): take it out before `out` is filled. */
-static sf_cluster_info take_recorded(sf_cluster_info *out)
-{
-    sf_cluster_info recorded = *out;
-    memset(out, 0, sizeof *out);
-    return recorded;
-}
-
 static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                   sf_cluster_info *out, sf_diags *diags)
+                                   const sf_cluster_info *recorded, sf_cluster_info *out, sf_diags *diags)
 {
     (void)env;
-    sf_cluster_info recorded = take_recorded(out);
     sf_local_cluster c;
-    int rc = load(ctx, id, &recorded, &c, diags);
-    sf_cluster_info_clear(&recorded);
+    int rc = load(ctx, id, recorded, &c, diags);
     if (rc != 0) return rc > 0 ? SF_ENGINE_GONE : SF_ENGINE_ERROR;
     char *why = NULL;
     sf_engine_status st = SF_ENGINE_OK;
@@ -243,27 +231,22 @@ static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const 
 }
 
 static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                     const sf_value *old_spec, const sf_value *new_spec,
-                                     sf_cluster_info *out, sf_diags *diags)
+                                     const sf_cluster_info *recorded, const sf_value *old_spec,
+                                     const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags)
 {
     (void)env;
     (void)old_spec; /* the record knows what runs */
-    sf_cluster_info recorded = take_recorded(out);
     sf_local_paths written;
     sf_value *abs = sf_local_spec_absolute(new_spec, &written, diags);
     sf_local_paths_clear(&written);
     sf_local_spec want;
     int parsed = abs ? sf_local_spec_from_value(abs, &want, diags) : -1;
     sf_value_free(abs);
-    if (parsed != 0) {
-        sf_cluster_info_clear(&recorded);
-        return SF_ENGINE_ERROR;
-    }
+    if (parsed != 0) return SF_ENGINE_ERROR;
     size_t n = (size_t)want.workers;
     sf_local_spec_clear(&want);
     sf_local_cluster c;
-    int rc = load(ctx, id, &recorded, &c, diags);
-    sf_cluster_info_clear(&recorded);
+    int rc = load(ctx, id, recorded, &c, diags);
     if (rc > 0) {
         sf_diag_error(diags, NULL, "Local cluster not found",
                       "Local cluster %s has no record any more; run `terraform apply` again "
@@ -295,13 +278,13 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
 }
 
 static sf_engine_status local_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                     sf_diags *diags)
+                                     const sf_cluster_info *recorded, sf_diags *diags)
 {
     (void)env;
     sf_local_cluster c;
-    /* By id: a cluster of another HOME was linked here when it was read
-     * (resources/cluster.c reads before it deletes). */
-    int rc = load(ctx, id, NULL, &c, diags);
+    /* From the state too: destroy -refresh=false under another HOME has not
+     * read (and linked) the cluster first. */
+    int rc = load(ctx, id, recorded, &c, diags);
     if (rc > 0) return SF_ENGINE_OK;
     if (rc < 0) return SF_ENGINE_ERROR;
     sf_log(ctx, SF_LOG_INFO, "stopping local cluster %s (master pid %d, %zu workers)", id,

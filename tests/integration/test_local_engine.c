@@ -305,10 +305,10 @@ static void test_table_and_ids(void **state)
     sf_diags d;
     sf_diags_init(&d);
     sf_cluster_info info = {0};
-    assert_int_equal(e->cluster_read(f->ctx, NULL, "local-0123456789ab", &info, &d), SF_ENGINE_GONE);
-    assert_int_equal(e->cluster_delete(f->ctx, NULL, "local-0123456789ab", &d), SF_ENGINE_OK);
+    assert_int_equal(e->cluster_read(f->ctx, NULL, "local-0123456789ab", NULL, &info, &d), SF_ENGINE_GONE);
+    assert_int_equal(e->cluster_delete(f->ctx, NULL, "local-0123456789ab", NULL, &d), SF_ENGINE_OK);
     assert_false(sf_diags_has_error(&d));
-    assert_int_equal(e->cluster_read(f->ctx, NULL, "local-../../x", &info, &d), SF_ENGINE_ERROR);
+    assert_int_equal(e->cluster_read(f->ctx, NULL, "local-../../x", NULL, &info, &d), SF_ENGINE_ERROR);
     assert_true(sf_diags_has_error(&d));
     sf_diags_clear(&d);
 }
@@ -475,7 +475,7 @@ static void test_lifecycle_and_drift(void **state)
 
     /* Scale to 2 in place. */
     sf_value *spec2 = spec_with(2, NULL);
-    st = e->cluster_update(f->ctx, NULL, id, spec1, spec2, &info, &d);
+    st = e->cluster_update(f->ctx, NULL, id, NULL, spec1, spec2, &info, &d);
     print_diags(&d);
     assert_int_equal(st, SF_ENGINE_OK);
     o = observe(&info);
@@ -497,7 +497,7 @@ static void test_lifecycle_and_drift(void **state)
     sf_cluster_info_clear(&info);
 
     /* Read: OK, same cluster, spec says 2 workers. */
-    st = e->cluster_read(f->ctx, NULL, id, &info, &d);
+    st = e->cluster_read(f->ctx, NULL, id, NULL, &info, &d);
     print_diags(&d);
     assert_int_equal(st, SF_ENGINE_OK);
     assert_string_equal(info.id, id);
@@ -511,7 +511,7 @@ static void test_lifecycle_and_drift(void **state)
      * the workers, so nothing of the cluster remains. */
     assert_int_equal(kill(o.pids[0], SIGKILL), 0);
     for (int i = 0; i < 100 && pid_running(o.pids[0]); i++) usleep(50000);
-    st = e->cluster_read(f->ctx, NULL, id, &info, &d);
+    st = e->cluster_read(f->ctx, NULL, id, NULL, &info, &d);
     print_diags(&d);
     assert_int_equal(st, SF_ENGINE_GONE);
     assert_all_gone(&o);
@@ -520,7 +520,7 @@ static void test_lifecycle_and_drift(void **state)
     assert_false(exists(record));
     assert_false(exists(default_wd));
     /* Deleting what is gone succeeds. */
-    assert_int_equal(e->cluster_delete(f->ctx, NULL, id, &d), SF_ENGINE_OK);
+    assert_int_equal(e->cluster_delete(f->ctx, NULL, id, NULL, &d), SF_ENGINE_OK);
     assert_false(sf_diags_has_error(&d));
 
     sf_value_free(spec1);
@@ -564,7 +564,7 @@ static void test_create_delete_custom_work_dir(void **state)
     char *id = strdup(info.id);
     sf_cluster_info_clear(&info);
 
-    st = e->cluster_delete(f->ctx, NULL, id, &d);
+    st = e->cluster_delete(f->ctx, NULL, id, NULL, &d);
     print_diags(&d);
     assert_int_equal(st, SF_ENGINE_OK);
     assert_all_gone(&o);
@@ -574,7 +574,7 @@ static void test_create_delete_custom_work_dir(void **state)
     assert_false(exists(parent)); /* made by the engine, empty afterwards */
     assert_true(exists(keep));
     assert_false(exists(record));
-    assert_int_equal(e->cluster_read(f->ctx, NULL, id, &info, &d), SF_ENGINE_GONE);
+    assert_int_equal(e->cluster_read(f->ctx, NULL, id, NULL, &info, &d), SF_ENGINE_GONE);
 
     sf_value_free(spec);
     free(user_dir);

@@ -281,19 +281,19 @@ static void test_cluster_lifecycle(void **state)
     sf_cluster_info_clear(&info);
 
     /* Read gives back the spec as configured (idle timeout included). */
-    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, NULL, &info, &d), SF_ENGINE_OK);
     assert_true(sf_value_equal(info.spec, resolved));
     assert_non_null(sf_value_get(info.details, "core_instance_group_id"));
     sf_cluster_info_clear(&info);
 
     /* Resize in place. */
     sf_value *bigger = small_spec(3);
-    assert_int_equal(sf_engine_emr.cluster_update(ctx, &env, id, spec, bigger, &info, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_update(ctx, &env, id, NULL, spec, bigger, &info, &d), SF_ENGINE_OK);
     int64_t n = 0;
     assert_int_equal(sf_value_get_int(sf_value_get(info.spec, "core_instance_count"), &n), 0);
     assert_int_equal(n, 3);
     sf_cluster_info_clear(&info);
-    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, NULL, &info, &d), SF_ENGINE_OK);
     assert_int_equal(sf_value_get_int(sf_value_get(info.spec, "core_instance_count"), &n), 0);
     assert_int_equal(n, 3);
     sf_cluster_info_clear(&info);
@@ -302,18 +302,18 @@ static void test_cluster_lifecycle(void **state)
     sf_value *tagged = small_spec(3), *t = sf_value_map();
     sf_value_put(t, "team", sf_value_string("household"));
     sf_value_put(tagged, "tags", t);
-    assert_int_equal(sf_engine_emr.cluster_update(ctx, &env, id, bigger, tagged, &info, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_update(ctx, &env, id, NULL, bigger, tagged, &info, &d), SF_ENGINE_OK);
     sf_cluster_info_clear(&info);
-    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, NULL, &info, &d), SF_ENGINE_OK);
     assert_string_equal(sf_value_get_str(sf_value_get(sf_value_get(info.spec, "tags"), "team")), "household");
     sf_cluster_info_clear(&info);
     sf_value_free(tagged);
 
     /* Delete, then Read says GONE; deleting again is fine. */
-    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, id, &d), SF_ENGINE_OK);
-    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, &info, &d), SF_ENGINE_GONE);
-    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, id, &d), SF_ENGINE_OK);
-    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, "j-NOSUCHCLUSTER1", &info, &d), SF_ENGINE_GONE);
+    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, id, NULL, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, id, NULL, &info, &d), SF_ENGINE_GONE);
+    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, id, NULL, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_read(ctx, &env, "j-NOSUCHCLUSTER1", NULL, &info, &d), SF_ENGINE_GONE);
     assert_int_equal(d.n, 0);
     free(id);
     sf_value_free(bigger);
@@ -373,7 +373,7 @@ static void test_pipeline_run_uploads_and_cancels(void **state)
         sf_stage_result_clear(&r2[i]);
     }
     sf_diags_clear(&d);
-    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, info.id, &d), SF_ENGINE_OK);
+    assert_int_equal(sf_engine_emr.cluster_delete(ctx, &env, info.id, NULL, &d), SF_ENGINE_OK);
     sf_cluster_info_clear(&info);
     free(script);
     free(init);
