@@ -133,13 +133,10 @@ CREATE OR REPLACE MACRO half_up_div(n, d) AS
     (CASE WHEN (n < 0) != (d < 0) THEN -1 ELSE 1 END)
     * ((2 * abs(n) + abs(d)) // (2 * abs(d)));
 CREATE OR REPLACE MACRO pct_1dp(a, b) AS CASE WHEN b = 0 THEN NULL ELSE
-    CAST(half_up_div(half_up_div(CAST(a * 100 AS HUGEINT) * 100 * CAST(10 AS HUGEINT) ** 17,
+    CAST(half_up_div(half_up_div(CAST(a * 100 AS HUGEINT) * 100 * CAST('100000000000000000' AS HUGEINT),
                                  CAST(b * 100 AS HUGEINT)),
-                     CAST(10 AS HUGEINT) ** 16) AS DOUBLE) / 10.0 END;
+                     CAST('10000000000000000' AS HUGEINT)) AS DOUBLE) / 10.0 END;
 """
-# (HUGEINT ** is DOUBLE in DuckDB: the powers of ten are spelled out instead.)
-MACROS = MACROS.replace("CAST(10 AS HUGEINT) ** 17", "CAST('100000000000000000' AS HUGEINT)")
-MACROS = MACROS.replace("CAST(10 AS HUGEINT) ** 16", "CAST('10000000000000000' AS HUGEINT)")
 
 # The merchant rule of sparkflow_jobs/process.py, step by step:
 #   upper + trim; one prefix dropped; cut at the first * or # (Java's `.`
