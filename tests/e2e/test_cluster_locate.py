@@ -11,13 +11,13 @@ records, whatever the directory and HOME of the command.
 Each test has its own sandbox (conftest.py); cleanup fails the test if a
 Spark process is left running.
 """
+
 import json
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from tfharness import (ROOT, block, cluster_processes, listening_ports,
-                       pid_alive, spark_processes, wait_for)
+from tfharness import ROOT, block, cluster_processes, listening_ports, pid_alive, spark_processes, wait_for
 
 PROVIDER = """\
 terraform {
@@ -31,7 +31,9 @@ terraform {
 provider "sparkflow" {}
 """
 
-RELATIVE = PROVIDER + """
+RELATIVE = (
+    PROVIDER
+    + """
 resource "sparkflow_cluster" "dev" {
   name = "e2e-relative"
 
@@ -41,6 +43,7 @@ resource "sparkflow_cluster" "dev" {
   }
 }
 """
+)
 
 
 @contextmanager
@@ -72,8 +75,9 @@ def cluster_pids_ports(res):
 
 
 def assert_all_stopped(sb, pids, ports):
-    assert wait_for(lambda: not any(pid_alive(p) for p in pids), 30), \
+    assert wait_for(lambda: not any(pid_alive(p) for p in pids), 30), (
         f"still running: {[p for p in pids if pid_alive(p)]}"
+    )
     assert not (ports & listening_ports()), f"still listening: {ports & listening_ports()}"
     assert spark_processes(str(sb.root)) == []
 
@@ -90,7 +94,7 @@ def test_relative_work_dir(sandbox):
 
     res = sb.resources(d)["sparkflow_cluster.dev"]
     local = block(res["local"])
-    assert local["work_dir"] == "./work", local          # as written
+    assert local["work_dir"] == "./work", local  # as written
     work = d / "work"
     assert res["details"]["work_dir"] == str(work), res["details"]  # where it is
     logs = work / "logs"
@@ -105,8 +109,7 @@ def test_relative_work_dir(sandbox):
     # resolve again (it uses the recorded absolute path).
     elsewhere = sb.root / "elsewhere"
     elsewhere.mkdir()
-    r = sb.run(f"-chdir={d}", "plan", "-detailed-exitcode", "-input=false", "-no-color",
-               cwd=elsewhere, ok=None)
+    r = sb.run(f"-chdir={d}", "plan", "-detailed-exitcode", "-input=false", "-no-color", cwd=elsewhere, ok=None)
     assert r.rc == 0 and "No changes." in r.output, r.describe()
 
     r = sb.run("destroy", cwd=d, timeout=600)
@@ -181,19 +184,22 @@ def test_old_state_other_home_destroy_without_refresh(sandbox):
     work dir holds the record — and `destroy -refresh=false` with yet another
     HOME still stops the cluster."""
     sb = sandbox
-    d = sb.workdir("oldstate", PROVIDER + """
+    d = sb.workdir(
+        "oldstate",
+        PROVIDER
+        + """
 resource "sparkflow_cluster" "dev" {
   name = "e2e-oldstate"
 }
-""")
+""",
+    )
     sb.init(d)
     sb.run("apply", cwd=d, timeout=600)
     res = sb.resources(d)["sparkflow_cluster.dev"]
     _, pids, ports = cluster_pids_ports(res)
 
     def previous_version(det):
-        for k in ("record_dir", "master_pgid", "master_start_time", "worker_pgids",
-                  "worker_start_times"):
+        for k in ("record_dir", "master_pgid", "master_start_time", "worker_pgids", "worker_start_times"):
             del det[k]
 
     _edit_state(sb, d, previous_version)
@@ -225,7 +231,10 @@ def test_record_lost_and_pid_reuse(sandbox):
     running processes are not touched); with the true start times the plan
     says `No changes.` and destroy stops everything."""
     sb = sandbox
-    d = sb.workdir("reuse", PROVIDER + """
+    d = sb.workdir(
+        "reuse",
+        PROVIDER
+        + """
 resource "sparkflow_cluster" "dev" {
   name = "e2e-reuse"
 
@@ -233,14 +242,16 @@ resource "sparkflow_cluster" "dev" {
     workers = 2
   }
 }
-""")
+""",
+    )
     sb.init(d)
     sb.run("apply", cwd=d, timeout=600)
     res = sb.resources(d)["sparkflow_cluster.dev"]
     _, pids, ports = cluster_pids_ports(res)
     details = res["details"]
-    assert {"record_dir", "master_pgid", "master_start_time", "worker_pgids",
-            "worker_start_times"} <= set(details), details
+    assert {"record_dir", "master_pgid", "master_start_time", "worker_pgids", "worker_start_times"} <= set(details), (
+        details
+    )
     true_record = Path(details["record_dir"])
     nowhere = str(sb.root / "nowhere")
 
@@ -252,8 +263,7 @@ resource "sparkflow_cluster" "dev" {
     def reused(det):
         lost(det)
         det["master_start_time"] = str(int(det["master_start_time"]) + 1)
-        det["worker_start_times"] = " ".join(
-            str(int(t) + 7) for t in det["worker_start_times"].split())
+        det["worker_start_times"] = " ".join(str(int(t) + 7) for t in det["worker_start_times"].split())
 
     _edit_state(sb, d, reused)
     with home(sb, sb.root / "home-d"):
