@@ -31,6 +31,23 @@ static void check(int ok, const char *what)
     }
 }
 
+/* glibc's setenv never frees a value it replaces (getenv's pointers stay
+ * valid), which over millions of runs is gigabytes: each variable instead
+ * lives in a buffer of this harness, handed to putenv and rewritten in
+ * place (fields longer than it are cut). */
+#define VAR_MAX 70000
+static char var_buf[NVARS][VAR_MAX];
+
+static void set_var(size_t i, const char *value)
+{
+    if (!value) {
+        unsetenv(VARS[i]);
+        return;
+    }
+    snprintf(var_buf[i], VAR_MAX, "%s=%s", VARS[i], value);
+    if (getenv(VARS[i]) != var_buf[i] + strlen(VARS[i]) + 1) putenv(var_buf[i]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
@@ -45,10 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fields[i] = f;
         f += strlen(f) + 1;
     }
-    for (size_t i = 0; i < NVARS; i++) {
-        if (fields[i]) setenv(VARS[i], fields[i], 1);
-        else unsetenv(VARS[i]);
-    }
+    for (size_t i = 0; i < NVARS; i++) set_var(i, fields[i]);
     char *argv[] = {"terraform-provider-sparkflow", (char *)(fields[NVARS] ? fields[NVARS] : ""), NULL};
     bool debug = sf_handshake_debug_flag(2, argv) || debug_bit;
 
