@@ -192,6 +192,15 @@ static bool valid_region(const char *r)
     return true;
 }
 
+/* Whether some region was configured (valid or not). */
+static bool region_set(sf_aws_client *c)
+{
+    pthread_mutex_lock(&c->sh->region_lock);
+    bool set = c->sh->region != NULL;
+    pthread_mutex_unlock(&c->sh->region_lock);
+    return set;
+}
+
 const char *sf_aws_client_region(sf_aws_client *c, char **err)
 {
     shared *sh = c->sh;
@@ -543,7 +552,15 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
         return -1;
     }
     char *why = NULL;
-    const char *region = sf_aws_client_region(c, NULL);
+    const char *region = sf_aws_client_region(c, &why);
+    if (!region && region_set(c)) { /* set, but not a region name: send nothing */
+        sf_aws_error_clear(err);
+        err->operation = sf_strdup(call->operation);
+        err->message = why;
+        return -1;
+    }
+    free(why);
+    why = NULL;
     if (!region) region = "us-east-1"; /* only global calls (STS) get this far without one */
     int max = sf_aws_client_max_attempts(c);
     for (int i = 0; i < max; i++) {

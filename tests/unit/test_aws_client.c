@@ -180,6 +180,17 @@ static void test_region_must_be_a_host_label(void **state)
     assert_non_null(err);
     assert_non_null(strstr(err, "is not a region name"));
     free(err);
+    /* and nothing is sent: not to that host, not to a default region */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_identity id;
+    sf_aws_error e = {0};
+    assert_int_equal(sf_aws_sts_get_caller_identity(cl, ctx, &id, &e), -1);
+    assert_non_null(strstr(e.message, "is not a region name"));
+    assert_int_equal(sf_aws_client_calls(cl), 0);
+    sf_aws_error_clear(&e);
+    sf_ctx_free(ctx);
     sf_aws_client_free(cl);
     sf_aws_config good = {0};
     good.region = sf_strdup("eu-west-1");
