@@ -11,10 +11,12 @@
  * log lines carry the operation, the status and the timing only.
  */
 #include "aws/aws.h"
+#include "aws/answers.h"
 
 #include "base/xml_api.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -178,9 +180,31 @@ void sf_aws_client_profile(sf_aws_client *c, sf_aws_profile *out, bool *explicit
     sf_aws_client_files_clear(&f);
 }
 
+/* A region goes into endpoint host names: one DNS label (letters, digits,
+ * inner '-'), as botocore checks, so "us-east-1.evil.example/" cannot send
+ * signed requests elsewhere. */
+static bool valid_region(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 63 || r[0] == '-' || r[n - 1] == '-') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)r[i]) && r[i] != '-') return false;
+    return true;
+}
+
+/* Whether some region was configured (valid or not). */
+static bool region_set(sf_aws_client *c)
+{
+    pthread_mutex_lock(&c->sh->region_lock);
+    bool set = c->sh->region != NULL;
+    pthread_mutex_unlock(&c->sh->region_lock);
+    return set;
+}
+
 const char *sf_aws_client_region(sf_aws_client *c, char **err)
 {
     shared *sh = c->sh;
+    char *bad = NULL;
     pthread_mutex_lock(&sh->region_lock);
     if (!sh->region) {
         const char *r = sh->cfg.region ? sh->cfg.region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
@@ -194,10 +218,17 @@ const char *sf_aws_client_region(sf_aws_client *c, char **err)
         }
     }
     const char *region = sh->region;
+    if (region && !valid_region(region)) {
+        bad = sf_strdup(region);
+        region = NULL;
+    }
     pthread_mutex_unlock(&sh->region_lock);
-    if (!region && err)
+    if (bad && err)
+        *err = sf_fmt("the AWS region \"%s\" is not a region name (letters, digits and '-', e.g. eu-west-1)", bad);
+    else if (!region && err)
         *err = sf_strdup("no AWS region is set: set `region` in the provider block, or AWS_REGION, or "
                              "`region` in the profile of the shared config file");
+    free(bad);
     return region;
 }
 
@@ -347,7 +378,7 @@ bool sf_aws_error_is(const sf_aws_error *e, const char *code)
 }
 
 /* The error of an answer: JSON or XML by its body, else by its status. */
-static void parse_error(const sf_aws_http_resp *resp, sf_aws_error *err)
+void sf_aws_answer_error(const sf_aws_http_resp *resp, sf_aws_error *err)
 {
     const char *b = resp->body.data ? resp->body.data : "";
     while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t') b++;
@@ -506,7 +537,7 @@ static void failure(const sf_aws_call *call, const sf_aws_http_resp *resp, sf_aw
         return;
     }
     err->status = resp->status;
-    parse_error(resp, err);
+    sf_aws_answer_error(resp, err);
 }
 
 int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_aws_http_resp *resp,
@@ -521,7 +552,15 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
         return -1;
     }
     char *why = NULL;
-    const char *region = sf_aws_client_region(c, NULL);
+    const char *region = sf_aws_client_region(c, &why);
+    if (!region && region_set(c)) { /* set, but not a region name: send nothing */
+        sf_aws_error_clear(err);
+        err->operation = sf_strdup(call->operation);
+        err->message = why;
+        return -1;
+    }
+    free(why);
+    why = NULL;
     if (!region) region = "us-east-1"; /* only global calls (STS) get this far without one */
     int max = sf_aws_client_max_attempts(c);
     for (int i = 0; i < max; i++) {

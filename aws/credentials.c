@@ -19,6 +19,7 @@
  * expiry; client.c refreshes them before it.
  */
 #include "aws/aws.h"
+#include "aws/answers.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -228,7 +229,7 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
 
 /* Credentials JSON as credential_process, the container endpoint and IMDS
  * give them (AccessKeyId, SecretAccessKey, SessionToken|Token, Expiration). */
-static int parse_creds_json(const char *text, const char *source, sf_aws_creds *out, char **why)
+int sf_aws_creds_from_json(const char *text, const char *source, sf_aws_creds *out, char **why)
 {
     cJSON *j = cJSON_Parse(text);
     const char *ak = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "AccessKeyId"));
@@ -368,7 +369,7 @@ static outcome profile_creds(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile
         char *why = NULL, *text = run_process(ctx, proc, &why);
         outcome o = FAILED;
         if (text) {
-            o = parse_creds_json(text, source, out, &why) == 0 ? FOUND : FAILED;
+            o = sf_aws_creds_from_json(text, source, out, &why) == 0 ? FOUND : FAILED;
             memset(text, 0, strlen(text));
             free(text);
         }
@@ -442,7 +443,7 @@ static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
     sf_buf body = {0};
     outcome o = FAILED;
     if (!why && metadata_get(c, ctx, "GET", url, h, auth ? 1 : 0, &body, &why) == 0)
-        o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
+        o = sf_aws_creds_from_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
     if (why) tried(t, src, why);
     if (body.data) memset(body.data, 0, body.len);
     sf_buf_free(&body);
@@ -478,7 +479,7 @@ static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail
             free(url);
             url = sf_fmt("%s/latest/meta-data/iam/security-credentials/%s", base, role.data);
             if (metadata_get(c, ctx, "GET", url, th, 1, &body, &why) == 0)
-                o = parse_creds_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
+                o = sf_aws_creds_from_json(body.data, src, out, &why) == 0 ? FOUND : FAILED;
         }
     }
     if (why) tried(t, src, why);

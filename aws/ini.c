@@ -29,11 +29,14 @@ static bool has_key(const sf_aws_profile *p, const char *key)
 
 static void add(sf_aws_profile *p, const char *key, const char *value)
 {
-    if (has_key(p, key)) return; /* the first file read wins */
-    p->kv = realloc(p->kv, (p->n + 1) * sizeof *p->kv);
-    if (!p->kv) abort();
     char *k = sf_strdup(key);
     for (char *c = k; *c; c++) *c = (char)tolower((unsigned char)*c);
+    if (has_key(p, k)) { /* the first file read wins, whatever the case of the key */
+        free(k);
+        return;
+    }
+    p->kv = realloc(p->kv, (p->n + 1) * sizeof *p->kv);
+    if (!p->kv) abort();
     p->kv[p->n++] = (sf_aws_header){k, sf_strdup(value)};
 }
 

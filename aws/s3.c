@@ -6,6 +6,7 @@
  * address or localhost (client.c decides).  Answers and errors are XML.
  */
 #include "aws/aws.h"
+#include "aws/answers.h"
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
@@ -50,6 +51,8 @@ void sf_aws_s3_listing_clear(sf_aws_s3_listing *l)
 
 static void list_push(sf_aws_s3_listing *l, xmlNode *contents)
 {
+    char *key = sf_aws_xml_text(contents, "Key");
+    if (!key) return; /* no object to name (a broken answer): listing it would hand on a NULL key */
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
         l->items = realloc(l->items, l->cap * sizeof *l->items);
@@ -57,12 +60,22 @@ static void list_push(sf_aws_s3_listing *l, xmlNode *contents)
     }
     char *size = sf_aws_xml_text(contents, "Size");
     l->items[l->n++] = (sf_aws_s3_object){
-        .key = sf_aws_xml_text(contents, "Key"),
+        .key = key,
         .size = size ? atoll(size) : 0,
         .etag = sf_aws_xml_text(contents, "ETag"),
         .last_modified = sf_aws_xml_text(contents, "LastModified"),
     };
     free(size);
+}
+
+void sf_aws_s3_list_parse(xmlDoc *doc, sf_aws_s3_listing *out, char **next)
+{
+    xmlNode *root = sf_aws_xml_root(doc);
+    for (xmlNode *n = sf_aws_xml_next(root, NULL, "Contents"); n; n = sf_aws_xml_next(root, n, "Contents"))
+        list_push(out, n);
+    char *trunc = sf_aws_xml_text(root, "IsTruncated");
+    if (trunc && strcmp(trunc, "true") == 0) *next = sf_aws_xml_text(root, "NextContinuationToken");
+    free(trunc);
 }
 
 /* One page; *next gets the continuation token when truncated. */
@@ -85,12 +98,7 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
         rc = -1;
     }
     if (doc) {
-        xmlNode *root = sf_aws_xml_root(doc);
-        for (xmlNode *n = sf_aws_xml_next(root, NULL, "Contents"); n; n = sf_aws_xml_next(root, n, "Contents"))
-            list_push(out, n);
-        char *trunc = sf_aws_xml_text(root, "IsTruncated");
-        if (trunc && strcmp(trunc, "true") == 0) *next = sf_aws_xml_text(root, "NextContinuationToken");
-        free(trunc);
+        sf_aws_s3_list_parse(doc, out, next);
         sf_aws_xml_free(doc);
     }
     sf_aws_http_resp_clear(&resp);
@@ -199,7 +207,7 @@ static void xml_escape(sf_buf *b, const char *s)
 }
 
 /* The first <Error> of a DeleteObjects answer, as an error. */
-static int delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
+int sf_aws_s3_delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     if (!doc) return 0;
@@ -245,7 +253,7 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
-    if (rc == 0) rc = delete_errors(&resp, err);
+    if (rc == 0) rc = sf_aws_s3_delete_errors(&resp, err);
     sf_aws_http_resp_clear(&resp);
     free(md5_b64);
     sf_buf_free(&body);
@@ -296,7 +304,7 @@ static void copy_limits(int64_t *single_max, int64_t *part)
 }
 
 /* The answer of a copy can be a 200 whose body is an error. */
-static int body_error(int rc, const sf_aws_http_resp *resp, const char *operation, sf_aws_error *err)
+int sf_aws_s3_body_error(int rc, const sf_aws_http_resp *resp, const char *operation, sf_aws_error *err)
 {
     if (rc == 0 && resp->body.len && strstr(resp->body.data, "<Error>")) {
         sf_aws_error_clear(err);
@@ -308,7 +316,7 @@ static int body_error(int rc, const sf_aws_http_resp *resp, const char *operatio
 }
 
 /* One element's text from an XML answer; NULL (with *err) when absent. */
-static char *answer_text(const sf_aws_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
+char *sf_aws_s3_answer_text(const sf_aws_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     char *text = doc ? sf_aws_xml_text(sf_aws_xml_root(doc), element) : NULL;
@@ -330,7 +338,7 @@ static int copy_single(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *
         .n_headers = 1, .idempotent = true, .bucket = bucket,
     };
     sf_aws_http_resp resp;
-    int rc = body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "CopyObject", err);
+    int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "CopyObject", err);
     sf_aws_http_resp_clear(&resp);
     return rc;
 }
@@ -349,8 +357,8 @@ static int copy_part(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *so
         .headers = h, .n_headers = 2, .idempotent = true, .bucket = bucket,
     };
     sf_aws_http_resp resp;
-    int rc = body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "UploadPartCopy", err);
-    if (rc == 0 && !(*etag = answer_text(&resp, "UploadPartCopy", "ETag", err))) rc = -1;
+    int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "UploadPartCopy", err);
+    if (rc == 0 && !(*etag = sf_aws_s3_answer_text(&resp, "UploadPartCopy", "ETag", err))) rc = -1;
     sf_aws_http_resp_clear(&resp);
     return rc;
 }
@@ -388,7 +396,7 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &start, &resp, err);
-    char *upload_id = rc == 0 ? answer_text(&resp, "CreateMultipartUpload", "UploadId", err) : NULL;
+    char *upload_id = rc == 0 ? sf_aws_s3_answer_text(&resp, "CreateMultipartUpload", "UploadId", err) : NULL;
     sf_aws_http_resp_clear(&resp);
     if (!upload_id) return -1;
 
@@ -411,7 +419,7 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
             .operation = "CompleteMultipartUpload", .service = "s3", .method = "POST", .path = path, .query = q,
             .n_query = 1, .headers = h, .n_headers = 1, .body = done.data, .body_len = done.len, .bucket = bucket,
         };
-        rc = body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload", err);
+        rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload", err);
         sf_aws_http_resp_clear(&resp);
     }
     if (rc != 0) abort_upload(c, ctx, bucket, path, upload_id);

@@ -4,6 +4,7 @@
  * (a profile's role_arn + source_profile), signed with the source's keys.
  */
 #include "aws/aws.h"
+#include "aws/answers.h"
 
 #include <libxml/tree.h>
 #include <stdlib.h>
@@ -25,16 +26,21 @@ int sf_aws_sts_get_caller_identity(sf_aws_client *c, sf_ctx *ctx, sf_aws_identit
     xmlDoc *doc = NULL;
     if (sf_aws_query_call(c, ctx, "sts", STS_VERSION, "GetCallerIdentity", NULL, 0, true, false, &doc, err) != 0)
         return -1;
-    xmlNode *root = (xmlNode *)doc;
-    out->account = sf_aws_xml_text(root, "GetCallerIdentityResult/Account");
-    out->arn = sf_aws_xml_text(root, "GetCallerIdentityResult/Arn");
-    out->user_id = sf_aws_xml_text(root, "GetCallerIdentityResult/UserId");
+    sf_aws_sts_answer_identity(doc, out);
     sf_aws_xml_free(doc);
     return 0;
 }
 
+void sf_aws_sts_answer_identity(xmlDoc *doc, sf_aws_identity *out)
+{
+    xmlNode *root = (xmlNode *)doc;
+    out->account = sf_aws_xml_text(root, "GetCallerIdentityResult/Account");
+    out->arn = sf_aws_xml_text(root, "GetCallerIdentityResult/Arn");
+    out->user_id = sf_aws_xml_text(root, "GetCallerIdentityResult/UserId");
+}
+
 /* Credentials of an AssumeRole* answer; -1 with err when it has none. */
-static int answer_creds(xmlDoc *doc, const char *operation, sf_aws_creds *out, sf_aws_error *err)
+int sf_aws_sts_answer_creds(xmlDoc *doc, const char *operation, sf_aws_creds *out, sf_aws_error *err)
 {
     xmlNode *root = (xmlNode *)doc;
     out->access_key = sf_aws_xml_text(root, "Credentials/AccessKeyId");
@@ -73,7 +79,7 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
-    if (rc == 0) rc = doc ? answer_creds(doc, "AssumeRole", out, err) : -1;
+    if (rc == 0) rc = doc ? sf_aws_sts_answer_creds(doc, "AssumeRole", out, err) : -1;
     if (doc) sf_aws_xml_free(doc);
     sf_aws_http_resp_clear(&resp);
     sf_buf_free(&body);
@@ -97,7 +103,7 @@ int sf_aws_sts_assume_role_with_web_identity(sf_aws_client *c, sf_ctx *ctx, cons
     if (sf_aws_query_call(c, ctx, "sts", STS_VERSION, "AssumeRoleWithWebIdentity", params, duration_s > 0 ? 4 : 3,
                           true, true, &doc, err) != 0)
         return -1;
-    int rc = answer_creds(doc, "AssumeRoleWithWebIdentity", out, err);
+    int rc = sf_aws_sts_answer_creds(doc, "AssumeRoleWithWebIdentity", out, err);
     sf_aws_xml_free(doc);
     return rc;
 }

@@ -175,10 +175,41 @@ static int decode_bool(decoder *d, const cJSON *j, sf_value **out)
     return expected(d, "bool", j);
 }
 
+/* s with every byte that is not valid UTF-8 replaced by U+FFFD, as Go's
+ * encoding/json does both ways (so a state decodes to what Terraform read,
+ * and prints back to the same value). */
+static sfv_buf utf8_replaced(const char *s, size_t n)
+{
+    sfv_buf b = {0};
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    while (n) {
+        size_t k = sfv_utf8_next(p, n, &cp);
+        if (k) sfv_buf_put(&b, p, k);
+        else sfv_buf_puts(&b, "\xef\xbf\xbd");
+        k = k ? k : 1;
+        p += k;
+        n -= k;
+    }
+    return b;
+}
+
+/* A JSON string's text (NUL-free: scan_numbers refused \u0000) as a string
+ * value. */
+static sf_value *json_string(const char *s)
+{
+    size_t n = strlen(s);
+    if (sfv_utf8_valid(s, n)) return sf_value_stringn(s, n);
+    sfv_buf b = utf8_replaced(s, n);
+    sf_value *v = sf_value_stringn(b.p ? b.p : "", b.len);
+    sfv_buf_free(&b);
+    return v;
+}
+
 /* Strings; go-cty also takes a number (its text) or a bool. */
 static int decode_string(decoder *d, const cJSON *j, sf_value **out)
 {
-    if (cJSON_IsString(j)) *out = sf_value_string(j->valuestring);
+    if (cJSON_IsString(j)) *out = json_string(j->valuestring);
     else if (cJSON_IsNumber(j)) *out = raw_number_string(d, j);
     else if (cJSON_IsBool(j)) *out = sf_value_string(cJSON_IsTrue(j) ? "true" : "false");
     else return expected(d, "string", j);
@@ -261,7 +292,13 @@ static int decode_map(decoder *d, const cJSON *j, const sf_type *t, int depth, s
             sf_value_free(v);
             return -1;
         }
-        if (et) sf_value_put(v, c->string, e);
+        if (et && (object || sfv_utf8_valid(c->string, strlen(c->string)))) {
+            sf_value_put(v, c->string, e);
+        } else if (et) { /* a map key, as Go reads it */
+            sfv_buf key = utf8_replaced(c->string, strlen(c->string));
+            sf_value_put(v, key.p ? key.p : "", e);
+            sfv_buf_free(&key);
+        }
     }
     for (size_t i = 0; object && i < t->n; i++) /* absent attributes are null */
         if (!sf_value_get(v, t->names[i])) sf_value_put(v, t->names[i], sf_value_null());
@@ -341,17 +378,7 @@ static cJSON *raw_string(const char *s, size_t n)
 static cJSON *string_json(const char *s, size_t n)
 {
     if (sfv_utf8_valid(s, n)) return memchr(s, '\0', n) ? raw_string(s, n) : cJSON_CreateString(s);
-    sfv_buf b = {0};
-    const unsigned char *p = (const unsigned char *)s;
-    uint32_t cp;
-    while (n) {
-        size_t k = sfv_utf8_next(p, n, &cp);
-        if (k) sfv_buf_put(&b, p, k);
-        else sfv_buf_puts(&b, "\xef\xbf\xbd");
-        k = k ? k : 1;
-        p += k;
-        n -= k;
-    }
+    sfv_buf b = utf8_replaced(s, n);
     cJSON *j = raw_string(b.p ? b.p : "", b.len);
     sfv_buf_free(&b);
     return j;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "aws/answers.h"
 #include "aws/aws.h"
 #include "tests/unit/aws_moto.h"
 
@@ -139,6 +140,90 @@ static void test_profiles(void **state)
     sf_aws_profile_clear(&p);
     free(conf);
     free(cred);
+}
+
+/* Found by tests/fuzz/fuzz_aws_ini: "Region" and "region" in one profile
+ * were kept as two "region" keys (the first one still won). */
+static void test_profile_keys_ignore_case(void **state)
+{
+    (void)state;
+    char *conf = path_in_tmp("config-case"), *cred = path_in_tmp("credentials-case");
+    write_file(conf, "[default]\nRegion = eu-west-1\nregion = us-east-1\n");
+    write_file(cred, "[default]\nAWS_ACCESS_KEY_ID = AKIDUPPER\n");
+    const char *c[] = {conf}, *r[] = {cred};
+    sf_aws_profile p;
+    sf_aws_profile_load(c, 1, r, 1, "default", &p);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(sf_aws_profile_get(&p, "region"), "eu-west-1");
+    assert_string_equal(sf_aws_profile_get(&p, "aws_access_key_id"), "AKIDUPPER");
+    sf_aws_profile_clear(&p);
+    free(conf);
+    free(cred);
+}
+
+/* Found by tests/fuzz/fuzz_aws_ini: a region goes into endpoint host names,
+ * so one that is not a host label is refused (as botocore does) instead of
+ * sending signed requests to "s3.us-east-1.evil.example/.amazonaws.com". */
+static void test_region_must_be_a_host_label(void **state)
+{
+    (void)state;
+    char *conf = path_in_tmp("config-region");
+    write_file(conf, "[default]\nregion = us-east-1.evil.example/x?\n");
+    sf_aws_config cfg = {0};
+    cfg.max_retries = 0;
+    cfg.shared_config_files = calloc(1, sizeof(char *));
+    cfg.shared_config_files[0] = sf_strdup(conf);
+    cfg.n_shared_config_files = 1;
+    sf_aws_client *cl = sf_aws_client_new(&cfg);
+    char *err = NULL;
+    assert_null(sf_aws_client_region(cl, &err));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "is not a region name"));
+    free(err);
+    /* and nothing is sent: not to that host, not to a default region */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_identity id;
+    sf_aws_error e = {0};
+    assert_int_equal(sf_aws_sts_get_caller_identity(cl, ctx, &id, &e), -1);
+    assert_non_null(strstr(e.message, "is not a region name"));
+    assert_int_equal(sf_aws_client_calls(cl), 0);
+    sf_aws_error_clear(&e);
+    sf_ctx_free(ctx);
+    sf_aws_client_free(cl);
+    sf_aws_config good = {0};
+    good.region = sf_strdup("eu-west-1");
+    cl = sf_aws_client_new(&good);
+    assert_string_equal(sf_aws_client_region(cl, NULL), "eu-west-1");
+    sf_aws_client_free(cl);
+    free(conf);
+}
+
+/* Found by tests/fuzz/fuzz_aws_xml (corpus
+ * regression_list_contents_without_key.xml): a ListObjectsV2 page with a
+ * <Contents> that has no <Key> listed an object with a NULL key, which
+ * sf_aws_s3_list then sorted with strcmp (a crash). */
+static void test_s3_listing_without_key(void **state)
+{
+    (void)state;
+    const char *page = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult "
+                       "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><IsTruncated>true</IsTruncated>"
+                       "<Contents><ETag>\"x\"</ETag><Size>10</Size></Contents>"
+                       "<Contents><Key>runs/1/b</Key><Size>3</Size></Contents>"
+                       "<NextContinuationToken>tok</NextContinuationToken></ListBucketResult>";
+    xmlDoc *doc = sf_aws_xml_parse(page, strlen(page));
+    assert_non_null(doc);
+    sf_aws_s3_listing l = {0};
+    char *next = NULL;
+    sf_aws_s3_list_parse(doc, &l, &next);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0].key, "runs/1/b");
+    assert_int_equal(l.items[0].size, 3);
+    assert_string_equal(next, "tok");
+    free(next);
+    sf_aws_s3_listing_clear(&l);
+    sf_aws_xml_free(doc);
 }
 
 /* ---- credentials chain (no network) -------------------------------------- */
@@ -629,6 +714,9 @@ int main(void)
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_retry_rules),
         cmocka_unit_test_setup(test_profiles, clean_env),
+        cmocka_unit_test_setup(test_profile_keys_ignore_case, clean_env),
+        cmocka_unit_test_setup(test_region_must_be_a_host_label, clean_env),
+        cmocka_unit_test(test_s3_listing_without_key),
         cmocka_unit_test_setup(test_chain_env_and_explicit, clean_env),
         cmocka_unit_test_setup(test_chain_nothing_says_what_was_tried, clean_env),
         cmocka_unit_test_setup(test_chain_profile_and_process, clean_env),

@@ -200,6 +200,36 @@ static void test_to_json(void **state)
     sf_type_free(t);
 }
 
+/* Found by tests/fuzz/fuzz_value_json (corpus regression_invalid_utf8_*):
+ * invalid UTF-8 in a state's strings and map keys reads as U+FFFD, as Go's
+ * encoding/json reads it, so the value prints back to the same value. */
+static void test_invalid_utf8_reads_as_go_does(void **state)
+{
+    (void)state;
+    sf_value *v = J("[\"\xcc" "x\", 99999999999999999999999]", "[\"list\",\"string\"]", false);
+    sf_value *want = sf_value_list();
+    sf_value_append(want, sf_value_string("\xef\xbf\xbdx"));
+    sf_value_append(want, sf_value_string("99999999999999999999999"));
+    assert_true(sf_value_equal(v, want));
+    sf_type *t = T("[\"list\",\"string\"]");
+    char *out = sf_value_to_json(v, t);
+    sf_value *back = NULL;
+    assert_int_equal(sf_value_from_json(out, strlen(out), t, false, &back, NULL), 0);
+    assert_true(sf_value_equal(v, back));
+    free(out);
+    sf_value_free(back);
+    sf_value_free(want);
+    sf_value_free(v);
+    sf_type_free(t);
+    v = J("{\"\xcc\":\"v\",\"ok\":\"\xff\"}", "[\"map\",\"string\"]", false);
+    assert_non_null(sf_value_get(v, "\xef\xbf\xbd"));
+    sf_value *fffd = sf_value_string("\xef\xbf\xbd");
+    assert_true(sf_value_equal(sf_value_get(v, "ok"), fffd));
+    sf_value_free(fffd);
+    assert_null(sf_value_get(v, "\xcc"));
+    sf_value_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_dynamic_values),
         cmocka_unit_test(test_malformed_json),
         cmocka_unit_test(test_to_json),
+        cmocka_unit_test(test_invalid_utf8_reads_as_go_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
