@@ -118,6 +118,16 @@ int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
     do {
         char *next = NULL;
         int rc = list_page(c, ctx, bucket, prefix, token, out, &next, err);
+        /* A truncated page must move on: an empty token, or the one just
+         * sent, would make this loop forever (a broken or hostile endpoint). */
+        if (rc == 0 && next && (!*next || (token && strcmp(next, token) == 0))) {
+            sf_aws_error_clear(err);
+            err->operation = sf_strdup("ListObjectsV2");
+            err->message = sf_fmt("the listing of s3://%s/%s does not advance: a truncated page came back with "
+                                  "the continuation token \"%s\" again",
+                                  bucket, prefix ? prefix : "", next);
+            rc = -1;
+        }
         free(token);
         token = next;
         if (rc != 0) {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
@@ -224,6 +226,81 @@ static void test_s3_listing_without_key(void **state)
     free(next);
     sf_aws_s3_listing_clear(&l);
     sf_aws_xml_free(doc);
+}
+
+/* An endpoint that answers every request with the same truncated
+ * ListObjectsV2 page (the same continuation token): the listing must fail
+ * after the second page instead of looping forever.  Found while fuzzing
+ * (the loop is outside the parse step the fuzzer drives). */
+typedef struct stuck_s3 {
+    int listener;
+    int requests;
+} stuck_s3;
+
+static void *stuck_s3_serve(void *arg)
+{
+    stuck_s3 *srv = arg;
+    static const char page[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult>"
+                               "<IsTruncated>true</IsTruncated><Contents><Key>a</Key><Size>1</Size></Contents>"
+                               "<NextContinuationToken>same</NextContinuationToken></ListBucketResult>";
+    for (int i = 0; i < 8; i++) { /* bounded: the client should stop after two */
+        struct pollfd p = {.fd = srv->listener, .events = POLLIN};
+        if (poll(&p, 1, 3000) <= 0) break;
+        int fd = accept(srv->listener, NULL, NULL);
+        if (fd < 0) break;
+        char buf[8192];
+        ssize_t n = 0, got;
+        while ((got = read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0) { /* headers only: GET */
+            n += got;
+            buf[n] = 0;
+            if (strstr(buf, "\r\n\r\n")) break;
+        }
+        srv->requests++;
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %zu\r\n"
+                          "Connection: close\r\n\r\n",
+                          sizeof page - 1);
+        /* A failed write shows as the client's error, which the test checks. */
+        if (write(fd, head, (size_t)hl) == hl) (void)!write(fd, page, sizeof page - 1);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_s3_listing_that_does_not_advance_fails(void **state)
+{
+    (void)state;
+    stuck_s3 srv = {.listener = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true(srv.listener >= 0);
+    assert_int_equal(bind(srv.listener, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(srv.listener, 8), 0);
+    assert_int_equal(getsockname(srv.listener, (struct sockaddr *)&a, &len), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stuck_s3_serve, &srv), 0);
+
+    sf_aws_config cfg = {0};
+    cfg.region = sf_strdup("us-east-1");
+    cfg.endpoint_s3 = sf_fmt("http://127.0.0.1:%d", ntohs(a.sin_port));
+    cfg.access_key = sf_strdup("AKIDTESTKEY000001");
+    cfg.secret_key = sf_strdup("secret/test+key");
+    cfg.max_retries = 0;
+    sf_aws_client *c = sf_aws_client_new(&cfg);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    sf_aws_s3_listing l = {0};
+    sf_aws_error err = {0};
+    assert_int_equal(sf_aws_s3_list(c, ctx, "lake", "raw/", &l, &err), -1);
+    assert_non_null(err.message);
+    assert_non_null(strstr(err.message, "does not advance"));
+    assert_int_equal(l.n, 0);
+    sf_aws_error_clear(&err);
+    sf_ctx_free(ctx);
+    sf_aws_client_free(c);
+    pthread_join(t, NULL);
+    assert_int_equal(srv.requests, 2);
+    close(srv.listener);
 }
 
 /* ---- credentials chain (no network) -------------------------------------- */
@@ -717,6 +794,7 @@ int main(void)
         cmocka_unit_test_setup(test_profile_keys_ignore_case, clean_env),
         cmocka_unit_test_setup(test_region_must_be_a_host_label, clean_env),
         cmocka_unit_test(test_s3_listing_without_key),
+        cmocka_unit_test(test_s3_listing_that_does_not_advance_fails),
         cmocka_unit_test_setup(test_chain_env_and_explicit, clean_env),
         cmocka_unit_test_setup(test_chain_nothing_says_what_was_tried, clean_env),
         cmocka_unit_test_setup(test_chain_profile_and_process, clean_env),
