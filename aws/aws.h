@@ -81,18 +81,18 @@ typedef struct sf_aws_param {
 
 /* What SigV4 signs. */
 typedef struct sf_aws_sign_req {
-    const char *method;          /* "POST" */
-    const char *host;            /* "elasticmapreduce.us-east-1.amazonaws.com" or "127.0.0.1:5000" */
-    const char *path;            /* as sent: already percent-encoded ("/", "/bucket/my%20key") */
-    const sf_aws_param *query;   /* raw query parameters (encoded here) */
+    const char *method;        /* "POST" */
+    const char *host;          /* "elasticmapreduce.us-east-1.amazonaws.com" or "127.0.0.1:5000" */
+    const char *path;          /* as sent: already percent-encoded ("/", "/bucket/my%20key") */
+    const sf_aws_param *query; /* raw query parameters (encoded here) */
     size_t n_query;
-    const sf_aws_header *headers;/* every header to sign except host/x-amz-date/token */
+    const sf_aws_header *headers; /* every header to sign except host/x-amz-date/token */
     size_t n_headers;
-    const char *payload_hash;    /* hex sha256 of the body, or "UNSIGNED-PAYLOAD" */
-    const char *amz_date;        /* "20240102T030405Z" */
+    const char *payload_hash; /* hex sha256 of the body, or "UNSIGNED-PAYLOAD" */
+    const char *amz_date;     /* "20240102T030405Z" */
     const char *region;
-    const char *service;         /* "elasticmapreduce", "s3", "sts", "ec2" */
-    bool s3;                     /* S3 rules: path taken as is (no normalising, no double encoding) */
+    const char *service; /* "elasticmapreduce", "s3", "sts", "ec2" */
+    bool s3;             /* S3 rules: path taken as is (no normalising, no double encoding) */
 } sf_aws_sign_req;
 
 /* The Authorization header value for `req` signed with `creds`.  The caller
@@ -100,8 +100,7 @@ typedef struct sf_aws_sign_req {
  * both are part of the signature (added here).  malloc'd; can't fail. */
 char *sf_aws_sigv4_authorization(const sf_aws_sign_req *req, const sf_aws_creds *creds);
 /* The canonical request text (for tests and debugging; has no secret). */
-char *sf_aws_sigv4_canonical_request(const sf_aws_sign_req *req, const sf_aws_creds *creds,
-                                     char **signed_headers);
+char *sf_aws_sigv4_canonical_request(const sf_aws_sign_req *req, const sf_aws_creds *creds, char **signed_headers);
 
 /* ---- http.c --------------------------------------------------------------- */
 
@@ -117,19 +116,19 @@ typedef struct sf_aws_http_req {
     size_t n_headers;
     const void *body;
     size_t body_len;
-    bool fresh_connection;   /* non-idempotent: never on a reused connection */
-    int64_t timeout_ms;      /* whole transfer; 0: 60 s */
+    bool fresh_connection;      /* non-idempotent: never on a reused connection */
+    int64_t timeout_ms;         /* whole transfer; 0: 60 s */
     int64_t connect_timeout_ms; /* 0: 10 s */
 } sf_aws_http_req;
 
 typedef struct sf_aws_http_resp {
-    long status;             /* 0 when no answer arrived */
+    long status; /* 0 when no answer arrived */
     sf_buf body;
-    sf_aws_header *headers;  /* lower-cased names */
+    sf_aws_header *headers; /* lower-cased names */
     size_t n_headers;
-    int curl_code;           /* CURLcode; 0 when the transfer completed */
-    char *error;             /* transport error text, NULL when none */
-    bool sent;               /* the request may have reached the server */
+    int curl_code; /* CURLcode; 0 when the transfer completed */
+    char *error;   /* transport error text, NULL when none */
+    bool sent;     /* the request may have reached the server */
 } sf_aws_http_resp;
 
 /* Perform one HTTP exchange (no retries; cancellable through ctx).  Returns
@@ -162,11 +161,11 @@ int sf_aws_credentials_resolve(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out,
 /* ---- errors --------------------------------------------------------------- */
 
 typedef struct sf_aws_error {
-    long status;      /* HTTP status, 0 when no answer */
-    char *code;       /* AWS's error code ("ValidationException"), or NULL */
-    char *message;    /* AWS's message or the transport error */
-    char *request_id; /* NULL when none */
-    char *operation;  /* "RunJobFlow" */
+    long status;        /* HTTP status, 0 when no answer */
+    char *code;         /* AWS's error code ("ValidationException"), or NULL */
+    char *message;      /* AWS's message or the transport error */
+    char *request_id;   /* NULL when none */
+    char *operation;    /* "RunJobFlow" */
     bool maybe_applied; /* a non-idempotent call failed after it may have
                            reached AWS: look before trying again */
 } sf_aws_error;
@@ -183,14 +182,14 @@ typedef struct sf_aws_profile {
     char *name;
     sf_aws_header *kv; /* name = key (lower case), value */
     size_t n;
-    bool found;        /* the profile has a section in some file */
+    bool found; /* the profile has a section in some file */
 } sf_aws_profile;
 
 /* Load profile `name` from the config files (sections "[profile name]", or
  * "[default]") and the credentials files (sections "[name]"); missing files
  * are skipped.  Can't fail (an unreadable file counts as missing). */
-void sf_aws_profile_load(const char *const *config_files, size_t n_config, const char *const *cred_files,
-                         size_t n_cred, const char *name, sf_aws_profile *out);
+void sf_aws_profile_load(const char *const *config_files, size_t n_config, const char *const *cred_files, size_t n_cred,
+                         const char *name, sf_aws_profile *out);
 /* The value of `key` in the profile, or NULL. */
 const char *sf_aws_profile_get(const sf_aws_profile *p, const char *key);
 void sf_aws_profile_clear(sf_aws_profile *p);
@@ -214,7 +213,7 @@ typedef struct sf_aws_config {
     bool s3_use_path_style;
     sf_aws_header *default_tags; /* name = key */
     size_t n_default_tags;
-    int max_retries;             /* -1: default */
+    int max_retries; /* -1: default */
 } sf_aws_config;
 void sf_aws_config_clear(sf_aws_config *c);
 
@@ -264,21 +263,21 @@ char *sf_aws_endpoint(sf_aws_client *c, const char *service, const char *region)
 
 /* One signed API request. */
 typedef struct sf_aws_call {
-    const char *operation;      /* for errors and logs: "RunJobFlow" */
-    const char *service;        /* endpoint and signing name: "emr" (signs as elasticmapreduce), "s3", "sts", "ec2" */
+    const char *operation; /* for errors and logs: "RunJobFlow" */
+    const char *service;   /* endpoint and signing name: "emr" (signs as elasticmapreduce), "s3", "sts", "ec2" */
     const char *method;
-    const char *path;           /* encoded path; NULL: "/" */
+    const char *path; /* encoded path; NULL: "/" */
     const sf_aws_param *query;
     size_t n_query;
     const sf_aws_header *headers; /* extra headers (signed) */
     size_t n_headers;
     const void *body;
     size_t body_len;
-    bool idempotent;            /* false: fresh connection, and retried only
-                                   when the request cannot have been acted on */
-    bool unsigned_request;      /* STS AssumeRoleWithWebIdentity */
-    const sf_aws_creds *creds;  /* sign with these instead of the chain's */
-    const char *bucket;         /* S3: addressed by host or path per config */
+    bool idempotent;           /* false: fresh connection, and retried only
+                                  when the request cannot have been acted on */
+    bool unsigned_request;     /* STS AssumeRoleWithWebIdentity */
+    const sf_aws_creds *creds; /* sign with these instead of the chain's */
+    const char *bucket;        /* S3: addressed by host or path per config */
 } sf_aws_call;
 
 /* Sign and send with retries.  Returns 0 for a 2xx answer (resp filled,
@@ -293,8 +292,7 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
  * parse the answer.  `body` is borrowed (NULL: {}).  *out (caller frees with
  * cJSON_Delete) gets the parsed body. */
 int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const char *target_prefix,
-                     const char *operation, const cJSON *body, bool idempotent, cJSON **out,
-                     sf_aws_error *err);
+                     const char *operation, const cJSON *body, bool idempotent, cJSON **out, sf_aws_error *err);
 /* The AWS error of a JSON-protocol answer (code from __type or
  * x-amzn-ErrorType, message from message/Message). */
 void sf_aws_json_error(const sf_aws_http_resp *resp, sf_aws_error *err);
@@ -303,9 +301,9 @@ void sf_aws_json_error(const sf_aws_http_resp *resp, sf_aws_error *err);
 
 /* POST Action=<operation>&Version=<version>&params... and parse the XML
  * answer into *doc (xmlFreeDoc). */
-int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const char *version,
-                      const char *operation, const sf_aws_param *params, size_t n_params, bool idempotent,
-                      bool unsigned_request, xmlDoc **doc, sf_aws_error *err);
+int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const char *version, const char *operation,
+                      const sf_aws_param *params, size_t n_params, bool idempotent, bool unsigned_request, xmlDoc **doc,
+                      sf_aws_error *err);
 /* The AWS error of an XML answer (query protocol or S3): first <Code>,
  * <Message>, <RequestId>/<RequestID>. */
 void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err);
@@ -338,8 +336,8 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
                            const char *session_name, int64_t duration_s, sf_aws_creds *out, sf_aws_error *err);
 /* Unsigned AssumeRoleWithWebIdentity.  `token` is the JWT itself. */
 int sf_aws_sts_assume_role_with_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *role_arn,
-                                             const char *session_name, const char *token,
-                                             int64_t duration_s, sf_aws_creds *out, sf_aws_error *err);
+                                             const char *session_name, const char *token, int64_t duration_s,
+                                             sf_aws_creds *out, sf_aws_error *err);
 
 /* ---- s3.c ----------------------------------------------------------------- */
 
@@ -364,19 +362,18 @@ void sf_aws_s3_listing_clear(sf_aws_s3_listing *l);
 int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, sf_aws_s3_listing *out,
                    sf_aws_error *err);
 /* GetObject into *body; 1 (not -1) when the key does not exist. */
-int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body,
-                  sf_aws_error *err);
-int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data,
-                  size_t len, const char *content_type, sf_aws_error *err);
+int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body, sf_aws_error *err);
+int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                  const char *content_type, sf_aws_error *err);
 /* HeadObject: 0 exists (size/etag filled when not NULL), 1 missing, -1 error. */
-int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, int64_t *size,
-                   char **etag, sf_aws_error *err);
+int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, int64_t *size, char **etag,
+                   sf_aws_error *err);
 /* DeleteObjects in batches of 1000; per-key failures are an error. */
 int sf_aws_s3_delete(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *const *keys, size_t n,
                      sf_aws_error *err);
 /* Delete every object under prefix (list + delete).  *deleted may be NULL. */
-int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix,
-                            size_t *deleted, sf_aws_error *err);
+int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *prefix, size_t *deleted,
+                            sf_aws_error *err);
 /* Server-side copy within a bucket of an object of `size` bytes: CopyObject,
  * or a multipart copy (UploadPartCopy) above CopyObject's 5 GiB limit. */
 int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,

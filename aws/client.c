@@ -48,9 +48,9 @@ struct sf_aws_client {
 void sf_aws_config_clear(sf_aws_config *c)
 {
     if (!c) return;
-    char **strs[] = {&c->region, &c->profile, &c->access_key, &c->secret_key, &c->token, &c->wi_role_arn,
-                     &c->wi_token_file, &c->wi_token, &c->wi_session_name, &c->endpoint_emr, &c->endpoint_ec2,
-                     &c->endpoint_s3, &c->endpoint_sts};
+    char **strs[] = {&c->region,       &c->profile,       &c->access_key,  &c->secret_key,      &c->token,
+                     &c->wi_role_arn,  &c->wi_token_file, &c->wi_token,    &c->wi_session_name, &c->endpoint_emr,
+                     &c->endpoint_ec2, &c->endpoint_s3,   &c->endpoint_sts};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         if (*strs[i]) memset(*strs[i], 0, strlen(*strs[i]));
         free(*strs[i]);
@@ -108,9 +108,18 @@ void sf_aws_client_free(sf_aws_client *c)
     free(c);
 }
 
-const sf_aws_config *sf_aws_client_config(const sf_aws_client *c) { return &c->sh->cfg; }
-sf_aws_http *sf_aws_client_http(sf_aws_client *c) { return c->sh->http; }
-int64_t sf_aws_client_calls(const sf_aws_client *c) { return atomic_load(&c->calls); }
+const sf_aws_config *sf_aws_client_config(const sf_aws_client *c)
+{
+    return &c->sh->cfg;
+}
+sf_aws_http *sf_aws_client_http(sf_aws_client *c)
+{
+    return c->sh->http;
+}
+int64_t sf_aws_client_calls(const sf_aws_client *c)
+{
+    return atomic_load(&c->calls);
+}
 
 int sf_aws_client_max_attempts(const sf_aws_client *c)
 {
@@ -155,8 +164,8 @@ static void free_list(char **l, size_t n)
 void sf_aws_client_files(sf_aws_client *c, sf_aws_config_files *out)
 {
     const sf_aws_config *cfg = &c->sh->cfg;
-    out->config = files_of(cfg->shared_config_files, cfg->n_shared_config_files, "AWS_CONFIG_FILE", "config",
-                           &out->n_config);
+    out->config =
+        files_of(cfg->shared_config_files, cfg->n_shared_config_files, "AWS_CONFIG_FILE", "config", &out->n_config);
     out->cred = files_of(cfg->shared_credentials_files, cfg->n_shared_credentials_files, "AWS_SHARED_CREDENTIALS_FILE",
                          "credentials", &out->n_cred);
 }
@@ -171,7 +180,9 @@ void sf_aws_client_files_clear(sf_aws_config_files *f)
 void sf_aws_client_profile(sf_aws_client *c, sf_aws_profile *out, bool *explicit_name)
 {
     const sf_aws_config *cfg = &c->sh->cfg;
-    const char *name = cfg->profile ? cfg->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : env("AWS_DEFAULT_PROFILE");
+    const char *name = cfg->profile         ? cfg->profile
+                       : env("AWS_PROFILE") ? env("AWS_PROFILE")
+                                            : env("AWS_DEFAULT_PROFILE");
     if (explicit_name) *explicit_name = name != NULL;
     sf_aws_config_files f;
     sf_aws_client_files(c, &f);
@@ -207,7 +218,9 @@ const char *sf_aws_client_region(sf_aws_client *c, char **err)
     char *bad = NULL;
     pthread_mutex_lock(&sh->region_lock);
     if (!sh->region) {
-        const char *r = sh->cfg.region ? sh->cfg.region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+        const char *r = sh->cfg.region      ? sh->cfg.region
+                        : env("AWS_REGION") ? env("AWS_REGION")
+                                            : env("AWS_DEFAULT_REGION");
         if (r) {
             sh->region = sf_strdup(r);
         } else {
@@ -227,7 +240,7 @@ const char *sf_aws_client_region(sf_aws_client *c, char **err)
         *err = sf_fmt("the AWS region \"%s\" is not a region name (letters, digits and '-', e.g. eu-west-1)", bad);
     else if (!region && err)
         *err = sf_strdup("no AWS region is set: set `region` in the provider block, or AWS_REGION, or "
-                             "`region` in the profile of the shared config file");
+                         "`region` in the profile of the shared config file");
     free(bad);
     return region;
 }
@@ -238,15 +251,14 @@ int sf_aws_client_credentials(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
 {
     shared *sh = c->sh;
     pthread_mutex_lock(&sh->lock);
-    bool stale = !sh->have_creds ||
-                 (sh->creds.expires_ms && sh->creds.expires_ms - sf_time_wall_ms() < REFRESH_BEFORE_MS);
+    bool stale =
+        !sh->have_creds || (sh->creds.expires_ms && sh->creds.expires_ms - sf_time_wall_ms() < REFRESH_BEFORE_MS);
     int rc = 0;
     if (stale) {
         sf_aws_creds fresh = {0};
         rc = sf_aws_credentials_resolve(c, ctx, &fresh, err);
         if (rc == 0) {
-            if (sh->have_creds)
-                sf_log(ctx, SF_LOG_INFO, "aws: refreshed credentials from %s", fresh.source);
+            if (sh->have_creds) sf_log(ctx, SF_LOG_INFO, "aws: refreshed credentials from %s", fresh.source);
             sf_aws_creds_clear(&sh->creds);
             sh->creds = fresh;
             sh->have_creds = true;
@@ -260,10 +272,10 @@ int sf_aws_client_credentials(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
 /* ---- endpoints ---------------------------------------------------------- */
 
 typedef struct service_def {
-    const char *name;     /* our name */
-    const char *prefix;   /* host prefix */
-    const char *signing;  /* SigV4 service name */
-    const char *env_id;   /* AWS_ENDPOINT_URL_<env_id> */
+    const char *name;    /* our name */
+    const char *prefix;  /* host prefix */
+    const char *signing; /* SigV4 service name */
+    const char *env_id;  /* AWS_ENDPOINT_URL_<env_id> */
 } service_def;
 
 static const service_def services[] = {
@@ -393,7 +405,8 @@ void sf_aws_answer_error(const sf_aws_http_resp *resp, sf_aws_error *err)
         case 404: err->code = sf_strdup("NotFound"); break;
         case 403: err->code = sf_strdup("Forbidden"); break;
         case 400: err->code = sf_strdup("BadRequest"); break;
-        default: if (resp->status >= 500) err->code = sf_strdup("ServiceUnavailable");
+        default:
+            if (resp->status >= 500) err->code = sf_strdup("ServiceUnavailable");
         }
     }
     if (!err->message) err->message = sf_fmt("HTTP %ld", resp->status);
@@ -503,17 +516,31 @@ static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const
         hdrs_add(&h, "X-Amz-Date", date);
         if (creds->token) hdrs_add(&h, "X-Amz-Security-Token", creds->token);
         sf_aws_sign_req sr = {
-            .method = call->method, .host = t.host, .path = t.path, .query = call->query,
-            .n_query = call->n_query, .headers = h.items, .n_headers = n_signed, .payload_hash = hash,
-            .amz_date = date, .region = region, .service = def ? def->signing : call->service, .s3 = s3,
+            .method = call->method,
+            .host = t.host,
+            .path = t.path,
+            .query = call->query,
+            .n_query = call->n_query,
+            .headers = h.items,
+            .n_headers = n_signed,
+            .payload_hash = hash,
+            .amz_date = date,
+            .region = region,
+            .service = def ? def->signing : call->service,
+            .s3 = s3,
         };
         char *auth = sf_aws_sigv4_authorization(&sr, creds);
         hdrs_add(&h, "Authorization", auth);
         free(auth);
     }
     sf_aws_http_req req = {
-        .method = call->method, .url = t.url, .headers = h.items, .n_headers = h.n, .body = call->body,
-        .body_len = call->body_len, .fresh_connection = !call->idempotent,
+        .method = call->method,
+        .url = t.url,
+        .headers = h.items,
+        .n_headers = h.n,
+        .body = call->body,
+        .body_len = call->body_len,
+        .fresh_connection = !call->idempotent,
     };
     int rc = sf_aws_http_do(c->sh->http, ctx, &req, resp);
     hdrs_clear(&h);
@@ -588,9 +615,8 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
             return 0;
         }
         failure(call, resp, err);
-        sf_log(ctx, SF_LOG_INFO, "aws: %s %s -> %ld %s in %lld ms (attempt %d of %d)", call->service,
-               call->operation, resp->status, err->code ? err->code : err->message,
-               (long long)(sf_time_mono_ms() - t0), i + 1, max);
+        sf_log(ctx, SF_LOG_INFO, "aws: %s %s -> %ld %s in %lld ms (attempt %d of %d)", call->service, call->operation,
+               resp->status, err->code ? err->code : err->message, (long long)(sf_time_mono_ms() - t0), i + 1, max);
         if (sf_ctx_done(ctx)) return -1;
         bool retry = sf_aws_retryable(resp->status, err->code, resp->curl_code);
         if (!call->idempotent) {

@@ -71,8 +71,8 @@ typedef enum { FOUND, ABSENT, FAILED } outcome;
 
 /* ---- 1, 2: static keys ------------------------------------------------------ */
 
-static outcome from_keys(const char *ak, const char *sk, const char *token, const char *source,
-                         const char *ak_name, const char *sk_name, sf_aws_creds *out, trail *t)
+static outcome from_keys(const char *ak, const char *sk, const char *token, const char *source, const char *ak_name,
+                         const char *sk_name, sf_aws_creds *out, trail *t)
 {
     if (!ak && !sk) {
         char *why = sf_fmt("%s and %s not set", ak_name, sk_name);
@@ -114,8 +114,8 @@ static char *read_token_file(const char *path, char **why)
 }
 
 static outcome assume_web_identity(sf_aws_client *c, sf_ctx *ctx, const char *source, const char *role_arn,
-                                   const char *token, const char *token_file, const char *session,
-                                   int64_t duration_s, sf_aws_creds *out, trail *t)
+                                   const char *token, const char *token_file, const char *session, int64_t duration_s,
+                                   sf_aws_creds *out, trail *t)
 {
     char *why = NULL, *owned = NULL;
     if (!token) token = owned = read_token_file(token_file, &why);
@@ -218,8 +218,9 @@ static char *run_process(sf_ctx *ctx, const char *command, char **why)
     int status = 0;
     waitpid(pid, &status, 0);
     if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        *why = timed_out ? sf_strdup("credential_process did not finish in time")
-                         : sf_fmt("credential_process exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        *why = timed_out
+                   ? sf_strdup("credential_process did not finish in time")
+                   : sf_fmt("credential_process exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         memset(out.data, 0, out.len);
         sf_buf_free(&out);
         return NULL;
@@ -259,7 +260,10 @@ static outcome profile_creds(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile
 #define ROLE_CHAIN_MAX 5
 
 /* A source that must give credentials: not configured is a failure too. */
-static outcome required(outcome o) { return o == ABSENT ? FAILED : o; }
+static outcome required(outcome o)
+{
+    return o == ABSENT ? FAILED : o;
+}
 
 /* credential_source = Environment | Ec2InstanceMetadata | EcsContainer:
  * the credentials a role_arn profile assumes its role with. */
@@ -272,8 +276,7 @@ static outcome from_credential_source(sf_aws_client *c, sf_ctx *ctx, const char 
                                   t));
     if (strcasecmp(name, "Ec2InstanceMetadata") == 0) return required(from_imds(c, ctx, out, t));
     if (strcasecmp(name, "EcsContainer") == 0) return required(from_container(c, ctx, out, t));
-    char *why = sf_fmt("credential_source \"%s\" is not one of Environment, Ec2InstanceMetadata, EcsContainer",
-                           name);
+    char *why = sf_fmt("credential_source \"%s\" is not one of Environment, Ec2InstanceMetadata, EcsContainer", name);
     tried(t, source, why);
     free(why);
     return FAILED;
@@ -291,8 +294,8 @@ static outcome from_source_profile(sf_aws_client *c, sf_ctx *ctx, const sf_aws_p
                                   sf_aws_profile_get(p, "aws_session_token"), source, "aws_access_key_id",
                                   "aws_secret_access_key", out, t));
     if (depth + 1 >= ROLE_CHAIN_MAX) {
-        char *why = sf_fmt("source_profile \"%s\": more than %d roles in a chain of profiles (a cycle?)",
-                               src_name, ROLE_CHAIN_MAX);
+        char *why = sf_fmt("source_profile \"%s\": more than %d roles in a chain of profiles (a cycle?)", src_name,
+                           ROLE_CHAIN_MAX);
         tried(t, source, why);
         free(why);
         return FAILED;
@@ -321,8 +324,9 @@ static outcome assume_profile_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_p
     const char *src_profile = sf_aws_profile_get(p, "source_profile");
     const char *cred_source = sf_aws_profile_get(p, "credential_source");
     if (!src_profile == !cred_source) {
-        tried(t, source, src_profile ? "role_arn with both source_profile and credential_source: keep one"
-                                     : "role_arn needs source_profile, credential_source or web_identity_token_file");
+        tried(t, source,
+              src_profile ? "role_arn with both source_profile and credential_source: keep one"
+                          : "role_arn needs source_profile, credential_source or web_identity_token_file");
         return FAILED;
     }
     sf_aws_creds src = {0};
@@ -377,8 +381,9 @@ static outcome profile_creds(sf_aws_client *c, sf_ctx *ctx, const sf_aws_profile
         free(why);
         return o;
     }
-    tried(t, source, "the profile holds no credentials (aws_access_key_id, role_arn with source_profile, "
-                     "credential_source or web_identity_token_file, or credential_process)");
+    tried(t, source,
+          "the profile holds no credentials (aws_access_key_id, role_arn with source_profile, "
+          "credential_source or web_identity_token_file, or credential_process)");
     return ABSENT;
 }
 
@@ -390,8 +395,9 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
     char *source = sf_fmt("shared profile \"%s\"", p.name);
     outcome o;
     if (!p.found) {
-        tried(t, source, explicit_name ? "no such profile in the shared config/credentials files"
-                                       : "no [default] profile in the shared config/credentials files");
+        tried(t, source,
+              explicit_name ? "no such profile in the shared config/credentials files"
+                            : "no [default] profile in the shared config/credentials files");
         o = explicit_name ? FAILED : ABSENT;
     } else {
         o = profile_creds(c, ctx, &p, source, 0, out, t);
@@ -405,11 +411,15 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
 
 /* ---- 5, 6: container and instance metadata ---------------------------------- */
 
-static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url,
-                        const sf_aws_header *h, size_t nh, sf_buf *body, char **why)
+static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url, const sf_aws_header *h,
+                        size_t nh, sf_buf *body, char **why)
 {
     sf_aws_http_req req = {
-        .method = method, .url = url, .headers = h, .n_headers = nh, .timeout_ms = METADATA_TIMEOUT_MS,
+        .method = method,
+        .url = url,
+        .headers = h,
+        .n_headers = nh,
+        .timeout_ms = METADATA_TIMEOUT_MS,
         .connect_timeout_ms = 1000,
     };
     sf_aws_http_resp resp;
@@ -437,8 +447,7 @@ static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
     char *auth = NULL, *why = NULL;
     if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         auth = read_token_file(env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &why);
-    else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
-        auth = sf_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+    else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) auth = sf_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
     sf_aws_header h[] = {{"Authorization", auth}};
     sf_buf body = {0};
     outcome o = FAILED;
@@ -462,8 +471,8 @@ static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail
         tried(t, src, "disabled by AWS_EC2_METADATA_DISABLED");
         return ABSENT;
     }
-    const char *base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-                                                                : "http://169.254.169.254";
+    const char *base =
+        env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT") : "http://169.254.169.254";
     char *why = NULL;
     sf_buf token = {0}, role = {0}, body = {0};
     char *url = sf_fmt("%s/latest/api/token", base);
@@ -503,8 +512,8 @@ int sf_aws_credentials_resolve(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out,
     outcome o = from_keys(cfg->access_key, cfg->secret_key, cfg->token, "provider configuration", "access_key",
                           "secret_key", out, &t);
     if (o == ABSENT)
-        o = from_keys(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"),
-                      "environment", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", out, &t);
+        o = from_keys(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"), "environment",
+                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", out, &t);
     if (o == ABSENT) o = from_web_identity(c, ctx, out, &t);
     if (o == ABSENT) o = from_profile(c, ctx, out, &t);
     if (o == ABSENT) o = from_container(c, ctx, out, &t);

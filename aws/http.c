@@ -174,7 +174,7 @@ int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, s
     curl->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl->easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms > 0 ? req->timeout_ms : 60000));
     curl->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000));
+                      (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000));
     curl->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -192,10 +192,9 @@ int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, s
     resp->sent = resp->status > 0 || pretransfer > 0;
     if (rc != CURLE_OK) {
         if (rc == CURLE_ABORTED_BY_CALLBACK)
-            resp->error = sf_fmt("stopped: the operation was %s",
-                                     sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
-        else
-            resp->error = sf_fmt("%s", errbuf[0] ? errbuf : curl->easy_strerror(rc));
+            resp->error =
+                sf_fmt("stopped: the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
+        else resp->error = sf_fmt("%s", errbuf[0] ? errbuf : curl->easy_strerror(rc));
         resp->status = 0;
     }
     curl->slist_free_all(headers);

@@ -81,8 +81,8 @@ static void load_file(const char *path, const char *name, bool config_file, sf_a
     fclose(f);
 }
 
-void sf_aws_profile_load(const char *const *config_files, size_t n_config, const char *const *cred_files,
-                         size_t n_cred, const char *name, sf_aws_profile *out)
+void sf_aws_profile_load(const char *const *config_files, size_t n_config, const char *const *cred_files, size_t n_cred,
+                         const char *name, sf_aws_profile *out)
 {
     *out = (sf_aws_profile){.name = sf_strdup(name)};
     for (size_t i = 0; i < n_cred; i++) load_file(cred_files[i], name, false, out);

@@ -44,8 +44,15 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
         {"X-Amz-Target", target},
     };
     sf_aws_call call = {
-        .operation = operation, .service = service, .method = "POST", .path = "/", .headers = headers,
-        .n_headers = 2, .body = text, .body_len = strlen(text), .idempotent = idempotent,
+        .operation = operation,
+        .service = service,
+        .method = "POST",
+        .path = "/",
+        .headers = headers,
+        .n_headers = 2,
+        .body = text,
+        .body_len = strlen(text),
+        .idempotent = idempotent,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);

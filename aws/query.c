@@ -17,8 +17,8 @@ xmlDoc *sf_aws_xml_parse(const char *data, size_t len)
 {
     const sf_xml_api *xml = sf_xml_api_get(NULL);
     if (!xml || !data || !len) return NULL;
-    return xml->read_memory(data, (int)len, "aws.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-                                                              XML_PARSE_NOWARNING);
+    return xml->read_memory(data, (int)len, "aws.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 }
 
 void sf_aws_xml_free(xmlDoc *doc)
@@ -113,15 +113,22 @@ static char *form_body(const char *operation, const char *version, const sf_aws_
 }
 
 int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const char *version, const char *operation,
-                      const sf_aws_param *params, size_t n_params, bool idempotent, bool unsigned_request,
-                      xmlDoc **doc, sf_aws_error *err)
+                      const sf_aws_param *params, size_t n_params, bool idempotent, bool unsigned_request, xmlDoc **doc,
+                      sf_aws_error *err)
 {
     *doc = NULL;
     char *body = form_body(operation, version, params, n_params);
     sf_aws_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     sf_aws_call call = {
-        .operation = operation, .service = service, .method = "POST", .path = "/", .headers = headers,
-        .n_headers = 1, .body = body, .body_len = strlen(body), .idempotent = idempotent,
+        .operation = operation,
+        .service = service,
+        .method = "POST",
+        .path = "/",
+        .headers = headers,
+        .n_headers = 1,
+        .body = body,
+        .body_len = strlen(body),
+        .idempotent = idempotent,
         .unsigned_request = unsigned_request,
     };
     sf_aws_http_resp resp;

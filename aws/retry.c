@@ -14,15 +14,31 @@
 #include <time.h>
 
 static const char *const throttling_codes[] = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException", NULL,
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    NULL,
 };
 
 static const char *const transient_codes[] = {
-    "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable",
-    "IDPCommunicationError", NULL,
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "IDPCommunicationError",
+    NULL,
 };
 
 static bool in(const char *const *list, const char *code)
@@ -32,7 +48,10 @@ static bool in(const char *const *list, const char *code)
     return false;
 }
 
-bool sf_aws_throttling_code(const char *code) { return in(throttling_codes, code); }
+bool sf_aws_throttling_code(const char *code)
+{
+    return in(throttling_codes, code);
+}
 
 bool sf_aws_retryable(long status, const char *code, int curl_code)
 {
@@ -47,10 +66,8 @@ bool sf_aws_retryable(long status, const char *code, int curl_code)
         case CURLE_PARTIAL_FILE:
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-            return true;
-        default:
-            return false;
+        case CURLE_HTTP2_STREAM: return true;
+        default: return false;
         }
     }
     if (in(throttling_codes, code) || in(transient_codes, code)) return true;

@@ -85,8 +85,14 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
     *next = NULL;
     sf_aws_param q[3] = {{"list-type", "2"}, {"prefix", prefix}, {"continuation-token", token}};
     sf_aws_call call = {
-        .operation = "ListObjectsV2", .service = "s3", .method = "GET", .path = "/", .query = q,
-        .n_query = token ? 3 : 2, .idempotent = true, .bucket = bucket,
+        .operation = "ListObjectsV2",
+        .service = "s3",
+        .method = "GET",
+        .path = "/",
+        .query = q,
+        .n_query = token ? 3 : 2,
+        .idempotent = true,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
@@ -140,13 +146,16 @@ int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
     return 0;
 }
 
-int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body,
-                  sf_aws_error *err)
+int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body, sf_aws_error *err)
 {
     *body = (sf_buf){0};
     char *path = key_path(key);
     sf_aws_call call = {
-        .operation = "GetObject", .service = "s3", .method = "GET", .path = path, .idempotent = true,
+        .operation = "GetObject",
+        .service = "s3",
+        .method = "GET",
+        .path = path,
+        .idempotent = true,
         .bucket = bucket,
     };
     sf_aws_http_resp resp;
@@ -168,8 +177,16 @@ int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
     char *path = key_path(key);
     sf_aws_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}};
     sf_aws_call call = {
-        .operation = "PutObject", .service = "s3", .method = "PUT", .path = path, .headers = headers,
-        .n_headers = 1, .body = data ? data : "", .body_len = len, .idempotent = true, .bucket = bucket,
+        .operation = "PutObject",
+        .service = "s3",
+        .method = "PUT",
+        .path = path,
+        .headers = headers,
+        .n_headers = 1,
+        .body = data ? data : "",
+        .body_len = len,
+        .idempotent = true,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
@@ -183,7 +200,11 @@ int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
 {
     char *path = key_path(key);
     sf_aws_call call = {
-        .operation = "HeadObject", .service = "s3", .method = "HEAD", .path = path, .idempotent = true,
+        .operation = "HeadObject",
+        .service = "s3",
+        .method = "HEAD",
+        .path = path,
+        .idempotent = true,
         .bucket = bucket,
     };
     sf_aws_http_resp resp;
@@ -243,7 +264,7 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
 {
     sf_buf body = {0};
     sf_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete "
-                           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
+                       "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>");
     for (size_t i = 0; i < n; i++) {
         sf_buf_puts(&body, "<Object><Key>");
         xml_escape(&body, keys[i]);
@@ -257,8 +278,17 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     sf_aws_header headers[] = {{"Content-Type", "application/xml"}, {"Content-MD5", md5_b64}};
     sf_aws_param q[] = {{"delete", ""}};
     sf_aws_call call = {
-        .operation = "DeleteObjects", .service = "s3", .method = "POST", .path = "/", .query = q, .n_query = 1,
-        .headers = headers, .n_headers = 2, .body = body.data, .body_len = body.len, .idempotent = true,
+        .operation = "DeleteObjects",
+        .service = "s3",
+        .method = "POST",
+        .path = "/",
+        .query = q,
+        .n_query = 1,
+        .headers = headers,
+        .n_headers = 2,
+        .body = body.data,
+        .body_len = body.len,
+        .idempotent = true,
         .bucket = bucket,
     };
     sf_aws_http_resp resp;
@@ -344,8 +374,14 @@ static int copy_single(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *
 {
     sf_aws_header headers[] = {{"x-amz-copy-source", source}};
     sf_aws_call call = {
-        .operation = "CopyObject", .service = "s3", .method = "PUT", .path = path, .headers = headers,
-        .n_headers = 1, .idempotent = true, .bucket = bucket,
+        .operation = "CopyObject",
+        .service = "s3",
+        .method = "PUT",
+        .path = path,
+        .headers = headers,
+        .n_headers = 1,
+        .idempotent = true,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "CopyObject", err);
@@ -363,8 +399,16 @@ static int copy_part(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *so
     sf_aws_param q[] = {{"partNumber", number}, {"uploadId", upload_id}};
     sf_aws_header h[] = {{"x-amz-copy-source", source}, {"x-amz-copy-source-range", range}};
     sf_aws_call call = {
-        .operation = "UploadPartCopy", .service = "s3", .method = "PUT", .path = path, .query = q, .n_query = 2,
-        .headers = h, .n_headers = 2, .idempotent = true, .bucket = bucket,
+        .operation = "UploadPartCopy",
+        .service = "s3",
+        .method = "PUT",
+        .path = path,
+        .query = q,
+        .n_query = 2,
+        .headers = h,
+        .n_headers = 2,
+        .idempotent = true,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "UploadPartCopy", err);
@@ -381,8 +425,14 @@ static void abort_upload(sf_aws_client *c, const sf_ctx *op, const char *bucket,
     sf_ctx *ctx = sf_ctx_new_cleanup(op, 30 * 1000);
     sf_aws_param q[] = {{"uploadId", upload_id}};
     sf_aws_call call = {
-        .operation = "AbortMultipartUpload", .service = "s3", .method = "DELETE", .path = path, .query = q,
-        .n_query = 1, .idempotent = true, .bucket = bucket,
+        .operation = "AbortMultipartUpload",
+        .service = "s3",
+        .method = "DELETE",
+        .path = path,
+        .query = q,
+        .n_query = 1,
+        .idempotent = true,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     sf_aws_error err = {0};
@@ -401,8 +451,13 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
 {
     sf_aws_param uploads[] = {{"uploads", ""}};
     sf_aws_call start = {
-        .operation = "CreateMultipartUpload", .service = "s3", .method = "POST", .path = path, .query = uploads,
-        .n_query = 1, .bucket = bucket,
+        .operation = "CreateMultipartUpload",
+        .service = "s3",
+        .method = "POST",
+        .path = path,
+        .query = uploads,
+        .n_query = 1,
+        .bucket = bucket,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &start, &resp, err);
@@ -426,10 +481,20 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
         sf_aws_param q[] = {{"uploadId", upload_id}};
         sf_aws_header h[] = {{"Content-Type", "application/xml"}};
         sf_aws_call complete = {
-            .operation = "CompleteMultipartUpload", .service = "s3", .method = "POST", .path = path, .query = q,
-            .n_query = 1, .headers = h, .n_headers = 1, .body = done.data, .body_len = done.len, .bucket = bucket,
+            .operation = "CompleteMultipartUpload",
+            .service = "s3",
+            .method = "POST",
+            .path = path,
+            .query = q,
+            .n_query = 1,
+            .headers = h,
+            .n_headers = 1,
+            .body = done.data,
+            .body_len = done.len,
+            .bucket = bucket,
         };
-        rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload", err);
+        rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload",
+                                  err);
         sf_aws_http_resp_clear(&resp);
     }
     if (rc != 0) abort_upload(c, ctx, bucket, path, upload_id);

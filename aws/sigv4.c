@@ -221,8 +221,8 @@ char *sf_aws_sigv4_authorization(const sf_aws_sign_req *req, const sf_aws_creds 
         sig_hex[2 * i + 1] = digits[sig[i] & 15];
     }
     sig_hex[64] = 0;
-    char *auth = sf_fmt("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key,
-                            scope, names, sig_hex);
+    char *auth = sf_fmt("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key, scope,
+                        names, sig_hex);
     /* The derived keys are as secret as the key itself. */
     memset(k_secret, 0, strlen(k_secret));
     memset(k_date, 0, 32);

@@ -73,8 +73,16 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     free(session);
     sf_aws_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     sf_aws_call call = {
-        .operation = "AssumeRole", .service = "sts", .method = "POST", .path = "/", .headers = headers,
-        .n_headers = 1, .body = body.data, .body_len = body.len, .idempotent = true, .creds = source,
+        .operation = "AssumeRole",
+        .service = "sts",
+        .method = "POST",
+        .path = "/",
+        .headers = headers,
+        .n_headers = 1,
+        .body = body.data,
+        .body_len = body.len,
+        .idempotent = true,
+        .creds = source,
     };
     sf_aws_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
@@ -100,8 +108,8 @@ int sf_aws_sts_assume_role_with_web_identity(sf_aws_client *c, sf_ctx *ctx, cons
         {"DurationSeconds", duration},
     };
     xmlDoc *doc = NULL;
-    if (sf_aws_query_call(c, ctx, "sts", STS_VERSION, "AssumeRoleWithWebIdentity", params, duration_s > 0 ? 4 : 3,
-                          true, true, &doc, err) != 0)
+    if (sf_aws_query_call(c, ctx, "sts", STS_VERSION, "AssumeRoleWithWebIdentity", params, duration_s > 0 ? 4 : 3, true,
+                          true, &doc, err) != 0)
         return -1;
     int rc = sf_aws_sts_answer_creds(doc, "AssumeRoleWithWebIdentity", out, err);
     sf_aws_xml_free(doc);

@@ -51,7 +51,10 @@ sf_ctx *sf_ctx_new_named_root(sf_log_level level, const char *log_module)
     return c;
 }
 
-sf_ctx *sf_ctx_new_root(sf_log_level level) { return sf_ctx_new_named_root(level, NULL); }
+sf_ctx *sf_ctx_new_root(sf_log_level level)
+{
+    return sf_ctx_new_named_root(level, NULL);
+}
 
 sf_ctx *sf_ctx_new_child(sf_ctx *parent)
 {
@@ -65,8 +68,7 @@ sf_ctx *sf_ctx_new_child(sf_ctx *parent)
 
 sf_ctx *sf_ctx_new_cleanup(const sf_ctx *ctx, int64_t budget_ms)
 {
-    sf_ctx *c = ctx ? sf_ctx_new_named_root(ctx->level, ctx->log_module)
-                    : sf_ctx_new_root(SF_LOG_INFO);
+    sf_ctx *c = ctx ? sf_ctx_new_named_root(ctx->level, ctx->log_module) : sf_ctx_new_root(SF_LOG_INFO);
     sf_ctx_set_deadline(c, sf_time_mono_ms() + budget_ms);
     return c;
 }
@@ -89,7 +91,10 @@ void sf_ctx_cancel(sf_ctx *ctx)
     pthread_mutex_unlock(&ctx->root->lock);
 }
 
-sf_log_level sf_ctx_log_level(const sf_ctx *ctx) { return ctx->level; }
+sf_log_level sf_ctx_log_level(const sf_ctx *ctx)
+{
+    return ctx->level;
+}
 
 /* The earliest deadline on the way to the root; 0 when none.  Caller holds
  * the root lock. */
@@ -125,7 +130,10 @@ const char *sf_ctx_reason(const sf_ctx *ctx)
     return r;
 }
 
-bool sf_ctx_done(const sf_ctx *ctx) { return sf_ctx_reason(ctx) != NULL; }
+bool sf_ctx_done(const sf_ctx *ctx)
+{
+    return sf_ctx_reason(ctx) != NULL;
+}
 
 int sf_ctx_sleep_ms(sf_ctx *ctx, int64_t ms)
 {
@@ -137,9 +145,15 @@ int sf_ctx_sleep_ms(sf_ctx *ctx, int64_t ms)
     if (deadline_first) until = d;
     int rc = 0;
     for (;;) {
-        if (cancelled_locked(ctx)) { rc = -1; break; }
+        if (cancelled_locked(ctx)) {
+            rc = -1;
+            break;
+        }
         int64_t now = sf_time_mono_ms();
-        if (now >= until) { rc = deadline_first ? -1 : 0; break; }
+        if (now >= until) {
+            rc = deadline_first ? -1 : 0;
+            break;
+        }
         struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
         pthread_cond_timedwait(&ctx->root->wake, lock, &ts);
     }
@@ -150,8 +164,7 @@ int sf_ctx_sleep_ms(sf_ctx *ctx, int64_t ms)
 void sf_ctx_set_deadline(sf_ctx *ctx, int64_t deadline_ms)
 {
     pthread_mutex_lock(&ctx->root->lock);
-    if (deadline_ms > 0 && (!ctx->deadline_ms || deadline_ms < ctx->deadline_ms))
-        ctx->deadline_ms = deadline_ms;
+    if (deadline_ms > 0 && (!ctx->deadline_ms || deadline_ms < ctx->deadline_ms)) ctx->deadline_ms = deadline_ms;
     pthread_mutex_unlock(&ctx->root->lock);
 }
 

@@ -47,7 +47,6 @@ int64_t sf_ctx_deadline(const sf_ctx *ctx);
 
 /* A log line (base/log.h) at `level` when the context's threshold lets it
  * through (ctx may be NULL: always).  Never pass secrets. */
-void sf_log(const sf_ctx *ctx, sf_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sf_log(const sf_ctx *ctx, sf_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

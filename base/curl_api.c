@@ -40,7 +40,8 @@ static void load(void)
     if (sf_dlib_load(SF_CURL_SONAME, syms, sizeof syms / sizeof *syms, err, sizeof err) != 0) {
         snprintf(l->why, sizeof l->why,
                  "cannot load libcurl (%s), which HTTP calls need: install libcurl 4 "
-                 "(Debian/Ubuntu: libcurl4; Fedora/RHEL: libcurl)", err);
+                 "(Debian/Ubuntu: libcurl4; Fedora/RHEL: libcurl)",
+                 err);
         return;
     }
     CURLcode rc = l->global_init(CURL_GLOBAL_DEFAULT);

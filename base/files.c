@@ -45,7 +45,10 @@ int sf_file_mkdirs_mode(const char *path, mode_t mode)
     return 0;
 }
 
-int sf_file_mkdirs(const char *path) { return sf_file_mkdirs_mode(path, 0755); }
+int sf_file_mkdirs(const char *path)
+{
+    return sf_file_mkdirs_mode(path, 0755);
+}
 
 int sf_file_fsync_dir(const char *dir)
 {
@@ -90,7 +93,10 @@ char *sf_file_read_len(const char *path, size_t *len_out)
     return buf;
 }
 
-char *sf_file_read(const char *path) { return sf_file_read_len(path, NULL); }
+char *sf_file_read(const char *path)
+{
+    return sf_file_read_len(path, NULL);
+}
 
 /* ---- atomic replacement ---------------------------------------------------- */
 
@@ -111,10 +117,8 @@ static int open_temp(const char *path, mode_t mode, char **tmp)
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
     for (int attempt = 0; attempt < 16; attempt++) {
         uint64_t rnd = 0;
-        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-            rnd ^= (uint64_t)getpid() << 32 | (uint64_t)attempt;
-        *tmp = sf_fmt("%.*s.%s.%016llx.tmp", dir_len, path, path + dir_len,
-                      (unsigned long long)rnd);
+        if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd ^= (uint64_t)getpid() << 32 | (uint64_t)attempt;
+        *tmp = sf_fmt("%.*s.%s.%016llx.tmp", dir_len, path, path + dir_len, (unsigned long long)rnd);
         int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd >= 0) return fd;
         int e = errno;

@@ -28,7 +28,6 @@ const char *sf_log_level_name(sf_log_level level);
 /* One hclog line on stderr: {"@level","@message","@module","@timestamp"}
  * (module omitted when NULL), timestamp in UTC with microseconds. */
 void sf_log_write(sf_log_level level, const char *module, const char *message);
-void sf_log_writef(sf_log_level level, const char *module, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sf_log_writef(sf_log_level level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -12,20 +12,15 @@ extern char **environ;
 static void redirect(posix_spawn_file_actions_t *fa, int target, const sf_spawn_io *io)
 {
     switch (io->kind) {
-    case SF_SPAWN_INHERIT:
-        break;
+    case SF_SPAWN_INHERIT: break;
     case SF_SPAWN_DEVNULL:
         posix_spawn_file_actions_addopen(fa, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
         break;
-    case SF_SPAWN_FD:
-        posix_spawn_file_actions_adddup2(fa, io->fd, target);
-        break;
+    case SF_SPAWN_FD: posix_spawn_file_actions_adddup2(fa, io->fd, target); break;
     case SF_SPAWN_FILE:
         posix_spawn_file_actions_addopen(fa, target, io->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         break;
-    case SF_SPAWN_STDOUT:
-        posix_spawn_file_actions_adddup2(fa, 1, target);
-        break;
+    case SF_SPAWN_STDOUT: posix_spawn_file_actions_adddup2(fa, 1, target); break;
     }
 }
 

@@ -28,12 +28,12 @@ typedef struct sf_spawn_io {
 } sf_spawn_io;
 
 typedef struct sf_spawn_opts {
-    char *const *envp;   /* NULL: this process's environment */
-    const char *cwd;     /* NULL: this process's */
-    bool search_path;    /* look argv[0] up in PATH (posix_spawnp) */
-    bool new_session;    /* setsid(): its own session and process group */
-    bool new_pgroup;     /* its own process group in this session */
-    bool close_others;   /* close every descriptor above 2 */
+    char *const *envp; /* NULL: this process's environment */
+    const char *cwd;   /* NULL: this process's */
+    bool search_path;  /* look argv[0] up in PATH (posix_spawnp) */
+    bool new_session;  /* setsid(): its own session and process group */
+    bool new_pgroup;   /* its own process group in this session */
+    bool close_others; /* close every descriptor above 2 */
     sf_spawn_io in, out, err;
 } sf_spawn_opts;
 

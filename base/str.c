@@ -28,7 +28,10 @@ char *sf_strndup(const char *s, size_t n)
     return d;
 }
 
-char *sf_strdup(const char *s) { return s ? sf_strndup(s, strlen(s)) : NULL; }
+char *sf_strdup(const char *s)
+{
+    return s ? sf_strndup(s, strlen(s)) : NULL;
+}
 
 /* ---- sf_buf ---------------------------------------------------------------- */
 
@@ -50,7 +53,10 @@ void sf_buf_append(sf_buf *b, const void *data, size_t len)
     b->data[b->len] = 0;
 }
 
-void sf_buf_puts(sf_buf *b, const char *s) { sf_buf_append(b, s, strlen(s)); }
+void sf_buf_puts(sf_buf *b, const char *s)
+{
+    sf_buf_append(b, s, strlen(s));
+}
 
 void sf_buf_printf(sf_buf *b, const char *fmt, ...)
 {

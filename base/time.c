@@ -11,12 +11,24 @@ static int64_t clock_us(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t sf_time_wall_ms(void) { return clock_us(CLOCK_REALTIME) / 1000; }
-int64_t sf_time_wall_us(void) { return clock_us(CLOCK_REALTIME); }
-int64_t sf_time_mono_ms(void) { return clock_us(CLOCK_MONOTONIC) / 1000; }
+int64_t sf_time_wall_ms(void)
+{
+    return clock_us(CLOCK_REALTIME) / 1000;
+}
+int64_t sf_time_wall_us(void)
+{
+    return clock_us(CLOCK_REALTIME);
+}
+int64_t sf_time_mono_ms(void)
+{
+    return clock_us(CLOCK_MONOTONIC) / 1000;
+}
 
 /* Floor division, so that instants before 1970 still format correctly. */
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
 
 /* strftime of the UTC time `seconds` into out[cap]. */
 static void utc_format(char *out, size_t cap, const char *fmt, int64_t seconds)

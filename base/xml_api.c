@@ -43,7 +43,8 @@ static void load(void)
     if (sf_dlib_load(SF_XML_SONAME, syms, sizeof syms / sizeof *syms, err, sizeof err) != 0) {
         snprintf(l->why, sizeof l->why,
                  "cannot load libxml2 (%s), which reading AWS's XML answers needs: install libxml2 "
-                 "(Debian/Ubuntu/Fedora/RHEL: libxml2)", err);
+                 "(Debian/Ubuntu/Fedora/RHEL: libxml2)",
+                 err);
         return;
     }
     l->init_parser(); /* before threads parse; libxml2 makes it idempotent */

@@ -3,8 +3,7 @@
 
 #include <stdlib.h>
 
-void sf_aws_diag_error(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e,
-                       const char *hint)
+void sf_aws_diag_error(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e, const char *hint)
 {
     char *text = sf_aws_error_text(e);
     sf_diag_error(diags, path, summary, "%s%s%s", text, hint ? "\n\n" : "", hint ? hint : "");

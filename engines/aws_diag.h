@@ -12,7 +12,6 @@
 /* An error diagnostic at `path` (NULL: none): summary as given, detail =
  * the error's text (sf_aws_error_text), then `hint` (may be NULL) after a
  * blank line. */
-void sf_aws_diag_error(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e,
-                       const char *hint);
+void sf_aws_diag_error(sf_diags *diags, const char *path, const char *summary, const sf_aws_error *e, const char *hint);
 
 #endif

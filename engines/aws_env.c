@@ -93,10 +93,15 @@ static void read_config(const sf_value *c, sf_aws_config *cfg)
 /* Whether the environment names AWS credentials. */
 static bool aws_in_environment(void)
 {
-    static const char *const vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                       "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    static const char *const vars[] = {"AWS_ACCESS_KEY_ID",
+                                       "AWS_SECRET_ACCESS_KEY",
+                                       "AWS_SESSION_TOKEN",
+                                       "AWS_PROFILE",
+                                       "AWS_ROLE_ARN",
+                                       "AWS_WEB_IDENTITY_TOKEN_FILE",
                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL};
+                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                       NULL};
     for (size_t i = 0; vars[i]; i++)
         if (getenv(vars[i]) && *getenv(vars[i])) return true;
     return false;
@@ -109,8 +114,11 @@ static bool aws_in_environment(void)
 static void credentials_problem(sf_diags *diags, bool fatal, const char *summary, char *detail)
 {
     if (fatal) sf_diag_error(diags, NULL, summary, "%s", detail);
-    else sf_diag_warning(diags, NULL, summary, "%s\n\n(From the environment only: this matters only to the emr "
-                                               "engine and s3:// lakes.)", detail);
+    else
+        sf_diag_warning(diags, NULL, summary,
+                        "%s\n\n(From the environment only: this matters only to the emr "
+                        "engine and s3:// lakes.)",
+                        detail);
     free(detail);
 }
 

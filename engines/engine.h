@@ -37,10 +37,10 @@ void sf_cluster_info_clear(sf_cluster_info *info);
 
 /* One stage of a pipeline run, as the engine submits it. */
 typedef struct sf_stage_spec {
-    const char *name;          /* "validate" */
-    const char *script;        /* local path of the PySpark script */
-    const char *const *args;   /* user arguments, NULL-terminated */
-    const char *const *conf;   /* "key=value" Spark settings, NULL-terminated */
+    const char *name;        /* "validate" */
+    const char *script;      /* local path of the PySpark script */
+    const char *const *args; /* user arguments, NULL-terminated */
+    const char *const *conf; /* "key=value" Spark settings, NULL-terminated */
 } sf_stage_spec;
 
 /* A run: stages in order, each given the standard arguments of the job
@@ -59,13 +59,13 @@ typedef struct sf_run_spec {
 
 /* What happened to one stage.  Strings malloc'd, owned by the struct. */
 typedef struct sf_stage_result {
-    char *status;       /* "succeeded", "failed", "cancelled", "not_run" */
-    char *step_id;      /* engine's id: driver pid, EMR step id */
+    char *status;                          /* "succeeded", "failed", "cancelled", "not_run" */
+    char *step_id;                         /* engine's id: driver pid, EMR step id */
     int64_t started_at_ms, finished_at_ms; /* wall clock, ms since epoch; 0 if not run */
-    sf_value *metrics;  /* map of number from the job's metrics JSON; NULL if none */
-    char *log;          /* where the stage's log is (path or URI) */
-    char *reason;       /* failure: exit status / engine reason, else NULL */
-    char *log_tail;     /* failure: the last lines of the log, else NULL */
+    sf_value *metrics;                     /* map of number from the job's metrics JSON; NULL if none */
+    char *log;                             /* where the stage's log is (path or URI) */
+    char *reason;                          /* failure: exit status / engine reason, else NULL */
+    char *log_tail;                        /* failure: the last lines of the log, else NULL */
 } sf_stage_result;
 
 void sf_stage_result_clear(sf_stage_result *r);
@@ -77,18 +77,17 @@ typedef enum {
 } sf_engine_status;
 
 typedef struct sf_engine {
-    const char *name;            /* the block name: "local", "emr" */
-    const char *id_prefix;       /* every cluster id it makes starts so:
-                                    "local-", "j-"; import routes by it */
-    const sf_block_def *spec;    /* that block's schema */
+    const char *name;         /* the block name: "local", "emr" */
+    const char *id_prefix;    /* every cluster id it makes starts so:
+                                 "local-", "j-"; import routes by it */
+    const sf_block_def *spec; /* that block's schema */
     /* Spec attributes that can change in place (NULL-terminated).  Any other
      * change to the block replaces the cluster. */
     const char *const *updatable;
 
     /* Start a cluster named `name` from `spec` and wait until it can take
      * work.  On error nothing may be left running. */
-    sf_engine_status (*cluster_create)(sf_ctx *ctx, const sf_engine_env *env,
-                                       const char *name, const sf_value *spec,
+    sf_engine_status (*cluster_create)(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
                                        sf_cluster_info *out, sf_diags *diags);
     /* Read, update and delete get `recorded`: what Terraform's state holds
      * about the cluster (id, name, created_at, spec, details; right after an
@@ -98,26 +97,22 @@ typedef struct sf_engine {
 
     /* Look at a cluster: OK with `out` filled, GONE when it no longer runs
      * (or is broken beyond use), ERROR when it cannot tell. */
-    sf_engine_status (*cluster_read)(sf_ctx *ctx, const sf_engine_env *env,
-                                     const char *id, const sf_cluster_info *recorded,
-                                     sf_cluster_info *out, sf_diags *diags);
+    sf_engine_status (*cluster_read)(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                     const sf_cluster_info *recorded, sf_cluster_info *out, sf_diags *diags);
     /* Apply an in-place change (only `updatable` attributes differ). */
-    sf_engine_status (*cluster_update)(sf_ctx *ctx, const sf_engine_env *env,
-                                       const char *id, const sf_cluster_info *recorded,
-                                       const sf_value *old_spec, const sf_value *new_spec,
-                                       sf_cluster_info *out, sf_diags *diags);
+    sf_engine_status (*cluster_update)(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_cluster_info *recorded, const sf_value *old_spec,
+                                       const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags);
     /* Stop everything and wait until it is gone.  A cluster already gone is
      * success. */
-    sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env,
-                                       const char *id, const sf_cluster_info *recorded,
-                                       sf_diags *diags);
+    sf_engine_status (*cluster_delete)(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                       const sf_cluster_info *recorded, sf_diags *diags);
 
     /* Run the stages of `run` in order on cluster `id` and wait.  Fills one
      * result per stage (n_stages of them); stops at the first failure (the
      * rest are "not_run").  Returns OK only when every stage succeeded; on
      * cancel or timeout it stops the running stage before returning. */
-    sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env,
-                                     const char *id, const sf_run_spec *run,
+    sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
 } sf_engine;
 
@@ -128,6 +123,9 @@ typedef struct sf_engine {
  * reading in sf_engine_env_new (engines/env.h). */
 extern const sf_block_def sf_local_spec_block;
 extern const sf_block_def sf_emr_spec_block;
+/* Not formatted: clang-format 14 puts each item of a braced initialiser in a
+ * macro on a line of its own. */
+// clang-format off
 #define SF_ENGINE_BLOCKS                                                        \
     {"local", SF_NEST_SINGLE, &sf_local_spec_block, 0, 0, 0,                     \
      "Run Spark on this machine: a Spark standalone master and workers started " \
@@ -135,6 +133,7 @@ extern const sf_block_def sf_emr_spec_block;
     {"emr", SF_NEST_SINGLE, &sf_emr_spec_block, 0, 0, 0,                          \
      "Run Spark on an Amazon EMR cluster, with the provider's AWS settings. "    \
      "Pipelines on it need an s3:// lake."}
+// clang-format on
 
 /* The engines compiled in, NULL-terminated. */
 extern const sf_engine *const sf_engines[];

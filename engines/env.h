@@ -21,8 +21,7 @@
  * environment they are a warning (a laptop with AWS_PROFILE set, running
  * only local clusters, must still plan offline).  NULL with error
  * diagnostics; free with sf_engine_env_free. */
-sf_engine_env *sf_engine_env_new(sf_ctx *ctx, const sf_value *config, bool aws_configured,
-                                 sf_diags *diags);
+sf_engine_env *sf_engine_env_new(sf_ctx *ctx, const sf_value *config, bool aws_configured, sf_diags *diags);
 void sf_engine_env_free(sf_engine_env *env);
 
 /* What a lake gets of `env` (which may be NULL): borrowed from it. */

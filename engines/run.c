@@ -105,13 +105,12 @@ static void report_run_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_r
             report_failure(diags, p, i, &r->stages[i]);
     }
     if (!sf_diags_has_error(diags))
-        sf_diag_error(diags, NULL, "Pipeline run failed", "Run %s of pipeline \"%s\" did not complete (%s).",
-                      r->run_id, p->name, sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "see above");
+        sf_diag_error(diags, NULL, "Pipeline run failed", "Run %s of pipeline \"%s\" did not complete (%s).", r->run_id,
+                      p->name, sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "see above");
 }
 
-sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine,
-                             const char *cluster_id, const sf_run_pipeline *p, const char *fingerprint,
-                             sf_run_result *out, sf_diags *diags)
+sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine, const char *cluster_id,
+                             const sf_run_pipeline *p, const char *fingerprint, sf_run_result *out, sf_diags *diags)
 {
     *out = (sf_run_result){0};
     const sf_lake *lake = sf_lake_for(p->lake, "lake", diags);
@@ -133,13 +132,17 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_eng
     out->stages = calloc(sv.n ? sv.n : 1, sizeof *out->stages);
     if (!out->stages) abort();
     sf_run_spec spec = {
-        .pipeline = p->name, .run_id = run_id, .input_uri = input, .work_uri = work,
-        .reference_uri = reference, .stages = sv.stages, .n_stages = sv.n,
+        .pipeline = p->name,
+        .run_id = run_id,
+        .input_uri = input,
+        .work_uri = work,
+        .reference_uri = reference,
+        .stages = sv.stages,
+        .n_stages = sv.n,
     };
     sf_log(ctx, SF_LOG_INFO, "pipeline %s: run %s, %zu stages on %s", p->name, run_id, sv.n, cluster_id);
     sf_engine_status st = engine->pipeline_run(ctx, env, cluster_id, &spec, out->stages, diags);
-    bool ok = st == SF_ENGINE_OK &&
-              lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, diags) == 0;
+    bool ok = st == SF_ENGINE_OK && lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, diags) == 0;
     if (!ok) {
         report_run_failure(ctx, p, out, diags);
         lake->discard(ctx, &lake_env, work, diags);

@@ -27,11 +27,11 @@ typedef struct sf_run_conf {
 
 /* One stage.  Strings are borrowed from the caller. */
 typedef struct sf_run_stage {
-    const char *name;         /* unique in the pipeline */
-    const char *script;       /* local path of the PySpark script */
-    const char *const *args;  /* n_args user arguments */
+    const char *name;        /* unique in the pipeline */
+    const char *script;      /* local path of the PySpark script */
+    const char *const *args; /* n_args user arguments */
     size_t n_args;
-    const sf_run_conf *conf;  /* n_conf Spark settings, in order */
+    const sf_run_conf *conf; /* n_conf Spark settings, in order */
     size_t n_conf;
 } sf_run_stage;
 
@@ -55,8 +55,7 @@ char *sf_run_lake_uri(const char *lake, const char *rel);
  * and Spark settings, and the lake's fingerprints of the input and the
  * reference data.  NULL with error diagnostics (a script or the data cannot
  * be read); a warning when the input holds no files.  run_fingerprint.c. */
-char *sf_run_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const sf_run_pipeline *p,
-                         sf_diags *diags);
+char *sf_run_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const sf_run_pipeline *p, sf_diags *diags);
 
 typedef enum {
     SF_RUN_NOT_STARTED = -1, /* nothing ran (e.g. staging failed); diagnostics say why */
@@ -67,8 +66,8 @@ typedef enum {
 
 /* What a run did.  Owned by the struct; release with sf_run_result_clear. */
 typedef struct sf_run_result {
-    char *run_id;             /* unique per run; NULL when not started */
-    sf_stage_result *stages;  /* one per stage of the pipeline */
+    char *run_id;            /* unique per run; NULL when not started */
+    sf_stage_result *stages; /* one per stage of the pipeline */
     size_t n_stages;
 } sf_run_result;
 
@@ -79,8 +78,7 @@ void sf_run_result_clear(sf_run_result *r);
  * with `fingerprint` (all succeeded) or discards them.  `env` is the
  * provider's (engines/env.h; may be NULL).  *out is filled unless
  * SF_RUN_NOT_STARTED. */
-sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine,
-                             const char *cluster_id, const sf_run_pipeline *p,
-                             const char *fingerprint, sf_run_result *out, sf_diags *diags);
+sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine, const char *cluster_id,
+                             const sf_run_pipeline *p, const char *fingerprint, sf_run_result *out, sf_diags *diags);
 
 #endif

@@ -31,7 +31,8 @@ static int hash_file(EVP_MD_CTX *md, const char *path, const char *attr_path, sf
     if (!f) {
         sf_diag_error(diags, attr_path, "Script not found",
                       "Cannot read the stage script \"%s\": %m. Paths are relative to the directory "
-                      "Terraform runs in; `${path.module}/...` avoids surprises.", path);
+                      "Terraform runs in; `${path.module}/...` avoids surprises.",
+                      path);
         return -1;
     }
     char buf[65536];
@@ -51,8 +52,8 @@ static void hash_stage(EVP_MD_CTX *md, const sf_run_stage *st)
 
 /* Feeds the lake's fingerprint of the data at `rel` (the pipeline's
  * `input` or `reference`); diagnostics go to that attribute.  0 or -1. */
-static int hash_data(EVP_MD_CTX *md, sf_ctx *ctx, const sf_lake *lake, const sf_lake_env *env,
-                     const sf_run_pipeline *p, const char *attr, const char *rel, sf_diags *diags)
+static int hash_data(EVP_MD_CTX *md, sf_ctx *ctx, const sf_lake *lake, const sf_lake_env *env, const sf_run_pipeline *p,
+                     const char *attr, const char *rel, sf_diags *diags)
 {
     bool reference = strcmp(attr, "reference") == 0;
     char *uri = sf_run_lake_uri(p->lake, rel);
@@ -66,7 +67,8 @@ static int hash_data(EVP_MD_CTX *md, sf_ctx *ctx, const sf_lake *lake, const sf_
         sf_diags_clear(&local);
         sf_diag_error(&local, NULL, "Reference data not found",
                       "%s cannot be read. Set `reference` (relative to `lake`) to the folder that holds "
-                      "accounts.csv, rules.csv and budgets.csv.", uri);
+                      "accounts.csv, rules.csv and budgets.csv.",
+                      uri);
     }
     if (rc == 0 && count == 0 && !reference)
         sf_diag_warning(&local, NULL, "No input files", "%s holds no files: the pipeline will run on empty input.",

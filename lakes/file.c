@@ -39,8 +39,8 @@
 
 /* ---- stage -------------------------------------------------------------- */
 
-static int file_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                      const char *run_id, char **work_uri, sf_diags *d)
+static int file_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *run_id, char **work_uri,
+                      sf_diags *d)
 {
     (void)env;
     static const char S[] = "Cannot stage outputs";
@@ -61,8 +61,10 @@ static int file_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
     sf_lake_file_sweep(ctx, &o, cur, run_id);
     struct stat st;
     if (lstat(run, &st) == 0 || lstat(rec, &st) == 0) {
-        sf_diag_error(d, NULL, S, "Run %s of %s was staged before (%s exists); every run needs "
-                      "a fresh run id.", run_id, o.path, run);
+        sf_diag_error(d, NULL, S,
+                      "Run %s of %s was staged before (%s exists); every run needs "
+                      "a fresh run id.",
+                      run_id, o.path, run);
         goto out;
     }
     /* The record first: a run directory always has an owner to ask about. */
@@ -71,8 +73,7 @@ static int file_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
         goto out;
     }
     if (mkdir(run, 0755) != 0) {
-        sf_diag_error(d, NULL, S, "Cannot create the staging directory %s: %s.", run,
-                      strerror(errno));
+        sf_diag_error(d, NULL, S, "Cannot create the staging directory %s: %s.", run, strerror(errno));
         unlink(rec);
         goto out;
     }
@@ -110,14 +111,16 @@ static char *run_record_json(const char *run_id, const char *fingerprint)
 /* Puts a link to `target` at the output path in one step.  `old_target` is
  * the link text expected there now, NULL when nothing is expected.  0, or -1
  * with a diagnostic; the output is unchanged on error. */
-static int switch_link(const sf_lake_file_layout *o, const char *target, const char *old_target,
-                       const char *summary, sf_diags *d)
+static int switch_link(const sf_lake_file_layout *o, const char *target, const char *old_target, const char *summary,
+                       sf_diags *d)
 {
     struct stat st;
     if (lstat(o->tmp, &st) == 0) {
         if (!S_ISLNK(st.st_mode)) {
-            sf_diag_error(d, NULL, summary, "%s is in the way (SparkFlow uses that name for "
-                          "a moment while publishing); move it away and apply again.", o->tmp);
+            sf_diag_error(d, NULL, summary,
+                          "%s is in the way (SparkFlow uses that name for "
+                          "a moment while publishing); move it away and apply again.",
+                          o->tmp);
             return -1;
         }
         unlink(o->tmp); /* left by an interrupted publish (we hold the lock) */
@@ -145,10 +148,9 @@ static int switch_link(const sf_lake_file_layout *o, const char *target, const c
             sf_diag_error(d, NULL, "Output location holds data SparkFlow did not write",
                           "%s appeared while the outputs were being published; SparkFlow "
                           "left it as it is and published nothing. Move it away or choose "
-                          "another output, then apply again.", o->path);
-        else
-            sf_diag_error(d, NULL, summary, "Cannot rename %s to %s: %s.", o->tmp, o->path,
-                          strerror(e));
+                          "another output, then apply again.",
+                          o->path);
+        else sf_diag_error(d, NULL, summary, "Cannot rename %s to %s: %s.", o->tmp, o->path, strerror(e));
         return -1;
     }
     if (flags == RENAME_EXCHANGE) {
@@ -160,7 +162,8 @@ static int switch_link(const sf_lake_file_layout *o, const char *target, const c
             free(was);
             sf_diag_error(d, NULL, "Output location holds data SparkFlow did not write",
                           "%s changed while the outputs were being published; SparkFlow put "
-                          "it back as it was and published nothing. Apply again.", o->path);
+                          "it back as it was and published nothing. Apply again.",
+                          o->path);
             return -1;
         }
         free(was);
@@ -171,9 +174,8 @@ static int switch_link(const sf_lake_file_layout *o, const char *target, const c
     return 0;
 }
 
-static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                        const char *work_uri, const char *run_id, const char *fingerprint,
-                        sf_diags *d)
+static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
+                        const char *run_id, const char *fingerprint, sf_diags *d)
 {
     (void)env;
     static const char S[] = "Cannot publish outputs";
@@ -186,17 +188,18 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
     char *target = sf_fmt("%s/%s/%s", SF_DIR, o.base, run_id), *old_target = NULL;
     if (!(work = sf_lake_file_uri_path(work_uri, S, d))) goto out;
     if (strcmp(work, run) != 0) {
-        sf_diag_error(d, NULL, S, "%s is not where SparkFlow staged run %s of %s (%s).",
-                      work_uri, run_id, o.path, run);
+        sf_diag_error(d, NULL, S, "%s is not where SparkFlow staged run %s of %s (%s).", work_uri, run_id, o.path, run);
         goto out;
     }
     int locked = sf_lake_file_lock(ctx, &o, false, &lock, S, d);
     if (locked < 0) goto out;
     struct stat st;
     if (locked > 0 || lstat(run, &st) != 0 || !S_ISDIR(st.st_mode) || lstat(rec, &st) != 0) {
-        sf_diag_error(d, NULL, S, "The staging area %s of run %s is gone or incomplete (was it "
+        sf_diag_error(d, NULL, S,
+                      "The staging area %s of run %s is gone or incomplete (was it "
                       "removed while the run was going?). Nothing was published; the previous "
-                      "outputs of %s are unchanged. Run again.", run, run_id, o.path);
+                      "outputs of %s are unchanged. Run again.",
+                      run, run_id, o.path);
         goto out;
     }
     sf_lake_file_out state;
@@ -206,21 +209,27 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
         goto out;
     }
     if (sf_ctx_done(ctx)) {
-        sf_diag_error(d, NULL, S, "%s before the outputs were switched; the previous outputs "
-                      "of %s are unchanged.", sf_ctx_reason(ctx), o.path);
+        sf_diag_error(d, NULL, S,
+                      "%s before the outputs were switched; the previous outputs "
+                      "of %s are unchanged.",
+                      sf_ctx_reason(ctx), o.path);
         goto out;
     }
     json = run_record_json(run_id, fingerprint);
     if (sf_lake_file_sync_tree(ctx, run, &err) != 0 || sf_lake_file_write_record(run, RUN_RECORD, json, &err) != 0) {
-        sf_diag_error(d, NULL, S, "Preparing run %s failed: %s. The previous outputs of %s are "
-                      "unchanged.", run_id, err, o.path);
+        sf_diag_error(d, NULL, S,
+                      "Preparing run %s failed: %s. The previous outputs of %s are "
+                      "unchanged.",
+                      run_id, err, o.path);
         goto out;
     }
     /* The run directory's own entry, and the store's, must be durable before
      * a link points at them. */
     if (sf_file_fsync_dir(o.store) != 0 || sf_file_fsync_dir(o.sfdir) != 0) {
-        sf_diag_error(d, NULL, S, "Cannot sync %s: %s. The previous outputs of %s are "
-                      "unchanged.", o.store, strerror(errno), o.path);
+        sf_diag_error(d, NULL, S,
+                      "Cannot sync %s: %s. The previous outputs of %s are "
+                      "unchanged.",
+                      o.store, strerror(errno), o.path);
         goto out;
     }
     if (old && strcmp(old, run_id) == 0) { /* published already: record refreshed */
@@ -241,7 +250,8 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
             sf_diag_warning(d, NULL, "Previous outputs not removed",
                             "The new outputs of %s are published, but the previous run %s/%s "
                             "could not be removed: %s. SparkFlow removes it on a later run; you "
-                            "may also delete it yourself.", o.path, o.store, old, strerror(e));
+                            "may also delete it yourself.",
+                            o.path, o.store, old, strerror(e));
     }
 out:
     sf_lake_file_unlock(lock);
@@ -274,8 +284,10 @@ static int file_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_ur
     sf_lake_file_layout o = {0};
     if (strcmp(sfdir, "/") == 0 || strcmp(sf_lake_file_base_of(sfdir), SF_DIR) != 0 ||
         !sf_lake_file_valid_run_id(sf_lake_file_base_of(path))) {
-        sf_diag_error(d, NULL, S, "%s is not a SparkFlow staging area (.../%s/<output>/<run "
-                      "id>); SparkFlow only deletes what it staged.", work_uri, SF_DIR);
+        sf_diag_error(d, NULL, S,
+                      "%s is not a SparkFlow staging area (.../%s/<output>/<run "
+                      "id>); SparkFlow only deletes what it staged.",
+                      work_uri, SF_DIR);
         goto out;
     }
     const char *run = sf_lake_file_base_of(path);
@@ -288,8 +300,10 @@ static int file_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_ur
     sf_lake_file_out state;
     if (sf_lake_file_classify(&o, &state, &cur, S, d) != 0) goto out;
     if (state == OUT_OURS && strcmp(cur, run) == 0) {
-        sf_diag_error(d, NULL, S, "Run %s is the published output of %s; SparkFlow does not "
-                      "discard published outputs.", run, o.path);
+        sf_diag_error(d, NULL, S,
+                      "Run %s is the published output of %s; SparkFlow does not "
+                      "discard published outputs.",
+                      run, o.path);
         goto out;
     }
     int e = sf_lake_file_delete_run(&o, run);
@@ -312,8 +326,7 @@ out:
 
 /* ---- published ---------------------------------------------------------- */
 
-static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                          sf_published *out, sf_diags *d)
+static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *d)
 {
     (void)ctx;
     (void)env;
@@ -346,7 +359,8 @@ static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *outpu
         } else {
             sf_diag_warning(d, NULL, "Unreadable publish record",
                             "%s is not a record SparkFlow wrote; the outputs of %s count as "
-                            "not published, so the pipeline runs again.", path, o.path);
+                            "not published, so the pipeline runs again.",
+                            path, o.path);
         }
     }
     free(path);
@@ -380,8 +394,8 @@ static int file_remove(sf_ctx *ctx, const sf_lake_env *env, const char *output_u
         sf_file_fsync_dir(o.parent);
     } else if (state != OUT_MISSING) {
         sf_diag_warning(d, NULL, "Output left in place",
-                        "%s is a %s that SparkFlow did not create, so it was left as it is.",
-                        o.path, sf_lake_file_kind_of(o.path));
+                        "%s is a %s that SparkFlow did not create, so it was left as it is.", o.path,
+                        sf_lake_file_kind_of(o.path));
     }
     struct stat st;
     if (lstat(o.tmp, &st) == 0 && S_ISLNK(st.st_mode)) unlink(o.tmp);

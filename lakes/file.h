@@ -79,8 +79,7 @@ typedef struct sf_lake_file_layout {
 void sf_lake_file_layout_make(sf_lake_file_layout *o, const char *parent, const char *base);
 void sf_lake_file_layout_clear(sf_lake_file_layout *o);
 /* The layout of an output URI; -1 with a diagnostic when it cannot be one. */
-int sf_lake_file_layout_from_uri(const char *uri, const char *summary, sf_lake_file_layout *o,
-                                 sf_diags *d);
+int sf_lake_file_layout_from_uri(const char *uri, const char *summary, sf_lake_file_layout *o, sf_diags *d);
 
 /* What is at the output path. */
 typedef enum {
@@ -94,8 +93,8 @@ typedef enum {
 char *sf_lake_file_read_link(const char *path);
 /* Looks at the output path: *state, and *run (malloc'd) for OUT_OURS.
  * -1 with a diagnostic when it cannot be examined. */
-int sf_lake_file_classify(const sf_lake_file_layout *o, sf_lake_file_out *state, char **run,
-                          const char *summary, sf_diags *d);
+int sf_lake_file_classify(const sf_lake_file_layout *o, sf_lake_file_out *state, char **run, const char *summary,
+                          sf_diags *d);
 /* "directory", "symbolic link", "file" or "path": what is at `path`. */
 const char *sf_lake_file_kind_of(const char *path);
 /* The error for an output path that holds data SparkFlow did not write. */
@@ -106,8 +105,8 @@ void sf_lake_file_refuse_foreign(const sf_lake_file_layout *o, sf_diags *d);
 /* Takes the output's lock, creating the store when `create`.  0 when held
  * (*fd to pass to unlock), 1 when the store does not exist (only without
  * `create`), -1 with a diagnostic (also when the context ends). */
-int sf_lake_file_lock(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, int *fd,
-                      const char *summary, sf_diags *d);
+int sf_lake_file_lock(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, int *fd, const char *summary,
+                      sf_diags *d);
 /* Releases a lock taken by sf_lake_file_lock; -1 is ignored. */
 void sf_lake_file_unlock(int fd);
 
@@ -120,8 +119,7 @@ int sf_lake_file_claim(const sf_lake_file_layout *o, const char *run, char **err
 /* Under the lock: removes this output's runs (and lone owner records) left
  * by interrupted runs, except `keep1`/`keep2` (published, being staged).
  * Housekeeping: failures are logged, never fail the caller. */
-void sf_lake_file_sweep(sf_ctx *ctx, const sf_lake_file_layout *o, const char *keep1,
-                        const char *keep2);
+void sf_lake_file_sweep(sf_ctx *ctx, const sf_lake_file_layout *o, const char *keep1, const char *keep2);
 /* Deletes a run directory and its owner record.  0, or an errno value. */
 int sf_lake_file_delete_run(const sf_lake_file_layout *o, const char *run);
 
@@ -147,7 +145,7 @@ int sf_lake_file_write_record(const char *dir, const char *name, const char *tex
 
 /* ---- file_fingerprint.c ----------------------------------------------------- */
 
-int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri,
-                             char **out, int64_t *count, sf_diags *d);
+int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
+                             sf_diags *d);
 
 #endif

@@ -62,8 +62,8 @@ static int own_dir(const char *path, bool create)
 
 typedef enum { LOCK_TAKEN, LOCK_AGAIN, LOCK_NO_STORE, LOCK_FAILED } lock_try;
 
-static lock_try lock_once(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, const char *lock_path,
-                          int *fd_out, const char *summary, sf_diags *d)
+static lock_try lock_once(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, const char *lock_path, int *fd_out,
+                          const char *summary, sf_diags *d)
 {
     if (create && sf_file_mkdirs(o->parent) != 0) {
         sf_diag_error(d, NULL, summary, "Cannot create %s: %s.", o->parent, strerror(errno));
@@ -79,8 +79,7 @@ static lock_try lock_once(sf_ctx *ctx, const sf_lake_file_layout *o, bool create
                           "to be a real directory (not a file or a symbolic link); move it "
                           "away and apply again.",
                           dirs[i]);
-        else
-            sf_diag_error(d, NULL, summary, "Cannot create %s: %s.", dirs[i], strerror(errno));
+        else sf_diag_error(d, NULL, summary, "Cannot create %s: %s.", dirs[i], strerror(errno));
         return LOCK_FAILED;
     }
     int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -107,8 +106,7 @@ static lock_try lock_once(sf_ctx *ctx, const sf_lake_file_layout *o, bool create
     /* A remove() may have deleted the lock file while we waited: the lock
      * then guards nothing, take the new one. */
     struct stat a, b;
-    if (fstat(fd, &a) == 0 && lstat(lock_path, &b) == 0 && a.st_dev == b.st_dev &&
-        a.st_ino == b.st_ino) {
+    if (fstat(fd, &a) == 0 && lstat(lock_path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
         *fd_out = fd;
         return LOCK_TAKEN;
     }
@@ -119,20 +117,27 @@ static lock_try lock_once(sf_ctx *ctx, const sf_lake_file_layout *o, bool create
 /* Takes the output's lock, creating the store when `create`.  0 when held
  * (*fd to pass to unlock), 1 when the store does not exist (only without
  * `create`), -1 with a diagnostic (also when the context ends). */
-int sf_lake_file_lock(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, int *fd, const char *summary,
-                      sf_diags *d)
+int sf_lake_file_lock(sf_ctx *ctx, const sf_lake_file_layout *o, bool create, int *fd, const char *summary, sf_diags *d)
 {
     *fd = -1;
     char *lock_path = sf_lake_file_join(o->store, LOCK_NAME);
     int rc;
     for (;;) {
         lock_try t = lock_once(ctx, o, create, lock_path, fd, summary, d);
-        if (t == LOCK_TAKEN) { rc = 0; break; }
-        if (t == LOCK_NO_STORE) { rc = 1; break; }
-        if (t == LOCK_FAILED) { rc = -1; break; }
+        if (t == LOCK_TAKEN) {
+            rc = 0;
+            break;
+        }
+        if (t == LOCK_NO_STORE) {
+            rc = 1;
+            break;
+        }
+        if (t == LOCK_FAILED) {
+            rc = -1;
+            break;
+        }
         if (sf_ctx_done(ctx)) {
-            sf_diag_error(d, NULL, summary, "%s while preparing %s.", sf_ctx_reason(ctx),
-                          o->store);
+            sf_diag_error(d, NULL, summary, "%s while preparing %s.", sf_ctx_reason(ctx), o->store);
             rc = -1;
             break;
         }
@@ -196,7 +201,10 @@ static void owner_self(owner *me)
     me->start = proc_start(me->pid);
 }
 
-static char *owner_name(const char *run) { return sf_fmt(".%s%s", run, OWNER_SUFFIX); }
+static char *owner_name(const char *run)
+{
+    return sf_fmt(".%s%s", run, OWNER_SUFFIX);
+}
 
 static int owner_write(const sf_lake_file_layout *o, const char *run, const owner *me, char **err)
 {
@@ -268,9 +276,9 @@ static int owner_read(const char *path, owner *rec)
  * tell: only on the same host, boot and pid namespace. */
 static owner_verdict owner_check(const owner *rec, const owner *me)
 {
-    if (!rec->host[0] || !rec->boot[0] || !rec->pidns[0] || rec->pid <= 1 || !rec->start ||
-        !me->boot[0] || !me->pidns[0] || strcmp(rec->host, me->host) != 0 ||
-        strcmp(rec->boot, me->boot) != 0 || strcmp(rec->pidns, me->pidns) != 0)
+    if (!rec->host[0] || !rec->boot[0] || !rec->pidns[0] || rec->pid <= 1 || !rec->start || !me->boot[0] ||
+        !me->pidns[0] || strcmp(rec->host, me->host) != 0 || strcmp(rec->boot, me->boot) != 0 ||
+        strcmp(rec->pidns, me->pidns) != 0)
         return OWNER_UNKNOWN;
     long long start = proc_start(rec->pid);
     if (start == rec->start) return OWNER_ALIVE;
@@ -281,8 +289,8 @@ static owner_verdict owner_check(const owner *rec, const owner *me)
 
 /* True when run `run` (its directory stat in *dir_st, or NULL when it has
  * none) belongs to nobody any more. */
-static bool run_abandoned(const sf_lake_file_layout *o, const char *run, const struct stat *dir_st,
-                          const owner *me, time_t now)
+static bool run_abandoned(const sf_lake_file_layout *o, const char *run, const struct stat *dir_st, const owner *me,
+                          time_t now)
 {
     char *path = sf_lake_file_owner_path(o, run);
     owner rec;
@@ -345,15 +353,11 @@ void sf_lake_file_sweep(sf_ctx *ctx, const sf_lake_file_layout *o, const char *k
             struct stat st;
             bool has_dir = lstat(path, &st) == 0;
             /* A run directory, or a record whose directory is gone. */
-            bool candidate = has_dir ? S_ISDIR(st.st_mode) && names[i][0] != '.'
-                                     : names[i][0] == '.';
+            bool candidate = has_dir ? S_ISDIR(st.st_mode) && names[i][0] != '.' : names[i][0] == '.';
             if (candidate && run_abandoned(o, run, has_dir ? &st : NULL, &me, now)) {
                 int e = sf_lake_file_delete_run(o, run);
-                if (e)
-                    sf_log(ctx, SF_LOG_WARN, "lake: cannot remove abandoned run %s: %s", path,
-                           strerror(e));
-                else
-                    sf_log(ctx, SF_LOG_INFO, "lake: removed abandoned run %s", path);
+                if (e) sf_log(ctx, SF_LOG_WARN, "lake: cannot remove abandoned run %s: %s", path, strerror(e));
+                else sf_log(ctx, SF_LOG_INFO, "lake: removed abandoned run %s", path);
             }
             free(path);
         }
@@ -362,4 +366,3 @@ void sf_lake_file_sweep(sf_ctx *ctx, const sf_lake_file_layout *o, const char *k
     }
     free(names);
 }
-

@@ -19,7 +19,6 @@
 #include "lakes/file.h"
 #include "lakes/listing_hash.h"
 
-
 typedef struct fp_file {
     char *rel;
     long long size, mtime_ns;
@@ -84,8 +83,7 @@ static int fp_entry(FTS *fts, FTSENT *e, void *arg, char **err)
         if (hidden) return 0;
         *err = sf_fmt("cannot read %s: %s", e->fts_path, strerror(e->fts_errno));
         return -1;
-    default: /* FTS_DC (a loop), FTS_SLNONE (dangling link), FTS_DP, ... */
-        return 0;
+    default: /* FTS_DC (a loop), FTS_SLNONE (dangling link), FTS_DP, ... */ return 0;
     }
 }
 
@@ -112,8 +110,8 @@ static char *fp_digest(fp_list *l)
     return sf_lake_hash_end(h);
 }
 
-int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri,
-                            char **out, int64_t *count, sf_diags *d)
+int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
+                             sf_diags *d)
 {
     (void)env;
     static const char S[] = "Cannot fingerprint input";
@@ -129,8 +127,7 @@ int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *in
                           "The input %s does not exist (%s). Put the raw files there first, or "
                           "point the pipeline's lake and input at the directory that holds them.",
                           input_uri, root);
-        else
-            sf_diag_error(d, NULL, S, "Cannot read the input %s: %s.", root, strerror(errno));
+        else sf_diag_error(d, NULL, S, "Cannot read the input %s: %s.", root, strerror(errno));
         free(root);
         return -1;
     }
@@ -148,4 +145,3 @@ int sf_lake_file_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *in
     free(root);
     return rc;
 }
-

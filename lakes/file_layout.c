@@ -27,7 +27,10 @@ char *sf_lake_file_join(const char *dir, const char *name)
 }
 
 /* The last segment of a normalised path other than "/". */
-const char *sf_lake_file_base_of(const char *path) { return strrchr(path, '/') + 1; }
+const char *sf_lake_file_base_of(const char *path)
+{
+    return strrchr(path, '/') + 1;
+}
 
 /* The directory of a normalised path other than "/" (malloc'd). */
 char *sf_lake_file_parent_of(const char *path)
@@ -109,8 +112,7 @@ bool sf_lake_file_valid_run_id(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > RUN_ID_MAX) return false;
-    if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
-          (id[0] >= '0' && id[0] <= '9')))
+    if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') || (id[0] >= '0' && id[0] <= '9')))
         return false;
     return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
@@ -167,11 +169,15 @@ int sf_lake_file_layout_from_uri(const char *uri, const char *summary, sf_lake_f
     if (!path) return -1;
     int rc = -1;
     if (strcmp(path, "/") == 0)
-        sf_diag_error(d, NULL, summary, "The output \"%s\" is the root directory; name a "
-                      "directory inside the lake.", uri);
+        sf_diag_error(d, NULL, summary,
+                      "The output \"%s\" is the root directory; name a "
+                      "directory inside the lake.",
+                      uri);
     else if (has_segment(path, SF_DIR))
-        sf_diag_error(d, NULL, summary, "The output \"%s\" lies inside a %s directory, which "
-                      "SparkFlow keeps for itself; choose another output.", uri, SF_DIR);
+        sf_diag_error(d, NULL, summary,
+                      "The output \"%s\" lies inside a %s directory, which "
+                      "SparkFlow keeps for itself; choose another output.",
+                      uri, SF_DIR);
     else {
         char *parent = sf_lake_file_parent_of(path);
         sf_lake_file_layout_make(o, parent, sf_lake_file_base_of(path));
@@ -208,8 +214,7 @@ static char *run_of_target(const sf_lake_file_layout *o, const char *target)
 {
     char *prefix = sf_fmt("%s/%s/", SF_DIR, o->base);
     size_t n = strlen(prefix);
-    char *run = strncmp(target, prefix, n) == 0 && sf_lake_file_valid_run_id(target + n) ? sf_strdup(target + n)
-                                                                             : NULL;
+    char *run = strncmp(target, prefix, n) == 0 && sf_lake_file_valid_run_id(target + n) ? sf_strdup(target + n) : NULL;
     free(prefix);
     return run;
 }
@@ -217,7 +222,7 @@ static char *run_of_target(const sf_lake_file_layout *o, const char *target)
 /* Looks at the output path: *state, and *run (malloc'd) for OUT_OURS.
  * -1 with a diagnostic when it cannot be examined. */
 int sf_lake_file_classify(const sf_lake_file_layout *o, sf_lake_file_out *state, char **run, const char *summary,
-                    sf_diags *d)
+                          sf_diags *d)
 {
     *run = NULL;
     struct stat st;
@@ -261,4 +266,3 @@ void sf_lake_file_refuse_foreign(const sf_lake_file_layout *o, sf_diags *d)
                   "Nothing was changed.",
                   o->path, sf_lake_file_kind_of(o->path), o->sfdir, o->path, o->path);
 }
-

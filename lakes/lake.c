@@ -60,8 +60,7 @@ const sf_lake *sf_lake_for(const char *uri, const char *path, sf_diags *diags)
 {
     size_t n = uri ? scheme_len(uri) : 0;
     for (size_t i = 0; n && lakes[i]; i++)
-        if (strlen(lakes[i]->scheme) == n && strncasecmp(lakes[i]->scheme, uri, n) == 0)
-            return lakes[i];
+        if (strlen(lakes[i]->scheme) == n && strncasecmp(lakes[i]->scheme, uri, n) == 0) return lakes[i];
     char *supported = supported_list();
     if (!n)
         sf_diag_error(diags, path, "Invalid lake URI",

@@ -26,8 +26,8 @@ typedef struct sf_lake_env {
 
 /* What the lake says about the published outputs of a pipeline. */
 typedef struct sf_published {
-    char *run_id;       /* NULL when nothing is published */
-    char *fingerprint;  /* the fingerprint the run was made from */
+    char *run_id;      /* NULL when nothing is published */
+    char *fingerprint; /* the fingerprint the run was made from */
 } sf_published;
 
 void sf_published_clear(sf_published *p);
@@ -39,21 +39,19 @@ struct sf_lake {
     const char *scheme; /* "file", "s3" */
     /* sha256 over the input objects under `input_uri` (relative names,
      * sizes, mtimes or ETags), as "sha256:<hex>"; *count gets how many. */
-    int (*fingerprint)(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri,
-                       char **out, int64_t *count, sf_diags *diags);
+    int (*fingerprint)(sf_ctx *ctx, const sf_lake_env *env, const char *input_uri, char **out, int64_t *count,
+                       sf_diags *diags);
     /* A fresh staging URI for a run's outputs (*work_uri, malloc'd). */
-    int (*stage)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                 const char *run_id, char **work_uri, sf_diags *diags);
+    int (*stage)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *run_id, char **work_uri,
+                 sf_diags *diags);
     /* Make the staged outputs the published ones, atomically, recording
      * run_id and fingerprint; the previous outputs are removed after. */
-    int (*publish)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                   const char *work_uri, const char *run_id, const char *fingerprint,
-                   sf_diags *diags);
+    int (*publish)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
+                   const char *run_id, const char *fingerprint, sf_diags *diags);
     /* Drop a staging area (failed/cancelled run).  Missing is success. */
     int (*discard)(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri, sf_diags *diags);
     /* What is published at output_uri (run_id NULL when nothing). */
-    int (*published)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
-                     sf_published *out, sf_diags *diags);
+    int (*published)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *diags);
     /* Remove the published outputs and everything SparkFlow kept for them. */
     int (*remove)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_diags *diags);
 };

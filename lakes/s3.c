@@ -197,7 +197,8 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
             char *prefix = sf_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
             size_t n = 0;
             if (sf_aws_s3_delete_prefix(c, ctx, bucket, prefix, &n, &err) == 0)
-                sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of an abandoned run at s3://%s/%s", n, bucket, prefix);
+                sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of an abandoned run at s3://%s/%s", n, bucket,
+                       prefix);
             sf_aws_error_clear(&err);
             free(prefix);
         }
@@ -216,7 +217,8 @@ static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
     if (has_segment(p.key, SF_DIR))
         sf_diag_error(d, NULL, "Cannot stage the run",
                       "The output \"%s\" lies inside a %s folder, which SparkFlow keeps for itself; choose another "
-                      "output.", output_uri, SF_DIR);
+                      "output.",
+                      output_uri, SF_DIR);
     else if (!valid_run_id(run_id))
         sf_diag_error(d, NULL, "Cannot stage the run", "Invalid run id \"%s\".", run_id ? run_id : "");
     else {
@@ -263,8 +265,8 @@ static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri,
 
 /* published.json of an output: 0 read (fields malloc'd, NULL when absent),
  * 1 none, -1 error (diagnosed). */
-static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **run_id, char **fingerprint,
-                        char **prefix, sf_diags *d)
+static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **run_id, char **fingerprint, char **prefix,
+                        sf_diags *d)
 {
     *run_id = *fingerprint = *prefix = NULL;
     char *key = join(p->key, POINTER);
@@ -397,8 +399,7 @@ done:
 
 /* ---- published, remove ------------------------------------------------------------------------ */
 
-static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out,
-                        sf_diags *d)
+static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *d)
 {
     *out = (sf_published){0};
     place p;

@@ -52,7 +52,10 @@ sf_path *sf_path_parse(const char *spelling)
     if (!p) abort();
     const char *s = spelling ? spelling : "";
     while (*s) {
-        if (*s == '.') { s++; continue; }
+        if (*s == '.') {
+            s++;
+            continue;
+        }
         if (*s == '[') {
             if (s[1] == '"') {
                 sf_step step = {.kind = SF_STEP_KEY};
@@ -98,8 +101,7 @@ void sf_path_free(sf_path *p)
 char *sf_path_to_string(const sf_path *p)
 {
     size_t cap = 16, n = 0;
-    for (size_t i = 0; p && i < p->n; i++)
-        cap += (p->steps[i].name ? 2 * strlen(p->steps[i].name) : 0) + 24;
+    for (size_t i = 0; p && i < p->n; i++) cap += (p->steps[i].name ? 2 * strlen(p->steps[i].name) : 0) + 24;
     char *out = malloc(cap);
     if (!out) abort();
     out[0] = 0;
@@ -124,7 +126,10 @@ char *sf_path_to_string(const sf_path *p)
     return out;
 }
 
-void sf_diags_init(sf_diags *d) { memset(d, 0, sizeof *d); }
+void sf_diags_init(sf_diags *d)
+{
+    memset(d, 0, sizeof *d);
+}
 
 void sf_diags_clear(sf_diags *d)
 {
@@ -146,8 +151,8 @@ static void diags_push(sf_diags *d, sf_diag diag)
     d->items[d->n++] = diag;
 }
 
-static void diag_add(sf_diags *d, sf_diag_severity sev, const char *path,
-                     const char *summary, const char *fmt, va_list ap)
+static void diag_add(sf_diags *d, sf_diag_severity sev, const char *path, const char *summary, const char *fmt,
+                     va_list ap)
 {
     sf_diag diag = {.severity = sev, .summary = sf_strdup(summary)};
     diag.detail = sf_vfmt(fmt, ap);

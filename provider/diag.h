@@ -49,11 +49,9 @@ void sf_diags_init(sf_diags *d);
 void sf_diags_clear(sf_diags *d);
 /* Add a diagnostic; `path` is a spelling as for sf_path_parse, or NULL.
  * The detail is printf-formatted.  Can't fail. */
-void sf_diag_error(sf_diags *d, const char *path, const char *summary,
-                   const char *detail_fmt, ...)
+void sf_diag_error(sf_diags *d, const char *path, const char *summary, const char *detail_fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sf_diag_warning(sf_diags *d, const char *path, const char *summary,
-                     const char *detail_fmt, ...)
+void sf_diag_warning(sf_diags *d, const char *path, const char *summary, const char *detail_fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Move every diagnostic of `from` into `into`, prefixing their paths with
  * `prefix` (a spelling, may be NULL).  `from` is left empty. */

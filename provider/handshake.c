@@ -20,15 +20,16 @@
 #define SOCKET_NAME "plugin.sock"
 #define DIR_SUFFIX "-plugin-XXXXXX"
 
-
-void sf_handshake_env_read(sf_handshake_env *env) {
+void sf_handshake_env_read(sf_handshake_env *env)
+{
     env->magic_cookie = getenv("TF_PLUGIN_MAGIC_COOKIE");
     env->protocol_versions = getenv("PLUGIN_PROTOCOL_VERSIONS");
     env->client_cert = getenv("PLUGIN_CLIENT_CERT");
     env->disable_tls = getenv("TF_DISABLE_PLUGIN_TLS");
 }
 
-bool sf_handshake_debug_flag(int argc, char **argv) {
+bool sf_handshake_debug_flag(int argc, char **argv)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-' && a[1] == '-') a++;
@@ -39,7 +40,8 @@ bool sf_handshake_debug_flag(int argc, char **argv) {
 
 /* Parse one list entry, surrounding blanks allowed.  Returns -1 if it is not
  * a plain non-negative decimal number. */
-static long parse_version(const char *s, size_t len) {
+static long parse_version(const char *s, size_t len)
+{
     while (len && (*s == ' ' || *s == '\t')) s++, len--;
     while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
     if (len == 0 || len > 9) return -1;
@@ -51,7 +53,8 @@ static long parse_version(const char *s, size_t len) {
     return v;
 }
 
-int sf_handshake_pick_protocol(const char *versions, char **err) {
+int sf_handshake_pick_protocol(const char *versions, char **err)
+{
     if (!versions || !*versions) return SF_HANDSHAKE_PROTOCOL;
     /* Like go-plugin, entries that are not numbers are skipped. */
     for (const char *p = versions;;) {
@@ -62,46 +65,44 @@ int sf_handshake_pick_protocol(const char *versions, char **err) {
         p = comma + 1;
     }
     if (err)
-        *err = sf_fmt(
-            "Terraform offered plugin protocol version(s) \"%s\", but this provider "
-            "speaks only protocol %d. Use Terraform v1.0 or later.",
-            versions, SF_HANDSHAKE_PROTOCOL);
+        *err = sf_fmt("Terraform offered plugin protocol version(s) \"%s\", but this provider "
+                      "speaks only protocol %d. Use Terraform v1.0 or later.",
+                      versions, SF_HANDSHAKE_PROTOCOL);
     return -1;
 }
 
-int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env,
-                           bool debug, const char *display_name, char **err) {
+int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env, bool debug, const char *display_name,
+                           char **err)
+{
     memset(hs, 0, sizeof *hs);
     hs->debug = debug;
-    if (!debug && (!env->magic_cookie ||
-                   strcmp(env->magic_cookie, SF_HANDSHAKE_COOKIE_VALUE) != 0)) {
+    if (!debug && (!env->magic_cookie || strcmp(env->magic_cookie, SF_HANDSHAKE_COOKIE_VALUE) != 0)) {
         if (err)
-            *err = sf_fmt(
-                "This binary is a Terraform plugin (the %s provider). It is "
-                "started by Terraform, not run directly: declare the provider in a "
-                "configuration and run `terraform init` and `terraform plan`.\n"
-                "To debug the provider, run it with -debug and follow its instructions.",
-                display_name);
+            *err = sf_fmt("This binary is a Terraform plugin (the %s provider). It is "
+                          "started by Terraform, not run directly: declare the provider in a "
+                          "configuration and run `terraform init` and `terraform plan`.\n"
+                          "To debug the provider, run it with -debug and follow its instructions.",
+                          display_name);
         return -1;
     }
-    int proto = debug ? SF_HANDSHAKE_PROTOCOL
-                      : sf_handshake_pick_protocol(env->protocol_versions, err);
+    int proto = debug ? SF_HANDSHAKE_PROTOCOL : sf_handshake_pick_protocol(env->protocol_versions, err);
     if (proto < 0) return -1;
     hs->protocol = proto;
     /* Debug mode is always plaintext: Terraform reattaches without TLS. */
     bool tls_disabled = env->disable_tls && *env->disable_tls;
-    if (!debug && !tls_disabled && env->client_cert && *env->client_cert)
-        hs->client_cert = env->client_cert;
+    if (!debug && !tls_disabled && env->client_cert && *env->client_cert) hs->client_cert = env->client_cert;
     return 0;
 }
 
-char *sf_handshake_line(const char *socket_path, const char *cert_b64) {
-    return sf_fmt("%d|%d|unix|%s|grpc|%s", SF_HANDSHAKE_CORE_VERSION,
-                     SF_HANDSHAKE_PROTOCOL, socket_path, cert_b64 ? cert_b64 : "");
+char *sf_handshake_line(const char *socket_path, const char *cert_b64)
+{
+    return sf_fmt("%d|%d|unix|%s|grpc|%s", SF_HANDSHAKE_CORE_VERSION, SF_HANDSHAKE_PROTOCOL, socket_path,
+                  cert_b64 ? cert_b64 : "");
 }
 
 /* s with every ' replaced by '\'' so it can sit inside '...' in a shell. */
-static char *shell_single_quote_body(const char *s) {
+static char *shell_single_quote_body(const char *s)
+{
     size_t n = 0;
     for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
     char *out = malloc(n + 1), *o = out;
@@ -118,8 +119,8 @@ static char *shell_single_quote_body(const char *s) {
     return out;
 }
 
-char *sf_handshake_reattach_line(const char *provider_addr, long pid,
-                                 const char *socket_path) {
+char *sf_handshake_reattach_line(const char *provider_addr, long pid, const char *socket_path)
+{
     cJSON *root = cJSON_CreateObject();
     cJSON *p = cJSON_CreateObject();
     cJSON *addr = cJSON_CreateObject();
@@ -144,7 +145,8 @@ char *sf_handshake_reattach_line(const char *provider_addr, long pid,
 
 /* Try one parent directory.  Returns 0, 1 if the socket path would be too
  * long there, or -1 with *err set. */
-static int sockdir_try(sf_sockdir *sd, const char *parent, const char *name, char **err) {
+static int sockdir_try(sf_sockdir *sd, const char *parent, const char *name, char **err)
+{
     size_t plen = strlen(parent);
     while (plen > 1 && parent[plen - 1] == '/') plen--;
     /* parent/<name>DIR_SUFFIX/SOCKET_NAME plus the NUL must fit sun_path. */
@@ -152,8 +154,9 @@ static int sockdir_try(sf_sockdir *sd, const char *parent, const char *name, cha
     if (need > sizeof(((struct sockaddr_un *)0)->sun_path)) return 1;
     char *dir = sf_fmt("%.*s/%s%s", (int)plen, parent, name, DIR_SUFFIX);
     if (!mkdtemp(dir)) {
-        if (err) *err = sf_fmt("cannot create a directory under %.*s for the plugin socket: %s",
-                                  (int)plen, parent, strerror(errno));
+        if (err)
+            *err = sf_fmt("cannot create a directory under %.*s for the plugin socket: %s", (int)plen, parent,
+                          strerror(errno));
         free(dir);
         return -1;
     }
@@ -162,7 +165,8 @@ static int sockdir_try(sf_sockdir *sd, const char *parent, const char *name, cha
     return 0;
 }
 
-int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, const char *name, char **err) {
+int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, const char *name, char **err)
+{
     memset(sd, 0, sizeof *sd);
     if (!tmpdir) tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
@@ -175,7 +179,8 @@ int sf_sockdir_create(sf_sockdir *sd, const char *tmpdir, const char *name, char
     return rc;
 }
 
-void sf_sockdir_remove(sf_sockdir *sd) {
+void sf_sockdir_remove(sf_sockdir *sd)
+{
     if (sd->path) unlink(sd->path);
     if (sd->dir) rmdir(sd->dir);
     free(sd->path);

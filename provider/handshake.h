@@ -12,9 +12,8 @@
 #include <stdbool.h>
 
 #define SF_HANDSHAKE_COOKIE_KEY "TF_PLUGIN_MAGIC_COOKIE"
-#define SF_HANDSHAKE_COOKIE_VALUE \
-    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
-#define SF_HANDSHAKE_PROTOCOL 6 /* tfplugin6 */
+#define SF_HANDSHAKE_COOKIE_VALUE "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+#define SF_HANDSHAKE_PROTOCOL 6     /* tfplugin6 */
 #define SF_HANDSHAKE_CORE_VERSION 1 /* go-plugin's own protocol version */
 
 /* The environment as go-plugin hands it over; NULL means unset. */
@@ -47,8 +46,8 @@ int sf_handshake_pick_protocol(const char *versions, char **err);
  * person at the terminal (wrong or missing cookie: the binary was run by hand,
  * and the message says it is "the <display_name> provider"; no common
  * protocol: Terraform too old). */
-int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env,
-                           bool debug, const char *display_name, char **err);
+int sf_handshake_configure(sf_handshake *hs, const sf_handshake_env *env, bool debug, const char *display_name,
+                           char **err);
 
 /* "1|6|unix|<socket>|grpc|<cert_b64>" without a newline; cert_b64 NULL or ""
  * for plaintext.  Malloc'd; aborts on OOM, can't fail otherwise. */
@@ -56,8 +55,7 @@ char *sf_handshake_line(const char *socket_path, const char *cert_b64);
 
 /* The -debug instructions: TF_REATTACH_PROVIDERS='{"<addr>":{...}}' with the
  * JSON escaped for a POSIX shell's single quotes.  Malloc'd; aborts on OOM. */
-char *sf_handshake_reattach_line(const char *provider_addr, long pid,
-                                 const char *socket_path);
+char *sf_handshake_reattach_line(const char *provider_addr, long pid, const char *socket_path);
 
 /* The temporary directory holding the plugin socket. */
 typedef struct sf_sockdir {

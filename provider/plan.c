@@ -10,13 +10,16 @@
 
 void sf_plan_require_replace(sf_plan *plan, const char *path)
 {
-    plan->requires_replace = realloc(plan->requires_replace,
-                                     (plan->n_requires_replace + 1) * sizeof *plan->requires_replace);
+    plan->requires_replace =
+        realloc(plan->requires_replace, (plan->n_requires_replace + 1) * sizeof *plan->requires_replace);
     if (!plan->requires_replace) abort();
     plan->requires_replace[plan->n_requires_replace++] = sf_path_parse(path);
 }
 
-bool sf_plan_is_create(const sf_plan *plan) { return sf_value_is_null(plan->prior); }
+bool sf_plan_is_create(const sf_plan *plan)
+{
+    return sf_value_is_null(plan->prior);
+}
 
 bool sf_plan_changes(const sf_plan *plan)
 {
@@ -52,14 +55,14 @@ static const sf_value *child(const sf_value *obj, const char *name)
     return obj && obj->kind == SF_VAL_OBJECT ? sf_value_get(obj, name) : NULL;
 }
 
-static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
-                       sf_value *planned, const char *path, sf_plan *plan);
+static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config, sf_value *planned,
+                       const char *path, sf_plan *plan);
 
 /* The objects of a nested block or nested attribute (`shape`), each planned
  * against its prior counterpart: lists by position; set elements have no
  * stable identity, so nothing is carried over. */
-static void plan_nested(sf_nesting nesting, const sf_block_def *shape, const sf_value *prior,
-                        const sf_value *config, sf_value *planned, const char *path, sf_plan *plan)
+static void plan_nested(sf_nesting nesting, const sf_block_def *shape, const sf_value *prior, const sf_value *config,
+                        sf_value *planned, const char *path, sf_plan *plan)
 {
     if (!planned) return;
     if (nesting == SF_NEST_SINGLE && planned->kind == SF_VAL_OBJECT) {
@@ -81,8 +84,8 @@ static void plan_nested(sf_nesting nesting, const sf_block_def *shape, const sf_
 }
 
 /* Walk one block: `planned` is an object being edited in place. */
-static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config,
-                       sf_value *planned, const char *path, sf_plan *plan)
+static void plan_block(const sf_block_def *block, const sf_value *prior, const sf_value *config, sf_value *planned,
+                       const char *path, sf_plan *plan)
 {
     bool create = sf_value_is_null(prior);
     for (size_t i = 0; block->attrs && block->attrs[i].name; i++) {
@@ -97,8 +100,8 @@ static void plan_block(const sf_block_def *block, const sf_value *prior, const s
              * attributes' defaults and unknowns. */
             const sf_block_def shape = {.attrs = a->nested->attrs};
             char *p = path_join(path, a->name);
-            plan_nested(a->nested->nesting, &shape, child(prior, a->name), cfg,
-                        sf_value_get(planned, a->name), p, plan);
+            plan_nested(a->nested->nesting, &shape, child(prior, a->name), cfg, sf_value_get(planned, a->name), p,
+                        plan);
             free(p);
         }
         if ((a->flags & SF_ATTR_FORCE_NEW) && !create &&
@@ -114,8 +117,7 @@ static void plan_block(const sf_block_def *block, const sf_value *prior, const s
         const sf_value *prv = child(prior, nd->name);
         char *p = path_join(path, nd->name);
         plan_nested(nd->nesting, nd->block, prv, child(config, nd->name), pv, p, plan);
-        if ((nd->flags & SF_ATTR_FORCE_NEW) && !create && !sf_value_equal(pv, prv))
-            sf_plan_require_replace(plan, p);
+        if ((nd->flags & SF_ATTR_FORCE_NEW) && !create && !sf_value_equal(pv, prv)) sf_plan_require_replace(plan, p);
         free(p);
     }
 }
@@ -137,20 +139,20 @@ void sf_plan_rules(const sf_block_def *block, sf_plan *plan, sf_value *owned_pro
     plan->planned = owned_proposed;
     if (sf_value_is_null(owned_proposed)) return; /* destroy */
     plan_block(block, plan->prior, plan->config, plan->planned, "", plan);
-    if (!sf_plan_is_create(plan) && sf_plan_changes(plan))
-        unknown_moved_computed(block, plan->config, plan->planned);
+    if (!sf_plan_is_create(plan) && sf_plan_changes(plan)) unknown_moved_computed(block, plan->config, plan->planned);
 }
 
 /* ---- Apply ------------------------------------------------------------- */
 
-static sf_value *merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result,
-                       const char *path, sf_diags *diags)
+static sf_value *merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result, const char *path,
+                       sf_diags *diags)
 {
     if (sf_value_is_unknown(planned)) {
         if (!result || !sf_value_is_wholly_known(result)) {
             sf_diag_error(diags, *path ? path : NULL, "Provider left a value unknown after apply",
                           "The provider did not set %s after apply. This is a bug in the provider; "
-                          "please report it.", *path ? path : "the resource");
+                          "please report it.",
+                          *path ? path : "the resource");
             return NULL;
         }
         return sf_value_copy(result);
@@ -175,7 +177,10 @@ static sf_value *merge(const sf_ctx *ctx, const sf_value *planned, const sf_valu
         }
         sf_value *m = merge(ctx, planned->elems[i], r, p, diags);
         free(p);
-        if (!m) { sf_value_free(out); return NULL; }
+        if (!m) {
+            sf_value_free(out);
+            return NULL;
+        }
         sf_value_free(out->elems[i]);
         out->elems[i] = m;
     }

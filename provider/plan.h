@@ -14,8 +14,7 @@
  * optional+computed attributes, unknown for computed ones on create (and on
  * update when anything changed, except SF_ATTR_STABLE), requires-replace for
  * changed SF_ATTR_FORCE_NEW attributes and blocks.  Takes `proposed`. */
-void sf_plan_rules(const sf_block_def *block, sf_plan *plan, sf_value *owned_proposed,
-                   sf_diags *diags);
+void sf_plan_rules(const sf_block_def *block, sf_plan *plan, sf_value *owned_proposed, sf_diags *diags);
 /* True when planned differs from prior in anything (unknowns count). */
 bool sf_plan_changes(const sf_plan *plan);
 void sf_plan_clear(sf_plan *plan);
@@ -24,7 +23,6 @@ void sf_plan_clear(sf_plan *plan);
  * resource's value at the same place in `result`.  Known planned values win
  * (a difference is logged as a provider bug); an unknown left without a known
  * result becomes an error diagnostic naming its path.  Returns NULL then. */
-sf_value *sf_plan_merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result,
-                        sf_diags *diags);
+sf_value *sf_plan_merge(const sf_ctx *ctx, const sf_value *planned, const sf_value *result, sf_diags *diags);
 
 #endif

@@ -26,9 +26,9 @@ typedef struct sf_call {
  * the resource's modify_plan may change computed parts of it and add paths
  * to `requires_replace`. */
 typedef struct sf_plan {
-    const sf_value *prior;   /* null value on create */
+    const sf_value *prior; /* null value on create */
     const sf_value *config;
-    sf_value *planned;       /* owned by the runtime */
+    sf_value *planned; /* owned by the runtime */
     sf_path **requires_replace;
     size_t n_requires_replace;
     /* The prior state is one this process's read just returned: this is
@@ -44,12 +44,14 @@ void sf_plan_require_replace(sf_plan *plan, const char *path);
 bool sf_plan_is_create(const sf_plan *plan);
 
 typedef struct sf_resource_type {
-    const char *name;              /* "sparkflow_cluster" */
+    const char *name; /* "sparkflow_cluster" */
     const sf_block_def *schema;
     int64_t schema_version;
     /* Default timeouts (ms) of create, update, delete; when the schema has
      * a `timeouts` block, its values override these.  0: no deadline. */
-    struct { int64_t create, update, delete, read; } timeouts;
+    struct {
+        int64_t create, update, delete, read;
+    } timeouts;
 
     /* Checks beyond types and required-ness; skip unknown values. */
     void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
@@ -59,8 +61,7 @@ typedef struct sf_resource_type {
      * (diagnostics say why).  The runtime keeps every value that was known
      * in the plan and takes the resource's values for the unknown ones. */
     sf_value *(*create)(sf_call *call, const sf_value *planned, sf_diags *diags);
-    sf_value *(*update)(sf_call *call, const sf_value *prior,
-                        const sf_value *planned, sf_diags *diags);
+    sf_value *(*update)(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags);
     /* Refresh: the current state, or a null value when the object is gone
      * (the runtime then removes it from state); NULL on error. */
     sf_value *(*read)(sf_call *call, const sf_value *state, sf_diags *diags);
@@ -70,17 +71,16 @@ typedef struct sf_resource_type {
     sf_value *(*import)(sf_call *call, const char *id, sf_diags *diags);
     /* Upgrade state decoded from an older schema version (attributes that
      * no longer exist dropped, new ones null).  Optional. */
-    sf_value *(*upgrade)(sf_call *call, int64_t from_version, sf_value *owned_state,
-                         sf_diags *diags);
+    sf_value *(*upgrade)(sf_call *call, int64_t from_version, sf_value *owned_state, sf_diags *diags);
 } sf_resource_type;
 
 typedef struct sf_provider_def {
-    const char *name;              /* "sparkflow" */
-    const char *display_name;      /* "SparkFlow": in messages for a person; NULL: name */
-    const char *registry_address;  /* "registry.terraform.io/sparkflow/sparkflow": where
-                                      Terraform finds it (-debug's reattach line) */
+    const char *name;             /* "sparkflow" */
+    const char *display_name;     /* "SparkFlow": in messages for a person; NULL: name */
+    const char *registry_address; /* "registry.terraform.io/sparkflow/sparkflow": where
+                                     Terraform finds it (-debug's reattach line) */
     const char *version;
-    const sf_block_def *schema;    /* the provider block */
+    const sf_block_def *schema;               /* the provider block */
     const sf_resource_type *const *resources; /* NULL-terminated */
     void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
     /* Returns the provider data handed to every later call (may be NULL). */

@@ -71,27 +71,28 @@ static void not_offered(sf_rpc *rpc, const char *what, size_t *n, Tfplugin6__Dia
     const char *name = rpc->rt->def->name;
     sf_diag_error(&diags, NULL, sf_arena_keep(&rpc->arena, sf_fmt("Not supported by the %s provider", name)),
                   "The provider %s offers no %s. It manages resources only: see the provider's "
-                  "documentation for what it supports.", name, what);
+                  "documentation for what it supports.",
+                  name, what);
     sf_wire_diags(&rpc->arena, &diags, n, out);
     sf_diags_clear(&diags);
 }
 
-#define NOT_OFFERED(fn, Type, init, what)                                  \
-    static ProtobufCMessage *fn(sf_rpc *rpc, const ProtobufCMessage *msg)  \
-    {                                                                      \
-        (void)msg;                                                         \
-        Type *r = SF_ARENA_NEW(&rpc->arena, Type);                         \
-        init(r);                                                           \
-        not_offered(rpc, what, &r->n_diagnostics, &r->diagnostics);        \
-        return &r->base;                                                   \
+#define NOT_OFFERED(fn, Type, init, what)                                 \
+    static ProtobufCMessage *fn(sf_rpc *rpc, const ProtobufCMessage *msg) \
+    {                                                                     \
+        (void)msg;                                                        \
+        Type *r = SF_ARENA_NEW(&rpc->arena, Type);                        \
+        init(r);                                                          \
+        not_offered(rpc, what, &r->n_diagnostics, &r->diagnostics);       \
+        return &r->base;                                                  \
     }
 
 NOT_OFFERED(validate_data_source, Tfplugin6__ValidateDataResourceConfig__Response,
             tfplugin6__validate_data_resource_config__response__init, "data sources")
-NOT_OFFERED(read_data_source, Tfplugin6__ReadDataSource__Response,
-            tfplugin6__read_data_source__response__init, "data sources")
-NOT_OFFERED(move_resource_state, Tfplugin6__MoveResourceState__Response,
-            tfplugin6__move_resource_state__response__init, "moves between resource types")
+NOT_OFFERED(read_data_source, Tfplugin6__ReadDataSource__Response, tfplugin6__read_data_source__response__init,
+            "data sources")
+NOT_OFFERED(move_resource_state, Tfplugin6__MoveResourceState__Response, tfplugin6__move_resource_state__response__init,
+            "moves between resource types")
 NOT_OFFERED(upgrade_identity, Tfplugin6__UpgradeResourceIdentity__Response,
             tfplugin6__upgrade_resource_identity__response__init, "resource identities")
 NOT_OFFERED(validate_ephemeral, Tfplugin6__ValidateEphemeralResourceConfig__Response,
@@ -118,7 +119,8 @@ const sf_rpc_method sf_rpc_provider_methods[] = {
     {"ValidateProviderConfig", &tfplugin6__validate_provider_config__request__descriptor, validate_provider_config},
     {"ConfigureProvider", &tfplugin6__configure_provider__request__descriptor, configure_provider},
     {"StopProvider", &tfplugin6__stop_provider__request__descriptor, stop_provider},
-    {"ValidateDataResourceConfig", &tfplugin6__validate_data_resource_config__request__descriptor, validate_data_source},
+    {"ValidateDataResourceConfig", &tfplugin6__validate_data_resource_config__request__descriptor,
+     validate_data_source},
     {"ReadDataSource", &tfplugin6__read_data_source__request__descriptor, read_data_source},
     {"MoveResourceState", &tfplugin6__move_resource_state__request__descriptor, move_resource_state},
     {"UpgradeResourceIdentity", &tfplugin6__upgrade_resource_identity__request__descriptor, upgrade_identity},

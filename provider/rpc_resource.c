@@ -19,8 +19,8 @@ static const sf_runtime_resource *resource(sf_rpc *rpc, const char *name, sf_dia
 {
     const sf_runtime_resource *r = sf_runtime_resource_find(rpc->rt, name);
     if (!r)
-        sf_diag_error(diags, NULL, "Unknown resource type",
-                      "The provider %s has no resource type \"%s\".", rpc->rt->def->name, name ? name : "");
+        sf_diag_error(diags, NULL, "Unknown resource type", "The provider %s has no resource type \"%s\".",
+                      rpc->rt->def->name, name ? name : "");
     return r;
 }
 
@@ -55,7 +55,8 @@ static bool conforms(const sf_runtime_resource *res, const sf_value *v, sf_diags
     if (sf_value_conforms(v, res->type, &err) == 0) return true;
     sf_diag_error(diags, NULL, "Provider produced an invalid object",
                   "%s returned a value that does not match its schema: %s. This is a bug in the "
-                  "provider; please report it.", res->def->name, err ? err : "?");
+                  "provider; please report it.",
+                  res->def->name, err ? err : "?");
     free(err);
     return false;
 }
@@ -92,8 +93,7 @@ static ProtobufCMessage *validate_resource_config(sf_rpc *rpc, const ProtobufCMe
 static ProtobufCMessage *upgrade_resource_state(sf_rpc *rpc, const ProtobufCMessage *msg)
 {
     const Tfplugin6__UpgradeResourceState__Request *req = (const void *)msg;
-    Tfplugin6__UpgradeResourceState__Response *r =
-        SF_ARENA_NEW(&rpc->arena, Tfplugin6__UpgradeResourceState__Response);
+    Tfplugin6__UpgradeResourceState__Response *r = SF_ARENA_NEW(&rpc->arena, Tfplugin6__UpgradeResourceState__Response);
     tfplugin6__upgrade_resource_state__response__init(r);
     sf_diags diags;
     sf_diags_init(&diags);
@@ -106,10 +106,10 @@ static ProtobufCMessage *upgrade_resource_state(sf_rpc *rpc, const ProtobufCMess
                       res->def->name, (long long)req->version, (long long)res->def->schema_version);
     } else if (res && req->raw_state && req->raw_state->json.len) {
         char *err = NULL;
-        if (sf_value_from_json((const char *)req->raw_state->json.data, req->raw_state->json.len, res->type,
-                               true, &state, &err) != 0) {
-            sf_diag_error(&diags, NULL, "Unreadable state",
-                          "The stored state of this %s could not be read: %s.", res->def->name, err ? err : "?");
+        if (sf_value_from_json((const char *)req->raw_state->json.data, req->raw_state->json.len, res->type, true,
+                               &state, &err) != 0) {
+            sf_diag_error(&diags, NULL, "Unreadable state", "The stored state of this %s could not be read: %s.",
+                          res->def->name, err ? err : "?");
             free(err);
         } else if (req->version < res->def->schema_version && res->def->upgrade) {
             state = res->def->upgrade(&rpc->call, req->version, state, &diags);
@@ -117,7 +117,8 @@ static ProtobufCMessage *upgrade_resource_state(sf_rpc *rpc, const ProtobufCMess
     } else if (res) {
         sf_diag_error(&diags, NULL, "Unsupported state format",
                       "The stored state of this %s is in the legacy flatmap format, which this provider "
-                      "never wrote.", res->def->name);
+                      "never wrote.",
+                      res->def->name);
     }
     if (state && !sf_diags_has_error(&diags) && conforms(res, state, &diags))
         r->upgraded_state = sf_wire_encode(&rpc->arena, state, res->type, &diags);
@@ -146,11 +147,9 @@ static ProtobufCMessage *read_resource(sf_rpc *rpc, const ProtobufCMessage *msg)
     }
     /* On error keep what Terraform had: never drop a resource we could not see. */
     const sf_value *out = fresh ? fresh : state;
-    if (out && conforms(res, out, &diags))
-        r->new_state = sf_wire_encode(&rpc->arena, out, res->type, &diags);
+    if (out && conforms(res, out, &diags)) r->new_state = sf_wire_encode(&rpc->arena, out, res->type, &diags);
     if (fresh && r->new_state && !sf_diags_has_error(&diags))
-        sf_runtime_note_refreshed(rpc->rt, res->def->name, r->new_state->msgpack.data,
-                                  r->new_state->msgpack.len);
+        sf_runtime_note_refreshed(rpc->rt, res->def->name, r->new_state->msgpack.data, r->new_state->msgpack.len);
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
     sf_value_free(fresh);
     sf_value_free(state);
@@ -173,8 +172,7 @@ static bool prior_was_refreshed(sf_rpc *rpc, const sf_runtime_resource *res, con
 static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessage *msg)
 {
     const Tfplugin6__PlanResourceChange__Request *req = (const void *)msg;
-    Tfplugin6__PlanResourceChange__Response *r =
-        SF_ARENA_NEW(&rpc->arena, Tfplugin6__PlanResourceChange__Response);
+    Tfplugin6__PlanResourceChange__Response *r = SF_ARENA_NEW(&rpc->arena, Tfplugin6__PlanResourceChange__Response);
     tfplugin6__plan_resource_change__response__init(r);
     r->planned_private = req->prior_private;
     sf_diags diags;
@@ -193,8 +191,7 @@ static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessag
         plan.prior_refreshed = prior_was_refreshed(rpc, res, prior);
         sf_plan_rules(res->def->schema, &plan, proposed, &diags);
         proposed = NULL;
-        if (res->def->modify_plan && !sf_diags_has_error(&diags))
-            res->def->modify_plan(&rpc->call, &plan, &diags);
+        if (res->def->modify_plan && !sf_diags_has_error(&diags)) res->def->modify_plan(&rpc->call, &plan, &diags);
         if (!sf_diags_has_error(&diags) && conforms(res, plan.planned, &diags)) {
             r->planned_state = sf_wire_encode(&rpc->arena, plan.planned, res->type, &diags);
             r->n_requires_replace = plan.n_requires_replace;
@@ -213,13 +210,13 @@ static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessag
 }
 
 /* Create, update or delete; returns the state to record (owned). */
-static sf_value *apply(sf_rpc *rpc, const sf_runtime_resource *res, const sf_value *prior,
-                       const sf_value *planned, sf_diags *diags)
+static sf_value *apply(sf_rpc *rpc, const sf_runtime_resource *res, const sf_value *prior, const sf_value *planned,
+                       sf_diags *diags)
 {
     const sf_resource_type *def = res->def;
     if (sf_value_is_null(planned)) {
         set_deadline(rpc, res, prior, "delete", def->timeouts.delete);
-        return def->delete(&rpc->call, prior, diags) == 0 ? sf_value_null() : sf_value_copy(prior);
+        return def->delete (&rpc->call, prior, diags) == 0 ? sf_value_null() : sf_value_copy(prior);
     }
     bool create = sf_value_is_null(prior);
     sf_value *result;
@@ -245,8 +242,7 @@ static sf_value *apply(sf_rpc *rpc, const sf_runtime_resource *res, const sf_val
 static ProtobufCMessage *apply_resource_change(sf_rpc *rpc, const ProtobufCMessage *msg)
 {
     const Tfplugin6__ApplyResourceChange__Request *req = (const void *)msg;
-    Tfplugin6__ApplyResourceChange__Response *r =
-        SF_ARENA_NEW(&rpc->arena, Tfplugin6__ApplyResourceChange__Response);
+    Tfplugin6__ApplyResourceChange__Response *r = SF_ARENA_NEW(&rpc->arena, Tfplugin6__ApplyResourceChange__Response);
     tfplugin6__apply_resource_change__response__init(r);
     r->private_ = req->planned_private;
     sf_diags diags;
@@ -259,8 +255,7 @@ static ProtobufCMessage *apply_resource_change(sf_rpc *rpc, const ProtobufCMessa
     }
     if (prior && planned && request_sane(prior, planned, &diags)) {
         state = apply(rpc, res, prior, planned, &diags);
-        if (conforms(res, state, &diags))
-            r->new_state = sf_wire_encode(&rpc->arena, state, res->type, &diags);
+        if (conforms(res, state, &diags)) r->new_state = sf_wire_encode(&rpc->arena, state, res->type, &diags);
     }
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
     sf_value_free(state);
@@ -273,8 +268,7 @@ static ProtobufCMessage *apply_resource_change(sf_rpc *rpc, const ProtobufCMessa
 static ProtobufCMessage *import_resource_state(sf_rpc *rpc, const ProtobufCMessage *msg)
 {
     const Tfplugin6__ImportResourceState__Request *req = (const void *)msg;
-    Tfplugin6__ImportResourceState__Response *r =
-        SF_ARENA_NEW(&rpc->arena, Tfplugin6__ImportResourceState__Response);
+    Tfplugin6__ImportResourceState__Response *r = SF_ARENA_NEW(&rpc->arena, Tfplugin6__ImportResourceState__Response);
     tfplugin6__import_resource_state__response__init(r);
     sf_diags diags;
     sf_diags_init(&diags);

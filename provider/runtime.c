@@ -38,8 +38,8 @@ static const sf_rpc_method *find_method(const char *full)
     return NULL;
 }
 
-static int handle(void *app, const char *method, const void *req, size_t req_len, void **resp,
-                  size_t *resp_len, char **status_msg)
+static int handle(void *app, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
+                  char **status_msg)
 {
     sf_runtime *rt = app;
     const sf_rpc_method *m = find_method(method);

@@ -23,11 +23,11 @@ typedef struct sf_runtime {
     sf_type *provider_type;
     sf_runtime_resource *resources;
     size_t n_resources;
-    sf_ctx *root;            /* cancelled by StopProvider and shutdown */
-    pthread_mutex_t lock;    /* guards the fields below */
+    sf_ctx *root;         /* cancelled by StopProvider and shutdown */
+    pthread_mutex_t lock; /* guards the fields below */
     void *provider_data;
     bool configured;
-    uint64_t *refreshed;     /* digests of states ReadResource returned */
+    uint64_t *refreshed; /* digests of states ReadResource returned */
     size_t n_refreshed, cap_refreshed;
 } sf_runtime;
 

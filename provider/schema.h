@@ -11,16 +11,16 @@
 #include "provider/value.h"
 
 enum {
-    SF_ATTR_REQUIRED  = 1 << 0,
-    SF_ATTR_OPTIONAL  = 1 << 1,
-    SF_ATTR_COMPUTED  = 1 << 2,
+    SF_ATTR_REQUIRED = 1 << 0,
+    SF_ATTR_OPTIONAL = 1 << 1,
+    SF_ATTR_COMPUTED = 1 << 2,
     SF_ATTR_SENSITIVE = 1 << 3,
     /* A change of this attribute (or anything in this block) replaces the
      * resource instead of updating it in place. */
     SF_ATTR_FORCE_NEW = 1 << 4,
     /* Computed and never moved by an update (an id, a creation time): the
      * plan keeps the prior value instead of marking it unknown. */
-    SF_ATTR_STABLE    = 1 << 5,
+    SF_ATTR_STABLE = 1 << 5,
     /* Write-only/deprecated markers could follow here. */
 };
 
@@ -43,18 +43,18 @@ typedef struct sf_attr_def sf_attr_def;
  * with its own flags and description, like a block's. */
 typedef struct sf_attr_object {
     sf_nesting nesting;
-    const sf_attr_def *attrs;  /* terminated by {NULL} */
+    const sf_attr_def *attrs; /* terminated by {NULL} */
 } sf_attr_object;
 
 struct sf_attr_def {
     const char *name;
-    const char *type;          /* type: a primitive's name (string, number,
-                                  bool, dynamic) or compact JSON such as
-                                  ["map","string"]; NULL with `nested` */
+    const char *type; /* type: a primitive's name (string, number,
+                         bool, dynamic) or compact JSON such as
+                         ["map","string"]; NULL with `nested` */
     unsigned flags;
-    const char *description;   /* markdown, shown in docs */
-    const char *default_json;  /* OPTIONAL|COMPUTED default, JSON; or NULL */
-    sf_validator validate;     /* optional */
+    const char *description;      /* markdown, shown in docs */
+    const char *default_json;     /* OPTIONAL|COMPUTED default, JSON; or NULL */
+    sf_validator validate;        /* optional */
     const sf_attr_object *nested; /* a nested attribute's shape, or NULL */
 };
 
@@ -64,22 +64,21 @@ typedef struct sf_nested_def {
     const char *name;
     sf_nesting nesting;
     const sf_block_def *block;
-    int min_items, max_items;  /* 0 = unbounded */
-    unsigned flags;            /* SF_ATTR_FORCE_NEW applies to the whole block */
+    int min_items, max_items; /* 0 = unbounded */
+    unsigned flags;           /* SF_ATTR_FORCE_NEW applies to the whole block */
     const char *description;
 } sf_nested_def;
 
 struct sf_block_def {
     const char *description;
-    const sf_attr_def *attrs;      /* terminated by {NULL} */
-    const sf_nested_def *blocks;   /* terminated by {NULL}; may be NULL */
+    const sf_attr_def *attrs;    /* terminated by {NULL} */
+    const sf_nested_def *blocks; /* terminated by {NULL}; may be NULL */
 };
 
 /* Run every attribute validator (and check min/max items of nested
  * blocks) over a configuration value of `block`.  Unknown values are
  * skipped: they are checked again when known. */
-void sf_schema_validate(const sf_block_def *block, const sf_value *config,
-                        const char *path, sf_diags *diags);
+void sf_schema_validate(const sf_block_def *block, const sf_value *config, const char *path, sf_diags *diags);
 
 /* Common validators. */
 void sf_validate_positive_int(const sf_value *v, const char *path, sf_diags *d);

@@ -43,22 +43,23 @@
 #include "provider/tls.h"
 
 #define MAX_MESSAGE (256 * 1024 * 1024) /* Terraform's own limit */
-#define ACCEPTS 4            /* grpc_server_request_call kept armed at once */
-#define POLL_MS 100          /* how often the queue thread looks at signals */
-#define CANCEL_GRACE_MS 500  /* in-flight calls get this long before cancel_all */
+#define ACCEPTS 4                       /* grpc_server_request_call kept armed at once */
+#define POLL_MS 100                     /* how often the queue thread looks at signals */
+#define CANCEL_GRACE_MS 500             /* in-flight calls get this long before cancel_all */
 
 /* ---- Logging (hclog JSON on stderr, only when asked for) ----------------- */
 
 /* The server's own messages: debug or trace only, under "<name>.server". */
-static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* gRPC's own log (filtered by GRPC_VERBOSITY, default errors only), in the
  * same format so that Terraform files it under the right level.  gRPC's log
  * hook carries no context, so its lines name the library alone. */
-static void grpc_log_to_hclog(gpr_log_func_args *args) {
-    sf_log_level level = args->severity == GPR_LOG_SEVERITY_ERROR ? SF_LOG_ERROR
-                         : args->severity == GPR_LOG_SEVERITY_INFO ? SF_LOG_INFO : SF_LOG_DEBUG;
+static void grpc_log_to_hclog(gpr_log_func_args *args)
+{
+    sf_log_level level = args->severity == GPR_LOG_SEVERITY_ERROR  ? SF_LOG_ERROR
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? SF_LOG_INFO
+                                                                   : SF_LOG_DEBUG;
     sf_log_write(level, "grpc", args->message);
 }
 
@@ -87,8 +88,8 @@ struct srv_call {
     sf_server *s;
     call_kind kind;
     grpc_call *call;
-    char *method;            /* gpr_malloc'd */
-    int pending;             /* batches started and not yet completed */
+    char *method; /* gpr_malloc'd */
+    int pending;  /* batches started and not yet completed */
     sf_tag recv_tag, reply_tag, close_tag, status_tag, meta_tag;
 
     grpc_byte_buffer *recv_buf; /* filled by RECV_MESSAGE */
@@ -98,14 +99,14 @@ struct srv_call {
     grpc_byte_buffer *send_buf; /* reply, kept until the batch completes */
     grpc_slice status_details;
     bool have_details;
-    int cancelled;              /* RECV_CLOSE_ON_SERVER result */
+    int cancelled; /* RECV_CLOSE_ON_SERVER result */
 
-    pthread_t thread;           /* CALL_APP handler */
+    pthread_t thread; /* CALL_APP handler */
     bool has_thread;
 
-    bool closed;                /* streams: RECV_CLOSE_ON_SERVER completed */
-    bool status_sent;           /* streams: SEND_STATUS started */
-    srv_call *prev, *next;      /* streams: the server's open-stream list */
+    bool closed;           /* streams: RECV_CLOSE_ON_SERVER completed */
+    bool status_sent;      /* streams: SEND_STATUS started */
+    srv_call *prev, *next; /* streams: the server's open-stream list */
 };
 
 typedef struct sf_accept {
@@ -118,8 +119,8 @@ typedef struct sf_accept {
 
 struct sf_server {
     const sf_server_options *opts;
-    const char *name;           /* opts->name, or "plugin" */
-    char *log_module;           /* "<name>.server" */
+    const char *name; /* opts->name, or "plugin" */
+    char *log_module; /* "<name>.server" */
     sf_log_level log_level;
     sf_handshake hs;
     sf_tls_identity tls;
@@ -128,31 +129,33 @@ struct sf_server {
     grpc_completion_queue *cq;
     grpc_server *server;
     sf_accept accepts[ACCEPTS];
-    int armed;                  /* accepts armed */
-    int live;                   /* srv_call objects alive */
-    srv_call *streams;          /* open broker/stdio streams */
+    int armed;         /* accepts armed */
+    int live;          /* srv_call objects alive */
+    srv_call *streams; /* open broker/stdio streams */
 
-    int sigfd;                  /* signalfd for SIGTERM (and SIGINT in debug) */
+    int sigfd; /* signalfd for SIGTERM (and SIGINT in debug) */
     sigset_t sigs, old_mask;
     struct sigaction old_int;
-    bool signals_set;           /* old_mask is valid */
+    bool signals_set; /* old_mask is valid */
     bool int_ignored;
 
     bool shutting_down;
-    bool shutdown_notified;     /* grpc_server_shutdown_and_notify completed */
+    bool shutdown_notified; /* grpc_server_shutdown_and_notify completed */
     bool cancelled_all;
-    int64_t cancel_at_ms;       /* sf_time_mono_ms clock */
+    int64_t cancel_at_ms; /* sf_time_mono_ms clock */
     sf_tag shutdown_tag;
 };
 
 /* ---- Small helpers -------------------------------------------------------- */
 
 /* How messages for a person name the plugin: "SparkFlow". */
-static const char *display_name(const sf_server *s) {
+static const char *display_name(const sf_server *s)
+{
     return s->opts->display_name ? s->opts->display_name : s->name;
 }
 
-static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...) {
+static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...)
+{
     if (level < s->log_level || level > SF_LOG_DEBUG) return;
     va_list ap;
     va_start(ap, fmt);
@@ -162,11 +165,13 @@ static void slog(const sf_server *s, sf_log_level level, const char *fmt, ...) {
     free(msg);
 }
 
-static gpr_timespec deadline_ms(long ms) {
+static gpr_timespec deadline_ms(long ms)
+{
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-static void start_batch(srv_call *c, const grpc_op *ops, size_t n, sf_tag *tag) {
+static void start_batch(srv_call *c, const grpc_op *ops, size_t n, sf_tag *tag)
+{
     c->pending++;
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
     /* Only a programming error (two ops of a kind in flight, a bad op for a
@@ -179,14 +184,16 @@ static void start_batch(srv_call *c, const grpc_op *ops, size_t n, sf_tag *tag) 
 
 static void begin_shutdown(sf_server *s, const char *why);
 
-static void stream_unlink(sf_server *s, srv_call *c) {
+static void stream_unlink(sf_server *s, srv_call *c)
+{
     if (c->prev) c->prev->next = c->next;
     else if (s->streams == c) s->streams = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
 }
 
-static void call_free(srv_call *c) {
+static void call_free(srv_call *c)
+{
     sf_server *s = c->s;
     assert(c->pending == 0);
     stream_unlink(s, c);
@@ -200,14 +207,16 @@ static void call_free(srv_call *c) {
     s->live--;
 }
 
-static void call_maybe_free(srv_call *c) {
+static void call_maybe_free(srv_call *c)
+{
     if (c->pending == 0) call_free(c);
 }
 
 /* Reply to a unary call in one batch.  Takes ownership of resp (malloc'd)
  * and msg.  May run on a handler thread: after start_batch, c belongs to the
  * queue thread again and must not be touched. */
-static void call_reply(srv_call *c, int status, void *resp, size_t resp_len, char *msg) {
+static void call_reply(srv_call *c, int status, void *resp, size_t resp_len, char *msg)
+{
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
@@ -237,28 +246,29 @@ static void call_reply(srv_call *c, int status, void *resp, size_t resp_len, cha
     start_batch(c, ops, n, &c->reply_tag);
 }
 
-static void on_reply_done(sf_server *s, sf_tag *tag, bool ok) {
+static void on_reply_done(sf_server *s, sf_tag *tag, bool ok)
+{
     srv_call *c = tag->owner;
     c->pending--;
     if (c->has_thread) {
         pthread_join(c->thread, NULL); /* it ended right after starting the batch */
         c->has_thread = false;
     }
-    LOGT(s, "%s: reply %s%s", c->method, ok ? "sent" : "failed",
-         c->cancelled ? " (cancelled by the client)" : "");
+    LOGT(s, "%s: reply %s%s", c->method, ok ? "sent" : "failed", c->cancelled ? " (cancelled by the client)" : "");
     bool shutdown = c->kind == CALL_SHUTDOWN;
     call_maybe_free(c);
     if (shutdown) begin_shutdown(s, "plugin.GRPCController/Shutdown");
 }
 
-static void *handler_main(void *arg) {
+static void *handler_main(void *arg)
+{
     srv_call *c = arg;
     const sf_server_options *o = c->s->opts;
     void *resp = NULL;
     size_t resp_len = 0;
     char *msg = NULL;
-    int status = o->handle(o->app, c->method, GRPC_SLICE_START_PTR(c->req),
-                           GRPC_SLICE_LENGTH(c->req), &resp, &resp_len, &msg);
+    int status =
+        o->handle(o->app, c->method, GRPC_SLICE_START_PTR(c->req), GRPC_SLICE_LENGTH(c->req), &resp, &resp_len, &msg);
     if (status < 0 || status > GRPC_STATUS_UNAUTHENTICATED) {
         free(msg);
         msg = sf_strdup("the provider returned an invalid gRPC status");
@@ -269,12 +279,12 @@ static void *handler_main(void *arg) {
 }
 
 /* grpc.health.v1.Health/Check: the server and service "plugin" are SERVING. */
-static void answer_health(srv_call *c) {
-    Grpc__Health__V1__HealthCheckRequest *req = grpc__health__v1__health_check_request__unpack(
-        NULL, GRPC_SLICE_LENGTH(c->req), GRPC_SLICE_START_PTR(c->req));
+static void answer_health(srv_call *c)
+{
+    Grpc__Health__V1__HealthCheckRequest *req =
+        grpc__health__v1__health_check_request__unpack(NULL, GRPC_SLICE_LENGTH(c->req), GRPC_SLICE_START_PTR(c->req));
     if (!req) {
-        call_reply(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0,
-                   sf_strdup("cannot parse HealthCheckRequest"));
+        call_reply(c, GRPC_STATUS_INVALID_ARGUMENT, NULL, 0, sf_strdup("cannot parse HealthCheckRequest"));
         return;
     }
     bool known = req->service[0] == '\0' || strcmp(req->service, "plugin") == 0;
@@ -293,7 +303,8 @@ static void answer_health(srv_call *c) {
 }
 
 /* The request of a unary call arrived (or the call failed first). */
-static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok) {
+static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok)
+{
     srv_call *c = tag->owner;
     c->pending--;
     if (!ok) { /* the client went away before sending its request */
@@ -324,24 +335,21 @@ static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok) {
         } else if (pthread_create(&c->thread, NULL, handler_main, c) == 0) {
             c->has_thread = true;
         } else {
-            call_reply(c, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0,
-                       sf_strdup("cannot start a thread for the call"));
+            call_reply(c, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0, sf_strdup("cannot start a thread for the call"));
         }
         break;
-    case CALL_HEALTH:
-        answer_health(c);
-        break;
+    case CALL_HEALTH: answer_health(c); break;
     case CALL_SHUTDOWN:
         call_reply(c, GRPC_STATUS_OK, NULL, 0, NULL); /* plugin.Empty */
         break;
-    default:
-        assert(!"not a unary call");
+    default: assert(!"not a unary call");
     }
 }
 
 /* ---- Streams: broker and stdio --------------------------------------------- */
 
-static void stream_end(srv_call *c) {
+static void stream_end(srv_call *c)
+{
     if (c->status_sent || c->closed) return;
     c->status_sent = true;
     grpc_op op;
@@ -351,7 +359,8 @@ static void stream_end(srv_call *c) {
     start_batch(c, &op, 1, &c->status_tag);
 }
 
-static void stream_recv(srv_call *c) {
+static void stream_recv(srv_call *c)
+{
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_MESSAGE;
@@ -359,7 +368,8 @@ static void stream_recv(srv_call *c) {
     start_batch(c, &op, 1, &c->recv_tag);
 }
 
-static void on_stream_op(sf_server *s, sf_tag *tag, bool ok) {
+static void on_stream_op(sf_server *s, sf_tag *tag, bool ok)
+{
     (void)s;
     (void)ok;
     srv_call *c = tag->owner;
@@ -367,7 +377,8 @@ static void on_stream_op(sf_server *s, sf_tag *tag, bool ok) {
     call_maybe_free(c);
 }
 
-static void on_stream_recv(sf_server *s, sf_tag *tag, bool ok) {
+static void on_stream_recv(sf_server *s, sf_tag *tag, bool ok)
+{
     srv_call *c = tag->owner;
     c->pending--;
     bool got = ok && c->recv_buf;
@@ -384,7 +395,8 @@ static void on_stream_recv(sf_server *s, sf_tag *tag, bool ok) {
     call_maybe_free(c);
 }
 
-static void on_stream_closed(sf_server *s, sf_tag *tag, bool ok) {
+static void on_stream_closed(sf_server *s, sf_tag *tag, bool ok)
+{
     (void)ok;
     srv_call *c = tag->owner;
     c->pending--;
@@ -394,7 +406,8 @@ static void on_stream_closed(sf_server *s, sf_tag *tag, bool ok) {
     call_maybe_free(c);
 }
 
-static void stream_start(sf_server *s, srv_call *c) {
+static void stream_start(sf_server *s, srv_call *c)
+{
     c->next = s->streams;
     if (s->streams) s->streams->prev = c;
     s->streams = c;
@@ -413,10 +426,11 @@ static void stream_start(sf_server *s, srv_call *c) {
 
 /* ---- Accepting calls --------------------------------------------------------- */
 
-static call_kind route(const sf_server *s, const char *method) {
+static call_kind route(const sf_server *s, const char *method)
+{
     size_t n = strlen(s->opts->service);
-    if (method[0] == '/' && strncmp(method + 1, s->opts->service, n) == 0 &&
-        method[n + 1] == '/' && method[n + 2] != '\0')
+    if (method[0] == '/' && strncmp(method + 1, s->opts->service, n) == 0 && method[n + 1] == '/' &&
+        method[n + 2] != '\0')
         return CALL_APP;
     if (strcmp(method, "/grpc.health.v1.Health/Check") == 0) return CALL_HEALTH;
     if (strcmp(method, "/plugin.GRPCController/Shutdown") == 0) return CALL_SHUTDOWN;
@@ -427,15 +441,15 @@ static call_kind route(const sf_server *s, const char *method) {
 
 static void on_accept(sf_server *s, sf_tag *tag, bool ok);
 
-static void accept_arm(sf_server *s, sf_accept *a) {
+static void accept_arm(sf_server *s, sf_accept *a)
+{
     assert(!a->armed);
     a->tag.fn = on_accept;
     a->tag.owner = a;
     a->call = NULL;
     grpc_call_details_init(&a->details);
     grpc_metadata_array_init(&a->md);
-    grpc_call_error e = grpc_server_request_call(s->server, &a->call, &a->details, &a->md,
-                                                 s->cq, s->cq, &a->tag);
+    grpc_call_error e = grpc_server_request_call(s->server, &a->call, &a->details, &a->md, s->cq, s->cq, &a->tag);
     if (e != GRPC_CALL_OK) { /* only once the server is shutting down */
         grpc_call_details_destroy(&a->details);
         grpc_metadata_array_destroy(&a->md);
@@ -445,7 +459,8 @@ static void accept_arm(sf_server *s, sf_accept *a) {
     s->armed++;
 }
 
-static srv_call *call_new(sf_server *s, grpc_call *call, char *method) {
+static srv_call *call_new(sf_server *s, grpc_call *call, char *method)
+{
     srv_call *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->s = s;
@@ -458,13 +473,13 @@ static srv_call *call_new(sf_server *s, grpc_call *call, char *method) {
     c->close_tag.fn = on_stream_closed;
     c->status_tag.fn = on_stream_op;
     c->meta_tag.fn = on_stream_op;
-    c->recv_tag.fn = (c->kind == CALL_BROKER || c->kind == CALL_STDIO) ? on_stream_recv
-                                                                        : on_unary_recv;
+    c->recv_tag.fn = (c->kind == CALL_BROKER || c->kind == CALL_STDIO) ? on_stream_recv : on_unary_recv;
     s->live++;
     return c;
 }
 
-static void on_accept(sf_server *s, sf_tag *tag, bool ok) {
+static void on_accept(sf_server *s, sf_tag *tag, bool ok)
+{
     sf_accept *a = tag->owner;
     assert(a->armed);
     a->armed = false;
@@ -490,9 +505,7 @@ static void on_accept(sf_server *s, sf_tag *tag, bool ok) {
         break;
     }
     case CALL_BROKER:
-    case CALL_STDIO:
-        stream_start(s, c);
-        break;
+    case CALL_STDIO: stream_start(s, c); break;
     case CALL_UNIMPLEMENTED: {
         char *msg = NULL;
         msg = sf_fmt("unknown method %s", method);
@@ -504,7 +517,8 @@ static void on_accept(sf_server *s, sf_tag *tag, bool ok) {
 
 /* ---- Shutdown and signals ----------------------------------------------------- */
 
-static void on_shutdown_notified(sf_server *s, sf_tag *tag, bool ok) {
+static void on_shutdown_notified(sf_server *s, sf_tag *tag, bool ok)
+{
     (void)tag;
     (void)ok;
     s->shutdown_notified = true;
@@ -514,7 +528,8 @@ static void on_shutdown_notified(sf_server *s, sf_tag *tag, bool ok) {
 /* Start the orderly shutdown; idempotent.  In-flight handlers are told
  * through on_shutdown; calls still running after CANCEL_GRACE_MS are
  * cancelled; the loop ends when every call is gone. */
-static void begin_shutdown(sf_server *s, const char *why) {
+static void begin_shutdown(sf_server *s, const char *why)
+{
     if (s->shutting_down) return;
     s->shutting_down = true;
     LOGD(s, "shutting down: %s", why);
@@ -526,7 +541,8 @@ static void begin_shutdown(sf_server *s, const char *why) {
     s->cancel_at_ms = sf_time_mono_ms() + CANCEL_GRACE_MS;
 }
 
-static void check_signals(sf_server *s) {
+static void check_signals(sf_server *s)
+{
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGTERM) begin_shutdown(s, "SIGTERM");
@@ -537,7 +553,8 @@ static void check_signals(sf_server *s) {
 /* Block the signals we wait for before any thread exists (gRPC's threads and
  * the handlers inherit the mask), and ignore SIGINT unless debugging: the
  * terminal's Ctrl-C reaches Terraform, which asks us with StopProvider. */
-static int signals_setup(sf_server *s, char **err) {
+static int signals_setup(sf_server *s, char **err)
+{
     sigemptyset(&s->sigs);
     sigaddset(&s->sigs, SIGTERM);
     if (s->hs.debug) sigaddset(&s->sigs, SIGINT);
@@ -559,7 +576,8 @@ fail:
     return -1;
 }
 
-static void signals_restore(sf_server *s) {
+static void signals_restore(sf_server *s)
+{
     if (s->sigfd >= 0) close(s->sigfd);
     s->sigfd = -1;
     if (s->int_ignored) sigaction(SIGINT, &s->old_int, NULL);
@@ -569,7 +587,8 @@ static void signals_restore(sf_server *s) {
 
 /* ---- Life cycle ------------------------------------------------------------------ */
 
-static int serve_start(sf_server *s, char **err) {
+static int serve_start(sf_server *s, char **err)
+{
     grpc_arg args[2];
     memset(args, 0, sizeof args);
     args[0].type = args[1].type = GRPC_ARG_INTEGER;
@@ -586,9 +605,8 @@ static int serve_start(sf_server *s, char **err) {
     grpc_server_credentials *creds;
     if (s->hs.client_cert) {
         grpc_ssl_pem_key_cert_pair pair = {s->tls.key_pem, s->tls.cert_pem};
-        creds = grpc_ssl_server_credentials_create_ex(
-            s->hs.client_cert, &pair, 1,
-            GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+        creds = grpc_ssl_server_credentials_create_ex(s->hs.client_cert, &pair, 1,
+                                                      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
     } else {
         creds = grpc_insecure_server_credentials_create();
     }
@@ -599,8 +617,7 @@ static int serve_start(sf_server *s, char **err) {
     free(addr);
     if (creds) grpc_server_credentials_release(creds);
     if (port == 0) {
-        *err = sf_fmt("cannot listen on unix socket %s%s", s->sock.path,
-                      creds ? "" : " (TLS credentials rejected)");
+        *err = sf_fmt("cannot listen on unix socket %s%s", s->sock.path, creds ? "" : " (TLS credentials rejected)");
         return -1;
     }
     grpc_server_start(s->server);
@@ -610,13 +627,14 @@ static int serve_start(sf_server *s, char **err) {
 
 /* Tell the client where we are, once, then detach stdout: whatever else
  * writes to fd 1 later (a library, a child) lands on stderr instead. */
-static void announce(sf_server *s) {
+static void announce(sf_server *s)
+{
     if (s->hs.debug) {
-        char *line = sf_handshake_reattach_line(s->opts->registry_address, (long)getpid(),
-                                                s->sock.path);
+        char *line = sf_handshake_reattach_line(s->opts->registry_address, (long)getpid(), s->sock.path);
         printf("%s provider started in debug mode. To attach Terraform, run this\n"
                "in the shell where you run it:\n\n\texport %s\n\n"
-               "Stop the provider with Ctrl-C.\n", display_name(s), line);
+               "Stop the provider with Ctrl-C.\n",
+               display_name(s), line);
         free(line);
     } else {
         char *line = sf_handshake_line(s->sock.path, s->hs.client_cert ? s->tls.cert_b64 : NULL);
@@ -627,7 +645,8 @@ static void announce(sf_server *s) {
     dup2(STDERR_FILENO, STDOUT_FILENO);
 }
 
-static void run_loop(sf_server *s) {
+static void run_loop(sf_server *s)
+{
     while (!(s->shutdown_notified && s->live == 0 && s->armed == 0)) {
         grpc_event ev = grpc_completion_queue_next(s->cq, deadline_ms(POLL_MS), NULL);
         if (ev.type == GRPC_OP_COMPLETE) {
@@ -644,13 +663,13 @@ static void run_loop(sf_server *s) {
     }
 }
 
-static void serve_stop(sf_server *s) {
+static void serve_stop(sf_server *s)
+{
     if (s->server) grpc_server_destroy(s->server);
     if (s->cq) {
         grpc_completion_queue_shutdown(s->cq);
         for (;;) {
-            grpc_event ev = grpc_completion_queue_next(
-                s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
             if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
         }
         grpc_completion_queue_destroy(s->cq);
@@ -659,7 +678,8 @@ static void serve_stop(sf_server *s) {
     s->cq = NULL;
 }
 
-int sf_server_main(const sf_server_options *opts, int argc, char **argv) {
+int sf_server_main(const sf_server_options *opts, int argc, char **argv)
+{
     assert(opts && opts->service && opts->handle);
     sf_server *s = calloc(1, sizeof *s);
     if (!s) abort();
@@ -674,9 +694,7 @@ int sf_server_main(const sf_server_options *opts, int argc, char **argv) {
 
     sf_handshake_env env;
     sf_handshake_env_read(&env);
-    if (sf_handshake_configure(&s->hs, &env, sf_handshake_debug_flag(argc, argv),
-                               display_name(s), &err) != 0)
-        goto out;
+    if (sf_handshake_configure(&s->hs, &env, sf_handshake_debug_flag(argc, argv), display_name(s), &err) != 0) goto out;
     if (s->hs.debug && !opts->registry_address) {
         err = sf_fmt("-debug needs the provider's registry address, and %s has none", s->name);
         goto out;
@@ -690,8 +708,7 @@ int sf_server_main(const sf_server_options *opts, int argc, char **argv) {
     grpc_init();
     grpc_up = true;
     if (serve_start(s, &err) != 0) goto out;
-    LOGD(s, "serving protocol %d on %s (%s)", s->hs.protocol, s->sock.path,
-         s->hs.client_cert ? "mTLS" : "plaintext");
+    LOGD(s, "serving protocol %d on %s (%s)", s->hs.protocol, s->sock.path, s->hs.client_cert ? "mTLS" : "plaintext");
     announce(s);
     run_loop(s);
     LOGD(s, "all calls finished; exiting");

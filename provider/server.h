@@ -12,14 +12,11 @@ typedef struct sf_server sf_server;
  * grpc_status_code (0 OK); on OK *resp and *resp_len hold a malloc'd serialized
  * response (may be empty: *resp NULL, *resp_len 0); else *status_msg may hold a
  * malloc'd message.  The server frees *resp and *status_msg. */
-typedef int (*sf_unary_handler)(void *app,
-                                const char *method /* e.g. "/tfplugin6.Provider/PlanResourceChange" */,
-                                const void *req, size_t req_len,
-                                void **resp, size_t *resp_len,
-                                char **status_msg);
+typedef int (*sf_unary_handler)(void *app, const char *method /* e.g. "/tfplugin6.Provider/PlanResourceChange" */,
+                                const void *req, size_t req_len, void **resp, size_t *resp_len, char **status_msg);
 
 typedef struct sf_server_options {
-    const char *service;      /* "tfplugin6.Provider": methods under it go to `handle` */
+    const char *service; /* "tfplugin6.Provider": methods under it go to `handle` */
     sf_unary_handler handle;
     void *app;
     void (*on_shutdown)(void *app); /* called once when shutdown starts (Controller/Shutdown,

@@ -18,7 +18,10 @@ const sf_block_def sf_timeouts_block = {
 };
 
 /* Milliseconds per unit, longest spellings first so "ms" wins over "m". */
-static const struct { const char *unit; double ms; } units[] = {
+static const struct {
+    const char *unit;
+    double ms;
+} units[] = {
     {"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6},
 };
 
@@ -26,7 +29,10 @@ int sf_duration_parse(const char *text, int64_t *ms)
 {
     const char *s = text;
     if (!s || !*s) return -1;
-    if (strcmp(s, "0") == 0) { *ms = 0; return 0; }
+    if (strcmp(s, "0") == 0) {
+        *ms = 0;
+        return 0;
+    }
     double total = 0;
     while (*s) {
         if (!isdigit((unsigned char)*s) && *s != '.') return -1;
@@ -37,7 +43,10 @@ int sf_duration_parse(const char *text, int64_t *ms)
         size_t best = 0, which = 0;
         for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
             size_t len = strlen(units[i].unit);
-            if (strncmp(s, units[i].unit, len) == 0 && len > best) { best = len; which = i; }
+            if (strncmp(s, units[i].unit, len) == 0 && len > best) {
+                best = len;
+                which = i;
+            }
         }
         if (!best) return -1;
         total += n * units[which].ms;

@@ -12,9 +12,13 @@
 #include "provider/schema.h"
 
 extern const sf_block_def sf_timeouts_block;
+/* Not formatted: clang-format 14 puts each item of a braced initialiser in a
+ * macro on a line of its own. */
+// clang-format off
 #define SF_TIMEOUTS_BLOCK \
     {"timeouts", SF_NEST_SINGLE, &sf_timeouts_block, 0, 0, 0, \
      "How long each operation may take before it is stopped and reported as failed."}
+// clang-format on
 
 /* Parse a Go duration into milliseconds.  Returns 0, or -1 when malformed
  * or negative. */

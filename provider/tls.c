@@ -19,7 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-static void *xmalloc(size_t n) {
+static void *xmalloc(size_t n)
+{
     void *p = malloc(n ? n : 1);
     if (!p) abort();
     return p;
@@ -27,7 +28,8 @@ static void *xmalloc(size_t n) {
 
 /* Set *err to "what: <first queued OpenSSL error>" and empty the queue.
  * Returns -1 so callers can `return tls_fail(...)`. */
-static int tls_fail(char **err, const char *what) {
+static int tls_fail(char **err, const char *what)
+{
     char detail[256] = "unknown error";
     unsigned long e = ERR_get_error();
     if (e) ERR_error_string_n(e, detail, sizeof detail);
@@ -41,7 +43,8 @@ static int tls_fail(char **err, const char *what) {
 }
 
 /* The BIO's contents as a malloc'd NUL-terminated string. */
-static char *bio_to_string(BIO *bio) {
+static char *bio_to_string(BIO *bio)
+{
     char *data = NULL;
     long n = BIO_get_mem_data(bio, &data);
     assert(n >= 0);
@@ -51,7 +54,8 @@ static char *bio_to_string(BIO *bio) {
     return s;
 }
 
-char *sf_tls_base64_nopad(const unsigned char *buf, size_t len) {
+char *sf_tls_base64_nopad(const unsigned char *buf, size_t len)
+{
     /* EVP_EncodeBlock takes an int length; certificates are a few hundred
      * bytes, anything near INT_MAX is a caller bug. */
     assert(len < (size_t)1 << 30);
@@ -64,7 +68,8 @@ char *sf_tls_base64_nopad(const unsigned char *buf, size_t len) {
 }
 
 /* A positive random serial of up to 127 bits (go-plugin: up to 2^128). */
-static int set_random_serial(X509 *x) {
+static int set_random_serial(X509 *x)
+{
     BIGNUM *bn = BN_new();
     int ok = bn && BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
     if (ok && BN_is_zero(bn)) ok = BN_set_word(bn, 1);
@@ -75,16 +80,16 @@ static int set_random_serial(X509 *x) {
     return ok;
 }
 
-static int set_name(X509 *x) {
+static int set_name(X509 *x)
+{
     X509_NAME *name = X509_get_subject_name(x);
-    return X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                      (const unsigned char *)"HashiCorp", -1, -1, 0) &&
-           X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                                      (const unsigned char *)"localhost", -1, -1, 0) &&
+    return X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"HashiCorp", -1, -1, 0) &&
+           X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0) &&
            X509_set_issuer_name(x, name);
 }
 
-static int add_ext(X509 *x, int nid, const char *value) {
+static int add_ext(X509 *x, int nid, const char *value)
+{
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
@@ -94,21 +99,20 @@ static int add_ext(X509 *x, int nid, const char *value) {
     return ok;
 }
 
-static int add_extensions(X509 *x) {
+static int add_extensions(X509 *x)
+{
     /* Critical flags as Go's x509 writes them for such a template. */
     return add_ext(x, NID_basic_constraints, "critical,CA:TRUE") &&
-           add_ext(x, NID_key_usage,
-                   "critical,digitalSignature,keyEncipherment,keyCertSign") &&
-           add_ext(x, NID_ext_key_usage, "clientAuth,serverAuth") &&
-           add_ext(x, NID_subject_key_identifier, "hash") &&
+           add_ext(x, NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign") &&
+           add_ext(x, NID_ext_key_usage, "clientAuth,serverAuth") && add_ext(x, NID_subject_key_identifier, "hash") &&
            add_ext(x, NID_subject_alt_name, "DNS:localhost");
 }
 
 /* Fill out's PEM, DER and base64 fields from the finished key and cert. */
-static int export_identity(sf_tls_identity *out, EVP_PKEY *key, X509 *x, char **err) {
+static int export_identity(sf_tls_identity *out, EVP_PKEY *key, X509 *x, char **err)
+{
     BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
-    if (!cb || !kb || !PEM_write_bio_X509(cb, x) ||
-        !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
+    if (!cb || !kb || !PEM_write_bio_X509(cb, x) || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
         BIO_free(cb);
         BIO_free(kb);
         return tls_fail(err, "cannot write the plugin certificate as PEM");
@@ -129,7 +133,8 @@ static int export_identity(sf_tls_identity *out, EVP_PKEY *key, X509 *x, char **
     return 0;
 }
 
-int sf_tls_generate(sf_tls_identity *out, char **err) {
+int sf_tls_generate(sf_tls_identity *out, char **err)
+{
     memset(out, 0, sizeof *out);
     EVP_PKEY *key = EVP_EC_gen("P-256");
     if (!key) return tls_fail(err, "cannot generate the plugin's EC P-256 key");
@@ -137,8 +142,8 @@ int sf_tls_generate(sf_tls_identity *out, char **err) {
     int rc = -1;
     if (!x || !X509_set_version(x, X509_VERSION_3) || !set_random_serial(x) ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -SF_TLS_BACKDATE_SECONDS) ||
-        !X509_gmtime_adj(X509_getm_notAfter(x), SF_TLS_VALID_SECONDS) ||
-        !set_name(x) || !X509_set_pubkey(x, key) || !add_extensions(x)) {
+        !X509_gmtime_adj(X509_getm_notAfter(x), SF_TLS_VALID_SECONDS) || !set_name(x) || !X509_set_pubkey(x, key) ||
+        !add_extensions(x)) {
         tls_fail(err, "cannot build the plugin certificate");
     } else if (!X509_sign(x, key, EVP_sha256())) {
         tls_fail(err, "cannot sign the plugin certificate");
@@ -151,7 +156,8 @@ int sf_tls_generate(sf_tls_identity *out, char **err) {
     return rc;
 }
 
-void sf_tls_identity_clear(sf_tls_identity *id) {
+void sf_tls_identity_clear(sf_tls_identity *id)
+{
     if (!id) return;
     if (id->key_pem) OPENSSL_cleanse(id->key_pem, strlen(id->key_pem));
     free(id->cert_pem);
@@ -161,7 +167,8 @@ void sf_tls_identity_clear(sf_tls_identity *id) {
     memset(id, 0, sizeof *id);
 }
 
-int sf_tls_check_cert_pem(const char *pem, char **err) {
+int sf_tls_check_cert_pem(const char *pem, char **err)
+{
     BIO *b = BIO_new_mem_buf(pem, -1);
     X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);

@@ -20,7 +20,7 @@ typedef struct sf_tls_identity {
     char *key_pem;           /* PKCS#8 "-----BEGIN PRIVATE KEY-----..." */
     unsigned char *cert_der; /* the same certificate, DER */
     size_t cert_der_len;
-    char *cert_b64;          /* standard base64 of cert_der, '=' padding stripped */
+    char *cert_b64; /* standard base64 of cert_der, '=' padding stripped */
 } sf_tls_identity;
 
 /* Generate an EC P-256 key and a self-signed certificate the way go-plugin's

@@ -37,8 +37,7 @@ static sf_type *type_new(sf_type_kind kind)
 
 sf_type *sf_type_primitive(sf_type_kind kind)
 {
-    assert(kind == SF_TYPE_DYNAMIC || kind == SF_TYPE_STRING ||
-           kind == SF_TYPE_NUMBER || kind == SF_TYPE_BOOL);
+    assert(kind == SF_TYPE_DYNAMIC || kind == SF_TYPE_STRING || kind == SF_TYPE_NUMBER || kind == SF_TYPE_BOOL);
     return type_new(kind);
 }
 
@@ -79,8 +78,7 @@ sf_type *sf_type_object(size_t n, const char *const *names, sf_type **owned_type
 /* As sf_type_object, with optional[i] marking attribute i optional
  * (optional may be NULL).  NULL (all types freed) on a duplicate or NULL
  * name or a NULL type. */
-sf_type *sf_type_object_optional(size_t n, const char *const *names,
-                                 sf_type **owned_types, const bool *optional)
+sf_type *sf_type_object_optional(size_t n, const char *const *names, sf_type **owned_types, const bool *optional)
 {
     bool ok = true;
     for (size_t i = 0; i < n; i++)
@@ -182,8 +180,7 @@ bool sf_type_equal(const sf_type *a, const sf_type *b)
     switch (a->kind) {
     case SF_TYPE_LIST:
     case SF_TYPE_SET:
-    case SF_TYPE_MAP:
-        return sf_type_equal(a->elem, b->elem);
+    case SF_TYPE_MAP: return sf_type_equal(a->elem, b->elem);
     case SF_TYPE_OBJECT:
         if (a->n != b->n) return false;
         for (size_t i = 0; i < a->n; i++) {
@@ -197,8 +194,7 @@ bool sf_type_equal(const sf_type *a, const sf_type *b)
         for (size_t i = 0; i < a->n; i++)
             if (!sf_type_equal(a->types[i], b->types[i])) return false;
         return true;
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -233,7 +229,8 @@ static sf_type *type_fail(char **err, const char *fmt, const char *arg)
 static sf_type *object_from_cjson(const cJSON *attrs, const cJSON *opts, int depth, char **err)
 {
     if (!cJSON_IsObject(attrs)) return type_fail(err, "invalid type: %s", "object attributes must be a JSON object");
-    if (opts && !cJSON_IsArray(opts)) return type_fail(err, "invalid type: %s", "optional attributes must be a JSON array");
+    if (opts && !cJSON_IsArray(opts))
+        return type_fail(err, "invalid type: %s", "optional attributes must be a JSON array");
     size_t n = (size_t)cJSON_GetArraySize(attrs);
     const char **names = sfv_calloc(n, sizeof *names);
     sf_type **types = sfv_calloc(n, sizeof *types);
@@ -315,7 +312,9 @@ sf_type *sfv_type_from_cjson(const cJSON *j, int depth, char **err)
         return elem ? sf_type_collection(ck, elem) : NULL;
     }
     if (strcmp(k, "object") == 0) {
-        if (size != 2 && size != 3) return type_fail(err, "invalid type: %s", "\"object\" takes attributes and optionally a list of optional ones");
+        if (size != 2 && size != 3)
+            return type_fail(err, "invalid type: %s",
+                             "\"object\" takes attributes and optionally a list of optional ones");
         return object_from_cjson(arg, size == 3 ? arg->next : NULL, depth, err);
     }
     if (strcmp(k, "tuple") == 0) {
@@ -353,8 +352,7 @@ static cJSON *type_to_cjson(const sf_type *t)
     case SF_TYPE_DYNAMIC:
     case SF_TYPE_STRING:
     case SF_TYPE_NUMBER:
-    case SF_TYPE_BOOL:
-        return cJSON_CreateString(sfv_type_name(t->kind));
+    case SF_TYPE_BOOL: return cJSON_CreateString(sfv_type_name(t->kind));
     case SF_TYPE_LIST:
     case SF_TYPE_SET:
     case SF_TYPE_MAP:

@@ -29,12 +29,11 @@ static void validate_nested(const sf_nested_def *nd, const sf_value *v, const ch
     }
     size_t n = sf_value_is_null(v) ? 0 : v->n;
     if (nd->min_items && n < (size_t)nd->min_items)
-        sf_diag_error(diags, path, "Too few blocks",
-                      "At least %d \"%s\" block%s required; found %zu.", nd->min_items, nd->name,
-                      nd->min_items == 1 ? " is" : "s are", n);
+        sf_diag_error(diags, path, "Too few blocks", "At least %d \"%s\" block%s required; found %zu.", nd->min_items,
+                      nd->name, nd->min_items == 1 ? " is" : "s are", n);
     if (nd->max_items && n > (size_t)nd->max_items)
-        sf_diag_error(diags, path, "Too many blocks", "At most %d \"%s\" block%s allowed; found %zu.",
-                      nd->max_items, nd->name, nd->max_items == 1 ? " is" : "s are", n);
+        sf_diag_error(diags, path, "Too many blocks", "At most %d \"%s\" block%s allowed; found %zu.", nd->max_items,
+                      nd->name, nd->max_items == 1 ? " is" : "s are", n);
     for (size_t i = 0; i < n; i++) {
         char *ipath;
         ipath = sf_fmt("%s[%zu]", path, i);
@@ -82,9 +81,10 @@ void sf_validate_duration(const sf_value *v, const char *path, sf_diags *d)
 {
     int64_t ms;
     if (sf_duration_parse(sf_value_get_str(v), &ms) != 0)
-        sf_diag_error(d, path, "Invalid duration",
-                      "%s = \"%s\" is not a duration. Write a number followed by a unit, e.g. \"90s\", \"40m\" or \"1h30m\".",
-                      path, sf_value_get_str(v));
+        sf_diag_error(
+            d, path, "Invalid duration",
+            "%s = \"%s\" is not a duration. Write a number followed by a unit, e.g. \"90s\", \"40m\" or \"1h30m\".",
+            path, sf_value_get_str(v));
 }
 
 void sf_validate_not_empty(const sf_value *v, const char *path, sf_diags *d)
@@ -104,5 +104,6 @@ void sf_validate_name(const sf_value *v, const char *path, sf_diags *d)
     if (!ok)
         sf_diag_error(d, path, "Invalid name",
                       "%s = \"%s\": use 1 to 64 letters, digits, '-', '_' or '.' (not starting with '.'); "
-                      "the name labels files, processes and cloud resources.", path, s ? s : "");
+                      "the name labels files, processes and cloud resources.",
+                      path, s ? s : "");
 }

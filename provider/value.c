@@ -41,13 +41,34 @@ static sf_value *val_new(sf_value_kind kind)
     return v;
 }
 
-sf_value *sf_value_null(void) { return val_new(SF_VAL_NULL); }
-sf_value *sf_value_unknown(void) { return val_new(SF_VAL_UNKNOWN); }
-sf_value *sf_value_list(void) { return val_new(SF_VAL_LIST); }
-sf_value *sf_value_set(void) { return val_new(SF_VAL_SET); }
-sf_value *sf_value_tuple(void) { return val_new(SF_VAL_TUPLE); }
-sf_value *sf_value_map(void) { return val_new(SF_VAL_MAP); }
-sf_value *sf_value_object(void) { return val_new(SF_VAL_OBJECT); }
+sf_value *sf_value_null(void)
+{
+    return val_new(SF_VAL_NULL);
+}
+sf_value *sf_value_unknown(void)
+{
+    return val_new(SF_VAL_UNKNOWN);
+}
+sf_value *sf_value_list(void)
+{
+    return val_new(SF_VAL_LIST);
+}
+sf_value *sf_value_set(void)
+{
+    return val_new(SF_VAL_SET);
+}
+sf_value *sf_value_tuple(void)
+{
+    return val_new(SF_VAL_TUPLE);
+}
+sf_value *sf_value_map(void)
+{
+    return val_new(SF_VAL_MAP);
+}
+sf_value *sf_value_object(void)
+{
+    return val_new(SF_VAL_OBJECT);
+}
 
 sf_value *sf_value_stringn(const char *s, size_t len)
 {
@@ -166,11 +187,10 @@ bool sfv_refine_equal(const sf_refinements *a, const sf_refinements *b)
     int64_t lb = b->has_length_lower ? b->length_lower : 0;
     int64_t ua = a->has_length_upper ? a->length_upper : INT64_MAX;
     int64_t ub = b->has_length_upper ? b->length_upper : INT64_MAX;
-    return a->not_null == b->not_null &&
-           ((!pa && !pb) || (pa && pb && strcmp(pa, pb) == 0)) &&
+    return a->not_null == b->not_null && ((!pa && !pb) || (pa && pb && strcmp(pa, pb) == 0)) &&
            bound_equal(a->number_lower, a->number_lower_incl, b->number_lower, b->number_lower_incl) &&
-           bound_equal(a->number_upper, a->number_upper_incl, b->number_upper, b->number_upper_incl) &&
-           la == lb && ua == ub;
+           bound_equal(a->number_upper, a->number_upper_incl, b->number_upper, b->number_upper_incl) && la == lb &&
+           ua == ub;
 }
 
 /* ---- Copy and free ---------------------------------------------------- */
@@ -325,7 +345,6 @@ static const char *canon_of(const sf_value *v, char **tmp)
     *tmp = sfv_num_canon(v->str, strlen(v->str), &why);
     return *tmp;
 }
-
 
 static bool number_equal(const char *a, const char *b)
 {
@@ -493,8 +512,7 @@ bool sf_value_equal(const sf_value *a, const sf_value *b)
     case SF_VAL_NULL: return true;
     case SF_VAL_UNKNOWN: return sfv_refine_equal(a->refine, b->refine);
     case SF_VAL_BOOL: return a->boolean == b->boolean;
-    case SF_VAL_STRING:
-        return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
+    case SF_VAL_STRING: return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
     case SF_VAL_NUMBER: return a->str && b->str && number_equal(a->str, b->str);
     case SF_VAL_LIST:
     case SF_VAL_TUPLE:
@@ -669,10 +687,8 @@ static int conforms(const sf_value *v, const sf_type *t, sfv_buf *path, int dept
     }
     if (sf_value_is_null(v) || v->kind == SF_VAL_UNKNOWN) return 0;
     switch (t->kind) {
-    case SF_TYPE_STRING:
-        return v->kind == SF_VAL_STRING ? 0 : kind_fail(err, path, t, v);
-    case SF_TYPE_BOOL:
-        return v->kind == SF_VAL_BOOL ? 0 : kind_fail(err, path, t, v);
+    case SF_TYPE_STRING: return v->kind == SF_VAL_STRING ? 0 : kind_fail(err, path, t, v);
+    case SF_TYPE_BOOL: return v->kind == SF_VAL_BOOL ? 0 : kind_fail(err, path, t, v);
     case SF_TYPE_NUMBER: {
         if (v->kind != SF_VAL_NUMBER) return kind_fail(err, path, t, v);
         char *tmp;
@@ -701,14 +717,13 @@ static int conforms(const sf_value *v, const sf_type *t, sfv_buf *path, int dept
             size_t mark = path->len;
             sfv_path_attr(path, v->keys[i]);
             const sf_type *at = sf_type_attr(t, v->keys[i]);
-            int rc = at ? conforms(v->elems[i], at, path, depth + 1, err)
-                        : sfv_fail(err, path, "unsupported attribute");
+            int rc =
+                at ? conforms(v->elems[i], at, path, depth + 1, err) : sfv_fail(err, path, "unsupported attribute");
             sfv_path_pop(path, mark);
             if (rc) return -1;
         }
         return 0;
-    case SF_TYPE_DYNAMIC:
-        break;
+    case SF_TYPE_DYNAMIC: break;
     }
     return 0;
 }

@@ -34,8 +34,7 @@ typedef struct {
 void sfv_buf_put(sfv_buf *b, const void *s, size_t n);
 void sfv_buf_puts(sfv_buf *b, const char *s);
 void sfv_buf_putc(sfv_buf *b, char c);
-void sfv_buf_printf(sfv_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sfv_buf_printf(sfv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The contents (malloc'd, NUL-terminated, never NULL); b is left empty. */
 char *sfv_buf_steal(sfv_buf *b);
 void sfv_buf_free(sfv_buf *b);
@@ -48,8 +47,7 @@ void sfv_path_key(sfv_buf *p, const char *key);
 void sfv_path_pop(sfv_buf *p, size_t len);
 /* Sets *err (if err) to "<path>: <message>" ("(root)" for the empty path)
  * and returns -1. */
-int sfv_fail(char **err, const sfv_buf *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int sfv_fail(char **err, const sfv_buf *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- Numbers as canonical decimal text (value_number.c). ----
  * Canonical form: "-"? int-digits ("." frac-digits)?, no exponent, no

@@ -250,7 +250,9 @@ static int decode_seq(decoder *d, const cJSON *j, const sf_type *t, int depth, s
     size_t n = (size_t)cJSON_GetArraySize(j);
     if (t->kind == SF_TYPE_TUPLE && n != t->n)
         return sfv_fail(d->err, &d->path, "expected a tuple of %zu elements, got %zu", t->n, n);
-    sf_value *v = t->kind == SF_TYPE_LIST ? sf_value_list() : t->kind == SF_TYPE_SET ? sf_value_set() : sf_value_tuple();
+    sf_value *v = t->kind == SF_TYPE_LIST  ? sf_value_list()
+                  : t->kind == SF_TYPE_SET ? sf_value_set()
+                                           : sf_value_tuple();
     v->elems = sfv_calloc(n, sizeof *v->elems);
     size_t i = 0;
     const cJSON *c;
@@ -328,8 +330,7 @@ static int decode(decoder *d, const cJSON *j, const sf_type *t, int depth, sf_va
     return sfv_fail(d->err, &d->path, "unsupported type");
 }
 
-int sf_value_from_json(const char *json, size_t len, const sf_type *t,
-                       bool ignore_extra, sf_value **out, char **err)
+int sf_value_from_json(const char *json, size_t len, const sf_type *t, bool ignore_extra, sf_value **out, char **err)
 {
     *out = NULL;
     if (err) *err = NULL;
@@ -362,7 +363,12 @@ static cJSON *raw_string(const char *s, size_t n)
     sfv_buf_putc(&b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+        const char *esc = c == '\n'   ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                                      : NULL;
         if (c == '"' || c == '\\') sfv_buf_printf(&b, "\\%c", c);
         else if (esc) sfv_buf_puts(&b, esc);
         else if (c < 0x20) sfv_buf_printf(&b, "\\u%04x", c);
@@ -442,7 +448,9 @@ static cJSON *encode(const sf_value *v, const sf_type *t, int depth)
     case SF_VAL_TUPLE:
         a = cJSON_CreateArray();
         for (size_t i = 0; i < v->n; i++)
-            cJSON_AddItemToArray(a, encode(v->elems[i], elem_type(t, v->kind == SF_VAL_LIST ? SF_TYPE_LIST : SF_TYPE_TUPLE, i), depth + 1));
+            cJSON_AddItemToArray(a, encode(v->elems[i],
+                                           elem_type(t, v->kind == SF_VAL_LIST ? SF_TYPE_LIST : SF_TYPE_TUPLE, i),
+                                           depth + 1));
         return a;
     case SF_VAL_SET: {
         const sf_type *et = elem_type(t, SF_TYPE_SET, 0);

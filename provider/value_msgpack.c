@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXT_REFINED 12        /* go-cty: unknown value with refinements */
-#define EXT_MAX_REFINED 1024  /* go-cty rejects larger refinement payloads */
-#define PREFIX_MAX 256        /* go-cty truncates longer string prefixes */
+#define EXT_REFINED 12         /* go-cty: unknown value with refinements */
+#define EXT_MAX_REFINED 1024   /* go-cty rejects larger refinement payloads */
+#define PREFIX_MAX 256         /* go-cty truncates longer string prefixes */
 #define COLLAPSE_MAX_LIST 4096 /* largest known-length list built from unknowns */
 
 /* ---- Structure check -------------------------------------------------- */
@@ -74,24 +74,43 @@ static int skim(skimmer *s, int depth, const char **why)
     else if ((c & 0xe0) == 0xa0) n = c & 0x1f;
     else {
         switch (c) {
-        case 0xc4: case 0xd9: lb = 1; break;
-        case 0xc5: case 0xda: lb = 2; break;
-        case 0xc6: case 0xdb: lb = 4; break;
-        case 0xc7: lb = 1; n = 1; break;
-        case 0xc8: lb = 2; n = 1; break;
-        case 0xc9: lb = 4; n = 1; break;
+        case 0xc4:
+        case 0xd9: lb = 1; break;
+        case 0xc5:
+        case 0xda: lb = 2; break;
+        case 0xc6:
+        case 0xdb: lb = 4; break;
+        case 0xc7:
+            lb = 1;
+            n = 1;
+            break;
+        case 0xc8:
+            lb = 2;
+            n = 1;
+            break;
+        case 0xc9:
+            lb = 4;
+            n = 1;
+            break;
         case 0xca: n = 4; break;
         case 0xcb: n = 8; break;
-        case 0xcc: case 0xd0: n = 1; break;
-        case 0xcd: case 0xd1: n = 2; break;
-        case 0xce: case 0xd2: n = 4; break;
-        case 0xcf: case 0xd3: n = 8; break;
+        case 0xcc:
+        case 0xd0: n = 1; break;
+        case 0xcd:
+        case 0xd1: n = 2; break;
+        case 0xce:
+        case 0xd2: n = 4; break;
+        case 0xcf:
+        case 0xd3: n = 8; break;
         case 0xd4: n = 2; break;
         case 0xd5: n = 3; break;
         case 0xd6: n = 5; break;
         case 0xd7: n = 9; break;
         case 0xd8: n = 17; break;
-        case 0xdc: case 0xdd: case 0xde: case 0xdf: {
+        case 0xdc:
+        case 0xdd:
+        case 0xde:
+        case 0xdf: {
             uint64_t count;
             if (read_len(s, c <= 0xdd ? (c == 0xdc ? 2 : 4) : (c == 0xde ? 2 : 4), &count)) {
                 *why = "truncated msgpack";
@@ -100,9 +119,7 @@ static int skim(skimmer *s, int depth, const char **why)
             items = c >= 0xde ? 2 * count : count;
             break;
         }
-        default:
-            *why = "invalid msgpack (byte 0xc1)";
-            return -1;
+        default: *why = "invalid msgpack (byte 0xc1)"; return -1;
         }
         if (lb) {
             uint64_t l;
@@ -135,8 +152,7 @@ static int skim(skimmer *s, int depth, const char **why)
 
 /* Parses exactly one msgpack object from buf (trailing bytes allowed only
  * when allow_trailing).  0 and *res (destroy it) or -1 and *why. */
-static int unpack_one(const void *buf, size_t len, bool allow_trailing,
-                      msgpack_unpacked *res, const char **why)
+static int unpack_one(const void *buf, size_t len, bool allow_trailing, msgpack_unpacked *res, const char **why)
 {
     skimmer s = {buf, len, 0};
     if (skim(&s, 0, why)) return -1;
@@ -212,12 +228,8 @@ static char *number_text(decoder *d, const msgpack_object *o)
     const char *p, *why = "not a number";
     size_t n;
     switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64);
-        return sf_strdup(buf);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        snprintf(buf, sizeof buf, "%" PRId64, o->via.i64);
-        return sf_strdup(buf);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64); return sf_strdup(buf);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: snprintf(buf, sizeof buf, "%" PRId64, o->via.i64); return sf_strdup(buf);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         if (!isfinite(o->via.f64)) {
@@ -225,8 +237,7 @@ static char *number_text(decoder *d, const msgpack_object *o)
             return NULL;
         }
         return sfv_num_from_double(o->via.f64);
-    default:
-        break;
+    default: break;
     }
     if (!as_bytes(o, &p, &n)) {
         expected(d, "number", o);
@@ -274,14 +285,12 @@ static bool refine_int(const msgpack_object *o, int64_t *out)
 static int refine_bound(decoder *d, const msgpack_object *o, char **text, bool *incl)
 {
     const char *bad = "numeric bound refinement must be a [number, bool] array";
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2)
-        return sfv_fail(d->err, &d->path, "%s", bad);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2) return sfv_fail(d->err, &d->path, "%s", bad);
     const msgpack_object *num = &o->via.array.ptr[0], *inc = &o->via.array.ptr[1];
     if (inc->type != MSGPACK_OBJECT_BOOLEAN) return sfv_fail(d->err, &d->path, "%s", bad);
     if (num->type == MSGPACK_OBJECT_NIL || num->type == MSGPACK_OBJECT_EXT)
         return sfv_fail(d->err, &d->path, "%s", bad);
-    if ((num->type == MSGPACK_OBJECT_FLOAT32 || num->type == MSGPACK_OBJECT_FLOAT64) && isinf(num->via.f64))
-        return 1;
+    if ((num->type == MSGPACK_OBJECT_FLOAT32 || num->type == MSGPACK_OBJECT_FLOAT64) && isinf(num->via.f64)) return 1;
     char *t = number_text(d, num);
     if (!t) return -1;
     free(*text);
@@ -315,8 +324,8 @@ static sf_value *collapse(const sf_refinements *r, const sf_type *t)
 
 static bool refine_empty(const sf_refinements *r)
 {
-    return !r->not_null && !r->string_prefix && !r->number_lower && !r->number_upper &&
-           !r->has_length_lower && !r->has_length_upper;
+    return !r->not_null && !r->string_prefix && !r->number_lower && !r->number_upper && !r->has_length_lower &&
+           !r->has_length_upper;
 }
 
 /* Longest prefix of s (n bytes) within max bytes that ends on a character
@@ -336,8 +345,8 @@ static size_t safe_prefix_len(const char *s, size_t n, size_t max)
 }
 
 /* One entry of a refinement map. */
-static int refine_entry(decoder *d, const msgpack_object *key, const msgpack_object *val,
-                        const sf_type *t, sf_refinements *r, bool *is_null)
+static int refine_entry(decoder *d, const msgpack_object *key, const msgpack_object *val, const sf_type *t,
+                        sf_refinements *r, bool *is_null)
 {
     int64_t k;
     if (!refine_int(key, &k)) return sfv_fail(d->err, &d->path, "unknown value refinement key is not an integer");
@@ -350,11 +359,11 @@ static int refine_entry(decoder *d, const msgpack_object *key, const msgpack_obj
         else if (val->type == MSGPACK_OBJECT_BOOLEAN) {
             r->not_null = !val->via.boolean;
             *is_null = val->via.boolean;
-        } else
-            return sfv_fail(d->err, &d->path, "null refinement is not boolean");
+        } else return sfv_fail(d->err, &d->path, "null refinement is not boolean");
         return 0;
     case 2:
-        if (t->kind != SF_TYPE_STRING) return sfv_fail(d->err, &d->path, "string prefix refinement for non-string type");
+        if (t->kind != SF_TYPE_STRING)
+            return sfv_fail(d->err, &d->path, "string prefix refinement for non-string type");
         if (!as_bytes(val, &p, &n)) return sfv_fail(d->err, &d->path, "string prefix refinement is not a string");
         if (!sfv_utf8_valid(p, n)) return sfv_fail(d->err, &d->path, "string prefix refinement is not valid UTF-8");
         n = safe_prefix_len(p, n, PREFIX_MAX);
@@ -364,9 +373,12 @@ static int refine_entry(decoder *d, const msgpack_object *key, const msgpack_obj
         return 0;
     case 3:
     case 4:
-        if (t->kind != SF_TYPE_NUMBER) return sfv_fail(d->err, &d->path, "numeric bound refinement for non-number type");
+        if (t->kind != SF_TYPE_NUMBER)
+            return sfv_fail(d->err, &d->path, "numeric bound refinement for non-number type");
         return refine_bound(d, val, k == 3 ? &r->number_lower : &r->number_upper,
-                            k == 3 ? &r->number_lower_incl : &r->number_upper_incl) < 0 ? -1 : 0;
+                            k == 3 ? &r->number_lower_incl : &r->number_upper_incl) < 0
+                   ? -1
+                   : 0;
     case 5:
     case 6:
         if (!is_collection(t)) return sfv_fail(d->err, &d->path, "length bound refinement for non-collection type");
@@ -380,8 +392,7 @@ static int refine_entry(decoder *d, const msgpack_object *key, const msgpack_obj
             r->length_upper = len != INT64_MAX ? len : 0;
         }
         return 0;
-    default: /* keys from the future: ignored, as go-cty does */
-        return 0;
+    default: /* keys from the future: ignored, as go-cty does */ return 0;
     }
 }
 
@@ -463,7 +474,9 @@ static int decode_seq(decoder *d, const msgpack_object *o, const sf_type *t, int
     const msgpack_object_array *a = &o->via.array;
     if (t->kind == SF_TYPE_TUPLE && a->size != t->n)
         return sfv_fail(d->err, &d->path, "expected a tuple of %zu elements, got %" PRIu32, t->n, a->size);
-    sf_value *v = t->kind == SF_TYPE_LIST ? sf_value_list() : t->kind == SF_TYPE_SET ? sf_value_set() : sf_value_tuple();
+    sf_value *v = t->kind == SF_TYPE_LIST  ? sf_value_list()
+                  : t->kind == SF_TYPE_SET ? sf_value_set()
+                                           : sf_value_tuple();
     v->elems = sfv_calloc(a->size, sizeof *v->elems);
     for (uint32_t i = 0; i < a->size; i++) {
         size_t mark = d->path.len;
@@ -496,8 +509,8 @@ static int decode_map(decoder *d, const msgpack_object *o, const sf_type *t, int
         else sfv_path_key(&d->path, key);
         const sf_type *et = object ? sf_type_attr(t, key) : t->elem;
         sf_value *e = NULL;
-        int rc = et ? decode(d, &m->ptr[i].val, et, depth + 1, &e)
-                    : sfv_fail(d->err, &d->path, "unsupported attribute");
+        int rc =
+            et ? decode(d, &m->ptr[i].val, et, depth + 1, &e) : sfv_fail(d->err, &d->path, "unsupported attribute");
         sfv_path_pop(&d->path, mark);
         if (rc) {
             free(key);
@@ -553,8 +566,7 @@ static int decode(decoder *d, const msgpack_object *o, const sf_type *t, int dep
     return sfv_fail(d->err, &d->path, "unsupported type");
 }
 
-int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t,
-                          sf_value **out, char **err)
+int sf_value_from_msgpack(const void *buf, size_t len, const sf_type *t, sf_value **out, char **err)
 {
     *out = NULL;
     if (err) *err = NULL;
@@ -835,8 +847,7 @@ static int encode(encoder *e, const sf_value *v, const sf_type *t, int depth)
 
 /* *buf is malloc'd (caller frees with free()).  Attributes absent from an
  * object value are written as null. */
-int sf_value_to_msgpack(const sf_value *v, const sf_type *t,
-                        void **buf, size_t *len, char **err)
+int sf_value_to_msgpack(const sf_value *v, const sf_type *t, void **buf, size_t *len, char **err)
 {
     *buf = NULL;
     *len = 0;

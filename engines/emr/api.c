@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSON *body, bool idempotent,
-                cJSON **out, sf_aws_error *err)
+int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSON *body, bool idempotent, cJSON **out,
+                sf_aws_error *err)
 {
     return sf_aws_json_call(c, ctx, "emr", "ElasticMapReduce", operation, body, idempotent, out, err);
 }
@@ -18,7 +18,8 @@ static bool not_found(const sf_aws_error *e)
 {
     if (sf_aws_error_is(e, "ResourceNotFoundException") || sf_aws_error_is(e, "ClusterNotFound")) return true;
     return sf_aws_error_is(e, "InvalidRequestException") && e->message &&
-           (strstr(e->message, "is not valid") || strstr(e->message, "not found") || strstr(e->message, "does not exist"));
+           (strstr(e->message, "is not valid") || strstr(e->message, "not found") ||
+            strstr(e->message, "does not exist"));
 }
 
 int sf_emr_describe(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **cluster, sf_aws_error *err)
@@ -54,4 +55,3 @@ const char *sf_emr_str(const cJSON *j, const char *path)
     }
     return cJSON_GetStringValue(j);
 }
-

@@ -87,7 +87,10 @@ static void walk(const char *base, const char *rel, file_list *l)
     closedir(d);
 }
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Packages beside the script: directories with __init__.py.  *name gets
  * "<package>.zip" for one, "packages.zip" for several. */
@@ -140,23 +143,24 @@ static void u16(sf_buf *b, uint32_t v)
 
 static void u32(sf_buf *b, uint32_t v)
 {
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
     sf_buf_append(b, x, 4);
 }
 
 /* The fields local and central headers share from "version needed" on. */
 static void common(sf_buf *b, uint32_t crc, size_t size, size_t name_len)
 {
-    u16(b, 20);     /* version needed */
-    u16(b, 0x800);  /* flags: names are UTF-8 */
-    u16(b, 0);      /* stored */
-    u16(b, 0);      /* time 00:00 */
-    u16(b, 0x21);   /* date 1980-01-01 */
+    u16(b, 20);    /* version needed */
+    u16(b, 0x800); /* flags: names are UTF-8 */
+    u16(b, 0);     /* stored */
+    u16(b, 0);     /* time 00:00 */
+    u16(b, 0x21);  /* date 1980-01-01 */
     u32(b, crc);
     u32(b, (uint32_t)size);
     u32(b, (uint32_t)size);
     u16(b, (uint32_t)name_len);
-    u16(b, 0);      /* extra */
+    u16(b, 0); /* extra */
 }
 
 int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *out)
@@ -180,10 +184,10 @@ int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *o
         u32(&central, 0x02014b50);
         u16(&central, 20); /* made by */
         common(&central, crc, data[i].len, nl);
-        u16(&central, 0);  /* comment */
-        u16(&central, 0);  /* disk */
-        u16(&central, 0);  /* internal attributes */
-        u32(&central, 0);  /* external attributes */
+        u16(&central, 0); /* comment */
+        u16(&central, 0); /* disk */
+        u16(&central, 0); /* internal attributes */
+        u32(&central, 0); /* external attributes */
         u32(&central, (uint32_t)off);
         sf_buf_append(&central, names[i], nl);
     }
@@ -219,8 +223,9 @@ static char *upload(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, const s
         rc = sf_aws_s3_put(c, ctx, bucket, key, data->data, data->len, content_type, &err);
     char *uri = NULL;
     if (rc == 0) uri = sf_fmt("s3://%s/%s", bucket, key);
-    else sf_aws_diag_error(diags, path, "Cannot upload the stage's code", &err,
-                           "The code goes next to the lake's data: the credentials need s3:PutObject there.");
+    else
+        sf_aws_diag_error(diags, path, "Cannot upload the stage's code", &err,
+                          "The code goes next to the lake's data: the credentials need s3:PutObject there.");
     sf_aws_error_clear(&err);
     free(key);
     free(bucket);
@@ -253,12 +258,14 @@ int sf_emr_upload_code(sf_aws_client *c, sf_ctx *ctx, const char *root_uri, cons
         for (size_t i = 0; i < files.n && rc == 0; i++) {
             char *full = sf_fmt("%s/%s", dir, files.names[i]);
             rc = read_file(full, &data[i]);
-            if (rc != 0) sf_diag_error(diags, path, "Cannot read the script's package", "%s: %s.", full, strerror(errno));
+            if (rc != 0)
+                sf_diag_error(diags, path, "Cannot read the script's package", "%s: %s.", full, strerror(errno));
             free(full);
         }
         sf_buf zip = {0};
         if (rc == 0 && sf_emr_zip((const char *const *)files.names, data, files.n, &zip) != 0) {
-            sf_diag_error(diags, path, "Cannot bundle the script's package", "The packages beside %s exceed 4 GiB.", script);
+            sf_diag_error(diags, path, "Cannot bundle the script's package", "The packages beside %s exceed 4 GiB.",
+                          script);
             rc = -1;
         }
         if (rc == 0) {

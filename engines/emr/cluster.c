@@ -106,7 +106,8 @@ static cJSON *run_job_flow_body(sf_aws_client *c, const char *name, const sf_emr
     cJSON *inst = cJSON_AddObjectToObject(b, "Instances");
     cJSON *groups = cJSON_AddArrayToObject(inst, "InstanceGroups");
     cJSON_AddItemToArray(groups, instance_group("MASTER", "Master", s->master_instance_type, 1, s->market));
-    cJSON_AddItemToArray(groups, instance_group("CORE", "Core", s->core_instance_type, s->core_instance_count, s->market));
+    cJSON_AddItemToArray(groups,
+                         instance_group("CORE", "Core", s->core_instance_type, s->core_instance_count, s->market));
     cJSON_AddBoolToObject(inst, "KeepJobFlowAliveWhenNoSteps", true);
     cJSON_AddBoolToObject(inst, "TerminationProtected", false);
     if (s->subnet_id) cJSON_AddStringToObject(inst, "Ec2SubnetId", s->subnet_id);
@@ -146,8 +147,7 @@ static cJSON *run_job_flow_body(sf_aws_client *c, const char *name, const sf_emr
 static bool has_tag(const cJSON *cluster, const char *key, const char *value)
 {
     const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(cluster, "Tags"))
-    {
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(cluster, "Tags")) {
         const char *k = sf_emr_str(t, "Key"), *v = sf_emr_str(t, "Value");
         if (k && v && strcmp(k, key) == 0 && strcmp(v, value) == 0) return true;
     }
@@ -173,8 +173,7 @@ static int find_by_token(sf_aws_client *c, sf_ctx *ctx, const char *name, const 
         cJSON_Delete(body);
         if (rc != 0) return -1;
         const cJSON *cl;
-        cJSON_ArrayForEach(cl, cJSON_GetObjectItemCaseSensitive(out, "Clusters"))
-        {
+        cJSON_ArrayForEach(cl, cJSON_GetObjectItemCaseSensitive(out, "Clusters")) {
             const char *cid = sf_emr_str(cl, "Id"), *cname = sf_emr_str(cl, "Name");
             if (found || !cid || !cname || strcmp(cname, name) != 0) continue;
             cJSON *desc = NULL;
@@ -197,9 +196,9 @@ static int find_by_token(sf_aws_client *c, sf_ctx *ctx, const char *name, const 
 /* IAM takes a while to show a new instance profile to EMR: worth a retry. */
 static bool iam_propagation(const sf_aws_error *e)
 {
-    return e->message && (strstr(e->message, "Invalid InstanceProfile") ||
-                          strstr(e->message, "Failed to authorize instance profile") ||
-                          strstr(e->message, "instance profile"));
+    return e->message &&
+           (strstr(e->message, "Invalid InstanceProfile") ||
+            strstr(e->message, "Failed to authorize instance profile") || strstr(e->message, "instance profile"));
 }
 
 /* RunJobFlow, safe to repeat: 0 with *id, -1 with a diagnostic. */
@@ -294,7 +293,9 @@ static int wait_ready(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **clu
         }
         if (state && (!last || strcmp(last, state) != 0)) {
             sf_log(ctx, SF_LOG_INFO, "emr: cluster %s is %s", id, state);
-            last = strcmp(state, "STARTING") == 0 ? "STARTING" : strcmp(state, "BOOTSTRAPPING") == 0 ? "BOOTSTRAPPING" : NULL;
+            last = strcmp(state, "STARTING") == 0        ? "STARTING"
+                   : strcmp(state, "BOOTSTRAPPING") == 0 ? "BOOTSTRAPPING"
+                                                         : NULL;
         }
         cJSON_Delete(cl);
         if (sf_emr_poll_wait(&poll, ctx) != 0) break;
@@ -363,8 +364,7 @@ static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **grou
     cJSON_Delete(body);
     if (rc != 0) return -1;
     const cJSON *g;
-    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(out, "InstanceGroups"))
-    {
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(out, "InstanceGroups")) {
         const char *role = sf_emr_str(g, "InstanceGroupType");
         if (!role) role = sf_emr_str(g, "InstanceRole");
         if (!role || strcmp(role, "CORE") != 0) continue;
@@ -382,10 +382,12 @@ static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **grou
 static sf_value *imported_spec(const cJSON *cl)
 {
     sf_value *v = sf_value_object();
-    const char *keys[][2] = {{"release_label", "ReleaseLabel"}, {"service_role", "ServiceRole"},
+    const char *keys[][2] = {{"release_label", "ReleaseLabel"},
+                             {"service_role", "ServiceRole"},
                              {"instance_profile", "Ec2InstanceAttributes.IamInstanceProfile"},
                              {"subnet_id", "Ec2InstanceAttributes.Ec2SubnetId"},
-                             {"key_name", "Ec2InstanceAttributes.Ec2KeyName"}, {"log_uri", "LogUri"}};
+                             {"key_name", "Ec2InstanceAttributes.Ec2KeyName"},
+                             {"log_uri", "LogUri"}};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const char *s = sf_emr_str(cl, keys[i][1]);
         sf_value_put(v, keys[i][0], s && *s ? sf_value_string(s) : sf_value_null());
@@ -410,16 +412,19 @@ static void fill_info(const cJSON *cl, sf_value *spec_owned, int64_t core_count,
     const char *dns = sf_emr_str(cl, "MasterPublicDnsName");
     out->master_url = sf_strdup("yarn");
     out->web_ui_url = dns && *dns ? sf_fmt("http://%s:18080", dns) : NULL;
-    const cJSON *created = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
-                                                                cJSON_GetObjectItemCaseSensitive(cl, "Status"), "Timeline"),
-                                                            "CreationDateTime");
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cl, "Status"), "Timeline"),
+        "CreationDateTime");
     if (cJSON_IsNumber(created)) out->created_at = rfc3339(created->valuedouble);
     else if (cJSON_IsString(created)) out->created_at = sf_strdup(created->valuestring);
     if (spec_owned && core_count > 0) sf_value_put(spec_owned, "core_instance_count", sf_value_int(core_count));
     out->spec = spec_owned;
     sf_value *d = sf_value_map();
-    const char *facts[][2] = {{"cluster_id", "Id"}, {"cluster_arn", "ClusterArn"}, {"master_public_dns", "MasterPublicDnsName"},
-                              {"release_label", "ReleaseLabel"}, {"log_uri", "LogUri"}};
+    const char *facts[][2] = {{"cluster_id", "Id"},
+                              {"cluster_arn", "ClusterArn"},
+                              {"master_public_dns", "MasterPublicDnsName"},
+                              {"release_label", "ReleaseLabel"},
+                              {"log_uri", "LogUri"}};
     for (size_t i = 0; i < sizeof facts / sizeof *facts; i++) {
         const char *s = sf_emr_str(cl, facts[i][1]);
         if (s && *s) sf_value_put(d, facts[i][0], sf_value_string(s));
@@ -442,7 +447,8 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
     }
     sf_aws_error_clear(&err);
     if (rc == 1 || ended(sf_emr_str(cl, "Status.State"))) {
-        sf_log(ctx, SF_LOG_INFO, "emr: cluster %s is %s: gone", id, rc == 1 ? "unknown" : sf_emr_str(cl, "Status.State"));
+        sf_log(ctx, SF_LOG_INFO, "emr: cluster %s is %s: gone", id,
+               rc == 1 ? "unknown" : sf_emr_str(cl, "Status.State"));
         cJSON_Delete(cl);
         return 1;
     }
@@ -454,7 +460,8 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
         cJSON_Delete(cl);
         return -1;
     }
-    sf_value *spec = known_spec ? sf_value_copy(known_spec) : sf_emr_spec_from_tags(cJSON_GetObjectItemCaseSensitive(cl, "Tags"));
+    sf_value *spec =
+        known_spec ? sf_value_copy(known_spec) : sf_emr_spec_from_tags(cJSON_GetObjectItemCaseSensitive(cl, "Tags"));
     if (!spec) spec = imported_spec(cl);
     fill_info(cl, spec, requested, sf_aws_client_region(c, NULL), out);
     if (group) sf_value_put(out->details, "core_instance_group_id", sf_value_string(group));
@@ -511,8 +518,7 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
 }
 
 sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                     const sf_cluster_info *recorded, sf_cluster_info *out,
-                                     sf_diags *diags)
+                                     const sf_cluster_info *recorded, sf_cluster_info *out, sf_diags *diags)
 {
     (void)recorded; /* EMR itself is the record: the id is enough */
     sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
@@ -636,7 +642,8 @@ sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, co
     }
     sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
     sf_engine_status st = SF_ENGINE_ERROR;
-    if (c && retag(c, ctx, id, old_spec, new_spec, diags) == 0 && resize(c, ctx, id, s.core_instance_count, diags) == 0) {
+    if (c && retag(c, ctx, id, old_spec, new_spec, diags) == 0 &&
+        resize(c, ctx, id, s.core_instance_count, diags) == 0) {
         sf_value *resolved = sf_emr_spec_resolved(new_spec);
         int rc = describe_info(c, ctx, id, resolved, out, diags);
         sf_value_free(resolved);

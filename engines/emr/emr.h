@@ -46,10 +46,10 @@ typedef struct sf_emr_spec {
     int64_t core_instance_count;
     char *market;
     char *subnet_id, *key_name, *service_role, *instance_profile, *log_uri;
-    char *idle_timeout;      /* as written ("1h") */
+    char *idle_timeout; /* as written ("1h") */
     int64_t idle_timeout_s;
     char *configurations_json;
-    sf_aws_header *tags;     /* user tags */
+    sf_aws_header *tags; /* user tags */
     size_t n_tags;
     sf_emr_bootstrap *bootstrap;
     size_t n_bootstrap;
@@ -75,8 +75,8 @@ void sf_emr_validate_idle(const sf_value *v, const char *path, sf_diags *d);
 /* ---- api.c ----------------------------------------------------------------- */
 
 /* One EMR call: 0 with *out, or -1 with *err. */
-int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSON *body, bool idempotent,
-                cJSON **out, sf_aws_error *err);
+int sf_emr_call(sf_aws_client *c, sf_ctx *ctx, const char *operation, const cJSON *body, bool idempotent, cJSON **out,
+                sf_aws_error *err);
 /* DescribeCluster: 0 with *cluster (the "Cluster" object, detached), 1 when
  * no such cluster, -1 error. */
 int sf_emr_describe(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **cluster, sf_aws_error *err);
@@ -102,11 +102,10 @@ void sf_emr_poll_reset(sf_emr_poll *p);
 
 /* ---- cluster.c ------------------------------------------------------------- */
 
-sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name,
-                                       const sf_value *spec, sf_cluster_info *out, sf_diags *diags);
+sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
+                                       sf_cluster_info *out, sf_diags *diags);
 sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                     const sf_cluster_info *recorded, sf_cluster_info *out,
-                                     sf_diags *diags);
+                                     const sf_cluster_info *recorded, sf_cluster_info *out, sf_diags *diags);
 sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                        const sf_cluster_info *recorded, const sf_value *old_spec,
                                        const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags);

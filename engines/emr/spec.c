@@ -27,7 +27,8 @@ void sf_emr_validate_release(const sf_value *v, const char *path, sf_diags *d)
     if (s && strncmp(s, "emr-", 4) != 0)
         sf_diag_error(d, path, "Invalid EMR release label",
                       "\"%s\" is not an EMR release label: they start with \"emr-\", e.g. \"emr-7.13.0\" or "
-                      "\"emr-spark-8.0.0\".", s);
+                      "\"emr-spark-8.0.0\".",
+                      s);
 }
 
 void sf_emr_validate_idle(const sf_value *v, const char *path, sf_diags *d)
@@ -38,7 +39,8 @@ void sf_emr_validate_idle(const sf_value *v, const char *path, sf_diags *d)
     if (sf_duration_parse(s, &ms) != 0 || ms < 60000 || ms > 604800000LL || ms % 1000)
         sf_diag_error(d, path, "Invalid idle timeout",
                       "\"%s\" is not an idle timeout EMR accepts: a duration between 60s and 168h (7 days) in "
-                      "whole seconds, e.g. \"30m\" or \"1h\".", s);
+                      "whole seconds, e.g. \"30m\" or \"1h\".",
+                      s);
 }
 
 static void validate_market(const sf_value *v, const char *path, sf_diags *d)
@@ -101,14 +103,16 @@ static const sf_attr_def emr_attrs[] = {
     {"instance_profile", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "IAM instance profile of the nodes (EMR's job flow role): what the Spark jobs may read and write.",
      "\"EMR_EC2_DefaultRole\""},
-    {"log_uri", "string", SF_ATTR_OPTIONAL, "S3 location for the cluster's and the steps' logs, e.g. `s3://bucket/logs/`.",
-     NULL, validate_s3_uri},
+    {"log_uri", "string", SF_ATTR_OPTIONAL,
+     "S3 location for the cluster's and the steps' logs, e.g. `s3://bucket/logs/`.", NULL, validate_s3_uri},
     {"idle_timeout", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Auto-termination: the cluster terminates itself after being idle this long (60s to 7 days), so a forgotten "
-     "cluster stops costing money. The next plan then recreates it.", "\"1h\"", sf_emr_validate_idle},
+     "cluster stops costing money. The next plan then recreates it.",
+     "\"1h\"", sf_emr_validate_idle},
     {"configurations_json", "string", SF_ATTR_OPTIONAL,
      "EMR configurations as a JSON list, e.g. `jsonencode([{Classification = \"spark-defaults\", Properties = "
-     "{\"spark.sql.shuffle.partitions\" = \"64\"}}])`.", NULL, validate_json_list},
+     "{\"spark.sql.shuffle.partitions\" = \"64\"}}])`.",
+     NULL, validate_json_list},
     {"tags", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Tags of the cluster (and its instances), on top of the provider's `default_tags`. Changing them "
      "updates the cluster in place."},
@@ -221,8 +225,8 @@ static void free_list(char **l, size_t n)
 
 void sf_emr_spec_clear(sf_emr_spec *s)
 {
-    char *strs[] = {s->release_label, s->master_instance_type, s->core_instance_type, s->market, s->subnet_id,
-                    s->key_name, s->service_role, s->instance_profile, s->log_uri, s->idle_timeout,
+    char *strs[] = {s->release_label,      s->master_instance_type, s->core_instance_type, s->market,  s->subnet_id,
+                    s->key_name,           s->service_role,         s->instance_profile,   s->log_uri, s->idle_timeout,
                     s->configurations_json};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) free(strs[i]);
     free_list(s->applications, s->n_applications);
@@ -277,8 +281,8 @@ sf_value *sf_emr_spec_from_tags(const cJSON *tags)
         snprintf(key, sizeof key, SPEC_TAG "%zu", k);
         const char *part = NULL;
         const cJSON *tag;
-        cJSON_ArrayForEach(tag, tags) if (sf_emr_str(tag, "Key") && strcmp(sf_emr_str(tag, "Key"), key) == 0) part =
-            sf_emr_str(tag, "Value");
+        cJSON_ArrayForEach(tag, tags)
+            if (sf_emr_str(tag, "Key") && strcmp(sf_emr_str(tag, "Key"), key) == 0) part = sf_emr_str(tag, "Value");
         if (!part) break;
         sf_buf_puts(&b64, part);
     }

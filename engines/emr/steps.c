@@ -35,14 +35,17 @@ typedef struct run_ctx {
     sf_aws_client *c;
     const sf_run_spec *run;
     const char *cluster;
-    char *root;           /* lake root: where _sparkflow/code goes */
-    char **step_ids;      /* per stage, malloc'd */
-    char **metrics_uris;  /* per stage */
-    bool *final;          /* per stage: result complete */
-    char *log_uri;        /* the cluster's LogUri as s3://…/ or NULL */
+    char *root;          /* lake root: where _sparkflow/code goes */
+    char **step_ids;     /* per stage, malloc'd */
+    char **metrics_uris; /* per stage */
+    bool *final;         /* per stage: result complete */
+    char *log_uri;       /* the cluster's LogUri as s3://…/ or NULL */
 } run_ctx;
 
-static int64_t wall_ms(void) { return sf_time_wall_ms(); }
+static int64_t wall_ms(void)
+{
+    return sf_time_wall_ms();
+}
 
 static char *step_name(const sf_run_spec *run, size_t i)
 {
@@ -81,8 +84,10 @@ static cJSON *step_json(const run_ctx *r, size_t i, const char *script_uri, cons
         ARG(py_files);
     }
     ARG(script_uri);
-    const char *std_args[][2] = {{"--input", r->run->input_uri}, {"--work", r->run->work_uri},
-                                 {"--reference", r->run->reference_uri}, {"--metrics", r->metrics_uris[i]}};
+    const char *std_args[][2] = {{"--input", r->run->input_uri},
+                                 {"--work", r->run->work_uri},
+                                 {"--reference", r->run->reference_uri},
+                                 {"--metrics", r->metrics_uris[i]}};
     for (size_t k = 0; k < 4; k++) {
         if (!std_args[k][1]) continue;
         ARG(std_args[k][0]);
@@ -206,7 +211,8 @@ static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **w
         }
         cJSON_Delete(j);
     } else if (rc == 1) {
-        *why = sf_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract in dags/README.md)", uri);
+        *why =
+            sf_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract in dags/README.md)", uri);
     } else {
         char *t = sf_aws_error_text(&err);
         *why = sf_fmt("cannot read the metrics at %s: %s", uri, t);
@@ -320,7 +326,7 @@ static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, s
         const char *log = sf_emr_str(step, "Status.FailureDetails.LogFile");
         res->status = sf_strdup("failed");
         res->reason = sf_fmt("EMR step %s FAILED: %s%s%s", r->step_ids[i], reason ? reason : "no reason given",
-                                 msg ? ": " : "", msg ? msg : "");
+                             msg ? ": " : "", msg ? msg : "");
         if (log) {
             free(res->log);
             res->log = sf_strdup(log);
@@ -328,7 +334,7 @@ static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, s
         res->log_tail = log_tail(r, ctx, log);
         if (!res->log_tail)
             res->log_tail = sf_fmt("%s%s(the step's stdout/stderr are under %s)", msg ? msg : "", msg ? "\n" : "",
-                                       log ? log : "the cluster's log_uri");
+                                   log ? log : "the cluster's log_uri");
         *failed = true;
     } else { /* CANCELLED, INTERRUPTED */
         res->status = sf_strdup("cancelled");
@@ -361,8 +367,7 @@ static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *fa
     }
     int changed = 0;
     const cJSON *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(out, "Steps"))
-    {
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(out, "Steps")) {
         const char *id = sf_emr_str(s, "Id");
         for (size_t i = 0; id && i < r->run->n_stages; i++) {
             if (r->final[i] || strcmp(r->step_ids[i], id) != 0) continue;
@@ -371,8 +376,8 @@ static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *fa
                 r->final[i] = true;
                 changed++;
             } else if (!was_running && results[i].started_at_ms) {
-                sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s (%s) running", r->run->pipeline,
-                       r->run->stages[i].name, id);
+                sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s (%s) running", r->run->pipeline, r->run->stages[i].name,
+                       id);
                 changed++;
             }
         }
@@ -452,7 +457,10 @@ static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
                       "EMR cluster %s is %s. Run `terraform apply` so the cluster is created again (its idle "
                       "timeout may have terminated it), then the pipeline runs on it.",
-                      r->cluster, rc == 1 ? "unknown to EMR" : state ? state : "in an unknown state");
+                      r->cluster,
+                      rc == 1 ? "unknown to EMR"
+                      : state ? state
+                              : "in an unknown state");
     sf_aws_error_clear(&err);
     cJSON_Delete(cl);
     return ok;
@@ -528,7 +536,8 @@ sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, cons
     r.metrics_uris = calloc(n + 1, sizeof *r.metrics_uris);
     r.final = calloc(n + 1, sizeof *r.final);
     if (!r.step_ids || !r.metrics_uris || !r.final) abort();
-    for (size_t i = 0; i < n; i++) r.metrics_uris[i] = sf_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
+    for (size_t i = 0; i < n; i++)
+        r.metrics_uris[i] = sf_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
     sf_engine_status st = SF_ENGINE_ERROR;
     int64_t t0 = sf_time_mono_ms();
     if (!r.root) {

@@ -61,9 +61,11 @@ static void env_free(env_list *e)
 static bool env_overridden(const char *entry)
 {
     static const char *const ours[] = {
-        "SPARK_HOME=", "JAVA_HOME=", "SPARK_LOCAL_IP=", "SPARK_LOG_DIR=",
-        "SPARK_NO_DAEMONIZE=", "SPARK_DAEMON_JAVA_OPTS=", "SPARK_LOCAL_DIRS=",
-        "SPARK_WORKER_DIR=", "SPARK_PUBLIC_DNS=", NULL,
+        "SPARK_HOME=",         "JAVA_HOME=",
+        "SPARK_LOCAL_IP=",     "SPARK_LOG_DIR=",
+        "SPARK_NO_DAEMONIZE=", "SPARK_DAEMON_JAVA_OPTS=",
+        "SPARK_LOCAL_DIRS=",   "SPARK_WORKER_DIR=",
+        "SPARK_PUBLIC_DNS=",   NULL,
     };
     for (size_t i = 0; ours[i]; i++)
         if (strncmp(entry, ours[i], strlen(ours[i])) == 0) return true;
@@ -88,11 +90,10 @@ static env_list daemon_env(const sf_local_cluster *c, const char *local_dirs)
      * recorded must be the ports in use.  Unless the user tunes the daemons'
      * JVM, start it lean: master and worker only route messages (executors
      * are separate JVMs), and C1 with the serial GC starts ~30% faster. */
-    if (user_opts && *user_opts)
-        env_push(&e, sf_fmt("SPARK_DAEMON_JAVA_OPTS=%s -Dspark.port.maxRetries=0", user_opts));
+    if (user_opts && *user_opts) env_push(&e, sf_fmt("SPARK_DAEMON_JAVA_OPTS=%s -Dspark.port.maxRetries=0", user_opts));
     else
         env_push(&e, sf_strdup("SPARK_DAEMON_JAVA_OPTS=-Dspark.port.maxRetries=0 "
-                                     "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
+                               "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
     if (local_dirs) env_push(&e, sf_fmt("SPARK_LOCAL_DIRS=%s", local_dirs));
     return e;
 }
@@ -114,8 +115,8 @@ static void truncate_log(const char *log)
 }
 
 /* Error diagnostic: reason, then the last lines of each log. */
-static void diag_with_logs(sf_diags *diags, const char *summary, const char *reason,
-                           const sf_local_proc *const *procs, size_t n)
+static void diag_with_logs(sf_diags *diags, const char *summary, const char *reason, const sf_local_proc *const *procs,
+                           size_t n)
 {
     char *detail = sf_strdup(reason);
     for (size_t i = 0; i < n; i++) {
@@ -133,8 +134,7 @@ static void diag_with_logs(sf_diags *diags, const char *summary, const char *rea
 static char *ctx_why(sf_ctx *ctx, const char *what)
 {
     const char *r = sf_ctx_reason(ctx);
-    return sf_fmt("%s: the operation was %s before it finished.", what,
-                        r ? r : "stopped");
+    return sf_fmt("%s: the operation was %s before it finished.", what, r ? r : "stopped");
 }
 
 /* Record what was just spawned, so that even if this provider dies before
@@ -159,8 +159,7 @@ static int spawn_master(const sf_local_cluster *c, sf_local_proc *m, char **err)
     snprintf(port, sizeof port, "%d", m->port);
     snprintf(webui, sizeof webui, "%d", m->webui_port);
     char *spark_class = sf_fmt("%s/bin/spark-class", c->spec.spark_home);
-    char *argv[] = {spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", port,
-                    "--webui-port", webui, NULL};
+    char *argv[] = {spark_class, MASTER_CLASS, "--host", "127.0.0.1", "--port", port, "--webui-port", webui, NULL};
     env_list env = daemon_env(c, NULL);
     truncate_log(m->log);
     int rc = sf_local_spawn_detached(argv, env.v, m->log, m, err);
@@ -211,8 +210,7 @@ int sf_local_start_master(sf_ctx *ctx, sf_local_cluster *c, sf_diags *diags)
         char *why = NULL;
         wait_result res = WAIT_FAILED;
         if (spawn_master(c, m, &why) == 0) {
-            sf_log(ctx, SF_LOG_DEBUG, "local %s: master pid %d on ports %d/%d", c->id, m->pid,
-                   m->port, m->webui_port);
+            sf_log(ctx, SF_LOG_DEBUG, "local %s: master pid %d on ports %d/%d", c->id, m->pid, m->port, m->webui_port);
             note_spawned(c);
             res = wait_master(ctx, m, &why);
         }
@@ -225,7 +223,8 @@ int sf_local_start_master(sf_ctx *ctx, sf_local_cluster *c, sf_diags *diags)
         }
         if (res == WAIT_PORT_TAKEN)
             why = sf_fmt("The Spark master could not bind its ports in %d attempts "
-                               "(another process took them).", PORT_ATTEMPTS);
+                         "(another process took them).",
+                         PORT_ATTEMPTS);
         const sf_local_proc *shown[] = {m};
         diag_with_logs(diags, "Spark master did not start", why, shown, 1);
         free(why);
@@ -249,10 +248,10 @@ static int spawn_worker(const sf_local_cluster *c, size_t i, sf_local_proc *w, c
     char *spark_class = sf_fmt("%s/bin/spark-class", c->spec.spark_home);
     char *dir = sf_fmt("%s/worker-%zu", c->spec.work_dir, i);
     char *local_dirs = sf_fmt("%s/local", dir);
-    char *argv[] = {spark_class, WORKER_CLASS, "--host", "127.0.0.1",
-                    "--cores", cores, "--memory", c->spec.worker_memory,
-                    "--port", port, "--webui-port", webui, "--work-dir", dir,
-                    master, NULL};
+    char *argv[] = {spark_class,  WORKER_CLASS, "--host",       "127.0.0.1",
+                    "--cores",    cores,        "--memory",     c->spec.worker_memory,
+                    "--port",     port,         "--webui-port", webui,
+                    "--work-dir", dir,          master,         NULL};
     env_list env = daemon_env(c, local_dirs);
     truncate_log(w->log);
     int rc = sf_local_spawn_detached(argv, env.v, w->log, w, err);
@@ -294,8 +293,7 @@ static void fail_workers(sf_local_cluster *c, size_t from, const char *why, sf_d
 /* Poll until every worker in [from, n) is ALIVE at the master; restart
  * those that lost a port race (attempts[i - from] counts restarts).
  * Returns 0, or -1 with *why. */
-static int poll_workers(sf_ctx *ctx, sf_local_cluster *c, size_t from, int *attempts,
-                        char **why)
+static int poll_workers(sf_ctx *ctx, sf_local_cluster *c, size_t from, int *attempts, char **why)
 {
     for (int64_t delay = POLL_FIRST_MS;;) {
         if (!sf_local_proc_alive(&c->master)) {
@@ -361,8 +359,8 @@ int sf_local_start_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_di
             free(why);
             return -1;
         }
-        sf_log(ctx, SF_LOG_DEBUG, "local %s: worker %zu pid %d on ports %d/%d", c->id, i,
-               w->pid, w->port, w->webui_port);
+        sf_log(ctx, SF_LOG_DEBUG, "local %s: worker %zu pid %d on ports %d/%d", c->id, i, w->pid, w->port,
+               w->webui_port);
     }
     note_spawned(c);
     if (wait_workers(ctx, c, from, &why) != 0) {
@@ -390,7 +388,10 @@ int sf_local_stop_workers(sf_ctx *ctx, sf_local_cluster *c, size_t count, sf_dia
             bool any = false;
             for (size_t i = 0; i < n && !any; i++) any = sf_local_status_worker_alive(&st, ports[i]);
             sf_local_status_clear(&st);
-            if (!any) { rc = 0; break; }
+            if (!any) {
+                rc = 0;
+                break;
+            }
         }
         free(err);
         if (backoff(ctx, &delay) != 0) {
@@ -454,8 +455,7 @@ static int procs_gone(const sf_local_cluster *c, char **why)
     }
     for (size_t i = 0; i < c->n_workers; i++) {
         if (!sf_local_proc_alive(&c->workers[i])) {
-            *why = sf_fmt("Spark worker %zu (pid %d) is no longer running", i,
-                                c->workers[i].pid);
+            *why = sf_fmt("Spark worker %zu (pid %d) is no longer running", i, c->workers[i].pid);
             return 1;
         }
     }
@@ -481,8 +481,8 @@ static int judge_status(const sf_local_cluster *c, char **why)
     for (size_t i = 0; i < c->n_workers && rc == 0; i++) {
         if (!sf_local_status_worker_alive(&st, c->workers[i].port)) {
             *why = sf_fmt("the Spark master does not list worker %zu (port %d) as ALIVE "
-                                "(%zu of %zu workers alive)", i, c->workers[i].port,
-                                sf_local_status_alive_count(&st), c->n_workers);
+                          "(%zu of %zu workers alive)",
+                          i, c->workers[i].port, sf_local_status_alive_count(&st), c->n_workers);
             rc = 1;
         }
     }
@@ -528,8 +528,7 @@ int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags)
                 return 0;
             }
             free(last);
-            last = sf_fmt("the master counts %zu ALIVE workers, expected %zu", alive,
-                                c->n_workers);
+            last = sf_fmt("the master counts %zu ALIVE workers, expected %zu", alive, c->n_workers);
         } else {
             free(last);
             last = err;
@@ -538,8 +537,7 @@ int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags)
         free(err);
         if (backoff(ctx, &delay) != 0) {
             char *why = ctx_why(ctx, "Waiting for the Spark master to count the workers");
-            sf_diag_error(diags, NULL, "Spark workers not ready", "%s Last seen: %s.", why,
-                          last ? last : "nothing");
+            sf_diag_error(diags, NULL, "Spark workers not ready", "%s Last seen: %s.", why, last ? last : "nothing");
             free(why);
             free(last);
             return -1;

@@ -30,9 +30,18 @@ static char *join_ints(const sf_local_cluster *c, long long (*of)(const sf_local
     return sf_buf_take(&b);
 }
 
-static long long pid_of(const sf_local_proc *p) { return p->pid; }
-static long long pgid_of(const sf_local_proc *p) { return p->pgid; }
-static long long start_of(const sf_local_proc *p) { return p->start_time; }
+static long long pid_of(const sf_local_proc *p)
+{
+    return p->pid;
+}
+static long long pgid_of(const sf_local_proc *p)
+{
+    return p->pgid;
+}
+static long long start_of(const sf_local_proc *p)
+{
+    return p->start_time;
+}
 
 static void put_fmt(sf_value *d, const char *key, char *owned)
 {
@@ -92,8 +101,7 @@ static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
 
 static void record_error(sf_diags *diags, const char *id, const char *err)
 {
-    sf_diag_error(diags, NULL, "Cannot read the local cluster's record",
-                  "Local cluster %s: %s", id ? id : "", err);
+    sf_diag_error(diags, NULL, "Cannot read the local cluster's record", "Local cluster %s: %s", id ? id : "", err);
 }
 
 /* Save the record; a failure becomes a diagnostic. */
@@ -116,8 +124,7 @@ static int teardown(sf_local_cluster *c, sf_diags *diags)
 }
 
 /* Fill c from the spec: tools located, id drawn, directories made. */
-static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local_cluster *c,
-                   sf_diags *diags)
+static int prepare(sf_ctx *ctx, const char *name, const sf_value *spec, sf_local_cluster *c, sf_diags *diags)
 {
     char *err = NULL;
     sf_value *abs = sf_local_spec_absolute(spec, &c->written, diags);
@@ -159,9 +166,8 @@ fail:
     return -1;
 }
 
-static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, const char *name,
-                                     const sf_value *spec, sf_cluster_info *out,
-                                     sf_diags *diags)
+static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
+                                     sf_cluster_info *out, sf_diags *diags)
 {
     (void)env;
     sf_local_cluster c = {0};
@@ -183,8 +189,8 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
         sf_local_cluster_clear(&c);
         return SF_ENGINE_ERROR;
     }
-    sf_log(ctx, SF_LOG_INFO, "local cluster %s up: master spark://127.0.0.1:%d, %zu workers, %lld ms",
-           c.id, c.master.port, c.n_workers, (long long)(sf_time_mono_ms() - t0));
+    sf_log(ctx, SF_LOG_INFO, "local cluster %s up: master spark://127.0.0.1:%d, %zu workers, %lld ms", c.id,
+           c.master.port, c.n_workers, (long long)(sf_time_mono_ms() - t0));
     fill_info(&c, out);
     sf_local_cluster_clear(&c);
     return SF_ENGINE_OK;
@@ -192,8 +198,7 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
 
 /* Find cluster id (locate.c) with what the state recorded (may be NULL):
  * 0 found, 1 none (GONE), -1 error (diagnosed). */
-static int load(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf_local_cluster *c,
-                sf_diags *diags)
+static int load(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf_local_cluster *c, sf_diags *diags)
 {
     char *err = NULL;
     int rc = sf_local_locate(ctx, id, recorded, c, &err);
@@ -222,7 +227,8 @@ static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const 
     } else {
         sf_diag_error(diags, NULL, "Cannot tell whether the local cluster runs",
                       "Local cluster %s: %s. Its processes are alive; try again, or look at "
-                      "the logs in %s/logs.", id, why, c.spec.work_dir);
+                      "the logs in %s/logs.",
+                      id, why, c.spec.work_dir);
         st = SF_ENGINE_ERROR;
     }
     free(why);
@@ -250,7 +256,8 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
     if (rc > 0) {
         sf_diag_error(diags, NULL, "Local cluster not found",
                       "Local cluster %s has no record any more; run `terraform apply` again "
-                      "to create a new one.", id);
+                      "to create a new one.",
+                      id);
         return SF_ENGINE_ERROR;
     }
     if (rc < 0) return SF_ENGINE_ERROR;
@@ -261,11 +268,11 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
     if (rc != 0) {
         sf_diag_error(diags, NULL, "Local cluster is not running",
                       "Cannot scale local cluster %s: %s. Run `terraform apply` again: the "
-                      "refresh will notice and replace it.", id, why);
+                      "refresh will notice and replace it.",
+                      id, why);
         free(why);
     } else if (n != c.n_workers) {
-        rc = n > c.n_workers ? sf_local_start_workers(op, &c, n, diags)
-                             : sf_local_stop_workers(op, &c, n, diags);
+        rc = n > c.n_workers ? sf_local_start_workers(op, &c, n, diags) : sf_local_stop_workers(op, &c, n, diags);
         /* Record what runs now, whether or not the wait succeeded. */
         c.spec.workers = (int64_t)c.n_workers;
         if (save(&c, diags) != 0) rc = -1;
@@ -287,8 +294,7 @@ static sf_engine_status local_delete(sf_ctx *ctx, const sf_engine_env *env, cons
     int rc = load(ctx, id, recorded, &c, diags);
     if (rc > 0) return SF_ENGINE_OK;
     if (rc < 0) return SF_ENGINE_ERROR;
-    sf_log(ctx, SF_LOG_INFO, "stopping local cluster %s (master pid %d, %zu workers)", id,
-           c.master.pid, c.n_workers);
+    sf_log(ctx, SF_LOG_INFO, "stopping local cluster %s (master pid %d, %zu workers)", id, c.master.pid, c.n_workers);
     rc = teardown(&c, diags);
     sf_local_cluster_clear(&c);
     return rc == 0 ? SF_ENGINE_OK : SF_ENGINE_ERROR;

@@ -40,9 +40,8 @@ extern const sf_block_def sf_local_spec_block;
 /* ---- run.c -------------------------------------------------------------- */
 
 /* The engine's pipeline_run (see engine.h). */
-sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                       const sf_run_spec *run, sf_stage_result *results,
-                                       sf_diags *diags);
+sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
+                                       sf_stage_result *results, sf_diags *diags);
 
 /* ---- submit.c ----------------------------------------------------------- */
 
@@ -155,13 +154,11 @@ typedef struct sf_local_proc {
  * timeout_ms or until ctx is done.  Returns the exit status (0..255), or -1
  * when it could not run or was stopped; *out gets the malloc'd output (also
  * on a non-zero status).  *err (malloc'd) says why on -1. */
-int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
-                         char **out, char **err);
+int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms, char **out, char **err);
 /* Start argv detached: its own session, stdin /dev/null, stdout and stderr
  * appended to log_path, environment envp, reparented to init at once.
  * Fills pid, pgid and start_time of *p.  Returns 0, or -1 with *err. */
-int sf_local_spawn_detached(char *const argv[], char *const envp[],
-                            const char *log_path, sf_local_proc *p, char **err);
+int sf_local_spawn_detached(char *const argv[], char *const envp[], const char *log_path, sf_local_proc *p, char **err);
 /* Start time of a live (non-zombie) pid, -1 when there is none. */
 long long sf_local_proc_start_time(int pid);
 /* True when p->pid is still the process that was started. */
@@ -216,12 +213,12 @@ typedef struct sf_local_cluster {
     char *id;
     char *name;
     char *created_at;
-    sf_local_spec spec;   /* resolved: spark_home and work_dir set */
-    char *java_home;      /* resolved */
+    sf_local_spec spec;     /* resolved: spark_home and work_dir set */
+    char *java_home;        /* resolved */
     sf_local_paths written; /* relative spellings of the spec's paths */
-    char *record_dir;     /* where cluster.json lives (absolute); not saved */
+    char *record_dir;       /* where cluster.json lives (absolute); not saved */
     bool default_work_dir;
-    char **created;       /* paths the engine created, in creation order */
+    char **created; /* paths the engine created, in creation order */
     size_t n_created;
     sf_local_proc master;
     sf_local_proc *workers;
@@ -264,8 +261,7 @@ void sf_local_cluster_clear(sf_local_cluster *c);
  * its processes still runs.  A cluster found that way is linked (or its
  * record written anew) into this HOME's registry, so that every later
  * command finds it by id.  0 found, 1 none, -1 error (*err). */
-int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded,
-                    sf_local_cluster *out, char **err);
+int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf_local_cluster *out, char **err);
 
 /* ---- workdir.c ----------------------------------------------------------- */
 

@@ -80,8 +80,8 @@ static char *spec_str(const sf_cluster_info *recorded, const char *key)
     return s ? sf_strdup(s) : NULL;
 }
 
-static void set_proc(sf_local_proc *p, long long pid, long long pgid, long long start, long long port,
-                     long long webui, char *log)
+static void set_proc(sf_local_proc *p, long long pid, long long pgid, long long start, long long port, long long webui,
+                     char *log)
 {
     p->pid = (int)pid;
     p->pgid = (int)pgid;
@@ -102,8 +102,7 @@ static int rebuild(const char *id, const sf_cluster_info *recorded, sf_local_clu
     if (!wd || wd[0] != '/' || !spark || !java || !parse_ll(detail(recorded, "master_pid"), &mpid) ||
         !parse_ll(detail(recorded, "master_pgid"), &mpgid) ||
         !parse_ll(detail(recorded, "master_start_time"), &mstart) ||
-        !parse_ll(detail(recorded, "master_port"), &mport) ||
-        !parse_ll(detail(recorded, "master_webui_port"), &mweb))
+        !parse_ll(detail(recorded, "master_port"), &mport) || !parse_ll(detail(recorded, "master_webui_port"), &mweb))
         return 1;
     size_t n = 0, k;
     long long *pids = list_detail(recorded, "worker_pids", 0, &n);
@@ -174,13 +173,12 @@ static int adopt(sf_ctx *ctx, sf_local_cluster *c, char **err)
         sf_local_cluster_clear(c);
         return -1;
     }
-    sf_log(ctx, SF_LOG_INFO, "local cluster %s: found through the state in %s; linked into this HOME's registry",
-           c->id, c->record_dir);
+    sf_log(ctx, SF_LOG_INFO, "local cluster %s: found through the state in %s; linked into this HOME's registry", c->id,
+           c->record_dir);
     return 0;
 }
 
-int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded,
-                    sf_local_cluster *out, char **err)
+int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded, sf_local_cluster *out, char **err)
 {
     int rc = sf_local_record_load(id, out, err);
     if (rc != 1 || !recorded) return rc;
@@ -199,8 +197,10 @@ int sf_local_locate(sf_ctx *ctx, const char *id, const sf_cluster_info *recorded
         sf_local_cluster_clear(out);
         return 1;
     }
-    sf_log(ctx, SF_LOG_WARN, "local cluster %s: no record found, but its processes run (master pid %d); "
-           "writing a new record in this HOME's registry", id, out->master.pid);
+    sf_log(ctx, SF_LOG_WARN,
+           "local cluster %s: no record found, but its processes run (master pid %d); "
+           "writing a new record in this HOME's registry",
+           id, out->master.pid);
     if (sf_local_record_save(out, err) != 0) {
         sf_local_cluster_clear(out);
         return -1;

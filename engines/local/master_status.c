@@ -94,8 +94,8 @@ int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
     body b = {0};
     char curl_err[CURL_ERROR_SIZE] = "";
     api->easy_setopt(curl, CURLOPT_URL, url);
-    api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);      /* threads: no SIGALRM */
-    api->easy_setopt(curl, CURLOPT_NOPROXY, "*");      /* never via a proxy */
+    api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM */
+    api->easy_setopt(curl, CURLOPT_NOPROXY, "*"); /* never via a proxy */
     api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
     api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
@@ -106,12 +106,9 @@ int sf_local_status_fetch(int webui_port, sf_local_status *out, char **err)
     api->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
     api->easy_cleanup(curl);
     int result = -1;
-    if (rc != CURLE_OK)
-        *err = sf_fmt("GET %s: %s", url, curl_err[0] ? curl_err : api->easy_strerror(rc));
-    else if (http != 200)
-        *err = sf_fmt("GET %s: HTTP %ld", url, http);
-    else
-        result = sf_local_status_parse(b.data ? b.data : "", b.len, out, err);
+    if (rc != CURLE_OK) *err = sf_fmt("GET %s: %s", url, curl_err[0] ? curl_err : api->easy_strerror(rc));
+    else if (http != 200) *err = sf_fmt("GET %s: HTTP %ld", url, http);
+    else result = sf_local_status_parse(b.data ? b.data : "", b.len, out, err);
     free(b.data);
     return result;
 }

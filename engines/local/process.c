@@ -86,7 +86,10 @@ static int read_stat(int pid, proc_stat *st)
     return -1;
 }
 
-static bool state_dead(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
+static bool state_dead(char state)
+{
+    return state == 'Z' || state == 'X' || state == 'x';
+}
 
 long long sf_local_proc_start_time(int pid)
 {
@@ -112,8 +115,7 @@ bool sf_local_group_alive(int pgid)
         long pid = strtol(e->d_name, &end, 10);
         if (*end || pid <= 0) continue;
         proc_stat st;
-        if (read_stat((int)pid, &st) == 0 && st.pgrp == pgid && !state_dead(st.state))
-            found = true;
+        if (read_stat((int)pid, &st) == 0 && st.pgrp == pgid && !state_dead(st.state)) found = true;
     }
     closedir(d);
     return found;
@@ -195,7 +197,10 @@ static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int r = poll(&pfd, 1, 100);
-        if (r < 0 && errno != EINTR) { rc = -1; break; }
+        if (r < 0 && errno != EINTR) {
+            rc = -1;
+            break;
+        }
         if (r <= 0) continue;
         if (len + 1 >= cap) {
             cap *= 2;
@@ -220,8 +225,7 @@ static int wait_child(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
-                         char **out, char **err)
+int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms, char **out, char **err)
 {
     *out = NULL;
     int fds[2];
@@ -244,8 +248,7 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
     if (stopped) kill(pid, SIGKILL);
     int status = wait_child(pid);
     if (stopped) {
-        *err = sf_fmt("%s did not finish (%s)", argv[0],
-                         ctx && sf_ctx_done(ctx) ? sf_ctx_reason(ctx) : "timed out");
+        *err = sf_fmt("%s did not finish (%s)", argv[0], ctx && sf_ctx_done(ctx) ? sf_ctx_reason(ctx) : "timed out");
         return -1;
     }
     if (status < 0) *err = sf_fmt("waitpid: %s", strerror(errno));
@@ -254,11 +257,9 @@ int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms,
 
 /* $1 is the log; the rest is the command.  `exec` is not used: the shell
  * must print the background pid and exit. */
-static const char DETACH_SCRIPT[] =
-    "log=$1; shift; \"$@\" </dev/null >>\"$log\" 2>&1 & echo $!";
+static const char DETACH_SCRIPT[] = "log=$1; shift; \"$@\" </dev/null >>\"$log\" 2>&1 & echo $!";
 
-int sf_local_spawn_detached(char *const argv[], char *const envp[],
-                            const char *log_path, sf_local_proc *p, char **err)
+int sf_local_spawn_detached(char *const argv[], char *const envp[], const char *log_path, sf_local_proc *p, char **err)
 {
     size_t argc = 0;
     while (argv[argc]) argc++;

@@ -54,19 +54,17 @@ char *sf_local_registry_root(char **err)
     /* No HOME (a bare service environment): the account's home. */
     struct passwd pw, *found = NULL;
     char buf[4096];
-    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir &&
-        *found->pw_dir)
+    if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir && *found->pw_dir)
         return sf_fmt("%s/.sparkflow/local", found->pw_dir);
     *err = sf_strdup("HOME is not set and the account has no home directory: the "
-                           "local engine keeps its records in $HOME/.sparkflow/local");
+                     "local engine keeps its records in $HOME/.sparkflow/local");
     return NULL;
 }
 
 char *sf_local_registry_dir(const char *id, char **err)
 {
     if (!sf_local_id_valid(id)) {
-        *err = sf_fmt("\"%s\" is not a local cluster id (local- and 12 hex digits)",
-                            id ? id : "");
+        *err = sf_fmt("\"%s\" is not a local cluster id (local- and 12 hex digits)", id ? id : "");
         return NULL;
     }
     char *root = sf_local_registry_root(err);
@@ -75,7 +73,6 @@ char *sf_local_registry_dir(const char *id, char **err)
     free(root);
     return dir;
 }
-
 
 /* ---- to JSON ---------------------------------------------------------- */
 
@@ -117,12 +114,10 @@ static char *record_to_text(const sf_local_cluster *c)
     for (size_t i = 0; i < SF_LOCAL_N_PATHS; i++)
         if (c->written.path[i]) cJSON_AddStringToObject(written, sf_local_path_attrs[i], c->written.path[i]);
     cJSON *created = cJSON_AddArrayToObject(o, "created");
-    for (size_t i = 0; i < c->n_created; i++)
-        cJSON_AddItemToArray(created, cJSON_CreateString(c->created[i]));
+    for (size_t i = 0; i < c->n_created; i++) cJSON_AddItemToArray(created, cJSON_CreateString(c->created[i]));
     cJSON_AddItemToObject(o, "master", proc_to_json(&c->master));
     cJSON *workers = cJSON_AddArrayToObject(o, "workers");
-    for (size_t i = 0; i < c->n_workers; i++)
-        cJSON_AddItemToArray(workers, proc_to_json(&c->workers[i]));
+    for (size_t i = 0; i < c->n_workers; i++) cJSON_AddItemToArray(workers, proc_to_json(&c->workers[i]));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) abort();
@@ -219,8 +214,8 @@ static int record_from_text(const char *text, sf_local_cluster *c)
         c->workers = calloc(nw > 0 ? (size_t)nw : 1, sizeof *c->workers);
         if (!c->workers) abort();
         cJSON_ArrayForEach(it, workers) proc_from_json(it, &c->workers[c->n_workers++], &ok);
-        ok = ok && c->id && c->created_at && c->spec.worker_memory && c->spec.spark_home &&
-             c->spec.work_dir && c->java_home;
+        ok = ok && c->id && c->created_at && c->spec.worker_memory && c->spec.spark_home && c->spec.work_dir &&
+             c->java_home;
     }
     cJSON_Delete(o);
     return ok ? 0 : -1;

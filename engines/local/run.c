@@ -23,8 +23,7 @@
 
 static char *cancel_reason(sf_ctx *ctx)
 {
-    return sf_fmt("stopped because the operation was %s",
-                        sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
+    return sf_fmt("stopped because the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
 }
 
 /* Run one stage as an application of its own; fills *r.  Returns 0 when
@@ -104,8 +103,8 @@ static bool one_app(const sf_run_spec *run)
     return true;
 }
 
-sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                       const sf_run_spec *run, sf_stage_result *results, sf_diags *diags)
+sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
+                                       sf_stage_result *results, sf_diags *diags)
 {
     (void)env;
     sf_local_cluster c = {0};
@@ -115,7 +114,10 @@ sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, co
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
                       "Cluster %s is not running%s%s. Run `terraform apply` so the cluster is created "
                       "again, then the pipeline runs on it.",
-                      id, why || err ? ": " : "", why ? why : err ? err : "");
+                      id, why || err ? ": " : "",
+                      why   ? why
+                      : err ? err
+                            : "");
         free(err);
         free(why);
         sf_local_cluster_clear(&c);

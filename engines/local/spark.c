@@ -19,9 +19,8 @@
 #define MIN_JAVA 17
 
 /* Where pyspark is, without importing it (an import costs seconds). */
-static const char FIND_PYSPARK[] =
-    "import importlib.util, os; s = importlib.util.find_spec('pyspark'); "
-    "print(os.path.dirname(s.origin)) if s and s.origin else exit(1)";
+static const char FIND_PYSPARK[] = "import importlib.util, os; s = importlib.util.find_spec('pyspark'); "
+                                   "print(os.path.dirname(s.origin)) if s and s.origin else exit(1)";
 
 /* What was tried, one line each, for the diagnostic. */
 typedef struct tried {
@@ -49,7 +48,10 @@ static bool executable(const char *dir, const char *rel)
     return ok;
 }
 
-static bool is_spark_home(const char *dir) { return executable(dir, "bin/spark-class"); }
+static bool is_spark_home(const char *dir)
+{
+    return executable(dir, "bin/spark-class");
+}
 
 /* Last non-empty line of s, trimmed, malloc'd; NULL when there is none. */
 static char *last_line(const char *s)

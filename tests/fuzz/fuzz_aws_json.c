@@ -50,8 +50,7 @@ static void credentials(const char *body)
     char *why = NULL;
     if (sf_aws_creds_from_json(body, "credential_process", &creds, &why) == 0)
         check(creds.access_key && creds.secret_key && !why && creds.expires_ms >= 0, "credentials half filled");
-    else
-        check(why && *why && !creds.access_key, "no credentials but no reason");
+    else check(why && *why && !creds.access_key, "no credentials but no reason");
     free(why);
     sf_aws_creds_clear(&creds);
 }

@@ -82,8 +82,7 @@ static void sts(xmlDoc *doc)
     sf_aws_error err = {0};
     if (sf_aws_sts_answer_creds(doc, "AssumeRole", &creds, &err) == 0)
         check(creds.access_key && creds.secret_key && creds.expires_ms >= 0, "credentials half filled");
-    else
-        check(err.message && !creds.access_key && !creds.secret_key, "no credentials but no error");
+    else check(err.message && !creds.access_key && !creds.secret_key, "no credentials but no error");
     sf_aws_creds_clear(&creds);
     sf_aws_error_clear(&err);
     sf_aws_identity id = {0};

@@ -86,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(err);
     err = NULL;
-    if (sf_handshake_pick_protocol(env.protocol_versions, &err) != SF_HANDSHAKE_PROTOCOL) check(err != NULL, "no reason");
+    if (sf_handshake_pick_protocol(env.protocol_versions, &err) != SF_HANDSHAKE_PROTOCOL)
+        check(err != NULL, "no reason");
     free(err);
     char *re = sf_handshake_reattach_line("registry.terraform.io/sparkflow/sparkflow", 42,
                                           fields[NVARS] ? fields[NVARS] : "/tmp/s");

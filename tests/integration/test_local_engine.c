@@ -211,8 +211,7 @@ static void assert_all_gone(const observed *o)
 
 static void print_diags(const sf_diags *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        print_message("diag: %s\n%s\n", d->items[i].summary, d->items[i].detail);
+    for (size_t i = 0; i < d->n; i++) print_message("diag: %s\n%s\n", d->items[i].summary, d->items[i].detail);
 }
 
 static sf_value *spec_with(int64_t workers, const char *work_dir)
@@ -356,10 +355,9 @@ static void test_spec_defaults_and_validation(void **state)
 static void test_status_parse(void **state)
 {
     (void)state;
-    const char *json =
-        "{\"url\":\"spark://127.0.0.1:7077\",\"status\":\"ALIVE\",\"workers\":["
-        "{\"id\":\"w1\",\"port\":4001,\"state\":\"ALIVE\"},"
-        "{\"id\":\"w2\",\"port\":4002,\"state\":\"DEAD\"}]}";
+    const char *json = "{\"url\":\"spark://127.0.0.1:7077\",\"status\":\"ALIVE\",\"workers\":["
+                       "{\"id\":\"w1\",\"port\":4001,\"state\":\"ALIVE\"},"
+                       "{\"id\":\"w2\",\"port\":4002,\"state\":\"DEAD\"}]}";
     sf_local_status st;
     char *err = NULL;
     assert_int_equal(sf_local_status_parse(json, strlen(json), &st, &err), 0);
@@ -619,8 +617,7 @@ static void test_create_timeout_cleans_up(void **state)
     bool says_why = false, shows_log = false;
     for (size_t i = 0; i < d.n; i++) {
         if (strstr(d.items[i].detail, "timed out")) says_why = true;
-        if (strstr(d.items[i].detail, "Last lines of ") && strstr(d.items[i].detail, "master.log"))
-            shows_log = true;
+        if (strstr(d.items[i].detail, "Last lines of ") && strstr(d.items[i].detail, "master.log")) shows_log = true;
     }
     if (!says_why || !shows_log) print_diags(&d);
     assert_true(says_why);

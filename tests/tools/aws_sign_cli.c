@@ -88,11 +88,21 @@ int main(int argc, char **argv)
         .token = (char *)str(j, "token"),
     };
     sf_aws_sign_req req = {
-        .method = str(j, "method"), .host = host_s, .path = path, .query = q, .n_query = nq, .headers = h,
-        .n_headers = nh, .payload_hash = payload, .amz_date = str(j, "amz_date"), .region = str(j, "region"),
-        .service = str(j, "service"), .s3 = flag(j, "s3"),
+        .method = str(j, "method"),
+        .host = host_s,
+        .path = path,
+        .query = q,
+        .n_query = nq,
+        .headers = h,
+        .n_headers = nh,
+        .payload_hash = payload,
+        .amz_date = str(j, "amz_date"),
+        .region = str(j, "region"),
+        .service = str(j, "service"),
+        .s3 = flag(j, "s3"),
     };
-    char *out = canonical ? sf_aws_sigv4_canonical_request(&req, &creds, NULL) : sf_aws_sigv4_authorization(&req, &creds);
+    char *out =
+        canonical ? sf_aws_sigv4_canonical_request(&req, &creds, NULL) : sf_aws_sigv4_authorization(&req, &creds);
     printf("%s\n", out);
     free(out);
     free(q);

@@ -24,11 +24,25 @@ static bool have_moto;
 static char tmpdir[256];
 
 static const char *const aws_env[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-    "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME", "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
-    "AWS_ENDPOINT_URL_EMR", NULL,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_EMR",
+    NULL,
 };
 
 /* A clean AWS environment: HOME in the temp dir, no metadata service. */
@@ -50,7 +64,10 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static char *path_in_tmp(const char *name) { return sf_fmt("%s/%s", tmpdir, name); }
+static char *path_in_tmp(const char *name)
+{
+    return sf_fmt("%s/%s", tmpdir, name);
+}
 
 /* A client against moto with static test keys. */
 static sf_aws_client *moto_client(bool keys)
@@ -430,9 +447,9 @@ static void test_credentials_refreshed_before_expiry(void **state)
     char exp[32];
     strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char *text = sf_fmt("[profile short]\ncredential_process = sh -c 'echo run >> %s; printf \"{\\\"Version\\\": 1, "
-                            "\\\"AccessKeyId\\\": \\\"AKIDSHORT\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
-                            "\\\"SessionToken\\\": \\\"t\\\", \\\"Expiration\\\": \\\"%s\\\"}\"'\n",
-                            runs, exp);
+                        "\\\"AccessKeyId\\\": \\\"AKIDSHORT\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
+                        "\\\"SessionToken\\\": \\\"t\\\", \\\"Expiration\\\": \\\"%s\\\"}\"'\n",
+                        runs, exp);
     write_file(conf, text);
     free(text);
     setenv("AWS_CONFIG_FILE", conf, 1);
@@ -564,9 +581,8 @@ static const char chain_config[] =
     "[profile bogus]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Floppy\n"
     "[profile imds]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Ec2InstanceMetadata\n"
     "[profile env]\nrole_arn = arn:aws:iam::123456789012:role/b\ncredential_source = Environment\n";
-static const char chain_credentials[] =
-    "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n"
-    "[selfie]\naws_access_key_id = AKIDSELF\naws_secret_access_key = selfsecret\n";
+static const char chain_credentials[] = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = basesecret\n"
+                                        "[selfie]\naws_access_key_id = AKIDSELF\naws_secret_access_key = selfsecret\n";
 
 /* Resolving `profile` of chain_config fails with a message holding `needle`. */
 static void assert_profile_fails(const char *profile, const char *needle)
@@ -617,8 +633,12 @@ static void test_profile_credential_source(void **state)
 
 static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
 {
-    sf_aws_call call = {.operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/",
-                        .idempotent = true, .bucket = bucket};
+    sf_aws_call call = {.operation = "CreateBucket",
+                        .service = "s3",
+                        .method = "PUT",
+                        .path = "/",
+                        .idempotent = true,
+                        .bucket = bucket};
     sf_aws_http_resp resp;
     sf_aws_error err = {0};
     assert_int_equal(sf_aws_client_send(c, ctx, &call, &resp, &err), 0);
@@ -730,7 +750,8 @@ static void test_emr_json_errors(void **state)
     cJSON *body = cJSON_CreateObject(), *out = NULL;
     cJSON_AddStringToObject(body, "ClusterId", "j-NOSUCHCLUSTER");
     sf_aws_error err = {0};
-    assert_int_equal(sf_aws_json_call(c, ctx, "emr", "ElasticMapReduce", "DescribeCluster", body, true, &out, &err), -1);
+    assert_int_equal(sf_aws_json_call(c, ctx, "emr", "ElasticMapReduce", "DescribeCluster", body, true, &out, &err),
+                     -1);
     assert_non_null(err.code);
     assert_string_equal(err.operation, "DescribeCluster");
     sf_aws_error_clear(&err);

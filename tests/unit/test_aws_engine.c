@@ -54,8 +54,12 @@ static size_t count(const char *bucket, const char *prefix)
 static void create_bucket(const char *bucket)
 {
     sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
-    sf_aws_call call = {.operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/",
-                        .idempotent = true, .bucket = bucket};
+    sf_aws_call call = {.operation = "CreateBucket",
+                        .service = "s3",
+                        .method = "PUT",
+                        .path = "/",
+                        .idempotent = true,
+                        .bucket = bucket};
     sf_aws_http_resp resp;
     sf_aws_error err = {0};
     assert_int_equal(sf_aws_client_send(env.aws, ctx, &call, &resp, &err), 0);
@@ -141,7 +145,8 @@ static void test_zip_is_readable(void **state)
     aws_moto_python(python, sizeof python);
     if (access(python, X_OK) == 0) {
         char *cmd = sf_fmt("'%s' -c \"import sys; sys.path.insert(0, '%s'); import pkg.mod; "
-                               "assert pkg.mod.X == 42\"", python, path);
+                           "assert pkg.mod.X == 42\"",
+                           python, path);
         assert_int_equal(system(cmd), 0);
         free(cmd);
     }
@@ -344,9 +349,13 @@ static void test_pipeline_run_uploads_and_cancels(void **state)
     const char *args[] = {"--as-of", "2025-01-01", NULL}, *conf[] = {"spark.sql.shuffle.partitions=2", NULL};
     sf_stage_spec stages[] = {{.name = "count", .script = script, .args = args, .conf = conf},
                               {.name = "again", .script = script, .args = NULL, .conf = NULL}};
-    sf_run_spec run = {.pipeline = "p", .run_id = "r1", .input_uri = "s3://runs/lake/raw",
-                       .work_uri = "s3://runs/lake/_sparkflow/tmp/r1", .reference_uri = "s3://runs/lake/reference",
-                       .stages = stages, .n_stages = 2};
+    sf_run_spec run = {.pipeline = "p",
+                       .run_id = "r1",
+                       .input_uri = "s3://runs/lake/raw",
+                       .work_uri = "s3://runs/lake/_sparkflow/tmp/r1",
+                       .reference_uri = "s3://runs/lake/reference",
+                       .stages = stages,
+                       .n_stages = 2};
     sf_stage_result results[2] = {0};
     sf_ctx *op = sf_ctx_new_child(ctx);
     sf_ctx_set_deadline(op, sf_time_mono_ms() + 3000);

@@ -207,11 +207,14 @@ static void test_time_formats(void **state)
 static void test_log_level_from_env(void **state)
 {
     (void)state;
-    static const struct { const char *provider, *tf; sf_log_level want; } cases[] = {
-        {NULL, NULL, SF_LOG_WARN},      {"", "", SF_LOG_WARN},
-        {NULL, "TRACE", SF_LOG_TRACE},  {NULL, "json", SF_LOG_TRACE},
+    static const struct {
+        const char *provider, *tf;
+        sf_log_level want;
+    } cases[] = {
+        {NULL, NULL, SF_LOG_WARN},        {"", "", SF_LOG_WARN},
+        {NULL, "TRACE", SF_LOG_TRACE},    {NULL, "json", SF_LOG_TRACE},
         {"debug", "error", SF_LOG_DEBUG}, {"", "Info", SF_LOG_INFO},
-        {"off", "trace", SF_LOG_WARN},  {NULL, "bogus", SF_LOG_WARN},
+        {"off", "trace", SF_LOG_WARN},    {NULL, "bogus", SF_LOG_WARN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (cases[i].provider) setenv("TF_LOG_PROVIDER", cases[i].provider, 1);
@@ -244,7 +247,9 @@ static void test_hclog_lines(void **state)
 {
     (void)state;
     char *out = capture_stderr(write_lines, NULL);
-    static const struct { const char *level, *message, *module; } want[] = {
+    static const struct {
+        const char *level, *message, *module;
+    } want[] = {
         {"error", "a \"quoted\"\nline\t\x01", "mod.server"},
         {"info", "n=3", "mod"},
         {"warn", "cleanup", "mod"},
@@ -308,8 +313,7 @@ static void test_spawn_redirects_and_cwd(void **state)
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     char *env[] = {"SF_TEST_VALUE=42", "PATH=/usr/bin:/bin", NULL};
     char *argv2[] = {"sh", "-c", "echo \"$SF_TEST_VALUE\"", NULL};
-    sf_spawn_opts o2 = {.envp = env, .search_path = true, .close_others = true,
-                        .out = {SF_SPAWN_FD, .fd = fds[1]}};
+    sf_spawn_opts o2 = {.envp = env, .search_path = true, .close_others = true, .out = {SF_SPAWN_FD, .fd = fds[1]}};
     assert_int_equal(sf_spawn(&pid, argv2, &o2), 0);
     close(fds[1]);
     char buf[16] = {0};
@@ -348,8 +352,8 @@ static void test_spawn_resets_signals(void **state)
     char *argv2[] = {"/bin/sh", "-c", "exec cat /proc/self/status", NULL};
     int fds[2];
     assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-    assert_int_equal(sf_spawn(&pid, argv2, &(sf_spawn_opts){.new_pgroup = true,
-                                                           .out = {SF_SPAWN_FD, .fd = fds[1]}}), 0);
+    assert_int_equal(sf_spawn(&pid, argv2, &(sf_spawn_opts){.new_pgroup = true, .out = {SF_SPAWN_FD, .fd = fds[1]}}),
+                     0);
     close(fds[1]);
     sf_buf status = {0};
     char chunk[512];
@@ -371,14 +375,10 @@ static void test_spawn_resets_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strings_and_buffer),
-        cmocka_unit_test(test_mkdirs),
-        cmocka_unit_test(test_write_atomic_and_read),
-        cmocka_unit_test(test_time_formats),
-        cmocka_unit_test(test_log_level_from_env),
-        cmocka_unit_test(test_hclog_lines),
-        cmocka_unit_test(test_spawn_redirects_and_cwd),
-        cmocka_unit_test(test_spawn_resets_signals),
+        cmocka_unit_test(test_strings_and_buffer),      cmocka_unit_test(test_mkdirs),
+        cmocka_unit_test(test_write_atomic_and_read),   cmocka_unit_test(test_time_formats),
+        cmocka_unit_test(test_log_level_from_env),      cmocka_unit_test(test_hclog_lines),
+        cmocka_unit_test(test_spawn_redirects_and_cwd), cmocka_unit_test(test_spawn_resets_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

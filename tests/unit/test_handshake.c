@@ -28,15 +28,16 @@ static const sf_handshake_env TERRAFORM_ENV = {
     .disable_tls = NULL,
 };
 
-static void test_cookie_value_is_terraforms(void **state) {
+static void test_cookie_value_is_terraforms(void **state)
+{
     (void)state;
     /* The value Terraform's plugin6 client sets (PROTOCOL.md). */
-    assert_string_equal(SF_HANDSHAKE_COOKIE_VALUE,
-                        "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2");
+    assert_string_equal(SF_HANDSHAKE_COOKIE_VALUE, "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2");
     assert_string_equal(SF_HANDSHAKE_COOKIE_KEY, "TF_PLUGIN_MAGIC_COOKIE");
 }
 
-static void test_missing_or_wrong_cookie_is_refused(void **state) {
+static void test_missing_or_wrong_cookie_is_refused(void **state)
+{
     (void)state;
     const char *cookies[] = {NULL, "", "d602bf8f", SF_HANDSHAKE_COOKIE_VALUE "x"};
     for (size_t i = 0; i < sizeof cookies / sizeof cookies[0]; i++) {
@@ -52,7 +53,8 @@ static void test_missing_or_wrong_cookie_is_refused(void **state) {
     }
 }
 
-static void test_terraform_env_gives_tls_protocol_6(void **state) {
+static void test_terraform_env_gives_tls_protocol_6(void **state)
+{
     (void)state;
     sf_handshake hs;
     char *err = NULL;
@@ -63,7 +65,8 @@ static void test_terraform_env_gives_tls_protocol_6(void **state) {
     assert_ptr_equal(hs.client_cert, TERRAFORM_ENV.client_cert);
 }
 
-static void test_plaintext_without_client_cert_or_when_disabled(void **state) {
+static void test_plaintext_without_client_cert_or_when_disabled(void **state)
+{
     (void)state;
     sf_handshake hs;
     sf_handshake_env env = TERRAFORM_ENV;
@@ -77,7 +80,8 @@ static void test_plaintext_without_client_cert_or_when_disabled(void **state) {
     assert_null(hs.client_cert);
 }
 
-static void test_debug_needs_no_cookie_and_is_plaintext(void **state) {
+static void test_debug_needs_no_cookie_and_is_plaintext(void **state)
+{
     (void)state;
     sf_handshake_env env = {0};
     sf_handshake hs;
@@ -91,7 +95,8 @@ static void test_debug_needs_no_cookie_and_is_plaintext(void **state) {
     assert_null(hs.client_cert);
 }
 
-static void test_debug_flag(void **state) {
+static void test_debug_flag(void **state)
+{
     (void)state;
     char *a1[] = {"p", "-debug", NULL};
     char *a2[] = {"p", "--debug", NULL};
@@ -105,7 +110,8 @@ static void test_debug_flag(void **state) {
     assert_false(sf_handshake_debug_flag(3, a5));
 }
 
-static void test_pick_protocol(void **state) {
+static void test_pick_protocol(void **state)
+{
     (void)state;
     const char *ok[] = {NULL, "", "6", "5,6", "6,5", " 5 , 6 ", "x,6", "4,5,6,7"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -132,7 +138,8 @@ static void test_pick_protocol(void **state) {
     free(err);
 }
 
-static void test_handshake_line(void **state) {
+static void test_handshake_line(void **state)
+{
     (void)state;
     char *line = sf_handshake_line("/tmp/d/plugin.sock", "MIIBabc");
     assert_string_equal(line, "1|6|unix|/tmp/d/plugin.sock|grpc|MIIBabc");
@@ -146,7 +153,8 @@ static void test_handshake_line(void **state) {
 }
 
 /* Let a real shell evaluate the reattach line and hand back the variable. */
-static char *shell_eval(const char *line) {
+static char *shell_eval(const char *line)
+{
     char script[] = "/tmp/sf-reattach-XXXXXX";
     int fd = mkstemp(script);
     assert_true(fd >= 0);
@@ -165,7 +173,8 @@ static char *shell_eval(const char *line) {
     return out;
 }
 
-static void check_reattach(const char *socket_path) {
+static void check_reattach(const char *socket_path)
+{
     char *line = sf_handshake_reattach_line(PROVIDER_ADDR, 4242, socket_path);
     assert_int_equal(strncmp(line, "TF_REATTACH_PROVIDERS='", 23), 0);
     char *json = shell_eval(line);
@@ -186,14 +195,14 @@ static void check_reattach(const char *socket_path) {
     free(line);
 }
 
-static void test_reattach_line(void **state) {
+static void test_reattach_line(void **state)
+{
     (void)state;
     /* The exact shape for an ordinary path. */
     char *line = sf_handshake_reattach_line(PROVIDER_ADDR, 77, "/tmp/x/plugin.sock");
-    assert_string_equal(line,
-        "TF_REATTACH_PROVIDERS='{\"registry.terraform.io/sparkflow/sparkflow\":"
-        "{\"Protocol\":\"grpc\",\"ProtocolVersion\":6,\"Pid\":77,\"Test\":true,"
-        "\"Addr\":{\"Network\":\"unix\",\"String\":\"/tmp/x/plugin.sock\"}}}'");
+    assert_string_equal(line, "TF_REATTACH_PROVIDERS='{\"registry.terraform.io/sparkflow/sparkflow\":"
+                              "{\"Protocol\":\"grpc\",\"ProtocolVersion\":6,\"Pid\":77,\"Test\":true,"
+                              "\"Addr\":{\"Network\":\"unix\",\"String\":\"/tmp/x/plugin.sock\"}}}'");
     free(line);
     /* And what a shell makes of it, also for awkward paths. */
     check_reattach("/tmp/x/plugin.sock");
@@ -201,7 +210,8 @@ static void test_reattach_line(void **state) {
     check_reattach("/tmp/back\\slash $HOME/plugin.sock");
 }
 
-static void test_sockdir_lifecycle(void **state) {
+static void test_sockdir_lifecycle(void **state)
+{
     (void)state;
     sf_sockdir sd;
     char *err = NULL;
@@ -233,7 +243,8 @@ static void test_sockdir_lifecycle(void **state) {
     free(path);
 }
 
-static void test_sockdir_two_are_distinct(void **state) {
+static void test_sockdir_two_are_distinct(void **state)
+{
     (void)state;
     sf_sockdir a, b;
     assert_int_equal(sf_sockdir_create(&a, NULL, "sparkflow", NULL), 0);
@@ -243,7 +254,8 @@ static void test_sockdir_two_are_distinct(void **state) {
     sf_sockdir_remove(&b);
 }
 
-static void test_sockdir_long_tmpdir_falls_back(void **state) {
+static void test_sockdir_long_tmpdir_falls_back(void **state)
+{
     (void)state;
     char longdir[200];
     memset(longdir, 'a', sizeof longdir);
@@ -262,7 +274,8 @@ static void test_sockdir_long_tmpdir_falls_back(void **state) {
     free(err);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cookie_value_is_terraforms),
         cmocka_unit_test(test_missing_or_wrong_cookie_is_refused),

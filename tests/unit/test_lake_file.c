@@ -143,8 +143,7 @@ static int teardown(void **state)
 
 /* True when some diagnostic has this severity and summary and a detail
  * containing `part`. */
-static bool has_diag(const sf_diags *d, sf_diag_severity sev, const char *summary,
-                     const char *part)
+static bool has_diag(const sf_diags *d, sf_diag_severity sev, const char *summary, const char *part)
 {
     for (size_t i = 0; i < d->n; i++)
         if (d->items[i].severity == sev && strcmp(d->items[i].summary, summary) == 0 &&
@@ -155,8 +154,7 @@ static bool has_diag(const sf_diags *d, sf_diag_severity sev, const char *summar
 
 static void print_diags(const sf_diags *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        fprintf(stderr, "diag: %s: %s\n", d->items[i].summary, d->items[i].detail);
+    for (size_t i = 0; i < d->n; i++) fprintf(stderr, "diag: %s: %s\n", d->items[i].summary, d->items[i].detail);
 }
 
 /* The fingerprint of a directory (fixture-owned); must succeed. */
@@ -372,8 +370,7 @@ static void test_fingerprint_missing_and_empty(void **state)
     char *fp = fingerprint(f, empty, &n);
     assert_int_equal(n, 0);
     /* sha256 of no bytes */
-    assert_string_equal(fp,
-                        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(fp, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 /* An output one pipeline publishes is another's input: the fingerprint
@@ -499,8 +496,7 @@ static void test_unpublished_run_keeps_published(void **state)
     /* Nor anything outside a _sparkflow directory. */
     put(P("mine/r3/keep"), "keep");
     assert_int_equal(L->discard(f->ctx, NULL, U("mine/r3"), &f->d), -1);
-    assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Cannot discard staging area",
-                         "not a SparkFlow staging area"));
+    assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Cannot discard staging area", "not a SparkFlow staging area"));
     assert_true(exists(P("mine/r3/keep")));
 }
 
@@ -572,7 +568,7 @@ static void test_remove_only_what_sparkflow_made(void **state)
 
     assert_int_equal(L->remove(f->ctx, NULL, U("marts"), &f->d), 0);
     assert_false(exists(P("marts")));
-    assert_false(exists(P("_sparkflow"))); /* empty: gone too */
+    assert_false(exists(P("_sparkflow")));                           /* empty: gone too */
     assert_int_equal(L->remove(f->ctx, NULL, U("marts"), &f->d), 0); /* missing: fine */
     assert_int_equal(f->d.n, 0);
     assert_string_equal(get(f, P("notes.txt")), "mine");
@@ -701,8 +697,7 @@ static void test_interrupted_publish_changes_nothing(void **state)
 }
 
 /* Writes an owner record for `run` as another process would have. */
-static void fake_owner(fixture *f, const char *run, const char *host, long long pid,
-                       long long start, time_t mtime)
+static void fake_owner(fixture *f, const char *run, const char *host, long long pid, long long start, time_t mtime)
 {
     char *boot = get(f, "/proc/sys/kernel/random/boot_id");
     assert_non_null(boot);
@@ -710,8 +705,9 @@ static void fake_owner(fixture *f, const char *run, const char *host, long long 
     char pidns[64] = {0};
     assert_true(readlink("/proc/self/ns/pid", pidns, sizeof pidns - 1) > 0);
     char *p = S(f, "%s/_sparkflow/curated/.%s.owner", f->lake, run);
-    put(p, S(f, "{\"run_id\":\"%s\",\"host\":\"%s\",\"boot_id\":\"%s\",\"pid_ns\":\"%s\","
-                "\"pid\":%lld,\"start_ticks\":%lld,\"staged_at\":0}",
+    put(p, S(f,
+             "{\"run_id\":\"%s\",\"host\":\"%s\",\"boot_id\":\"%s\",\"pid_ns\":\"%s\","
+             "\"pid\":%lld,\"start_ticks\":%lld,\"staged_at\":0}",
              run, host, boot, pidns, pid, start));
     set_mtime(p, mtime, 0);
 }
@@ -751,10 +747,9 @@ static void test_abandoned_runs_are_swept(void **state)
         const char *name;
         bool kept;
     } want[] = {
-        {"pub", true},           {"alive", true},         {"farnew", true},
-        {"next", true},          {".alive.owner", true},  {".pub.owner", true},
-        {"dead", false},         {"reused", false},       {"farold", false},
-        {"norec", false},        {".dead.owner", false},  {".lone.owner", false},
+        {"pub", true},          {"alive", true},      {"farnew", true},       {"next", true},
+        {".alive.owner", true}, {".pub.owner", true}, {"dead", false},        {"reused", false},
+        {"farold", false},      {"norec", false},     {".dead.owner", false}, {".lone.owner", false},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (exists(S(f, "%s/_sparkflow/curated/%s", f->lake, want[i].name)) != want[i].kept)

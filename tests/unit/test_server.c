@@ -53,13 +53,15 @@ typedef struct echo_app {
     int active, max_active;
 } echo_app;
 
-static int reply_text(void **resp, size_t *len, const char *text) {
+static int reply_text(void **resp, size_t *len, const char *text)
+{
     *len = strlen(text);
     *resp = *len ? strdup(text) : NULL;
     return 0;
 }
 
-static int echo_sleep(echo_app *app, long ms) {
+static int echo_sleep(echo_app *app, long ms)
+{
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += ms / 1000;
@@ -74,7 +76,8 @@ static int echo_sleep(echo_app *app, long ms) {
 }
 
 /* GetProviderSchema.Response{provider: Schema{block: Block{}}} */
-static int empty_schema(void **resp, size_t *resp_len) {
+static int empty_schema(void **resp, size_t *resp_len)
+{
     Tfplugin6__Schema__Block block = TFPLUGIN6__SCHEMA__BLOCK__INIT;
     Tfplugin6__Schema schema = TFPLUGIN6__SCHEMA__INIT;
     Tfplugin6__GetProviderSchema__Response r = TFPLUGIN6__GET_PROVIDER_SCHEMA__RESPONSE__INIT;
@@ -86,11 +89,11 @@ static int empty_schema(void **resp, size_t *resp_len) {
     return 0;
 }
 
-static int echo_handle(void *appv, const char *method, const void *req, size_t req_len,
-                       void **resp, size_t *resp_len, char **status_msg) {
+static int echo_handle(void *appv, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
+                       char **status_msg)
+{
     echo_app *app = appv;
-    if (strcmp(method, "/tfplugin6.Provider/GetProviderSchema") == 0)
-        return empty_schema(resp, resp_len);
+    if (strcmp(method, "/tfplugin6.Provider/GetProviderSchema") == 0) return empty_schema(resp, resp_len);
     char *text = strndup(req, req_len);
     pthread_mutex_lock(&app->mu);
     if (++app->active > app->max_active) app->max_active = app->active;
@@ -127,7 +130,8 @@ static int echo_handle(void *appv, const char *method, const void *req, size_t r
     return status;
 }
 
-static void echo_on_shutdown(void *appv) {
+static void echo_on_shutdown(void *appv)
+{
     echo_app *app = appv;
     pthread_mutex_lock(&app->mu);
     app->stopping = true;
@@ -135,7 +139,8 @@ static void echo_on_shutdown(void *appv) {
     pthread_mutex_unlock(&app->mu);
 }
 
-static int echo_main(int argc, char **argv) {
+static int echo_main(int argc, char **argv)
+{
     echo_app app = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     sf_server_options opts = {
         .service = "tfplugin6.Provider",
@@ -154,8 +159,8 @@ static int echo_main(int argc, char **argv) {
 
 typedef struct plugin {
     pid_t pid;
-    FILE *out;             /* its stdout */
-    char line[8192];       /* the handshake line */
+    FILE *out;       /* its stdout */
+    char line[8192]; /* the handshake line */
     char socket[512];
     char cert_b64[4096];
 } plugin;
@@ -166,7 +171,8 @@ extern char **environ;
  * cookie, the protocol list and (optionally) the client certificate in the
  * environment.  fd `target` (1 or 2) of the child comes back as a pipe.
  * posix_spawn, not fork: this process runs gRPC threads. */
-static pid_t spawn_echo(bool cookie, const char *client_cert_pem, int target, int *fd) {
+static pid_t spawn_echo(bool cookie, const char *client_cert_pem, int target, int *fd)
+{
     size_t n = 0;
     while (environ[n]) n++;
     char **envp = calloc(n + 8, sizeof *envp);
@@ -208,7 +214,8 @@ static pid_t spawn_echo(bool cookie, const char *client_cert_pem, int target, in
 }
 
 /* Start the echo plugin and read its handshake line. */
-static void plugin_start(plugin *p, const char *client_cert_pem) {
+static void plugin_start(plugin *p, const char *client_cert_pem)
+{
     int fd;
     p->pid = spawn_echo(true, client_cert_pem, STDOUT_FILENO, &fd);
     p->out = fdopen(fd, "r");
@@ -217,8 +224,7 @@ static void plugin_start(plugin *p, const char *client_cert_pem) {
     char *fields[6] = {0}, *save = NULL, *copy = strdup(p->line);
     copy[strcspn(copy, "\n")] = '\0';
     int n = 0;
-    for (char *f = strtok_r(copy, "|", &save); f && n < 6; f = strtok_r(NULL, "|", &save))
-        fields[n++] = f;
+    for (char *f = strtok_r(copy, "|", &save); f && n < 6; f = strtok_r(NULL, "|", &save)) fields[n++] = f;
     assert_true(n >= 5);
     assert_string_equal(fields[0], "1");
     assert_string_equal(fields[1], "6");
@@ -230,7 +236,8 @@ static void plugin_start(plugin *p, const char *client_cert_pem) {
     free(copy);
 }
 
-static int plugin_wait(plugin *p, int timeout_ms) {
+static int plugin_wait(plugin *p, int timeout_ms)
+{
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
         int st;
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
@@ -246,7 +253,8 @@ static int plugin_wait(plugin *p, int timeout_ms) {
 }
 
 /* The server's certificate as PEM, from the handshake's unpadded base64. */
-static char *cert_pem_from_b64(const char *b64) {
+static char *cert_pem_from_b64(const char *b64)
+{
     size_t n = strlen(b64), padded = (n + 3) / 4 * 4;
     char *full = calloc(padded + 1, 1);
     memcpy(full, b64, n);
@@ -264,34 +272,34 @@ typedef struct client {
     grpc_completion_queue *cq;
 } client;
 
-static void client_open(client *c, const plugin *p, grpc_channel_credentials *creds) {
+static void client_open(client *c, const plugin *p, grpc_channel_credentials *creds)
+{
     char target[600];
     snprintf(target, sizeof target, "unix:%s", p->socket);
-    grpc_arg arg = {.type = GRPC_ARG_STRING, .key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
-                    .value.string = "localhost"};
+    grpc_arg arg = {.type = GRPC_ARG_STRING, .key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, .value.string = "localhost"};
     grpc_channel_args args = {.num_args = 1, .args = &arg};
     c->ch = grpc_channel_create(target, creds, &args);
     grpc_channel_credentials_release(creds);
     c->cq = grpc_completion_queue_create_for_pluck(NULL);
 }
 
-static void client_close(client *c) {
+static void client_close(client *c)
+{
     grpc_channel_destroy(c->ch);
     grpc_completion_queue_shutdown(c->cq);
-    while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type
-           != GRPC_QUEUE_SHUTDOWN) {
-    }
+    while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(c->cq);
 }
 
 /* One unary call with raw bytes.  Returns the status; *out gets the reply. */
-static grpc_status_code client_call(client *c, const char *method, const char *req,
-                                    char **out) {
+static grpc_status_code client_call(client *c, const char *method, const char *req, char **out)
+{
     grpc_slice m = grpc_slice_from_static_string(method);
-    grpc_call *call = grpc_channel_create_call(c->ch, NULL, 0, c->cq, m, NULL,
-                                               gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                                                            gpr_time_from_seconds(10, GPR_TIMESPAN)),
-                                               NULL);
+    grpc_call *call =
+        grpc_channel_create_call(c->ch, NULL, 0, c->cq, m, NULL,
+                                 gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(10, GPR_TIMESPAN)),
+                                 NULL);
     grpc_slice body = grpc_slice_from_copied_string(req);
     grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1);
     grpc_slice_unref(body);
@@ -336,7 +344,8 @@ static grpc_status_code client_call(client *c, const char *method, const char *r
     return status;
 }
 
-static void test_refuses_to_run_by_hand(void **state) {
+static void test_refuses_to_run_by_hand(void **state)
+{
     (void)state;
     int fd;
     pid_t pid = spawn_echo(false, NULL, STDERR_FILENO, &fd);
@@ -352,7 +361,8 @@ static void test_refuses_to_run_by_hand(void **state) {
     assert_non_null(strstr(buf, "Terraform plugin"));
 }
 
-static void test_plaintext_call_health_and_shutdown(void **state) {
+static void test_plaintext_call_health_and_shutdown(void **state)
+{
     (void)state;
     plugin p;
     plugin_start(&p, NULL);
@@ -363,14 +373,12 @@ static void test_plaintext_call_health_and_shutdown(void **state) {
     assert_int_equal(client_call(&c, "/tfplugin6.Provider/Echo", "hello", &out), GRPC_STATUS_OK);
     assert_string_equal(out, "hello");
     free(out);
-    assert_int_equal(client_call(&c, "/tfplugin6.Provider/X", "status:5:nope", &out),
-                     GRPC_STATUS_NOT_FOUND);
+    assert_int_equal(client_call(&c, "/tfplugin6.Provider/X", "status:5:nope", &out), GRPC_STATUS_NOT_FOUND);
     free(out);
     assert_int_equal(client_call(&c, "/no.Such/Method", "", &out), GRPC_STATUS_UNIMPLEMENTED);
     free(out);
     /* HealthCheckRequest{service: "plugin"} -> HealthCheckResponse{SERVING} */
-    assert_int_equal(client_call(&c, "/grpc.health.v1.Health/Check", "\x0a\x06plugin", &out),
-                     GRPC_STATUS_OK);
+    assert_int_equal(client_call(&c, "/grpc.health.v1.Health/Check", "\x0a\x06plugin", &out), GRPC_STATUS_OK);
     assert_string_equal(out, "\x08\x01");
     free(out);
     assert_int_equal(client_call(&c, "/plugin.GRPCController/Shutdown", "", &out), GRPC_STATUS_OK);
@@ -381,7 +389,8 @@ static void test_plaintext_call_health_and_shutdown(void **state) {
     assert_int_not_equal(stat(p.socket, &st), 0); /* socket removed */
 }
 
-static void test_mtls(void **state) {
+static void test_mtls(void **state)
+{
     (void)state;
     sf_tls_identity mine, other;
     assert_int_equal(sf_tls_generate(&mine, NULL), 0);
@@ -424,19 +433,22 @@ static void test_mtls(void **state) {
     sf_tls_identity_clear(&other);
 }
 
-static int client_setup(void **state) {
+static int client_setup(void **state)
+{
     (void)state;
     grpc_init();
     return 0;
 }
 
-static int client_teardown(void **state) {
+static int client_teardown(void **state)
+{
     (void)state;
     grpc_shutdown();
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *mode = getenv("SF_ECHO_SERVER");
     if (mode && strcmp(mode, "1") == 0) return echo_main(argc, argv);
     const struct CMUnitTest tests[] = {

@@ -21,14 +21,16 @@
 
 #include "provider/tls.h"
 
-static X509 *parse_pem(const char *pem) {
+static X509 *parse_pem(const char *pem)
+{
     BIO *b = BIO_new_mem_buf(pem, -1);
     X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     BIO_free(b);
     return x;
 }
 
-static EVP_PKEY *parse_key(const char *pem) {
+static EVP_PKEY *parse_key(const char *pem)
+{
     BIO *b = BIO_new_mem_buf(pem, -1);
     EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
     BIO_free(b);
@@ -36,7 +38,8 @@ static EVP_PKEY *parse_key(const char *pem) {
 }
 
 /* Decode standard base64 after restoring the '=' padding. */
-static unsigned char *b64_decode_repadded(const char *s, size_t *len) {
+static unsigned char *b64_decode_repadded(const char *s, size_t *len)
+{
     size_t n = strlen(s), padded = (n + 3) / 4 * 4;
     char *in = calloc(padded + 1, 1);
     memcpy(in, s, n);
@@ -50,7 +53,8 @@ static unsigned char *b64_decode_repadded(const char *s, size_t *len) {
     return out;
 }
 
-static void test_identity_is_parsable_and_consistent(void **state) {
+static void test_identity_is_parsable_and_consistent(void **state)
+{
     (void)state;
     sf_tls_identity id;
     char *err = NULL;
@@ -91,7 +95,8 @@ static void test_identity_is_parsable_and_consistent(void **state) {
     assert_null(id.cert_b64);
 }
 
-static void test_key_is_ec_p256(void **state) {
+static void test_key_is_ec_p256(void **state)
+{
     (void)state;
     sf_tls_identity id;
     assert_int_equal(sf_tls_generate(&id, NULL), 0);
@@ -99,14 +104,14 @@ static void test_key_is_ec_p256(void **state) {
     assert_true(EVP_PKEY_is_a(key, "EC"));
     char group[64];
     size_t glen = 0;
-    assert_int_equal(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-                                                    group, sizeof group, &glen), 1);
+    assert_int_equal(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen), 1);
     assert_string_equal(group, "prime256v1");
     EVP_PKEY_free(key);
     sf_tls_identity_clear(&id);
 }
 
-static void test_certificate_properties(void **state) {
+static void test_certificate_properties(void **state)
+{
     (void)state;
     sf_tls_identity id;
     assert_int_equal(sf_tls_generate(&id, NULL), 0);
@@ -120,11 +125,9 @@ static void test_certificate_properties(void **state) {
     assert_int_equal(X509_get_signature_nid(x), NID_ecdsa_with_SHA256);
 
     char buf[128];
-    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
-                                          buf, sizeof buf) > 0);
+    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf) > 0);
     assert_string_equal(buf, "localhost");
-    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName,
-                                          buf, sizeof buf) > 0);
+    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, buf, sizeof buf) > 0);
     assert_string_equal(buf, "HashiCorp");
 
     /* CA:TRUE, in a critical basicConstraints. */
@@ -139,8 +142,7 @@ static void test_certificate_properties(void **state) {
 
     /* keyUsage: exactly digitalSignature, keyEncipherment, keyCertSign. */
     assert_true(flags & EXFLAG_KUSAGE);
-    assert_int_equal(X509_get_key_usage(x),
-                     KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_CERT_SIGN);
+    assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_CERT_SIGN);
 
     /* extKeyUsage: exactly serverAuth and clientAuth. */
     assert_true(flags & EXFLAG_XKUSAGE);
@@ -184,7 +186,8 @@ static void test_certificate_properties(void **state) {
 
 /* A peer that pins the certificate as its only root accepts it, both as a
  * TLS server (Terraform's view) and as a TLS client. */
-static void verify_as(X509 *x, const char *purpose_name) {
+static void verify_as(X509 *x, const char *purpose_name)
+{
     X509_STORE *store = X509_STORE_new();
     assert_int_equal(X509_STORE_add_cert(store, x), 1);
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -194,13 +197,13 @@ static void verify_as(X509 *x, const char *purpose_name) {
     assert_int_equal(X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_get_by_sname(purpose_name) + 1), 1);
     int ok = X509_verify_cert(ctx);
     if (ok != 1)
-        fail_msg("verify as %s: %s", purpose_name,
-                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        fail_msg("verify as %s: %s", purpose_name, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     X509_STORE_CTX_free(ctx);
     X509_STORE_free(store);
 }
 
-static void test_verifies_as_pinned_root(void **state) {
+static void test_verifies_as_pinned_root(void **state)
+{
     (void)state;
     sf_tls_identity id;
     assert_int_equal(sf_tls_generate(&id, NULL), 0);
@@ -226,26 +229,29 @@ static void test_verifies_as_pinned_root(void **state) {
     sf_tls_identity_clear(&id);
 }
 
-static void test_each_identity_is_fresh(void **state) {
+static void test_each_identity_is_fresh(void **state)
+{
     (void)state;
     sf_tls_identity a, b;
     assert_int_equal(sf_tls_generate(&a, NULL), 0);
     assert_int_equal(sf_tls_generate(&b, NULL), 0);
     assert_string_not_equal(a.key_pem, b.key_pem);
     X509 *xa = parse_pem(a.cert_pem), *xb = parse_pem(b.cert_pem);
-    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa),
-                                          X509_get0_serialNumber(xb)), 0);
+    assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(xa), X509_get0_serialNumber(xb)), 0);
     X509_free(xa);
     X509_free(xb);
     sf_tls_identity_clear(&a);
     sf_tls_identity_clear(&b);
 }
 
-static void test_base64_nopad(void **state) {
+static void test_base64_nopad(void **state)
+{
     (void)state;
     /* RFC 4648 test vectors with the padding removed. */
-    static const struct { const char *in, *out; } v[] = {
-        {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
         {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -260,7 +266,8 @@ static void test_base64_nopad(void **state) {
     free(s);
 }
 
-static void test_check_cert_pem(void **state) {
+static void test_check_cert_pem(void **state)
+{
     (void)state;
     sf_tls_identity id;
     assert_int_equal(sf_tls_generate(&id, NULL), 0);
@@ -279,7 +286,8 @@ static void test_check_cert_pem(void **state) {
     sf_tls_identity_clear(NULL);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_is_parsable_and_consistent),
         cmocka_unit_test(test_key_is_ec_p256),

@@ -37,12 +37,17 @@ static void test_type_json_round_trip(void **state)
 {
     (void)state;
     static const char *types[] = {
-        "\"string\"", "\"number\"", "\"bool\"", "\"dynamic\"",
-        "[\"list\",\"string\"]", "[\"set\",[\"map\",\"number\"]]",
+        "\"string\"",
+        "\"number\"",
+        "\"bool\"",
+        "\"dynamic\"",
+        "[\"list\",\"string\"]",
+        "[\"set\",[\"map\",\"number\"]]",
         "[\"object\",{\"a\":\"bool\",\"b\":[\"list\",\"dynamic\"]}]",
         "[\"object\",{\"a\":\"string\",\"b\":\"number\",\"c\":\"bool\"},[\"a\",\"c\"]]",
         "[\"tuple\",[\"string\",[\"tuple\",[]],[\"object\",{}]]]",
-        "[\"tuple\",[]]", "[\"object\",{}]",
+        "[\"tuple\",[]]",
+        "[\"object\",{}]",
     };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         sf_type *t = T(types[i]);
@@ -84,10 +89,25 @@ static void test_type_json_errors(void **state)
     strcat(deep, "\"string\"");
     for (int i = 0; i < 100; i++) strcat(deep, "]");
     const char *bad[] = {
-        "", "strin", "\"strin\"", "[\"list\"]", "[\"list\",\"string\",\"x\"]", "[\"object\",{\"a\":\"x\"}]",
-        "[\"object\",{\"a\":\"string\"},[\"b\"]]", "[\"object\",{\"a\":\"string\",\"a\":\"number\"}]",
-        "[\"object\",{\"a\":\"string\"},[1]]", "[\"object\",[\"a\"]]", "[\"tuple\",\"string\"]",
-        "[\"foo\",\"string\"]", "42", "\"string\" x", "[\"list\",\"string\"", "[]", "[1,2]", "null", deep,
+        "",
+        "strin",
+        "\"strin\"",
+        "[\"list\"]",
+        "[\"list\",\"string\",\"x\"]",
+        "[\"object\",{\"a\":\"x\"}]",
+        "[\"object\",{\"a\":\"string\"},[\"b\"]]",
+        "[\"object\",{\"a\":\"string\",\"a\":\"number\"}]",
+        "[\"object\",{\"a\":\"string\"},[1]]",
+        "[\"object\",[\"a\"]]",
+        "[\"tuple\",\"string\"]",
+        "[\"foo\",\"string\"]",
+        "42",
+        "\"string\" x",
+        "[\"list\",\"string\"",
+        "[]",
+        "[1,2]",
+        "null",
+        deep,
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *err = NULL;
@@ -139,7 +159,8 @@ static void test_type_constructors(void **state)
     assert_null(sf_type_collection(SF_TYPE_OBJECT, sf_type_primitive(SF_TYPE_STRING)));
     bool optional[] = {false, true, false};
     const char *on[] = {"p", "q", "r"};
-    sf_type *ot[] = {sf_type_primitive(SF_TYPE_STRING), sf_type_primitive(SF_TYPE_STRING), sf_type_primitive(SF_TYPE_STRING)};
+    sf_type *ot[] = {sf_type_primitive(SF_TYPE_STRING), sf_type_primitive(SF_TYPE_STRING),
+                     sf_type_primitive(SF_TYPE_STRING)};
     sf_type *oo = sf_type_object_optional(3, on, ot, optional);
     char *j = sf_type_to_json(oo);
     assert_string_equal(j, "[\"object\",{\"p\":\"string\",\"q\":\"string\",\"r\":\"string\"},[\"q\"]]");
@@ -157,11 +178,25 @@ static void test_number_canonical_text(void **state)
 {
     (void)state;
     static const char *cases[][2] = {
-        {"0", "0"}, {"-0", "0"}, {"+1", "1"}, {"1.0", "1"}, {"1.50", "1.5"}, {"001.2300", "1.23"},
-        {"1e3", "1000"}, {"1E+3", "1000"}, {"1.5e-3", "0.0015"}, {"-0.000", "0"}, {".5", "0.5"},
-        {"5.", "5"}, {"12e-1", "1.2"}, {"-1.25e-4", "-0.000125"}, {"0e999999999999", "0"},
+        {"0", "0"},
+        {"-0", "0"},
+        {"+1", "1"},
+        {"1.0", "1"},
+        {"1.50", "1.5"},
+        {"001.2300", "1.23"},
+        {"1e3", "1000"},
+        {"1E+3", "1000"},
+        {"1.5e-3", "0.0015"},
+        {"-0.000", "0"},
+        {".5", "0.5"},
+        {"5.", "5"},
+        {"12e-1", "1.2"},
+        {"-1.25e-4", "-0.000125"},
+        {"0e999999999999", "0"},
         {"123456789012345678901234567890", "123456789012345678901234567890"},
-        {"-9223372036854775809", "-9223372036854775809"}, {"100e-2", "1"}, {"0.000e5", "0"},
+        {"-9223372036854775809", "-9223372036854775809"},
+        {"100e-2", "1"},
+        {"0.000e5", "0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sf_value *v = N(cases[i][0]);
@@ -181,8 +216,8 @@ static void test_number_canonical_text(void **state)
     assert_int_equal(tiny->len, 3 + 399 + 2);
     sf_value_free(tiny);
 
-    static const char *bad[] = {"", "-", "+", ".", "1e", "e5", "1.2.3", "abc", "1 ", " 1", "0x10",
-                                "inf", "NaN", "--1", "1e+", "1e99999999", "1e-99999", "1,5"};
+    static const char *bad[] = {"",   "-",    "+",   ".",   "1e",  "e5",  "1.2.3",      "abc",      "1 ",
+                                " 1", "0x10", "inf", "NaN", "--1", "1e+", "1e99999999", "1e-99999", "1,5"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *err = NULL;
         sf_value *v = sf_value_number_text(bad[i], &err);
@@ -200,8 +235,14 @@ static void test_number_from_double_and_int(void **state)
         double d;
         const char *text;
     } cases[] = {
-        {0.1, "0.1"}, {0.5, "0.5"}, {-2.5, "-2.5"}, {1e21, "1000000000000000000000"},
-        {0.1 + 0.2, "0.30000000000000004"}, {123.456, "123.456"}, {-0.0, "0"}, {1e-7, "0.0000001"},
+        {0.1, "0.1"},
+        {0.5, "0.5"},
+        {-2.5, "-2.5"},
+        {1e21, "1000000000000000000000"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {123.456, "123.456"},
+        {-0.0, "0"},
+        {1e-7, "0.0000001"},
         {4503599627370495.5, "4503599627370495.5"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -509,8 +550,9 @@ static void test_wholly_known(void **state)
     sf_value_free(a);
 }
 
-static const char *SAMPLE_T = "[\"object\",{\"list\":[\"list\",\"number\"],\"map\":[\"map\",\"bool\"],"
-                              "\"name\":\"string\",\"set\":[\"set\",\"string\"],\"tuple\":[\"tuple\",[\"string\",\"string\"]]}]";
+static const char *SAMPLE_T =
+    "[\"object\",{\"list\":[\"list\",\"number\"],\"map\":[\"map\",\"bool\"],"
+    "\"name\":\"string\",\"set\":[\"set\",\"string\"],\"tuple\":[\"tuple\",[\"string\",\"string\"]]}]";
 
 static void expect_nonconforming(const sf_value *v, const sf_type *t, const char *want1, const char *want2)
 {

@@ -125,8 +125,7 @@ static void check_json(run *r, const char *name, const sf_type *t, const sf_valu
     if (strcmp(expect_json, "-") != 0) {
         if (sf_value_from_json(expect_json, strlen(expect_json), t, false, &j, &err) != 0)
             failf(r, name, "go-cty JSON %s does not decode: %s", expect_json, err);
-        else if (!sf_value_equal(j, v))
-            failf(r, name, "go-cty JSON %s decodes to a different value", expect_json);
+        else if (!sf_value_equal(j, v)) failf(r, name, "go-cty JSON %s decodes to a different value", expect_json);
         sf_value_free(j);
         free(err);
         err = NULL;
@@ -139,8 +138,7 @@ static void check_json(run *r, const char *name, const sf_type *t, const sf_valu
     }
     if (sf_value_from_json(mine, strlen(mine), t, false, &j, &err) != 0)
         failf(r, name, "own JSON %s does not decode: %s", mine, err);
-    else if (!sf_value_equal(j, v))
-        failf(r, name, "own JSON %s decodes to a different value", mine);
+    else if (!sf_value_equal(j, v)) failf(r, name, "own JSON %s decodes to a different value", mine);
     sf_value_free(j);
     free(err);
     free(mine);
@@ -266,7 +264,8 @@ static void emit_built(run *r)
     sf_value_put(o2, "tags", strset(2, "y", "x"));
     sf_value_append(set, o1);
     sf_value_append(set, o2);
-    ADD("c_set_objects", "[\"set\",[\"object\",{\"name\":\"string\",\"size\":\"number\",\"tags\":[\"set\",\"string\"]}]]", set);
+    ADD("c_set_objects",
+        "[\"set\",[\"object\",{\"name\":\"string\",\"size\":\"number\",\"tags\":[\"set\",\"string\"]}]]", set);
     ADD("c_object_partial", objT, obj2("name", sf_value_string("only"), NULL, NULL));
     sf_value *u = sf_value_unknown();
     sf_refinements *rf = sf_value_refine(u);
@@ -289,7 +288,9 @@ static void emit_built(run *r)
     sf_value_append(tup, sf_value_int(1));
     sf_value_append(tup, sf_value_bool(true));
     ADD("c_dyn_implied", "\"dynamic\"", obj2("a", sf_value_string("x"), "b", tup));
-    ADD("c_unicode", "\"string\"", sf_value_string("\xc3\xa7" "a va? \xf0\x9f\x8e\x89"));
+    ADD("c_unicode", "\"string\"",
+        sf_value_string("\xc3\xa7"
+                        "a va? \xf0\x9f\x8e\x89"));
 #undef ADD
     for (int i = 0; i < n; i++) {
         sf_type *t = sf_type_from_json(c[i].type, strlen(c[i].type), NULL);

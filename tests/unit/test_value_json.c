@@ -26,7 +26,8 @@ static sf_value *J(const char *json, const char *type, bool ignore_extra)
     sf_type *t = T(type);
     sf_value *v = (sf_value *)0x1;
     char *err = NULL;
-    if (sf_value_from_json(json, strlen(json), t, ignore_extra, &v, &err) != 0) fail_msg("%s as %s: %s", json, type, err);
+    if (sf_value_from_json(json, strlen(json), t, ignore_extra, &v, &err) != 0)
+        fail_msg("%s as %s: %s", json, type, err);
     sf_type_free(t);
     return v;
 }
@@ -128,9 +129,12 @@ static void test_dynamic_values(void **state)
     sf_value_free(v);
     expect_error("{\"value\":1}", LEN("{\"value\":1}"), "\"dynamic\"", "missing type");
     expect_error("{\"type\":\"number\"}", LEN("{\"type\":\"number\"}"), "\"dynamic\"", "missing value");
-    expect_error("{\"value\":1,\"type\":\"number\",\"x\":1}", LEN("{\"value\":1,\"type\":\"number\",\"x\":1}"), "\"dynamic\"", "invalid key \"x\"");
-    expect_error("{\"value\":1,\"type\":\"nope\"}", LEN("{\"value\":1,\"type\":\"nope\"}"), "\"dynamic\"", "unknown primitive type");
-    expect_error("{\"value\":\"x\",\"type\":\"bool\"}", LEN("{\"value\":\"x\",\"type\":\"bool\"}"), "\"dynamic\"", "expected bool");
+    expect_error("{\"value\":1,\"type\":\"number\",\"x\":1}", LEN("{\"value\":1,\"type\":\"number\",\"x\":1}"),
+                 "\"dynamic\"", "invalid key \"x\"");
+    expect_error("{\"value\":1,\"type\":\"nope\"}", LEN("{\"value\":1,\"type\":\"nope\"}"), "\"dynamic\"",
+                 "unknown primitive type");
+    expect_error("{\"value\":\"x\",\"type\":\"bool\"}", LEN("{\"value\":\"x\",\"type\":\"bool\"}"), "\"dynamic\"",
+                 "expected bool");
     expect_error("[1]", LEN("[1]"), "\"dynamic\"", "expected a {\"value\", \"type\"} object");
 }
 
@@ -164,7 +168,8 @@ static void test_malformed_json(void **state)
 static void test_to_json(void **state)
 {
     (void)state;
-    sf_type *t = T("[\"object\",{\"big\":\"number\",\"s\":[\"set\",\"string\"],\"str\":\"string\",\"u\":\"bool\",\"absent\":\"string\"}]");
+    sf_type *t = T("[\"object\",{\"big\":\"number\",\"s\":[\"set\",\"string\"],\"str\":\"string\",\"u\":\"bool\","
+                   "\"absent\":\"string\"}]");
     sf_value *v = sf_value_object();
     sf_value_put(v, "big", sf_value_number_text("1e30", NULL));
     sf_value *s = sf_value_set();
@@ -206,7 +211,9 @@ static void test_to_json(void **state)
 static void test_invalid_utf8_reads_as_go_does(void **state)
 {
     (void)state;
-    sf_value *v = J("[\"\xcc" "x\", 99999999999999999999999]", "[\"list\",\"string\"]", false);
+    sf_value *v = J("[\"\xcc"
+                    "x\", 99999999999999999999999]",
+                    "[\"list\",\"string\"]", false);
     sf_value *want = sf_value_list();
     sf_value_append(want, sf_value_string("\xef\xbf\xbdx"));
     sf_value_append(want, sf_value_string("99999999999999999999999"));

@@ -119,7 +119,8 @@ static void expect_error(const char *type, const char *in, const char *want)
 
 static const char *BIG_T =
     "[\"object\",{\"b\":\"bool\",\"d\":\"dynamic\",\"l\":[\"list\",[\"object\",{\"n\":\"number\",\"s\":\"string\"}]],"
-    "\"m\":[\"map\",[\"list\",\"number\"]],\"n\":\"number\",\"s\":\"string\",\"set\":[\"set\",[\"tuple\",[\"string\",\"bool\"]]],"
+    "\"m\":[\"map\",[\"list\",\"number\"]],\"n\":\"number\",\"s\":\"string\",\"set\":[\"set\",[\"tuple\",[\"string\","
+    "\"bool\"]]],"
     "\"t\":[\"tuple\",[\"string\",\"number\",[\"set\",\"number\"]]],\"u\":\"string\"}]";
 
 static sf_value *big_value(void)
@@ -185,8 +186,10 @@ static void test_round_trip_every_kind(void **state)
     sf_value_free(u);
     sf_type_free(t);
 
-    static const char *types[] = {"\"string\"", "\"number\"", "\"bool\"", "[\"list\",\"string\"]",
-                                  "[\"set\",\"number\"]", "[\"map\",\"bool\"]", "[\"tuple\",[]]", "[\"object\",{}]", "\"dynamic\""};
+    static const char *types[] = {
+        "\"string\"",           "\"number\"",         "\"bool\"",       "[\"list\",\"string\"]",
+        "[\"set\",\"number\"]", "[\"map\",\"bool\"]", "[\"tuple\",[]]", "[\"object\",{}]",
+        "\"dynamic\""};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         sf_type *pt = T(types[i]);
         sf_value *vals[] = {sf_value_null(), sf_value_unknown()};
@@ -367,7 +370,8 @@ static void test_dynamic(void **state)
     sf_value_append(mixed, sf_value_string("a"));
     sf_value_put(v, "settings", mixed);
     char *h = enc(v, t);
-    assert_non_null(strstr(h, "5b227475706c65222c5b226e756d626572222c22737472696e67225d5d")); /* ["tuple",["number","string"]] */
+    assert_non_null(
+        strstr(h, "5b227475706c65222c5b226e756d626572222c22737472696e67225d5d")); /* ["tuple",["number","string"]] */
     free(h);
     sf_value *bad = sf_value_list();
     sf_value_append(bad, sf_value_int(1));
@@ -384,7 +388,9 @@ static void test_dynamic(void **state)
 
     /* A type "dynamic" inside the wrapper adds nothing. */
     sf_type *dyn = T("\"dynamic\"");
-    v = dec("92c4092264796e616d696322" "92c40822737472696e6722a178", dyn, &err);
+    v = dec("92c4092264796e616d696322"
+            "92c40822737472696e6722a178",
+            dyn, &err);
     if (!v) fail_msg("%s", err);
     assert_string_equal(v->str, "x");
     tj = sf_type_to_json(v->dyn_type);
@@ -412,7 +418,8 @@ static void test_objects_absent_and_extra_attributes(void **state)
 static void test_error_names_the_path(void **state)
 {
     (void)state;
-    const char *t = "[\"object\",{\"workers\":[\"list\",[\"object\",{\"cores\":\"number\",\"labels\":[\"map\",\"string\"]}]]}]";
+    const char *t =
+        "[\"object\",{\"workers\":[\"list\",[\"object\",{\"cores\":\"number\",\"labels\":[\"map\",\"string\"]}]]}]";
     /* {"workers":[{"cores":1,"labels":{}},{"cores":"abc","labels":{}}]} */
     expect_error(t, "81a7776f726b6572739282a5636f72657301a66c6162656c738082a5636f726573a3616263a66c6162656c7380",
                  "workers[1].cores: invalid number \"abc\"");
@@ -468,7 +475,8 @@ static void test_truncated_and_mutated_input(void **state)
         free(copy);
     }
     unsigned char *m = malloc(len);
-    static const unsigned char subst[] = {0x00, 0x7f, 0x80, 0x9f, 0xc0, 0xc1, 0xc4, 0xcb, 0xd4, 0xd9, 0xdc, 0xdd, 0xdf, 0xff};
+    static const unsigned char subst[] = {0x00, 0x7f, 0x80, 0x9f, 0xc0, 0xc1, 0xc4,
+                                          0xcb, 0xd4, 0xd9, 0xdc, 0xdd, 0xdf, 0xff};
     for (size_t i = 0; i < len; i++) {
         for (size_t k = 0; k < sizeof subst; k++) {
             memcpy(m, b, len);
@@ -560,7 +568,8 @@ static void test_set_order_matches_go_cty(void **state)
     sf_type *t = T("[\"set\",\"number\"]");
     char *h = enc(s, t);
     /* -3, -0.5, 0, 2.5, 10, 1e30 (string), unknown, null */
-    assert_string_equal(h, "98fdcbbfe000000000000000cb40040000000000000abf31303030303030303030303030303030303030303030303030303030303030d40000c0");
+    assert_string_equal(h, "98fdcbbfe000000000000000cb40040000000000000abf313030303030303030303030303030303030303030303"
+                           "03030303030303030d40000c0");
     free(h);
     sf_type_free(t);
     sf_value_free(s);
