@@ -48,7 +48,8 @@ install-provider:
 	    echo "installed $$dir/terraform-provider-sparkflow_v$(VERSION)" || exit 1; \
 	done
 
-# actionlint, terraform fmt/validate of the examples, docs up to date.
+# actionlint, ShellCheck, ruff + mypy, clang-format, terraform fmt/validate of
+# the examples, docs up to date.
 lint: build
 	scripts/lint
 
