@@ -31,7 +31,7 @@ typedef struct follow {
     sf_stage_result *results;
     const char *events;
     size_t lines_seen;
-    int last_exit;   /* exit code of the last stage that ended, 0 if none */
+    int last_exit; /* exit code of the last stage that ended, 0 if none */
 } follow;
 
 static int write_file(const char *path, const char *text)
@@ -125,8 +125,7 @@ static char *run_json(const sf_run_spec *run, const char *events, char *const *l
 
 /* A stage the application ended in (or before) without the stage's own
  * exit code: the spawn failed, the run was cancelled, or the driver died. */
-static void ended_without_exit(sf_ctx *ctx, sf_stage_result *r, int status, const char *spawn_err,
-                               const char *app_log)
+static void ended_without_exit(sf_ctx *ctx, sf_stage_result *r, int status, const char *spawn_err, const char *app_log)
 {
     if (!r->started_at_ms) r->started_at_ms = sf_local_wall_ms();
     r->finished_at_ms = sf_local_wall_ms();
@@ -135,8 +134,8 @@ static void ended_without_exit(sf_ctx *ctx, sf_stage_result *r, int status, cons
         r->reason = sf_strdup(spawn_err);
     } else if (status < 0) {
         r->status = sf_strdup("cancelled");
-        r->reason = sf_fmt("stopped because the operation was %s",
-                                 sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
+        r->reason =
+            sf_fmt("stopped because the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
     } else {
         r->status = sf_strdup("failed");
         char *how = sf_local_describe_exit(status);

@@ -51,7 +51,8 @@ void sf_local_validate_abs_path(const sf_value *v, const char *path, sf_diags *d
     if (s[0] != '/')
         sf_diag_error(d, path, "Path must be absolute",
                       "\"%s\" is relative; the local engine resolves relative paths against "
-                      "Terraform's working directory before it uses them.", s);
+                      "Terraform's working directory before it uses them.",
+                      s);
 }
 
 /* What a user may write: an absolute path, or one relative to the directory
@@ -68,19 +69,18 @@ void sf_local_validate_path(const sf_value *v, const char *path, sf_diags *d)
     else if (s[0] == '~')
         sf_diag_error(d, path, "Path starts with ~",
                       "\"%s\": Terraform does not expand ~. Write pathexpand(\"%s\"), or a "
-                      "path relative to the directory Terraform runs in.", s, s);
+                      "path relative to the directory Terraform runs in.",
+                      s, s);
 }
 
 static const sf_attr_def local_attrs[] = {
     {"workers", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Number of Spark workers to run. Changing it starts or stops workers in place.",
-     "1", sf_validate_positive_int},
+     "Number of Spark workers to run. Changing it starts or stops workers in place.", "1", sf_validate_positive_int},
     {"worker_cores", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "CPU cores each worker offers to executors (`--cores`).", "1",
-     sf_validate_positive_int},
+     "CPU cores each worker offers to executors (`--cores`).", "1", sf_validate_positive_int},
     {"worker_memory", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
-     "Memory each worker offers to executors (`--memory`), e.g. `\"1g\"`, `\"512m\"`.",
-     "\"1g\"", sf_local_validate_memory},
+     "Memory each worker offers to executors (`--memory`), e.g. `\"1g\"`, `\"512m\"`.", "\"1g\"",
+     sf_local_validate_memory},
     {"spark_home", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Spark installation to run (must hold `bin/spark-class`); a relative path is "
      "relative to the directory Terraform runs in. Default: `$SPARK_HOME`, "
@@ -117,8 +117,7 @@ static const sf_value *known_attr(const sf_value *v, const char *name)
     return a;
 }
 
-static int int_attr(const sf_value *v, const char *name, int64_t dflt, int64_t *out,
-                    sf_diags *diags)
+static int int_attr(const sf_value *v, const char *name, int64_t dflt, int64_t *out, sf_diags *diags)
 {
     const sf_value *a = known_attr(v, name);
     *out = dflt;
@@ -126,8 +125,7 @@ static int int_attr(const sf_value *v, const char *name, int64_t dflt, int64_t *
     if (sf_value_get_int(a, out) != 0 || *out < 1 || *out > 1024) {
         char path[64];
         snprintf(path, sizeof path, "local.%s", name);
-        sf_diag_error(diags, path, "Invalid value",
-                      "%s must be a whole number between 1 and 1024.", name);
+        sf_diag_error(diags, path, "Invalid value", "%s must be a whole number between 1 and 1024.", name);
         return -1;
     }
     return 0;
@@ -244,7 +242,8 @@ sf_value *sf_local_spec_absolute(const sf_value *v, sf_local_paths *written, sf_
             snprintf(at, sizeof at, "local.%s", sf_local_path_attrs[i]);
             sf_diag_error(diags, at, "Cannot resolve a relative path",
                           "\"%s\" is relative to the directory Terraform runs in, which the "
-                          "provider cannot name (%s). Give an absolute path.", s, strerror(errno));
+                          "provider cannot name (%s). Give an absolute path.",
+                          s, strerror(errno));
             sf_value_free(abs);
             sf_local_paths_clear(written);
             return NULL;

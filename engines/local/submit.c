@@ -77,8 +77,10 @@ char **sf_local_stage_args(const sf_run_spec *run, const sf_stage_spec *st, cons
     char **args = calloc(9 + count(st->args), sizeof *args);
     if (!args) abort();
     size_t n = 0;
-    const char *std_args[][2] = {{"--input", run->input_uri}, {"--work", run->work_uri},
-                                 {"--reference", run->reference_uri}, {"--metrics", metrics}};
+    const char *std_args[][2] = {{"--input", run->input_uri},
+                                 {"--work", run->work_uri},
+                                 {"--reference", run->reference_uri},
+                                 {"--metrics", metrics}};
     for (size_t i = 0; i < 4; i++) {
         if (!std_args[i][1]) continue;
         args[n++] = sf_strdup(std_args[i][0]);
@@ -203,5 +205,6 @@ void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path)
     }
     r->status = sf_strdup("failed");
     r->reason = sf_fmt("the job succeeded but wrote no metrics JSON at %s (see the job contract "
-                             "in dags/README.md)", metrics_path);
+                       "in dags/README.md)",
+                       metrics_path);
 }
