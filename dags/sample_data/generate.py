@@ -334,7 +334,10 @@ def next_month(y, m):
     return (y, m + 1) if m < 12 else (y + 1, 1)
 
 
+@functools.cache
 def month_key(d):
+    """'YYYY-MM' of a date; cached, so the facts of a million rows share a
+    few dozen strings."""
     return f"{d.year:04d}-{d.month:02d}"
 
 
@@ -1025,9 +1028,16 @@ def build(cfg, appends):
     g.render(base, rng)
     dups, reasons, multi = inject(g, base, g.counts, rng, "base")
     lines = assemble(base, dups, rng)
+    facts = facts_of(base)
+    # Memory: from here on the rendered text lives only in `lines`, and each
+    # file's lines are dropped once the file is encoded.
+    for r in base:
+        r.desc = r.ext = r.line = None
+    g.base = base = dups = None
     files, file_info = {}, []
     blank = 0
-    for key, items in lines.items():
+    for key in list(lines):
+        items = lines.pop(key)
         acc = items[0][0]
         data = encode_file(acc["format"], [ln for _a, ln in items])
         files[key] = data
@@ -1054,7 +1064,6 @@ def build(cfg, appends):
             files_empty += 1 if empty else 0
             files_unknown += 1 if nb else 0
             file_info.append({"name": name, "bad_file": True, "rows": nb})
-    facts = facts_of(base)
     budgets = make_budgets(facts, len(g.months), random.Random(f"{cfg['seed']}-budgets"), g.currency)
     dup_counts = {k: g.counts[k] for k in DUP_KINDS}
     vcounts = validate_counts(read_rows, reasons, len(files), files_empty, files_unknown, blank)
