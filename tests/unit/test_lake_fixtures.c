@@ -1,15 +1,13 @@
-/* test_lake_fixtures.c — the C file:// lake against the shared contract
- * fixtures, every tests/fixtures/lake/file/ case (format: their README.md).  The
- * Python lake runs the same cases (tests/airflow/test_lake_contract.py), so
- * the two implementations of the publication contract are held to one text.
- * One cmocka test per case file, each in a fresh temp dir ({root}), through
- * the public interface only (lakes/lake.h, sf_lake_file).
- *
- * Every file:// case maps onto the C interface; none is skipped.  The s3/
- * cases are left to the Python side: the C S3 tests (test_aws_engine.c)
- * start a moto server but have no object put/get/list helpers to lay out a
- * case's "objects" and run its "check"s, and writing those is more than a
- * fixture runner should carry. */
+/* test_lake_fixtures.c — the C lakes against the shared contract fixtures,
+ * every case in tests/fixtures/lake/file/ and s3/ (format: their README.md).
+ * The Python lake runs the same cases (tests/airflow/test_lake_contract.py),
+ * so the two implementations of the publication contract are held to one
+ * text.  One cmocka test per case file, through the public interface only
+ * (lakes/lake.h): file:// cases against sf_lake_file in a fresh temp dir
+ * ({root}); s3:// cases against sf_lake_s3 and a moto server on loopback
+ * (tests/unit/aws_moto.h; skipped, and reported so, without moto), with
+ * buckets "lake" and "other" emptied before each case.  Every case maps onto
+ * the C interface. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,13 +27,17 @@
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
+#include "base/str.h"
 #include "lakes/lake.h"
+#include "tests/unit/aws_moto.h"
 
-static const sf_lake *const L = &sf_lake_file;
-
-/* One case: made by main (file), filled by setup, emptied by teardown. */
+/* One case: made by main (file, lake, env), filled by setup, emptied by
+ * teardown. */
 typedef struct lake_case {
-    char *file;     /* the case's JSON file */
+    char *file;          /* the case's JSON file */
+    const sf_lake *lake; /* sf_lake_file or sf_lake_s3 */
+    sf_lake_env env;     /* s3: the moto client (borrowed); NULL without moto */
+    bool s3;
     char root[256]; /* its temp dir, {root} */
     cJSON *json;    /* the case, placeholders replaced */
     sf_ctx *ctx;
@@ -157,7 +159,20 @@ static const char *str_of(const cJSON *obj, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* ---- the tree under {root} ----------------------------------------------- */
+/* ---- the tree under {root}, or the objects of bucket "lake" --------------- */
+
+#define BUCKET "lake"
+
+static void put_object(const lake_case *c, const char *key, const char *body)
+{
+    sf_aws_error err = {0};
+    if (sf_aws_s3_put(c->env.aws, c->ctx, BUCKET, key, body, strlen(body), NULL, &err) != 0)
+        fail_msg("cannot put %s: %s", key, err.message ? err.message : "?");
+}
+
+/* An object's body, or a file's (following links), malloc'd; NULL when
+ * there is none. */
+static char *read_entry(const lake_case *c, const char *rel, size_t *len);
 
 static char *at_root(const lake_case *c, const char *rel)
 {
@@ -182,6 +197,11 @@ static void mkdirs(const char *path)
 /* A tree entry, or a "write" step: a file, a directory or a symlink. */
 static void make_entry(const lake_case *c, const cJSON *e)
 {
+    if (c->s3) {
+        if (!str_of(e, "content")) fail_msg("%s: s3 entries are objects (\"content\")", str_of(e, "path"));
+        put_object(c, str_of(e, "path"), str_of(e, "content"));
+        return;
+    }
     char *p = at_root(c, str_of(e, "path"));
     char *dir = strdup(p);
     *strrchr(dir, '/') = 0;
@@ -208,6 +228,7 @@ static void settle_time(const lake_case *c, const cJSON *e)
     const cJSON *ns = cJSON_GetObjectItemCaseSensitive(e, "mtime_ns");
     const cJSON *age = cJSON_GetObjectItemCaseSensitive(e, "age_s");
     if (!ns && !age) return;
+    if (c->s3) fail_msg("%s: an object's mtime cannot be set", str_of(e, "path"));
     struct timespec ts;
     if (ns) {
         int64_t v = json_int64(ns);
@@ -232,6 +253,12 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 /* A "delete" step: the entry, recursively. */
 static void delete_entry(const lake_case *c, const char *rel)
 {
+    if (c->s3) {
+        sf_aws_error err = {0};
+        const char *keys[] = {rel};
+        if (sf_aws_s3_delete(c->env.aws, c->ctx, BUCKET, keys, 1, &err) != 0) fail_msg("cannot delete %s", rel);
+        return;
+    }
     char *p = at_root(c, rel);
     struct stat st;
     assert_int_equal(lstat(p, &st), 0);
@@ -240,11 +267,46 @@ static void delete_entry(const lake_case *c, const char *rel)
     free(p);
 }
 
+static char *read_entry(const lake_case *c, const char *rel, size_t *len)
+{
+    if (!c->s3) {
+        char *p = at_root(c, rel), *text = slurp(p, len);
+        free(p);
+        return text;
+    }
+    sf_buf body = {0};
+    sf_aws_error err = {0};
+    int rc = sf_aws_s3_get(c->env.aws, c->ctx, BUCKET, rel, &body, &err);
+    if (rc < 0) fail_msg("cannot get %s: %s", rel, err.message ? err.message : "?");
+    sf_aws_error_clear(&err);
+    if (rc == 1) {
+        sf_buf_free(&body);
+        return NULL;
+    }
+    if (len) *len = body.len;
+    return sf_buf_take(&body);
+}
+
+static bool entry_exists(const lake_case *c, const char *rel)
+{
+    if (c->s3) {
+        char *body = read_entry(c, rel, NULL);
+        free(body);
+        return body != NULL;
+    }
+    char *p = at_root(c, rel);
+    struct stat st;
+    bool there = lstat(p, &st) == 0;
+    free(p);
+    return there;
+}
+
 /* ---- checks after a step ------------------------------------------------- */
 
 static void check_links(const lake_case *c, const cJSON *links, const char *where)
 {
     const cJSON *l;
+    if (c->s3 && links->child) fail_msg("%s: s3 has no links", where);
     cJSON_ArrayForEach(l, links) {
         char *p = at_root(c, l->string), target[4096];
         ssize_t k = readlink(p, target, sizeof target - 1);
@@ -260,11 +322,8 @@ static void check_presence(const lake_case *c, const cJSON *paths, bool want, co
 {
     const cJSON *rel;
     cJSON_ArrayForEach(rel, paths) {
-        char *p = at_root(c, rel->valuestring);
-        struct stat st;
-        bool there = lstat(p, &st) == 0;
-        free(p);
-        if (there != want) fail_msg("%s: %s %s", where, rel->valuestring, want ? "missing" : "still there");
+        if (entry_exists(c, rel->valuestring) != want)
+            fail_msg("%s: %s %s", where, rel->valuestring, want ? "missing" : "still there");
     }
 }
 
@@ -272,10 +331,8 @@ static void check_files(const lake_case *c, const cJSON *files, const char *wher
 {
     const cJSON *want;
     cJSON_ArrayForEach(want, files) {
-        char *p = at_root(c, want->string);
         size_t n = 0;
-        char *text = slurp(p, &n);
-        free(p);
+        char *text = read_entry(c, want->string, &n);
         if (!text) fail_msg("%s: %s cannot be read", where, want->string);
         if (n != strlen(want->valuestring) || memcmp(text, want->valuestring, n) != 0)
             fail_msg("%s: %s holds \"%s\", expected \"%s\"", where, want->string, text, want->valuestring);
@@ -289,8 +346,7 @@ static void check_json(const lake_case *c, const cJSON *files, bool absent, cons
 {
     const cJSON *file;
     cJSON_ArrayForEach(file, files) {
-        char *p = at_root(c, file->string), *text = slurp(p, NULL);
-        free(p);
+        char *text = read_entry(c, file->string, NULL);
         if (!text) fail_msg("%s: %s cannot be read", where, file->string);
         cJSON *j = cJSON_Parse(text);
         if (!cJSON_IsObject(j)) fail_msg("%s: %s is not a JSON object: %s", where, file->string, text);
@@ -354,30 +410,32 @@ static int call(const lake_case *c, const cJSON *step, cJSON *got, sf_diags *d, 
 {
     const char *op = str_of(step, "op");
     const char *output = str_of(step, "output"), *work = str_of(step, "work_uri");
+    const sf_lake *L = c->lake;
+    const sf_lake_env *env = c->s3 ? &c->env : NULL;
     char *s = NULL;
     int rc = -1;
     if (strcmp(op, "fingerprint") == 0) {
         int64_t n = -1;
-        rc = L->fingerprint(c->ctx, NULL, str_of(step, "uri"), &s, &n, d);
+        rc = L->fingerprint(c->ctx, env, str_of(step, "uri"), &s, &n, d);
         if (rc == 0) {
             cJSON_AddItemToObject(got, "fingerprint", str_or_null(s));
             cJSON_AddNumberToObject(got, "count", (double)n);
         }
     } else if (strcmp(op, "stage") == 0) {
-        rc = L->stage(c->ctx, NULL, output, str_of(step, "run_id"), &s, d);
+        rc = L->stage(c->ctx, env, output, str_of(step, "run_id"), &s, d);
         if (rc == 0) cJSON_AddItemToObject(got, "work_uri", str_or_null(s));
     } else if (strcmp(op, "publish") == 0) {
-        rc = L->publish(c->ctx, NULL, output, work, str_of(step, "run_id"), str_of(step, "fingerprint"), d);
+        rc = L->publish(c->ctx, env, output, work, str_of(step, "run_id"), str_of(step, "fingerprint"), d);
     } else if (strcmp(op, "discard") == 0) {
-        rc = L->discard(c->ctx, NULL, work, d);
+        rc = L->discard(c->ctx, env, work, d);
     } else if (strcmp(op, "published") == 0) {
         sf_published p = {0};
-        rc = L->published(c->ctx, NULL, output, &p, d);
+        rc = L->published(c->ctx, env, output, &p, d);
         cJSON_AddItemToObject(got, "run_id", str_or_null(p.run_id));
         if (p.run_id) cJSON_AddItemToObject(got, "fingerprint", str_or_null(p.fingerprint));
         sf_published_clear(&p);
     } else if (strcmp(op, "remove") == 0) {
-        rc = L->remove(c->ctx, NULL, output, d);
+        rc = L->remove(c->ctx, env, output, d);
     } else {
         fail_msg("%s: unknown operation", where);
     }
@@ -427,6 +485,17 @@ static void run_op(const lake_case *c, const cJSON *step, const char *where)
 
 /* ---- the cases ----------------------------------------------------------- */
 
+/* s3: the buckets a case sees, empty. */
+static void empty_buckets(const lake_case *c)
+{
+    const char *buckets[] = {BUCKET, "other"};
+    for (size_t i = 0; i < 2; i++) {
+        sf_aws_error err = {0};
+        if (sf_aws_s3_delete_prefix(c->env.aws, c->ctx, buckets[i], "", NULL, &err) != 0)
+            fail_msg("cannot empty bucket %s: %s", buckets[i], err.message ? err.message : "?");
+    }
+}
+
 static int setup(void **state)
 {
     lake_case *c = *state;
@@ -458,12 +527,27 @@ static int teardown(void **state)
     return 0;
 }
 
+/* What is there before the first step: "tree" (file) or "objects" (s3). */
+static void lay_out(const lake_case *c)
+{
+    const cJSON *e;
+    if (c->s3) {
+        empty_buckets(c);
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c->json, "objects")) {
+            put_object(c, str_of(e, "key"), str_of(e, "body"));
+        }
+        return;
+    }
+    const cJSON *tree = cJSON_GetObjectItemCaseSensitive(c->json, "tree");
+    cJSON_ArrayForEach(e, tree) make_entry(c, e);
+    cJSON_ArrayForEach(e, tree) settle_time(c, e);
+}
+
 static void test_case(void **state)
 {
     lake_case *c = *state;
-    const cJSON *tree = cJSON_GetObjectItemCaseSensitive(c->json, "tree"), *e;
-    cJSON_ArrayForEach(e, tree) make_entry(c, e);
-    cJSON_ArrayForEach(e, tree) settle_time(c, e);
+    if (c->s3 && !c->env.aws) skip(); /* no moto: said once in main */
+    lay_out(c);
     const cJSON *step;
     int i = 0;
     cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(c->json, "steps")) {
@@ -489,11 +573,13 @@ static int is_case(const struct dirent *e)
     return n > 5 && strcmp(e->d_name + n - 5, ".json") == 0;
 }
 
-int main(void)
+/* Every case in <src>/tests/fixtures/lake/<kind>/, one test each (named
+ * after its file); the number of failed tests, or 1 when there is none. */
+static int run_cases(const char *src, const char *kind, sf_aws_client *aws)
 {
-    const char *src = getenv("SF_SOURCE_DIR");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/lake/file", src && *src ? src : ".");
+    char dir[4096], group[64];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/lake/%s", src, kind);
+    snprintf(group, sizeof group, "lake_fixtures/%s", kind);
     struct dirent **names = NULL;
     int n = scandir(dir, &names, is_case, alphasort);
     if (n <= 0) {
@@ -502,12 +588,16 @@ int main(void)
     }
     struct CMUnitTest *tests = calloc((size_t)n, sizeof *tests);
     lake_case *cases = calloc((size_t)n, sizeof *cases);
+    bool s3 = strcmp(kind, "s3") == 0;
     for (int i = 0; i < n; i++) {
         assert_true(asprintf(&cases[i].file, "%s/%s", dir, names[i]->d_name) >= 0);
+        cases[i].s3 = s3;
+        cases[i].lake = s3 ? &sf_lake_s3 : &sf_lake_file;
+        cases[i].env.aws = aws;
         names[i]->d_name[strlen(names[i]->d_name) - 5] = 0; /* the test's name: the file's stem */
         tests[i] = (struct CMUnitTest){names[i]->d_name, test_case, setup, teardown, &cases[i]};
     }
-    int failed = _cmocka_run_group_tests("lake_fixtures/file", tests, (size_t)n, NULL, NULL);
+    int failed = _cmocka_run_group_tests(group, tests, (size_t)n, NULL, NULL);
     for (int i = 0; i < n; i++) {
         free(cases[i].file);
         free(names[i]);
@@ -515,5 +605,51 @@ int main(void)
     free(names);
     free(cases);
     free(tests);
+    return failed;
+}
+
+/* A client of the moto server at `url`, with the buckets the s3 cases use. */
+static sf_aws_client *moto_client(const char *url)
+{
+    sf_aws_config cfg = {.max_retries = 2};
+    cfg.region = sf_strdup("us-east-1");
+    cfg.access_key = sf_strdup("AKIDLAKEFIXTURES");
+    cfg.secret_key = sf_strdup("lake/fixtures");
+    cfg.endpoint_s3 = sf_strdup(url);
+    sf_aws_client *aws = sf_aws_client_new(&cfg);
+    sf_ctx *ctx = sf_ctx_new_root(SF_LOG_ERROR);
+    const char *buckets[] = {BUCKET, "other"};
+    for (size_t i = 0; i < 2; i++) {
+        sf_aws_call call = {
+            .operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/", .bucket = buckets[i]};
+        sf_aws_http_resp resp;
+        sf_aws_error err = {0};
+        if (sf_aws_client_send(aws, ctx, &call, &resp, &err) != 0) {
+            fprintf(stderr, "cannot create bucket %s on moto\n", buckets[i]);
+            sf_aws_client_free(aws);
+            aws = NULL;
+            sf_aws_error_clear(&err);
+            break;
+        }
+        sf_aws_http_resp_clear(&resp);
+    }
+    sf_ctx_free(ctx);
+    return aws;
+}
+
+int main(void)
+{
+    const char *src = getenv("SF_SOURCE_DIR");
+    if (!src || !*src) src = ".";
+    int failed = run_cases(src, "file", NULL);
+
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    aws_moto moto = {0};
+    sf_aws_client *aws = NULL;
+    if (aws_moto_start(&moto) == 0) aws = moto_client(moto.url);
+    else fprintf(stderr, "moto not available: the s3 cases are skipped\n");
+    failed += run_cases(src, "s3", aws);
+    sf_aws_client_free(aws);
+    aws_moto_stop(&moto);
     return failed;
 }
