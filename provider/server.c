@@ -46,6 +46,7 @@
 #define ACCEPTS 4                       /* grpc_server_request_call kept armed at once */
 #define POLL_MS 100                     /* how often the queue thread looks at signals */
 #define CANCEL_GRACE_MS 500             /* in-flight calls get this long before cancel_all */
+#define GRPC_DRAIN_MS 3000              /* longest wait for gRPC's own last teardown */
 
 /* ---- Logging (hclog JSON on stderr, only when asked for) ----------------- */
 
@@ -678,6 +679,30 @@ static void serve_stop(sf_server *s)
     s->cq = NULL;
 }
 
+/* Release our reference to gRPC and wait until the library is really down.
+ * Each accepted connection's channel holds a library reference of its own
+ * and drops it when its transport finishes closing, on one of gRPC's
+ * executor threads, so our grpc_shutdown() is not always the last one: the
+ * last one then runs on a detached thread.  Exiting before that thread ends
+ * would leave gRPC's threads running (and their OpenSSL per-thread state,
+ * allocated, which LeakSanitizer reports: tests/e2e/test_malformed.py under
+ * load).  grpc_is_initialized() takes the lock the final clean-up holds, so
+ * once it answers 0 the clean-up is finished.  Bounded: exit is never held
+ * up by more than GRPC_DRAIN_MS. */
+static void grpc_release(sf_server *s)
+{
+    grpc_shutdown();
+    int64_t give_up_at = sf_time_mono_ms() + GRPC_DRAIN_MS;
+    while (grpc_is_initialized()) {
+        if (sf_time_mono_ms() >= give_up_at) {
+            LOGD(s, "gRPC still shutting down after %d ms; exiting anyway", GRPC_DRAIN_MS);
+            return;
+        }
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 int sf_server_main(const sf_server_options *opts, int argc, char **argv)
 {
     assert(opts && opts->service && opts->handle);
@@ -721,7 +746,7 @@ out:
     }
     if (grpc_up) {
         serve_stop(s);
-        grpc_shutdown();
+        grpc_release(s);
     }
     sf_sockdir_remove(&s->sock);
     sf_tls_identity_clear(&s->tls);
