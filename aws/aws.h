@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/ctx.h"
+#include "base/http.h"
 #include "base/str.h"
 #include "base/time.h"
 
@@ -69,11 +70,6 @@ typedef struct sf_aws_creds {
 void sf_aws_creds_clear(sf_aws_creds *c);
 void sf_aws_creds_copy(sf_aws_creds *dst, const sf_aws_creds *src);
 
-typedef struct sf_aws_header {
-    char *name;
-    char *value;
-} sf_aws_header;
-
 typedef struct sf_aws_param {
     const char *key;   /* raw (not encoded) */
     const char *value; /* raw; NULL is "key" alone (sent as key=) */
@@ -86,7 +82,7 @@ typedef struct sf_aws_sign_req {
     const char *path;          /* as sent: already percent-encoded ("/", "/bucket/my%20key") */
     const sf_aws_param *query; /* raw query parameters (encoded here) */
     size_t n_query;
-    const sf_aws_header *headers; /* every header to sign except host/x-amz-date/token */
+    const sf_header *headers; /* every header to sign except host/x-amz-date/token */
     size_t n_headers;
     const char *payload_hash; /* hex sha256 of the body, or "UNSIGNED-PAYLOAD" */
     const char *amz_date;     /* "20240102T030405Z" */
@@ -102,41 +98,6 @@ char *sf_aws_sigv4_authorization(const sf_aws_sign_req *req, const sf_aws_creds 
 /* The canonical request text (for tests and debugging; has no secret). */
 char *sf_aws_sigv4_canonical_request(const sf_aws_sign_req *req, const sf_aws_creds *creds, char **signed_headers);
 
-/* ---- http.c --------------------------------------------------------------- */
-
-typedef struct sf_aws_http sf_aws_http; /* connection pool; thread-safe */
-
-sf_aws_http *sf_aws_http_new(void); /* can't fail (aborts on OOM) */
-void sf_aws_http_free(sf_aws_http *h);
-
-typedef struct sf_aws_http_req {
-    const char *method;
-    const char *url;
-    const sf_aws_header *headers;
-    size_t n_headers;
-    const void *body;
-    size_t body_len;
-    bool fresh_connection;      /* non-idempotent: never on a reused connection */
-    int64_t timeout_ms;         /* whole transfer; 0: 60 s */
-    int64_t connect_timeout_ms; /* 0: 10 s */
-} sf_aws_http_req;
-
-typedef struct sf_aws_http_resp {
-    long status; /* 0 when no answer arrived */
-    sf_buf body;
-    sf_aws_header *headers; /* lower-cased names */
-    size_t n_headers;
-    int curl_code; /* CURLcode; 0 when the transfer completed */
-    char *error;   /* transport error text, NULL when none */
-    bool sent;     /* the request may have reached the server */
-} sf_aws_http_resp;
-
-/* Perform one HTTP exchange (no retries; cancellable through ctx).  Returns
- * 0 when an HTTP answer arrived (any status), -1 with resp->error when not. */
-int sf_aws_http_do(sf_aws_http *h, sf_ctx *ctx, const sf_aws_http_req *req, sf_aws_http_resp *resp);
-const char *sf_aws_http_header(const sf_aws_http_resp *resp, const char *lower_name);
-void sf_aws_http_resp_clear(sf_aws_http_resp *resp);
-
 /* ---- retry.c -------------------------------------------------------------- */
 
 /* Whether a failure is worth another attempt, as the SDKs' standard mode
@@ -144,9 +105,6 @@ void sf_aws_http_resp_clear(sf_aws_http_resp *resp);
  * timeouts and connection resets.  `code` may be NULL. */
 bool sf_aws_retryable(long status, const char *code, int curl_code);
 bool sf_aws_throttling_code(const char *code);
-/* Capped exponential backoff with full jitter: uniform in
- * [0, min(cap_ms, base_ms * 2^attempt)].  `attempt` counts from 0. */
-int64_t sf_aws_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms);
 
 /* ---- credentials.c -------------------------------------------------------- */
 
@@ -180,7 +138,7 @@ bool sf_aws_error_is(const sf_aws_error *e, const char *code);
 /* One profile of the shared files: its keys, credentials file first. */
 typedef struct sf_aws_profile {
     char *name;
-    sf_aws_header *kv; /* name = key (lower case), value */
+    sf_header *kv; /* name = key (lower case), value */
     size_t n;
     bool found; /* the profile has a section in some file */
 } sf_aws_profile;
@@ -211,7 +169,7 @@ typedef struct sf_aws_config {
     int64_t wi_duration_s; /* 0: STS default */
     char *endpoint_emr, *endpoint_ec2, *endpoint_s3, *endpoint_sts;
     bool s3_use_path_style;
-    sf_aws_header *default_tags; /* name = key */
+    sf_header *default_tags; /* name = key */
     size_t n_default_tags;
     int max_retries; /* -1: default */
 } sf_aws_config;
@@ -254,7 +212,7 @@ void sf_aws_client_files_clear(sf_aws_config_files *f);
 int sf_aws_client_max_attempts(const sf_aws_client *c);
 /* API calls sent through the client so far (each HTTP attempt counts). */
 int64_t sf_aws_client_calls(const sf_aws_client *c);
-sf_aws_http *sf_aws_client_http(sf_aws_client *c);
+sf_http *sf_aws_client_http(sf_aws_client *c);
 
 /* A service's endpoint: the configured one, AWS_ENDPOINT_URL_<SVC>,
  * AWS_ENDPOINT_URL, else https://<prefix>.<region>.amazonaws.com (STS:
@@ -269,7 +227,7 @@ typedef struct sf_aws_call {
     const char *path; /* encoded path; NULL: "/" */
     const sf_aws_param *query;
     size_t n_query;
-    const sf_aws_header *headers; /* extra headers (signed) */
+    const sf_header *headers; /* extra headers (signed) */
     size_t n_headers;
     const void *body;
     size_t body_len;
@@ -283,8 +241,7 @@ typedef struct sf_aws_call {
 /* Sign and send with retries.  Returns 0 for a 2xx answer (resp filled,
  * *err cleared), -1 with *err otherwise (resp holds the last answer).
  * *err must be zeroed or cleared before the call. */
-int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_aws_http_resp *resp,
-                       sf_aws_error *err);
+int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_http_resp *resp, sf_aws_error *err);
 
 /* ---- json.c --------------------------------------------------------------- */
 
@@ -295,7 +252,7 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
                      const char *operation, const cJSON *body, bool idempotent, cJSON **out, sf_aws_error *err);
 /* The AWS error of a JSON-protocol answer (code from __type or
  * x-amzn-ErrorType, message from message/Message). */
-void sf_aws_json_error(const sf_aws_http_resp *resp, sf_aws_error *err);
+void sf_aws_json_error(const sf_http_resp *resp, sf_aws_error *err);
 
 /* ---- query.c -------------------------------------------------------------- */
 
@@ -306,7 +263,7 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
                       sf_aws_error *err);
 /* The AWS error of an XML answer (query protocol or S3): first <Code>,
  * <Message>, <RequestId>/<RequestID>. */
-void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err);
+void sf_aws_xml_error(const sf_http_resp *resp, sf_aws_error *err);
 /* Parse XML (no network, no entities); NULL when malformed. */
 xmlDoc *sf_aws_xml_parse(const char *data, size_t len);
 /* Release a parsed document (NULL is fine); its root element (NULL: none).

@@ -29,7 +29,7 @@
 
 typedef struct shared {
     sf_aws_config cfg;
-    sf_aws_http *http;
+    sf_http *http;
     pthread_mutex_t lock;        /* guards creds (held while resolving them) */
     pthread_mutex_t region_lock; /* guards region (taken by calls made while resolving) */
     sf_aws_creds creds;
@@ -74,7 +74,7 @@ sf_aws_client *sf_aws_client_new(sf_aws_config *cfg)
     if (!sh || !c) abort();
     sh->cfg = *cfg;
     *cfg = (sf_aws_config){0};
-    sh->http = sf_aws_http_new();
+    sh->http = sf_http_new();
     pthread_mutex_init(&sh->lock, NULL);
     pthread_mutex_init(&sh->region_lock, NULL);
     const char *base = getenv("SPARKFLOW_AWS_RETRY_BASE_MS");
@@ -98,7 +98,7 @@ void sf_aws_client_free(sf_aws_client *c)
     if (c->owner) {
         shared *sh = c->sh;
         sf_aws_config_clear(&sh->cfg);
-        sf_aws_http_free(sh->http);
+        sf_http_free(sh->http);
         sf_aws_creds_clear(&sh->creds);
         free(sh->region);
         pthread_mutex_destroy(&sh->lock);
@@ -112,7 +112,7 @@ const sf_aws_config *sf_aws_client_config(const sf_aws_client *c)
 {
     return &c->sh->cfg;
 }
-sf_aws_http *sf_aws_client_http(sf_aws_client *c)
+sf_http *sf_aws_client_http(sf_aws_client *c)
 {
     return c->sh->http;
 }
@@ -390,14 +390,14 @@ bool sf_aws_error_is(const sf_aws_error *e, const char *code)
 }
 
 /* The error of an answer: JSON or XML by its body, else by its status. */
-void sf_aws_answer_error(const sf_aws_http_resp *resp, sf_aws_error *err)
+void sf_aws_answer_error(const sf_http_resp *resp, sf_aws_error *err)
 {
     const char *b = resp->body.data ? resp->body.data : "";
     while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t') b++;
     if (*b == '{') sf_aws_json_error(resp, err);
     else if (*b == '<') sf_aws_xml_error(resp, err);
-    if (!err->code && sf_aws_http_header(resp, "x-amzn-errortype")) {
-        const char *t = sf_aws_http_header(resp, "x-amzn-errortype");
+    if (!err->code && sf_http_resp_header(resp, "x-amzn-errortype")) {
+        const char *t = sf_http_resp_header(resp, "x-amzn-errortype");
         err->code = sf_strndup(t, strcspn(t, ":"));
     }
     if (!err->code) {
@@ -411,8 +411,8 @@ void sf_aws_answer_error(const sf_aws_http_resp *resp, sf_aws_error *err)
     }
     if (!err->message) err->message = sf_fmt("HTTP %ld", resp->status);
     if (!err->request_id) {
-        const char *id = sf_aws_http_header(resp, "x-amzn-requestid");
-        if (!id) id = sf_aws_http_header(resp, "x-amz-request-id");
+        const char *id = sf_http_resp_header(resp, "x-amzn-requestid");
+        if (!id) id = sf_http_resp_header(resp, "x-amz-request-id");
         err->request_id = sf_strdup(id);
     }
 }
@@ -421,7 +421,7 @@ void sf_aws_answer_error(const sf_aws_http_resp *resp, sf_aws_error *err)
 
 /* Headers to send: the call's, the signing ones, the signature. */
 typedef struct hdrs {
-    sf_aws_header *items;
+    sf_header *items;
     size_t n;
 } hdrs;
 
@@ -429,7 +429,7 @@ static void hdrs_add(hdrs *h, const char *name, const char *value)
 {
     h->items = realloc(h->items, (h->n + 1) * sizeof *h->items);
     if (!h->items) abort();
-    h->items[h->n++] = (sf_aws_header){sf_strdup(name), sf_strdup(value)};
+    h->items[h->n++] = (sf_header){sf_strdup(name), sf_strdup(value)};
 }
 
 static void hdrs_clear(hdrs *h)
@@ -499,7 +499,7 @@ static void make_target(sf_aws_client *c, const sf_aws_call *call, const char *r
 
 /* One attempt; 0 when an answer arrived (any status). */
 static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const char *region,
-                   const sf_aws_creds *creds, sf_aws_http_resp *resp)
+                   const sf_aws_creds *creds, sf_http_resp *resp)
 {
     const service_def *def = service_of(call->service);
     bool s3 = strcmp(call->service, "s3") == 0;
@@ -533,7 +533,7 @@ static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const
         hdrs_add(&h, "Authorization", auth);
         free(auth);
     }
-    sf_aws_http_req req = {
+    sf_http_req req = {
         .method = call->method,
         .url = t.url,
         .headers = h.items,
@@ -542,7 +542,7 @@ static int attempt(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, const
         .body_len = call->body_len,
         .fresh_connection = !call->idempotent,
     };
-    int rc = sf_aws_http_do(c->sh->http, ctx, &req, resp);
+    int rc = sf_http_do(c->sh->http, ctx, &req, resp);
     hdrs_clear(&h);
     target_clear(&t);
     return rc;
@@ -555,7 +555,7 @@ static void count_call(sf_aws_client *c)
 }
 
 /* Fill err from a transport failure or an error answer. */
-static void failure(const sf_aws_call *call, const sf_aws_http_resp *resp, sf_aws_error *err)
+static void failure(const sf_aws_call *call, const sf_http_resp *resp, sf_aws_error *err)
 {
     sf_aws_error_clear(err);
     err->operation = sf_strdup(call->operation);
@@ -567,10 +567,9 @@ static void failure(const sf_aws_call *call, const sf_aws_http_resp *resp, sf_aw
     sf_aws_answer_error(resp, err);
 }
 
-int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_aws_http_resp *resp,
-                       sf_aws_error *err)
+int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, sf_http_resp *resp, sf_aws_error *err)
 {
-    *resp = (sf_aws_http_resp){0};
+    *resp = (sf_http_resp){0};
     const char *no_xml = NULL;
     if (!sf_xml_api_get(&no_xml)) { /* AWS's answers and errors are XML */
         sf_aws_error_clear(err);
@@ -603,7 +602,7 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
                 return -1;
             }
         }
-        sf_aws_http_resp_clear(resp);
+        sf_http_resp_clear(resp);
         int64_t t0 = sf_time_mono_ms();
         int rc = attempt(c, ctx, call, region, &creds, resp);
         sf_aws_creds_clear(&creds);
@@ -626,7 +625,7 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
             retry = retry && untouched;
         }
         if (!retry || i + 1 == max) return -1;
-        if (sf_ctx_sleep_ms(ctx, sf_aws_backoff_ms(i, c->sh->backoff_base_ms, BACKOFF_CAP_MS)) != 0) return -1;
+        if (sf_ctx_sleep_ms(ctx, sf_backoff_ms(i, c->sh->backoff_base_ms, BACKOFF_CAP_MS)) != 0) return -1;
     }
     return -1;
 }

@@ -411,10 +411,10 @@ static outcome from_profile(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, tr
 
 /* ---- 5, 6: container and instance metadata ---------------------------------- */
 
-static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url, const sf_aws_header *h,
+static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const char *url, const sf_header *h,
                         size_t nh, sf_buf *body, char **why)
 {
-    sf_aws_http_req req = {
+    sf_http_req req = {
         .method = method,
         .url = url,
         .headers = h,
@@ -422,16 +422,16 @@ static int metadata_get(sf_aws_client *c, sf_ctx *ctx, const char *method, const
         .timeout_ms = METADATA_TIMEOUT_MS,
         .connect_timeout_ms = 1000,
     };
-    sf_aws_http_resp resp;
-    int rc = sf_aws_http_do(sf_aws_client_http(c), ctx, &req, &resp);
+    sf_http_resp resp;
+    int rc = sf_http_do(sf_aws_client_http(c), ctx, &req, &resp);
     if (rc != 0 || resp.status != 200) {
         *why = rc != 0 ? sf_fmt("%s: %s", url, resp.error) : sf_fmt("%s answered HTTP %ld", url, resp.status);
-        sf_aws_http_resp_clear(&resp);
+        sf_http_resp_clear(&resp);
         return -1;
     }
     *body = resp.body;
     resp.body = (sf_buf){0};
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return 0;
 }
 
@@ -448,7 +448,7 @@ static outcome from_container(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, 
     if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))
         auth = read_token_file(env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), &why);
     else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) auth = sf_strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
-    sf_aws_header h[] = {{"Authorization", auth}};
+    sf_header h[] = {{"Authorization", auth}};
     sf_buf body = {0};
     outcome o = FAILED;
     if (!why && metadata_get(c, ctx, "GET", url, h, auth ? 1 : 0, &body, &why) == 0)
@@ -476,10 +476,10 @@ static outcome from_imds(sf_aws_client *c, sf_ctx *ctx, sf_aws_creds *out, trail
     char *why = NULL;
     sf_buf token = {0}, role = {0}, body = {0};
     char *url = sf_fmt("%s/latest/api/token", base);
-    sf_aws_header ttl[] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
+    sf_header ttl[] = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
     outcome o = ABSENT;
     if (metadata_get(c, ctx, "PUT", url, ttl, 1, &token, &why) == 0) {
-        sf_aws_header th[] = {{"X-aws-ec2-metadata-token", token.data}};
+        sf_header th[] = {{"X-aws-ec2-metadata-token", token.data}};
         free(url);
         url = sf_fmt("%s/latest/meta-data/iam/security-credentials/", base);
         o = FAILED;

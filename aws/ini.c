@@ -37,7 +37,7 @@ static void add(sf_aws_profile *p, const char *key, const char *value)
     }
     p->kv = realloc(p->kv, (p->n + 1) * sizeof *p->kv);
     if (!p->kv) abort();
-    p->kv[p->n++] = (sf_aws_header){k, sf_strdup(value)};
+    p->kv[p->n++] = (sf_header){k, sf_strdup(value)};
 }
 
 /* Whether a section header (text between the brackets) names the profile. */

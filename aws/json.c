@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sf_aws_json_error(const sf_aws_http_resp *resp, sf_aws_error *err)
+void sf_aws_json_error(const sf_http_resp *resp, sf_aws_error *err)
 {
     cJSON *root = cJSON_ParseWithLength(resp->body.data ? resp->body.data : "", resp->body.len);
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "__type"));
     if (!type) type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "code"));
-    if (!type) type = sf_aws_http_header(resp, "x-amzn-errortype");
+    if (!type) type = sf_http_resp_header(resp, "x-amzn-errortype");
     if (type) {
         const char *hash = strrchr(type, '#');
         if (hash) type = hash + 1;
@@ -39,7 +39,7 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
     char *text = body ? cJSON_PrintUnformatted(body) : sf_strdup("{}");
     if (!text) abort();
     char *target = sf_fmt("%s.%s", target_prefix, operation);
-    sf_aws_header headers[] = {
+    sf_header headers[] = {
         {"Content-Type", "application/x-amz-json-1.1"},
         {"X-Amz-Target", target},
     };
@@ -54,7 +54,7 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
         .body_len = strlen(text),
         .idempotent = idempotent,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) {
         *out = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "{}", resp.body.len ? resp.body.len : 2);
@@ -66,7 +66,7 @@ int sf_aws_json_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const c
             rc = -1;
         }
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     free(target);
     free(text);
     return rc;

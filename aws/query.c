@@ -72,7 +72,7 @@ char *sf_aws_xml_text(xmlNode *node, const char *path)
     return s;
 }
 
-void sf_aws_xml_error(const sf_aws_http_resp *resp, sf_aws_error *err)
+void sf_aws_xml_error(const sf_http_resp *resp, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     if (!doc) return;
@@ -118,7 +118,7 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
 {
     *doc = NULL;
     char *body = form_body(operation, version, params, n_params);
-    sf_aws_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+    sf_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     sf_aws_call call = {
         .operation = operation,
         .service = service,
@@ -131,7 +131,7 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
         .idempotent = idempotent,
         .unsigned_request = unsigned_request,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) {
         *doc = sf_aws_xml_parse(resp.body.data, resp.body.len);
@@ -143,7 +143,7 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
             rc = -1;
         }
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     memset(body, 0, strlen(body));
     free(body);
     return rc;

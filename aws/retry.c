@@ -3,15 +3,14 @@
  * The AWS SDKs' "standard" retry mode: throttling error codes (whatever the
  * HTTP status: JSON services throttle with 400), transient codes, HTTP 500,
  * 502, 503 and 504, and transport failures (timeouts, resets, refused
- * connections).  The wait before attempt i+1 is full jitter over a capped
- * exponential: uniform in [0, min(cap, base * 2^i)].
+ * connections: base/http.h).  The wait between attempts is base/http.h's
+ * sf_backoff_ms.
  */
 #include "aws/aws.h"
 
-#include <curl/curl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "base/http.h"
 
 static const char *const throttling_codes[] = {
     "Throttling",
@@ -55,33 +54,7 @@ bool sf_aws_throttling_code(const char *code)
 
 bool sf_aws_retryable(long status, const char *code, int curl_code)
 {
-    if (status == 0) {
-        switch ((CURLcode)curl_code) {
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_OPERATION_TIMEDOUT:
-        case CURLE_GOT_NOTHING:
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM: return true;
-        default: return false;
-        }
-    }
+    if (status == 0) return sf_http_transient(curl_code);
     if (in(throttling_codes, code) || in(transient_codes, code)) return true;
     return status == 500 || status == 502 || status == 503 || status == 504 || status == 429;
-}
-
-int64_t sf_aws_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
-{
-    int64_t ceiling = base_ms;
-    for (int i = 0; i < attempt && ceiling < cap_ms; i++) ceiling *= 2;
-    if (ceiling > cap_ms) ceiling = cap_ms;
-    /* Jitter needs no cryptographic quality; a per-call seed keeps threads apart. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned seed = (unsigned)(ts.tv_nsec ^ (ts.tv_sec << 8) ^ (long)attempt);
-    return ceiling > 0 ? (int64_t)(rand_r(&seed) % (ceiling + 1)) : 0;
 }

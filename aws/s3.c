@@ -94,7 +94,7 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
     if (rc == 0 && !doc) {
@@ -107,7 +107,7 @@ static int list_page(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const ch
         sf_aws_s3_list_parse(doc, out, next);
         sf_aws_xml_free(doc);
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return rc;
 }
 
@@ -158,7 +158,7 @@ int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) {
         *body = resp.body;
@@ -166,7 +166,7 @@ int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
     } else if (resp.status == 404 || sf_aws_error_is(err, "NoSuchKey")) {
         rc = 1;
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     free(path);
     return rc;
 }
@@ -175,7 +175,7 @@ int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
                   const char *content_type, sf_aws_error *err)
 {
     char *path = key_path(key);
-    sf_aws_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}};
+    sf_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}};
     sf_aws_call call = {
         .operation = "PutObject",
         .service = "s3",
@@ -188,9 +188,9 @@ int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     free(path);
     return rc;
 }
@@ -207,16 +207,16 @@ int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) {
-        const char *len = sf_aws_http_header(&resp, "content-length");
+        const char *len = sf_http_resp_header(&resp, "content-length");
         if (size) *size = len ? atoll(len) : 0;
-        if (etag) *etag = sf_strdup(sf_aws_http_header(&resp, "etag"));
+        if (etag) *etag = sf_strdup(sf_http_resp_header(&resp, "etag"));
     } else if (resp.status == 404) {
         rc = 1;
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     free(path);
     return rc;
 }
@@ -238,7 +238,7 @@ static void xml_escape(sf_buf *b, const char *s)
 }
 
 /* The first <Error> of a DeleteObjects answer, as an error. */
-int sf_aws_s3_delete_errors(const sf_aws_http_resp *resp, sf_aws_error *err)
+int sf_aws_s3_delete_errors(const sf_http_resp *resp, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     if (!doc) return 0;
@@ -275,7 +275,7 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
     unsigned int mlen = 0;
     EVP_Digest(body.data, body.len, md5, &mlen, EVP_md5(), NULL);
     char *md5_b64 = sf_aws_base64(md5, 16);
-    sf_aws_header headers[] = {{"Content-Type", "application/xml"}, {"Content-MD5", md5_b64}};
+    sf_header headers[] = {{"Content-Type", "application/xml"}, {"Content-MD5", md5_b64}};
     sf_aws_param q[] = {{"delete", ""}};
     sf_aws_call call = {
         .operation = "DeleteObjects",
@@ -291,10 +291,10 @@ static int delete_batch(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     if (rc == 0) rc = sf_aws_s3_delete_errors(&resp, err);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     free(md5_b64);
     sf_buf_free(&body);
     return rc;
@@ -344,7 +344,7 @@ static void copy_limits(int64_t *single_max, int64_t *part)
 }
 
 /* The answer of a copy can be a 200 whose body is an error. */
-int sf_aws_s3_body_error(int rc, const sf_aws_http_resp *resp, const char *operation, sf_aws_error *err)
+int sf_aws_s3_body_error(int rc, const sf_http_resp *resp, const char *operation, sf_aws_error *err)
 {
     if (rc == 0 && resp->body.len && strstr(resp->body.data, "<Error>")) {
         sf_aws_error_clear(err);
@@ -356,7 +356,7 @@ int sf_aws_s3_body_error(int rc, const sf_aws_http_resp *resp, const char *opera
 }
 
 /* One element's text from an XML answer; NULL (with *err) when absent. */
-char *sf_aws_s3_answer_text(const sf_aws_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
+char *sf_aws_s3_answer_text(const sf_http_resp *resp, const char *operation, const char *element, sf_aws_error *err)
 {
     xmlDoc *doc = sf_aws_xml_parse(resp->body.data, resp->body.len);
     char *text = doc ? sf_aws_xml_text(sf_aws_xml_root(doc), element) : NULL;
@@ -372,7 +372,7 @@ char *sf_aws_s3_answer_text(const sf_aws_http_resp *resp, const char *operation,
 static int copy_single(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *source, const char *path,
                        sf_aws_error *err)
 {
-    sf_aws_header headers[] = {{"x-amz-copy-source", source}};
+    sf_header headers[] = {{"x-amz-copy-source", source}};
     sf_aws_call call = {
         .operation = "CopyObject",
         .service = "s3",
@@ -383,9 +383,9 @@ static int copy_single(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "CopyObject", err);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return rc;
 }
 
@@ -397,7 +397,7 @@ static int copy_part(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *so
     snprintf(number, sizeof number, "%d", n);
     snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)from, (long long)to);
     sf_aws_param q[] = {{"partNumber", number}, {"uploadId", upload_id}};
-    sf_aws_header h[] = {{"x-amz-copy-source", source}, {"x-amz-copy-source-range", range}};
+    sf_header h[] = {{"x-amz-copy-source", source}, {"x-amz-copy-source-range", range}};
     sf_aws_call call = {
         .operation = "UploadPartCopy",
         .service = "s3",
@@ -410,10 +410,10 @@ static int copy_part(sf_aws_client *c, sf_ctx *ctx, const char *bucket, char *so
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &call, &resp, err), &resp, "UploadPartCopy", err);
     if (rc == 0 && !(*etag = sf_aws_s3_answer_text(&resp, "UploadPartCopy", "ETag", err))) rc = -1;
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return rc;
 }
 
@@ -434,7 +434,7 @@ static void abort_upload(sf_aws_client *c, const sf_ctx *op, const char *bucket,
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     sf_aws_error err = {0};
     if (sf_aws_client_send(c, ctx, &call, &resp, &err) != 0) {
         char *t = sf_aws_error_text(&err);
@@ -442,7 +442,7 @@ static void abort_upload(sf_aws_client *c, const sf_ctx *op, const char *bucket,
         free(t);
     }
     sf_aws_error_clear(&err);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     sf_ctx_free(ctx);
 }
 
@@ -459,10 +459,10 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
         .n_query = 1,
         .bucket = bucket,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &start, &resp, err);
     char *upload_id = rc == 0 ? sf_aws_s3_answer_text(&resp, "CreateMultipartUpload", "UploadId", err) : NULL;
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     if (!upload_id) return -1;
 
     sf_buf done = {0};
@@ -479,7 +479,7 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
     sf_buf_printf(&done, "</CompleteMultipartUpload>");
     if (rc == 0) {
         sf_aws_param q[] = {{"uploadId", upload_id}};
-        sf_aws_header h[] = {{"Content-Type", "application/xml"}};
+        sf_header h[] = {{"Content-Type", "application/xml"}};
         sf_aws_call complete = {
             .operation = "CompleteMultipartUpload",
             .service = "s3",
@@ -495,7 +495,7 @@ static int copy_multipart(sf_aws_client *c, sf_ctx *ctx, const char *bucket, cha
         };
         rc = sf_aws_s3_body_error(sf_aws_client_send(c, ctx, &complete, &resp, err), &resp, "CompleteMultipartUpload",
                                   err);
-        sf_aws_http_resp_clear(&resp);
+        sf_http_resp_clear(&resp);
     }
     if (rc != 0) abort_upload(c, ctx, bucket, path, upload_id);
     else sf_log(ctx, SF_LOG_DEBUG, "s3: copied %lld bytes in %d parts", (long long)size, n);

@@ -71,7 +71,7 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
     if (duration_s > 0) sf_buf_printf(&body, "&DurationSeconds=%s", duration);
     free(arn);
     free(session);
-    sf_aws_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
+    sf_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
     sf_aws_call call = {
         .operation = "AssumeRole",
         .service = "sts",
@@ -84,12 +84,12 @@ int sf_aws_sts_assume_role(sf_aws_client *c, sf_ctx *ctx, const sf_aws_creds *so
         .idempotent = true,
         .creds = source,
     };
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
     xmlDoc *doc = rc == 0 ? sf_aws_xml_parse(resp.body.data, resp.body.len) : NULL;
     if (rc == 0) rc = doc ? sf_aws_sts_answer_creds(doc, "AssumeRole", out, err) : -1;
     if (doc) sf_aws_xml_free(doc);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     sf_buf_free(&body);
     return rc;
 }

@@ -82,7 +82,7 @@ static void read_config(const sf_value *c, sf_aws_config *cfg)
         for (size_t i = 0; i < tags->n; i++)
             if (sf_value_get_str(tags->elems[i]))
                 cfg->default_tags[cfg->n_default_tags++] =
-                    (sf_aws_header){sf_strdup(tags->keys[i]), sf_strdup(sf_value_get_str(tags->elems[i]))};
+                    (sf_header){sf_strdup(tags->keys[i]), sf_strdup(sf_value_get_str(tags->elems[i]))};
     }
     int64_t r;
     if (sf_value_get_int(sf_value_get(c, "max_retries"), &r) == 0) cfg->max_retries = (int)r;

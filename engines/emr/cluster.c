@@ -231,7 +231,7 @@ static int run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
             }
             if (f < 0) continue; /* cannot tell yet: look again before the next attempt */
         }
-        if (sf_ctx_sleep_ms(ctx, sf_aws_backoff_ms(attempt, 1000, 20000)) != 0) break;
+        if (sf_ctx_sleep_ms(ctx, sf_backoff_ms(attempt, 1000, 20000)) != 0) break;
     }
     if (!*id) {
         /* A cluster may exist although every answer was lost: one last look. */

@@ -49,7 +49,7 @@ typedef struct sf_emr_spec {
     char *idle_timeout; /* as written ("1h") */
     int64_t idle_timeout_s;
     char *configurations_json;
-    sf_aws_header *tags; /* user tags */
+    sf_header *tags; /* user tags */
     size_t n_tags;
     sf_emr_bootstrap *bootstrap;
     size_t n_bootstrap;

@@ -202,7 +202,7 @@ int sf_emr_spec_from_value(const sf_value *v, sf_emr_spec *out, sf_diags *diags)
     out->tags = calloc(out->n_tags + 1, sizeof *out->tags);
     if (!out->tags) abort();
     for (size_t i = 0; i < out->n_tags; i++)
-        out->tags[i] = (sf_aws_header){sf_strdup(tags->keys[i]), sf_strdup(sf_value_get_str(tags->elems[i]))};
+        out->tags[i] = (sf_header){sf_strdup(tags->keys[i]), sf_strdup(sf_value_get_str(tags->elems[i]))};
     const sf_value *ba = known(r, "bootstrap_action");
     out->n_bootstrap = ba ? ba->n : 0;
     out->bootstrap = calloc(out->n_bootstrap + 1, sizeof *out->bootstrap);

@@ -169,7 +169,7 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
             rc = 0;
             break;
         }
-        if (sf_ctx_sleep_ms(ctx, sf_aws_backoff_ms(attempt, 1000, 20000)) != 0) break;
+        if (sf_ctx_sleep_ms(ctx, sf_backoff_ms(attempt, 1000, 20000)) != 0) break;
     }
     if (rc != 0)
         sf_aws_diag_error(diags, "cluster_id", "Cannot submit the pipeline's steps", &err,

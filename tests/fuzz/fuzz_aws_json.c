@@ -27,7 +27,7 @@ static void check(int ok, const char *what)
     }
 }
 
-static void errors(const sf_aws_http_resp *resp)
+static void errors(const sf_http_resp *resp)
 {
     sf_aws_error err = {0};
     sf_aws_json_error(resp, &err);
@@ -57,7 +57,7 @@ static void credentials(const char *body)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sf_aws_http_resp resp = {.status = 400};
+    sf_http_resp resp = {.status = 400};
     const char *body = (const char *)data;
     size_t len = size;
     if (size && data[0] == '#') {
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t hl = nl ? (size_t)(nl - body) - 1 : size - 1;
         resp.headers = calloc(1, sizeof *resp.headers);
         if (!resp.headers) abort();
-        resp.headers[0] = (sf_aws_header){sf_strdup("x-amzn-errortype"), sf_strndup(body + 1, hl)};
+        resp.headers[0] = (sf_header){sf_strdup("x-amzn-errortype"), sf_strndup(body + 1, hl)};
         resp.n_headers = 1;
         body = nl ? nl + 1 : body + size;
         len = size - (size_t)(body - (const char *)data);
@@ -73,6 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sf_buf_append(&resp.body, body, len);
     errors(&resp);
     credentials(resp.body.data);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return 0;
 }

@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* The error decoders: whatever the body, the error has a message and a code
  * (the status gives one) and prints. */
-static void errors(const sf_aws_http_resp *resp)
+static void errors(const sf_http_resp *resp)
 {
     sf_aws_error err = {0};
     sf_aws_xml_error(resp, &err);
@@ -92,7 +92,7 @@ static void sts(xmlDoc *doc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sf_aws_http_resp resp = {.status = 400};
+    sf_http_resp resp = {.status = 400};
     sf_buf_append(&resp.body, data, size);
     errors(&resp);
     xmlDoc *doc = sf_aws_xml_parse((const char *)data, size);
@@ -101,6 +101,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sts(doc);
         sf_aws_xml_free(doc);
     }
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     return 0;
 }

@@ -73,15 +73,15 @@ int main(int argc, char **argv)
     size_t nq = pairs(cJSON_GetObjectItemCaseSensitive(j, "params"), &qk, &qv);
     size_t nh = pairs(cJSON_GetObjectItemCaseSensitive(j, "headers"), &hk, &hv);
     sf_aws_param *q = calloc(nq + 1, sizeof *q);
-    sf_aws_header *h = calloc(nh + 2, sizeof *h);
+    sf_header *h = calloc(nh + 2, sizeof *h);
     if (!q || !h) abort();
     for (size_t i = 0; i < nq; i++) q[i] = (sf_aws_param){qk[i], qv[i]};
-    for (size_t i = 0; i < nh; i++) h[i] = (sf_aws_header){(char *)hk[i], (char *)hv[i]};
+    for (size_t i = 0; i < nh; i++) h[i] = (sf_header){(char *)hk[i], (char *)hv[i]};
     const char *body = str(j, "body") ? str(j, "body") : "";
     char hash[65];
     sf_aws_sha256_hex(body, strlen(body), hash);
     const char *payload = flag(j, "unsigned_payload") ? "UNSIGNED-PAYLOAD" : hash;
-    if (flag(j, "s3")) h[nh++] = (sf_aws_header){"x-amz-content-sha256", (char *)payload};
+    if (flag(j, "s3")) h[nh++] = (sf_header){"x-amz-content-sha256", (char *)payload};
     sf_aws_creds creds = {
         .access_key = (char *)str(j, "access_key"),
         .secret_key = (char *)str(j, "secret_key"),

@@ -133,7 +133,7 @@ static void test_retry_rules(void **state)
     assert_false(sf_aws_retryable(400, "ValidationException", 0));
     assert_false(sf_aws_retryable(403, "AccessDenied", 0));
     for (int i = 0; i < 200; i++) {
-        int64_t d = sf_aws_backoff_ms(i % 12, 100, 2000);
+        int64_t d = sf_backoff_ms(i % 12, 100, 2000);
         assert_true(d >= 0 && d <= 2000);
         if (i % 12 == 0) assert_true(d <= 100);
     }
@@ -639,10 +639,10 @@ static void create_bucket(sf_aws_client *c, sf_ctx *ctx, const char *bucket)
                         .path = "/",
                         .idempotent = true,
                         .bucket = bucket};
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     sf_aws_error err = {0};
     assert_int_equal(sf_aws_client_send(c, ctx, &call, &resp, &err), 0);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
 }
 
 /* Above the part size (5 GiB in production, 5 MiB here) a copy goes in

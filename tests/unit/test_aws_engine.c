@@ -60,10 +60,10 @@ static void create_bucket(const char *bucket)
                         .path = "/",
                         .idempotent = true,
                         .bucket = bucket};
-    sf_aws_http_resp resp;
+    sf_http_resp resp;
     sf_aws_error err = {0};
     assert_int_equal(sf_aws_client_send(env.aws, ctx, &call, &resp, &err), 0);
-    sf_aws_http_resp_clear(&resp);
+    sf_http_resp_clear(&resp);
     sf_ctx_free(ctx);
 }
 

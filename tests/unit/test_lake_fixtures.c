@@ -622,7 +622,7 @@ static sf_aws_client *moto_client(const char *url)
     for (size_t i = 0; i < 2; i++) {
         sf_aws_call call = {
             .operation = "CreateBucket", .service = "s3", .method = "PUT", .path = "/", .bucket = buckets[i]};
-        sf_aws_http_resp resp;
+        sf_http_resp resp;
         sf_aws_error err = {0};
         if (sf_aws_client_send(aws, ctx, &call, &resp, &err) != 0) {
             fprintf(stderr, "cannot create bucket %s on moto\n", buckets[i]);
@@ -631,7 +631,7 @@ static sf_aws_client *moto_client(const char *url)
             sf_aws_error_clear(&err);
             break;
         }
-        sf_aws_http_resp_clear(&resp);
+        sf_http_resp_clear(&resp);
     }
     sf_ctx_free(ctx);
     return aws;

@@ -1,4 +1,5 @@
-/* http.c — one HTTP exchange with libcurl, connections reused across calls.
+/* http.c — one HTTP exchange with libcurl, connections reused across calls
+ * (base/http.h).
  *
  * A client owns one CURLSH share handle (connection cache, DNS, TLS
  * sessions) guarded by its own mutexes, so every call — from any of the
@@ -10,7 +11,7 @@
  * libcurl is loaded on the first client (base/curl_api.h); when it cannot
  * be, every call fails with the reason.
  */
-#include "aws/aws.h"
+#include "base/http.h"
 
 #include "base/curl_api.h"
 
@@ -19,12 +20,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef SF_VERSION
 #define SF_VERSION "0.1.0"
 #endif
 
-struct sf_aws_http {
+struct sf_http {
     const sf_curl_api *curl; /* NULL when libcurl cannot be loaded: then */
     const char *no_curl;     /* every call fails with this */
     CURLSH *share;
@@ -35,20 +37,20 @@ static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, vo
 {
     (void)h;
     (void)access;
-    sf_aws_http *http = user;
+    sf_http *http = user;
     pthread_mutex_lock(&http->locks[data]);
 }
 
 static void share_unlock(CURL *h, curl_lock_data data, void *user)
 {
     (void)h;
-    sf_aws_http *http = user;
+    sf_http *http = user;
     pthread_mutex_unlock(&http->locks[data]);
 }
 
-sf_aws_http *sf_aws_http_new(void)
+sf_http *sf_http_new(void)
 {
-    sf_aws_http *h = calloc(1, sizeof *h);
+    sf_http *h = calloc(1, sizeof *h);
     if (!h) abort();
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&h->locks[i], NULL);
     const sf_curl_api *curl = h->curl = sf_curl_api_get(&h->no_curl);
@@ -64,7 +66,7 @@ sf_aws_http *sf_aws_http_new(void)
     return h;
 }
 
-void sf_aws_http_free(sf_aws_http *h)
+void sf_http_free(sf_http *h)
 {
     if (!h) return;
     if (h->curl) h->curl->share_cleanup(h->share);
@@ -82,7 +84,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 
 static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
-    sf_aws_http_resp *r = user;
+    sf_http_resp *r = user;
     size_t len = size * n;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (100 Continue, ...) */
         for (size_t i = 0; i < r->n_headers; i++) {
@@ -102,7 +104,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     if (!r->headers) abort();
     char *name = sf_strndup(data, nlen);
     for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
-    r->headers[r->n_headers++] = (sf_aws_header){name, sf_strndup(v, (size_t)(end - v))};
+    r->headers[r->n_headers++] = (sf_header){name, sf_strndup(v, (size_t)(end - v))};
     return len;
 }
 
@@ -117,7 +119,7 @@ static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, cur
 
 /* ---- request ------------------------------------------------------------ */
 
-static struct curl_slist *header_list(const sf_curl_api *curl, const sf_aws_http_req *req)
+static struct curl_slist *header_list(const sf_curl_api *curl, const sf_http_req *req)
 {
     struct curl_slist *list = NULL;
     for (size_t i = 0; i < req->n_headers; i++) {
@@ -130,7 +132,7 @@ static struct curl_slist *header_list(const sf_curl_api *curl, const sf_aws_http
     return list;
 }
 
-static void set_method(const sf_curl_api *curl, CURL *h, const sf_aws_http_req *req)
+static void set_method(const sf_curl_api *curl, CURL *h, const sf_http_req *req)
 {
     if (strcmp(req->method, "HEAD") == 0) {
         curl->easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -145,9 +147,9 @@ static void set_method(const sf_curl_api *curl, CURL *h, const sf_aws_http_req *
         curl->easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
-int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, sf_aws_http_resp *resp)
+int sf_http_do(sf_http *http, sf_ctx *ctx, const sf_http_req *req, sf_http_resp *resp)
 {
-    *resp = (sf_aws_http_resp){0};
+    *resp = (sf_http_resp){0};
     sf_buf_append(&resp->body, "", 0);
     const sf_curl_api *curl = http->curl;
     if (!curl) {
@@ -202,14 +204,14 @@ int sf_aws_http_do(sf_aws_http *http, sf_ctx *ctx, const sf_aws_http_req *req, s
     return rc == CURLE_OK ? 0 : -1;
 }
 
-const char *sf_aws_http_header(const sf_aws_http_resp *resp, const char *lower_name)
+const char *sf_http_resp_header(const sf_http_resp *resp, const char *lower_name)
 {
     for (size_t i = 0; i < resp->n_headers; i++)
         if (strcmp(resp->headers[i].name, lower_name) == 0) return resp->headers[i].value;
     return NULL;
 }
 
-void sf_aws_http_resp_clear(sf_aws_http_resp *resp)
+void sf_http_resp_clear(sf_http_resp *resp)
 {
     sf_buf_free(&resp->body);
     for (size_t i = 0; i < resp->n_headers; i++) {
@@ -218,5 +220,34 @@ void sf_aws_http_resp_clear(sf_aws_http_resp *resp)
     }
     free(resp->headers);
     free(resp->error);
-    *resp = (sf_aws_http_resp){0};
+    *resp = (sf_http_resp){0};
+}
+
+bool sf_http_transient(int curl_code)
+{
+    switch ((CURLcode)curl_code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return true;
+    default: return false;
+    }
+}
+
+int64_t sf_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms)
+{
+    int64_t ceiling = base_ms;
+    for (int i = 0; i < attempt && ceiling < cap_ms; i++) ceiling *= 2;
+    if (ceiling > cap_ms) ceiling = cap_ms;
+    /* Jitter needs no cryptographic quality; a per-call seed keeps threads apart. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned seed = (unsigned)(ts.tv_nsec ^ (ts.tv_sec << 8) ^ (long)attempt);
+    return ceiling > 0 ? (int64_t)(rand_r(&seed) % (ceiling + 1)) : 0;
 }
