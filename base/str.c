@@ -81,3 +81,21 @@ void sf_buf_free(sf_buf *b)
     free(b->data);
     *b = (sf_buf){0};
 }
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.' || c == '~';
+}
+
+char *sf_uri_encode(const char *s, size_t len, bool keep_slash)
+{
+    sf_buf b = {0};
+    sf_buf_append(&b, "", 0);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c) || (keep_slash && c == '/')) sf_buf_append(&b, &s[i], 1);
+        else sf_buf_printf(&b, "%%%02X", c);
+    }
+    return b.data;
+}

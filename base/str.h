@@ -5,6 +5,7 @@
 #define SF_BASE_STR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* printf into a new string (malloc'd). */
@@ -31,5 +32,10 @@ void sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf
 char *sf_buf_take(sf_buf *b);
 /* Release the contents; the buffer is empty again. */
 void sf_buf_free(sf_buf *b);
+
+/* `len` bytes of `s` percent-encoded as RFC 3986 wants for a URI: all but
+ * the unreserved characters (A-Z a-z 0-9 - _ . ~), and `/` too unless
+ * `keep_slash`.  malloc'd; can't fail. */
+char *sf_uri_encode(const char *s, size_t len, bool keep_slash);
 
 #endif

@@ -238,3 +238,88 @@ class SparkCluster:
         for p in reversed(self.procs):
             _stop_group(p)
         self.procs.clear()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveAirflow:
+    """A running Airflow on an AirflowHome: api-server, scheduler, DAG
+    processor and triggerer, each in its own process group, on free
+    loopback ports, with a user `sparkflow` whose password is generated
+    here (SimpleAuthManager's passwords file, mode 0600)."""
+
+    COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+    def __init__(self, home: AirflowHome) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.user = "sparkflow"
+        self.password = os.urandom(12).hex()
+        self.procs: dict[str, subprocess.Popen[Any]] = {}
+
+    @property
+    def env(self) -> dict[str, str]:
+        pw = self.home.home / "passwords.json"
+        if not pw.exists():
+            pw.write_text(json.dumps({self.user: self.password}))
+            pw.chmod(0o600)
+        env = self.home.env
+        env.update(
+            {
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": f"http://localhost:{self.port}",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+            }
+        )
+        return env
+
+    def start(self, timeout: float = 120) -> LiveAirflow:
+        env = self.env
+        for name in self.COMPONENTS:
+            log = open(self.home.home / f"{name}.log", "w")
+            self.procs[name] = subprocess.Popen(
+                [str(AIRFLOW), *name.split()],
+                env=env,
+                cwd=self.home.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            log.close()
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            for name, p in self.procs.items():
+                assert p.poll() is None, f"{name} exited:\n" + (self.home.home / f"{name}.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(self.url + "/api/v2/monitor/health", timeout=2) as r:
+                    last = r.read().decode()
+                    health = json.loads(last)
+                    if all(v.get("status") == "healthy" for v in health.values() if isinstance(v, dict)):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"Airflow not healthy after {timeout}s: {last}")
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            _stop_group(p)
+        self.procs.clear()
