@@ -290,17 +290,16 @@ class LiveAirflow:
     def start(self, timeout: float = 120) -> LiveAirflow:
         env = self.env
         for name in self.COMPONENTS:
-            log = open(self.home.home / f"{name}.log", "w")
-            self.procs[name] = subprocess.Popen(
-                [str(AIRFLOW), *name.split()],
-                env=env,
-                cwd=self.home.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            log.close()
+            with open(self.home.home / f"{name}.log", "w") as log:
+                self.procs[name] = subprocess.Popen(
+                    [str(AIRFLOW), *name.split()],
+                    env=env,
+                    cwd=self.home.home,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
         import urllib.request
 
         deadline = time.monotonic() + timeout
