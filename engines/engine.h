@@ -9,6 +9,8 @@
 #ifndef SF_ENGINE_H
 #define SF_ENGINE_H
 
+#include <cjson/cJSON.h>
+
 #include "base/ctx.h"
 #include "provider/diag.h"
 #include "provider/schema.h"
@@ -70,6 +72,13 @@ typedef struct sf_stage_result {
 
 void sf_stage_result_clear(sf_stage_result *r);
 
+/* The metrics a job wrote (a JSON object) as a stage result's map of
+ * numbers, nested objects flattened with '.'; NULL when not an object. */
+sf_value *sf_stage_metrics_from_json(const cJSON *metrics);
+
+/* A pipeline as the run transaction describes it (engines/run.h). */
+typedef struct sf_run_pipeline sf_run_pipeline;
+
 typedef enum {
     SF_ENGINE_OK = 0,
     SF_ENGINE_GONE = 1,   /* read: the cluster no longer exists (drift) */
@@ -114,6 +123,16 @@ typedef struct sf_engine {
      * cancel or timeout it stops the running stage before returning. */
     sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
+
+    /* What Airflow needs to submit the stages of `p` to cluster `id` itself
+     * (a pipeline that runs through Airflow, orchestrators/run.c): fill
+     * `target`, the spec's section named after the engine
+     * (dags/airflow/README.md), and add what the engine's runs add to each
+     * stage's object in `stages` (the spec's, in pipeline order): settings,
+     * or a "script" and "py_files" where the code must live elsewhere (EMR:
+     * uploaded to the lake).  ERROR when the cluster cannot take work. */
+    sf_engine_status (*airflow_target)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_pipeline *p,
+                                       cJSON *target, cJSON *stages, sf_diags *diags);
 } sf_engine;
 
 /* Each engine's block in sparkflow_cluster, for the resource's schema

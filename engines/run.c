@@ -20,8 +20,7 @@ char *sf_run_lake_uri(const char *lake, const char *rel)
     return sf_fmt("%.*s/%s", (int)n, lake, rel);
 }
 
-/* "20261207T010203Z-a1b2c3": sortable by time, unique by its random tail. */
-static char *new_run_id(void)
+char *sf_run_new_id(void)
 {
     int64_t now = sf_time_wall_ms();
     char stamp[SF_TIME_COMPACT_LEN];
@@ -95,9 +94,7 @@ static void report_failure(sf_diags *diags, const sf_run_pipeline *p, size_t ind
     free(path);
 }
 
-/* After a failed run: an error per stage that failed or was stopped, or one
- * for the run when none did (the publication failed, or a cancel). */
-static void report_run_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_run_result *r, sf_diags *diags)
+void sf_run_report_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_run_result *r, sf_diags *diags)
 {
     for (size_t i = 0; i < r->n_stages; i++) {
         const char *status = r->stages[i].status;
@@ -117,7 +114,7 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_eng
     if (!lake) return SF_RUN_NOT_STARTED;
     sf_lake_env lake_env = sf_engine_env_lake(env);
     char *output = sf_run_lake_uri(p->lake, p->output);
-    char *run_id = new_run_id(), *work = NULL;
+    char *run_id = sf_run_new_id(), *work = NULL;
     if (lake->stage(ctx, &lake_env, output, run_id, &work, diags) != 0) {
         free(run_id);
         free(output);
@@ -144,7 +141,7 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_eng
     sf_engine_status st = engine->pipeline_run(ctx, env, cluster_id, &spec, out->stages, diags);
     bool ok = st == SF_ENGINE_OK && lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, diags) == 0;
     if (!ok) {
-        report_run_failure(ctx, p, out, diags);
+        sf_run_report_failure(ctx, p, out, diags);
         lake->discard(ctx, &lake_env, work, diags);
     }
     views_clear(&sv);

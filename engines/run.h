@@ -36,7 +36,7 @@ typedef struct sf_run_stage {
 } sf_run_stage;
 
 /* A pipeline: where it reads and publishes, and its stages in order. */
-typedef struct sf_run_pipeline {
+struct sf_run_pipeline {
     const char *name;
     const char *lake;      /* the lake's root URI */
     const char *input;     /* the raw zone, relative to lake */
@@ -44,7 +44,7 @@ typedef struct sf_run_pipeline {
     const char *reference; /* reference data, relative to lake */
     const sf_run_stage *stages;
     size_t n_stages;
-} sf_run_pipeline;
+};
 
 /* lake + "/" + a location relative to it, without doubled slashes
  * (malloc'd).  Can't fail. */
@@ -72,6 +72,15 @@ typedef struct sf_run_result {
 } sf_run_result;
 
 void sf_run_result_clear(sf_run_result *r);
+
+/* A fresh run id, "20261207T010203Z-a1b2c3": sortable by time, unique by
+ * its random tail (malloc'd). */
+char *sf_run_new_id(void);
+
+/* After a failed run: an error per stage that failed or was stopped (its
+ * reason and log tail), or one for the run when none did (the publication
+ * failed, or a cancel). */
+void sf_run_report_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_run_result *r, sf_diags *diags);
 
 /* Runs pipeline `p` on cluster `cluster_id` of `engine` once: stages a fresh
  * run in the lake, runs the stages in order, then publishes the outputs

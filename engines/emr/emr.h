@@ -128,5 +128,13 @@ int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *o
 
 sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
+/* Whether cluster `id` can take steps (WAITING or RUNNING); else an error
+ * diagnostic at cluster_id.  *log_uri (may be NULL) gets its log root. */
+bool sf_emr_cluster_usable(sf_aws_client *c, sf_ctx *ctx, const char *id, char **log_uri, sf_diags *diags);
+
+/* ---- airflow_target.c -------------------------------------------------------- */
+
+sf_engine_status sf_emr_airflow_target(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_pipeline *p,
+                                       cJSON *target, cJSON *stages, sf_diags *diags);
 
 #endif

@@ -181,17 +181,6 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
 
 /* ---- results ------------------------------------------------------------------------ */
 
-static void flatten(const cJSON *obj, const char *prefix, sf_value *out)
-{
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!it->string) continue;
-        char *key = prefix ? sf_fmt("%s.%s", prefix, it->string) : sf_strdup(it->string);
-        if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
-        else if (cJSON_IsObject(it)) flatten(it, key, out);
-        free(key);
-    }
-}
-
 /* The metrics JSON a stage wrote, as a map; NULL with *why. */
 static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **why)
 {
@@ -203,12 +192,8 @@ static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **w
     sf_value *m = NULL;
     if (rc == 0) {
         cJSON *j = cJSON_ParseWithLength(body.data, body.len);
-        if (cJSON_IsObject(j)) {
-            m = sf_value_map();
-            flatten(j, NULL, m);
-        } else {
-            *why = sf_fmt("the job succeeded but its metrics at %s are not a JSON object", uri);
-        }
+        m = sf_stage_metrics_from_json(j);
+        if (!m) { *why = sf_fmt("the job succeeded but its metrics at %s are not a JSON object", uri); }
         cJSON_Delete(j);
     } else if (rc == 1) {
         *why =
@@ -444,20 +429,20 @@ static char *step_log(const run_ctx *r, size_t i)
     return r->log_uri ? sf_fmt("%s%s/steps/%s/stderr.gz", r->log_uri, r->cluster, r->step_ids[i]) : NULL;
 }
 
-static bool cluster_usable(run_ctx *r, sf_ctx *ctx, sf_diags *diags)
+bool sf_emr_cluster_usable(sf_aws_client *c, sf_ctx *ctx, const char *id, char **log_uri, sf_diags *diags)
 {
     cJSON *cl = NULL;
     sf_aws_error err = {0};
-    int rc = sf_emr_describe(r->c, ctx, r->cluster, &cl, &err);
+    int rc = sf_emr_describe(c, ctx, id, &cl, &err);
     const char *state = sf_emr_str(cl, "Status.State");
     bool ok = rc == 0 && state && (!strcmp(state, "WAITING") || !strcmp(state, "RUNNING"));
-    if (ok) r->log_uri = s3_log_root(sf_emr_str(cl, "LogUri"));
+    if (ok && log_uri) *log_uri = s3_log_root(sf_emr_str(cl, "LogUri"));
     if (rc < 0) sf_aws_diag_error(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
     else if (!ok)
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
                       "EMR cluster %s is %s. Run `terraform apply` so the cluster is created again (its idle "
                       "timeout may have terminated it), then the pipeline runs on it.",
-                      r->cluster,
+                      id,
                       rc == 1 ? "unknown to EMR"
                       : state ? state
                               : "in an unknown state");
@@ -545,7 +530,7 @@ sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, cons
                       "The emr engine runs stages on the cluster, which reads and writes the lake through S3: set "
                       "`lake` to an s3:// URI (e.g. s3://my-bucket/finances). Staging area given: %s.",
                       run->work_uri ? run->work_uri : "none");
-    } else if (cluster_usable(&r, ctx, diags) && submit(&r, ctx, results, diags) == 0) {
+    } else if (sf_emr_cluster_usable(r.c, ctx, id, &r.log_uri, diags) && submit(&r, ctx, results, diags) == 0) {
         st = watch(&r, ctx, results, diags);
     }
     for (size_t i = 0; i < n; i++)

@@ -312,4 +312,5 @@ const sf_engine sf_engine_local = {
     .cluster_update = local_update,
     .cluster_delete = local_delete,
     .pipeline_run = sf_local_pipeline_run,
+    .airflow_target = sf_local_airflow_target,
 };

@@ -39,11 +39,18 @@ extern const sf_block_def sf_local_spec_block;
 
 /* ---- run.c -------------------------------------------------------------- */
 
-/* The engine's pipeline_run (see engine.h). */
+/* The engine's pipeline_run and airflow_target (see engine.h). */
+sf_engine_status sf_local_airflow_target(sf_ctx *ctx, const sf_engine_env *env, const char *id,
+                                         const sf_run_pipeline *p, cJSON *target, cJSON *stages, sf_diags *diags);
 sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                        sf_stage_result *results, sf_diags *diags);
 
 /* ---- submit.c ----------------------------------------------------------- */
+
+/* The JVM options of drivers and executors unless a stage's spark_conf
+ * sets these keys (submit.c says why). */
+#define SF_LOCAL_LEAN_JVM_OPTS "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+extern const char *const sf_local_lean_jvm_keys[2];
 
 #include <sys/types.h>
 
@@ -302,6 +309,9 @@ int sf_local_stop_cluster(sf_local_cluster *c, sf_diags *diags);
  * 1 when it drifted (*why says how), -1 when the status page cannot be
  * read (*why). */
 int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why);
+/* Cluster `id` loaded from its record and checked: 0, or -1 with an error
+ * diagnostic at cluster_id (run.c). */
+int sf_local_usable_cluster(sf_ctx *ctx, const char *id, sf_local_cluster *c, sf_diags *diags);
 /* Wait until the master counts exactly c->n_workers ALIVE workers, ours
  * among them.  Returns 0, or -1 with a diagnostic. */
 int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags);

@@ -103,24 +103,32 @@ static bool one_app(const sf_run_spec *run)
     return true;
 }
 
+/* Cluster `id`, loaded from its record and checked to be running: 0, or
+ * -1 with an error diagnostic at cluster_id. */
+int sf_local_usable_cluster(sf_ctx *ctx, const char *id, sf_local_cluster *c, sf_diags *diags)
+{
+    char *err = NULL, *why = NULL;
+    int loaded = sf_local_id_valid(id) ? sf_local_record_load(id, c, &err) : 1;
+    if (loaded == 0 && sf_local_check_cluster(ctx, c, &why) == 0) return 0;
+    sf_diag_error(diags, "cluster_id", "Cluster is not running",
+                  "Cluster %s is not running%s%s. Run `terraform apply` so the cluster is created "
+                  "again, then the pipeline runs on it.",
+                  id, why || err ? ": " : "",
+                  why   ? why
+                  : err ? err
+                        : "");
+    free(err);
+    free(why);
+    sf_local_cluster_clear(c);
+    return -1;
+}
+
 sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                        sf_stage_result *results, sf_diags *diags)
 {
     (void)env;
     sf_local_cluster c = {0};
-    char *err = NULL, *why = NULL;
-    int loaded = sf_local_id_valid(id) ? sf_local_record_load(id, &c, &err) : 1;
-    if (loaded != 0 || sf_local_check_cluster(ctx, &c, &why) != 0) {
-        sf_diag_error(diags, "cluster_id", "Cluster is not running",
-                      "Cluster %s is not running%s%s. Run `terraform apply` so the cluster is created "
-                      "again, then the pipeline runs on it.",
-                      id, why || err ? ": " : "",
-                      why   ? why
-                      : err ? err
-                            : "");
-        free(err);
-        free(why);
-        sf_local_cluster_clear(&c);
+    if (sf_local_usable_cluster(ctx, id, &c, diags) != 0) {
         for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_strdup("not_run");
         return SF_ENGINE_ERROR;
     }

@@ -56,8 +56,7 @@ static size_t count(const char *const *v)
  * (100k rows, local[2]) CPU time fell from 67 s to 36 s.  For long runs
  * over many millions of rows, set both keys in spark_conf (e.g. to "")
  * to get the JVM's defaults back. */
-static const char *const LEAN_JVM_KEYS[] = {"spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"};
-#define LEAN_JVM_OPTS "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+const char *const sf_local_lean_jvm_keys[2] = {"spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"};
 
 static bool conf_sets(const char *const *conf, const char *key)
 {
@@ -82,10 +81,10 @@ char **sf_local_submit_argv(const sf_local_cluster *c, const char *app_name, con
     argv[n++] = sf_fmt("spark.pyspark.python=%s", job_python());
     argv[n++] = sf_strdup("--conf");
     argv[n++] = sf_strdup("spark.driver.host=127.0.0.1");
-    for (size_t i = 0; i < sizeof LEAN_JVM_KEYS / sizeof *LEAN_JVM_KEYS; i++) {
-        if (conf_sets(conf, LEAN_JVM_KEYS[i])) continue;
+    for (size_t i = 0; i < 2; i++) {
+        if (conf_sets(conf, sf_local_lean_jvm_keys[i])) continue;
         argv[n++] = sf_strdup("--conf");
-        argv[n++] = sf_fmt("%s=%s", LEAN_JVM_KEYS[i], LEAN_JVM_OPTS);
+        argv[n++] = sf_fmt("%s=%s", sf_local_lean_jvm_keys[i], SF_LOCAL_LEAN_JVM_OPTS);
     }
     for (size_t i = 0; conf && conf[i]; i++) {
         argv[n++] = sf_strdup("--conf");
@@ -182,18 +181,6 @@ int sf_local_wait_driver(sf_ctx *ctx, pid_t pid, void (*tick)(void *), void *arg
     return -1;
 }
 
-/* Numbers of a metrics JSON object, flattened with '.' for nested objects. */
-static void flatten_metrics(const cJSON *obj, const char *prefix, sf_value *out)
-{
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!it->string) continue;
-        char *key = prefix ? sf_fmt("%s.%s", prefix, it->string) : sf_strdup(it->string);
-        if (cJSON_IsNumber(it)) sf_value_put(out, key, sf_value_double(it->valuedouble));
-        else if (cJSON_IsObject(it)) flatten_metrics(it, key, out);
-        free(key);
-    }
-}
-
 sf_value *sf_local_read_metrics(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -203,12 +190,7 @@ sf_value *sf_local_read_metrics(const char *path)
     fclose(f);
     buf[len] = 0;
     cJSON *root = cJSON_Parse(buf);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    sf_value *m = sf_value_map();
-    flatten_metrics(root, NULL, m);
+    sf_value *m = sf_stage_metrics_from_json(root);
     cJSON_Delete(root);
     return m;
 }
