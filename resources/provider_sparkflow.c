@@ -110,6 +110,7 @@ static const sf_block_def provider_schema = {
 static const sf_resource_type *const provider_resources[] = {
     &sf_resource_cluster,
     &sf_resource_pipeline,
+    &sf_resource_airflow,
     NULL,
 };
 

@@ -8,6 +8,7 @@
 
 extern const sf_resource_type sf_resource_cluster;
 extern const sf_resource_type sf_resource_pipeline;
+extern const sf_resource_type sf_resource_airflow;
 extern const sf_provider_def sf_provider_sparkflow;
 
 /* The provider-level settings every engine and lake gets (engines/env.h):
