@@ -42,21 +42,9 @@ void sf_aws_hmac(const void *key, size_t klen, const void *data, size_t dlen, un
 
 /* ---- encodings ---------------------------------------------------------- */
 
-static bool unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 char *sf_aws_uri_encode(const char *s, size_t len, bool keep_slash)
 {
-    sf_buf b = {0};
-    sf_buf_append(&b, "", 0);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c) || (keep_slash && c == '/')) sf_buf_append(&b, &s[i], 1);
-        else sf_buf_printf(&b, "%%%02X", c);
-    }
-    return b.data;
+    return sf_uri_encode(s, len, keep_slash);
 }
 
 static int hexval(char c)
@@ -116,21 +104,8 @@ unsigned char *sf_aws_unbase64(const char *s, size_t *len)
 
 int64_t sf_aws_parse_iso8601(const char *s)
 {
-    if (!s) return -1;
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest) return -1;
-    if (*rest == '.')
-        for (rest++; isdigit((unsigned char)*rest); rest++) {}
-    int64_t offset = 0;
-    if (*rest == '+' || *rest == '-') {
-        int hh = 0, mm = 0;
-        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1) return -1;
-        offset = (hh * 3600 + mm * 60) * (*rest == '+' ? 1 : -1);
-    } else if (*rest != 'Z' && *rest != 0) {
-        return -1;
-    }
-    return (int64_t)timegm(&tm) - offset;
+    int64_t ms = sf_time_parse_rfc3339_ms(s);
+    return ms < 0 ? -1 : ms / 1000;
 }
 
 int sf_aws_random_hex(char out[33])

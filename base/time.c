@@ -1,6 +1,7 @@
 /* time.c — clocks and UTC timestamp formatting (time.h). */
 #include "base/time.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -55,4 +56,26 @@ void sf_time_rfc3339_us(char out[SF_TIME_RFC3339_US_LEN], int64_t wall_us)
     char stamp[SF_TIME_RFC3339_LEN];
     utc_format(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", s);
     snprintf(out, SF_TIME_RFC3339_US_LEN, "%.19s.%06dZ", stamp, (int)(wall_us - s * 1000000));
+}
+
+int64_t sf_time_parse_rfc3339_ms(const char *s)
+{
+    if (!s) return -1;
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest) return -1;
+    int64_t ms = 0;
+    if (*rest == '.') {
+        int64_t scale = 100;
+        for (rest++; isdigit((unsigned char)*rest); rest++, scale /= 10) ms += (*rest - '0') * scale;
+    }
+    int64_t offset = 0;
+    if (*rest == '+' || *rest == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1) return -1;
+        offset = (hh * 3600 + mm * 60) * (*rest == '+' ? 1 : -1);
+    } else if (*rest != 'Z' && *rest != 0) {
+        return -1;
+    }
+    return ((int64_t)timegm(&tm) - offset) * 1000 + ms;
 }

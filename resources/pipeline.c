@@ -18,6 +18,7 @@
 #include "engines/env.h"
 #include "engines/run.h"
 #include "lakes/lake.h"
+#include "orchestrators/pipeline.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
 #include "resources/planned_fp.h"
@@ -87,6 +88,14 @@ static const sf_attr_def pipeline_attrs[] = {
      "Reference data (accounts, categorisation rules, budgets), relative to `lake`; given to every "
      "stage as `--reference`. It must exist when planning: its files are part of the fingerprint.",
      "\"reference\""},
+    {"airflow",
+     "[\"object\",{\"id\":\"string\",\"url\":\"string\",\"user\":\"string\",\"password\":\"string\","
+     "\"details\":[\"map\",\"string\"]}]",
+     SF_ATTR_OPTIONAL | SF_ATTR_SENSITIVE,
+     "Run through this Airflow: `airflow = sparkflow_airflow.main`. Apply then installs the pipeline's DAG there "
+     "and runs it as a DAG run (same stages, same cluster, same atomic publication as a direct run); a file "
+     "landing in `input` also starts a run by itself, and the next refresh records what it published. Sensitive: "
+     "it carries the Airflow's password. Changing it moves the DAG without re-running the pipeline."},
     {"triggers", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Arbitrary values; any change re-runs the pipeline even when its inputs did not change."},
     {"delete_outputs_on_destroy", "bool", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
@@ -367,21 +376,69 @@ static sf_value *state_after(const sf_value *prior, const sf_value *planned, con
     return state;
 }
 
+/* The Airflow a pipeline runs through, from its `airflow` attribute (the
+ * sparkflow_airflow's state); false when it has none. */
+static bool airflow_host_of(const sf_value *v, sf_airflow_host *h)
+{
+    *h = (sf_airflow_host){0};
+    const sf_value *a = sf_value_get(v, "airflow");
+    if (!a || sf_value_is_null(a) || !sf_value_is_wholly_known(a) || !str(a, "id")) return false;
+    h->id = sf_strdup(str(a, "id"));
+    h->url = sf_strdup(str(a, "url"));
+    h->user = sf_strdup(str(a, "user"));
+    h->password = sf_strdup(str(a, "password"));
+    const sf_value *details = sf_value_get(a, "details");
+    if (details && !sf_value_is_null(details)) h->details = sf_value_copy(details);
+    return true;
+}
+
+static const sf_orchestrator *orchestrator_of(const sf_airflow_host *h, sf_diags *diags)
+{
+    const sf_orchestrator *o = sf_orchestrator_for_id(h->id);
+    if (!o)
+        sf_diag_error(diags, "airflow", "Unknown Airflow",
+                      "\"%s\" is not the id of a sparkflow_airflow: set `airflow = sparkflow_airflow.<name>`.", h->id);
+    return o;
+}
+
+static const sf_engine *engine_of(const sf_value *planned, sf_diags *diags)
+{
+    const char *cluster_id = str(planned, "cluster_id");
+    const sf_engine *engine = cluster_id ? sf_engine_for_id(cluster_id) : NULL;
+    if (!engine)
+        sf_diag_error(diags, "cluster_id", "Unknown cluster", "\"%s\" is not the id of a sparkflow_cluster.",
+                      cluster_id ? cluster_id : "");
+    return engine;
+}
+
+/* Run the pipeline once, directly or through its Airflow. */
+static sf_run_status run_once(sf_call *call, const sf_value *planned, const sf_engine *engine, const sf_run_pipeline *p,
+                              const char *fp, sf_run_result *r, sf_diags *diags)
+{
+    const sf_engine_env *env = sf_resources_engine_env(call);
+    const char *cluster_id = str(planned, "cluster_id");
+    sf_airflow_host host;
+    if (!airflow_host_of(planned, &host)) return sf_run_execute(call->ctx, env, engine, cluster_id, p, fp, r, diags);
+    sf_run_status st = SF_RUN_NOT_STARTED;
+    *r = (sf_run_result){0};
+    const sf_orchestrator *o = orchestrator_of(&host, diags);
+    if (o) {
+        sf_airflow_target t = {o, &host, engine, cluster_id};
+        st = sf_airflow_pipeline_run(call->ctx, env, &t, p, fp, r, diags);
+    }
+    sf_airflow_host_clear(&host);
+    return st;
+}
+
 /* Run the stages and publish; returns the state to record (also on failure:
  * the last good run stays recorded, with this attempt's stage results). */
 static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
 {
-    const char *cluster_id = str(planned, "cluster_id");
-    const sf_engine *engine = cluster_id ? sf_engine_for_id(cluster_id) : NULL;
-    if (!engine) {
-        sf_diag_error(diags, "cluster_id", "Unknown cluster", "\"%s\" is not the id of a sparkflow_cluster.",
-                      cluster_id ? cluster_id : "");
-        return NULL;
-    }
-    const sf_engine_env *env = sf_resources_engine_env(call);
+    const sf_engine *engine = engine_of(planned, diags);
+    if (!engine) return NULL;
     pipeline_view pv;
     view_build(&pv, planned);
-    sf_lake_env lake_env = sf_engine_env_lake(env);
+    sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
     sf_value *state = NULL;
     /* What the plan promised must still hold: never record a lie. */
     char *fp = sf_run_fingerprint(call->ctx, &lake_env, &pv.p, diags);
@@ -389,13 +446,53 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
         inputs_changed(diags, str(planned, "name"), str(planned, "fingerprint"), fp);
     } else if (fp) {
         sf_run_result r;
-        sf_run_status st = sf_run_execute(call->ctx, env, engine, cluster_id, &pv.p, fp, &r, diags);
+        sf_run_status st = run_once(call, planned, engine, &pv.p, fp, &r, diags);
         if (st != SF_RUN_NOT_STARTED) state = state_after(prior, planned, &pv.p, &r, st == SF_RUN_PUBLISHED);
         sf_run_result_clear(&r);
     }
     free(fp);
     view_clear(&pv);
     return state;
+}
+
+/* No run, but the DAG must follow the settings (another cluster, another
+ * Airflow): install the spec where the pipeline now runs, and take it off
+ * an Airflow it left.  0, or -1 with diagnostics. */
+/* Take the pipeline's DAG off the Airflow it ran through before, when it
+ * no longer runs there (`planned` NULL: destroy). */
+static void leave_airflow(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
+{
+    sf_airflow_host was, now;
+    bool had = prior && airflow_host_of(prior, &was);
+    bool has = planned && airflow_host_of(planned, &now);
+    if (had && (!has || strcmp(was.id, now.id) != 0)) {
+        const sf_orchestrator *o = sf_orchestrator_for_id(was.id);
+        if (o)
+            sf_airflow_pipeline_uninstall(call->ctx, sf_resources_engine_env(call), o, &was, str(prior, "name"), diags);
+    }
+    if (had) sf_airflow_host_clear(&was);
+    if (has) sf_airflow_host_clear(&now);
+}
+
+static int reinstall(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
+{
+    const sf_engine_env *env = sf_resources_engine_env(call);
+    leave_airflow(call, prior, planned, diags);
+    sf_airflow_host now;
+    bool has = airflow_host_of(planned, &now);
+    int rc = 0;
+    const sf_engine *engine = has ? engine_of(planned, diags) : NULL;
+    const sf_orchestrator *o = engine ? orchestrator_of(&now, diags) : NULL;
+    if (has && !o) rc = -1;
+    if (o) {
+        pipeline_view pv;
+        view_build(&pv, planned);
+        sf_airflow_target t = {o, &now, engine, str(planned, "cluster_id")};
+        rc = sf_airflow_pipeline_install(call->ctx, env, &t, &pv.p, diags);
+        view_clear(&pv);
+    }
+    sf_airflow_host_clear(&now);
+    return rc;
 }
 
 /* ---- Lifecycle ---------------------------------------------------------- */
@@ -407,30 +504,86 @@ static sf_value *pipeline_create(sf_call *call, const sf_value *planned, sf_diag
 
 static sf_value *pipeline_update(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
 {
-    if (sf_value_is_unknown(sf_value_get(planned, "run_id"))) return run(call, prior, planned, diags);
-    return sf_value_copy(planned); /* nothing to run: settings only */
+    if (sf_value_is_unknown(sf_value_get(planned, "run_id"))) {
+        leave_airflow(call, prior, planned, diags);
+        return run(call, prior, planned, diags);
+    }
+    /* Nothing to run: settings only. */
+    if (reinstall(call, prior, planned, diags) != 0) return NULL;
+    return sf_value_copy(planned);
 }
 
-/* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it. */
+/* A pipeline that runs through Airflow may have published a run Terraform
+ * did not start (new input landed): record it, with its stages and
+ * metrics when Airflow still knows the run, so that the next plan sees the
+ * current inputs covered and proposes no run. */
+static sf_value *adopt(sf_call *call, const sf_value *state, const sf_published *pub, sf_diags *diags)
+{
+    sf_airflow_host host;
+    airflow_host_of(state, &host);
+    pipeline_view pv;
+    view_build(&pv, state);
+    sf_run_result r;
+    char *why = NULL;
+    int found = sf_airflow_pipeline_find_run(call->ctx, &host, &pv.p, pub->run_id, &r, &why);
+    sf_value *fresh = sf_value_copy(state);
+    sf_value_put(fresh, "run_id", sf_value_string(pub->run_id));
+    sf_value_put(fresh, "fingerprint", str_or_null(pub->fingerprint));
+    sf_value_put(fresh, "status", sf_value_string("succeeded"));
+    if (found == 0) {
+        sf_value *tmp = state_after(state, fresh, &pv.p, &r, true);
+        sf_value_free(fresh);
+        fresh = tmp;
+    } else {
+        sf_value_put(fresh, "stages", sf_value_list());
+        sf_value_put(fresh, "metrics", sf_value_map());
+        sf_diag_warning(diags, "airflow", "Run published by Airflow",
+                        "Pipeline \"%s\" now publishes run %s, which Airflow started; its stages and metrics are "
+                        "not known (%s).",
+                        str(state, "name"), pub->run_id, found < 0 && why ? why : "Airflow no longer lists the run");
+    }
+    sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: adopted run %s, published by Airflow", str(state, "name"),
+           pub->run_id);
+    free(why);
+    sf_run_result_clear(&r);
+    view_clear(&pv);
+    sf_airflow_host_clear(&host);
+    return fresh;
+}
+
+/* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it.
+ * Another run published (by Airflow): adopted. */
 static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *diags)
 {
     const char *run_id = str(state, "run_id"), *output = str(state, "output_uri");
-    if (!run_id || !output) return sf_value_copy(state); /* nothing published yet */
+    if (!output) return sf_value_copy(state); /* nothing published yet */
     const sf_lake *lake = sf_lake_for(str(state, "lake"), "lake", diags);
     if (!lake) return NULL;
     sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
     sf_published pub = {0};
     if (lake->published(call->ctx, &lake_env, output, &pub, diags) != 0) return NULL;
-    bool present = pub.run_id && strcmp(pub.run_id, run_id) == 0;
-    if (!present)
+    sf_value *fresh = NULL;
+    sf_airflow_host host;
+    bool through_airflow = airflow_host_of(state, &host);
+    sf_airflow_host_clear(&host);
+    if (run_id && pub.run_id && strcmp(pub.run_id, run_id) == 0) {
+        fresh = sf_value_copy(state);
+    } else if (through_airflow && pub.run_id && (!run_id || strcmp(pub.run_id, run_id) > 0)) {
+        fresh = adopt(call, state, &pub, diags); /* run ids sort by time: only a newer run */
+    } else if (!run_id) {
+        fresh = sf_value_copy(state);
+    } else {
         sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: published run %s is gone from %s (found %s)", str(state, "name"),
                run_id, output, pub.run_id ? pub.run_id : "nothing");
+        fresh = sf_value_null();
+    }
     sf_published_clear(&pub);
-    return present ? sf_value_copy(state) : sf_value_null();
+    return fresh;
 }
 
 static int pipeline_delete(sf_call *call, const sf_value *prior, sf_diags *diags)
 {
+    leave_airflow(call, prior, NULL, diags);
     const sf_value *del = sf_value_get(prior, "delete_outputs_on_destroy");
     const char *output = str(prior, "output_uri");
     if (!del || !del->boolean || !output) return 0;
