@@ -28,7 +28,11 @@ extern char **environ;
 
 /* Upper bound on a start when Terraform gives no timeout. */
 #define START_TIMEOUT_MS (10 * 60 * 1000)
+/* SIGTERM -> every component gone: 3-10 s measured (the api-server is the
+ * slowest).  A broken host (a component killed) keeps orphaned executor
+ * workers that wait for their dead scheduler: they get less time. */
 #define STOP_GRACE_MS 15000
+#define BROKEN_GRACE_MS 5000
 #define PORT_CLOSE_MS 10000
 #define TAIL_LINES 30
 #define POLL_MS 250
@@ -281,11 +285,11 @@ static void keep_recorded_spec(const sf_airflow_host *recorded, sf_airflow_host 
     out->spec = sf_value_copy(recorded->spec);
 }
 
-/* Stop the group and wait until its API port is free.  0, or -1 with a
+/* Stop the group (TERM, grace_ms, KILL) and wait until its API port is free.  0, or -1 with a
  * diagnostic. */
-static int stop_host(sf_afl_host *h, sf_diags *diags)
+static int stop_host(sf_afl_host *h, int64_t grace_ms, sf_diags *diags)
 {
-    if (sf_afl_stop(&h->group, STOP_GRACE_MS) != 0) {
+    if (sf_afl_stop(&h->group, grace_ms) != 0) {
         sf_diag_error(diags, NULL, "Airflow did not stop",
                       "Processes of Airflow %s (process group %d) survived SIGTERM and SIGKILL; check them with "
                       "`ps -g %d`.",
@@ -324,7 +328,7 @@ static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const 
          * one first so that nothing leaks. */
         sf_log(ctx, SF_LOG_WARN, "airflow %s: the %s (pid %d) is no longer running; stopping what remains", id,
                sf_afl_components[dead], h.group.procs[dead].pid);
-        st = stop_host(&h, diags) == 0 ? SF_ENGINE_GONE : SF_ENGINE_ERROR;
+        st = stop_host(&h, BROKEN_GRACE_MS, diags) == 0 ? SF_ENGINE_GONE : SF_ENGINE_ERROR;
     } else {
         char *body = NULL, *err = NULL, *version = NULL;
         if (sf_afl_get(ctx, h.ports.api, "/api/v2/version", &body, &err) == 200)
@@ -363,7 +367,7 @@ static sf_engine_status local_delete(sf_ctx *ctx, const sf_engine_env *env, cons
     if (rc > 0) return SF_ENGINE_OK;
     if (rc < 0) return SF_ENGINE_ERROR;
     sf_log(ctx, SF_LOG_INFO, "stopping airflow %s (process group %d)", id, h.group.pgid);
-    rc = stop_host(&h, diags);
+    rc = stop_host(&h, STOP_GRACE_MS, diags);
     sf_afl_host_clear(&h);
     return rc == 0 ? SF_ENGINE_OK : SF_ENGINE_ERROR;
 }
