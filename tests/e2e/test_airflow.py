@@ -7,7 +7,8 @@ works and stays secret, every socket of the group is on loopback, the DAG
 folder is a copy, re-plan shows no changes, a killed scheduler is drift
 (the plan creates a new host and nothing of the old one survives), destroy
 leaves no process and frees the ports.  The failure paths need no real
-Airflow: a missing `airflow` and one whose components die at start.
+Airflow: a missing `airflow` and one whose components die at start.  Last,
+examples/airflow-local is applied and destroyed as written.
 
 Like test_pipeline.py, everything runs on the primary Terraform client only
 (SF_AIRFLOW_CLIENTS=all: every client): test_cluster.py covers the protocol
@@ -17,6 +18,7 @@ paths on every client.
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import time
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tfharness import block, discover_clients, pid_alive, port_of, wait_for
+from tfharness import ROOT, block, discover_clients, pid_alive, port_of, wait_for
 
 PROVIDER = """\
 terraform {
@@ -392,3 +394,36 @@ def _cmdline_mentions(pid, needle):
             return needle.encode() in f.read()
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------------------
+# The example
+# ---------------------------------------------------------------------------
+
+
+def test_example_airflow_local(sandbox):
+    """examples/airflow-local as written: Airflow next to the quickstart's
+    cluster, up and healthy, both gone after destroy."""
+    only_primary(sandbox)
+    src = ROOT / "examples" / "airflow-local"
+    d = sandbox.workdir("example")
+    for f in src.glob("*.tf"):
+        shutil.copy(f, d / f.name)
+    r = sandbox.run("fmt", "-check", "-diff", cwd=d)
+    assert r.stdout == "", r.describe()
+    sandbox.init(d)
+    sandbox.run("validate", cwd=d)
+    r = sandbox.run("apply", cwd=d, timeout=600)
+    assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in r.output, r.describe()
+    outputs = json.loads(sandbox.run("output", "-json", cwd=d).stdout)
+    url = outputs["airflow_url"]["value"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), outputs
+    assert outputs["airflow_user"]["value"] == "sparkflow"
+    assert outputs["airflow_password"]["sensitive"] is True
+    assert Path(outputs["airflow_dags_folder"]["value"], "sparkflow_dags.py").is_file()
+    status, health = get_json(url + "/api/v2/monitor/health")
+    assert status == 200 and all(v["status"] == "healthy" for v in health.values()), health
+    pgid = int(sandbox.resources(d)["sparkflow_airflow.ops"]["details"]["pgid"])
+    sandbox.run("destroy", cwd=d, timeout=600)
+    assert not group_pids(pgid)
+    assert not sandbox.state_has_resources(d)
