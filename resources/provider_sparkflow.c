@@ -48,6 +48,15 @@ static const sf_attr_def endpoints_attrs[] = {
     {"sts", "string", SF_ATTR_OPTIONAL,
      "STS endpoint URL. Default: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else "
      "the regional STS endpoint."},
+    {"iam", "string", SF_ATTR_OPTIONAL,
+     "IAM endpoint URL (the EC2 Airflow host's role and instance profile). Default: `AWS_ENDPOINT_URL_IAM`, "
+     "`AWS_ENDPOINT_URL`, else the global IAM endpoint."},
+    {"ssm", "string", SF_ATTR_OPTIONAL,
+     "SSM endpoint URL (the EC2 Airflow host's AMI lookup and password parameter). Default: "
+     "`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"sqs", "string", SF_ATTR_OPTIONAL,
+     "SQS endpoint URL (the queues that start pipeline runs on AWS when input lands). Default: "
+     "`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`, else AWS's."},
     {NULL},
 };
 
