@@ -90,7 +90,9 @@ extern const sf_block_def sf_airflow_ec2_block;
      "the work directory, listening on loopback only. The default."},               \
     {"ec2", SF_NEST_SINGLE, &sf_airflow_ec2_block, 0, 0, 0,                         \
      "Run Airflow on one EC2 instance with docker compose, reachable from "        \
-     "`allowed_cidrs` only, that terminates itself after `max_lifetime`."}
+     "`allowed_cidrs` only, that terminates itself after `max_lifetime`. (Tests "   \
+     "only: `SPARKFLOW_TEST_EC2_AIRFLOW_URL` replaces the instance's address in "  \
+     "the health wait, for moto, which runs no instance.)"}
 // clang-format on
 
 /* The orchestrators compiled in, NULL-terminated; the first is the default. */
