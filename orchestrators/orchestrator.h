@@ -28,14 +28,14 @@
 /* What an orchestrator reports about an Airflow host.  Strings malloc'd,
  * owned by the struct; release with sf_airflow_host_clear. */
 typedef struct sf_airflow_host {
-    char *id;         /* implementation-unique; import takes it */
-    char *name;       /* the name it was created with */
-    char *state;      /* e.g. "running" */
-    char *url;        /* the API and UI, e.g. http://127.0.0.1:8080 */
-    char *user;       /* the API user */
-    char *password;   /* that user's password: sensitive, never logged */
-    char *version;    /* Airflow's version, as /api/v2/version says */
-    char *created_at; /* RFC 3339, UTC */
+    char *id;          /* implementation-unique; import takes it */
+    char *name;        /* the name it was created with */
+    char *state;       /* e.g. "running" */
+    char *url;         /* the API and UI, e.g. http://127.0.0.1:8080 */
+    char *user;        /* the API user */
+    char *password;    /* that user's password: sensitive, never logged */
+    char *version;     /* Airflow's version, as /api/v2/version says */
+    char *created_at;  /* RFC 3339, UTC */
     sf_value *spec;    /* the block as it really is; may be NULL */
     sf_value *details; /* map of string: implementation facts; may be NULL */
 } sf_airflow_host;
@@ -63,8 +63,8 @@ typedef struct sf_orchestrator {
                                   const sf_airflow_host *recorded, sf_airflow_host *out, sf_diags *diags);
     /* Apply an in-place change (only `updatable` attributes differ). */
     sf_engine_status (*host_update)(sf_ctx *ctx, const sf_engine_env *env, const char *id,
-                                    const sf_airflow_host *recorded, const sf_value *old_spec,
-                                    const sf_value *new_spec, sf_airflow_host *out, sf_diags *diags);
+                                    const sf_airflow_host *recorded, const sf_value *old_spec, const sf_value *new_spec,
+                                    sf_airflow_host *out, sf_diags *diags);
     /* Stop everything and wait until it is gone, then remove what the
      * create made for it.  A host already gone is success. */
     sf_engine_status (*host_delete)(sf_ctx *ctx, const sf_engine_env *env, const char *id,
