@@ -91,7 +91,8 @@ static const sf_attr_def ec2_attrs[] = {
     {"allowed_cidrs", "[\"list\",\"string\"]", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "IPv4 CIDR blocks that may reach the API and UI port, e.g. `[\"203.0.113.7/32\"]`. The created security "
      "group admits that port from these only and nothing else; empty (the default) admits nobody. There is no "
-     "open default: `0.0.0.0/0` is used only if you write it. Ignored when `security_group_ids` is given.",
+     "open default: `0.0.0.0/0` is used only if you write it. Include the address Terraform runs from: apply waits "
+     "for the API over the network. Ignored when `security_group_ids` is given.",
      "[]", validate_cidrs},
     {"api_port", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED, "The port of Airflow's API and UI on the instance.",
      "8080", validate_port},
