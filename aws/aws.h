@@ -375,6 +375,8 @@ typedef struct sf_aws_ec2_run {
     const char *client_token;     /* idempotency token: a retried call makes no second instance */
     const sf_header *tags;        /* on the instance and its volume */
     size_t n_tags;
+    const sf_header *instance_tags; /* on the instance only */
+    size_t n_instance_tags;
 } sf_aws_ec2_run;
 /* RunInstances of one instance with IMDSv2 required and shutdown =
  * terminate.  *instance_id malloc'd. */
@@ -383,7 +385,11 @@ int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run 
 
 typedef struct sf_aws_ec2_instance {
     char *id, *state, *public_ip, *private_ip, *launch_time, *state_reason;
+    sf_header *tags; /* name = key */
+    size_t n_tags;
 } sf_aws_ec2_instance;
+/* The value of tag `key` of an instance, or NULL. */
+const char *sf_aws_ec2_instance_tag(const sf_aws_ec2_instance *i, const char *key);
 void sf_aws_ec2_instance_clear(sf_aws_ec2_instance *i);
 /* DescribeInstances of one id: 0 with *out, 1 when EC2 does not know it, -1. */
 int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec2_instance *out,

@@ -28,14 +28,22 @@ static bool code_starts(const sf_aws_error *e, const char *prefix)
     return e->code && strncmp(e->code, prefix, strlen(prefix)) == 0;
 }
 
+/* TagSpecification.<spec> of `type`: tags, then more (either may be empty). */
+static void add_tags2(sf_aws_params *p, int spec, const char *type, const sf_header *tags, size_t n,
+                      const sf_header *more, size_t n_more)
+{
+    if (!n && !n_more) return;
+    sf_aws_params_addf(p, type, "TagSpecification.%d.ResourceType", spec);
+    for (size_t i = 0; i < n + n_more; i++) {
+        const sf_header *t = i < n ? &tags[i] : &more[i - n];
+        sf_aws_params_addf(p, t->name, "TagSpecification.%d.Tag.%zu.Key", spec, i + 1);
+        sf_aws_params_addf(p, t->value, "TagSpecification.%d.Tag.%zu.Value", spec, i + 1);
+    }
+}
+
 static void add_tags(sf_aws_params *p, int spec, const char *type, const sf_header *tags, size_t n)
 {
-    if (!n) return;
-    sf_aws_params_addf(p, type, "TagSpecification.%d.ResourceType", spec);
-    for (size_t i = 0; i < n; i++) {
-        sf_aws_params_addf(p, tags[i].name, "TagSpecification.%d.Tag.%zu.Key", spec, i + 1);
-        sf_aws_params_addf(p, tags[i].value, "TagSpecification.%d.Tag.%zu.Value", spec, i + 1);
-    }
+    add_tags2(p, spec, type, tags, n, NULL, 0);
 }
 
 int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run *r, char **instance_id,
@@ -66,7 +74,7 @@ int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run 
     sf_aws_params_add(&p, "MetadataOptions.HttpPutResponseHopLimit", "2");
     sf_aws_params_add(&p, "UserData", user_data);
     sf_aws_params_add(&p, "ClientToken", r->client_token);
-    add_tags(&p, 1, "instance", r->tags, r->n_tags);
+    add_tags2(&p, 1, "instance", r->tags, r->n_tags, r->instance_tags, r->n_instance_tags);
     add_tags(&p, 2, "volume", r->tags, r->n_tags);
     xmlDoc *doc = NULL;
     /* The client token makes a repeated call return the same instance. */
@@ -90,7 +98,33 @@ void sf_aws_ec2_instance_clear(sf_aws_ec2_instance *i)
     if (!i) return;
     char **s[] = {&i->id, &i->state, &i->public_ip, &i->private_ip, &i->launch_time, &i->state_reason};
     for (size_t k = 0; k < sizeof s / sizeof *s; k++) free(*s[k]);
+    for (size_t k = 0; k < i->n_tags; k++) {
+        free(i->tags[k].name);
+        free(i->tags[k].value);
+    }
+    free(i->tags);
     *i = (sf_aws_ec2_instance){0};
+}
+
+const char *sf_aws_ec2_instance_tag(const sf_aws_ec2_instance *i, const char *key)
+{
+    for (size_t k = 0; k < i->n_tags; k++)
+        if (strcmp(i->tags[k].name, key) == 0) return i->tags[k].value;
+    return NULL;
+}
+
+static void read_tags(xmlNode *item, sf_aws_ec2_instance *out)
+{
+    xmlNode *set = sf_aws_xml_next(item, NULL, "tagSet");
+    size_t n = 0;
+    for (xmlNode *t = sf_aws_xml_next(set, NULL, "item"); t; t = sf_aws_xml_next(set, t, "item")) n++;
+    out->tags = calloc(n + 1, sizeof *out->tags);
+    if (!out->tags) abort();
+    for (xmlNode *t = sf_aws_xml_next(set, NULL, "item"); t; t = sf_aws_xml_next(set, t, "item")) {
+        char *k = child_text(t, "key"), *v = child_text(t, "value");
+        if (k) out->tags[out->n_tags++] = (sf_header){k, v ? v : sf_strdup("")};
+        else free(v);
+    }
 }
 
 int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec2_instance *out,
@@ -115,6 +149,7 @@ int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, 
     out->private_ip = child_text(item, "privateIpAddress");
     out->launch_time = child_text(item, "launchTime");
     out->state_reason = child_text(sf_aws_xml_next(item, NULL, "stateReason"), "message");
+    read_tags(item, out);
     sf_aws_xml_free(doc);
     return 0;
 }

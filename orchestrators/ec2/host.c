@@ -91,6 +91,67 @@ static tag_list make_tags(sf_aws_client *c, const sf_ec2_spec *s, const char *na
     return t;
 }
 
+/* ---- what the instance's own tags keep, for import ---------------------------- */
+/* The resolved block (base64 of its JSON in sparkflow:spec:<i>, 256
+ * characters a tag) and the names of what was made, so that `terraform
+ * import i-…` gives back the block as written, the password and what
+ * destroy must remove. */
+
+#define SPEC_TAG "sparkflow:spec:"
+#define TAG_VALUE_MAX 256
+#define SPEC_TAGS_MAX 8
+
+static void add_spec_tags(tag_list *t, const sf_value *resolved)
+{
+    sf_type *type = sf_schema_type(&sf_airflow_ec2_block);
+    char *json = sf_value_to_json(resolved, type);
+    char *b64 = sf_aws_base64(json, strlen(json));
+    size_t len = strlen(b64);
+    for (size_t i = 0, k = 0; i < len && k < SPEC_TAGS_MAX; i += TAG_VALUE_MAX, k++) {
+        char key[32];
+        snprintf(key, sizeof key, SPEC_TAG "%zu", k);
+        char *part = sf_strndup(b64 + i, len - i < TAG_VALUE_MAX ? len - i : TAG_VALUE_MAX);
+        tag_set(t, key, part);
+        free(part);
+    }
+    free(b64);
+    free(json);
+    sf_type_free(type);
+}
+
+static sf_value *spec_from_tags(const sf_aws_ec2_instance *inst)
+{
+    sf_buf b64 = {0};
+    sf_buf_append(&b64, "", 0);
+    for (size_t k = 0; k < SPEC_TAGS_MAX; k++) {
+        char key[32];
+        snprintf(key, sizeof key, SPEC_TAG "%zu", k);
+        const char *part = sf_aws_ec2_instance_tag(inst, key);
+        if (!part) break;
+        sf_buf_append(&b64, part, strlen(part));
+    }
+    size_t len = 0;
+    unsigned char *json = b64.len ? sf_aws_unbase64(b64.data, &len) : NULL;
+    sf_buf_free(&b64);
+    sf_value *v = NULL;
+    if (json) {
+        sf_type *type = sf_schema_type(&sf_airflow_ec2_block);
+        char *err = NULL;
+        if (sf_value_from_json((const char *)json, len, type, true, &v, &err) != 0) v = NULL;
+        free(err);
+        sf_type_free(type);
+        free(json);
+    }
+    return v;
+}
+
+static const char *const MADE_TAGS[][2] = {
+    {"sparkflow:password-parameter", "password_parameter"},
+    {"sparkflow:created-role", "created_role"},
+    {"sparkflow:created-instance-profile", "created_instance_profile"},
+    {"sparkflow:created-security-group", "created_security_group"},
+};
+
 /* ---- looking things up before anything is made --------------------------------- */
 
 static int resolve_ami(sf_aws_client *c, sf_ctx *ctx, const char *region, const sf_ec2_spec *s, char **ami,
@@ -371,6 +432,7 @@ static sf_value *details_of(const char *region, const char *ami, const sf_ec2_sp
 /* Everything a create needs and makes, for one cleanup path. */
 typedef struct creation {
     sf_aws_client *c;
+    const sf_value *spec_v; /* the block as configured */
     const char *region;
     sf_ec2_spec s;
     sf_ec2_made made;
@@ -446,6 +508,13 @@ static int start(creation *k, sf_ctx *ctx, sf_diags *diags)
     char *user_data = sf_ec2_render_user_data(&u), token[33];
     if (sf_aws_random_hex(token) != 0) token[0] = 0;
     const char *group = k->made.security_group;
+    tag_list own = {0};
+    const char *made[] = {k->made.password_parameter, k->made.role, k->made.instance_profile, k->made.security_group};
+    for (size_t i = 0; i < sizeof made / sizeof *made; i++)
+        if (made[i]) tag_set(&own, MADE_TAGS[i][0], made[i]);
+    sf_value *resolved = sf_ec2_spec_resolved(k->spec_v, k->ami);
+    add_spec_tags(&own, resolved);
+    sf_value_free(resolved);
     sf_aws_ec2_run r = {
         .image_id = k->ami,
         .instance_type = k->s.instance_type,
@@ -459,9 +528,12 @@ static int start(creation *k, sf_ctx *ctx, sf_diags *diags)
         .client_token = token[0] ? token : NULL,
         .tags = k->tags.items,
         .n_tags = k->tags.n,
+        .instance_tags = own.items,
+        .n_instance_tags = own.n,
     };
     int rc = run_instance(k->c, ctx, &r, k->made.instance_profile != NULL, &k->instance_id, diags);
     free(user_data);
+    tags_clear(&own);
     if (rc != 0) return -1;
     sf_log(ctx, SF_LOG_INFO, "ec2: started Airflow instance %s", k->instance_id);
     char *why = NULL;
@@ -489,7 +561,7 @@ static int start(creation *k, sf_ctx *ctx, sf_diags *diags)
 sf_engine_status sf_ec2_host_create(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
                                     sf_airflow_host *out, sf_diags *diags)
 {
-    creation k = {0};
+    creation k = {.spec_v = spec};
     sf_aws_client *owned = NULL;
     k.c = sf_engine_env_aws(env, &owned);
     char *why = NULL;
@@ -568,6 +640,63 @@ static void reap(sf_aws_client *c, sf_ctx *ctx, const char *id, const char *stat
     sf_ctx_free(cl);
 }
 
+/* A host known only by its id (`terraform import`): the rest from the
+ * instance's tags, the password from its parameter. */
+static sf_engine_status read_imported(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_instance *inst,
+                                      sf_airflow_host *out, sf_diags *diags)
+{
+    const char *param = sf_aws_ec2_instance_tag(inst, MADE_TAGS[0][0]);
+    const char *name = sf_aws_ec2_instance_tag(inst, "sparkflow:airflow");
+    sf_value *spec = spec_from_tags(inst);
+    if (!param || !name || !spec) {
+        sf_diag_error(diags, NULL, "Not a SparkFlow Airflow instance",
+                      "Instance %s carries no sparkflow:airflow, sparkflow:password-parameter and sparkflow:spec:* "
+                      "tags: only instances this provider started can be imported.",
+                      inst->id);
+        sf_value_free(spec);
+        return SF_ENGINE_ERROR;
+    }
+    sf_aws_error err = {0};
+    char *password = NULL;
+    if (sf_aws_ssm_get_parameter(c, ctx, param, &password, &err) != 0) {
+        sf_aws_diag_error(diags, NULL, "Cannot read the Airflow password", &err,
+                          "Importing reads the password from its SSM parameter (ssm:GetParameter, decrypted).");
+        sf_aws_error_clear(&err);
+        sf_value_free(spec);
+        return SF_ENGINE_ERROR;
+    }
+    char *why = NULL;
+    const char *region = sf_aws_client_region(c, &why);
+    free(why);
+    int64_t port = 8080;
+    sf_value_get_int(sf_value_get(spec, "api_port"), &port);
+    const char *test_url = getenv(SF_EC2_TEST_URL_ENV);
+    const char *addr = inst->public_ip ? inst->public_ip : inst->private_ip;
+    sf_value *details = sf_value_map();
+    put_detail(details, "instance_id", inst->id);
+    put_detail(details, "region", region);
+    put_detail(details, "ami", sf_value_get_str(sf_value_get(spec, "ami")));
+    put_detail(details, "public_ip", inst->public_ip);
+    put_detail(details, "private_ip", inst->private_ip);
+    put_detail(details, "dag_bundle", sf_value_get_str(sf_value_get(spec, "dag_bundle")));
+    for (size_t i = 0; i < sizeof MADE_TAGS / sizeof *MADE_TAGS; i++)
+        put_detail(details, MADE_TAGS[i][1], sf_aws_ec2_instance_tag(inst, MADE_TAGS[i][0]));
+    const char *profile = sf_aws_ec2_instance_tag(inst, MADE_TAGS[2][0]);
+    if (!profile) profile = sf_value_get_str(sf_value_get(spec, "instance_profile"));
+    put_detail(details, "instance_profile", profile);
+    out->id = sf_strdup(inst->id);
+    out->name = sf_strdup(name);
+    out->state = sf_strdup(inst->state);
+    out->url =
+        test_url && *test_url ? sf_strdup(test_url) : sf_fmt("http://%s:%lld", addr ? addr : "?", (long long)port);
+    out->user = sf_strdup(SF_EC2_AIRFLOW_USER);
+    out->password = password;
+    out->created_at = sf_strdup(inst->launch_time);
+    out->spec = spec;
+    out->details = details;
+    return SF_ENGINE_OK;
+}
+
 sf_engine_status sf_ec2_host_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                   const sf_airflow_host *recorded, sf_airflow_host *out, sf_diags *diags)
 {
@@ -582,6 +711,8 @@ sf_engine_status sf_ec2_host_read(sf_ctx *ctx, const sf_engine_env *env, const c
     } else if (rc != 0) {
         sf_aws_diag_error(diags, NULL, "Cannot look at the Airflow instance", &err, NULL);
         st = SF_ENGINE_ERROR;
+    } else if (!detail(recorded->details, "password_parameter")) {
+        st = read_imported(c, ctx, &inst, out, diags);
     } else {
         sf_value *details = recorded->details ? sf_value_copy(recorded->details) : sf_value_map();
         put_detail(details, "instance_id", inst.id);
@@ -590,10 +721,7 @@ sf_engine_status sf_ec2_host_read(sf_ctx *ctx, const sf_engine_env *env, const c
         out->id = sf_strdup(id);
         out->name = sf_strdup(recorded->name);
         out->state = sf_strdup(inst.state);
-        int64_t port = 8080;
-        sf_value_get_int(sf_value_get(recorded->spec, "api_port"), &port);
-        const char *addr = inst.public_ip ? inst.public_ip : inst.private_ip;
-        out->url = recorded->url ? sf_strdup(recorded->url) : sf_fmt("http://%s:%lld", addr, (long long)port);
+        out->url = sf_strdup(recorded->url);
         out->user = sf_strdup(SF_EC2_AIRFLOW_USER);
         out->password = sf_strdup(recorded->password);
         out->version = sf_strdup(recorded->version);

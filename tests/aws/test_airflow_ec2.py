@@ -13,16 +13,17 @@ accepts requests AWS refuses, so the tests assert on what the provider
                                 tags, AMI from SSM, user data rendered with no
                                 secret), role/profile/group/parameter created,
                                 ingress from allowed_cidrs only, bundle uploaded;
-                                plan: No changes; drift (instance terminated) ->
-                                plan recreates; destroy removes all it created
+                                plan: No changes; import -> No changes; drift
+                                (instance terminated) -> plan recreates and what
+                                was made for it is removed; destroy removes all
   test_ec2_given_profile_and_group  user-given profile and group: none created,
-                                the given ones kept on destroy; empty
-                                allowed_cidrs -> no ingress rule at all
+                                the given ones kept on destroy
+  test_ec2_no_cidrs_no_ingress  empty allowed_cidrs -> no ingress rule at all
   test_ec2_unknown_profile      a clear diagnostic, nothing started
   test_ec2_region_without_ami   no SSM parameter -> a diagnostic naming it
   test_ec2_unhealthy_cleans_up  Airflow never healthy: the apply fails with the
                                 console output and what was made is removed
-  test_notification_merge / test_spec_put_sqs  (tests/aws/test_airflow_ec2_watch.py)
+  (spec_put: queue, policy, notification: tests/unit/test_ec2_orchestrator.c)
 """
 
 from __future__ import annotations
@@ -250,10 +251,24 @@ def test_ec2_host_lifecycle(aws_sandbox, moto, proxy, airflow):
     r = sb.run("plan", "-detailed-exitcode", cwd=d, ok=None)
     assert r.rc == 0, r.describe()
 
-    # Drift: the instance terminated (as max_lifetime does) -> plan recreates.
+    # Import: the block, the password and what was made come back from the
+    # instance's tags and the password parameter; the plan is then empty.
+    sb.run("state", "rm", "sparkflow_airflow.aws", cwd=d)
+    sb.run("import", "sparkflow_airflow.aws", iid, cwd=d)
+    imp = sb.resources(d)["sparkflow_airflow.aws"]
+    assert imp["password"] == password and imp["name"] == "finances", imp
+    assert imp["ec2"]["dag_bundle"] == f"s3://{BUCKET}/airflow/" and imp["ec2"]["ami"] == ami, imp
+    for k in ("created_role", "created_instance_profile", "created_security_group", "password_parameter"):
+        assert imp["details"][k] == det[k], (k, imp["details"])
+    r = sb.run("plan", "-detailed-exitcode", cwd=d, ok=None)
+    assert r.rc == 0, r.describe()
+
+    # Drift: the instance terminated (as max_lifetime does) -> plan recreates,
+    # and what was made for the gone instance is removed then.
     moto.client("ec2").terminate_instances(InstanceIds=[iid])
     r = sb.run("plan", cwd=d)
     assert "1 to add" in r.output, r.describe()
+    assert iam_names(moto) == ([], []) and airflow_groups(moto) == [], (iam_names(moto), airflow_groups(moto))
 
     sb.run("apply", cwd=d, timeout=600)
     res2 = sb.resources(d)["sparkflow_airflow.aws"]
