@@ -413,6 +413,10 @@ int sf_aws_ec2_authorize_ingress(sf_aws_client *c, sf_ctx *ctx, const char *grou
 /* DeleteSecurityGroup: 0, 1 when already gone, -1 (DependencyViolation
  * while an instance still uses it: err says so). */
 int sf_aws_ec2_delete_security_group(sf_aws_client *c, sf_ctx *ctx, const char *group_id, sf_aws_error *err);
+/* The id of the security group named `name` (in `vpc_id`, NULL: any):
+ * 0 with *group_id, 1 none, -1. */
+int sf_aws_ec2_find_security_group(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *vpc_id, char **group_id,
+                                   sf_aws_error *err);
 /* Whether security group `group_id` exists (DescribeSecurityGroups): 0, 1 not, -1. */
 int sf_aws_ec2_security_group_exists(sf_aws_client *c, sf_ctx *ctx, const char *group_id, sf_aws_error *err);
 

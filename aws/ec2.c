@@ -297,3 +297,23 @@ int sf_aws_ec2_security_group_exists(sf_aws_client *c, sf_ctx *ctx, const char *
     sf_aws_xml_free(doc);
     return found ? 0 : 1;
 }
+
+int sf_aws_ec2_find_security_group(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *vpc_id, char **group_id,
+                                   sf_aws_error *err)
+{
+    *group_id = NULL;
+    sf_aws_params p = {0};
+    sf_aws_params_add(&p, "Filter.1.Name", "group-name");
+    sf_aws_params_add(&p, "Filter.1.Value.1", name);
+    if (vpc_id) {
+        sf_aws_params_add(&p, "Filter.2.Name", "vpc-id");
+        sf_aws_params_add(&p, "Filter.2.Value.1", vpc_id);
+    }
+    xmlDoc *doc = NULL;
+    int rc = ec2_call(c, ctx, "DescribeSecurityGroups", &p, true, &doc, err);
+    sf_aws_params_clear(&p);
+    if (rc == 0) *group_id = sf_aws_xml_text(sf_aws_xml_root(doc), "securityGroupInfo/item/groupId");
+    sf_aws_xml_free(doc);
+    if (rc != 0) return -1;
+    return *group_id ? 0 : 1;
+}

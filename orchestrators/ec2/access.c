@@ -88,6 +88,24 @@ char *sf_ec2_role_policy(const char *region, const sf_ec2_spec *s, const char *p
     return text;
 }
 
+/* Whether a create whose answer was lost (it may have been acted on) is
+ * worth another try: then "already exists" means the lost try worked (every
+ * name made here carries a random suffix: nobody else made it). */
+static bool lost_answer(sf_aws_error *err, int *tries, bool *lost)
+{
+    if (!err->maybe_applied || ++*tries >= 3) return false;
+    *lost = true;
+    sf_aws_error_clear(err);
+    return true;
+}
+
+static bool made_by_lost_try(bool lost, sf_aws_error *err, const char *code)
+{
+    if (!lost || !sf_aws_error_is(err, code)) return false;
+    sf_aws_error_clear(err);
+    return true;
+}
+
 static const char TRUST_POLICY[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"
                                    "{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}";
 
@@ -97,8 +115,13 @@ int sf_ec2_make_profile(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
     sf_aws_error err = {0};
     const char *what = "CreateRole";
     char *policy = sf_ec2_role_policy(region, s, made->password_parameter);
-    int rc = sf_aws_iam_create_role(c, ctx, name, TRUST_POLICY, "SparkFlow Airflow host (created by Terraform)", tags,
+    int rc, tries = 0;
+    bool lost = false;
+    do
+        rc = sf_aws_iam_create_role(c, ctx, name, TRUST_POLICY, "SparkFlow Airflow host (created by Terraform)", tags,
                                     n_tags, &err);
+    while (rc != 0 && lost_answer(&err, &tries, &lost));
+    if (rc != 0 && made_by_lost_try(lost, &err, "EntityAlreadyExists")) rc = 0;
     if (rc == 0) {
         made->role = sf_strdup(name);
         what = "PutRolePolicy";
@@ -106,12 +129,19 @@ int sf_ec2_make_profile(sf_aws_client *c, sf_ctx *ctx, const char *name, const c
     }
     if (rc == 0) {
         what = "CreateInstanceProfile";
-        rc = sf_aws_iam_create_instance_profile(c, ctx, name, tags, n_tags, &err);
+        tries = 0, lost = false;
+        do rc = sf_aws_iam_create_instance_profile(c, ctx, name, tags, n_tags, &err);
+        while (rc != 0 && lost_answer(&err, &tries, &lost));
+        if (rc != 0 && made_by_lost_try(lost, &err, "EntityAlreadyExists")) rc = 0;
     }
     if (rc == 0) {
         made->instance_profile = sf_strdup(name);
         what = "AddRoleToInstanceProfile";
-        rc = sf_aws_iam_add_role_to_instance_profile(c, ctx, name, name, &err);
+        tries = 0, lost = false;
+        do rc = sf_aws_iam_add_role_to_instance_profile(c, ctx, name, name, &err);
+        while (rc != 0 && lost_answer(&err, &tries, &lost));
+        /* a profile holds one role: the lost try added it */
+        if (rc != 0 && made_by_lost_try(lost, &err, "LimitExceeded")) rc = 0;
     }
     if (rc != 0) {
         char *summary = sf_fmt("Cannot create the Airflow host's role (%s)", what);
@@ -140,8 +170,14 @@ int sf_ec2_make_security_group(sf_aws_client *c, sf_ctx *ctx, const char *name, 
     }
     if (rc == 0) {
         char *group = NULL;
-        rc = sf_aws_ec2_create_security_group(c, ctx, name, "SparkFlow Airflow host: API and UI port only", vpc, tags,
-                                              n_tags, &group, &err);
+        int tries = 0;
+        bool lost = false;
+        do
+            rc = sf_aws_ec2_create_security_group(c, ctx, name, "SparkFlow Airflow host: API and UI port only", vpc,
+                                                  tags, n_tags, &group, &err);
+        while (rc != 0 && lost_answer(&err, &tries, &lost));
+        if (rc != 0 && made_by_lost_try(lost, &err, "InvalidGroup.Duplicate"))
+            rc = sf_aws_ec2_find_security_group(c, ctx, name, vpc, &group, &err) == 0 ? 0 : -1;
         if (rc == 0) made->security_group = group;
         else sf_aws_diag_error(diags, "ec2.security_group_ids", "Cannot create the security group", &err, NULL);
     }

@@ -23,6 +23,9 @@ accepts requests AWS refuses, so the tests assert on what the provider
   test_ec2_region_without_ami   no SSM parameter -> a diagnostic naming it
   test_ec2_unhealthy_cleans_up  Airflow never healthy: the apply fails with the
                                 console output and what was made is removed
+  test_ec2_faults               ~20 % faults and lost answers of RunInstances,
+                                CreateRole, CreateSecurityGroup: one of each, and
+                                destroy leaves nothing
   (spec_put: queue, policy, notification: tests/unit/test_ec2_orchestrator.c)
 """
 
@@ -89,6 +92,27 @@ class FakeAirflow:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def run_instances_idempotent(monkeypatch):
+    """EC2 answers a RunInstances with a ClientToken it has seen with the
+    same reservation (no second instance); moto 5.2 keeps the token but
+    starts another instance.  Make moto do what EC2 does."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.instances import InstanceResponse
+
+    orig = InstanceResponse.run_instances
+
+    def run_instances(self):
+        token = self._get_param("ClientToken")
+        if token:
+            for reservation in self.ec2_backend.reservations.values():
+                if any(getattr(i, "client_token", None) == token for i in reservation.instances):
+                    return ActionResult(reservation)
+        return orig(self)
+
+    monkeypatch.setattr(InstanceResponse, "run_instances", run_instances)
 
 
 @pytest.fixture
@@ -389,3 +413,35 @@ def _instance_ids(moto) -> list[str]:
 def test_example_airflow_file_parses():
     text = (EXAMPLE / "airflow.tf").read_text()
     assert 'resource "sparkflow_airflow" "aws"' in text and "allowed_cidrs = [var.allowed_cidr]" in text
+
+
+def test_ec2_faults(aws_sandbox, moto, proxy, airflow, tmp_path):
+    """~20 % of the provider's AWS calls fail (500, 503, throttling, resets
+    before and after the request was acted on), and the first answers of
+    RunInstances, CreateRole and CreateSecurityGroup are lost after AWS
+    acted: apply and destroy still succeed, with one instance, one role, one
+    group, and nothing left."""
+    sb = aws_sandbox
+    setup_lake(moto)
+    sb.extra_env["SPARKFLOW_TEST_EC2_AIRFLOW_URL"] = airflow.url
+    sb.extra_env["SPARKFLOW_AWS_RETRY_BASE_MS"] = "20"
+    block = f"""    dag_bundle    = "s3://{BUCKET}/airflow/"
+    allowed_cidrs = ["203.0.113.7/32"]"""
+    d = workdir(sb, "faults", proxy, main=ec2_config(proxy, block))
+    sb.init(d)
+    proxy.configure(rate=0.2, kinds=("500", "503", "throttle", "reset", "reset_after"))
+    proxy.force("reset_after", "ec2", "RunInstances")
+    proxy.force("reset_after", "iam", "CreateRole")
+    proxy.force("reset_after", "ec2", "CreateSecurityGroup")
+    r = sb.run("apply", cwd=d, timeout=600)
+    proxy.dump(tmp_path / "calls.jsonl")
+    assert "Apply complete! Resources: 1 added" in r.output, r.describe()
+    assert len(_instance_ids(moto)) == 1, _instance_ids(moto)
+    assert len(iam_names(moto)[0]) == 1 and len(airflow_groups(moto)) == 1
+    assert proxy.select("ec2", "RunInstances")[0].fault == "reset_after"
+    faults = proxy.faults()
+    assert sum(faults.values()) >= 5, faults
+    sb.run("destroy", cwd=d, timeout=600)
+    proxy.configure(rate=0)
+    assert iam_names(moto) == ([], []) and airflow_groups(moto) == []
+    assert [instance_state(moto, i) for i in _instance_ids(moto)] == ["terminated"]
