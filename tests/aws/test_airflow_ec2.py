@@ -23,6 +23,8 @@ accepts requests AWS refuses, so the tests assert on what the provider
   test_ec2_region_without_ami   no SSM parameter -> a diagnostic naming it
   test_ec2_unhealthy_cleans_up  Airflow never healthy: the apply fails with the
                                 console output and what was made is removed
+  test_ec2_sigint_during_health_wait  Ctrl-C while waiting: prompt stop, instance
+                                terminated, what was made removed
   test_ec2_faults               ~20 % faults and lost answers of RunInstances,
                                 CreateRole, CreateSecurityGroup: one of each, and
                                 destroy leaves nothing
@@ -34,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -445,3 +448,40 @@ def test_ec2_faults(aws_sandbox, moto, proxy, airflow, tmp_path):
     proxy.configure(rate=0)
     assert iam_names(moto) == ([], []) and airflow_groups(moto) == []
     assert [instance_state(moto, i) for i in _instance_ids(moto)] == ["terminated"]
+
+
+def test_ec2_sigint_during_health_wait(aws_sandbox, moto, proxy, tmp_path):
+    """Ctrl-C while the apply waits for Airflow: it stops promptly, the
+    instance is terminated and what was made removed; nothing in state."""
+    from pipeline_support import check_background, interrupt, wait_exit
+    from tfharness import wait_for
+
+    sb = aws_sandbox
+    setup_lake(moto)
+    fake = FakeAirflow(never=True)
+    try:
+        sb.extra_env["SPARKFLOW_TEST_EC2_AIRFLOW_URL"] = fake.url
+        d = workdir(sb, "int", proxy, main=ec2_config(proxy, f'    dag_bundle = "s3://{BUCKET}/airflow/"'))
+        sb.init(d)
+        out = tmp_path / "apply.out"
+        proc = sb.popen(["apply"], d, out)
+        try:
+            assert wait_for(lambda: fake.probes >= 2 or proc.poll() is not None, 120), out.read_text()
+            assert proc.poll() is None, out.read_text()
+            t0 = time.monotonic()
+            interrupt(proc)
+            rc = wait_exit(proc, 120)
+        finally:
+            if proc.poll() is None:
+                interrupt(proc, 9)
+    finally:
+        fake.stop()
+    assert rc is not None, "apply did not stop within 120 s of Ctrl-C"
+    assert time.monotonic() - t0 < 30
+    text = check_background(sb, proc, out)
+    assert rc != 0, text
+    (iid,) = _instance_ids(moto)
+    assert instance_state(moto, iid) == "terminated"
+    assert iam_names(moto) == ([], []) and airflow_groups(moto) == []
+    names = [p["Name"] for p in moto.client("ssm").describe_parameters()["Parameters"]]
+    assert not [n for n in names if n.startswith("/sparkflow/airflow/")], names
