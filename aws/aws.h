@@ -410,6 +410,13 @@ int sf_aws_ec2_create_security_group(sf_aws_client *c, sf_ctx *ctx, const char *
 /* AuthorizeSecurityGroupIngress: TCP `port` from each CIDR. */
 int sf_aws_ec2_authorize_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port,
                                  const char *const *cidrs, size_t n, sf_aws_error *err);
+/* RevokeSecurityGroupIngress: TCP `port` from each CIDR (rules already
+ * gone are fine). */
+int sf_aws_ec2_revoke_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port, const char *const *cidrs,
+                              size_t n, sf_aws_error *err);
+/* CreateTags: add or overwrite `tags` on resource `id`. */
+int sf_aws_ec2_create_tags(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_header *tags, size_t n,
+                           sf_aws_error *err);
 /* DeleteSecurityGroup: 0, 1 when already gone, -1 (DependencyViolation
  * while an instance still uses it: err says so). */
 int sf_aws_ec2_delete_security_group(sf_aws_client *c, sf_ctx *ctx, const char *group_id, sf_aws_error *err);

@@ -248,20 +248,58 @@ int sf_aws_ec2_create_security_group(sf_aws_client *c, sf_ctx *ctx, const char *
     return rc;
 }
 
+static void ingress_params(sf_aws_params *p, const char *group_id, int port, const char *const *cidrs, size_t n,
+                           bool describe)
+{
+    char port_s[16];
+    snprintf(port_s, sizeof port_s, "%d", port);
+    sf_aws_params_add(p, "GroupId", group_id);
+    sf_aws_params_add(p, "IpPermissions.1.IpProtocol", "tcp");
+    sf_aws_params_add(p, "IpPermissions.1.FromPort", port_s);
+    sf_aws_params_add(p, "IpPermissions.1.ToPort", port_s);
+    for (size_t i = 0; i < n; i++) {
+        sf_aws_params_addf(p, cidrs[i], "IpPermissions.1.IpRanges.%zu.CidrIp", i + 1);
+        if (describe) sf_aws_params_addf(p, "Airflow API and UI", "IpPermissions.1.IpRanges.%zu.Description", i + 1);
+    }
+}
+
+int sf_aws_ec2_revoke_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port, const char *const *cidrs,
+                              size_t n, sf_aws_error *err)
+{
+    sf_aws_params p = {0};
+    ingress_params(&p, group_id, port, cidrs, n, false);
+    xmlDoc *doc = NULL;
+    int rc = ec2_call(c, ctx, "RevokeSecurityGroupIngress", &p, true, &doc, err);
+    if (rc != 0 && sf_aws_error_is(err, "InvalidPermission.NotFound")) {
+        sf_aws_error_clear(err);
+        rc = 0;
+    }
+    sf_aws_params_clear(&p);
+    sf_aws_xml_free(doc);
+    return rc;
+}
+
+int sf_aws_ec2_create_tags(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_header *tags, size_t n,
+                           sf_aws_error *err)
+{
+    sf_aws_params p = {0};
+    sf_aws_params_add(&p, "ResourceId.1", id);
+    for (size_t i = 0; i < n; i++) {
+        sf_aws_params_addf(&p, tags[i].name, "Tag.%zu.Key", i + 1);
+        sf_aws_params_addf(&p, tags[i].value, "Tag.%zu.Value", i + 1);
+    }
+    xmlDoc *doc = NULL;
+    int rc = ec2_call(c, ctx, "CreateTags", &p, true, &doc, err);
+    sf_aws_params_clear(&p);
+    sf_aws_xml_free(doc);
+    return rc;
+}
+
 int sf_aws_ec2_authorize_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port,
                                  const char *const *cidrs, size_t n, sf_aws_error *err)
 {
     sf_aws_params p = {0};
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", port);
-    sf_aws_params_add(&p, "GroupId", group_id);
-    sf_aws_params_add(&p, "IpPermissions.1.IpProtocol", "tcp");
-    sf_aws_params_add(&p, "IpPermissions.1.FromPort", port_s);
-    sf_aws_params_add(&p, "IpPermissions.1.ToPort", port_s);
-    for (size_t i = 0; i < n; i++) {
-        sf_aws_params_addf(&p, cidrs[i], "IpPermissions.1.IpRanges.%zu.CidrIp", i + 1);
-        sf_aws_params_addf(&p, "Airflow API and UI", "IpPermissions.1.IpRanges.%zu.Description", i + 1);
-    }
+    ingress_params(&p, group_id, port, cidrs, n, true);
     xmlDoc *doc = NULL;
     int rc = ec2_call(c, ctx, "AuthorizeSecurityGroupIngress", &p, true, &doc, err);
     if (rc != 0 && sf_aws_error_is(err, "InvalidPermission.Duplicate")) {

@@ -1,7 +1,7 @@
 /* ec2.c — the EC2 Airflow host in the orchestrators table (ec2.h). */
 #include "orchestrators/ec2/ec2.h"
 
-static const char *const updatable[] = {NULL}; /* every change replaces the instance */
+static const char *const updatable[] = {"allowed_cidrs", NULL}; /* any other change replaces the instance */
 
 const sf_orchestrator sf_orchestrator_ec2 = {
     .name = "ec2",

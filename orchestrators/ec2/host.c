@@ -735,13 +735,65 @@ sf_engine_status sf_ec2_host_read(sf_ctx *ctx, const sf_engine_env *env, const c
     return st;
 }
 
+/* The CIDRs of `a` that `b` lacks. */
+static size_t missing_from(char **a, size_t na, char **b, size_t nb, const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < na; i++) {
+        bool found = false;
+        for (size_t k = 0; k < nb && !found; k++) found = strcmp(a[i], b[k]) == 0;
+        if (!found) out[n++] = a[i];
+    }
+    return n;
+}
+
+/* allowed_cidrs is the one in-place change: the created group's rules
+ * follow it (a group the user gave is the user's); the block kept in the
+ * instance's tags (for import) follows too. */
 sf_engine_status sf_ec2_host_update(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                     const sf_airflow_host *recorded, const sf_value *old_spec, const sf_value *new_spec,
                                     sf_airflow_host *out, sf_diags *diags)
 {
-    (void)old_spec;
-    (void)new_spec; /* nothing is updatable in place: every change replaces the instance */
-    return sf_ec2_host_read(ctx, env, id, recorded, out, diags);
+    sf_aws_client *owned = NULL, *c = sf_engine_env_aws(env, &owned);
+    sf_ec2_spec was = {0}, now = {0};
+    int rc = sf_ec2_spec_from_value(old_spec, &was, diags);
+    if (rc == 0) rc = sf_ec2_spec_from_value(new_spec, &now, diags);
+    const char *group = detail(recorded->details, "created_security_group");
+    sf_aws_error err = {0};
+    if (rc == 0 && group) {
+        const char **diff = calloc(was.n_allowed_cidrs + now.n_allowed_cidrs + 1, sizeof *diff);
+        if (!diff) abort();
+        size_t n = missing_from(now.allowed_cidrs, now.n_allowed_cidrs, was.allowed_cidrs, was.n_allowed_cidrs, diff);
+        if (n) rc = sf_aws_ec2_authorize_ingress(c, ctx, group, (int)now.api_port, diff, n, &err);
+        n = missing_from(was.allowed_cidrs, was.n_allowed_cidrs, now.allowed_cidrs, now.n_allowed_cidrs, diff);
+        if (rc == 0 && n) rc = sf_aws_ec2_revoke_ingress(c, ctx, group, (int)was.api_port, diff, n, &err);
+        if (rc != 0) sf_aws_diag_error(diags, "ec2.allowed_cidrs", "Cannot change who may reach Airflow", &err, NULL);
+        free(diff);
+    }
+    sf_value *resolved = NULL;
+    if (rc == 0) {
+        resolved = sf_ec2_spec_resolved(new_spec, detail(recorded->details, "ami"));
+        tag_list t = {0};
+        add_spec_tags(&t, resolved);
+        sf_aws_error_clear(&err);
+        if (sf_aws_ec2_create_tags(c, ctx, id, t.items, t.n, &err) != 0)
+            sf_diag_warning(diags, NULL, "Instance tags not updated",
+                            "The copy of the ec2 block in instance %s's tags (used by import) is stale: %s", id,
+                            err.message ? err.message : "?");
+        tags_clear(&t);
+    }
+    sf_aws_error_clear(&err);
+    sf_ec2_spec_clear(&was);
+    sf_ec2_spec_clear(&now);
+    sf_aws_client_free(owned);
+    sf_engine_status st = rc == 0 ? sf_ec2_host_read(ctx, env, id, recorded, out, diags) : SF_ENGINE_ERROR;
+    if (st == SF_ENGINE_OK) {
+        sf_value_free(out->spec);
+        out->spec = resolved;
+        resolved = NULL;
+    }
+    sf_value_free(resolved);
+    return st;
 }
 
 sf_engine_status sf_ec2_host_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,

@@ -92,7 +92,8 @@ static const sf_attr_def ec2_attrs[] = {
      "IPv4 CIDR blocks that may reach the API and UI port, e.g. `[\"203.0.113.7/32\"]`. The created security "
      "group admits that port from these only and nothing else; empty (the default) admits nobody. There is no "
      "open default: `0.0.0.0/0` is used only if you write it. Include the address Terraform runs from: apply waits "
-     "for the API over the network. Ignored when `security_group_ids` is given.",
+     "for the API over the network. Changing it updates the group's rules in place. Ignored when "
+     "`security_group_ids` is given.",
      "[]", validate_cidrs},
     {"api_port", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED, "The port of Airflow's API and UI on the instance.",
      "8080", validate_port},
@@ -114,7 +115,8 @@ static const sf_attr_def ec2_attrs[] = {
      "Size of the encrypted (gp3) root volume in GiB, deleted with the instance.", "30", validate_volume},
     {"tags", "[\"map\",\"string\"]", SF_ATTR_OPTIONAL,
      "Tags of the instance, its volume and what the provider creates for it, on top of the provider's "
-     "`default_tags`, `sparkflow:managed = true` and `Name`."},
+     "`default_tags`, `sparkflow:managed = true` and `Name`. Changing them (or any attribute but "
+     "`allowed_cidrs`) replaces the instance."},
     {NULL},
 };
 

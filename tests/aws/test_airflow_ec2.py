@@ -13,7 +13,8 @@ accepts requests AWS refuses, so the tests assert on what the provider
                                 tags, AMI from SSM, user data rendered with no
                                 secret), role/profile/group/parameter created,
                                 ingress from allowed_cidrs only, bundle uploaded;
-                                plan: No changes; import -> No changes; drift
+                                plan: No changes; allowed_cidrs changed in place;
+                                import -> No changes; drift
                                 (instance terminated) -> plan recreates and what
                                 was made for it is removed; destroy removes all
   test_ec2_given_profile_and_group  user-given profile and group: none created,
@@ -275,6 +276,21 @@ def test_ec2_host_lifecycle(aws_sandbox, moto, proxy, airflow):
         assert f"airflow/{k}" in keys, keys
 
     # No changes on a second plan.
+    r = sb.run("plan", "-detailed-exitcode", cwd=d, ok=None)
+    assert r.rc == 0, r.describe()
+
+    # allowed_cidrs changes in place: the created group's rules follow.
+    main = (d / "main.tf").read_text().replace('"10.1.0.0/16"', '"198.51.100.0/24"')
+    (d / "main.tf").write_text(main)
+    r = sb.run("plan", cwd=d)
+    assert "1 to change, 0 to destroy" in r.output, r.describe()
+    sb.run("apply", cwd=d, timeout=600)
+    assert sb.resources(d)["sparkflow_airflow.aws"]["id"] == iid
+    (group,) = airflow_groups(moto)
+    ranges = sorted(r["CidrIp"] for perm in group["IpPermissions"] for r in perm["IpRanges"])
+    assert ranges == ["198.51.100.0/24", "203.0.113.7/32"], group
+    revoked = sent(proxy, "ec2", "RevokeSecurityGroupIngress")
+    assert [v for k, v in revoked[0].items() if k.endswith(".CidrIp")] == ["10.1.0.0/16"], revoked
     r = sb.run("plan", "-detailed-exitcode", cwd=d, ok=None)
     assert r.rc == 0, r.describe()
 
