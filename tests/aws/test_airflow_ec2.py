@@ -26,6 +26,8 @@ accepts requests AWS refuses, so the tests assert on what the provider
                                 console output and what was made is removed
   test_ec2_sigint_during_health_wait  Ctrl-C while waiting: prompt stop, instance
                                 terminated, what was made removed
+  test_example_emr_and_airflow  examples/aws (main.tf + airflow.tf) with a bucket
+                                name and a CIDR: apply, No changes, destroy
   test_ec2_faults               ~20 % faults and lost answers of RunInstances,
                                 CreateRole, CreateSecurityGroup: one of each, and
                                 destroy leaves nothing
@@ -425,13 +427,9 @@ def test_ec2_unhealthy_cleans_up(aws_sandbox, moto, proxy):
 
 
 def _instance_ids(moto) -> list[str]:
-    r = moto.client("ec2").describe_instances()
+    """The Airflow instances (moto's EMR starts EC2 instances too)."""
+    r = moto.client("ec2").describe_instances(Filters=[{"Name": "tag-key", "Values": ["sparkflow:airflow"]}])
     return [i["InstanceId"] for res in r["Reservations"] for i in res["Instances"]]
-
-
-def test_example_airflow_file_parses():
-    text = (EXAMPLE / "airflow.tf").read_text()
-    assert 'resource "sparkflow_airflow" "aws"' in text and "allowed_cidrs = [var.allowed_cidr]" in text
 
 
 def test_ec2_faults(aws_sandbox, moto, proxy, airflow, tmp_path):
@@ -501,3 +499,27 @@ def test_ec2_sigint_during_health_wait(aws_sandbox, moto, proxy, tmp_path):
     assert iam_names(moto) == ([], []) and airflow_groups(moto) == []
     names = [p["Name"] for p in moto.client("ssm").describe_parameters()["Parameters"]]
     assert not [n for n in names if n.startswith("/sparkflow/airflow/")], names
+
+
+def test_example_emr_and_airflow(aws_sandbox, moto, proxy, executor, airflow):
+    """examples/aws as a user applies it (main.tf without the pipeline, and
+    airflow.tf), with only a bucket name and a CIDR: the EMR cluster and the
+    EC2 Airflow come up, the plan is then empty, destroy removes both."""
+    sb = aws_sandbox
+    setup_lake(moto)
+    sb.extra_env["SPARKFLOW_TEST_EC2_AIRFLOW_URL"] = airflow.url
+    d = workdir(sb, "example", proxy, pipeline=False, tfvars='allowed_cidr = "203.0.113.7/32"\n')
+    (d / "airflow.tf").write_text((EXAMPLE / "airflow.tf").read_text())
+    sb.init(d)
+    r = sb.run("apply", cwd=d, timeout=600)
+    assert "Resources: 2 added" in r.output, r.describe()
+    res = sb.resources(d)
+    assert res["sparkflow_airflow.aws"]["url"] == airflow.url
+    assert res["sparkflow_cluster.emr"]["id"].startswith("j-")
+    out = sb.run("output", "-raw", "airflow_password", cwd=d).stdout
+    assert out == res["sparkflow_airflow.aws"]["password"]
+    r = sb.run("plan", "-detailed-exitcode", cwd=d, ok=None)
+    assert r.rc == 0, r.describe()
+    sb.run("destroy", cwd=d, timeout=600)
+    assert [instance_state(moto, i) for i in _instance_ids(moto)] == ["terminated"]
+    assert iam_names(moto) == ([], []) and airflow_groups(moto) == []
