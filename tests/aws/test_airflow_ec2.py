@@ -243,6 +243,11 @@ def test_ec2_host_lifecycle(aws_sandbox, moto, proxy, airflow):
     assert "@@" not in user_data
     assert password not in user_data  # the password never goes into user data
     assert password not in json.dumps(sent(proxy, "ec2", "RunInstances"))
+    # nor in plan/apply output or the provider's log (TRACE when asked);
+    # `terraform show -json` prints it, as it prints every sensitive value
+    for f in sb.logs.iterdir():
+        if "-show." not in f.name:
+            assert password not in f.read_text(errors="replace"), f
 
     # The password: a SecureString only the created role may read.
     ssm = moto.client("ssm")
