@@ -74,8 +74,9 @@ static void validate_retries(const sf_value *v, const char *path, sf_diags *d)
 
 static const sf_attr_def provider_attrs[] = {
     {"region", "string", SF_ATTR_OPTIONAL,
-     "AWS region of EMR clusters and S3 lakes. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, else the profile's "
-     "`region`. Only the emr engine and s3:// lakes use AWS settings; the local engine needs none."},
+     "AWS region of EMR clusters, S3 lakes and EC2 Airflow hosts. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, "
+     "else the profile's `region`. Only the emr engine, s3:// lakes and `ec2` Airflow hosts use AWS settings; the "
+     "local engine needs none."},
     {"profile", "string", SF_ATTR_OPTIONAL,
      "Profile of the shared config and credentials files. Default: `AWS_PROFILE`, else `default`."},
     {"shared_config_files", "[\"list\",\"string\"]", SF_ATTR_OPTIONAL,
