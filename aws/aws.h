@@ -14,6 +14,11 @@
  *                  (loaded on first use, base/xml_api.h)
  *   sts.c          GetCallerIdentity, AssumeRole, AssumeRoleWithWebIdentity
  *   s3.c           S3 REST-XML: ListObjectsV2, Get/Put/Head/DeleteObject(s), Copy
+ *   s3_notification.c  S3 bucket notification configuration (SQS targets)
+ *   ec2.c          EC2 instances, security groups, console output (query)
+ *   iam.c          IAM roles, inline policies, instance profiles (query, global)
+ *   ssm.c          SSM parameters (JSON 1.1)
+ *   sqs.c          SQS queues and their attributes (query)
  *
  * Ownership: every char * and struct a function fills is malloc'd and owned
  * by the caller (release structs with their _clear function).  Errors: every
@@ -168,6 +173,7 @@ typedef struct sf_aws_config {
     char *wi_role_arn, *wi_token_file, *wi_token, *wi_session_name;
     int64_t wi_duration_s; /* 0: STS default */
     char *endpoint_emr, *endpoint_ec2, *endpoint_s3, *endpoint_sts;
+    char *endpoint_iam, *endpoint_ssm, *endpoint_sqs;
     bool s3_use_path_style;
     sf_header *default_tags; /* name = key */
     size_t n_default_tags;
@@ -279,6 +285,19 @@ char *sf_aws_xml_text(xmlNode *node, const char *path);
  * first child of `parent` when node is NULL). */
 xmlNode *sf_aws_xml_next(xmlNode *parent, xmlNode *node, const char *name);
 
+/* A growing list of query parameters whose keys and values it owns, for
+ * calls whose parameters are numbered ("SecurityGroupId.1"). */
+typedef struct sf_aws_params {
+    sf_aws_param *items;
+    size_t n, cap;
+} sf_aws_params;
+/* Append key=value (both copied; value NULL is skipped). */
+void sf_aws_params_add(sf_aws_params *p, const char *key, const char *value);
+/* Append with a printf-formatted key. */
+void sf_aws_params_addf(sf_aws_params *p, const char *value, const char *key_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sf_aws_params_clear(sf_aws_params *p);
+
 /* ---- sts.c ---------------------------------------------------------------- */
 
 typedef struct sf_aws_identity {
@@ -335,5 +354,123 @@ int sf_aws_s3_delete_prefix(sf_aws_client *c, sf_ctx *ctx, const char *bucket, c
  * or a multipart copy (UploadPartCopy) above CopyObject's 5 GiB limit. */
 int sf_aws_s3_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *src_key, const char *dst_key,
                    int64_t size, sf_aws_error *err);
+
+/* ---- s3_notification.c ---------------------------------------------------- */
+
+/* GetBucketNotificationConfiguration: the XML as S3 sends it. */
+int sf_aws_s3_get_notification(sf_aws_client *c, sf_ctx *ctx, const char *bucket, sf_buf *xml, sf_aws_error *err);
+/* PutBucketNotificationConfiguration with a whole <NotificationConfiguration>. */
+int sf_aws_s3_put_notification(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *xml, sf_aws_error *err);
+
+/* ---- ec2.c ---------------------------------------------------------------- */
+
+typedef struct sf_aws_ec2_run {
+    const char *image_id, *instance_type, *subnet_id; /* subnet may be NULL */
+    const char *instance_profile;                     /* name; NULL: none */
+    const char *const *security_group_ids;
+    size_t n_security_groups;
+    const char *root_device_name; /* e.g. "/dev/xvda" */
+    int64_t root_volume_gb;       /* encrypted gp3 */
+    const char *user_data;        /* plain text: base64 here */
+    const char *client_token;     /* idempotency token: a retried call makes no second instance */
+    const sf_header *tags;        /* on the instance and its volume */
+    size_t n_tags;
+    const sf_header *instance_tags; /* on the instance only */
+    size_t n_instance_tags;
+} sf_aws_ec2_run;
+/* RunInstances of one instance with IMDSv2 required and shutdown =
+ * terminate.  *instance_id malloc'd. */
+int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run *r, char **instance_id,
+                            sf_aws_error *err);
+
+typedef struct sf_aws_ec2_instance {
+    char *id, *state, *public_ip, *private_ip, *launch_time, *state_reason;
+    sf_header *tags; /* name = key */
+    size_t n_tags;
+} sf_aws_ec2_instance;
+/* The value of tag `key` of an instance, or NULL. */
+const char *sf_aws_ec2_instance_tag(const sf_aws_ec2_instance *i, const char *key);
+void sf_aws_ec2_instance_clear(sf_aws_ec2_instance *i);
+/* DescribeInstances of one id: 0 with *out, 1 when EC2 does not know it, -1. */
+int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec2_instance *out,
+                                 sf_aws_error *err);
+/* TerminateInstances; an unknown id is success. */
+int sf_aws_ec2_terminate_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_error *err);
+/* GetConsoleOutput (Latest): the text, base64-decoded when it is base64.
+ * *text malloc'd ("" when there is none yet). */
+int sf_aws_ec2_console_output(sf_aws_client *c, sf_ctx *ctx, const char *id, char **text, sf_aws_error *err);
+/* The root device name of an AMI (DescribeImages): 1 when unknown. */
+int sf_aws_ec2_image_root_device(sf_aws_client *c, sf_ctx *ctx, const char *image_id, char **device, sf_aws_error *err);
+/* The VPC of a subnet (DescribeSubnets): 1 when unknown. */
+int sf_aws_ec2_subnet_vpc(sf_aws_client *c, sf_ctx *ctx, const char *subnet_id, char **vpc_id, sf_aws_error *err);
+/* CreateSecurityGroup (vpc_id NULL: the default VPC) with tags. */
+int sf_aws_ec2_create_security_group(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *description,
+                                     const char *vpc_id, const sf_header *tags, size_t n_tags, char **group_id,
+                                     sf_aws_error *err);
+/* AuthorizeSecurityGroupIngress: TCP `port` from each CIDR. */
+int sf_aws_ec2_authorize_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port,
+                                 const char *const *cidrs, size_t n, sf_aws_error *err);
+/* RevokeSecurityGroupIngress: TCP `port` from each CIDR (rules already
+ * gone are fine). */
+int sf_aws_ec2_revoke_ingress(sf_aws_client *c, sf_ctx *ctx, const char *group_id, int port, const char *const *cidrs,
+                              size_t n, sf_aws_error *err);
+/* CreateTags: add or overwrite `tags` on resource `id`. */
+int sf_aws_ec2_create_tags(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_header *tags, size_t n,
+                           sf_aws_error *err);
+/* DeleteSecurityGroup: 0, 1 when already gone, -1 (DependencyViolation
+ * while an instance still uses it: err says so). */
+int sf_aws_ec2_delete_security_group(sf_aws_client *c, sf_ctx *ctx, const char *group_id, sf_aws_error *err);
+/* The id of the security group named `name` (in `vpc_id`, NULL: any):
+ * 0 with *group_id, 1 none, -1. */
+int sf_aws_ec2_find_security_group(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *vpc_id, char **group_id,
+                                   sf_aws_error *err);
+/* Whether security group `group_id` exists (DescribeSecurityGroups): 0, 1 not, -1. */
+int sf_aws_ec2_security_group_exists(sf_aws_client *c, sf_ctx *ctx, const char *group_id, sf_aws_error *err);
+
+/* ---- iam.c ---------------------------------------------------------------- */
+/* Deletes answer 1 when the entity is already gone (NoSuchEntity). */
+
+int sf_aws_iam_create_role(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *trust_policy,
+                           const char *description, const sf_header *tags, size_t n_tags, sf_aws_error *err);
+int sf_aws_iam_put_role_policy(sf_aws_client *c, sf_ctx *ctx, const char *role, const char *policy_name,
+                               const char *document, sf_aws_error *err);
+int sf_aws_iam_delete_role_policy(sf_aws_client *c, sf_ctx *ctx, const char *role, const char *policy_name,
+                                  sf_aws_error *err);
+int sf_aws_iam_delete_role(sf_aws_client *c, sf_ctx *ctx, const char *role, sf_aws_error *err);
+int sf_aws_iam_create_instance_profile(sf_aws_client *c, sf_ctx *ctx, const char *name, const sf_header *tags,
+                                       size_t n_tags, sf_aws_error *err);
+int sf_aws_iam_add_role_to_instance_profile(sf_aws_client *c, sf_ctx *ctx, const char *profile, const char *role,
+                                            sf_aws_error *err);
+int sf_aws_iam_remove_role_from_instance_profile(sf_aws_client *c, sf_ctx *ctx, const char *profile, const char *role,
+                                                 sf_aws_error *err);
+int sf_aws_iam_delete_instance_profile(sf_aws_client *c, sf_ctx *ctx, const char *profile, sf_aws_error *err);
+/* GetInstanceProfile: 0 (*arn malloc'd when arn not NULL), 1 no such profile, -1. */
+int sf_aws_iam_get_instance_profile(sf_aws_client *c, sf_ctx *ctx, const char *name, char **arn, sf_aws_error *err);
+
+/* ---- ssm.c ---------------------------------------------------------------- */
+
+/* GetParameter (decrypted): 0 with *value, 1 no such parameter, -1. */
+int sf_aws_ssm_get_parameter(sf_aws_client *c, sf_ctx *ctx, const char *name, char **value, sf_aws_error *err);
+/* PutParameter as a SecureString (the account's aws/ssm key), overwriting. */
+int sf_aws_ssm_put_secure_parameter(sf_aws_client *c, sf_ctx *ctx, const char *name, const char *value,
+                                    const char *description, sf_aws_error *err);
+/* DeleteParameter: 0, 1 already gone, -1. */
+int sf_aws_ssm_delete_parameter(sf_aws_client *c, sf_ctx *ctx, const char *name, sf_aws_error *err);
+
+/* ---- sqs.c ---------------------------------------------------------------- */
+
+/* CreateQueue with attributes (name = attribute name); idempotent for the
+ * same attributes.  *url malloc'd. */
+int sf_aws_sqs_create_queue(sf_aws_client *c, sf_ctx *ctx, const char *name, const sf_header *attrs, size_t n,
+                            char **url, sf_aws_error *err);
+/* GetQueueUrl: 0, 1 no such queue, -1. */
+int sf_aws_sqs_get_queue_url(sf_aws_client *c, sf_ctx *ctx, const char *name, char **url, sf_aws_error *err);
+/* GetQueueAttributes of one attribute ("QueueArn"): *value malloc'd. */
+int sf_aws_sqs_get_queue_attribute(sf_aws_client *c, sf_ctx *ctx, const char *url, const char *name, char **value,
+                                   sf_aws_error *err);
+int sf_aws_sqs_set_queue_attributes(sf_aws_client *c, sf_ctx *ctx, const char *url, const sf_header *attrs, size_t n,
+                                    sf_aws_error *err);
+/* DeleteQueue: 0, 1 already gone, -1. */
+int sf_aws_sqs_delete_queue(sf_aws_client *c, sf_ctx *ctx, const char *url, sf_aws_error *err);
 
 #endif

@@ -48,9 +48,10 @@ struct sf_aws_client {
 void sf_aws_config_clear(sf_aws_config *c)
 {
     if (!c) return;
-    char **strs[] = {&c->region,       &c->profile,       &c->access_key,  &c->secret_key,      &c->token,
-                     &c->wi_role_arn,  &c->wi_token_file, &c->wi_token,    &c->wi_session_name, &c->endpoint_emr,
-                     &c->endpoint_ec2, &c->endpoint_s3,   &c->endpoint_sts};
+    char **strs[] = {&c->region,          &c->profile,      &c->access_key,    &c->secret_key,
+                     &c->token,           &c->wi_role_arn,  &c->wi_token_file, &c->wi_token,
+                     &c->wi_session_name, &c->endpoint_emr, &c->endpoint_ec2,  &c->endpoint_s3,
+                     &c->endpoint_sts,    &c->endpoint_iam, &c->endpoint_ssm,  &c->endpoint_sqs};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         if (*strs[i]) memset(*strs[i], 0, strlen(*strs[i]));
         free(*strs[i]);
@@ -283,6 +284,9 @@ static const service_def services[] = {
     {"s3", "s3", "s3", "S3"},
     {"sts", "sts", "sts", "STS"},
     {"ec2", "ec2", "ec2", "EC2"},
+    {"iam", "iam", "iam", "IAM"},
+    {"ssm", "ssm", "ssm", "SSM"},
+    {"sqs", "sqs", "sqs", "SQS"},
     {NULL},
 };
 
@@ -299,6 +303,9 @@ static const char *configured_endpoint(const sf_aws_config *cfg, const char *ser
     if (!strcmp(service, "ec2")) return cfg->endpoint_ec2;
     if (!strcmp(service, "s3")) return cfg->endpoint_s3;
     if (!strcmp(service, "sts")) return cfg->endpoint_sts;
+    if (!strcmp(service, "iam")) return cfg->endpoint_iam;
+    if (!strcmp(service, "ssm")) return cfg->endpoint_ssm;
+    if (!strcmp(service, "sqs")) return cfg->endpoint_sqs;
     return NULL;
 }
 
@@ -315,7 +322,9 @@ char *sf_aws_endpoint(sf_aws_client *c, const char *service, const char *region)
         out = sf_strdup(url);
     } else {
         const char *suffix = region && strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
-        out = sf_fmt("https://%s.%s.%s", def ? def->prefix : service, region ? region : "us-east-1", suffix);
+        if (strcmp(service, "iam") == 0 && strcmp(suffix, "amazonaws.com") == 0)
+            out = sf_strdup("https://iam.amazonaws.com"); /* global, signed for us-east-1 */
+        else out = sf_fmt("https://%s.%s.%s", def ? def->prefix : service, region ? region : "us-east-1", suffix);
     }
     size_t n = strlen(out);
     while (n > 0 && out[n - 1] == '/') out[--n] = 0;
@@ -588,6 +597,8 @@ int sf_aws_client_send(sf_aws_client *c, sf_ctx *ctx, const sf_aws_call *call, s
     free(why);
     why = NULL;
     if (!region) region = "us-east-1"; /* only global calls (STS) get this far without one */
+    /* IAM is global: signed for us-east-1 (aws-cn: cn-north-1) whatever the region. */
+    if (strcmp(call->service, "iam") == 0) region = strncmp(region, "cn-", 3) == 0 ? "cn-north-1" : "us-east-1";
     int max = sf_aws_client_max_attempts(c);
     for (int i = 0; i < max; i++) {
         sf_aws_creds creds = {0};

@@ -8,6 +8,8 @@
 #include "aws/aws.h"
 
 #include <libxml/parser.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,14 +98,33 @@ void sf_aws_xml_error(const sf_http_resp *resp, sf_aws_error *err)
     sf_aws_xml_free(doc);
 }
 
+/* A form value: percent-encoded as SigV4 wants, but a space as '+', as the
+ * SDKs (urlencode) send it; AWS reads both, and moto checks signatures over
+ * the form it re-encodes that way. */
+static char *form_encode(const char *v)
+{
+    char *e = sf_aws_uri_encode(v, strlen(v), false);
+    char *w = e;
+    for (const char *r = e; *r; r++) {
+        if (r[0] == '%' && r[1] == '2' && r[2] == '0') {
+            *w++ = '+';
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+    return e;
+}
+
 static char *form_body(const char *operation, const char *version, const sf_aws_param *params, size_t n)
 {
     sf_buf b = {0};
     sf_buf_printf(&b, "Action=%s&Version=%s", operation, version);
     for (size_t i = 0; i < n; i++) {
         const char *v = params[i].value ? params[i].value : "";
-        char *k = sf_aws_uri_encode(params[i].key, strlen(params[i].key), false);
-        char *e = sf_aws_uri_encode(v, strlen(v), false);
+        char *k = form_encode(params[i].key);
+        char *e = form_encode(v);
         sf_buf_printf(&b, "&%s=%s", k, e);
         free(k);
         if (e) memset(e, 0, strlen(e)); /* may hold a web identity token */
@@ -147,4 +168,38 @@ int sf_aws_query_call(sf_aws_client *c, sf_ctx *ctx, const char *service, const 
     memset(body, 0, strlen(body));
     free(body);
     return rc;
+}
+
+/* ---- sf_aws_params ---------------------------------------------------------- */
+
+void sf_aws_params_add(sf_aws_params *p, const char *key, const char *value)
+{
+    if (!value) return;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 16;
+        p->items = realloc(p->items, p->cap * sizeof *p->items);
+        if (!p->items) abort();
+    }
+    p->items[p->n++] = (sf_aws_param){sf_strdup(key), sf_strdup(value)};
+}
+
+void sf_aws_params_addf(sf_aws_params *p, const char *value, const char *key_fmt, ...)
+{
+    if (!value) return;
+    va_list ap;
+    va_start(ap, key_fmt);
+    char key[256];
+    vsnprintf(key, sizeof key, key_fmt, ap);
+    va_end(ap);
+    sf_aws_params_add(p, key, value);
+}
+
+void sf_aws_params_clear(sf_aws_params *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free((char *)p->items[i].key);
+        free((char *)p->items[i].value);
+    }
+    free(p->items);
+    *p = (sf_aws_params){0};
 }

@@ -72,6 +72,9 @@ static void read_config(const sf_value *c, sf_aws_config *cfg)
         cfg->endpoint_ec2 = str_attr(ep, "ec2");
         cfg->endpoint_s3 = str_attr(ep, "s3");
         cfg->endpoint_sts = str_attr(ep, "sts");
+        cfg->endpoint_iam = str_attr(ep, "iam");
+        cfg->endpoint_ssm = str_attr(ep, "ssm");
+        cfg->endpoint_sqs = str_attr(ep, "sqs");
     }
     const sf_value *ps = sf_value_get(c, "s3_use_path_style");
     cfg->s3_use_path_style = ps && ps->kind == SF_VAL_BOOL && ps->boolean;

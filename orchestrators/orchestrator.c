@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const sf_orchestrator sf_orchestrator_local;
+extern const sf_orchestrator sf_orchestrator_ec2;
 
 const sf_orchestrator *const sf_orchestrators[] = {
     &sf_orchestrator_local,
+    &sf_orchestrator_ec2,
     NULL,
 };
 

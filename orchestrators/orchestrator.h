@@ -85,12 +85,18 @@ typedef struct sf_orchestrator {
  * sf_orchestrator table and its block, its line here and in
  * sf_orchestrators[] (orchestrator.c). */
 extern const sf_block_def sf_airflow_local_block;
+extern const sf_block_def sf_airflow_ec2_block;
 // clang-format off
 #define SF_ORCHESTRATOR_BLOCKS                                                      \
     {"local", SF_NEST_SINGLE, &sf_airflow_local_block, 0, 0, 0,                     \
      "Run Airflow on this machine: its api-server, scheduler, DAG processor and "   \
      "triggerer as processes of their own group, SQLite and the LocalExecutor in "  \
-     "the work directory, listening on loopback only. The default."}
+     "the work directory, listening on loopback only. The default."},               \
+    {"ec2", SF_NEST_SINGLE, &sf_airflow_ec2_block, 0, 0, 0,                         \
+     "Run Airflow on one EC2 instance with docker compose, reachable from "        \
+     "`allowed_cidrs` only, that terminates itself after `max_lifetime`. (Tests "   \
+     "only: `SPARKFLOW_TEST_EC2_AIRFLOW_URL` replaces the instance's address in "  \
+     "the health wait, for moto, which runs no instance.)"}
 // clang-format on
 
 /* The orchestrators compiled in, NULL-terminated; the first is the default. */

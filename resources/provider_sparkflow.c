@@ -48,6 +48,15 @@ static const sf_attr_def endpoints_attrs[] = {
     {"sts", "string", SF_ATTR_OPTIONAL,
      "STS endpoint URL. Default: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else "
      "the regional STS endpoint."},
+    {"iam", "string", SF_ATTR_OPTIONAL,
+     "IAM endpoint URL (the EC2 Airflow host's role and instance profile). Default: `AWS_ENDPOINT_URL_IAM`, "
+     "`AWS_ENDPOINT_URL`, else the global IAM endpoint."},
+    {"ssm", "string", SF_ATTR_OPTIONAL,
+     "SSM endpoint URL (the EC2 Airflow host's AMI lookup and password parameter). Default: "
+     "`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"sqs", "string", SF_ATTR_OPTIONAL,
+     "SQS endpoint URL (the queues that start pipeline runs on AWS when input lands). Default: "
+     "`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`, else AWS's."},
     {NULL},
 };
 
@@ -65,8 +74,9 @@ static void validate_retries(const sf_value *v, const char *path, sf_diags *d)
 
 static const sf_attr_def provider_attrs[] = {
     {"region", "string", SF_ATTR_OPTIONAL,
-     "AWS region of EMR clusters and S3 lakes. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, else the profile's "
-     "`region`. Only the emr engine and s3:// lakes use AWS settings; the local engine needs none."},
+     "AWS region of EMR clusters, S3 lakes and EC2 Airflow hosts. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, "
+     "else the profile's `region`. Only the emr engine, s3:// lakes and `ec2` Airflow hosts use AWS settings; the "
+     "local engine needs none."},
     {"profile", "string", SF_ATTR_OPTIONAL,
      "Profile of the shared config and credentials files. Default: `AWS_PROFILE`, else `default`."},
     {"shared_config_files", "[\"list\",\"string\"]", SF_ATTR_OPTIONAL,

@@ -30,6 +30,9 @@ provider "sparkflow" {
   #   ec2 = "http://127.0.0.1:5000"
   #   s3  = "http://127.0.0.1:5000"
   #   sts = "http://127.0.0.1:5000"
+  #   iam = "http://127.0.0.1:5000"
+  #   ssm = "http://127.0.0.1:5000"
+  #   sqs = "http://127.0.0.1:5000"
   # }
   # s3_use_path_style = true
 }

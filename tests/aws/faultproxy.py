@@ -259,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             region=region,
             has_token=has_token,
             signed=signed,
-            request_body=body if service == "emr" and len(body) < 65536 else b"",
+            request_body=body if service in ("emr", "ec2", "iam", "sqs") and len(body) < 65536 else b"",
         )
         fault = proxy._decide(call)
         call.fault = fault

@@ -1,0 +1,16 @@
+/* ec2.c — the EC2 Airflow host in the orchestrators table (ec2.h). */
+#include "orchestrators/ec2/ec2.h"
+
+static const char *const updatable[] = {"allowed_cidrs", NULL}; /* any other change replaces the instance */
+
+const sf_orchestrator sf_orchestrator_ec2 = {
+    .name = "ec2",
+    .id_prefix = "i-",
+    .spec = &sf_airflow_ec2_block,
+    .updatable = updatable,
+    .host_create = sf_ec2_host_create,
+    .host_read = sf_ec2_host_read,
+    .host_update = sf_ec2_host_update,
+    .host_delete = sf_ec2_host_delete,
+    .spec_put = sf_ec2_spec_put,
+};
