@@ -127,10 +127,10 @@ typedef struct sf_engine {
     /* What Airflow needs to submit the stages of `p` to cluster `id` itself
      * (a pipeline that runs through Airflow, orchestrators/run.c): fill
      * `target`, the spec's section named after the engine
-     * (dags/airflow/README.md), and add what the engine's runs add to each
-     * stage's object in `stages` (the spec's, in pipeline order): settings,
-     * or a "script" and "py_files" where the code must live elsewhere (EMR:
-     * uploaded to the lake).  ERROR when the cluster cannot take work. */
+     * (dags/airflow/README.md), and where the code must live elsewhere
+     * (EMR: uploaded to the lake) set "script" and "py_files" in `stages`
+     * (the spec's stage objects, in pipeline order).  ERROR when the
+     * cluster cannot take work. */
     sf_engine_status (*airflow_target)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_pipeline *p,
                                        cJSON *target, cJSON *stages, sf_diags *diags);
 } sf_engine;

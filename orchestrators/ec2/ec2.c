@@ -8,6 +8,7 @@ const sf_orchestrator sf_orchestrator_ec2 = {
     .id_prefix = "i-",
     .spec = &sf_airflow_ec2_block,
     .updatable = updatable,
+    .watches_s3 = true,
     .host_create = sf_ec2_host_create,
     .host_read = sf_ec2_host_read,
     .host_update = sf_ec2_host_update,

@@ -174,7 +174,7 @@ def _local_stage(spec: Spec, st: Stage) -> Any:
         **({"JAVA_HOME": loc.java_home} if loc.java_home else {}),
         **loc.env,
     }
-    conf = {"spark.pyspark.python": loc.python, "spark.driver.host": "127.0.0.1", **st.conf}
+    conf = {"spark.pyspark.python": loc.python, "spark.driver.host": "127.0.0.1", **loc.conf, **st.conf}
     return SparkSubmitOperator(
         task_id=st.name,
         conn_id=spark_conn_id(spec),

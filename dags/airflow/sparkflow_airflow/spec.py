@@ -52,6 +52,9 @@ class LocalEngine:
     python: str  # the Python of drivers and executors
     java_home: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    # Spark settings every stage gets unless its own conf sets the key: the
+    # engine's (not the pipeline's, so not part of the fingerprint).
+    conf: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def parse_spec(j: Any, path: str = "<spec>") -> Spec:
             _req(lj, "python", w),
             _opt(lj, "java_home", w, str, None),
             _str_map(lj, "env", w),
+            _str_map(lj, "conf", w),
         )
         if Path(local.spark_submit).name not in SPARK_SUBMITS:
             # SparkSubmitOperator runs only these names (found on PATH).
