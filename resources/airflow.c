@@ -19,6 +19,7 @@
 #include "orchestrators/orchestrator.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
+#include "resources/choice.h"
 #include "resources/resources.h"
 
 static const sf_attr_def airflow_attrs[] = {
@@ -58,31 +59,31 @@ static const sf_block_def airflow_schema = {
 
 /* ---- Which orchestrator -------------------------------------------------- */
 
+/* The orchestrators as resources/choice.h sees them. */
+#define MAX_HOSTS 8
+static size_t host_choices(sf_choice out[MAX_HOSTS])
+{
+    size_t n = 0;
+    for (; n < MAX_HOSTS && sf_orchestrators[n]; n++)
+        out[n] = (sf_choice){sf_orchestrators[n]->name, sf_orchestrators[n]->spec, sf_orchestrators[n]->updatable};
+    return n;
+}
+
+static sf_choice choice_of(const sf_orchestrator *o)
+{
+    return (sf_choice){o->name, o->spec, o->updatable};
+}
+
 static const sf_orchestrator *orchestrator_of(const sf_value *v)
 {
-    for (size_t i = 0; sf_orchestrators[i]; i++) {
-        const sf_value *block = sf_value_get(v, sf_orchestrators[i]->name);
-        if (block && !sf_value_is_null(block)) return sf_orchestrators[i];
-    }
-    return sf_orchestrators[0];
+    sf_choice choices[MAX_HOSTS];
+    return sf_orchestrators[sf_choice_of(choices, host_choices(choices), v)];
 }
 
-/* The orchestrator block of a resource value; an object of nulls when
- * unset, so an orchestrator always receives an object. */
 static sf_value *spec_of(const sf_orchestrator *o, const sf_value *v)
 {
-    const sf_value *block = sf_value_get(v, o->name);
-    if (block && !sf_value_is_null(block)) return sf_value_copy(block);
-    sf_value *empty = sf_value_object();
-    for (size_t i = 0; o->spec->attrs[i].name; i++) sf_value_put(empty, o->spec->attrs[i].name, sf_value_null());
-    return empty;
-}
-
-static bool is_updatable(const sf_orchestrator *o, const char *attr)
-{
-    for (size_t i = 0; o->updatable && o->updatable[i]; i++)
-        if (strcmp(o->updatable[i], attr) == 0) return true;
-    return false;
+    sf_choice c = choice_of(o);
+    return sf_choice_spec(&c, v);
 }
 
 static sf_value *string_or_null(const char *s)
@@ -103,9 +104,8 @@ static void put_host(sf_value *state, const sf_orchestrator *o, const sf_airflow
     sf_value_put(state, "airflow_version", string_or_null(h->version));
     sf_value_put(state, "created_at", string_or_null(h->created_at));
     sf_value_put(state, "details", h->details ? sf_value_copy(h->details) : sf_value_map());
-    const sf_value *block = sf_value_get(state, o->name);
-    if (h->spec && (fill_block || (block && !sf_value_is_null(block))))
-        sf_value_put(state, o->name, sf_value_copy(h->spec));
+    sf_choice c = choice_of(o);
+    sf_choice_put_spec(&c, state, h->spec, fill_block);
 }
 
 /* What the state recorded about the host, for the orchestrator to start from. */
@@ -127,29 +127,9 @@ static sf_airflow_host recorded_host(const sf_orchestrator *o, const sf_value *s
 static void airflow_validate(sf_call *call, const sf_value *config, sf_diags *diags)
 {
     (void)call;
-    const char *first = NULL;
-    for (size_t i = 0; sf_orchestrators[i]; i++) {
-        const sf_value *block = sf_value_get(config, sf_orchestrators[i]->name);
-        if (!block || sf_value_is_null(block)) continue;
-        if (first)
-            sf_diag_error(diags, sf_orchestrators[i]->name, "Conflicting host blocks",
-                          "An Airflow runs in one place: remove either the \"%s\" or the \"%s\" block.", first,
-                          sf_orchestrators[i]->name);
-        first = sf_orchestrators[i]->name;
-    }
-}
-
-/* Whether a block attribute really changes (a null means "the
- * orchestrator's choice", as for clusters: resources/cluster.c). */
-static bool spec_attr_changes(const sf_attr_def *a, const sf_value *old_v, const sf_value *new_v, const sf_value *cfg_v)
-{
-    if (sf_value_is_unknown(cfg_v)) return true;
-    if (sf_value_is_null(new_v) || sf_value_is_unknown(new_v)) return false;
-    if (!sf_value_is_null(old_v)) return !sf_value_equal(old_v, new_v);
-    sf_value *def = sf_schema_attr_default(a);
-    bool changes = !def || !sf_value_equal(def, new_v);
-    sf_value_free(def);
-    return changes;
+    sf_choice choices[MAX_HOSTS];
+    sf_choice_validate(choices, host_choices(choices), config, "Conflicting host blocks",
+                       "An Airflow runs in one place", diags);
 }
 
 static void airflow_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
@@ -157,35 +137,13 @@ static void airflow_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     (void)call;
     (void)diags;
     if (sf_value_is_null(plan->planned) || sf_plan_is_create(plan)) return;
-    const sf_orchestrator *was = orchestrator_of(plan->prior), *now = orchestrator_of(plan->planned);
-    if (was != now) {
-        sf_plan_require_replace(plan, was->name);
-        sf_plan_require_replace(plan, now->name);
-        return;
-    }
-    sf_value *old_spec = spec_of(now, plan->prior), *new_spec = spec_of(now, plan->planned);
-    sf_value *cfg_spec = spec_of(now, plan->config);
-    bool replace = false;
-    for (size_t i = 0; now->spec->attrs[i].name; i++) {
-        const sf_attr_def *a = &now->spec->attrs[i];
-        if (is_updatable(now, a->name) ||
-            !spec_attr_changes(a, sf_value_get(old_spec, a->name), sf_value_get(new_spec, a->name),
-                               sf_value_get(cfg_spec, a->name)))
-            continue;
-        char path[128];
-        snprintf(path, sizeof path, "%s.%s", now->name, a->name);
-        sf_plan_require_replace(plan, path);
-        replace = true;
-    }
+    sf_choice choices[MAX_HOSTS];
     /* In place, the host keeps its address and version. */
-    if (!replace) {
+    if (!sf_choice_plan(choices, host_choices(choices), plan)) {
         const char *kept[] = {"url", "airflow_version"};
         for (size_t i = 0; i < 2; i++)
             sf_value_put(plan->planned, kept[i], sf_value_copy(sf_value_get(plan->prior, kept[i])));
     }
-    sf_value_free(cfg_spec);
-    sf_value_free(old_spec);
-    sf_value_free(new_spec);
 }
 
 static sf_value *airflow_create(sf_call *call, const sf_value *planned, sf_diags *diags)

@@ -19,6 +19,7 @@
 #include "engines/engine.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
+#include "resources/choice.h"
 #include "resources/resources.h"
 
 static const sf_attr_def cluster_attrs[] = {
@@ -54,33 +55,32 @@ static const sf_block_def cluster_schema = {
 
 /* ---- Which engine ------------------------------------------------------- */
 
+/* The engines as resources/choice.h sees them. */
+#define MAX_ENGINES 8
+static size_t engine_choices(sf_choice out[MAX_ENGINES])
+{
+    size_t n = 0;
+    for (; n < MAX_ENGINES && sf_engines[n]; n++)
+        out[n] = (sf_choice){sf_engines[n]->name, sf_engines[n]->spec, sf_engines[n]->updatable};
+    return n;
+}
+
+static sf_choice choice_of(const sf_engine *engine)
+{
+    return (sf_choice){engine->name, engine->spec, engine->updatable};
+}
+
 /* The engine whose block is set in `v`, else the first (local) one. */
 static const sf_engine *engine_of(const sf_value *v)
 {
-    for (size_t i = 0; sf_engines[i]; i++) {
-        const sf_value *block = sf_value_get(v, sf_engines[i]->name);
-        if (block && !sf_value_is_null(block)) return sf_engines[i];
-    }
-    return sf_engines[0];
+    sf_choice choices[MAX_ENGINES];
+    return sf_engines[sf_choice_of(choices, engine_choices(choices), v)];
 }
 
-/* The engine block of a resource value; an object of nulls when unset, so
- * an engine always receives an object. */
 static sf_value *spec_of(const sf_engine *engine, const sf_value *v)
 {
-    const sf_value *block = sf_value_get(v, engine->name);
-    if (block && !sf_value_is_null(block)) return sf_value_copy(block);
-    sf_value *empty = sf_value_object();
-    for (size_t i = 0; engine->spec->attrs[i].name; i++)
-        sf_value_put(empty, engine->spec->attrs[i].name, sf_value_null());
-    return empty;
-}
-
-static bool is_updatable(const sf_engine *engine, const char *attr)
-{
-    for (size_t i = 0; engine->updatable && engine->updatable[i]; i++)
-        if (strcmp(engine->updatable[i], attr) == 0) return true;
-    return false;
+    sf_choice c = choice_of(engine);
+    return sf_choice_spec(&c, v);
 }
 
 /* Copy what the engine reports into a state value.  The engine block is
@@ -94,9 +94,8 @@ static void put_info(sf_value *state, const sf_engine *engine, const sf_cluster_
     sf_value_put(state, "web_ui_url", info->web_ui_url ? sf_value_string(info->web_ui_url) : sf_value_null());
     sf_value_put(state, "created_at", info->created_at ? sf_value_string(info->created_at) : sf_value_null());
     sf_value_put(state, "details", info->details ? sf_value_copy(info->details) : sf_value_map());
-    const sf_value *block = sf_value_get(state, engine->name);
-    if (info->spec && (fill_block || (block && !sf_value_is_null(block))))
-        sf_value_put(state, engine->name, sf_value_copy(info->spec));
+    sf_choice c = choice_of(engine);
+    sf_choice_put_spec(&c, state, info->spec, fill_block);
 }
 
 /* What the state recorded about the cluster, for the engine to start from
@@ -118,31 +117,9 @@ static sf_cluster_info recorded_info(const sf_engine *engine, const sf_value *st
 static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *diags)
 {
     (void)call;
-    const char *first = NULL;
-    for (size_t i = 0; sf_engines[i]; i++) {
-        const sf_value *block = sf_value_get(config, sf_engines[i]->name);
-        if (!block || sf_value_is_null(block)) continue;
-        if (first)
-            sf_diag_error(diags, sf_engines[i]->name, "Conflicting engine blocks",
-                          "A cluster runs on one engine: remove either the \"%s\" or the \"%s\" block.", first,
-                          sf_engines[i]->name);
-        first = sf_engines[i]->name;
-    }
-}
-
-/* Whether an engine attribute really changes.  A null on either side means
- * "the engine's choice": an unset attribute (block written later, or left
- * out after an import) changes nothing unless the new value is known and
- * differs from what the engine chose, i.e. from the declared default. */
-static bool spec_attr_changes(const sf_attr_def *a, const sf_value *old_v, const sf_value *new_v, const sf_value *cfg_v)
-{
-    if (sf_value_is_unknown(cfg_v)) return true; /* not known yet: may change */
-    if (sf_value_is_null(new_v) || sf_value_is_unknown(new_v)) return false;
-    if (!sf_value_is_null(old_v)) return !sf_value_equal(old_v, new_v);
-    sf_value *def = sf_schema_attr_default(a);
-    bool changes = !def || !sf_value_equal(def, new_v);
-    sf_value_free(def);
-    return changes;
+    sf_choice choices[MAX_ENGINES];
+    sf_choice_validate(choices, engine_choices(choices), config, "Conflicting engine blocks",
+                       "A cluster runs on one engine", diags);
 }
 
 static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
@@ -150,35 +127,13 @@ static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     (void)call;
     (void)diags;
     if (sf_value_is_null(plan->planned) || sf_plan_is_create(plan)) return;
-    const sf_engine *was = engine_of(plan->prior), *now = engine_of(plan->planned);
-    if (was != now) {
-        sf_plan_require_replace(plan, was->name);
-        sf_plan_require_replace(plan, now->name);
-        return;
-    }
-    sf_value *old_spec = spec_of(now, plan->prior), *new_spec = spec_of(now, plan->planned);
-    sf_value *cfg_spec = spec_of(now, plan->config);
-    bool replace = false;
-    for (size_t i = 0; now->spec->attrs[i].name; i++) {
-        const sf_attr_def *a = &now->spec->attrs[i];
-        if (is_updatable(now, a->name) ||
-            !spec_attr_changes(a, sf_value_get(old_spec, a->name), sf_value_get(new_spec, a->name),
-                               sf_value_get(cfg_spec, a->name)))
-            continue;
-        char path[128];
-        snprintf(path, sizeof path, "%s.%s", now->name, a->name);
-        sf_plan_require_replace(plan, path);
-        replace = true;
-    }
-    sf_value_free(cfg_spec);
+    sf_choice choices[MAX_ENGINES];
     /* In place, the cluster keeps its master: only state and details move. */
-    if (!replace) {
+    if (!sf_choice_plan(choices, engine_choices(choices), plan)) {
         const char *kept[] = {"master_url", "web_ui_url"};
         for (size_t i = 0; i < 2; i++)
             sf_value_put(plan->planned, kept[i], sf_value_copy(sf_value_get(plan->prior, kept[i])));
     }
-    sf_value_free(old_spec);
-    sf_value_free(new_spec);
 }
 
 static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags *diags)
