@@ -101,6 +101,29 @@ static int wait_parsed(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *r
     }
 }
 
+/* Pause the DAG when Airflow has it: a run we trigger is then queued
+ * before any the input watcher asks for once the new spec is read (those
+ * are created only for an unpaused DAG, and find the inputs covered). */
+static void pause_if_known(sf_af *af, sf_ctx *ctx, const char *dag_id)
+{
+    sf_af_error err = {0};
+    cJSON *dag = sf_af_dag(af, ctx, dag_id, &err);
+    const cJSON *paused = cJSON_GetObjectItemCaseSensitive(dag, "is_paused");
+    if (dag && !cJSON_IsTrue(paused)) sf_af_set_paused(af, ctx, dag_id, true, NULL);
+    cJSON_Delete(dag);
+    sf_af_error_clear(&err);
+}
+
+static int unpause(sf_af *af, sf_ctx *ctx, const char *dag_id, sf_diags *diags)
+{
+    sf_af_error err = {0};
+    int rc = sf_af_set_paused(af, ctx, dag_id, false, &err);
+    if (rc != 0) af_diag(diags, "Cannot unpause the pipeline's DAG", &err, NULL);
+    sf_af_error_clear(&err);
+    return rc;
+}
+
+/* Put the spec and wait until Airflow has parsed it. */
 static int install(sf_af *af, sf_ctx *ctx, const sf_engine_env *env, const sf_airflow_target *t,
                    const sf_run_pipeline *p, sf_diags *diags)
 {
@@ -111,13 +134,8 @@ static int install(sf_af *af, sf_ctx *ctx, const sf_engine_env *env, const sf_ai
     char *dag_id = sf_airflow_dag_id(p->name);
     int rc = -1;
     sf_log(ctx, SF_LOG_INFO, "pipeline %s: installing DAG %s (%s) on Airflow %s", p->name, dag_id, rev, t->host->id);
-    if (t->orchestrator->spec_put(ctx, env, t->host, p->name, text, diags) == SF_ENGINE_OK &&
-        wait_parsed(af, ctx, dag_id, rev, diags) == 0) {
-        sf_af_error err = {0};
-        rc = sf_af_set_paused(af, ctx, dag_id, false, &err);
-        if (rc != 0) af_diag(diags, "Cannot unpause the pipeline's DAG", &err, NULL);
-        sf_af_error_clear(&err);
-    }
+    if (t->orchestrator->spec_put(ctx, env, t->host, p->name, text, diags) == SF_ENGINE_OK)
+        rc = wait_parsed(af, ctx, dag_id, rev, diags);
     free(dag_id);
     free(text);
     free(rev);
@@ -129,7 +147,10 @@ int sf_airflow_pipeline_install(sf_ctx *ctx, const sf_engine_env *env, const sf_
                                 const sf_run_pipeline *p, sf_diags *diags)
 {
     sf_af *af = client_for(t->host);
+    char *dag_id = sf_airflow_dag_id(p->name);
     int rc = install(af, ctx, env, t, p, diags);
+    if (rc == 0) rc = unpause(af, ctx, dag_id, diags);
+    free(dag_id);
     sf_af_free(af);
     return rc;
 }
@@ -357,11 +378,14 @@ sf_run_status sf_airflow_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, con
 {
     *out = (sf_run_result){0};
     sf_af *af = client_for(t->host);
+    char *dag_id = sf_airflow_dag_id(p->name);
+    pause_if_known(af, ctx, dag_id);
     if (install(af, ctx, env, t, p, diags) != 0) {
+        unpause(af, ctx, dag_id, diags); /* the DAG as it was keeps watching its input */
+        free(dag_id);
         sf_af_free(af);
         return SF_RUN_NOT_STARTED;
     }
-    char *dag_id = sf_airflow_dag_id(p->name);
     out->run_id = sf_run_new_id();
     char *dag_run_id = sf_fmt("sparkflow__%s", out->run_id);
     run_ref ref = {af, t->host, dag_id, dag_run_id};
@@ -370,10 +394,9 @@ sf_run_status sf_airflow_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, con
     cJSON_AddBoolToObject(conf, "force", true);
     sf_af_error err = {0};
     sf_run_status status = SF_RUN_NOT_STARTED;
-    if (sf_af_trigger(af, ctx, dag_id, dag_run_id, conf, &err) != 0) {
-        af_diag(diags, "Cannot start the pipeline's DAG run", &err, NULL);
-        goto done;
-    }
+    int triggered = sf_af_trigger(af, ctx, dag_id, dag_run_id, conf, &err);
+    if (triggered != 0) af_diag(diags, "Cannot start the pipeline's DAG run", &err, NULL);
+    if (unpause(af, ctx, dag_id, diags) != 0 || triggered != 0) goto done;
     sf_log(ctx, SF_LOG_INFO, "pipeline %s: run %s started as DAG run %s on %s", p->name, out->run_id, dag_run_id,
            t->host->url);
     out->stages = calloc(p->n_stages ? p->n_stages : 1, sizeof *out->stages);

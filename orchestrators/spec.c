@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "base/str.h"
+#include "engines/env.h"
+#include "lakes/lake.h"
 
 #define SPEC_FORMAT 1
 #define WATCH_POKE_SECONDS 2
@@ -34,6 +36,26 @@ static cJSON *stage_json(const sf_run_stage *st)
     cJSON *conf = cJSON_AddObjectToObject(o, "conf");
     for (size_t i = 0; i < st->n_conf; i++) cJSON_AddStringToObject(conf, st->conf[i].key, st->conf[i].value);
     return o;
+}
+
+/* The input's fingerprint now, as the watcher computes it (the lake's). */
+static int add_input_baseline(sf_ctx *ctx, const sf_engine_env *env, const sf_run_pipeline *p, cJSON *watch,
+                              sf_diags *diags)
+{
+    const sf_lake *lake = sf_lake_for(p->lake, "lake", diags);
+    if (!lake) return -1;
+    sf_lake_env lake_env = sf_engine_env_lake(env);
+    char *input = sf_run_lake_uri(p->lake, p->input), *fp = NULL;
+    int64_t count = 0;
+    sf_diags found; /* its warnings (an empty input) the plan gave already */
+    sf_diags_init(&found);
+    int rc = lake->fingerprint(ctx, &lake_env, input, &fp, &count, &found);
+    if (rc == 0) cJSON_AddStringToObject(watch, "input_fingerprint", fp);
+    else sf_diags_move(diags, &found, NULL);
+    sf_diags_clear(&found);
+    free(fp);
+    free(input);
+    return rc;
 }
 
 /* "rev-" and the first 16 hex digits of the sha256 of the spec's text. */
@@ -76,13 +98,18 @@ cJSON *sf_airflow_spec(sf_ctx *ctx, const sf_engine_env *env, const sf_airflow_t
         cJSON_Delete(spec);
         return NULL;
     }
-    /* A file:// input folder is watched by the DAG itself; S3 sends its
-     * notifications to a queue the host's orchestrator makes (spec_put
-     * fills it in), where it can. */
+    /* A file:// input folder is watched by the DAG itself, from the input
+     * as it is now (this apply runs the new configuration on it: only other
+     * input is news); S3 sends its notifications to a queue the host's
+     * orchestrator makes (spec_put fills it in), where it can. */
     bool s3 = strncmp(p->lake, "s3://", 5) == 0;
     cJSON *watch = cJSON_AddObjectToObject(spec, "watch");
     cJSON_AddStringToObject(watch, "kind", !s3 ? "directory" : t->orchestrator->watches_s3 ? "sqs" : "none");
     cJSON_AddNumberToObject(watch, "poke_interval_seconds", WATCH_POKE_SECONDS);
+    if (!s3 && add_input_baseline(ctx, env, p, watch, diags) != 0) {
+        cJSON_Delete(spec);
+        return NULL;
+    }
     cJSON_AddNumberToObject(spec, "max_active_runs", 1);
     *rev = revision(spec);
     cJSON *tags = cJSON_AddArrayToObject(spec, "tags");

@@ -102,6 +102,34 @@ async def scenario():
 obs, fp0, fp1 = asyncio.run(scenario())
 report["trigger"] = {"observations": obs, "events": events, "fp0": fp0, "fp1": fp1}
 
+# ---- the same with the provider's baseline: a new configuration is no news
+base_json = json.loads(Path(spec_path).read_text())
+base_json["pipeline"] = "local_baseline"
+base_json["dag_id"] = "sparkflow_local_baseline"
+base_json["output"] = "curated_baseline"
+base_json["watch"]["input_fingerprint"] = FileLake().fingerprint(spec.input_uri)[0]
+base_path = spec_dir / "local_baseline.json.later"  # not a spec of the DAG folder
+base_path.write_text(json.dumps(base_json))
+base_events = []
+
+async def consume_base():
+    async for e in InputChangedTrigger(str(base_path), poke_interval=0.1).run():
+        base_events.append(e.payload)
+
+async def baseline_scenario():
+    task = asyncio.create_task(consume_base())
+    await asyncio.sleep(1.0)
+    quiet = len(base_events)  # nothing published, input as the provider saw it
+    (lake / "raw" / "transactions" / "d.csv").write_text("Date\n")
+    t0 = time.monotonic()
+    while not base_events and time.monotonic() - t0 < 30:
+        await asyncio.sleep(0.05)
+    task.cancel()
+    return quiet
+
+report["baseline"] = {"quiet": asyncio.run(baseline_scenario()), "events": len(base_events)}
+(lake / "raw" / "transactions" / "d.csv").unlink()  # the input as the next steps expect it
+
 # ---- prepare(): skip what the published run covers, stage the rest
 from types import SimpleNamespace
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -294,6 +322,12 @@ def test_input_trigger(report: dict[str, Any]) -> None:
     assert t["events"][0] == {"fingerprint": t["fp0"], "published": None}
     assert t["events"][1] == {"fingerprint": t["fp1"], "published": t["fp0"]}
     assert t["fp0"] != t["fp1"]
+
+
+def test_input_trigger_ignores_a_new_configuration(report: dict[str, Any]) -> None:
+    """With the provider's baseline in the spec (the input when it wrote
+    the spec), unpublished outputs alone start nothing; a new file does."""
+    assert report["baseline"] == {"quiet": 0, "events": 1}, report["baseline"]
 
 
 def test_prepare_skips_what_the_published_run_covers(report: dict[str, Any]) -> None:

@@ -310,7 +310,9 @@ class TestPipelineThroughAirflow:
                 lambda: [
                     r
                     for r in api(w).runs("sparkflow_fx-af")
-                    if r["state"] == "running" and any(p for p in app_processes(sb) if "line_count" in " ".join(p.argv))
+                    if r["dag_run_id"].startswith("sparkflow__")
+                    and r["state"] == "running"
+                    and any(p for p in app_processes(sb) if "line_count" in " ".join(p.argv))
                 ],
                 300,
             )

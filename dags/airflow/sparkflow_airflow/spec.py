@@ -73,6 +73,10 @@ class Watch:
     queue_url: str | None = None
     region: str | None = None
     aws_conn_id: str = "aws_default"
+    # The input's fingerprint when the provider wrote the spec (its own run
+    # covers that input): only input that differs from it is news.  None:
+    # any input the published run does not cover.
+    input_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ def parse_spec(j: Any, path: str = "<spec>") -> Spec:
         _opt(wj, "queue_url", w, str, None),
         _opt(wj, "region", w, str, None),
         _opt(wj, "aws_conn_id", w, str, "aws_default"),
+        _opt(wj, "input_fingerprint", w, str, None),
     )
     if watch.kind not in WATCH_KINDS:
         raise SpecError(f"{w}: `kind` must be one of {', '.join(WATCH_KINDS)}")

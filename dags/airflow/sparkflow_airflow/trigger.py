@@ -9,6 +9,12 @@ exactly when `terraform plan` would propose a run — and not again for the
 same fingerprint, so a run in progress, or one that failed, does not make it
 fire again; the next file that lands does.
 
+It fires for new *input*, not for a new configuration: the provider writes
+into the spec the input's fingerprint at the time (`watch.input_fingerprint`;
+its own apply runs the new configuration on that input), and an input equal
+to it is no news, even when the published run does not cover it (a run the
+user stopped with Ctrl-C is not restarted behind their back).
+
 Why not FileDeleteTrigger: it fires when a file exists and then deletes it,
 so it can only watch a marker somebody drops next to the data; a bank export
 landing in the input folder is not such a marker, and deleting data is not
@@ -33,13 +39,14 @@ from sparkflow_airflow.lake import LakeError, lake_for
 from sparkflow_airflow.spec import SpecError, load_spec, pipeline_fingerprint
 
 
-def poll_once(spec_path: str) -> tuple[str, str | None, str | None]:
-    """(input fingerprint, pipeline fingerprint, published fingerprint) now."""
+def poll_once(spec_path: str) -> tuple[str, str | None, str | None, str | None]:
+    """(input fingerprint, pipeline fingerprint, published fingerprint,
+    the spec's baseline input fingerprint) now."""
     spec = load_spec(Path(spec_path))
     lake = lake_for(spec.lake)
     input_fp = lake.fingerprint(spec.input_uri)[0]
     pub = lake.published(spec.output_uri)
-    return input_fp, pipeline_fingerprint(spec, lake), pub.fingerprint if pub else None
+    return input_fp, pipeline_fingerprint(spec, lake), pub.fingerprint if pub else None, spec.watch.input_fingerprint
 
 
 class InputChangedTrigger(BaseEventTrigger):
@@ -62,16 +69,18 @@ class InputChangedTrigger(BaseEventTrigger):
         input_fp: str | None
         fp: str | None
         published: str | None
+        baseline: str | None
         while True:
             try:
-                input_fp, fp, published = await asyncio.to_thread(poll_once, self.spec_path)
+                input_fp, fp, published, baseline = await asyncio.to_thread(poll_once, self.spec_path)
             except (LakeError, SpecError, OSError) as e:
                 # Input not there yet, a spec being rewritten: not an event.
                 self.log.info("sparkflow: cannot check %s yet: %s", self.spec_path, e)
-                input_fp = fp = published = None
+                input_fp = fp = published = baseline = None
             stable = input_fp is not None and input_fp == last_input
             last_input = input_fp
-            if stable and fp is not None and fp != published and fp != fired_for:
+            news = baseline is None or input_fp != baseline
+            if stable and news and fp is not None and fp != published and fp != fired_for:
                 fired_for = fp
                 self.log.info("sparkflow: new input (%s; published run has %s)", fp, published)
                 yield TriggerEvent({"fingerprint": fp, "published": published})  # type: ignore[no-untyped-call]
