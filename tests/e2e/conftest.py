@@ -5,7 +5,11 @@ Every test that takes `tf_client` (directly or through a sandbox) runs once
 per Terraform CLI found (ids like tf1.15.5, tf1.5.7, tofu1.12.6; the list
 and its order: tfharness.discover_clients, restricted by SF_E2E_CLIENTS).
 With SF_ASAN=1 (scripts/test asan), sanitizer reports of the provider fail
-the test that produced them."""
+the test that produced them.
+
+Modules marked `pytestmark = pytest.mark.once` (the Airflow suites: minutes
+of real Airflow and Spark each) run once per `scripts/test`, in its
+sanitizer pass when it has one: its plain e2e pass then sets SF_E2E_ONCE=skip."""
 
 import os
 from collections import defaultdict
@@ -21,6 +25,19 @@ _TIMINGS = defaultdict(list)  # (client id, subcommand) -> [seconds]
 def _record(sb, r):
     sub = next((a for a in r.argv[1:] if not a.startswith("-")), "?")
     _TIMINGS[(sb.client.id, sub)].append(r.seconds)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "once: a slow real-service suite that scripts/test runs in one pass only")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("SF_E2E_ONCE") != "skip":
+        return
+    skip = pytest.mark.skip(reason="slow real-service suite: this scripts/test run has it in the sanitizer pass")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):

@@ -53,6 +53,8 @@ from pipeline_support import (
 )
 from tfharness import discover_clients, owned_processes, wait_for
 
+pytestmark = pytest.mark.once  # conftest.py: one pass per scripts/test run
+
 QS = "sparkflow_pipeline.finances"
 FX = "sparkflow_pipeline.fx"
 BOOM = "SPARKFLOW-AF-BOOM-41c2"
