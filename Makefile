@@ -12,7 +12,7 @@ HOSTS     := registry.terraform.io registry.opentofu.org
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
 
-.PHONY: all bootstrap build sanitize fuzz install install-provider lint release test unit e2e demo clean
+.PHONY: all bootstrap build sanitize fuzz install install-provider lint release test unit e2e demo demo-airflow clean
 
 all: build
 
@@ -64,6 +64,10 @@ test:
 
 demo:
 	scripts/demo
+
+# The same, the pipeline run through a local Airflow (examples/airflow-local).
+demo-airflow:
+	scripts/demo-airflow
 
 clean:
 	rm -rf build build-asan build-fuzz build-release

@@ -1,10 +1,12 @@
-# AWS: an EMR cluster and the household-finance pipeline on an S3 lake.
+# AWS: an EMR cluster and the household-finance pipeline on an S3 lake, and
+# (airflow.tf) Airflow on one EC2 instance.
 #
 #   terraform init
 #   terraform apply -var lake_bucket=my-finances-lake \
 #                   -var subnet_id=subnet-0123 -var service_role=EMR_DefaultRole \
-#                   -var instance_profile=EMR_EC2_DefaultRole
-#   terraform destroy    # terminates the cluster (waits for TERMINATED); the lake stays
+#                   -var instance_profile=EMR_EC2_DefaultRole \
+#                   -var allowed_cidr=203.0.113.7/32   # your address, for the Airflow UI
+#   terraform destroy    # terminates the cluster and the Airflow instance; the lake stays
 #
 # The raw bank exports must be in s3://<lake_bucket>/raw/transactions/ and the
 # reference data in s3://<lake_bucket>/reference/ (README.md says how to put
@@ -68,6 +70,11 @@ resource "sparkflow_pipeline" "finances" {
   input      = "raw/transactions"
   reference  = "reference"
   output     = "curated"
+
+  # To run it as an Airflow DAG on the EC2 Airflow of airflow.tf (a new
+  # export in raw/transactions then starts a run by itself, through S3
+  # notifications to an SQS queue), uncomment:
+  # airflow = sparkflow_airflow.aws
 
   stage {
     name   = "validate"

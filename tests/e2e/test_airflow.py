@@ -8,7 +8,8 @@ folder is a copy, re-plan shows no changes, a killed scheduler is drift
 (the plan creates a new host and nothing of the old one survives), destroy
 leaves no process and frees the ports.  The failure paths need no real
 Airflow: a missing `airflow` and one whose components die at start.  Last,
-examples/airflow-local is applied and destroyed as written.
+examples/airflow-local is validated and planned as written
+(test_airflow_pipeline.py applies it: it runs a whole pipeline).
 
 Like test_pipeline.py, everything runs on the primary Terraform client only
 (SF_AIRFLOW_CLIENTS=all: every client): test_cluster.py covers the protocol
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_support import JOBS, JOBS_LOCAL, generate
 from tfharness import ROOT, block, discover_clients, pid_alive, port_of, wait_for
 
 PROVIDER = """\
@@ -402,8 +404,11 @@ def _cmdline_mentions(pid, needle):
 
 
 def test_example_airflow_local(sandbox):
-    """examples/airflow-local as written: Airflow next to the quickstart's
-    cluster, up and healthy, both gone after destroy."""
+    """examples/airflow-local as written (only its `jobs` local pointed at
+    this tree's dags/jobs, lake_dir at a small generated lake): formatted,
+    valid, and its plan creates the quickstart's cluster and pipeline plus
+    the Airflow the pipeline runs through, the `airflow` reference shown as
+    a sensitive value.  test_airflow_pipeline.py applies it."""
     only_primary(sandbox)
     src = ROOT / "examples" / "airflow-local"
     d = sandbox.workdir("example")
@@ -411,19 +416,26 @@ def test_example_airflow_local(sandbox):
         shutil.copy(f, d / f.name)
     r = sandbox.run("fmt", "-check", "-diff", cwd=d)
     assert r.stdout == "", r.describe()
+    main = d / "main.tf"
+    text, n = JOBS_LOCAL.subn(lambda m: f'{m.group(1)}"{JOBS}"', main.read_text())
+    assert n == 1, f"the example's `jobs` local is not where the test expects it:\n{text}"
+    main.write_text(text)
+    lake = sandbox.root / "lake"
+    generate(lake, "--transactions", "500", "--months", "2", "--seed", "5")
     sandbox.init(d)
     sandbox.run("validate", cwd=d)
-    r = sandbox.run("apply", cwd=d, timeout=600)
-    assert "Apply complete! Resources: 2 added, 0 changed, 0 destroyed." in r.output, r.describe()
-    outputs = json.loads(sandbox.run("output", "-json", cwd=d).stdout)
-    url = outputs["airflow_url"]["value"]
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), outputs
-    assert outputs["airflow_user"]["value"] == "sparkflow"
-    assert outputs["airflow_password"]["sensitive"] is True
-    assert Path(outputs["airflow_dags_folder"]["value"], "sparkflow_dags.py").is_file()
-    status, health = get_json(url + "/api/v2/monitor/health")
-    assert status == 200 and all(v["status"] == "healthy" for v in health.values()), health
-    pgid = int(sandbox.resources(d)["sparkflow_airflow.ops"]["details"]["pgid"])
-    sandbox.run("destroy", cwd=d, timeout=600)
-    assert not group_pids(pgid)
+    r = sandbox.run("plan", "-var", f"lake_dir={lake}", cwd=d, timeout=300)
+    out = r.output
+    for res in ("sparkflow_cluster.dev", "sparkflow_airflow.ops", "sparkflow_pipeline.finances"):
+        assert f"# {res} will be created" in out, r.describe()
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in out, r.describe()
+    pipeline = out[out.index("# sparkflow_pipeline.finances will be created") :]
+    pipeline = pipeline[: pipeline.index("\n    }\n")]
+    assert re.search(r"^\s+\+ airflow\s+= \(sensitive value\)$", pipeline, re.MULTILINE), pipeline
+    assert f'lake = "file://{lake}"' in " ".join(pipeline.split()), pipeline
+    assert re.search(r'\+ name\s+= "household-finances"', pipeline), pipeline
+    for o in ("airflow_url", "airflow_user", "dag_runs_url", "rows", "report", "tables"):
+        assert re.search(rf"^\s+\+ {o}\s+=", out, re.MULTILINE), (o, out)
+    assert re.search(r"^\s+\+ airflow_password\s+= \(sensitive value\)$", out, re.MULTILINE), out
+    # Planning starts nothing.
     assert not sandbox.state_has_resources(d)

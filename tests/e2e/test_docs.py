@@ -35,7 +35,13 @@ def test_docs_match_the_live_schema():
         f"templates/ give (run scripts/gendocs and commit docs/)\n{r.stdout}\n{r.stderr}"
     )
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
-    assert pages == ["guides/github-actions.md", "index.md", "resources/cluster.md", "resources/pipeline.md"], pages
+    assert pages == [
+        "guides/github-actions.md",
+        "index.md",
+        "resources/airflow.md",
+        "resources/cluster.md",
+        "resources/pipeline.md",
+    ], pages
 
 
 def test_examples_are_formatted(sandbox):
@@ -62,7 +68,9 @@ def test_registry_examples_validate(sandbox):
     d = sandbox.workdir("examples")
     (d / "provider.tf").write_text((ROOT / "examples" / "provider" / "provider.tf").read_text())
     resources = sorted((ROOT / "examples" / "resources").glob("*/resource.tf"))
-    assert [p.parent.name for p in resources] == ["sparkflow_cluster", "sparkflow_pipeline"], resources
+    assert [p.parent.name for p in resources] == ["sparkflow_airflow", "sparkflow_cluster", "sparkflow_pipeline"], (
+        resources
+    )
     for p in resources:
         (d / f"{p.parent.name}.tf").write_text(p.read_text())
     sandbox.init(d)
@@ -93,7 +101,9 @@ def test_every_attribute_is_described_in_the_schema_terraform_reads(sandbox):
     schema = json.loads(sandbox.run("providers", "schema", "-json", cwd=d).stdout)
     ours = next(v for k, v in schema["provider_schemas"].items() if k.endswith("sparkflow/sparkflow"))
     blocks = {"provider": ours["provider"]["block"], **{t: s["block"] for t, s in ours["resource_schemas"].items()}}
-    assert sorted(blocks) == ["provider", "sparkflow_cluster", "sparkflow_pipeline"], sorted(blocks)
+    assert sorted(blocks) == ["provider", "sparkflow_airflow", "sparkflow_cluster", "sparkflow_pipeline"], sorted(
+        blocks
+    )
     missing = [f"{t}: {p}" for t, b in blocks.items() for p in _undescribed(b, "")]
     assert not missing, missing
     # A pipeline's per-stage results are a nested attribute, so each field
