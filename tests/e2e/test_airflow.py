@@ -32,6 +32,8 @@ import pytest
 from pipeline_support import JOBS, JOBS_LOCAL, generate
 from tfharness import ROOT, block, discover_clients, pid_alive, port_of, wait_for
 
+pytestmark = pytest.mark.once  # conftest.py: one pass per scripts/test run
+
 PROVIDER = """\
 terraform {
   required_providers {

@@ -1,9 +1,10 @@
 """End-to-end: sparkflow_pipeline running through a local sparkflow_airflow,
 with a real Terraform CLI, a real Airflow 3 and real Spark.
 
-One class, one sandbox, one cluster and one Airflow, steps in order:
+One class, one sandbox, one cluster and one Airflow, steps in order, on
+examples/airflow-local/main.tf as written (its `jobs` pointing at a copy):
 
-  01  the quickstart pipeline with `airflow = sparkflow_airflow.af`: apply
+  01  the quickstart pipeline with `airflow = sparkflow_airflow.ops`: apply
       installs the DAG and runs it as a DAG run; the metrics equal the
       generator's manifest, as for a direct run; the stages point at the
       Airflow tasks; the DAG run is Airflow's record of it
@@ -48,10 +49,9 @@ from pipeline_support import (
     pipeline_block,
     plan_exitcode,
     published,
-    quickstart_config,
     sum_deltas,
 )
-from tfharness import discover_clients, owned_processes, wait_for
+from tfharness import ROOT, discover_clients, owned_processes, wait_for
 
 pytestmark = pytest.mark.once  # conftest.py: one pass per scripts/test run
 
@@ -59,36 +59,22 @@ QS = "sparkflow_pipeline.finances"
 FX = "sparkflow_pipeline.fx"
 BOOM = "SPARKFLOW-AF-BOOM-41c2"
 
-AIRFLOW_BLOCK = """
-resource "sparkflow_airflow" "af" {
-  name = "e2e-af-pipelines"
-  local {
-    work_dir = "af"
-  }
-}
-
-output "airflow_url" {
-  value = sparkflow_airflow.af.url
-}
-
-output "airflow_password" {
-  value     = sparkflow_airflow.af.password
-  sensitive = true
-}
-"""
+EXAMPLE = ROOT / "examples" / "airflow-local" / "main.tf"
+AF = "sparkflow_airflow.ops"
+JOBS_LOCAL = re.compile(r'^(\s*jobs\s*=\s*)"\$\{abspath\(path\.module\)\}/\.\./\.\./dags/jobs"\s*$', re.MULTILINE)
 
 
 def flat(text):
     return " ".join(text.split())
 
 
-def through_airflow(quickstart: str) -> str:
-    """The quickstart with its pipeline running through the Airflow."""
-    new, n = re.subn(
-        r'(resource "sparkflow_pipeline" "finances" \{\n)', r"\1  airflow = sparkflow_airflow.af\n", quickstart
-    )
-    assert n == 1, quickstart
-    return new + AIRFLOW_BLOCK
+def example_config(jobs: Path) -> str:
+    """examples/airflow-local/main.tf with its `jobs` local pointing at jobs."""
+    text = EXAMPLE.read_text()
+    new, n = JOBS_LOCAL.subn(lambda m: f'{m.group(1)}"{jobs}"', text)
+    assert n == 1, f"the example's `jobs` local is not where the test expects it:\n{text}"
+    assert "airflow = sparkflow_airflow.ops" in new, new
+    return new
 
 
 def fx_block(w, args=()) -> str:
@@ -105,7 +91,7 @@ def fx_block(w, args=()) -> str:
         stages=[stage],
     )
     block = block.replace('"${sparkflow_cluster.dev.id}"', "sparkflow_cluster.dev.id")
-    return block.replace("{\n", "{\n  airflow = sparkflow_airflow.af\n", 1)
+    return block.replace("{\n", "{\n  airflow = sparkflow_airflow.ops\n", 1)
 
 
 def write_config(w, fx_args=None):
@@ -146,7 +132,7 @@ def world(class_sandbox):
     lake = sb.root / "lake"
     generate(lake, "--transactions", "3000", "--months", "6", "--end", "2025-06-30", "--seed", "11")
     jobs = copy_jobs(sb.root / "jobs")
-    base = through_airflow(quickstart_config(jobs))
+    base = example_config(jobs)
     d = sb.workdir("qa", base)
     (d / "terraform.tfvars").write_text(f'lake_dir = "{lake}"\n')
     fxlake = sb.root / "fxlake"
@@ -164,7 +150,7 @@ def res(w, address):
 def api(w):
     if w.api is None:
         out = w.sb.run("output", "-raw", "airflow_password", cwd=w.d).stdout
-        w.api = Api(res(w, "sparkflow_airflow.af")["url"], out)
+        w.api = Api(res(w, AF)["url"], out)
     return w.api
 
 
@@ -175,7 +161,7 @@ def needs(w, *steps):
 
 
 def airflow_group_processes(w):
-    details = res(w, "sparkflow_airflow.af")["details"]
+    details = res(w, AF)["details"]
     pgid = int(details["pgid"])
     out = []
     for p in Path("/proc").iterdir():
@@ -199,11 +185,15 @@ class TestPipelineThroughAirflow:
         r = sb.run("apply", cwd=w.d, timeout=RUN_TIMEOUT)
         print(f"\napply (cluster + Airflow + quickstart through Airflow): {time.monotonic() - t0:.1f} s")
         assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in r.output, r.describe()
+        outs = {
+            k: v for k, v in ((k, sb.run("output", "-raw", k, cwd=w.d).stdout) for k in ("airflow_url", "dag_runs_url"))
+        }
+        assert outs["dag_runs_url"] == outs["airflow_url"] + "/dags/sparkflow_household-finances", outs
         qs = res(w, QS)
         assert_metrics(qs["metrics"], expected_metrics(manifest(w.lake)), "metrics through Airflow")
         pub = published(w.lake, "curated")
         assert pub["run_id"] == qs["run_id"] and pub["record"]["fingerprint"] == qs["fingerprint"], pub["record"]
-        af_url = res(w, "sparkflow_airflow.af")["url"]
+        af_url = res(w, AF)["url"]
         dag_run_id = f"sparkflow__{qs['run_id']}"
         for st in qs["stages"]:
             assert st["status"] == "succeeded", st
