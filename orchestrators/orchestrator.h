@@ -53,6 +53,8 @@ typedef struct sf_orchestrator {
      * wires bucket notifications to a queue in spec_put); without it, an S3
      * pipeline's DAG runs only when triggered. */
     bool watches_s3;
+    /* The API user every host it makes has (known when planning). */
+    const char *user;
 
     /* Start a host named `name` from `spec` and wait until every Airflow
      * component reports healthy.  On error nothing may be left running

@@ -136,7 +136,12 @@ static void airflow_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 {
     (void)call;
     (void)diags;
-    if (sf_value_is_null(plan->planned) || sf_plan_is_create(plan)) return;
+    if (sf_value_is_null(plan->planned)) return;
+    if (sf_plan_is_create(plan)) {
+        const char *user = orchestrator_of(plan->planned)->user;
+        if (user) sf_value_put(plan->planned, "user", sf_value_string(user));
+        return;
+    }
     sf_choice choices[MAX_HOSTS];
     /* In place, the host keeps its address and version. */
     if (!sf_choice_plan(choices, host_choices(choices), plan)) {

@@ -9,6 +9,7 @@ const sf_orchestrator sf_orchestrator_ec2 = {
     .spec = &sf_airflow_ec2_block,
     .updatable = updatable,
     .watches_s3 = true,
+    .user = SF_EC2_AIRFLOW_USER,
     .host_create = sf_ec2_host_create,
     .host_read = sf_ec2_host_read,
     .host_update = sf_ec2_host_update,

@@ -414,6 +414,7 @@ const sf_orchestrator sf_orchestrator_local = {
     .id_prefix = "airflow-",
     .spec = &sf_airflow_local_block,
     .updatable = NULL,
+    .user = SF_AFL_USER,
     .host_create = local_create,
     .host_read = local_read,
     .host_update = local_update,

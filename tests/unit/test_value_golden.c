@@ -315,7 +315,7 @@ static void test_golden_cases(void **state)
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '#') continue;
-        char *f[6];
+        char *f[6] = {0};
         int nf = 0;
         for (char *p = line; nf < 6; nf++) {
             f[nf] = p;
