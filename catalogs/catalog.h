@@ -46,11 +46,11 @@
 
 /* What a pipeline asks of its catalog.  Strings borrowed from the caller. */
 typedef struct sf_catalog_spec {
-    const char *pipeline;   /* the pipeline's name, for messages and tags */
-    const char *lake;       /* the lake's root URI */
-    const char *output_uri; /* the published output (lake + output) */
-    const char *database;   /* a legal name (sf_catalog_check_name) */
-    const char *workgroup;  /* Athena workgroup (s3); ignored by DuckDB */
+    const char *pipeline;         /* the pipeline's name, for messages and tags */
+    const char *lake;             /* the lake's root URI */
+    const char *output_uri;       /* the published output (lake + output) */
+    const char *database;         /* a legal name (sf_catalog_check_name) */
+    const char *workgroup;        /* Athena workgroup (s3); ignored by DuckDB */
     int64_t bytes_scanned_cutoff; /* Athena per-query cutoff, bytes; 0 = none */
 } sf_catalog_spec;
 
