@@ -10,7 +10,11 @@
 #define SF_BASE_SPAWN_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include "base/ctx.h"
 
 /* Where one of the child's standard descriptors comes from. */
 typedef enum {
@@ -40,5 +44,27 @@ typedef struct sf_spawn_opts {
 /* Start argv[0] with argv (NULL-terminated).  Returns 0 with *pid set, or
  * an errno value (the child did not start). */
 int sf_spawn(pid_t *pid, char *const argv[], const sf_spawn_opts *opts);
+
+/* Read fd until EOF into a malloc'd string, for at most `deadline`
+ * (sf_time_mono_ms clock, 0 none) and while ctx (may be NULL) is not done.
+ * Returns 0 at EOF, -1 when stopped early (the partial output stays in
+ * *out). */
+int sf_spawn_read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out);
+
+/* Wait for child pid: its exit status (0..255), 128 + signal when a signal
+ * ended it, -1 when waitpid failed. */
+int sf_spawn_wait(pid_t pid);
+
+/* Run argv (PATH lookup) with stdout captured, stdin and stderr /dev/null,
+ * for at most timeout_ms or until ctx (may be NULL) is done.  Returns the
+ * exit status (0..255), or -1 when it could not run or was stopped; *out
+ * gets the malloc'd output (also on a non-zero status).  *err (malloc'd)
+ * says why on -1. */
+int sf_spawn_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms, char **out, char **err);
+
+/* The Pythons SparkFlow runs its Python parts with, in order of preference:
+ * $SPARKFLOW_PYTHON, $PYSPARK_PYTHON, the build's venv Python (when it
+ * exists), python3 (PATH).  Returns how many (at most 4). */
+size_t sf_spawn_pythons(const char *out[4]);
 
 #endif

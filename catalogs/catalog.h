@@ -72,8 +72,17 @@ void sf_catalog_state_clear(sf_catalog_state *s);
 
 typedef struct sf_catalog sf_catalog;
 struct sf_catalog {
-    const char *name;        /* "duckdb", "glue" */
-    const char *lake_scheme; /* the lake it catalogs: "file", "s3" */
+    const char *name;         /* "duckdb", "glue" */
+    const char *lake_scheme;  /* the lake it catalogs: "file", "s3" */
+    bool workgroups;          /* it makes a query workgroup (spec->workgroup) */
+    bool follows_publication; /* its tables read the output's stable path: a
+                                 later publication needs no sync */
+    bool kept_with_data;      /* it is a file in the lake: destroy keeps it
+                                 while it keeps the outputs */
+    /* Where a person points their query tool: the DuckDB file's path, the
+     * Glue database's name (malloc'd); NULL with a diagnostic when spec's
+     * URIs are not this catalog's lake's.  Known at plan. */
+    char *(*where)(const sf_catalog_spec *spec, sf_diags *diags);
     /* Make the catalog hold exactly the tables published at spec->output_uri
      * (creating the database, and the workgroup, when missing; dropping
      * tables no longer published).  0, or -1 with error diagnostics that
@@ -109,5 +118,18 @@ char *sf_catalog_default_name(const char *pipeline_name);
  * name all accept unquoted).  Else false, with an error diagnostic at
  * `path` that says what is wrong and the name that would be accepted. */
 bool sf_catalog_check_name(const char *name, const char *path, sf_diags *diags);
+
+/* True when `name` is a legal Athena workgroup name: 1..128 of
+ * [A-Za-z0-9._-].  Else false with an error diagnostic at `path`. */
+bool sf_catalog_check_workgroup(const char *name, const char *path, sf_diags *diags);
+
+#define SF_CATALOG_MIN_CUTOFF 10485760 /* Athena's smallest bytes-scanned cutoff: 10 MB */
+
+/* True when `bytes` is 0 (no cutoff) or at least SF_CATALOG_MIN_CUTOFF.
+ * Else false with an error diagnostic at `path`. */
+bool sf_catalog_check_cutoff(int64_t bytes, const char *path, sf_diags *diags);
+
+/* The default workgroup of a database: "sparkflow-<database>" (malloc'd). */
+char *sf_catalog_default_workgroup(const char *database);
 
 #endif

@@ -66,3 +66,31 @@ bool sf_catalog_check_name(const char *name, const char *path, sf_diags *diags)
     free(fixed);
     return false;
 }
+
+bool sf_catalog_check_workgroup(const char *name, const char *path, sf_diags *diags)
+{
+    size_t n = name ? strlen(name) : 0;
+    bool ok = n >= 1 && n <= 128;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)name[i]) || name[i] == '.' || name[i] == '_' || name[i] == '-';
+    if (!ok)
+        sf_diag_error(diags, path, "Invalid workgroup name",
+                      "\"%s\" cannot name an Athena workgroup: it takes 1 to 128 letters, digits, '.', '_' and "
+                      "'-'.",
+                      name ? name : "");
+    return ok;
+}
+
+bool sf_catalog_check_cutoff(int64_t bytes, const char *path, sf_diags *diags)
+{
+    if (bytes == 0 || bytes >= SF_CATALOG_MIN_CUTOFF) return true;
+    sf_diag_error(diags, path, "Invalid bytes-scanned cutoff",
+                  "%lld is not a cutoff Athena accepts: give 0 (no cutoff) or at least %d bytes (10 MB).",
+                  (long long)bytes, SF_CATALOG_MIN_CUTOFF);
+    return false;
+}
+
+char *sf_catalog_default_workgroup(const char *database)
+{
+    return sf_fmt("sparkflow-%s", database);
+}

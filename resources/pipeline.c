@@ -14,6 +14,7 @@
 
 #include "base/str.h"
 #include "base/time.h"
+#include "catalogs/catalog.h"
 #include "engines/engine.h"
 #include "engines/env.h"
 #include "engines/run.h"
@@ -21,6 +22,7 @@
 #include "orchestrators/pipeline.h"
 #include "provider/resource.h"
 #include "provider/timeouts.h"
+#include "resources/pipeline_catalog.h"
 #include "resources/planned_fp.h"
 #include "resources/resources.h"
 
@@ -69,6 +71,51 @@ static const sf_attr_def stage_result_attrs[] = {
 
 static const sf_attr_object stage_results = {SF_NEST_LIST, stage_result_attrs};
 
+static void validate_catalog_database(const sf_value *v, const char *path, sf_diags *diags)
+{
+    sf_catalog_check_name(sf_value_get_str(v), path, diags);
+}
+
+static void validate_workgroup(const sf_value *v, const char *path, sf_diags *diags)
+{
+    sf_catalog_check_workgroup(sf_value_get_str(v), path, diags);
+}
+
+static void validate_cutoff(const sf_value *v, const char *path, sf_diags *diags)
+{
+    int64_t n = 0;
+    if (sf_value_get_int(v, &n) != 0) n = -1;
+    sf_catalog_check_cutoff(n, path, diags);
+}
+
+static const sf_attr_def catalog_attrs[] = {
+    {"enabled", "bool", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
+     "Keep a catalog of the published tables. On by default; `false` publishes files only (and removes a "
+     "catalog made before).",
+     "true"},
+    {"database", "string", SF_ATTR_OPTIONAL,
+     "The catalog database: on a `file://` lake the DuckDB file `<lake>/<database>.duckdb`, on `s3://` the Glue "
+     "database. 1 to 64 lower-case letters, digits and `_`, starting with a letter. Default: the pipeline's "
+     "`name` in that form (`household-finances` → `household_finances`).",
+     NULL, validate_catalog_database},
+    {"workgroup", "string", SF_ATTR_OPTIONAL,
+     "`s3://` lakes: the Athena workgroup made for the pipeline (1 to 128 of letters, digits, `.`, `_`, `-`). "
+     "Default: `sparkflow-<database>`.",
+     NULL, validate_workgroup},
+    {"bytes_scanned_cutoff", "number", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
+     "`s3://` lakes: Athena cancels a query of the workgroup that would scan more than this many bytes (a cost "
+     "guard; at least 10485760, Athena's minimum). `0` turns the cutoff off. Default 10 GiB.",
+     "10737418240", validate_cutoff},
+    {NULL},
+};
+
+static const sf_block_def catalog_block = {
+    .description = "Where the published tables are queried: a DuckDB database in a `file://` lake, a Glue "
+                   "database and an Athena workgroup for an `s3://` lake. Without this block the defaults "
+                   "apply (a catalog named after the pipeline).",
+    .attrs = catalog_attrs,
+};
+
 static const sf_attr_def pipeline_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "The pipeline's id (its name)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
@@ -113,11 +160,21 @@ static const sf_attr_def pipeline_attrs[] = {
      NULL, NULL, &stage_results},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The stages' metrics merged into one map (rows read, valid, rejected, written...)."},
+    {"catalog_database", "string", SF_ATTR_COMPUTED,
+     "Where to query the published tables: the DuckDB file (`file://` lakes; `duckdb <file> -c \"select ...\"`) "
+     "or the Glue database (`s3://` lakes; query it from Athena in `catalog_workgroup`). Null when the catalog "
+     "is off."},
+    {"catalog_workgroup", "string", SF_ATTR_COMPUTED,
+     "The Athena workgroup to query in (`s3://` lakes), null otherwise."},
+    {"tables", "[\"map\",\"string\"]", SF_ATTR_COMPUTED,
+     "The catalog's tables: name → the URI its data is read from. Null when the catalog is off, or when the "
+     "last catalog update failed (the next apply repairs it)."},
     {NULL},
 };
 
 static const sf_nested_def pipeline_blocks[] = {
     {"stage", SF_NEST_LIST, &stage_block, 1, 0, 0, "The stages, in order."},
+    {"catalog", SF_NEST_SINGLE, &catalog_block, 0, 1, 0, "Where the published tables are queried."},
     SF_TIMEOUTS_BLOCK,
     {NULL},
 };
@@ -271,7 +328,8 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
         const sf_value *del = sf_value_get(plan->prior, "delete_outputs_on_destroy");
         if (!del || !del->boolean)
             sf_diag_warning(diags, NULL, "Outputs are kept",
-                            "Destroying pipeline \"%s\" keeps its published outputs at %s. Set "
+                            "Destroying pipeline \"%s\" keeps its published outputs at %s (and a catalog "
+                            "file kept in the lake, such as its DuckDB database). Set "
                             "delete_outputs_on_destroy = true to remove them.",
                             str(plan->prior, "name"), str(plan->prior, "output_uri"));
         return;
@@ -293,6 +351,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     sf_value_put(plan->planned, "fingerprint", fp ? sf_value_string(fp) : sf_value_unknown());
     if (sf_plan_is_create(plan)) {
         free(fp);
+        sf_pipeline_catalog_plan(call, plan, true, diags);
         return;
     }
     if (fp) compare_with_plan_phase(plan, fp, diags);
@@ -308,6 +367,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     } else {
         keep_prior(plan, run_outputs);
     }
+    sf_pipeline_catalog_plan(call, plan, rerun, diags);
 }
 
 /* ---- Run ---------------------------------------------------------------- */
@@ -447,7 +507,10 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     } else if (fp) {
         sf_run_result r;
         sf_run_status st = run_once(call, planned, engine, &pv.p, fp, &r, diags);
-        if (st != SF_RUN_NOT_STARTED) state = state_after(prior, planned, &pv.p, &r, st == SF_RUN_PUBLISHED);
+        if (st != SF_RUN_NOT_STARTED) {
+            state = state_after(prior, planned, &pv.p, &r, st == SF_RUN_PUBLISHED);
+            sf_pipeline_catalog_settle(call, prior, state, st == SF_RUN_PUBLISHED, diags);
+        }
         sf_run_result_clear(&r);
     }
     free(fp);
@@ -510,7 +573,9 @@ static sf_value *pipeline_update(sf_call *call, const sf_value *prior, const sf_
     }
     /* Nothing to run: settings only. */
     if (reinstall(call, prior, planned, diags) != 0) return NULL;
-    return sf_value_copy(planned);
+    sf_value *state = sf_value_copy(planned);
+    if (sf_pipeline_catalog_pending(planned)) sf_pipeline_catalog_settle(call, prior, state, true, diags);
+    return state;
 }
 
 /* A pipeline that runs through Airflow may have published a run Terraform
@@ -542,6 +607,7 @@ static sf_value *adopt(sf_call *call, const sf_value *state, const sf_published 
                         "not known (%s).",
                         str(state, "name"), pub->run_id, found < 0 && why ? why : "Airflow no longer lists the run");
     }
+    sf_pipeline_catalog_adopted(fresh);
     sf_log(call->ctx, SF_LOG_INFO, "pipeline %s: adopted run %s, published by Airflow", str(state, "name"),
            pub->run_id);
     free(why);
@@ -585,6 +651,7 @@ static int pipeline_delete(sf_call *call, const sf_value *prior, sf_diags *diags
 {
     leave_airflow(call, prior, NULL, diags);
     const sf_value *del = sf_value_get(prior, "delete_outputs_on_destroy");
+    if (sf_pipeline_catalog_remove(call, prior, del && del->boolean, diags) != 0) return -1;
     const char *output = str(prior, "output_uri");
     if (!del || !del->boolean || !output) return 0;
     const sf_lake *lake = sf_lake_for(str(prior, "lake"), "lake", diags);

@@ -49,6 +49,7 @@ def _collect_and_write(spark, df, uri):
     file; returns the rows as dicts."""
     rows = df.collect()
     spark.createDataFrame(rows, df.schema).coalesce(1).write.mode("overwrite").parquet(uri)
+    contract.write_schema(spark, df.schema, uri)
     return [r.asDict() for r in rows]
 
 
@@ -99,11 +100,13 @@ def main(spark, args):
         spark.createDataFrame(ms_rows, ms.schema).coalesce(1).write.mode("overwrite").parquet(
             mart_uri("monthly_summary")
         )
+        contract.write_schema(spark, ms.schema, mart_uri("monthly_summary"))
         out["monthly_summary"] = [r.asDict() for r in ms_rows]
         sbc = marts.spend_by_category(base, inc, trf)
         sbc_rows = sbc.collect()
         sbc_local = spark.createDataFrame(sbc_rows, sbc.schema)
         sbc_local.coalesce(1).write.mode("overwrite").parquet(mart_uri("spend_by_category"))
+        contract.write_schema(spark, sbc.schema, mart_uri("spend_by_category"))
         out["spend_by_category"] = [r.asDict() for r in sbc_rows]
         out["cash_flow"] = _collect_and_write(spark, marts.cash_flow(base), mart_uri("cash_flow"))
         out["budget_vs_actual"] = _collect_and_write(

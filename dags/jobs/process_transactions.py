@@ -47,12 +47,10 @@ def main(spark, args):
                 "re-run the validate stage",
                 m,
             )
-        (
-            process.curated(flagged)
-            .write.mode("overwrite")
-            .partitionBy("month")
-            .parquet(contract.join_uri(args.work, "transactions"))
-        )
+        curated = process.curated(flagged)
+        tx_uri = contract.join_uri(args.work, "transactions")
+        curated.write.mode("overwrite").partitionBy("month").parquet(tx_uri)
+        contract.write_schema(spark, curated.schema, tx_uri, partition_by=["month"])
     finally:
         flagged.unpersist()
 

@@ -64,10 +64,11 @@ def main(spark, args):
         if m["read"] == 0:
             raise JobError(f"no transaction rows in {args.input} ({m['files']} file(s), {m['files_empty']} empty)", m)
         work = args.work
-        validate.valid_rows(classified).write.mode("overwrite").parquet(contract.join_uri(work, "valid"))
-        validate.rejected_rows(classified).coalesce(1).write.mode("overwrite").parquet(
-            contract.join_uri(work, "rejected")
-        )
+        valid, rejected = validate.valid_rows(classified), validate.rejected_rows(classified)
+        valid.write.mode("overwrite").parquet(contract.join_uri(work, "valid"))
+        contract.write_schema(spark, valid.schema, contract.join_uri(work, "valid"))
+        rejected.coalesce(1).write.mode("overwrite").parquet(contract.join_uri(work, "rejected"))
+        contract.write_schema(spark, rejected.schema, contract.join_uri(work, "rejected"))
     finally:
         classified.unpersist()
 

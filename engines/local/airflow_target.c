@@ -20,7 +20,7 @@ sf_engine_status sf_local_airflow_target(sf_ctx *ctx, const sf_engine_env *env, 
     sf_local_cluster c = {0};
     if (sf_local_usable_cluster(ctx, id, &c, diags) != 0) return SF_ENGINE_ERROR;
     const char *pythons[4];
-    sf_local_pythons(pythons);
+    sf_spawn_pythons(pythons);
     char *master = sf_fmt("spark://127.0.0.1:%d", c.master.port);
     char *submit = sf_fmt("%s/bin/spark-submit", c.spec.spark_home);
     cJSON_AddStringToObject(target, "master", master);

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/spawn.h"
 #include "base/str.h"
 #include "engines/engine.h"
 
@@ -135,10 +136,6 @@ sf_value *sf_local_spec_absolute(const sf_value *v, sf_local_paths *written, sf_
  * Python.  Returns a malloc'd directory that holds bin/spark-class, or NULL
  * with a diagnostic saying what was tried. */
 char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags);
-/* The Pythons tried for pyspark, in order: $SPARKFLOW_PYTHON,
- * $PYSPARK_PYTHON, the build's venv Python, python3.  The first also runs
- * the jobs.  Returns how many (at most 4). */
-size_t sf_local_pythons(const char *out[4]);
 /* The Java home to run Spark with: `configured`, else $JAVA_HOME, else the
  * installation of `java` on PATH.  Returns a malloc'd directory that holds
  * bin/java, or NULL with a diagnostic. */
@@ -157,11 +154,6 @@ typedef struct sf_local_proc {
     char *log; /* its stdout+stderr */
 } sf_local_proc;
 
-/* Run argv (PATH lookup) with stdout captured, stderr discarded, for at most
- * timeout_ms or until ctx is done.  Returns the exit status (0..255), or -1
- * when it could not run or was stopped; *out gets the malloc'd output (also
- * on a non-zero status).  *err (malloc'd) says why on -1. */
-int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms, char **out, char **err);
 /* Start argv detached: its own session, stdin /dev/null, stdout and stderr
  * appended to log_path, environment envp, reparented to init at once.
  * Fills pid, pgid and start_time of *p.  Returns 0, or -1 with *err. */

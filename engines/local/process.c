@@ -181,80 +181,6 @@ static sf_spawn_opts spawn_opts(int out_fd, const char *err_path)
     };
 }
 
-/* Read fd until EOF into a malloc'd string, for at most `deadline` (sf_time_mono_ms
- * clock, 0 none) and while ctx (may be NULL) is not done.  Returns 0 at EOF,
- * -1 when stopped early (the partial output stays in *out). */
-static int read_all(sf_ctx *ctx, int fd, int64_t deadline, char **out)
-{
-    size_t len = 0, cap = 256;
-    char *buf = malloc(cap);
-    if (!buf) abort();
-    int rc = 0;
-    for (;;) {
-        if ((ctx && sf_ctx_done(ctx)) || (deadline && sf_time_mono_ms() >= deadline)) {
-            rc = -1;
-            break;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = poll(&pfd, 1, 100);
-        if (r < 0 && errno != EINTR) {
-            rc = -1;
-            break;
-        }
-        if (r <= 0) continue;
-        if (len + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
-        }
-        ssize_t k = read(fd, buf + len, cap - len - 1);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        len += (size_t)k;
-    }
-    buf[len] = 0;
-    *out = buf;
-    return rc;
-}
-
-static int wait_child(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-int sf_local_run_capture(sf_ctx *ctx, char *const argv[], int64_t timeout_ms, char **out, char **err)
-{
-    *out = NULL;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        *err = sf_fmt("pipe: %s", strerror(errno));
-        return -1;
-    }
-    sf_spawn_opts opts = spawn_opts(fds[1], NULL);
-    opts.search_path = true;
-    pid_t pid;
-    int e = sf_spawn(&pid, argv, &opts);
-    close(fds[1]);
-    if (e != 0) {
-        close(fds[0]);
-        *err = sf_fmt("cannot run %s: %s", argv[0], strerror(e));
-        return -1;
-    }
-    int stopped = read_all(ctx, fds[0], sf_time_mono_ms() + timeout_ms, out);
-    close(fds[0]);
-    if (stopped) kill(pid, SIGKILL);
-    int status = wait_child(pid);
-    if (stopped) {
-        *err = sf_fmt("%s did not finish (%s)", argv[0], ctx && sf_ctx_done(ctx) ? sf_ctx_reason(ctx) : "timed out");
-        return -1;
-    }
-    if (status < 0) *err = sf_fmt("waitpid: %s", strerror(errno));
-    return status;
-}
-
 /* $1 is the log; the rest is the command.  `exec` is not used: the shell
  * must print the background pid and exit. */
 static const char DETACH_SCRIPT[] = "log=$1; shift; \"$@\" </dev/null >>\"$log\" 2>&1 & echo $!";
@@ -291,9 +217,9 @@ int sf_local_spawn_detached(char *const argv[], char *const envp[], const char *
         return -1;
     }
     char *out = NULL;
-    read_all(NULL, fds[0], sf_time_mono_ms() + 10000, &out);
+    sf_spawn_read_all(NULL, fds[0], sf_time_mono_ms() + 10000, &out);
     close(fds[0]);
-    int status = wait_child(shell);
+    int status = sf_spawn_wait(shell);
     char *end = NULL;
     long pid = strtol(out, &end, 10);
     bool parsed = end != out && pid > 1;

@@ -69,7 +69,7 @@ static char *pyspark_of(sf_ctx *ctx, const char *python, tried *t)
 {
     char *argv[] = {(char *)python, "-c", (char *)FIND_PYSPARK, NULL};
     char *out = NULL, *err = NULL;
-    int status = sf_local_run_capture(ctx, argv, PYTHON_TIMEOUT_MS, &out, &err);
+    int status = sf_spawn_capture(ctx, argv, PYTHON_TIMEOUT_MS, &out, &err);
     char *dir = status == 0 ? last_line(out) : NULL;
     free(out);
     if (status < 0) tried_add(t, "%s: %s", python, err);
@@ -81,21 +81,6 @@ static char *pyspark_of(sf_ctx *ctx, const char *python, tried *t)
     }
     free(err);
     return dir;
-}
-
-size_t sf_local_pythons(const char *out[4])
-{
-    size_t n = 0;
-    const char *names[] = {"SPARKFLOW_PYTHON", "PYSPARK_PYTHON"};
-    for (size_t i = 0; i < 2; i++) {
-        const char *p = getenv(names[i]);
-        if (p && *p) out[n++] = p;
-    }
-#ifdef SF_DEFAULT_PYTHON
-    if (access(SF_DEFAULT_PYTHON, X_OK) == 0) out[n++] = SF_DEFAULT_PYTHON;
-#endif
-    out[n++] = "python3";
-    return n;
 }
 
 char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
@@ -118,7 +103,7 @@ char *sf_local_find_spark(sf_ctx *ctx, const char *configured, sf_diags *diags)
         tried_add(&t, "$SPARK_HOME: not set");
     }
     const char *pythons[4];
-    size_t n = sf_local_pythons(pythons);
+    size_t n = sf_spawn_pythons(pythons);
     for (size_t i = 0; i < n; i++) {
         char *dir = pyspark_of(ctx, pythons[i], &t);
         if (dir) {

@@ -37,7 +37,7 @@ int64_t sf_local_wall_ms(void)
 static const char *job_python(void)
 {
     const char *pythons[4];
-    sf_local_pythons(pythons);
+    sf_spawn_pythons(pythons);
     return pythons[0];
 }
 

@@ -6,6 +6,7 @@
 #
 #   terraform init && terraform apply
 #   open lake/curated/report/index.html
+#   duckdb lake/finances.duckdb -c "select * from monthly_summary"
 #   terraform destroy    # stops the cluster; the data in lake/ stays
 
 terraform {
@@ -58,6 +59,13 @@ resource "sparkflow_pipeline" "finances" {
     name   = "marts"
     script = "${local.jobs}/build_marts.py"
   }
+
+  # Every published table becomes a view in lake/finances.duckdb:
+  #   .venv/bin/duckdb examples/quickstart/lake/finances.duckdb \
+  #     -c "select month, income, spend from monthly_summary order by month"
+  catalog {
+    database = "finances"
+  }
 }
 
 output "master_web_ui" {
@@ -78,4 +86,9 @@ output "report" {
 output "tables" {
   description = "Where the published tables are."
   value       = sparkflow_pipeline.finances.output_uri
+}
+
+output "query" {
+  description = "Query the published tables with SQL (DuckDB)."
+  value       = "duckdb ${sparkflow_pipeline.finances.catalog_database}"
 }

@@ -236,6 +236,22 @@ def put_bytes(spark: SparkSession, data: bytes, uri: str, force_hadoop: bool = F
             os.remove(tmp)
 
 
+SCHEMA_FILE = "_sparkflow_schema.json"
+
+
+def write_schema(spark: SparkSession, schema, table_uri: str, partition_by=()) -> None:
+    """Write the table's schema next to its Parquet files, as
+    `<table_uri>/_sparkflow_schema.json`: {"format": "parquet", "partition_by":
+    [...], "schema": <the StructType's JSON>} (partition columns included).
+    The catalog of an s3:// lake (Glue) takes its columns from it, so they
+    are the ones Spark wrote, never a list kept by hand.  Readers skip the
+    file (Spark, Athena and DuckDB ignore names starting with '_').  Call it
+    after the table's write (an overwrite would remove it); `schema` is the
+    written DataFrame's `.schema`."""
+    doc = {"format": "parquet", "partition_by": list(partition_by), "schema": schema.jsonValue()}
+    put_bytes(spark, (json.dumps(doc, sort_keys=True) + "\n").encode("utf-8"), join_uri(table_uri, SCHEMA_FILE))
+
+
 # --------------------------------------------------------------------------
 # Metrics and the run wrapper
 # --------------------------------------------------------------------------
