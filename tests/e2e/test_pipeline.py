@@ -33,9 +33,12 @@ import random
 import re
 import shutil
 import signal
+import subprocess
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
 import pytest
 
 from pipeline_support import (
@@ -69,16 +72,43 @@ from pipeline_support import (
     tree,
     wait_exit,
 )
-from tfharness import CommandFailed, discover_clients, owned_processes, spark_processes, wait_for
+from tfharness import VENV, CommandFailed, discover_clients, owned_processes, spark_processes, wait_for
 
 QS = "sparkflow_pipeline.finances"
 QS_NAME = "household-finances"
 QS_STAGES = ("validate", "process", "marts")
+QS_MARTS = ("monthly_summary", "spend_by_category", "cash_flow", "budget_vs_actual", "top_merchants")
 FX = "sparkflow_pipeline.fx"
 FX_LINES = {"a.txt": 100, "b.txt": 50}
 FX_METRICS = {"fixture_lines": sum(FX_LINES.values()), "fixture_files": len(FX_LINES)}
 BOOM = "SPARKFLOW-E2E-BOOM-7f3a"
 FP_RE = r"sha256:[0-9a-f]{64}"
+
+
+def reader_loop(db, query):
+    """Run `query` on a read-only DuckDB connection to `db` in a loop on a
+    thread; returns (answers, stop), stop() -> (answers, error texts)."""
+    answers, errors, done = [], [], threading.Event()
+    con = duckdb.connect(str(db), read_only=True)
+
+    def loop():
+        while not done.is_set():
+            try:
+                answers.append(con.execute(query).fetchone()[0])
+            except duckdb.Error as e:
+                errors.append(str(e).splitlines()[0])
+            done.wait(0.05)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+
+    def stop():
+        done.set()
+        t.join(30)
+        con.close()
+        return answers, errors
+
+    return answers, stop
 
 
 def flat(text):
@@ -136,6 +166,7 @@ def world(class_sandbox):
         fx=None,
         cluster=None,
         m0=None,
+        reader=None,
         done=set(),
     )
 
@@ -255,6 +286,51 @@ class TestPipeline:
         assert_no_app_processes(sb)
         w.done.add("quickstart")
 
+    # -- 01b. the catalog: SQL on the published tables, numbers = metrics ---------
+    def test_01b_catalog_answers_sql(self, world):
+        """Every published table is a view in lake/finances.duckdb (the
+        quickstart's `catalog` block) and the numbers a query returns are the
+        ones the stages counted."""
+        w = world
+        needs(w, "quickstart")
+        res = state_of(w, w.qs, QS)
+        db = w.lake / "finances.duckdb"
+        assert res["catalog_database"] == str(db) and db.is_file(), res["catalog_database"]
+        assert res["catalog_workgroup"] is None
+        want = {
+            t: f"file://{w.lake}/curated/{p}"
+            for t, p in [("valid", "valid"), ("rejected", "rejected"), ("transactions", "transactions")]
+            + [(m, f"marts/{m}") for m in QS_MARTS]
+        }
+        assert res["tables"] == want, res["tables"]
+        m = res["metrics"]
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            count = lambda t: con.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: E731
+            assert count("valid") == m["valid"] and count("rejected") == m["rejected"]
+            assert count("transactions") == m["transactions"]
+            for mart in QS_MARTS:
+                assert count(mart) == m[f"mart_{mart}_rows"], mart
+            reasons = dict(con.execute("select reject_reason, count(*) from rejected group by 1").fetchall())
+            assert reasons == {k[len("rejected_") :]: v for k, v in m.items() if k.startswith("rejected_") and v}
+            income, spend = con.execute("select sum(income), sum(spend) from monthly_summary").fetchone()
+            assert abs(float(income) - m["total_income"]) < 0.005 and abs(float(spend) - m["total_spend"]) < 0.005
+            months = con.execute("select count(distinct month) from transactions").fetchone()[0]
+            assert months == m["transaction_months"]
+        finally:
+            con.close()
+        # The command the README shows, with the real CLI.
+        r = subprocess.run(
+            [str(VENV / "bin" / "duckdb"), str(db), "-csv", "-c", "select count(*) as n from transactions"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0 and r.stdout.split() == ["n", str(m["transactions"])], (r.stdout, r.stderr)
+        # A reader that stays open across the next publication (step 05).
+        w.reader = duckdb.connect(str(db), read_only=True)
+        w.done.add("catalog")
+
     # -- 02. nothing changed: no changes ----------------------------------------
     def test_02_replan_no_changes(self, world):
         needs(world, "quickstart")
@@ -317,9 +393,27 @@ class TestPipeline:
         fp = assert_plans_rerun(plan_change(sb, w.qs, "append.tfplan", QS), prior["fingerprint"])
         # The new export is in the fingerprint: not the one of the edit alone.
         assert fp != w.edit_fp
-        r = sb.run("apply", "append.tfplan", cwd=w.qs, timeout=RUN_TIMEOUT)
+        # A reader queries the catalog all through the apply: every answer
+        # is the old run's count or the new one's, never a mix.
+        seen, stop = reader_loop(w.lake / "finances.duckdb", "select count(*) from transactions")
+        try:
+            r = sb.run("apply", "append.tfplan", cwd=w.qs, timeout=RUN_TIMEOUT)
+        finally:
+            answers, errors = stop()
         assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in r.output, r.output
         res = state_of(w, w.qs, QS)
+        assert answers and set(answers) <= {prior["metrics"]["transactions"], res["metrics"]["transactions"]}, (
+            sorted(set(answers)),
+            errors,
+        )
+        # Only the documented race: a scan whose run was removed after the switch.
+        assert all("No files found" in e or "No such file" in e for e in errors), errors
+        # The connection opened before the re-run (step 01b) reads the new run
+        # through views nobody touched.
+        if "catalog" in w.done:
+            n = w.reader.execute("select count(*) from transactions").fetchone()[0]
+            w.reader.close()
+            assert n == res["metrics"]["transactions"], (n, res["metrics"]["transactions"])
         assert res["fingerprint"] == fp and res["run_id"] != prior["run_id"], res
         m1 = manifest(w.lake)
         assert len(m1["appends"]) == len(w.m0["appends"]) + 1
