@@ -63,17 +63,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "dags" / "jobs"))
 
 from sparkflow_jobs.formats import COMMA_AMOUNT, DOT_AMOUNT, FORMATS, LOGICAL_FIELDS, MAX_COLUMNS  # noqa: E402
+from sparkflow_jobs.tables import CURATED_COLUMNS, REASONS  # noqa: E402
 
-REASONS = (
-    "unknown_format",
-    "malformed_row",
-    "missing_field",
-    "bad_date",
-    "bad_amount",
-    "unknown_account",
-    "currency_mismatch",
-    "future_date",
-)
 MART_NAMES = ("monthly_summary", "spend_by_category", "cash_flow", "budget_vs_actual", "top_merchants")
 STAGES = ("validate", "process", "marts")
 UNCATEGORISED = "uncategorised"
@@ -492,24 +483,6 @@ FROM enriched e
 LEFT JOIN exact_first x USING (row_key)
 LEFT JOIN near_first n USING (row_key);
 """
-
-CURATED_COLUMNS = (
-    "txn_id",
-    "account_id",
-    "account_name",
-    "account_type",
-    "txn_date",
-    "description",
-    "merchant",
-    "category",
-    "amount",
-    "exported_amount",
-    "currency",
-    "external_id",
-    "source_file",
-    "source_line",
-    "month",
-)
 
 
 def run_process(con: duckdb.DuckDBPyConnection, work: Path) -> dict[str, int]:

@@ -40,6 +40,7 @@ from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from .reference import UNCATEGORISED, Account, Rule
+from .tables import CURATED_COLUMNS
 
 PREFIXES = ("SQ *", "SQ*", "PAYPAL *", "PAYPAL*", "PP*", "POS ", "CARD PAYMENT TO ", "DIRECT DEBIT ")
 _PREFIX_RE = "^(" + "|".join(p.replace("*", r"\*") for p in PREFIXES) + ")"
@@ -47,24 +48,6 @@ _WS_CHARS = " \t\n\x0b\f\r"
 
 NEAR_KEY = ("month", "account_id", "txn_date", "amount", "merchant")
 EXACT_KEY = NEAR_KEY + ("description", "external_id")
-
-CURATED_COLUMNS = (
-    "txn_id",
-    "account_id",
-    "account_name",
-    "account_type",
-    "txn_date",
-    "description",
-    "merchant",
-    "category",
-    "amount",
-    "exported_amount",
-    "currency",
-    "external_id",
-    "source_file",
-    "source_line",
-    "month",
-)
 
 
 def normalise_merchant(description: Column) -> Column:

@@ -36,17 +36,7 @@ from pyspark.sql import functions as F
 
 from .formats import COMMA_AMOUNT, DOT_AMOUNT, FORMATS, LOGICAL_FIELDS, MAX_COLUMNS, REQUIRED, Format
 from .reference import Account
-
-REASONS = (
-    "unknown_format",
-    "malformed_row",
-    "missing_field",
-    "bad_date",
-    "bad_amount",
-    "unknown_account",
-    "currency_mismatch",
-    "future_date",
-)
+from .tables import REASONS
 
 RAW_LINE_LIMIT = 4096
 AMOUNT_TYPE = "decimal(12,2)"
