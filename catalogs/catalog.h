@@ -91,7 +91,9 @@ struct sf_catalog {
     int (*sync)(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spec *spec, sf_catalog_state *out,
                 sf_diags *diags);
     /* Drop the database (and the workgroup) of spec; data stays.  Missing is
-     * success.  0, or -1 with error diagnostics. */
+     * success, and so is a database that is not this pipeline's (another
+     * pipeline's, or not SparkFlow's): it is left as it is, with a
+     * warning.  0, or -1 with error diagnostics. */
     int (*remove)(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spec *spec, sf_diags *diags);
 };
 

@@ -161,6 +161,17 @@ static void warn_skipped(const cJSON *answer, const sf_catalog_spec *spec, const
     }
 }
 
+/* remove found a file that is not the pipeline's catalog: it stays. */
+static void warn_left(const cJSON *answer, const sf_catalog_spec *spec, sf_diags *diags)
+{
+    const char *left = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(answer, "left"));
+    if (left)
+        sf_diag_warning(diags, "catalog", "Catalog file left in place",
+                        "Pipeline \"%s\" has no catalog to remove there, and the file is not SparkFlow's to "
+                        "delete: %s.",
+                        spec->pipeline, left);
+}
+
 /* ---- the catalog --------------------------------------------------------------- */
 
 static int duckdb_call(sf_ctx *ctx, const sf_catalog_spec *spec, bool sync, sf_catalog_state *out, sf_diags *diags)
@@ -181,6 +192,8 @@ static int duckdb_call(sf_ctx *ctx, const sf_catalog_spec *spec, bool sync, sf_c
     } else if (sync) {
         warn_skipped(answer, spec, db, diags);
         state_from(answer, db, out);
+    } else {
+        warn_left(answer, spec, diags);
     }
     cJSON_Delete(answer);
     free(why);

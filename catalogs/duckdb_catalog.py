@@ -18,11 +18,11 @@ The database is written whole to a temporary file next to DB and renamed
 over it (after fsync), so a reader that has DB open keeps its consistent
 copy and the next reader opens the new one; a DuckDB session holding DB
 never blocks a sync.  A DB made by another pipeline, or not by SparkFlow,
-is never overwritten or deleted.
+is never overwritten (sync fails) or deleted (remove leaves it, and says so).
 
 Prints one JSON object on stdout: {"database", "tables": {name: location},
-"skipped": [{"table", "reason"}]} on success, {"error": text} (exit 1) on
-failure.
+"skipped": [{"table", "reason"}]} on success (remove adds "left": why, when
+DB is not this pipeline's and stays), {"error": text} (exit 1) on failure.
 """
 
 import argparse
@@ -196,7 +196,10 @@ def remove(args):
         return {"database": args.db, "tables": {}, "skipped": []}
     err = check_owner(args.db, args.pipeline)
     if err:
-        raise RuntimeError(err)
+        # Not this pipeline's catalog (a file of someone else's, or another
+        # pipeline's, e.g. where a failed move pointed): nothing of ours is
+        # there to remove, and the file is left as it is.
+        return {"database": args.db, "tables": {}, "skipped": [], "left": err}
     os.unlink(args.db)
     if os.path.exists(args.db + ".wal"):
         os.unlink(args.db + ".wal")

@@ -574,7 +574,7 @@ static sf_value *pipeline_update(sf_call *call, const sf_value *prior, const sf_
     /* Nothing to run: settings only. */
     if (reinstall(call, prior, planned, diags) != 0) return NULL;
     sf_value *state = sf_value_copy(planned);
-    if (sf_pipeline_catalog_pending(planned)) sf_pipeline_catalog_settle(call, prior, state, true, diags);
+    if (sf_pipeline_catalog_pending(prior, planned)) sf_pipeline_catalog_settle(call, prior, state, true, diags);
     return state;
 }
 

@@ -119,9 +119,17 @@ void sf_pipeline_catalog_plan(sf_call *call, sf_plan *plan, bool runs, sf_diags 
     view_clear(&was);
 }
 
-bool sf_pipeline_catalog_pending(const sf_value *planned)
+bool sf_pipeline_catalog_pending(const sf_value *prior, const sf_value *planned)
 {
-    return sf_value_is_unknown(sf_value_get(planned, "tables"));
+    if (sf_value_is_unknown(sf_value_get(planned, "tables"))) return true;
+    /* Turned off: `tables` is planned null, but the catalog must go. */
+    catalog_view now, was;
+    view_build(&now, planned);
+    view_build(&was, prior);
+    bool off = was.catalog && !now.catalog;
+    view_clear(&now);
+    view_clear(&was);
+    return off;
 }
 
 /* ---- Sync and removal ---------------------------------------------------- */

@@ -19,8 +19,10 @@
  * pipeline (the catalog is synced after it publishes). */
 void sf_pipeline_catalog_plan(sf_call *call, sf_plan *plan, bool runs, sf_diags *diags);
 
-/* True when the planned state syncs the catalog (its `tables` unknown). */
-bool sf_pipeline_catalog_pending(const sf_value *planned);
+/* True when an update to `planned` that runs nothing must still settle the
+ * catalog: it syncs (`tables` unknown), or the catalog `prior` had is
+ * turned off (and removed). */
+bool sf_pipeline_catalog_pending(const sf_value *prior, const sf_value *planned);
 
 /* Bring the catalog of `state` (a state about to be recorded, whose run is
  * published) in line: drop the catalog `prior` had when it moved or was
