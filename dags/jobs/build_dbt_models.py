@@ -35,6 +35,7 @@ dbt_build_ms, report_dbt_charts, duration_ms.
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -112,7 +113,11 @@ def _add_report_section(spark, work_dir):
 def main(spark, args):
     work_dir = _check(args)
     dbt = dbt_build.find_dbt(args.dbt)
-    os.makedirs(os.path.join(work_dir, dbt_build.OUTPUT_DIR), exist_ok=True)
+    # <work>/dbt is this stage's: what a build before left there goes, so the
+    # catalog finds exactly the models of this build.
+    out_dir = os.path.join(work_dir, dbt_build.OUTPUT_DIR)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     dbt_vars = dbt_build.vars_for(args.income_categories, args.transfer_categories, args.dbt_vars)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sparkflow-dbt-") as scratch:

@@ -98,6 +98,9 @@ def run(spark, tmp_path_factory):
         extra = ["--as-of", manifest["as_of_min"]] if job is validate_transactions else []
         assert run_job(job, std + ["--metrics", str(path)] + extra, spark) == 0, job.JOB
         metrics[job.JOB] = read_metrics(path)
+    # what an earlier build left in <work>/dbt (a model since removed) must go
+    (work / "dbt" / "old_model").mkdir(parents=True)
+    (work / "dbt" / "old_model" / "data_0.parquet").write_bytes(b"PAR1")
     before = _tree(PROJECT)
     path = root / "dbt.json"
     assert run_job(build_dbt_models, std + ["--metrics", str(path)], spark) == 0
@@ -190,7 +193,8 @@ def test_metrics_count_every_model_and_test(run):
 
 def test_models_are_parquet_tables_where_the_catalog_finds_them(run):
     out = run.work / "dbt"
-    # one directory per dashboard model, holding Parquet files and nothing else
+    # one directory per dashboard model (and no other: the fixture left an
+    # old one there), holding Parquet files and nothing else
     assert sorted(p.name for p in out.iterdir()) == sorted(DASHBOARDS)
     for name in DASHBOARDS:
         files = sorted((out / name).iterdir())
@@ -448,3 +452,15 @@ def test_missing_tables_name_the_stage_to_run(spark, tmp_path, capsys):
 def test_a_remote_work_dir_is_refused(spark, capsys):
     assert run_job(build_dbt_models, ["--work", "s3a://bucket/work"], spark) == 2
     assert "needs a file:// work dir" in capsys.readouterr().out
+
+
+def test_the_script_runs_on_its_own():
+    """As spark-submit runs it: the shared package is found from the script's
+    own folder (no PYTHONPATH), and the help names every argument."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run(
+        [sys.executable, build_dbt_models.__file__, "--help"], env=env, capture_output=True, text=True, cwd="/"
+    )
+    assert p.returncode == 0, p.stderr
+    for arg in ("--work URI", "--metrics PATH", "--dbt PATH", "--project DIR", "--threads N", "--dbt-vars JSON"):
+        assert arg in p.stdout, arg
