@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import Any, SupportsFloat, Union
 
 # A chart series: (name, one value per month, color).
 Series = tuple[str, list[float], str]
 # A table cell: its text, or (text, extra CSS class).
 Cell = Union[str, tuple[str, str]]
+# A value's text on a chart: (value, compact) -> text; compact for axis ticks.
+Formatter = Callable[[float, bool], str]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 INCOME = "#59a14f"
@@ -46,6 +49,14 @@ def money(v: SupportsFloat, cur: str = "", compact: bool = False) -> str:
     if compact:
         return f"{sign}{sym}{a:.0f}"
     return f"{sign}{sym}{a:,.2f}"
+
+
+def percent(v: float, compact: bool = False) -> str:
+    """A percentage: "12.5%"; compact drops a trailing ".0" (axis ticks)."""
+    text = f"{float(v):.1f}"
+    if compact and text.endswith(".0"):
+        text = text[:-2]
+    return text + "%"
 
 
 def month_label(m: str, with_year: bool = True) -> str:
@@ -106,9 +117,12 @@ def column_chart(
     line: Series | None = None,
     stacked: bool = False,
     title: str = "",
+    fmt: Formatter | None = None,
 ) -> str:
     """Vertical bars per month: grouped (default) or stacked series, with an
-    optional line series.  series: [(name, [values], color)]."""
+    optional line series.  series: [(name, [values], color)].  Values are
+    amounts in `cur` unless `fmt` formats them (e.g. `percent`)."""
+    text: Formatter = fmt or (lambda v, compact: money(v, cur, compact))
     w, h, left, right, top, bottom = 820, 320, 64, 16, 34, 46
     pw, ph = w - left - right, h - top - bottom
     n = max(len(months), 1)
@@ -133,7 +147,7 @@ def column_chart(
     for t in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="{GRID}"/>')
         out.append(
-            f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_esc(money(t, cur, True))}</text>'
+            f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_esc(text(t, True))}</text>'
         )
     out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#9aa3ad"/>')
     slot = pw / n
@@ -155,7 +169,7 @@ def column_chart(
             hgt = max(y2 - y1, 0)
             out.append(
                 f'<rect x="{x:.1f}" y="{y1:.1f}" width="{bw:.1f}" height="{hgt:.1f}" fill="{color}">'
-                f"<title>{_esc(month_label(m))} · {_esc(name)}: {_esc(money(v, cur))}</title></rect>"
+                f"<title>{_esc(month_label(m))} · {_esc(name)}: {_esc(text(v, False))}</title></rect>"
             )
         if i % every == 0:
             out.append(
@@ -172,7 +186,7 @@ def column_chart(
         for i, v in enumerate(vals):
             out.append(
                 f'<circle cx="{left + slot * i + slot / 2:.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                f"<title>{_esc(month_label(months[i]))} · {_esc(name)}: {_esc(money(v, cur))}</title></circle>"
+                f"<title>{_esc(month_label(months[i]))} · {_esc(name)}: {_esc(text(v, False))}</title></circle>"
             )
         legend.append((name, color, "line"))
     out.append(_legend(legend, left, 18))
@@ -480,3 +494,92 @@ def render(data: Mapping[str, Any]) -> tuple[str, int]:
         f"<body><main>{''.join(parts)}</main></body></html>\n"
     )
     return page, charts
+
+
+# --------------------------------------------------------------------------
+# The dbt models (the dbt stage adds them to the page the marts stage made)
+# --------------------------------------------------------------------------
+
+DBT_SECTION_ID = "dbt-models"
+
+
+def dbt_section(savings: Sequence[Mapping[str, Any]], unusual: Sequence[Mapping[str, Any]]) -> tuple[str, int]:
+    """The dbt models' part of the report: the savings rate per month with
+    its trailing 12-month rate (rows of the savings_rate model) and the most
+    unusual transactions (rows of unusual_spending, at most 10, highest score
+    first).  In the currency render() shows: the first by name.  Returns
+    (html of one <section id="dbt-models">, number of charts)."""
+    currencies = sorted({r["currency"] for r in savings})
+    cur = currencies[0] if currencies else ""
+    rows = sorted((r for r in savings if r["currency"] == cur), key=lambda r: r["month"])
+    months = [r["month"] for r in rows]
+    parts = [f'<section id="{DBT_SECTION_ID}">']
+    charts = 0
+    if months:
+        rate = [float(r["savings_rate_pct"] or 0) for r in rows]
+        rate_12m = [float(r["savings_rate_12m_pct"] or 0) for r in rows]
+        parts.append("<h2>Savings rate per month</h2>")
+        parts.append(
+            '<p class="note">Share of the month\'s income that was not spent; the line is the rate over the '
+            "last 12 months (from the dbt model <code>savings_rate</code>).</p>"
+        )
+        parts.append(
+            '<div class="panel">'
+            + column_chart(
+                months,
+                [("Savings rate", rate, INCOME)],
+                cur,
+                line=("12-month rate", rate_12m, NET),
+                title="Savings rate per month",
+                fmt=percent,
+            )
+            + "</div>"
+        )
+        charts += 1
+    shown = sorted((r for r in unusual if r["currency"] == cur), key=lambda r: (-float(r["score"]), r["txn_id"]))[:10]
+    parts.append("<h2>Unusual spending</h2>")
+    if shown:
+        parts.append(
+            '<p class="note">Payments far above what their category usually costs '
+            "(dbt model <code>unusual_spending</code>; highest score first).</p>"
+        )
+        table_rows: list[Sequence[Cell]] = [
+            (
+                str(r["txn_date"]),
+                r["merchant"] or "",
+                r["category"] or "",
+                money(r["spend"], cur),
+                money(r["category_median"], cur),
+                f"{float(r['score']):.1f}",
+            )
+            for r in shown
+        ]
+        parts.append(
+            _table(("Date", "Merchant", "Category", "Amount", "Usual", "Score"), table_rows, numeric=(3, 4, 5))
+        )
+    else:
+        parts.append(
+            '<p class="note">No payment stood out from its category (dbt model '
+            "<code>unusual_spending</code> is empty).</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts), charts
+
+
+def add_section(page: str, section: str) -> str:
+    """`page` with `section` (a <section id="..."> element) in it: in place
+    of the section with the same id when the page has one (a rebuild
+    replaces, never duplicates), else before the footer, else at the end of
+    <main>.  Raises ValueError when the page has neither."""
+    m = re.match(r'<section id="([^"]+)">', section)
+    if not m:
+        raise ValueError("not a <section id=...> element")
+    start = page.find(m.group(0))
+    if start >= 0:
+        end = page.index("</section>", start) + len("</section>")
+        return page[:start] + section + page[end:]
+    for anchor in ("<footer>", "</main>"):
+        at = page.find(anchor)
+        if at >= 0:
+            return page[:at] + section + page[at:]
+    raise ValueError("the page has no <footer> or </main>")
