@@ -167,10 +167,20 @@ void sf_pipeline_catalog_settle(sf_call *call, const sf_value *prior, sf_value *
         sf_value *tables = sf_value_null();
         if (now.catalog) {
             sf_catalog_state st = {0};
-            if (now.catalog->sync(call->ctx, &env, &now.spec, &st, diags) == 0) {
+            sf_diags sync_diags;
+            sf_diags_init(&sync_diags);
+            if (now.catalog->sync(call->ctx, &env, &now.spec, &st, &sync_diags) == 0) {
                 sf_value_free(tables);
                 tables = tables_value(&st);
+            } else if (!prior || sf_value_is_null(prior)) {
+                /* An error on create makes Terraform taint the pipeline, and
+                 * the next apply would replace it: run Spark again for what
+                 * only needs a catalog sync.  The run is published and
+                 * recorded; a warning says the catalog is not, and the next
+                 * plan repairs it in place (`tables` null). */
+                for (size_t i = 0; i < sync_diags.n; i++) sync_diags.items[i].severity = SF_DIAG_WARNING;
             }
+            sf_diags_move(diags, &sync_diags, NULL);
             sf_catalog_state_clear(&st);
         }
         sf_value_put(state, "tables", tables);

@@ -27,7 +27,8 @@ bool sf_pipeline_catalog_pending(const sf_value *prior, const sf_value *planned)
 /* Bring the catalog of `state` (a state about to be recorded, whose run is
  * published) in line: drop the catalog `prior` had when it moved or was
  * turned off, then sync; sets `tables` in state (null on failure, with
- * error diagnostics).  `published`: false after a failed run, which keeps
+ * error diagnostics — warnings on create, where an error would make
+ * Terraform taint the pipeline and re-run it for a catalog repair).  `published`: false after a failed run, which keeps
  * prior's tables when nothing about the catalog changed. */
 void sf_pipeline_catalog_settle(sf_call *call, const sf_value *prior, sf_value *state, bool published, sf_diags *diags);
 

@@ -417,9 +417,11 @@ class TestCatalog:
         digest = file_digest(db2)
         write(w, fx2={})
         runs0 = run_dirs(w.cluster, "fx-two")
-        r = sb.run("apply", cwd=w.d, timeout=RUN_TIMEOUT, ok=False)
+        # On create the catalog failure is a warning: an error would make
+        # Terraform taint the pipeline, and the repair would re-run Spark.
+        r = sb.run("apply", cwd=w.d, timeout=RUN_TIMEOUT)
         t = flat(r.output)
-        assert "Error: Catalog not updated" in t, r.describe()
+        assert "Warning: Catalog not updated" in t and "Error:" not in t, r.describe()
         assert (
             f'The DuckDB catalog {db2} of pipeline "fx-two" could not be updated: {db2} exists and was not '
             "made by SparkFlow" in t
