@@ -2,8 +2,9 @@
  * server that routes every call to a small state machine.
  *
  * One thread (the caller of sf_server_main) owns the completion queue and
- * only routes events.  Each unary call of the application's service runs its
- * handler on a thread of its own, because Terraform runs up to ten operations
+ * only routes events.  Each call of the application's service runs its
+ * handler on a thread of its own (unary, or server-streaming: the handler
+ * sends its messages one by one with sf_stream_send), because Terraform runs up to ten operations
  * at once and StopProvider must get through while others block for minutes.
  * The go-plugin services (broker, controller, stdio) and health are answered
  * on the queue thread: they never block.
@@ -105,6 +106,14 @@ struct srv_call {
     pthread_t thread; /* CALL_APP handler */
     bool has_thread;
 
+    /* A server-streaming call: its handler thread sends one message at a
+     * time and waits here until gRPC took it (sf_stream_send). */
+    pthread_mutex_t send_mu;
+    pthread_cond_t send_cv;
+    bool streaming; /* its messages went with sf_stream_send: the reply is the status alone */
+    bool send_done, send_ok, sent_metadata;
+    sf_tag send_tag;
+
     bool closed;           /* streams: RECV_CLOSE_ON_SERVER completed */
     bool status_sent;      /* streams: SEND_STATUS started */
     srv_call *prev, *next; /* streams: the server's open-stream list */
@@ -202,6 +211,8 @@ static void call_free(srv_call *c)
     if (c->have_req) grpc_slice_unref(c->req);
     if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
     if (c->have_details) grpc_slice_unref(c->status_details);
+    pthread_mutex_destroy(&c->send_mu);
+    pthread_cond_destroy(&c->send_cv);
     grpc_call_unref(c->call);
     gpr_free(c->method);
     free(c);
@@ -221,8 +232,8 @@ static void call_reply(srv_call *c, int status, void *resp, size_t resp_len, cha
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    if (status == GRPC_STATUS_OK) {
+    if (!c->sent_metadata) ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (status == GRPC_STATUS_OK && !c->streaming) {
         assert(resp || resp_len == 0);
         grpc_slice slice = resp_len ? grpc_slice_new(resp, resp_len, free) : grpc_empty_slice();
         if (!resp_len) free(resp);
@@ -279,6 +290,72 @@ static void *handler_main(void *arg)
     return NULL;
 }
 
+/* ---- Server streaming -------------------------------------------------------- */
+
+struct sf_stream {
+    srv_call *call;
+    bool failed; /* a send failed: the client is gone */
+};
+
+/* A message of a stream was taken by gRPC (or the call failed): wake the
+ * handler waiting in sf_stream_send.  c is not freed here: its handler
+ * thread still owns it until the final reply. */
+static void on_stream_send_done(sf_server *s, sf_tag *tag, bool ok)
+{
+    (void)s;
+    srv_call *c = tag->owner;
+    c->pending--;
+    pthread_mutex_lock(&c->send_mu);
+    c->send_ok = ok;
+    c->send_done = true;
+    pthread_cond_signal(&c->send_cv);
+    pthread_mutex_unlock(&c->send_mu);
+}
+
+int sf_stream_send(sf_stream *st, const void *msg, size_t len)
+{
+    if (st->failed) return -1;
+    srv_call *c = st->call;
+    grpc_slice slice = grpc_slice_from_copied_buffer(msg, len);
+    grpc_byte_buffer *buf = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    if (!c->sent_metadata) ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    c->sent_metadata = true;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = buf;
+    c->send_done = false;
+    /* No other batch of c is outstanding, so the queue thread does not touch
+     * c until this one completes. */
+    start_batch(c, ops, n, &c->send_tag);
+    pthread_mutex_lock(&c->send_mu);
+    while (!c->send_done) pthread_cond_wait(&c->send_cv, &c->send_mu);
+    bool ok = c->send_ok;
+    pthread_mutex_unlock(&c->send_mu);
+    grpc_byte_buffer_destroy(buf);
+    if (!ok) st->failed = true;
+    return ok ? 0 : -1;
+}
+
+static void *stream_handler_main(void *arg)
+{
+    srv_call *c = arg;
+    const sf_server_options *o = c->s->opts;
+    sf_stream st = {.call = c};
+    char *msg = NULL;
+    int status =
+        o->handle_stream(o->app, c->method, GRPC_SLICE_START_PTR(c->req), GRPC_SLICE_LENGTH(c->req), &st, &msg);
+    if (status < 0 || status > GRPC_STATUS_UNAUTHENTICATED) {
+        free(msg);
+        msg = sf_strdup("the provider returned an invalid gRPC status");
+        status = GRPC_STATUS_INTERNAL;
+    }
+    call_reply(c, status, NULL, 0, msg); /* the status after the messages */
+    return NULL;
+}
+
 /* grpc.health.v1.Health/Check: the server and service "plugin" are SERVING. */
 static void answer_health(srv_call *c)
 {
@@ -303,7 +380,14 @@ static void answer_health(srv_call *c)
     call_reply(c, GRPC_STATUS_OK, buf, len, NULL);
 }
 
-/* The request of a unary call arrived (or the call failed first). */
+/* Is `method` of the application's service a server-streaming one? */
+static bool o_streams(const sf_server *s, const char *method)
+{
+    const sf_server_options *o = s->opts;
+    return o->handle_stream && o->is_stream && o->is_stream(o->app, method);
+}
+
+/* The request of a call arrived (or the call failed first). */
 static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok)
 {
     srv_call *c = tag->owner;
@@ -333,9 +417,13 @@ static void on_unary_recv(sf_server *s, sf_tag *tag, bool ok)
     case CALL_APP:
         if (s->shutting_down) {
             call_reply(c, GRPC_STATUS_UNAVAILABLE, NULL, 0, sf_strdup("the provider is shutting down"));
-        } else if (pthread_create(&c->thread, NULL, handler_main, c) == 0) {
+            break;
+        }
+        c->streaming = o_streams(s, c->method);
+        if (pthread_create(&c->thread, NULL, c->streaming ? stream_handler_main : handler_main, c) == 0) {
             c->has_thread = true;
         } else {
+            c->streaming = false;
             call_reply(c, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0, sf_strdup("cannot start a thread for the call"));
         }
         break;
@@ -468,12 +556,15 @@ static srv_call *call_new(sf_server *s, grpc_call *call, char *method)
     c->call = call;
     c->method = method;
     c->kind = route(s, method);
-    sf_tag *tags[] = {&c->recv_tag, &c->reply_tag, &c->close_tag, &c->status_tag, &c->meta_tag};
+    sf_tag *tags[] = {&c->recv_tag, &c->reply_tag, &c->close_tag, &c->status_tag, &c->meta_tag, &c->send_tag};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) tags[i]->owner = c;
     c->reply_tag.fn = on_reply_done;
     c->close_tag.fn = on_stream_closed;
     c->status_tag.fn = on_stream_op;
     c->meta_tag.fn = on_stream_op;
+    c->send_tag.fn = on_stream_send_done;
+    pthread_mutex_init(&c->send_mu, NULL);
+    pthread_cond_init(&c->send_cv, NULL);
     c->recv_tag.fn = (c->kind == CALL_BROKER || c->kind == CALL_STDIO) ? on_stream_recv : on_unary_recv;
     s->live++;
     return c;

@@ -1,9 +1,10 @@
 /* server.h -- the go-plugin transport: handshake, AutoMTLS and a gRPC C-core
- * server that hands every unary call of one service to an application
- * handler running on its own thread.  Nothing here knows tfplugin6 semantics. */
+ * server that hands every call of one service (unary, or server-streaming)
+ * to an application handler running on its own thread.  Nothing here knows tfplugin6 semantics. */
 #ifndef SF_SERVER_H
 #define SF_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct sf_server sf_server;
@@ -15,9 +16,27 @@ typedef struct sf_server sf_server;
 typedef int (*sf_unary_handler)(void *app, const char *method /* e.g. "/tfplugin6.Provider/PlanResourceChange" */,
                                 const void *req, size_t req_len, void **resp, size_t *resp_len, char **status_msg);
 
+/* A server-streaming call in progress (ListResource, InvokeAction). */
+typedef struct sf_stream sf_stream;
+
+/* Send one message of a stream (serialized; copied).  Blocks until gRPC has
+ * taken it.  Returns 0, or -1 once the client is gone (stop sending: the
+ * call's status is not delivered either). */
+int sf_stream_send(sf_stream *stream, const void *msg, size_t len);
+
+/* A server-streaming handler: like sf_unary_handler, but it sends its
+ * messages with sf_stream_send (none is fine) and returns the call's final
+ * status (and *status_msg) after them. */
+typedef int (*sf_stream_handler)(void *app, const char *method, const void *req, size_t req_len, sf_stream *out,
+                                 char **status_msg);
+
 typedef struct sf_server_options {
     const char *service; /* "tfplugin6.Provider": methods under it go to `handle` */
     sf_unary_handler handle;
+    /* Methods of `service` for which is_stream says true go to handle_stream
+     * instead (both may be NULL: unary only). */
+    bool (*is_stream)(void *app, const char *method);
+    sf_stream_handler handle_stream;
     void *app;
     void (*on_shutdown)(void *app); /* called once when shutdown starts (Controller/Shutdown,
                                        SIGTERM) so the app cancels in-flight work; runs on the

@@ -10,6 +10,8 @@
  *   "stdout:<text>"       write text to stdout (must not reach the client)
  *   "stats"               answer "max_active=<n>": peak concurrent handlers
  *   anything else         echoed back (so an empty GetMetadata gets an empty reply)
+ * ListResource is served as a server-streaming method: "count:<n>[:<code>:<msg>]"
+ * streams "msg 0".."msg <n-1>", then that status (default OK).
  * GetProviderSchema is answered with an empty provider schema, enough for a
  * real `terraform providers schema` run to succeed through the transport.
  */
@@ -130,6 +132,37 @@ static int echo_handle(void *appv, const char *method, const void *req, size_t r
     return status;
 }
 
+/* The server-streaming method of the echo plugin. */
+static bool echo_is_stream(void *appv, const char *method)
+{
+    (void)appv;
+    return strcmp(method, "/tfplugin6.Provider/ListResource") == 0;
+}
+
+/* "count:<n>" sends "msg 0".."msg <n-1>" and ends OK; "count:<n>:<code>:<text>"
+ * ends with that status after the n messages. */
+static int echo_stream(void *appv, const char *method, const void *req, size_t req_len, sf_stream *out,
+                       char **status_msg)
+{
+    (void)appv;
+    (void)method;
+    char *text = strndup(req, req_len);
+    int n = strncmp(text, "count:", 6) == 0 ? atoi(text + 6) : 0, status = 0;
+    char *rest = strchr(text + (strncmp(text, "count:", 6) == 0 ? 6 : 0), ':');
+    if (rest) {
+        status = atoi(rest + 1);
+        char *msg = strchr(rest + 1, ':');
+        *status_msg = strdup(msg ? msg + 1 : "");
+    }
+    for (int i = 0; i < n; i++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "msg %d", i);
+        if (sf_stream_send(out, buf, (size_t)len) != 0) break;
+    }
+    free(text);
+    return status;
+}
+
 static void echo_on_shutdown(void *appv)
 {
     echo_app *app = appv;
@@ -145,6 +178,8 @@ static int echo_main(int argc, char **argv)
     sf_server_options opts = {
         .service = "tfplugin6.Provider",
         .handle = echo_handle,
+        .is_stream = echo_is_stream,
+        .handle_stream = echo_stream,
         .app = &app,
         .on_shutdown = echo_on_shutdown,
         /* tests/e2e/test_transport.py runs this plugin in the provider's place */
@@ -344,6 +379,71 @@ static grpc_status_code client_call(client *c, const char *method, const char *r
     return status;
 }
 
+/* A server-streaming call: every message in order (into msgs, at most max),
+ * then the status.  Returns the status; *n gets how many messages came. */
+static grpc_status_code client_stream(client *c, const char *method, const char *req, char **msgs, int max, int *n,
+                                      char **details_out)
+{
+    grpc_slice m = grpc_slice_from_static_string(method);
+    grpc_call *call =
+        grpc_channel_create_call(c->ch, NULL, 0, c->cq, m, NULL,
+                                 gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(10, GPR_TIMESPAN)),
+                                 NULL);
+    grpc_slice body = grpc_slice_from_copied_string(req);
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1);
+    grpc_slice_unref(body);
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    assert_int_equal(grpc_call_start_batch(call, ops, 4, call, NULL), GRPC_CALL_OK);
+    assert_int_equal(grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type,
+                     GRPC_OP_COMPLETE);
+    *n = 0;
+    for (;;) {
+        grpc_byte_buffer *recv = NULL;
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &recv;
+        assert_int_equal(grpc_call_start_batch(call, ops, 1, call, NULL), GRPC_CALL_OK);
+        grpc_event ev = grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+        if (!recv) break; /* the server ended the stream */
+        grpc_byte_buffer_reader r;
+        grpc_byte_buffer_reader_init(&r, recv);
+        grpc_slice sl = grpc_byte_buffer_reader_readall(&r);
+        grpc_byte_buffer_reader_destroy(&r);
+        if (*n < max) msgs[*n] = strndup((const char *)GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl));
+        (*n)++;
+        grpc_slice_unref(sl);
+        grpc_byte_buffer_destroy(recv);
+    }
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details;
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[0].data.recv_status_on_client.status = &status;
+    ops[0].data.recv_status_on_client.status_details = &details;
+    assert_int_equal(grpc_call_start_batch(call, ops, 1, call, NULL), GRPC_CALL_OK);
+    assert_int_equal(grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type,
+                     GRPC_OP_COMPLETE);
+    *details_out = strndup((const char *)GRPC_SLICE_START_PTR(details), GRPC_SLICE_LENGTH(details));
+    grpc_slice_unref(details);
+    grpc_byte_buffer_destroy(send);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    return status;
+}
+
 static void test_refuses_to_run_by_hand(void **state)
 {
     (void)state;
@@ -387,6 +487,55 @@ static void test_plaintext_call_health_and_shutdown(void **state)
     assert_int_equal(plugin_wait(&p, 2000), 0);
     struct stat st;
     assert_int_not_equal(stat(p.socket, &st), 0); /* socket removed */
+}
+
+/* Server streaming: messages in order, then the status; none at all; an
+ * error status after some; and the stream's unary neighbours unaffected. */
+static void test_server_streaming(void **state)
+{
+    (void)state;
+    plugin p;
+    plugin_start(&p, NULL);
+    client c;
+    client_open(&c, &p, grpc_insecure_credentials_create());
+    char *msgs[64] = {0}, *details = NULL;
+    int n = 0;
+    assert_int_equal(client_stream(&c, "/tfplugin6.Provider/ListResource", "count:50", msgs, 64, &n, &details),
+                     GRPC_STATUS_OK);
+    assert_int_equal(n, 50);
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "msg %d", i);
+        assert_string_equal(msgs[i], want);
+        free(msgs[i]);
+        msgs[i] = NULL;
+    }
+    free(details);
+    assert_int_equal(client_stream(&c, "/tfplugin6.Provider/ListResource", "count:0", msgs, 64, &n, &details),
+                     GRPC_STATUS_OK);
+    assert_int_equal(n, 0); /* no message at all, not an empty one */
+    free(details);
+    assert_int_equal(client_stream(&c, "/tfplugin6.Provider/ListResource", "count:3:9:went wrong", msgs, 64, &n,
+                                   &details),
+                     GRPC_STATUS_FAILED_PRECONDITION);
+    assert_int_equal(n, 3);
+    assert_string_equal(details, "went wrong");
+    free(details);
+    for (int i = 0; i < n; i++) free(msgs[i]);
+    assert_int_equal(client_stream(&c, "/tfplugin6.Provider/ListResource", "count:0:13:before any", msgs, 64, &n,
+                                   &details),
+                     GRPC_STATUS_INTERNAL);
+    assert_int_equal(n, 0);
+    assert_string_equal(details, "before any");
+    free(details);
+    char *out = NULL;
+    assert_int_equal(client_call(&c, "/tfplugin6.Provider/Echo", "still unary", &out), GRPC_STATUS_OK);
+    assert_string_equal(out, "still unary");
+    free(out);
+    assert_int_equal(client_call(&c, "/plugin.GRPCController/Shutdown", "", &out), GRPC_STATUS_OK);
+    free(out);
+    client_close(&c);
+    assert_int_equal(plugin_wait(&p, 2000), 0);
 }
 
 static void test_mtls(void **state)
@@ -454,6 +603,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_to_run_by_hand),
         cmocka_unit_test(test_plaintext_call_health_and_shutdown),
+        cmocka_unit_test(test_server_streaming),
         cmocka_unit_test(test_mtls),
     };
     return cmocka_run_group_tests(tests, client_setup, client_teardown);
