@@ -1,6 +1,6 @@
 /* athena.c — the Athena workgroup a pipeline's tables are queried from
- * (JSON 1.1, target AmazonAthena), and the plan-time checks of its name
- * and cutoff.
+ * (JSON 1.1, target AmazonAthena).  Its name and cutoff are checked at plan
+ * (sf_catalog_check_workgroup, sf_catalog_check_cutoff: catalog_name.c).
  *
  * SparkFlow holds its workgroup to: query results under the lake
  * (<lake>/_sparkflow/athena-results/<database>/), those settings enforced
@@ -18,30 +18,6 @@
 
 #include "base/str.h"
 #include "catalogs/glue.h"
-
-/* ---- plan-time checks -------------------------------------------------------------- */
-
-bool sf_catalog_check_workgroup(const char *name, const char *path, sf_diags *d)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n >= 1 && n <= SF_ATHENA_WORKGROUP_MAX &&
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n)
-        return true;
-    sf_diag_error(d, path, "Invalid Athena workgroup name",
-                  "\"%s\" cannot name an Athena workgroup: Athena takes 1 to %d letters, digits, '.', '_' and '-'.",
-                  name ? name : "", SF_ATHENA_WORKGROUP_MAX);
-    return false;
-}
-
-bool sf_catalog_check_cutoff(int64_t bytes, const char *path, sf_diags *d)
-{
-    if (bytes == 0 || bytes >= SF_ATHENA_MIN_CUTOFF) return true;
-    sf_diag_error(d, path, "Bytes-scanned cutoff too small",
-                  "%lld bytes cannot be an Athena per-query cutoff: Athena takes at least %lld bytes (10 MB). Set "
-                  "%lld or more, or 0 for no cutoff.",
-                  (long long)bytes, (long long)SF_ATHENA_MIN_CUTOFF, (long long)SF_ATHENA_MIN_CUTOFF);
-    return false;
-}
 
 /* ---- calls ----------------------------------------------------------------------------- */
 

@@ -430,6 +430,26 @@ static char *results_uri(const sf_catalog_spec *spec)
     return sf_fmt("%.*s/_sparkflow/athena-results/%s/", (int)n, spec->lake, spec->database);
 }
 
+/* The database's name, once the lake and output are s3:// URIs with a
+ * bucket. */
+static char *glue_where(const sf_catalog_spec *spec, sf_diags *d)
+{
+    const char *uris[] = {spec->lake, spec->output_uri};
+    for (size_t i = 0; i < 2; i++) {
+        char *bucket = NULL, *key = NULL;
+        int rc = sf_aws_s3_parse_uri(uris[i], &bucket, &key);
+        free(bucket);
+        free(key);
+        if (rc != 0) {
+            sf_diag_error(d, i ? NULL : "lake", "No Glue catalog for this lake",
+                          "\"%s\" is not an s3:// URI with a bucket: a Glue catalog serves s3:// lakes only.",
+                          uris[i] ? uris[i] : "");
+            return NULL;
+        }
+    }
+    return sf_strdup(spec->database);
+}
+
 static bool spec_ok(const sf_catalog_spec *spec, sf_diags *d)
 {
     bool ok = sf_catalog_check_name(spec->database, "catalog.database", d);
@@ -534,6 +554,10 @@ static int glue_remove(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spe
 const sf_catalog sf_catalog_glue = {
     .name = "glue",
     .lake_scheme = "s3",
+    .workgroups = true,
+    .follows_publication = false, /* locations name the run: sync after each publication */
+    .kept_with_data = false,      /* not a file in the lake: destroy always removes it */
+    .where = glue_where,
     .sync = glue_sync,
     .remove = glue_remove,
 };

@@ -7,7 +7,7 @@
  *   glue_table.c   the TableInput of one table, partition projection included
  *   athena.c       the pipeline's Athena workgroup
  *
- * plus the plan-time checks the pipeline resource calls (sf_catalog_check_*).
+ * (The plan-time checks of its names and cutoff are catalog.h's.)
  *
  * What SparkFlow makes carries a marker, and nothing without it is ever
  * changed or deleted: the database has the parameters (and tags)
@@ -30,25 +30,11 @@
 #define SF_GLUE_DIR "sparkflow:dir" /* a table's: its directory in the run */
 #define SF_GLUE_SCHEMA_FILE "_sparkflow_schema.json"
 
-/* Athena's smallest BytesScannedCutoffPerQuery: 10 MB. */
-#define SF_ATHENA_MIN_CUTOFF INT64_C(10485760)
-#define SF_ATHENA_WORKGROUP_MAX 128
-
 /* An AWS error as an error diagnostic at `path` (NULL: none) whose summary
  * (printf) names what failed; the detail is the AWS error's text
  * (sf_aws_diag_error).  *err is cleared.  (glue.c) */
 void sf_glue_diag(sf_diags *diags, const char *path, sf_aws_error *err, const char *summary_fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* ---- plan-time checks (athena.c) ------------------------------------------------ */
-
-/* True when `name` is a legal Athena workgroup name: 1..128 of
- * [a-zA-Z0-9._-].  Else false, with an error diagnostic at `path`. */
-bool sf_catalog_check_workgroup(const char *name, const char *path, sf_diags *diags);
-
-/* True when `bytes` is a cutoff Athena takes: 0 (none) or at least
- * SF_ATHENA_MIN_CUTOFF.  Else false, with an error diagnostic at `path`. */
-bool sf_catalog_check_cutoff(int64_t bytes, const char *path, sf_diags *diags);
 
 /* ---- tables of a published run (glue_find.c) ------------------------------------- */
 

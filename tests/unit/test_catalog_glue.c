@@ -1,9 +1,8 @@
 /* test_catalog_glue.c — the Glue + Athena catalog of s3:// lakes
  * (catalogs/glue.h): Spark schema JSON → Glue types, tables found in a
- * run's listing, the TableInput with partition projection, the plan-time
- * checks (pure); then sync and remove against a moto server on loopback
- * (tests/unit/aws_moto.h; skipped without moto), with runs published by the
- * real S3 lake.
+ * run's listing, the TableInput with partition projection (pure); then
+ * sync and remove against a moto server on loopback (tests/unit/aws_moto.h;
+ * skipped without moto), with runs published by the real S3 lake.
  *
  * What the provider SENT is read from moto's request recorder
  * (MOTO_ENABLE_RECORDING: every request, body included, appended to a file
@@ -377,41 +376,6 @@ static void test_table_input(void **state)
     sf_glue_schema_clear(&s);
 }
 
-static void test_checks(void **state)
-{
-    (void)state;
-    sf_diags d;
-    sf_diags_init(&d);
-    assert_true(sf_catalog_check_workgroup("sparkflow-finances.v1_x", "catalog.workgroup", &d));
-    char long_name[130];
-    memset(long_name, 'w', 128);
-    long_name[128] = 0;
-    assert_true(sf_catalog_check_workgroup(long_name, "catalog.workgroup", &d));
-    assert_int_equal(d.n, 0);
-    long_name[128] = 'w';
-    long_name[129] = 0;
-    assert_false(sf_catalog_check_workgroup(long_name, "catalog.workgroup", &d));
-    assert_false(sf_catalog_check_workgroup("", "catalog.workgroup", &d));
-    assert_false(sf_catalog_check_workgroup("my workgroup", "catalog.workgroup", &d));
-    assert_false(sf_catalog_check_workgroup("wg/1", "catalog.workgroup", &d));
-    assert_int_equal(d.n, 4);
-    char *p = path_of(&d.items[2]);
-    assert_string_equal(p, "catalog.workgroup");
-    free(p);
-    assert_non_null(strstr(d.items[2].detail, "\"my workgroup\""));
-    sf_diags_clear(&d);
-    assert_true(sf_catalog_check_cutoff(0, "catalog.bytes_scanned_cutoff", &d));
-    assert_true(sf_catalog_check_cutoff(10485760, "catalog.bytes_scanned_cutoff", &d));
-    assert_false(sf_catalog_check_cutoff(10485759, "catalog.bytes_scanned_cutoff", &d));
-    assert_false(sf_catalog_check_cutoff(-1, "catalog.bytes_scanned_cutoff", &d));
-    assert_int_equal(d.n, 2);
-    p = path_of(&d.items[0]);
-    assert_string_equal(p, "catalog.bytes_scanned_cutoff");
-    free(p);
-    assert_non_null(strstr(d.items[0].detail, "10485760"));
-    sf_diags_clear(&d);
-}
-
 /* ---- against moto ------------------------------------------------------------------------ */
 
 static void put(const char *bucket, const char *key, const char *text)
@@ -715,6 +679,25 @@ static void test_registered(void **state)
     assert_ptr_equal(sf_catalog_for_lake("s3://bucket/lake"), &sf_catalog_glue);
     assert_ptr_equal(sf_catalog_for_lake("S3://bucket/lake"), &sf_catalog_glue);
     assert_string_equal(sf_catalog_glue.name, "glue");
+    assert_true(sf_catalog_glue.workgroups);
+    assert_false(sf_catalog_glue.follows_publication);
+    assert_false(sf_catalog_glue.kept_with_data);
+    /* where: the database's name, for s3:// lakes only */
+    sf_diags d;
+    sf_diags_init(&d);
+    sf_catalog_spec spec = {.pipeline = "p", .lake = "s3://b/lake", .output_uri = "s3://b/lake/out", .database = "p"};
+    char *w = sf_catalog_glue.where(&spec, &d);
+    assert_string_equal(w, "p");
+    free(w);
+    assert_int_equal(d.n, 0);
+    spec.lake = "file:///tmp/lake";
+    assert_null(sf_catalog_glue.where(&spec, &d));
+    const sf_diag *e = diag_with(&d, SF_DIAG_ERROR, "file:///tmp/lake");
+    assert_non_null(e);
+    char *p = path_of(e);
+    assert_string_equal(p, "lake");
+    free(p);
+    sf_diags_clear(&d);
 }
 
 /* First sync: what is sent, what Glue and Athena then hold. */
@@ -1212,7 +1195,6 @@ int main(void)
         cmocka_unit_test(test_schema_file),
         cmocka_unit_test(test_find_tables),
         cmocka_unit_test(test_table_input),
-        cmocka_unit_test(test_checks),
         cmocka_unit_test(test_registered),
         cmocka_unit_test(test_sync_creates),
         cmocka_unit_test(test_sync_again_is_stable),
