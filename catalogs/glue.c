@@ -39,187 +39,6 @@ void sf_glue_diag(sf_diags *d, const char *path, sf_aws_error *err, const char *
     sf_aws_error_clear(err);
 }
 
-static int glue_call(sf_aws_client *c, sf_ctx *ctx, const char *op, cJSON *body, bool idempotent, cJSON **out,
-                     sf_aws_error *err)
-{
-    int rc = sf_aws_json_call(c, ctx, "glue", "AWSGlue", op, body, idempotent, out, err);
-    cJSON_Delete(body);
-    return rc;
-}
-
-/* A call whose answer is not needed. */
-static int glue_do(sf_aws_client *c, sf_ctx *ctx, const char *op, cJSON *body, bool idempotent, sf_aws_error *err)
-{
-    cJSON *out = NULL;
-    int rc = glue_call(c, ctx, op, body, idempotent, &out, err);
-    cJSON_Delete(out);
-    return rc;
-}
-
-static const char *param_of(const cJSON *o, const char *key)
-{
-    return cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "Parameters"), key));
-}
-
-/* Made by SparkFlow (for any pipeline). */
-static bool managed(const cJSON *o)
-{
-    const char *m = param_of(o, SF_GLUE_MANAGED);
-    return m && strcmp(m, "true") == 0;
-}
-
-/* ---- the database --------------------------------------------------------------------- */
-
-/* GetDatabase: 0 with *db, 1 none, -1. */
-static int db_get(sf_aws_client *c, sf_ctx *ctx, const char *name, cJSON **db, sf_aws_error *err)
-{
-    *db = NULL;
-    cJSON *body = cJSON_CreateObject(), *out = NULL;
-    cJSON_AddStringToObject(body, "Name", name);
-    if (glue_call(c, ctx, "GetDatabase", body, true, &out, err) != 0)
-        return sf_aws_error_is(err, "EntityNotFoundException") ? 1 : -1;
-    *db = cJSON_DetachItemFromObjectCaseSensitive(out, "Database");
-    cJSON_Delete(out);
-    return 0;
-}
-
-static cJSON *db_tags(sf_aws_client *c, const sf_catalog_spec *spec)
-{
-    const sf_aws_config *cfg = sf_aws_client_config(c);
-    cJSON *tags = cJSON_CreateObject();
-    for (size_t i = 0; i < cfg->n_default_tags; i++)
-        if (strcmp(cfg->default_tags[i].name, SF_GLUE_MANAGED) != 0 &&
-            strcmp(cfg->default_tags[i].name, SF_GLUE_PIPELINE) != 0)
-            cJSON_AddStringToObject(tags, cfg->default_tags[i].name, cfg->default_tags[i].value);
-    cJSON_AddStringToObject(tags, SF_GLUE_MANAGED, "true");
-    cJSON_AddStringToObject(tags, SF_GLUE_PIPELINE, spec->pipeline);
-    return tags;
-}
-
-static int db_create(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec, sf_aws_error *err)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON *in = cJSON_AddObjectToObject(body, "DatabaseInput");
-    cJSON_AddStringToObject(in, "Name", spec->database);
-    char *desc = sf_fmt("SparkFlow: the published tables of pipeline %s (%s). Managed by Terraform.", spec->pipeline,
-                        spec->output_uri);
-    cJSON_AddStringToObject(in, "Description", desc);
-    free(desc);
-    cJSON *params = cJSON_AddObjectToObject(in, "Parameters");
-    cJSON_AddStringToObject(params, SF_GLUE_MANAGED, "true");
-    cJSON_AddStringToObject(params, SF_GLUE_PIPELINE, spec->pipeline);
-    cJSON_AddItemToObject(body, "Tags", db_tags(c, spec));
-    return glue_do(c, ctx, "CreateDatabase", body, false, err);
-}
-
-/* Whose the database is: NULL when SparkFlow did not make it. */
-static const char *db_owner(const cJSON *db)
-{
-    return managed(db) ? param_of(db, SF_GLUE_PIPELINE) : NULL;
-}
-
-/* The database, made when missing; 0 when it is this pipeline's. */
-static int db_ensure(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec, sf_diags *d)
-{
-    sf_aws_error err = {0};
-    cJSON *db = NULL;
-    int got = db_get(c, ctx, spec->database, &db, &err);
-    if (got == 1) {
-        sf_aws_error_clear(&err);
-        if (db_create(c, ctx, spec, &err) == 0) {
-            sf_log(ctx, SF_LOG_INFO, "catalog: created the Glue database %s", spec->database);
-            return 0;
-        }
-        if (!sf_aws_error_is(&err, "AlreadyExistsException")) {
-            sf_glue_diag(d, "catalog.database", &err, "Cannot create the Glue database %s", spec->database);
-            return -1;
-        }
-        sf_aws_error_clear(&err); /* made meanwhile, or by our own call retried: look at it */
-        got = db_get(c, ctx, spec->database, &db, &err);
-    }
-    if (got != 0) {
-        sf_glue_diag(d, "catalog.database", &err, "Cannot read the Glue database %s", spec->database);
-        return -1;
-    }
-    const char *owner = db_owner(db);
-    int rc = owner && strcmp(owner, spec->pipeline) == 0 ? 0 : -1;
-    if (rc != 0)
-        sf_diag_error(d, "catalog.database", "Glue database belongs to someone else",
-                      "The Glue database \"%s\" exists and was not made by SparkFlow for pipeline \"%s\" (%s%s%s), so "
-                      "SparkFlow does not add tables to it. Set catalog.database to a name of its own for this "
-                      "pipeline.",
-                      spec->database, spec->pipeline, owner ? "it belongs to pipeline \"" : "it has no ",
-                      owner ? owner : SF_GLUE_MANAGED " parameter", owner ? "\"" : "");
-    cJSON_Delete(db);
-    return rc;
-}
-
-/* ---- the tables there are -------------------------------------------------------------- */
-
-typedef struct have {
-    char *name;
-    bool ours; /* has SparkFlow's parameters */
-    bool kept; /* written by this sync */
-} have;
-
-typedef struct haves {
-    have *items;
-    size_t n;
-} haves;
-
-static void haves_clear(haves *h)
-{
-    for (size_t i = 0; i < h->n; i++) free(h->items[i].name);
-    free(h->items);
-    *h = (haves){0};
-}
-
-static have *have_find(haves *h, const char *name)
-{
-    for (size_t i = 0; i < h->n; i++)
-        if (strcmp(h->items[i].name, name) == 0) return &h->items[i];
-    return NULL;
-}
-
-/* Every table of the database (GetTables, all pages). */
-static int tables_get(sf_aws_client *c, sf_ctx *ctx, const char *db, haves *out, sf_aws_error *err)
-{
-    *out = (haves){0};
-    char *token = NULL;
-    do {
-        cJSON *body = cJSON_CreateObject(), *answer = NULL;
-        cJSON_AddStringToObject(body, "DatabaseName", db);
-        if (token) cJSON_AddStringToObject(body, "NextToken", token);
-        free(token);
-        token = NULL;
-        if (glue_call(c, ctx, "GetTables", body, true, &answer, err) != 0) {
-            haves_clear(out);
-            return -1;
-        }
-        const cJSON *t, *list = cJSON_GetObjectItemCaseSensitive(answer, "TableList");
-        out->items = realloc(out->items, (out->n + (size_t)cJSON_GetArraySize(list) + 1) * sizeof *out->items);
-        if (!out->items) abort();
-        cJSON_ArrayForEach(t, list) {
-            const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "Name"));
-            if (name) out->items[out->n++] = (have){.name = sf_strdup(name), .ours = managed(t)};
-        }
-        token = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(answer, "NextToken")));
-        cJSON_Delete(answer);
-    } while (token && *token);
-    free(token);
-    return 0;
-}
-
-static int table_delete(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *name, sf_aws_error *err)
-{
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "DatabaseName", db);
-    cJSON_AddStringToObject(body, "Name", name);
-    int rc = glue_do(c, ctx, "DeleteTable", body, true, err);
-    return rc != 0 && sf_aws_error_is(err, "EntityNotFoundException") ? 0 : rc;
-}
-
 /* ---- one table ------------------------------------------------------------------------------- */
 
 /* The table's schema file, read and mapped; -1 with a diagnostic. */
@@ -248,7 +67,8 @@ static int table_schema(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
 }
 
 /* CreateTable, or UpdateTable of a table of ours.  `in` is taken. */
-static int table_put(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *name, cJSON *in, have *had, sf_diags *d)
+static int table_put(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *name, cJSON *in, sf_glue_had *had,
+                     sf_diags *d)
 {
     sf_aws_error err = {0};
     bool update = had != NULL;
@@ -266,17 +86,17 @@ static int table_put(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *
         cJSON_AddStringToObject(body, "DatabaseName", db);
         if (update) cJSON_AddBoolToObject(body, "SkipArchive", true);
         cJSON_AddItemReferenceToObject(body, "TableInput", in);
-        int rc = glue_do(c, ctx, update ? "UpdateTable" : "CreateTable", body, update, &err);
+        int rc = sf_glue_do(c, ctx, update ? "UpdateTable" : "CreateTable", body, update, &err);
         if (rc == 0) break;
         /* Made meanwhile (or by our own call, retried): it is ours when it
          * is, and then updated. */
         if (!update && sf_aws_error_is(&err, "AlreadyExistsException") && attempt == 0) {
             sf_aws_error_clear(&err);
-            haves now;
-            if (tables_get(c, ctx, db, &now, &err) == 0) {
-                have *h = have_find(&now, name);
+            sf_glue_tables now;
+            if (sf_glue_tables_get(c, ctx, db, &now, &err) == 0) {
+                sf_glue_had *h = sf_glue_tables_find(&now, name);
                 bool ours = h && h->ours;
-                haves_clear(&now);
+                sf_glue_tables_clear(&now);
                 if (ours) {
                     update = true;
                     continue;
@@ -355,7 +175,7 @@ static void state_add(sf_catalog_state *s, const char *name, const char *locatio
 }
 
 /* One found table into the database; 0 when it is there now, at the run. */
-static int sync_table(job *j, const sf_glue_found *t, haves *had, sf_diags *d)
+static int sync_table(job *j, const sf_glue_found *t, sf_glue_tables *had, sf_diags *d)
 {
     if (!t->has_schema) {
         sf_diag_warning(d, NULL, "Table left out of the catalog",
@@ -374,7 +194,7 @@ static int sync_table(job *j, const sf_glue_found *t, haves *had, sf_diags *d)
         sf_diag_error(d, NULL, "Cannot catalog a table", "The published table %s (%s/) cannot be a Glue table: %s.",
                       t->name, location, why);
     } else {
-        have *h = have_find(had, t->name);
+        sf_glue_had *h = sf_glue_tables_find(had, t->name);
         rc = table_put(j->c, j->ctx, j->spec->database, t->name, in, h, d);
         if (rc == 0) {
             char *slash = sf_fmt("%s/", location);
@@ -392,9 +212,9 @@ static int sync_table(job *j, const sf_glue_found *t, haves *had, sf_diags *d)
 /* The tables: each found one written, ours not written now deleted. */
 static int sync_tables(job *j, sf_diags *d)
 {
-    haves had;
+    sf_glue_tables had;
     sf_aws_error err = {0};
-    if (tables_get(j->c, j->ctx, j->spec->database, &had, &err) != 0) {
+    if (sf_glue_tables_get(j->c, j->ctx, j->spec->database, &had, &err) != 0) {
         sf_glue_diag(d, NULL, &err, "Cannot list the tables of the Glue database %s", j->spec->database);
         return -1;
     }
@@ -410,7 +230,7 @@ static int sync_tables(job *j, sf_diags *d)
     }
     for (size_t i = 0; i < had.n; i++) {
         if (!had.items[i].ours || had.items[i].kept) continue;
-        if (table_delete(j->c, j->ctx, j->spec->database, had.items[i].name, &err) != 0) {
+        if (sf_glue_table_delete(j->c, j->ctx, j->spec->database, had.items[i].name, &err) != 0) {
             sf_glue_diag(d, NULL, &err, "Cannot drop the Glue table %s.%s", j->spec->database, had.items[i].name);
             rc = -1;
         } else {
@@ -418,7 +238,7 @@ static int sync_tables(job *j, sf_diags *d)
                    j->spec->database, had.items[i].name);
         }
     }
-    haves_clear(&had);
+    sf_glue_tables_clear(&had);
     return rc;
 }
 
@@ -465,7 +285,7 @@ static int glue_sync(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spec 
     sf_aws_client *owned;
     job j = {.ctx = ctx, .spec = spec, .c = sf_lake_env_aws(env, &owned)};
     int rc = find(&j, d);
-    if (db_ensure(j.c, ctx, spec, d) != 0) rc = -1;
+    if (sf_glue_db_ensure(j.c, ctx, spec, d) != 0) rc = -1;
     else if (rc == 0 && sync_tables(&j, d) != 0) rc = -1;
     char *results = results_uri(spec);
     if (sf_athena_workgroup_sync(j.c, ctx, spec, results, d) != 0) rc = -1;
@@ -485,67 +305,10 @@ static int glue_sync(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spec 
 
 /* ---- remove ------------------------------------------------------------------------------------------ */
 
-/* Our tables dropped, then the database when it is ours and empty. */
-static int remove_database(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec, sf_diags *d)
-{
-    sf_aws_error err = {0};
-    cJSON *db = NULL;
-    int got = db_get(c, ctx, spec->database, &db, &err);
-    const char *owner = got == 0 ? db_owner(db) : NULL;
-    int rc = 0;
-    if (got == 1) sf_aws_error_clear(&err);
-    else if (got < 0) {
-        sf_glue_diag(d, NULL, &err, "Cannot read the Glue database %s", spec->database);
-        rc = -1;
-    } else if (!owner || strcmp(owner, spec->pipeline) != 0) {
-        sf_diag_warning(d, NULL, "Glue database left in place",
-                        "The Glue database \"%s\" was not made by SparkFlow for pipeline \"%s\", so SparkFlow did "
-                        "not drop it.",
-                        spec->database, spec->pipeline);
-    } else {
-        haves had;
-        if (tables_get(c, ctx, spec->database, &had, &err) != 0) {
-            sf_glue_diag(d, NULL, &err, "Cannot list the tables of the Glue database %s", spec->database);
-            rc = -1;
-        } else {
-            sf_buf others = {0};
-            for (size_t i = 0; i < had.n; i++) {
-                if (!had.items[i].ours) {
-                    sf_buf_printf(&others, "%s%s", others.len ? ", " : "", had.items[i].name);
-                } else if (table_delete(c, ctx, spec->database, had.items[i].name, &err) != 0) {
-                    sf_glue_diag(d, NULL, &err, "Cannot drop the Glue table %s.%s", spec->database, had.items[i].name);
-                    rc = -1;
-                }
-            }
-            if (others.len) {
-                sf_diag_warning(d, NULL, "Glue database left in place",
-                                "SparkFlow dropped its tables from the Glue database %s but not the database: it "
-                                "holds tables SparkFlow did not make (%s).",
-                                spec->database, others.data);
-            } else if (rc == 0) {
-                cJSON *body = cJSON_CreateObject();
-                cJSON_AddStringToObject(body, "Name", spec->database);
-                if (glue_do(c, ctx, "DeleteDatabase", body, true, &err) != 0 &&
-                    !sf_aws_error_is(&err, "EntityNotFoundException")) {
-                    sf_glue_diag(d, NULL, &err, "Cannot drop the Glue database %s", spec->database);
-                    rc = -1;
-                } else {
-                    sf_log(ctx, SF_LOG_INFO, "catalog: dropped the Glue database %s", spec->database);
-                }
-                sf_aws_error_clear(&err);
-            }
-            sf_buf_free(&others);
-            haves_clear(&had);
-        }
-    }
-    cJSON_Delete(db);
-    return rc;
-}
-
 static int glue_remove(sf_ctx *ctx, const sf_lake_env *env, const sf_catalog_spec *spec, sf_diags *d)
 {
     sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
-    int rc = remove_database(c, ctx, spec, d);
+    int rc = sf_glue_db_remove(c, ctx, spec, d);
     if (sf_athena_workgroup_remove(c, ctx, spec, d) != 0) rc = -1;
     sf_aws_client_free(owned);
     return rc;

@@ -1,7 +1,8 @@
 /* glue.h — the Glue + Athena catalog of s3:// lakes (sf_catalog_glue,
  * catalog.h), in pieces:
  *
- *   glue.c         sync and remove: the Glue database and its tables
+ *   glue.c         sync and remove: which tables, written how, dropped when
+ *   glue_db.c      the Glue database: calls, marker, table list, removal
  *   glue_find.c    which tables a published run holds, from its listing
  *   glue_schema.c  a table's _sparkflow_schema.json → Glue columns and types
  *   glue_table.c   the TableInput of one table, partition projection included
@@ -106,6 +107,45 @@ int sf_glue_schema_parse(const char *json, size_t len, sf_glue_schema *out, char
  * keys are not s's partition_by, or a value cannot be projected. */
 cJSON *sf_glue_table_input(const sf_catalog_spec *spec, const sf_glue_found *t, const sf_glue_schema *s,
                            const char *location, const char *run_id, char **why);
+
+/* ---- the database (glue_db.c) ----------------------------------------------------- */
+
+/* A Glue JSON 1.1 call (target AWSGlue); `body` is taken.  *out as
+ * sf_aws_json_call. */
+int sf_glue_call(sf_aws_client *c, sf_ctx *ctx, const char *op, cJSON *body, bool idempotent, cJSON **out,
+                 sf_aws_error *err);
+/* The same, for a call whose answer is not needed. */
+int sf_glue_do(sf_aws_client *c, sf_ctx *ctx, const char *op, cJSON *body, bool idempotent, sf_aws_error *err);
+
+/* spec->database, created when missing (with SparkFlow's parameters and
+ * tags).  0 when it is this pipeline's; -1 with an error diagnostic at
+ * catalog.database when it cannot be made or read, or is someone else's. */
+int sf_glue_db_ensure(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec, sf_diags *diags);
+
+/* Drop our tables of spec->database, then the database when it is this
+ * pipeline's and holds nothing else (else a warning says why it stays).
+ * Missing is success. */
+int sf_glue_db_remove(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec, sf_diags *diags);
+
+/* A table a database holds. */
+typedef struct sf_glue_had {
+    char *name;
+    bool ours; /* has SparkFlow's parameters */
+    bool kept; /* written by this sync (the caller's mark) */
+} sf_glue_had;
+
+typedef struct sf_glue_tables {
+    sf_glue_had *items;
+    size_t n;
+} sf_glue_tables;
+
+void sf_glue_tables_clear(sf_glue_tables *t);
+/* The table named `name`, or NULL. */
+sf_glue_had *sf_glue_tables_find(sf_glue_tables *t, const char *name);
+/* Every table of database `db` (GetTables, all pages); *out empty on -1. */
+int sf_glue_tables_get(sf_aws_client *c, sf_ctx *ctx, const char *db, sf_glue_tables *out, sf_aws_error *err);
+/* DeleteTable; a table already gone is success. */
+int sf_glue_table_delete(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *name, sf_aws_error *err);
 
 /* ---- the workgroup (athena.c) ---------------------------------------------------- */
 
