@@ -86,7 +86,10 @@ static int table_put(sf_aws_client *c, sf_ctx *ctx, const char *db, const char *
         cJSON_AddStringToObject(body, "DatabaseName", db);
         if (update) cJSON_AddBoolToObject(body, "SkipArchive", true);
         cJSON_AddItemReferenceToObject(body, "TableInput", in);
-        int rc = sf_glue_do(c, ctx, update ? "UpdateTable" : "CreateTable", body, update, &err);
+        /* Both retried like reads: a retried CreateTable that was applied
+         * fails with AlreadyExistsException (handled below), a repeated
+         * UpdateTable writes the same. */
+        int rc = sf_glue_do(c, ctx, update ? "UpdateTable" : "CreateTable", body, true, &err);
         if (rc == 0) break;
         /* Made meanwhile (or by our own call, retried): it is ours when it
          * is, and then updated. */

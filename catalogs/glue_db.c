@@ -81,7 +81,9 @@ static int db_create(sf_aws_client *c, sf_ctx *ctx, const sf_catalog_spec *spec,
     cJSON_AddStringToObject(params, SF_GLUE_MANAGED, "true");
     cJSON_AddStringToObject(params, SF_GLUE_PIPELINE, spec->pipeline);
     cJSON_AddItemToObject(body, "Tags", db_tags(c, spec));
-    return sf_glue_do(c, ctx, "CreateDatabase", body, false, err);
+    /* Retried like a read: a name makes a second CreateDatabase fail with
+     * AlreadyExistsException, which sf_glue_db_ensure takes as "look". */
+    return sf_glue_do(c, ctx, "CreateDatabase", body, true, err);
 }
 
 /* Whose the database is: NULL when SparkFlow did not make it. */
