@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const sf_catalog *const catalogs[] = {&sf_catalog_duckdb, NULL};
+static const sf_catalog *const catalogs[] = {&sf_catalog_duckdb, &sf_catalog_glue, NULL};
 
 const sf_catalog *sf_catalog_for_lake(const char *lake_uri)
 {

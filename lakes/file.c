@@ -326,12 +326,26 @@ out:
 
 /* ---- published ---------------------------------------------------------- */
 
+/* file:// + the real path of run `id`'s directory (the store may lie behind
+ * a symlink of the user's; the run directory itself never is one), or of
+ * the path as laid out when it is gone already (the next publish removed
+ * it).  malloc'd. */
+static char *run_location(const sf_lake_file_layout *o, const char *id)
+{
+    char *run = sf_lake_file_join(o->store, id);
+    char *real = realpath(run, NULL);
+    char *uri = sf_fmt("file://%s", real ? real : run);
+    free(real);
+    free(run);
+    return uri;
+}
+
 static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *d)
 {
     (void)ctx;
     (void)env;
     static const char S[] = "Cannot read published outputs";
-    out->run_id = out->fingerprint = NULL;
+    *out = (sf_published){0};
     sf_lake_file_layout o;
     if (sf_lake_file_layout_from_uri(output_uri, S, &o, d) != 0) return -1;
     int rc = -1;
@@ -356,6 +370,7 @@ static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *outpu
         if (sf_lake_file_valid_run_id(id)) {
             out->run_id = sf_strdup(id);
             out->fingerprint = fp ? sf_strdup(fp) : NULL;
+            out->location = run_location(&o, id);
         } else {
             sf_diag_warning(d, NULL, "Unreadable publish record",
                             "%s is not a record SparkFlow wrote; the outputs of %s count as "

@@ -23,8 +23,8 @@ void sf_published_clear(sf_published *p)
     if (!p) return;
     free(p->run_id);
     free(p->fingerprint);
-    p->run_id = NULL;
-    p->fingerprint = NULL;
+    free(p->location);
+    *p = (sf_published){0};
 }
 
 /* Length of the URI's scheme (RFC 3986: ALPHA *(ALPHA / DIGIT / "+" / "-" /

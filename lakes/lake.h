@@ -24,10 +24,21 @@ typedef struct sf_lake_env {
     struct sf_aws_client *aws; /* s3://: the client built from the provider block */
 } sf_lake_env;
 
+/* The AWS client of `env`; with none (a lake used outside a configured
+ * provider), one from the environment alone, which *owned gets and the
+ * caller frees (sf_aws_client_free).  Never fails.  (lakes/s3.c; the
+ * catalogs of s3:// lakes use it too.) */
+struct sf_aws_client *sf_lake_env_aws(const sf_lake_env *env, struct sf_aws_client **owned);
+
 /* What the lake says about the published outputs of a pipeline. */
 typedef struct sf_published {
     char *run_id;      /* NULL when nothing is published */
     char *fingerprint; /* the fingerprint the run was made from */
+    char *location;    /* the URI of the directory (prefix) holding the
+                          published run's files, without a trailing '/':
+                          s3://bucket/<output>/_sparkflow/runs/<run>, or
+                          file:///<realpath of the run directory>; NULL
+                          when nothing is published */
 } sf_published;
 
 void sf_published_clear(sf_published *p);

@@ -98,10 +98,7 @@ static bool valid_run_id(const char *id)
            strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-/* The AWS client of `env`; with none (a lake used outside a configured
- * provider), one from the environment alone, which *owned gets and the
- * caller frees.  Never fails. */
-static sf_aws_client *lake_aws(const sf_lake_env *env, sf_aws_client **owned)
+sf_aws_client *sf_lake_env_aws(const sf_lake_env *env, sf_aws_client **owned)
 {
     *owned = NULL;
     if (env && env->aws) return env->aws;
@@ -143,7 +140,7 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input
     *count = 0;
     place p;
     if (place_of(input_uri, false, "Cannot read the input", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
     char *prefix = *p.key ? sf_fmt("%s/", p.key) : sf_strdup("");
     sf_aws_s3_listing l;
     sf_aws_error err = {0};
@@ -224,7 +221,7 @@ static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
     else {
         char *tmp = join(p.parent, SF_DIR "/tmp");
         *work_uri = sf_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
-        sf_aws_client *owned, *c = lake_aws(env, &owned);
+        sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
         char *tmp_prefix = sf_fmt("%s/", tmp);
         sweep_stale(c, ctx, p.bucket, tmp_prefix);
         free(tmp_prefix);
@@ -247,7 +244,7 @@ static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri,
     }
     /* Cleanup must happen even when the run was cancelled. */
     sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
-    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
     char *prefix = sf_fmt("%s/", p.key);
     sf_aws_error err = {0};
     size_t n = 0;
@@ -351,7 +348,7 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
                       output_uri);
         goto done;
     }
-    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
     char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
     char *src = sf_fmt("%s/", work.key);
     char *runs = join(out.key, SF_DIR "/runs");
@@ -399,14 +396,31 @@ done:
 
 /* ---- published, remove ------------------------------------------------------------------------ */
 
+/* The URI of a published run's prefix: the pointer's "prefix" (a key in
+ * the output's bucket), or runs/<run> when the record has none.  No
+ * trailing '/'.  malloc'd. */
+static char *run_location(const place *p, const char *run_id, const char *prefix)
+{
+    if (prefix && *prefix) {
+        size_t n = strlen(prefix);
+        while (n > 0 && prefix[n - 1] == '/') n--;
+        return sf_fmt("s3://%s/%.*s", p->bucket, (int)n, prefix);
+    }
+    char *runs = join(p->key, SF_DIR "/runs");
+    char *uri = sf_fmt("s3://%s/%s/%s", p->bucket, runs, run_id);
+    free(runs);
+    return uri;
+}
+
 static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *d)
 {
     *out = (sf_published){0};
     place p;
     if (place_of(output_uri, true, "Cannot read what the lake publishes", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
     char *prefix = NULL;
     int rc = read_pointer(c, ctx, &p, &out->run_id, &out->fingerprint, &prefix, d);
+    if (rc == 0) out->location = run_location(&p, out->run_id, prefix);
     free(prefix);
     sf_aws_client_free(owned);
     place_clear(&p);
@@ -417,7 +431,7 @@ static int s3_remove(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri
 {
     place p;
     if (place_of(output_uri, true, "Cannot remove the outputs", &p, d) != 0) return -1;
-    sf_aws_client *owned, *c = lake_aws(env, &owned);
+    sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
     char *prefix = join(p.key, SF_DIR "/");
     sf_aws_error err = {0};
     size_t n = 0;

@@ -68,7 +68,7 @@ class Call:
     signed: bool
     status: int | None = None  # what the client got (None: connection reset)
     fault: str | None = None
-    request_body: bytes = b""  # kept for EMR/STS/EC2 calls only (small JSON/form bodies)
+    request_body: bytes = b""  # kept for EMR/EC2/IAM/SQS/Glue/Athena calls only (small JSON/form bodies)
     response_body: bytes = b""  # kept for EMR calls only
 
     def json_body(self) -> dict:
@@ -259,7 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
             region=region,
             has_token=has_token,
             signed=signed,
-            request_body=body if service in ("emr", "ec2", "iam", "sqs") and len(body) < 65536 else b"",
+            request_body=body
+            if service in ("emr", "ec2", "iam", "sqs", "glue", "athena") and len(body) < 65536
+            else b"",
         )
         fault = proxy._decide(call)
         call.fault = fault

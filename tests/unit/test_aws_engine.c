@@ -216,6 +216,7 @@ static void test_lake_publish_cycle(void **state)
     assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_string_equal(p.run_id, "run-1");
     assert_string_equal(p.fingerprint, "sha256:aa");
+    assert_string_equal(p.location, "s3://pub/lake/curated/_sparkflow/runs/run-1");
     sf_published_clear(&p);
     free(work);
 
@@ -236,6 +237,7 @@ static void test_lake_publish_cycle(void **state)
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/"), 0);
     assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_string_equal(p.run_id, "run-2");
+    assert_string_equal(p.location, "s3://pub/lake/curated/_sparkflow/runs/run-2");
     sf_published_clear(&p);
 
     /* remove: SparkFlow's objects only. */

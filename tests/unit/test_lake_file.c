@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "lakes/lake.h"
@@ -205,9 +206,32 @@ static char *published(fixture *f, const char *out, char **fp)
     assert_int_equal(rc, 0);
     char *id = p.run_id ? S(f, "%s", p.run_id) : NULL;
     if (fp) *fp = p.fingerprint ? S(f, "%s", p.fingerprint) : NULL;
+    /* location: file:// + the real path of the published run's directory,
+     * which holds that run's record. */
+    if (id) {
+        assert_non_null(p.location);
+        assert_true(strncmp(p.location, "file:///", 8) == 0);
+        const char *dir = p.location + 7;
+        char *real = realpath(dir, NULL);
+        assert_non_null(real);
+        assert_string_equal(real, dir);
+        free(real);
+        char *rec = S(f, "%s/_sparkflow_run.json", dir);
+        FILE *r = fopen(rec, "r");
+        assert_non_null(r);
+        char text[4096] = {0};
+        assert_true(fread(text, 1, sizeof text - 1, r) > 0);
+        fclose(r);
+        cJSON *j = cJSON_Parse(text);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")), id);
+        cJSON_Delete(j);
+    } else {
+        assert_null(p.location);
+    }
     sf_published_clear(&p);
     assert_null(p.run_id);
     assert_null(p.fingerprint);
+    assert_null(p.location);
     return id;
 }
 
