@@ -173,7 +173,7 @@ typedef struct sf_aws_config {
     char *wi_role_arn, *wi_token_file, *wi_token, *wi_session_name;
     int64_t wi_duration_s; /* 0: STS default */
     char *endpoint_emr, *endpoint_ec2, *endpoint_s3, *endpoint_sts;
-    char *endpoint_iam, *endpoint_ssm, *endpoint_sqs;
+    char *endpoint_iam, *endpoint_ssm, *endpoint_sqs, *endpoint_glue, *endpoint_athena;
     bool s3_use_path_style;
     sf_header *default_tags; /* name = key */
     size_t n_default_tags;

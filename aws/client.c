@@ -48,10 +48,10 @@ struct sf_aws_client {
 void sf_aws_config_clear(sf_aws_config *c)
 {
     if (!c) return;
-    char **strs[] = {&c->region,          &c->profile,      &c->access_key,    &c->secret_key,
-                     &c->token,           &c->wi_role_arn,  &c->wi_token_file, &c->wi_token,
-                     &c->wi_session_name, &c->endpoint_emr, &c->endpoint_ec2,  &c->endpoint_s3,
-                     &c->endpoint_sts,    &c->endpoint_iam, &c->endpoint_ssm,  &c->endpoint_sqs};
+    char **strs[] = {&c->region,       &c->profile,       &c->access_key,     &c->secret_key,      &c->token,
+                     &c->wi_role_arn,  &c->wi_token_file, &c->wi_token,       &c->wi_session_name, &c->endpoint_emr,
+                     &c->endpoint_ec2, &c->endpoint_s3,   &c->endpoint_sts,   &c->endpoint_iam,    &c->endpoint_ssm,
+                     &c->endpoint_sqs, &c->endpoint_glue, &c->endpoint_athena};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         if (*strs[i]) memset(*strs[i], 0, strlen(*strs[i]));
         free(*strs[i]);
@@ -287,6 +287,8 @@ static const service_def services[] = {
     {"iam", "iam", "iam", "IAM"},
     {"ssm", "ssm", "ssm", "SSM"},
     {"sqs", "sqs", "sqs", "SQS"},
+    {"glue", "glue", "glue", "GLUE"},
+    {"athena", "athena", "athena", "ATHENA"},
     {NULL},
 };
 
@@ -306,6 +308,8 @@ static const char *configured_endpoint(const sf_aws_config *cfg, const char *ser
     if (!strcmp(service, "iam")) return cfg->endpoint_iam;
     if (!strcmp(service, "ssm")) return cfg->endpoint_ssm;
     if (!strcmp(service, "sqs")) return cfg->endpoint_sqs;
+    if (!strcmp(service, "glue")) return cfg->endpoint_glue;
+    if (!strcmp(service, "athena")) return cfg->endpoint_athena;
     return NULL;
 }
 

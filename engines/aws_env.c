@@ -75,6 +75,8 @@ static void read_config(const sf_value *c, sf_aws_config *cfg)
         cfg->endpoint_iam = str_attr(ep, "iam");
         cfg->endpoint_ssm = str_attr(ep, "ssm");
         cfg->endpoint_sqs = str_attr(ep, "sqs");
+        cfg->endpoint_glue = str_attr(ep, "glue");
+        cfg->endpoint_athena = str_attr(ep, "athena");
     }
     const sf_value *ps = sf_value_get(c, "s3_use_path_style");
     cfg->s3_use_path_style = ps && ps->kind == SF_VAL_BOOL && ps->boolean;

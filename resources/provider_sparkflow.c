@@ -57,6 +57,12 @@ static const sf_attr_def endpoints_attrs[] = {
     {"sqs", "string", SF_ATTR_OPTIONAL,
      "SQS endpoint URL (the queues that start pipeline runs on AWS when input lands). Default: "
      "`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`, else AWS's."},
+    {"glue", "string", SF_ATTR_OPTIONAL,
+     "Glue endpoint URL (the catalog of `s3://` lakes). Default: `AWS_ENDPOINT_URL_GLUE`, `AWS_ENDPOINT_URL`, "
+     "else AWS's."},
+    {"athena", "string", SF_ATTR_OPTIONAL,
+     "Athena endpoint URL (the workgroup of `s3://` lakes). Default: `AWS_ENDPOINT_URL_ATHENA`, "
+     "`AWS_ENDPOINT_URL`, else AWS's."},
     {NULL},
 };
 
