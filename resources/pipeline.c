@@ -671,4 +671,5 @@ const sf_resource_type sf_resource_pipeline = {
     .read = pipeline_read,
     .update = pipeline_update,
     .delete = pipeline_delete,
+    .identity = &sf_pipeline_identity,
 };
