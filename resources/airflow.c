@@ -25,7 +25,7 @@
 static const sf_attr_def airflow_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
      "The host's id: `airflow-` and 12 hex digits locally, the instance id (`i-…`) on EC2. `terraform import` "
-     "takes it."},
+     "takes it; it is also the host's identity (`import { identity = { id = ... } }`, Terraform 1.12 and later)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "A name for the Airflow: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the host.", NULL,
      sf_validate_name},

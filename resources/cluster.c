@@ -24,7 +24,8 @@
 
 static const sf_attr_def cluster_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
-     "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it."},
+     "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it; it is also the "
+     "cluster's identity (`import { identity = { id = ... } }`, Terraform 1.12 and later)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "A name for the cluster: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the cluster.", NULL,
      sf_validate_name},
