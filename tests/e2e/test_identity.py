@@ -2,9 +2,9 @@
 
 One local cluster per client, made by `apply`:
   - every client: plan/apply/re-plan work as before; a client that knows
-    identities (Terraform 1.12 or later) stores the cluster's identity
-    ({id}) in state and `terraform show -json` shows it, one that does not
-    (Terraform 1.11, OpenTofu) stores none and notices nothing;
+    identities (Terraform 1.12 or later, OpenTofu 1.12) stores the cluster's
+    identity ({id}) in state and `terraform show -json` shows it, one that
+    does not (Terraform 1.11, 1.6) stores none and notices nothing;
   - identity-aware clients: `import { identity = { id = ... } }` in another
     directory imports the running cluster, and the next plan has no
     changes; an identity that names no cluster imports nothing;
