@@ -43,6 +43,50 @@ void sf_plan_require_replace(sf_plan *plan, const char *path);
 /* True when this plan creates the resource (no prior state). */
 bool sf_plan_is_create(const sf_plan *plan);
 
+/* ---- Identity (Terraform 1.12+) -------------------------------------------
+ *
+ * A resource identity is a small object, stored by Terraform beside the
+ * state, that names one remote object: `import { identity = {...} }` takes
+ * it, list results carry it.  Most identities are a projection of state
+ * attributes, so that is the default: each identity attribute is the state
+ * attribute of the same name (or `state_attr`).  Clients that do not know
+ * identities never see any of this. */
+
+/* For import by identity: a required attribute must be given, an optional
+ * one the provider can find by itself. */
+enum { SF_IDENTITY_REQUIRED = 1 << 0, SF_IDENTITY_OPTIONAL = 1 << 1 };
+
+typedef struct sf_identity_attr {
+    const char *name;
+    const char *type;        /* as sf_attr_def: "string" or compact JSON; a
+                                primitive or a list of primitives */
+    unsigned flags;          /* SF_IDENTITY_REQUIRED or SF_IDENTITY_OPTIONAL */
+    const char *description; /* markdown, shown in docs */
+    const char *state_attr;  /* the state attribute it projects; NULL: `name` */
+} sf_identity_attr;
+
+typedef struct sf_identity_def {
+    int64_t version;               /* bump when the attributes or their meaning change */
+    const sf_identity_attr *attrs; /* terminated by {NULL} */
+    /* The identity of a (non-null) state, when not the projection above;
+     * returns an object of the identity type (caller frees).  Optional. */
+    sf_value *(*derive)(const sf_value *state);
+    /* Import by identity.  The declarative way: `import_id` names the
+     * identity attribute whose value is the id the resource's `import`
+     * callback already takes.  Otherwise `import` gets the identity (an
+     * object with every required attribute set) and returns a state that
+     * read will complete, or NULL with diagnostics. */
+    const char *import_id;
+    sf_value *(*import)(sf_call *call, const sf_value *identity, sf_diags *diags);
+    /* Upgrade an identity stored with an older `version` (decoded with the
+     * current type).  Without it an older version is an error. */
+    sf_value *(*upgrade)(sf_call *call, int64_t from_version, sf_value *owned_identity, sf_diags *diags);
+    /* The identity follows attributes that change in place (e.g. where a
+     * pipeline publishes).  Otherwise a change without replacement is a
+     * provider bug, reported as an error. */
+    bool mutable_in_place;
+} sf_identity_def;
+
 typedef struct sf_resource_type {
     const char *name; /* "sparkflow_cluster" */
     const sf_block_def *schema;
@@ -72,6 +116,8 @@ typedef struct sf_resource_type {
     /* Upgrade state decoded from an older schema version (attributes that
      * no longer exist dropped, new ones null).  Optional. */
     sf_value *(*upgrade)(sf_call *call, int64_t from_version, sf_value *owned_state, sf_diags *diags);
+    /* Its identity, or NULL when it has none (identity.h). */
+    const sf_identity_def *identity;
 } sf_resource_type;
 
 typedef struct sf_provider_def {

@@ -93,8 +93,6 @@ NOT_OFFERED(read_data_source, Tfplugin6__ReadDataSource__Response, tfplugin6__re
             "data sources")
 NOT_OFFERED(move_resource_state, Tfplugin6__MoveResourceState__Response, tfplugin6__move_resource_state__response__init,
             "moves between resource types")
-NOT_OFFERED(upgrade_identity, Tfplugin6__UpgradeResourceIdentity__Response,
-            tfplugin6__upgrade_resource_identity__response__init, "resource identities")
 NOT_OFFERED(validate_ephemeral, Tfplugin6__ValidateEphemeralResourceConfig__Response,
             tfplugin6__validate_ephemeral_resource_config__response__init, "ephemeral resources")
 NOT_OFFERED(open_ephemeral, Tfplugin6__OpenEphemeralResource__Response,
@@ -123,7 +121,6 @@ const sf_rpc_method sf_rpc_provider_methods[] = {
      validate_data_source},
     {"ReadDataSource", &tfplugin6__read_data_source__request__descriptor, read_data_source},
     {"MoveResourceState", &tfplugin6__move_resource_state__request__descriptor, move_resource_state},
-    {"UpgradeResourceIdentity", &tfplugin6__upgrade_resource_identity__request__descriptor, upgrade_identity},
     {"ValidateEphemeralResourceConfig", &tfplugin6__validate_ephemeral_resource_config__request__descriptor,
      validate_ephemeral},
     {"OpenEphemeralResource", &tfplugin6__open_ephemeral_resource__request__descriptor, open_ephemeral},

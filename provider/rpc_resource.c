@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provider/identity.h"
 #include "provider/plan.h"
 #include "provider/runtime.h"
 #include "provider/timeouts.h"
@@ -148,6 +149,8 @@ static ProtobufCMessage *read_resource(sf_rpc *rpc, const ProtobufCMessage *msg)
     /* On error keep what Terraform had: never drop a resource we could not see. */
     const sf_value *out = fresh ? fresh : state;
     if (out && conforms(res, out, &diags)) r->new_state = sf_wire_encode(&rpc->arena, out, res->type, &diags);
+    if (r->new_state)
+        r->new_identity = sf_rpc_identity_read(rpc, res, req->current_identity, out, fresh != NULL, &diags);
     if (fresh && r->new_state && !sf_diags_has_error(&diags))
         sf_runtime_note_refreshed(rpc->rt, res->def->name, r->new_state->msgpack.data, r->new_state->msgpack.len);
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
@@ -198,6 +201,7 @@ static ProtobufCMessage *plan_resource_change(sf_rpc *rpc, const ProtobufCMessag
             r->requires_replace = sf_arena_alloc(&rpc->arena, plan.n_requires_replace * sizeof *r->requires_replace);
             for (size_t i = 0; i < plan.n_requires_replace; i++)
                 r->requires_replace[i] = sf_wire_path(&rpc->arena, plan.requires_replace[i]);
+            r->planned_identity = sf_rpc_identity_plan(rpc, res, req->prior_identity, &plan, &diags);
         }
     }
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
@@ -256,6 +260,8 @@ static ProtobufCMessage *apply_resource_change(sf_rpc *rpc, const ProtobufCMessa
     if (prior && planned && request_sane(prior, planned, &diags)) {
         state = apply(rpc, res, prior, planned, &diags);
         if (conforms(res, state, &diags)) r->new_state = sf_wire_encode(&rpc->arena, state, res->type, &diags);
+        if (r->new_state)
+            r->new_identity = sf_rpc_identity_apply(rpc, res, req->planned_identity, prior, state, &diags);
     }
     sf_wire_diags(&rpc->arena, &diags, &r->n_diagnostics, &r->diagnostics);
     sf_value_free(state);
@@ -274,11 +280,17 @@ static ProtobufCMessage *import_resource_state(sf_rpc *rpc, const ProtobufCMessa
     sf_diags_init(&diags);
     const sf_runtime_resource *res = resource(rpc, req->type_name, &diags);
     sf_value *state = NULL;
-    if (res && !res->def->import) {
-        sf_diag_error(&diags, NULL, "Import not supported", "%s cannot be imported.", res->def->name);
+    /* Terraform 1.12+ sends an identity instead of an id (`import { identity = ... }`). */
+    bool by_identity = (!req->id || !*req->id) && req->identity;
+    if (res && !res->def->import && !by_identity) {
+        sf_diag_error(&diags, NULL, "Import not supported", "%s cannot be imported by id.%s", res->def->name,
+                      res->def->identity ? " Import it by identity (Terraform 1.12 or later): `import { to = ..., "
+                                           "identity = { ... } }`."
+                                         : "");
     } else if (res) {
         set_deadline(rpc, res, NULL, "read", res->def->timeouts.read);
-        state = res->def->import(&rpc->call, req->id ? req->id : "", &diags);
+        state = by_identity ? sf_rpc_identity_import(rpc, res, req->identity, &diags)
+                            : res->def->import(&rpc->call, req->id ? req->id : "", &diags);
     }
     if (state && !sf_diags_has_error(&diags) && conforms(res, state, &diags)) {
         Tfplugin6__ImportResourceState__ImportedResource *ir =
@@ -286,6 +298,7 @@ static ProtobufCMessage *import_resource_state(sf_rpc *rpc, const ProtobufCMessa
         tfplugin6__import_resource_state__imported_resource__init(ir);
         ir->type_name = sf_arena_strdup(&rpc->arena, res->def->name);
         ir->state = sf_wire_encode(&rpc->arena, state, res->type, &diags);
+        ir->identity = sf_rpc_identity_imported(rpc, res, by_identity ? req->identity : NULL, state, &diags);
         r->n_imported_resources = 1;
         r->imported_resources = sf_arena_alloc(&rpc->arena, sizeof *r->imported_resources);
         r->imported_resources[0] = ir;

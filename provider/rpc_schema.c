@@ -156,16 +156,6 @@ static ProtobufCMessage *get_provider_schema(sf_rpc *rpc, const ProtobufCMessage
     return &r->base;
 }
 
-/* Terraform 1.12+ asks every provider; no identity schemas is an answer. */
-static ProtobufCMessage *get_identity_schemas(sf_rpc *rpc, const ProtobufCMessage *req)
-{
-    (void)req;
-    Tfplugin6__GetResourceIdentitySchemas__Response *r =
-        SF_ARENA_NEW(&rpc->arena, Tfplugin6__GetResourceIdentitySchemas__Response);
-    tfplugin6__get_resource_identity_schemas__response__init(r);
-    return &r->base;
-}
-
 static ProtobufCMessage *get_functions(sf_rpc *rpc, const ProtobufCMessage *req)
 {
     (void)req;
@@ -177,8 +167,6 @@ static ProtobufCMessage *get_functions(sf_rpc *rpc, const ProtobufCMessage *req)
 const sf_rpc_method sf_rpc_schema_methods[] = {
     {"GetMetadata", &tfplugin6__get_metadata__request__descriptor, get_metadata},
     {"GetProviderSchema", &tfplugin6__get_provider_schema__request__descriptor, get_provider_schema},
-    {"GetResourceIdentitySchemas", &tfplugin6__get_resource_identity_schemas__request__descriptor,
-     get_identity_schemas},
     {"GetFunctions", &tfplugin6__get_functions__request__descriptor, get_functions},
     {NULL, NULL, NULL},
 };

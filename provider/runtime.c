@@ -11,12 +11,14 @@
 #include <string.h>
 
 #include "base/str.h"
+#include "provider/identity.h"
 #include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
     sf_rpc_schema_methods,
     sf_rpc_provider_methods,
     sf_rpc_resource_methods,
+    sf_rpc_identity_methods,
 };
 
 enum { GRPC_OK = 0, GRPC_INVALID_ARGUMENT = 3, GRPC_UNIMPLEMENTED = 12, GRPC_INTERNAL = 13 };
@@ -38,8 +40,8 @@ static const sf_rpc_method *find_method(const char *full)
     return NULL;
 }
 
-static int handle(void *app, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
-                  char **status_msg)
+int sf_runtime_handle(void *app, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
+                      char **status_msg)
 {
     sf_runtime *rt = app;
     const sf_rpc_method *m = find_method(method);
@@ -83,7 +85,7 @@ static void on_shutdown(void *app)
     sf_ctx_cancel(rt->root);
 }
 
-static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
+void sf_runtime_init(sf_runtime *rt, const sf_provider_def *def)
 {
     memset(rt, 0, sizeof *rt);
     rt->def = def;
@@ -94,15 +96,19 @@ static void runtime_init(sf_runtime *rt, const sf_provider_def *def)
     for (size_t i = 0; i < rt->n_resources; i++) {
         rt->resources[i].def = def->resources[i];
         rt->resources[i].type = sf_schema_type(def->resources[i]->schema);
+        if (def->resources[i]->identity) rt->resources[i].identity_type = sf_identity_type(def->resources[i]->identity);
     }
     rt->root = sf_ctx_new_named_root(sf_log_level_from_env(), def->name);
     pthread_mutex_init(&rt->lock, NULL);
 }
 
-static void runtime_clear(sf_runtime *rt)
+void sf_runtime_clear(sf_runtime *rt)
 {
     if (rt->configured && rt->def->free_data) rt->def->free_data(rt->provider_data);
-    for (size_t i = 0; i < rt->n_resources; i++) sf_type_free(rt->resources[i].type);
+    for (size_t i = 0; i < rt->n_resources; i++) {
+        sf_type_free(rt->resources[i].type);
+        sf_type_free(rt->resources[i].identity_type);
+    }
     free(rt->resources);
     sf_type_free(rt->provider_type);
     sf_ctx_free(rt->root);
@@ -113,10 +119,10 @@ static void runtime_clear(sf_runtime *rt)
 int sf_provider_serve(const sf_provider_def *def, int argc, char **argv)
 {
     sf_runtime rt;
-    runtime_init(&rt, def);
+    sf_runtime_init(&rt, def);
     sf_server_options opts = {
         .service = "tfplugin6.Provider",
-        .handle = handle,
+        .handle = sf_runtime_handle,
         .app = &rt,
         .on_shutdown = on_shutdown,
         .name = def->name,
@@ -124,6 +130,6 @@ int sf_provider_serve(const sf_provider_def *def, int argc, char **argv)
         .registry_address = def->registry_address,
     };
     int rc = sf_server_main(&opts, argc, argv);
-    runtime_clear(&rt);
+    sf_runtime_clear(&rt);
     return rc;
 }

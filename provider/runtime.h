@@ -15,7 +15,8 @@
 
 typedef struct sf_runtime_resource {
     const sf_resource_type *def;
-    sf_type *type; /* object type of its schema */
+    sf_type *type;          /* object type of its schema */
+    sf_type *identity_type; /* object type of its identity; NULL: none */
 } sf_runtime_resource;
 
 typedef struct sf_runtime {
@@ -60,5 +61,16 @@ typedef struct sf_rpc_method {
 extern const sf_rpc_method sf_rpc_schema_methods[];
 extern const sf_rpc_method sf_rpc_provider_methods[];
 extern const sf_rpc_method sf_rpc_resource_methods[];
+extern const sf_rpc_method sf_rpc_identity_methods[];
+
+/* The runtime without the transport, for sf_provider_serve and for tests
+ * that drive RPCs in-process: init (can't fail), handle one call by its
+ * method name ("/tfplugin6.Provider/X" or "X") and packed request, giving
+ * a malloc'd packed response and a gRPC status (0, or an error with
+ * *status_msg malloc'd), and clear. */
+void sf_runtime_init(sf_runtime *rt, const sf_provider_def *def);
+int sf_runtime_handle(void *rt, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
+                      char **status_msg);
+void sf_runtime_clear(sf_runtime *rt);
 
 #endif

@@ -25,7 +25,7 @@
 static const sf_attr_def airflow_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
      "The host's id: `airflow-` and 12 hex digits locally, the instance id (`i-…`) on EC2. `terraform import` "
-     "takes it."},
+     "takes it; it is also the host's identity (`import { identity = { id = ... } }`, Terraform 1.12 and later)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "A name for the Airflow: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the host.", NULL,
      sf_validate_name},
@@ -248,6 +248,20 @@ static sf_value *airflow_import(sf_call *call, const char *id, sf_diags *diags)
     return state;
 }
 
+/* Identity: the id alone.  It is unique (the engine is in its form), never
+ * changes while the object lives, and is what import by id takes. */
+static const sf_identity_attr airflow_identity_attrs[] = {
+    {"id", "string", SF_IDENTITY_REQUIRED,
+     "The host's id, as in state: e.g. `airflow-3f9a1c2b7d4e` for a local host, `i-0abc123def4567890` on EC2."},
+    {NULL},
+};
+
+static const sf_identity_def airflow_identity = {
+    .version = 0,
+    .attrs = airflow_identity_attrs,
+    .import_id = "id",
+};
+
 const sf_resource_type sf_resource_airflow = {
     .name = "sparkflow_airflow",
     .schema = &airflow_schema,
@@ -260,4 +274,5 @@ const sf_resource_type sf_resource_airflow = {
     .update = airflow_update,
     .delete = airflow_delete,
     .import = airflow_import,
+    .identity = &airflow_identity,
 };

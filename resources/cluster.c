@@ -24,7 +24,8 @@
 
 static const sf_attr_def cluster_attrs[] = {
     {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
-     "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it."},
+     "The cluster's id, e.g. `local-3f9a1c2b7d4e` for a local cluster. `terraform import` takes it; it is also the "
+     "cluster's identity (`import { identity = { id = ... } }`, Terraform 1.12 and later)."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "A name for the cluster: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the cluster.", NULL,
      sf_validate_name},
@@ -236,6 +237,21 @@ static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
     return state;
 }
 
+/* Identity: the id alone.  It is unique (the engine is in its form), never
+ * changes while the object lives, and is what import by id takes. */
+static const sf_identity_attr cluster_identity_attrs[] = {
+    {"id", "string", SF_IDENTITY_REQUIRED,
+     "The cluster's id, as in state: e.g. `local-3f9a1c2b7d4e` for a local cluster, `j-2AXXXXXXGAPLF` for an EMR "
+     "cluster."},
+    {NULL},
+};
+
+static const sf_identity_def cluster_identity = {
+    .version = 0,
+    .attrs = cluster_identity_attrs,
+    .import_id = "id",
+};
+
 const sf_resource_type sf_resource_cluster = {
     .name = "sparkflow_cluster",
     .schema = &cluster_schema,
@@ -248,4 +264,5 @@ const sf_resource_type sf_resource_cluster = {
     .update = cluster_update,
     .delete = cluster_delete,
     .import = cluster_import,
+    .identity = &cluster_identity,
 };

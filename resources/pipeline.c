@@ -117,7 +117,8 @@ static const sf_block_def catalog_block = {
 };
 
 static const sf_attr_def pipeline_attrs[] = {
-    {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE, "The pipeline's id (its name)."},
+    {"id", "string", SF_ATTR_COMPUTED | SF_ATTR_STABLE,
+     "The pipeline's id (its name). Its identity is `name`, `lake` and `output`: see Import."},
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "The pipeline's name: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the pipeline.", NULL,
      sf_validate_name},
@@ -671,4 +672,5 @@ const sf_resource_type sf_resource_pipeline = {
     .read = pipeline_read,
     .update = pipeline_update,
     .delete = pipeline_delete,
+    .identity = &sf_pipeline_identity,
 };

@@ -11,6 +11,9 @@ extern const sf_resource_type sf_resource_pipeline;
 extern const sf_resource_type sf_resource_airflow;
 extern const sf_provider_def sf_provider_sparkflow;
 
+/* The pipeline's identity and import by identity (pipeline_identity.c). */
+extern const sf_identity_def sf_pipeline_identity;
+
 /* The provider-level settings every engine and lake gets (engines/env.h):
  * the same for all of them, the local engine and file:// lakes ignore it.
  * NULL before configure. */

@@ -78,6 +78,7 @@ METHODS = [
     "MoveResourceState",
     "CallFunction",
     "GetResourceIdentitySchemas",
+    "UpgradeResourceIdentity",
 ]
 
 
@@ -167,6 +168,7 @@ def test_unknown_resource_type(plugins):
         "ReadResource",
         "ImportResourceState",
         "UpgradeResourceState",
+        "UpgradeResourceIdentity",
     ):
         expect_error_or_diag(ch, method, field(1, "sparkflow_nonesuch"), "Unknown resource type")
 
@@ -192,3 +194,51 @@ def test_import_of_a_foreign_id(plugins):
     expect_error_or_diag(
         ch, "ImportResourceState", field(1, CLUSTER) + field(2, "i-0abc; rm -rf /"), "Cannot import cluster"
     )
+
+
+# ---- identities (Terraform 1.12+) ----------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1,2]", b'{"id": [5]}', b'{"id": "x", "extra": 1}', b"\xff\xfe"])
+def test_unreadable_stored_identity(plugins, raw):
+    p = plugins()
+    ch = p.channel()
+    req = field(1, CLUSTER) + int_field(2, 0) + field(3, field(1, raw))
+    expect_error_or_diag(ch, "UpgradeResourceIdentity", req, "Unreadable identity")
+
+
+@pytest.mark.parametrize("version, needle", [(99, "newer provider"), (2**64 - 1, "Unknown identity version")])
+def test_identity_of_another_version_is_refused(plugins, version, needle):
+    """99: newer than the provider's; 2**64-1: -1 as an int64 varint."""
+    p = plugins()
+    ch = p.channel()
+    req = field(1, CLUSTER) + int_field(2, version) + field(3, field(1, b'{"id": "local-0123456789ab"}'))
+    expect_error_or_diag(ch, "UpgradeResourceIdentity", req, needle)
+
+
+@pytest.mark.parametrize("what", list(BAD_VALUES))
+def test_undecodable_identities_give_a_diagnostic(plugins, what):
+    """An identity that does not decode as the cluster's identity type, in
+    every request that carries one, next to a state that does decode."""
+    p = plugins()
+    ch = p.channel()
+    bad = field(1, dynamic(msgpack=BAD_VALUES[what]))  # ResourceIdentityData{identity_data}
+    state = dynamic(msgpack=mp_map([("id", mp_str("local-0123456789ab")), ("name", mp_str("x"))]))
+    expect_error_or_diag(ch, "ImportResourceState", field(1, CLUSTER) + field(4, bad), "could not be decoded")
+    expect_error_or_diag(
+        ch,
+        "PlanResourceChange",
+        field(1, CLUSTER) + field(2, state) + field(3, state) + field(4, state) + field(8, bad),
+        "could not be decoded",
+    )
+
+
+def test_import_of_an_empty_identity(plugins):
+    p = plugins()
+    ch = p.channel()
+    ident = field(1, dynamic(msgpack=mp_map([("id", b"\xc0")])))  # {id: null}
+    expect_error_or_diag(
+        ch, "ImportResourceState", field(1, CLUSTER) + field(4, ident), "neither an id nor an identity"
+    )
+    ident = field(1, dynamic(msgpack=mp_map([("id", mp_str("i-0abc; rm -rf /"))])))
+    expect_error_or_diag(ch, "ImportResourceState", field(1, CLUSTER) + field(4, ident), "Cannot import cluster")
