@@ -89,6 +89,12 @@ resource "sparkflow_pipeline" "finances" {
     script = "${local.jobs}/build_marts.py"
   }
 
+  # The published tables land in the Glue database "finances", queried from
+  # the Athena workgroup "sparkflow-finances" (10 GiB per-query cutoff).
+  catalog {
+    database = "finances"
+  }
+
   timeouts {
     create = "2h"
     update = "2h"
@@ -118,4 +124,13 @@ output "report" {
 output "tables" {
   description = "Where the published tables are."
   value       = sparkflow_pipeline.finances.output_uri
+}
+
+output "athena" {
+  description = "Query the published tables: Glue database, Athena workgroup, and a first query."
+  value = {
+    database  = sparkflow_pipeline.finances.catalog_database
+    workgroup = sparkflow_pipeline.finances.catalog_workgroup
+    example   = "aws athena start-query-execution --work-group ${sparkflow_pipeline.finances.catalog_workgroup} --query-execution-context Database=${sparkflow_pipeline.finances.catalog_database} --query-string 'select month, income, spend from monthly_summary order by month'"
+  }
 }

@@ -42,8 +42,8 @@ from executor import active_clusters
 from pipeline_support import RUN_TIMEOUT, append, copy_jobs, generate, plan_exitcode
 from test_emr_e2e import BUCKET, PIPELINE, example_config, s3_keys, upload_tree, workdir
 
-DATABASE = "household_finances"  # the example's pipeline "household-finances", made legal
-WORKGROUP = "sparkflow-household_finances"
+DATABASE = "finances"  # the example's catalog { database = "finances" }
+WORKGROUP = "sparkflow-finances"  # the default: sparkflow-<database>
 TABLES = {
     "valid": "valid",
     "rejected": "rejected",

@@ -730,11 +730,15 @@ class TestPipeline:
         assert "Warning: Outputs are kept" in t, r.output
         assert 'Destroying pipeline "parallel-b" keeps its published outputs' in t, r.output
         assert 'Destroying pipeline "parallel-a" keeps' not in t, r.output
-        # a: the link and its runs are gone; nothing else in the lake changed.
+        # a: the link, its runs and its DuckDB catalog (kept with the data,
+        # deleted with it) are gone; nothing else in the lake changed.
         assert not os.path.lexists(w.lake / "validated_a")
         assert not (w.lake / "_sparkflow" / "validated_a").exists()
-        gone = {k for k in before if k == "validated_a" or k.startswith("_sparkflow/validated_a")}
-        assert gone, before.keys()
+        assert "parallel_a.duckdb" in before and not (w.lake / "parallel_a.duckdb").exists()
+        assert (w.lake / "parallel_b.duckdb").is_file()  # b keeps its outputs, and so its catalog
+        gone = {
+            k for k in before if k in ("validated_a", "parallel_a.duckdb") or k.startswith("_sparkflow/validated_a")
+        }
         after = tree(w.lake)
         want = {k: v for k, v in before.items() if k not in gone}
         changed = sorted(set(want) ^ set(after)) + sorted(k for k in want if k in after and want[k] != after[k])
