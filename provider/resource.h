@@ -159,8 +159,8 @@ typedef struct sf_provider_def {
     const char *registry_address; /* "registry.terraform.io/sparkflow/sparkflow": where
                                      Terraform finds it (-debug's reattach line) */
     const char *version;
-    const sf_block_def *schema;               /* the provider block */
-    const sf_resource_type *const *resources; /* NULL-terminated */
+    const sf_block_def *schema;                         /* the provider block */
+    const sf_resource_type *const *resources;           /* NULL-terminated */
     const sf_list_resource_type *const *list_resources; /* NULL-terminated; NULL: none */
     void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
     /* Returns the provider data handed to every later call (may be NULL). */

@@ -44,8 +44,7 @@ static sf_value *all_null(const sf_type *type)
 }
 
 /* The config block's value, checked: NULL with diagnostics. */
-static sf_value *config_of(sf_rpc *rpc, const sf_runtime_list *l, const Tfplugin6__DynamicValue *dv,
-                           sf_diags *diags)
+static sf_value *config_of(sf_rpc *rpc, const sf_runtime_list *l, const Tfplugin6__DynamicValue *dv, sf_diags *diags)
 {
     sf_value *config = sf_wire_decode(dv, l->config_type, "list configuration", diags);
     if (!config) return NULL;

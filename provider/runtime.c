@@ -17,11 +17,8 @@
 #include "provider/server.h"
 
 static const sf_rpc_method *const method_tables[] = {
-    sf_rpc_schema_methods,
-    sf_rpc_provider_methods,
-    sf_rpc_resource_methods,
-    sf_rpc_identity_methods,
-    sf_rpc_list_methods,
+    sf_rpc_schema_methods,   sf_rpc_provider_methods, sf_rpc_resource_methods,
+    sf_rpc_identity_methods, sf_rpc_list_methods,
 };
 
 static const sf_rpc_stream_method *const stream_tables[] = {

@@ -22,7 +22,7 @@ typedef struct sf_runtime_resource {
 /* A list resource and the managed resource type it lists. */
 typedef struct sf_runtime_list {
     const sf_list_resource_type *def;
-    sf_type *config_type;             /* object type of its config block */
+    sf_type *config_type;              /* object type of its config block */
     const sf_runtime_resource *listed; /* the resource type of that name */
 } sf_runtime_list;
 

@@ -63,7 +63,9 @@ static bool found(void *arg, const sf_cluster_info *info, const char *summary)
     listing *l = arg;
     sf_value *state = sf_cluster_listed_state(l->engine, info);
     char *display = sf_fmt("%s (%s %s, %s)", info->name ? info->name : "(no name)", l->engine->name, info->id,
-                           summary ? summary : info->state ? info->state : "?");
+                           summary       ? summary
+                           : info->state ? info->state
+                                         : "?");
     l->done = !sf_list_emit(l->emit, state, display);
     free(display);
     sf_value_free(state);
@@ -109,8 +111,7 @@ static void cluster_list(sf_call *call, const sf_value *config, bool include_res
             continue;
         }
         l.engine = engine;
-        sf_engine_status st =
-            engine->cluster_list(call->ctx, sf_resources_engine_env(call), &filter, found, &l, diags);
+        sf_engine_status st = engine->cluster_list(call->ctx, sf_resources_engine_env(call), &filter, found, &l, diags);
         if (st != SF_ENGINE_OK) break;
     }
     free(states);
