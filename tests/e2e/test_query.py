@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 from pipeline_support import config
+from tfharness import ROOT
+
+EXAMPLE = ROOT / "examples" / "list-resources" / "sparkflow_cluster" / "list-resource.tfquery.hcl"
 
 CLUSTERS = """resource "sparkflow_cluster" "a" {
   name = "orphan-qa"
@@ -115,6 +118,17 @@ class TestQuery:
             d = query_dir(sb, name, f"  config {{\n    {body}\n  }}\n")
             found, complete = query_json(sb, d)
             assert found == [] and complete["total"] == 0, (name, found)
+
+    def test_registry_example_runs(self, world):
+        """The documented example: its `all` block lists both clusters, its
+        `finances` block (local engine, name prefix "finances") none."""
+        sb = world.sb
+        d = sb.workdir("q-example", config())
+        (d / EXAMPLE.name).write_text(EXAMPLE.read_text())
+        sb.init(d)
+        found, _ = query_json(sb, d)
+        assert {f["address"] for f in found} == {"list.sparkflow_cluster.all"}, found
+        assert sorted(f["identity"]["id"] for f in found) == sorted(c["id"] for c in world.clusters.values()), found
 
     def test_unknown_engine_is_refused(self, world):
         sb = world.sb
