@@ -86,6 +86,8 @@ typedef struct sf_cluster_filter {
     size_t n_states;
     const char *name_prefix; /* NULL: any name */
     const sf_value *tags;    /* map of string, each must be on the cluster; NULL: any */
+    bool asked;              /* the user named this engine: list even when its
+                                settings (e.g. AWS) are only the defaults */
 } sf_cluster_filter;
 
 /* The filter's verdicts (cluster_filter.c): a state among filter->states

@@ -19,7 +19,8 @@
 static const sf_attr_def list_attrs[] = {
     {"engine", "string", SF_ATTR_OPTIONAL,
      "Only the clusters of this engine: `local` (this machine's registry) or `emr` (the provider's AWS region). "
-     "Default: every engine that can list."},
+     "Default: local clusters, and EMR clusters when the provider has AWS settings (in its block or the "
+     "environment)."},
     {"states", "[\"list\",\"string\"]", SF_ATTR_OPTIONAL,
      "Only clusters in one of these states, in the engine's words (any case): `running` for a local cluster; "
      "EMR's `STARTING`, `BOOTSTRAPPING`, `RUNNING`, `WAITING`, `TERMINATING`, `TERMINATED`, "
@@ -111,6 +112,7 @@ static void cluster_list(sf_call *call, const sf_value *config, bool include_res
             continue;
         }
         l.engine = engine;
+        filter.asked = only != NULL;
         sf_engine_status st = engine->cluster_list(call->ctx, sf_resources_engine_env(call), &filter, found, &l, diags);
         if (st != SF_ENGINE_OK) break;
     }
