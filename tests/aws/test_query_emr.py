@@ -10,17 +10,20 @@ through the fault proxy that records what the provider SENT:
     asked for every active cluster, foreign ones included (that is how tags are
     read), and nothing but reads was sent;
   - `states`, `tags`, `name_prefix` and `engine` filter;
-  - `-generate-config-out` + `plan` imports the applied cluster with no changes.
+  - `-generate-config-out` + `plan` imports the applied cluster with no changes;
+  - 50 clusters: all listed, exactly 1 ListClusters, 50 DescribeCluster and
+    50 ListInstanceGroups sent; the wall time is printed (run with -s).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
-from test_emr_e2e import BUCKET, CLUSTER, EXAMPLE, _blocks, example_config, workdir
+from test_emr_e2e import BUCKET, CLUSTER, _blocks, example_config, workdir
 
 READS = {"ListClusters", "DescribeCluster", "ListInstanceGroups", "GetCallerIdentity"}
 
@@ -51,7 +54,11 @@ def outside_cluster(emr, name: str, tags: dict) -> str:
 
 def query_dir(sb, name: str, proxy, list_body: str = ""):
     """The example's provider block (pointed at the proxy) and one list block; no resources."""
-    text = "".join(b for b in _blocks(example_config(proxy.url, pipeline=False)) if "resource " not in b and "sparkflow_cluster." not in b)
+    text = "".join(
+        b
+        for b in _blocks(example_config(proxy.url, pipeline=False))
+        if "resource " not in b and "sparkflow_cluster." not in b
+    )
     d = workdir(sb, name, proxy, main=text)
     (d / "find.tfquery.hcl").write_text(f'list "sparkflow_cluster" "all" {{\n  provider = sparkflow\n{list_body}}}\n')
     sb.init(d)
@@ -147,4 +154,29 @@ def test_generated_config_imports_with_no_changes(world, proxy):
     assert rc["change"]["importing"] == {"identity": {"id": world.ids["applied"]}}
 
 
-assert EXAMPLE.is_dir()
+def test_fifty_clusters_calls_and_wall_time(aws_sandbox, moto, proxy):
+    """50 SparkFlow clusters: every one listed, with one DescribeCluster and
+    one ListInstanceGroups each and ListClusters once per page (EMR pages
+    hold 50); the wall time of `terraform query` is printed for the record."""
+    sb = aws_sandbox
+    if not knows_query(sb.client):
+        pytest.skip(f"{sb.client.id} has no `terraform query`")
+    emr = moto.client("emr")
+    ids = [outside_cluster(emr, f"bulk-{i:02d}", {"sparkflow:managed": "true"}) for i in range(50)]
+    try:
+        d = query_dir(sb, "q-bulk", proxy)
+        since = proxy.calls[-1].t_end if proxy.calls else 0
+        t0 = time.monotonic()
+        found = query_json(sb, d)
+        wall = time.monotonic() - t0
+        assert sorted(f["identity"]["id"] for f in found) == sorted(ids)
+        counts = {k: v for k, v in proxy.counts(since=since).items() if k.startswith("emr.")}
+        pages = -(-len(ids) // 50)
+        assert counts == {
+            "emr.DescribeCluster": 50,
+            "emr.ListClusters": pages,
+            "emr.ListInstanceGroups": 50,
+        }, counts
+        print(f"\nterraform query, 50 EMR clusters (moto): {wall:.2f} s wall, calls {counts}")
+    finally:
+        emr.terminate_job_flows(JobFlowIds=ids)
