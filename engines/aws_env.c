@@ -171,8 +171,8 @@ sf_engine_env *sf_engine_env_new(sf_ctx *ctx, const sf_value *config, bool aws_c
     sf_engine_env *env = calloc(1, sizeof *env);
     if (!env) abort();
     env->aws = sf_aws_client_new(&cfg);
-    if ((aws_configured || aws_in_environment()) && !sf_diags_has_error(diags))
-        check_credentials(ctx, env->aws, aws_configured, diags);
+    env->aws_set = aws_configured || aws_in_environment();
+    if (env->aws_set && !sf_diags_has_error(diags)) check_credentials(ctx, env->aws, aws_configured, diags);
     if (sf_diags_has_error(diags)) {
         sf_engine_env_free(env);
         return NULL;
@@ -190,6 +190,11 @@ void sf_engine_env_free(sf_engine_env *env)
 sf_lake_env sf_engine_env_lake(const sf_engine_env *env)
 {
     return (sf_lake_env){.aws = env ? env->aws : NULL};
+}
+
+bool sf_engine_env_aws_set(const sf_engine_env *env)
+{
+    return env && env->aws_set;
 }
 
 sf_aws_client *sf_engine_env_aws(const sf_engine_env *env, sf_aws_client **owned)

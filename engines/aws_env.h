@@ -14,11 +14,15 @@
 
 struct sf_engine_env {
     sf_aws_client *aws; /* owned */
+    bool aws_set;       /* AWS settings in the provider block or the environment */
 };
 
 /* The AWS client of `env`.  With no env (a caller that has none), a client
  * from the environment alone is made: *owned gets it and the caller frees
  * it with sf_aws_client_free.  Never fails. */
 sf_aws_client *sf_engine_env_aws(const sf_engine_env *env, sf_aws_client **owned);
+/* Whether the provider has AWS settings (its block or the environment):
+ * what decides that `terraform query` looks at EMR unasked. */
+bool sf_engine_env_aws_set(const sf_engine_env *env);
 
 #endif

@@ -79,6 +79,29 @@ sf_value *sf_stage_metrics_from_json(const cJSON *metrics);
 /* A pipeline as the run transaction describes it (engines/run.h). */
 typedef struct sf_run_pipeline sf_run_pipeline;
 
+/* Which clusters a listing wants (sparkflow_cluster's list resource).  An
+ * engine applies all of it, on its side where it can. */
+typedef struct sf_cluster_filter {
+    const char *const *states; /* the engine's words (any case); n_states 0: its active states */
+    size_t n_states;
+    const char *name_prefix; /* NULL: any name */
+    const sf_value *tags;    /* map of string, each must be on the cluster; NULL: any */
+    bool asked;              /* the user named this engine: list even when its
+                                settings (e.g. AWS) are only the defaults */
+} sf_cluster_filter;
+
+/* The filter's verdicts (cluster_filter.c): a state among filter->states
+ * (any case), else among `active` (NULL-terminated); a name starting with
+ * the prefix; tags (a map of string, may be NULL) holding every filter tag. */
+bool sf_cluster_filter_state(const sf_cluster_filter *f, const char *state, const char *const *active);
+bool sf_cluster_filter_name(const sf_cluster_filter *f, const char *name);
+bool sf_cluster_filter_tags(const sf_cluster_filter *f, const sf_value *tags);
+
+/* One cluster a listing found: `info` as cluster_read would report it (for
+ * an import of its id), `summary` what it costs in a few words ("WAITING,
+ * up 3h12m, 3 × m5.xlarge", "running, 2 workers").  Returns false to stop. */
+typedef bool (*sf_cluster_found_fn)(void *arg, const sf_cluster_info *info, const char *summary);
+
 typedef enum {
     SF_ENGINE_OK = 0,
     SF_ENGINE_GONE = 1,   /* read: the cluster no longer exists (drift) */
@@ -123,6 +146,14 @@ typedef struct sf_engine {
      * cancel or timeout it stops the running stage before returning. */
     sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
+
+    /* Every cluster of this engine the provider made that `filter` keeps,
+     * found without any state (the orphan finder), each handed to `found`
+     * until it returns false.  Read-only: nothing is stopped or cleaned up.
+     * OK, or ERROR with diagnostics (clusters found before stay found).
+     * NULL: the engine cannot list. */
+    sf_engine_status (*cluster_list)(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+                                     sf_cluster_found_fn found, void *arg, sf_diags *diags);
 
     /* What Airflow needs to submit the stages of `p` to cluster `id` itself
      * (a pipeline that runs through Airflow, orchestrators/run.c): fill

@@ -120,14 +120,48 @@ typedef struct sf_resource_type {
     const sf_identity_def *identity;
 } sf_resource_type;
 
+/* ---- List resources (Terraform 1.14+, `terraform query`) -------------------
+ *
+ * A list resource finds the remote objects of one managed resource type,
+ * whether or not any state holds them.  The provider only finds them: for
+ * each it hands the runtime the state the type's read would give and a
+ * name for a person; the runtime builds the identity, the resource object
+ * (only when Terraform asks for it) and the protocol's events, and stops the
+ * search at Terraform's limit.  Clients that do not know list resources
+ * never see any of this. */
+
+typedef struct sf_list_emitter sf_list_emitter;
+
+/* Hand one found object to Terraform: `state` a (non-null, wholly known)
+ * value of the resource type, `display_name` a line for a person.  Returns
+ * true to go on; false once the limit is reached or the client is gone
+ * (stop searching, return).  An object whose state the runtime cannot send
+ * (a provider bug) becomes an error diagnostic and false. */
+bool sf_list_emit(sf_list_emitter *emit, const sf_value *state, const char *display_name);
+
+typedef struct sf_list_resource_type {
+    const char *name;           /* a managed resource type's name, which must have an identity */
+    const sf_block_def *schema; /* the list block's `config {}`: filters */
+    /* Checks beyond types and required-ness; skip unknown values.  Optional. */
+    void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
+    /* Find objects and sf_list_emit each; `config` is an object of the
+     * schema's type (every attribute null when the user wrote no `config`).
+     * `include_resource` is only a hint (the runtime drops the object when
+     * not asked); `limit` is how many Terraform reads.  Diagnostics (warnings
+     * too) reach Terraform after the emitted objects. */
+    void (*list)(sf_call *call, const sf_value *config, bool include_resource, int64_t limit, sf_list_emitter *emit,
+                 sf_diags *diags);
+} sf_list_resource_type;
+
 typedef struct sf_provider_def {
     const char *name;             /* "sparkflow" */
     const char *display_name;     /* "SparkFlow": in messages for a person; NULL: name */
     const char *registry_address; /* "registry.terraform.io/sparkflow/sparkflow": where
                                      Terraform finds it (-debug's reattach line) */
     const char *version;
-    const sf_block_def *schema;               /* the provider block */
-    const sf_resource_type *const *resources; /* NULL-terminated */
+    const sf_block_def *schema;                         /* the provider block */
+    const sf_resource_type *const *resources;           /* NULL-terminated */
+    const sf_list_resource_type *const *list_resources; /* NULL-terminated; NULL: none */
     void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
     /* Returns the provider data handed to every later call (may be NULL). */
     void *(*configure)(sf_call *call, const sf_value *config, sf_diags *diags);

@@ -131,6 +131,15 @@ static ProtobufCMessage *get_metadata(sf_rpc *rpc, const ProtobufCMessage *req)
         m->type_name = sf_arena_strdup(a, rpc->rt->resources[i].def->name);
         r->resources[i] = m;
     }
+    /* Only a provider with list resources says so (older clients skip the field). */
+    r->n_list_resources = rpc->rt->n_lists;
+    r->list_resources = sf_arena_alloc(a, r->n_list_resources * sizeof *r->list_resources);
+    for (size_t i = 0; i < r->n_list_resources; i++) {
+        Tfplugin6__GetMetadata__ListResourceMetadata *m = SF_ARENA_NEW(a, Tfplugin6__GetMetadata__ListResourceMetadata);
+        tfplugin6__get_metadata__list_resource_metadata__init(m);
+        m->type_name = sf_arena_strdup(a, rpc->rt->lists[i].def->name);
+        r->list_resources[i] = m;
+    }
     return &r->base;
 }
 
@@ -152,6 +161,17 @@ static ProtobufCMessage *get_provider_schema(sf_rpc *rpc, const ProtobufCMessage
         e->key = sf_arena_strdup(a, rt->resources[i].def->name);
         e->value = schema_msg(a, rt->resources[i].def->schema, rt->resources[i].def->schema_version);
         r->resource_schemas[i] = e;
+    }
+    /* Each list resource's `config {}` block; Terraform wraps it itself. */
+    r->n_list_resource_schemas = rt->n_lists;
+    r->list_resource_schemas = sf_arena_alloc(a, rt->n_lists * sizeof *r->list_resource_schemas);
+    for (size_t i = 0; i < rt->n_lists; i++) {
+        Tfplugin6__GetProviderSchema__Response__ListResourceSchemasEntry *e =
+            SF_ARENA_NEW(a, Tfplugin6__GetProviderSchema__Response__ListResourceSchemasEntry);
+        tfplugin6__get_provider_schema__response__list_resource_schemas_entry__init(e);
+        e->key = sf_arena_strdup(a, rt->lists[i].def->name);
+        e->value = schema_msg(a, rt->lists[i].def->schema, 0);
+        r->list_resource_schemas[i] = e;
     }
     return &r->base;
 }

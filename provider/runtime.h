@@ -19,11 +19,20 @@ typedef struct sf_runtime_resource {
     sf_type *identity_type; /* object type of its identity; NULL: none */
 } sf_runtime_resource;
 
+/* A list resource and the managed resource type it lists. */
+typedef struct sf_runtime_list {
+    const sf_list_resource_type *def;
+    sf_type *config_type;              /* object type of its config block */
+    const sf_runtime_resource *listed; /* the resource type of that name */
+} sf_runtime_list;
+
 typedef struct sf_runtime {
     const sf_provider_def *def;
     sf_type *provider_type;
     sf_runtime_resource *resources;
     size_t n_resources;
+    sf_runtime_list *lists;
+    size_t n_lists;
     sf_ctx *root;         /* cancelled by StopProvider and shutdown */
     pthread_mutex_t lock; /* guards the fields below */
     void *provider_data;
@@ -32,13 +41,26 @@ typedef struct sf_runtime {
     size_t n_refreshed, cap_refreshed;
 } sf_runtime;
 
-/* One RPC in flight: its arena, context and the call handed to resources. */
+/* Where a streaming RPC's messages go: sf_stream_send in the server, a
+ * collector in tests.  Returns 0, or -1 once the client is gone. */
+typedef int (*sf_rpc_send_fn)(void *sink, const void *msg, size_t len);
+
+/* One RPC in flight: its arena, context and the call handed to resources;
+ * a streaming one also where its messages go. */
 typedef struct sf_rpc {
     sf_runtime *rt;
     sf_arena arena;
     sf_ctx *ctx;
     sf_call call;
+    sf_rpc_send_fn send; /* NULL for a unary RPC */
+    void *sink;
 } sf_rpc;
+
+/* Send one message of a streaming RPC (packed here).  Returns 0, or -1
+ * once the client is gone. */
+int sf_rpc_send(sf_rpc *rpc, const ProtobufCMessage *msg);
+
+const sf_runtime_list *sf_runtime_list_find(const sf_runtime *rt, const char *name);
 
 /* Remember a state this process's ReadResource returned (its msgpack
  * bytes); ask later whether a prior state is one of them (refresh_memo.c). */
@@ -57,7 +79,19 @@ typedef struct sf_rpc_method {
     sf_rpc_fn handle;
 } sf_rpc_method;
 
+/* A server-streaming method: sends its messages with sf_rpc_send and
+ * returns the call's gRPC status (0; else *status_msg malloc'd). */
+typedef int (*sf_rpc_stream_fn)(sf_rpc *rpc, const ProtobufCMessage *req, char **status_msg);
+
+typedef struct sf_rpc_stream_method {
+    const char *name;
+    const ProtobufCMessageDescriptor *request;
+    sf_rpc_stream_fn handle;
+} sf_rpc_stream_method;
+
 /* The handler tables of each rpc_*.c file, NULL-name terminated. */
+extern const sf_rpc_stream_method sf_rpc_list_stream_methods[];
+extern const sf_rpc_method sf_rpc_list_methods[];
 extern const sf_rpc_method sf_rpc_schema_methods[];
 extern const sf_rpc_method sf_rpc_provider_methods[];
 extern const sf_rpc_method sf_rpc_resource_methods[];
@@ -72,5 +106,12 @@ void sf_runtime_init(sf_runtime *rt, const sf_provider_def *def);
 int sf_runtime_handle(void *rt, const char *method, const void *req, size_t req_len, void **resp, size_t *resp_len,
                       char **status_msg);
 void sf_runtime_clear(sf_runtime *rt);
+
+/* The streaming side, same contract: is_stream says which methods stream;
+ * handle_stream_to runs one, handing each packed message to send(sink, ...)
+ * (the server's handle_stream is this with sf_stream_send). */
+bool sf_runtime_is_stream(void *rt, const char *method);
+int sf_runtime_handle_stream_to(void *rt, const char *method, const void *req, size_t req_len, sf_rpc_send_fn send,
+                                void *sink, char **status_msg);
 
 #endif

@@ -237,6 +237,18 @@ static sf_value *cluster_import(sf_call *call, const char *id, sf_diags *diags)
     return state;
 }
 
+/* A listed cluster's state: what an import of its id followed by a read
+ * gives (the engine block filled), for `terraform query` (cluster_list.c). */
+sf_value *sf_cluster_listed_state(const sf_engine *engine, const sf_cluster_info *info)
+{
+    sf_type *type = sf_schema_type(&cluster_schema);
+    sf_value *state = sf_value_object();
+    for (size_t i = 0; i < type->n; i++) sf_value_put(state, type->names[i], sf_value_null());
+    sf_type_free(type);
+    put_info(state, engine, info, true);
+    return state;
+}
+
 /* Identity: the id alone.  It is unique (the engine is in its form), never
  * changes while the object lives, and is what import by id takes. */
 static const sf_identity_attr cluster_identity_attrs[] = {

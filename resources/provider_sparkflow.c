@@ -130,6 +130,11 @@ static const sf_resource_type *const provider_resources[] = {
     NULL,
 };
 
+static const sf_list_resource_type *const provider_list_resources[] = {
+    &sf_list_cluster,
+    NULL,
+};
+
 /* ---- configuration --------------------------------------------------------------- */
 
 /* Whether the provider block has an AWS setting. */
@@ -166,6 +171,7 @@ const sf_provider_def sf_provider_sparkflow = {
     .version = SF_VERSION,
     .schema = &provider_schema,
     .resources = provider_resources,
+    .list_resources = provider_list_resources,
     .configure = provider_configure,
     .free_data = provider_free_data,
 };

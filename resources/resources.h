@@ -11,6 +11,11 @@ extern const sf_resource_type sf_resource_pipeline;
 extern const sf_resource_type sf_resource_airflow;
 extern const sf_provider_def sf_provider_sparkflow;
 
+/* `terraform query`: list "sparkflow_cluster" (cluster_list.c), and the
+ * state of a cluster it lists (cluster.c). */
+extern const sf_list_resource_type sf_list_cluster;
+sf_value *sf_cluster_listed_state(const sf_engine *engine, const sf_cluster_info *info);
+
 /* The pipeline's identity and import by identity (pipeline_identity.c). */
 extern const sf_identity_def sf_pipeline_identity;
 

@@ -30,7 +30,7 @@
 
 /* The client for this call; *owned set when made here.  NULL with a
  * diagnostic when no region is known. */
-static sf_aws_client *client_of(const sf_engine_env *env, sf_aws_client **owned, sf_diags *diags)
+sf_aws_client *sf_emr_client(const sf_engine_env *env, sf_aws_client **owned, sf_diags *diags)
 {
     sf_aws_client *c = sf_engine_env_aws(env, owned);
     char *err = NULL;
@@ -354,8 +354,10 @@ static int terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, s
 /* ---- instance groups --------------------------------------------------------------- */
 
 /* The core group: its id (malloc'd) and requested/running count. */
-static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **group_id, int64_t *requested,
-                      int64_t *running, sf_aws_error *err)
+/* The instance groups of cluster `id`: the core group's id and counts, and
+ * (when `types` is not NULL) a map "MASTER"/"CORE" -> instance type. */
+static int instance_groups(sf_aws_client *c, sf_ctx *ctx, const char *id, char **group_id, int64_t *requested,
+                           int64_t *running, sf_value *types, sf_aws_error *err)
 {
     *group_id = NULL;
     cJSON *body = cJSON_CreateObject(), *out = NULL;
@@ -367,21 +369,36 @@ static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **grou
     cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(out, "InstanceGroups")) {
         const char *role = sf_emr_str(g, "InstanceGroupType");
         if (!role) role = sf_emr_str(g, "InstanceRole");
-        if (!role || strcmp(role, "CORE") != 0) continue;
+        if (!role) continue;
+        const char *type = sf_emr_str(g, "InstanceType");
+        if (types && type && !sf_value_get(types, role)) sf_value_put(types, role, sf_value_string(type));
+        if (strcmp(role, "CORE") != 0 || *group_id) continue;
         *group_id = sf_strdup(sf_emr_str(g, "Id"));
         *requested = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "RequestedInstanceCount"));
         *running = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "RunningInstanceCount"));
-        break;
     }
     cJSON_Delete(out);
     return 0;
 }
 
+static int core_group(sf_aws_client *c, sf_ctx *ctx, const char *id, char **group_id, int64_t *requested,
+                      int64_t *running, sf_aws_error *err)
+{
+    return instance_groups(c, ctx, id, group_id, requested, running, NULL, err);
+}
+
 /* ---- info -------------------------------------------------------------------------- */
 
-static sf_value *imported_spec(const cJSON *cl)
+/* The spec of a cluster made without SparkFlow's spec tags (outside
+ * Terraform): what DescribeCluster and the instance groups (`types`) say. */
+static sf_value *imported_spec(const cJSON *cl, const sf_value *types)
 {
     sf_value *v = sf_value_object();
+    const char *group_types[][2] = {{"master_instance_type", "MASTER"}, {"core_instance_type", "CORE"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *t = sf_value_get_str(sf_value_get(types, group_types[i][1]));
+        if (t) sf_value_put(v, group_types[i][0], sf_value_string(t));
+    }
     const char *keys[][2] = {{"release_label", "ReleaseLabel"},
                              {"service_role", "ServiceRole"},
                              {"instance_profile", "Ec2InstanceAttributes.IamInstanceProfile"},
@@ -433,6 +450,36 @@ static void fill_info(const cJSON *cl, sf_value *spec_owned, int64_t core_count,
     out->details = d;
 }
 
+/* Core group + spec → info of a described cluster `cl`; 0, or -1 with a
+ * diagnostic. */
+static int info_of(sf_aws_client *c, sf_ctx *ctx, const cJSON *cl, const sf_value *known_spec, sf_cluster_info *out,
+                   sf_diags *diags)
+{
+    char *group = NULL;
+    int64_t requested = 0, running = 0;
+    sf_aws_error err = {0};
+    sf_value *types = sf_value_map();
+    if (instance_groups(c, ctx, sf_emr_str(cl, "Id"), &group, &requested, &running, types, &err) != 0) {
+        sf_aws_diag_error(diags, NULL, "Cannot read the EMR cluster's instance groups", &err, NULL);
+        sf_aws_error_clear(&err);
+        sf_value_free(types);
+        return -1;
+    }
+    sf_value *spec =
+        known_spec ? sf_value_copy(known_spec) : sf_emr_spec_from_tags(cJSON_GetObjectItemCaseSensitive(cl, "Tags"));
+    if (!spec) spec = imported_spec(cl, types);
+    sf_value_free(types);
+    fill_info(cl, spec, requested, sf_aws_client_region(c, NULL), out);
+    if (group) sf_value_put(out->details, "core_instance_group_id", sf_value_string(group));
+    free(group);
+    return 0;
+}
+
+int sf_emr_cluster_info(sf_aws_client *c, sf_ctx *ctx, const cJSON *cluster, sf_cluster_info *out, sf_diags *diags)
+{
+    return info_of(c, ctx, cluster, NULL, out, diags);
+}
+
 /* Describe + core group → info; 0, 1 gone, -1 error (diagnosed). */
 static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_value *known_spec,
                          sf_cluster_info *out, sf_diags *diags)
@@ -452,22 +499,9 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
         cJSON_Delete(cl);
         return 1;
     }
-    char *group = NULL;
-    int64_t requested = 0, running = 0;
-    if (core_group(c, ctx, id, &group, &requested, &running, &err) != 0) {
-        sf_aws_diag_error(diags, NULL, "Cannot read the EMR cluster's instance groups", &err, NULL);
-        sf_aws_error_clear(&err);
-        cJSON_Delete(cl);
-        return -1;
-    }
-    sf_value *spec =
-        known_spec ? sf_value_copy(known_spec) : sf_emr_spec_from_tags(cJSON_GetObjectItemCaseSensitive(cl, "Tags"));
-    if (!spec) spec = imported_spec(cl);
-    fill_info(cl, spec, requested, sf_aws_client_region(c, NULL), out);
-    if (group) sf_value_put(out->details, "core_instance_group_id", sf_value_string(group));
-    free(group);
+    rc = info_of(c, ctx, cl, known_spec, out, diags);
     cJSON_Delete(cl);
-    return 0;
+    return rc;
 }
 
 /* ---- the engine's operations ---------------------------------------------------------- */
@@ -480,7 +514,7 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
         sf_emr_spec_clear(&s);
         return SF_ENGINE_ERROR;
     }
-    sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
+    sf_aws_client *owned = NULL, *c = sf_emr_client(env, &owned, diags);
     if (!c) {
         sf_emr_spec_clear(&s);
         return SF_ENGINE_ERROR;
@@ -521,7 +555,7 @@ sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, cons
                                      const sf_cluster_info *recorded, sf_cluster_info *out, sf_diags *diags)
 {
     (void)recorded; /* EMR itself is the record: the id is enough */
-    sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
+    sf_aws_client *owned = NULL, *c = sf_emr_client(env, &owned, diags);
     if (!c) return SF_ENGINE_ERROR;
     int rc = describe_info(c, ctx, id, NULL, out, diags);
     sf_aws_client_free(owned);
@@ -640,7 +674,7 @@ sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, co
         sf_emr_spec_clear(&s);
         return SF_ENGINE_ERROR;
     }
-    sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
+    sf_aws_client *owned = NULL, *c = sf_emr_client(env, &owned, diags);
     sf_engine_status st = SF_ENGINE_ERROR;
     if (c && retag(c, ctx, id, old_spec, new_spec, diags) == 0 &&
         resize(c, ctx, id, s.core_instance_count, diags) == 0) {
@@ -658,7 +692,7 @@ sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, co
                                        const sf_cluster_info *recorded, sf_diags *diags)
 {
     (void)recorded;
-    sf_aws_client *owned = NULL, *c = client_of(env, &owned, diags);
+    sf_aws_client *owned = NULL, *c = sf_emr_client(env, &owned, diags);
     if (!c) return SF_ENGINE_ERROR;
     cJSON *cl = NULL;
     sf_aws_error err = {0};

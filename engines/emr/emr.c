@@ -18,5 +18,6 @@ const sf_engine sf_engine_emr = {
     .cluster_update = sf_emr_cluster_update,
     .cluster_delete = sf_emr_cluster_delete,
     .pipeline_run = sf_emr_pipeline_run,
+    .cluster_list = sf_emr_cluster_list,
     .airflow_target = sf_emr_airflow_target,
 };

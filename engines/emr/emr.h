@@ -11,6 +11,7 @@
  *   api.c      the EMR calls (JSON 1.1) with the engine's error wording
  *   poll.c     the poll schedule: fast first, backing off to a cap
  *   cluster.c  create (with the create-token lookup), read, update, delete
+ *   list.c     the clusters the provider made (ListClusters + DescribeCluster)
  *   bundle.c   scripts and their local packages, uploaded content-addressed
  *   steps.c    pipeline runs: one step per stage, one ListSteps per poll
  *   emr.c      the engine table entry
@@ -102,6 +103,13 @@ void sf_emr_poll_reset(sf_emr_poll *p);
 
 /* ---- cluster.c ------------------------------------------------------------- */
 
+/* The AWS client of `env` for EMR (*owned when made here; free it); NULL
+ * with a diagnostic when no region is known. */
+sf_aws_client *sf_emr_client(const sf_engine_env *env, sf_aws_client **owned, sf_diags *diags);
+/* What read reports about a described cluster (DescribeCluster's
+ * "Cluster"), whatever its state: 0, or -1 with a diagnostic. */
+int sf_emr_cluster_info(sf_aws_client *c, sf_ctx *ctx, const cJSON *cluster, sf_cluster_info *out, sf_diags *diags);
+
 sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
                                        sf_cluster_info *out, sf_diags *diags);
 sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
@@ -111,6 +119,11 @@ sf_engine_status sf_emr_cluster_update(sf_ctx *ctx, const sf_engine_env *env, co
                                        const sf_value *new_spec, sf_cluster_info *out, sf_diags *diags);
 sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                        const sf_cluster_info *recorded, sf_diags *diags);
+
+/* ---- list.c ---------------------------------------------------------------- */
+
+sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+                                     sf_cluster_found_fn found, void *arg, sf_diags *diags);
 
 /* ---- bundle.c -------------------------------------------------------------- */
 

@@ -86,7 +86,7 @@ static sf_value *spec_value(const sf_local_cluster *c)
     return v;
 }
 
-static void fill_info(const sf_local_cluster *c, sf_cluster_info *out)
+void sf_local_cluster_info(const sf_local_cluster *c, sf_cluster_info *out)
 {
     sf_cluster_info_clear(out);
     out->id = sf_strdup(c->id);
@@ -191,7 +191,7 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
     }
     sf_log(ctx, SF_LOG_INFO, "local cluster %s up: master spark://127.0.0.1:%d, %zu workers, %lld ms", c.id,
            c.master.port, c.n_workers, (long long)(sf_time_mono_ms() - t0));
-    fill_info(&c, out);
+    sf_local_cluster_info(&c, out);
     sf_local_cluster_clear(&c);
     return SF_ENGINE_OK;
 }
@@ -218,7 +218,7 @@ static sf_engine_status local_read(sf_ctx *ctx, const sf_engine_env *env, const 
     sf_engine_status st = SF_ENGINE_OK;
     rc = sf_local_check_cluster(ctx, &c, &why);
     if (rc == 0) {
-        fill_info(&c, out);
+        sf_local_cluster_info(&c, out);
     } else if (rc > 0) {
         /* Drifted: the resource will plan a new cluster.  Stop what is left
          * of this one first so that nothing leaks. */
@@ -279,7 +279,7 @@ static sf_engine_status local_update(sf_ctx *ctx, const sf_engine_env *env, cons
     }
     if (rc == 0) rc = sf_local_wait_alive(op, &c, diags);
     sf_ctx_free(op);
-    if (rc == 0) fill_info(&c, out);
+    if (rc == 0) sf_local_cluster_info(&c, out);
     sf_local_cluster_clear(&c);
     return rc == 0 ? SF_ENGINE_OK : SF_ENGINE_ERROR;
 }
@@ -312,5 +312,6 @@ const sf_engine sf_engine_local = {
     .cluster_update = local_update,
     .cluster_delete = local_delete,
     .pipeline_run = sf_local_pipeline_run,
+    .cluster_list = sf_local_cluster_list,
     .airflow_target = sf_local_airflow_target,
 };

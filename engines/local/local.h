@@ -38,6 +38,13 @@
 extern const sf_engine sf_engine_local;
 extern const sf_block_def sf_local_spec_block;
 
+/* ---- list.c ------------------------------------------------------------- */
+
+/* The engine's cluster_list (see engine.h): every cluster in this HOME's
+ * registry whose processes run. */
+sf_engine_status sf_local_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+                                       sf_cluster_found_fn found, void *arg, sf_diags *diags);
+
 /* ---- run.c -------------------------------------------------------------- */
 
 /* The engine's pipeline_run and airflow_target (see engine.h). */
@@ -249,6 +256,8 @@ void sf_local_record_remove(const sf_local_cluster *c);
  * Returns 0, or -1 with *err. */
 int sf_local_registry_link(const sf_local_cluster *c, char **err);
 void sf_local_cluster_clear(sf_local_cluster *c);
+/* What the engine reports about a running cluster c (local.c). */
+void sf_local_cluster_info(const sf_local_cluster *c, sf_cluster_info *out);
 
 /* ---- locate.c ------------------------------------------------------------ */
 

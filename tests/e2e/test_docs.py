@@ -38,6 +38,7 @@ def test_docs_match_the_live_schema():
     assert pages == [
         "guides/github-actions.md",
         "index.md",
+        "list-resources/cluster.md",
         "resources/airflow.md",
         "resources/cluster.md",
         "resources/pipeline.md",

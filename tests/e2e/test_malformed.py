@@ -79,6 +79,7 @@ METHODS = [
     "CallFunction",
     "GetResourceIdentitySchemas",
     "UpgradeResourceIdentity",
+    "ValidateListResourceConfig",
 ]
 
 
@@ -156,6 +157,44 @@ def test_unknowns_where_terraform_never_sends_them(plugins):
             assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, e)
         call_ok(ch)
     assert p.proc.poll() is None
+
+
+def stream(ch, method, req, timeout=10):
+    """The messages of a server-streaming call (raises grpc.RpcError)."""
+    return list(ch.unary_stream(method)(req, timeout=timeout))
+
+
+@pytest.mark.parametrize("junk", [b"\xff\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x12\x05ab"])
+def test_garbage_list_request_is_refused(plugins, junk):
+    p = plugins()
+    ch = p.channel()
+    with pytest.raises(grpc.RpcError) as e:
+        stream(ch, SVC + "ListResource", junk)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    call_ok(ch)
+    assert p.proc.poll() is None
+
+
+@pytest.mark.parametrize("what", list(BAD_VALUES))
+def test_undecodable_list_config_gives_one_error_event(plugins, what):
+    """A list config that cannot be decoded: one Event that holds only the
+    diagnostic (no identity: field 1), then the stream ends."""
+    p = plugins()
+    ch = p.channel()
+    bad = dynamic(msgpack=BAD_VALUES[what])
+    (event,) = stream(ch, SVC + "ListResource", field(1, CLUSTER) + field(2, bad) + int_field(4, 10))
+    assert b"could not be decoded" in event, event[:300]
+    assert not event.startswith(b"\x0a"), event[:40]  # no identity
+    expect_error_or_diag(ch, "ValidateListResourceConfig", field(1, CLUSTER) + field(2, bad), "could not be decoded")
+    assert p.proc.poll() is None
+
+
+def test_unknown_list_resource_type(plugins):
+    p = plugins()
+    ch = p.channel()
+    (event,) = stream(ch, SVC + "ListResource", field(1, "sparkflow_nonesuch") + int_field(4, 10))
+    assert b"Unknown list resource type" in event
+    expect_error_or_diag(ch, "ValidateListResourceConfig", field(1, "sparkflow_nonesuch"), "Unknown list resource type")
 
 
 def test_unknown_resource_type(plugins):
