@@ -153,6 +153,31 @@ typedef struct sf_list_resource_type {
                  sf_diags *diags);
 } sf_list_resource_type;
 
+/* ---- Actions (Terraform 1.14+, `terraform apply -invoke`, action_trigger) --
+ *
+ * An action does something now, outside the plan/apply of any resource: it
+ * has a config block (the `config { ... }` of an `action "type" "name" {}`
+ * block), may validate it, and when invoked reports progress as it goes.
+ * It reads no state.  The runtime owns the protocol (schemas, the stream of
+ * progress events and the final completed event with the diagnostics).
+ * Clients that do not know actions never see any of this. */
+
+typedef struct sf_action_progress sf_action_progress;
+
+/* Send one progress line to Terraform (printed to the user).  Returns 0, or
+ * -1 once the client is gone (the action may stop early). */
+int sf_action_progress_send(sf_action_progress *progress, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct sf_action_type {
+    const char *name;           /* "sparkflow_pipeline_run" */
+    const sf_block_def *schema; /* the action block's `config {}` */
+    /* Checks beyond types and required-ness; skip unknown values.  Optional. */
+    void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
+    /* Do it now: `config` is wholly known.  Progress as it goes; errors
+     * (and warnings) in diags end up in the completed event. */
+    void (*invoke)(sf_call *call, const sf_value *config, sf_action_progress *progress, sf_diags *diags);
+} sf_action_type;
+
 typedef struct sf_provider_def {
     const char *name;             /* "sparkflow" */
     const char *display_name;     /* "SparkFlow": in messages for a person; NULL: name */
@@ -162,6 +187,7 @@ typedef struct sf_provider_def {
     const sf_block_def *schema;                         /* the provider block */
     const sf_resource_type *const *resources;           /* NULL-terminated */
     const sf_list_resource_type *const *list_resources; /* NULL-terminated; NULL: none */
+    const sf_action_type *const *actions;               /* NULL-terminated; NULL: none */
     void (*validate)(sf_call *call, const sf_value *config, sf_diags *diags);
     /* Returns the provider data handed to every later call (may be NULL). */
     void *(*configure)(sf_call *call, const sf_value *config, sf_diags *diags);

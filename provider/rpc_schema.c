@@ -140,6 +140,14 @@ static ProtobufCMessage *get_metadata(sf_rpc *rpc, const ProtobufCMessage *req)
         m->type_name = sf_arena_strdup(a, rpc->rt->lists[i].def->name);
         r->list_resources[i] = m;
     }
+    r->n_actions = rpc->rt->n_actions;
+    r->actions = sf_arena_alloc(a, r->n_actions * sizeof *r->actions);
+    for (size_t i = 0; i < r->n_actions; i++) {
+        Tfplugin6__GetMetadata__ActionMetadata *m = SF_ARENA_NEW(a, Tfplugin6__GetMetadata__ActionMetadata);
+        tfplugin6__get_metadata__action_metadata__init(m);
+        m->type_name = sf_arena_strdup(a, rpc->rt->actions[i].def->name);
+        r->actions[i] = m;
+    }
     return &r->base;
 }
 
@@ -172,6 +180,19 @@ static ProtobufCMessage *get_provider_schema(sf_rpc *rpc, const ProtobufCMessage
         e->key = sf_arena_strdup(a, rt->lists[i].def->name);
         e->value = schema_msg(a, rt->lists[i].def->schema, 0);
         r->list_resource_schemas[i] = e;
+    }
+    /* Each action's `config {}` block. */
+    r->n_action_schemas = rt->n_actions;
+    r->action_schemas = sf_arena_alloc(a, rt->n_actions * sizeof *r->action_schemas);
+    for (size_t i = 0; i < rt->n_actions; i++) {
+        Tfplugin6__GetProviderSchema__Response__ActionSchemasEntry *e =
+            SF_ARENA_NEW(a, Tfplugin6__GetProviderSchema__Response__ActionSchemasEntry);
+        tfplugin6__get_provider_schema__response__action_schemas_entry__init(e);
+        e->key = sf_arena_strdup(a, rt->actions[i].def->name);
+        e->value = SF_ARENA_NEW(a, Tfplugin6__ActionSchema);
+        tfplugin6__action_schema__init(e->value);
+        e->value->schema = schema_msg(a, rt->actions[i].def->schema, 0);
+        r->action_schemas[i] = e;
     }
     return &r->base;
 }

@@ -2,7 +2,7 @@
  * tfplugin6 call to its handler.
  *
  * The transport (server.c) calls `handle` (or `handle_stream` for the
- * server-streaming ListResource) on a thread of its own per call;
+ * server-streaming ListResource and InvokeAction) on a thread of its own per call;
  * here the request is unpacked, given an arena and a context (a child of the
  * root that StopProvider cancels), handled, packed and released.
  */
@@ -18,11 +18,12 @@
 
 static const sf_rpc_method *const method_tables[] = {
     sf_rpc_schema_methods,   sf_rpc_provider_methods, sf_rpc_resource_methods,
-    sf_rpc_identity_methods, sf_rpc_list_methods,
+    sf_rpc_identity_methods, sf_rpc_list_methods,     sf_rpc_action_methods,
 };
 
 static const sf_rpc_stream_method *const stream_tables[] = {
     sf_rpc_list_stream_methods,
+    sf_rpc_action_stream_methods,
 };
 
 enum { GRPC_OK = 0, GRPC_INVALID_ARGUMENT = 3, GRPC_UNIMPLEMENTED = 12, GRPC_INTERNAL = 13 };
@@ -31,6 +32,13 @@ const sf_runtime_resource *sf_runtime_resource_find(const sf_runtime *rt, const 
 {
     for (size_t i = 0; name && i < rt->n_resources; i++)
         if (strcmp(rt->resources[i].def->name, name) == 0) return &rt->resources[i];
+    return NULL;
+}
+
+const sf_runtime_action *sf_runtime_action_find(const sf_runtime *rt, const char *name)
+{
+    for (size_t i = 0; name && i < rt->n_actions; i++)
+        if (strcmp(rt->actions[i].def->name, name) == 0) return &rt->actions[i];
     return NULL;
 }
 
@@ -202,6 +210,13 @@ void sf_runtime_init(sf_runtime *rt, const sf_provider_def *def)
          * same name with an identity: a declaration error. */
         assert(rt->lists[i].listed && rt->lists[i].listed->identity_type);
     }
+    while (def->actions && def->actions[rt->n_actions]) rt->n_actions++;
+    rt->actions = calloc(rt->n_actions ? rt->n_actions : 1, sizeof *rt->actions);
+    if (!rt->actions) abort();
+    for (size_t i = 0; i < rt->n_actions; i++) {
+        rt->actions[i].def = def->actions[i];
+        rt->actions[i].config_type = sf_schema_type(def->actions[i]->schema);
+    }
     rt->root = sf_ctx_new_named_root(sf_log_level_from_env(), def->name);
     pthread_mutex_init(&rt->lock, NULL);
 }
@@ -216,6 +231,8 @@ void sf_runtime_clear(sf_runtime *rt)
     free(rt->resources);
     for (size_t i = 0; i < rt->n_lists; i++) sf_type_free(rt->lists[i].config_type);
     free(rt->lists);
+    for (size_t i = 0; i < rt->n_actions; i++) sf_type_free(rt->actions[i].config_type);
+    free(rt->actions);
     sf_type_free(rt->provider_type);
     sf_ctx_free(rt->root);
     free(rt->refreshed);

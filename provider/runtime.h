@@ -26,6 +26,12 @@ typedef struct sf_runtime_list {
     const sf_runtime_resource *listed; /* the resource type of that name */
 } sf_runtime_list;
 
+/* An action and its config type. */
+typedef struct sf_runtime_action {
+    const sf_action_type *def;
+    sf_type *config_type;
+} sf_runtime_action;
+
 typedef struct sf_runtime {
     const sf_provider_def *def;
     sf_type *provider_type;
@@ -33,6 +39,8 @@ typedef struct sf_runtime {
     size_t n_resources;
     sf_runtime_list *lists;
     size_t n_lists;
+    sf_runtime_action *actions;
+    size_t n_actions;
     sf_ctx *root;         /* cancelled by StopProvider and shutdown */
     pthread_mutex_t lock; /* guards the fields below */
     void *provider_data;
@@ -60,6 +68,7 @@ typedef struct sf_rpc {
  * once the client is gone. */
 int sf_rpc_send(sf_rpc *rpc, const ProtobufCMessage *msg);
 
+const sf_runtime_action *sf_runtime_action_find(const sf_runtime *rt, const char *name);
 const sf_runtime_list *sf_runtime_list_find(const sf_runtime *rt, const char *name);
 
 /* Remember a state this process's ReadResource returned (its msgpack
@@ -92,6 +101,8 @@ typedef struct sf_rpc_stream_method {
 /* The handler tables of each rpc_*.c file, NULL-name terminated. */
 extern const sf_rpc_stream_method sf_rpc_list_stream_methods[];
 extern const sf_rpc_method sf_rpc_list_methods[];
+extern const sf_rpc_stream_method sf_rpc_action_stream_methods[];
+extern const sf_rpc_method sf_rpc_action_methods[];
 extern const sf_rpc_method sf_rpc_schema_methods[];
 extern const sf_rpc_method sf_rpc_provider_methods[];
 extern const sf_rpc_method sf_rpc_resource_methods[];

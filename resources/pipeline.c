@@ -40,7 +40,7 @@ static const sf_attr_def stage_attrs[] = {
     {NULL},
 };
 
-static const sf_block_def stage_block = {
+const sf_block_def sf_pipeline_stage_block = {
     .description = "One step of the pipeline; stages run in the order written, each after the previous "
                    "succeeded.",
     .attrs = stage_attrs,
@@ -174,7 +174,7 @@ static const sf_attr_def pipeline_attrs[] = {
 };
 
 static const sf_nested_def pipeline_blocks[] = {
-    {"stage", SF_NEST_LIST, &stage_block, 1, 0, 0, "The stages, in order."},
+    {"stage", SF_NEST_LIST, &sf_pipeline_stage_block, 1, 0, 0, "The stages, in order."},
     {"catalog", SF_NEST_SINGLE, &catalog_block, 0, 1, 0, "Where the published tables are queried."},
     SF_TIMEOUTS_BLOCK,
     {NULL},
@@ -519,6 +519,27 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     return state;
 }
 
+/* The run-now action (pipeline_run_action.c): `config` holds the
+ * attributes a pipeline runs from (name, cluster_id, lake, input, output,
+ * reference, stage), wholly known.  Runs it regardless of the fingerprint
+ * and publishes it with the fingerprint of its inputs now, as apply would. */
+sf_run_status sf_pipeline_run_now(sf_call *call, const sf_value *config, sf_run_result *r, sf_diags *diags)
+{
+    *r = (sf_run_result){0};
+    const sf_engine *engine = engine_of(config, diags);
+    if (!engine) return SF_RUN_NOT_STARTED;
+    pipeline_view pv;
+    view_build(&pv, config);
+    sf_run_status st = SF_RUN_NOT_STARTED;
+    char *fp = fingerprint(call, config, diags);
+    if (fp)
+        st = sf_run_execute(call->ctx, sf_resources_engine_env(call), engine, str(config, "cluster_id"), &pv.p, fp, r,
+                            diags);
+    free(fp);
+    view_clear(&pv);
+    return st;
+}
+
 /* No run, but the DAG must follow the settings (another cluster, another
  * Airflow): install the spec where the pipeline now runs, and take it off
  * an Airflow it left.  0, or -1 with diagnostics. */
@@ -618,8 +639,27 @@ static sf_value *adopt(sf_call *call, const sf_value *state, const sf_published 
     return fresh;
 }
 
+/* A newer run of exactly these inputs (the run-now action's): the state
+ * follows its run id; stages and metrics stay (same inputs). */
+static sf_value *adopt_same(const sf_value *state, const sf_published *pub)
+{
+    sf_value *fresh = sf_value_copy(state);
+    sf_value_put(fresh, "run_id", sf_value_string(pub->run_id));
+    sf_value_put(fresh, "status", sf_value_string("succeeded"));
+    sf_pipeline_catalog_adopted(fresh);
+    return fresh;
+}
+
+static bool newer_same_inputs(const sf_value *state, const sf_published *pub)
+{
+    const char *run_id = str(state, "run_id"), *fp = str(state, "fingerprint");
+    return pub->run_id && pub->fingerprint && fp && strcmp(pub->fingerprint, fp) == 0 &&
+           (!run_id || strcmp(pub->run_id, run_id) > 0);
+}
+
 /* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it.
- * Another run published (by Airflow): adopted. */
+ * Another run published (by Airflow): adopted; a newer run of the same
+ * inputs (the run-now action): followed. */
 static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *diags)
 {
     const char *run_id = str(state, "run_id"), *output = str(state, "output_uri");
@@ -637,6 +677,8 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
         fresh = sf_value_copy(state);
     } else if (through_airflow && pub.run_id && (!run_id || strcmp(pub.run_id, run_id) > 0)) {
         fresh = adopt(call, state, &pub, diags); /* run ids sort by time: only a newer run */
+    } else if (newer_same_inputs(state, &pub)) {
+        fresh = adopt_same(state, &pub);
     } else if (!run_id) {
         fresh = sf_value_copy(state);
     } else {

@@ -130,6 +130,12 @@ static const sf_resource_type *const provider_resources[] = {
     NULL,
 };
 
+static const sf_action_type *const provider_actions[] = {
+    &sf_action_pipeline_run,
+    &sf_action_cluster_stop,
+    NULL,
+};
+
 static const sf_list_resource_type *const provider_list_resources[] = {
     &sf_list_cluster,
     NULL,
@@ -172,6 +178,7 @@ const sf_provider_def sf_provider_sparkflow = {
     .schema = &provider_schema,
     .resources = provider_resources,
     .list_resources = provider_list_resources,
+    .actions = provider_actions,
     .configure = provider_configure,
     .free_data = provider_free_data,
 };

@@ -4,6 +4,7 @@
 #define SF_RESOURCES_H
 
 #include "engines/engine.h"
+#include "engines/run.h"
 #include "provider/resource.h"
 
 extern const sf_resource_type sf_resource_cluster;
@@ -15,6 +16,17 @@ extern const sf_provider_def sf_provider_sparkflow;
  * state of a cluster it lists (cluster.c). */
 extern const sf_list_resource_type sf_list_cluster;
 sf_value *sf_cluster_listed_state(const sf_engine *engine, const sf_cluster_info *info);
+
+/* Actions: run a pipeline now (pipeline_run_action.c), stop a cluster
+ * (cluster_stop_action.c); the pipeline's stage block and its run they share
+ * with sparkflow_pipeline (pipeline.c). */
+extern const sf_action_type sf_action_pipeline_run;
+extern const sf_action_type sf_action_cluster_stop;
+extern const sf_block_def sf_pipeline_stage_block;
+/* The engine of running cluster `id`; NULL with an error at `attr` when
+ * the id is not one of ours, the cluster is gone, or it cannot be read. */
+const sf_engine *sf_cluster_running(sf_call *call, const char *id, const char *attr, sf_diags *diags);
+sf_run_status sf_pipeline_run_now(sf_call *call, const sf_value *config, sf_run_result *r, sf_diags *diags);
 
 /* The pipeline's identity and import by identity (pipeline_identity.c). */
 extern const sf_identity_def sf_pipeline_identity;
