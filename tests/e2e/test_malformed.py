@@ -80,6 +80,8 @@ METHODS = [
     "GetResourceIdentitySchemas",
     "UpgradeResourceIdentity",
     "ValidateListResourceConfig",
+    "ValidateActionConfig",
+    "PlanAction",
 ]
 
 
@@ -195,6 +197,44 @@ def test_unknown_list_resource_type(plugins):
     (event,) = stream(ch, SVC + "ListResource", field(1, "sparkflow_nonesuch") + int_field(4, 10))
     assert b"Unknown list resource type" in event
     expect_error_or_diag(ch, "ValidateListResourceConfig", field(1, "sparkflow_nonesuch"), "Unknown list resource type")
+
+
+@pytest.mark.parametrize("junk", [b"\xff\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x12\x05ab"])
+def test_garbage_invoke_request_is_refused(plugins, junk):
+    p = plugins()
+    ch = p.channel()
+    with pytest.raises(grpc.RpcError) as e:
+        stream(ch, SVC + "InvokeAction", junk)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value
+    call_ok(ch)
+    assert p.proc.poll() is None
+
+
+ACTION = "sparkflow_cluster_stop"
+
+
+@pytest.mark.parametrize("what", list(BAD_VALUES))
+def test_undecodable_action_config_gives_one_completed_error(plugins, what):
+    """An action config that cannot be decoded: one Event, the Completed one
+    (field 2) with the diagnostic; nothing is invoked."""
+    p = plugins()
+    ch = p.channel()
+    bad = dynamic(msgpack=BAD_VALUES[what])
+    (event,) = stream(ch, SVC + "InvokeAction", field(1, ACTION) + field(2, bad))
+    assert event.startswith(b"\x12"), event[:40]  # completed, no progress
+    assert b"could not be decoded" in event, event[:300]
+    expect_error_or_diag(ch, "ValidateActionConfig", field(1, ACTION) + field(2, bad), "could not be decoded")
+    expect_error_or_diag(ch, "PlanAction", field(1, ACTION) + field(2, bad), "could not be decoded")
+    assert p.proc.poll() is None
+
+
+def test_unknown_action_type(plugins):
+    p = plugins()
+    ch = p.channel()
+    (event,) = stream(ch, SVC + "InvokeAction", field(1, "sparkflow_nonesuch"))
+    assert event.startswith(b"\x12") and b"Unknown action type" in event, event[:300]
+    expect_error_or_diag(ch, "ValidateActionConfig", field(1, "sparkflow_nonesuch"), "Unknown action type")
+    expect_error_or_diag(ch, "PlanAction", field(1, "sparkflow_nonesuch"), "Unknown action type")
 
 
 def test_unknown_resource_type(plugins):
