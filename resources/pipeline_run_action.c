@@ -78,8 +78,9 @@ static void run_invoke(sf_call *call, const sf_value *config, sf_action_progress
         sf_value_free(c);
         return;
     }
-    sf_action_progress_send(progress, "pipeline %s: run started on cluster %s (%zu stages)", name,
-                            sf_value_get_str(sf_value_get(c, "cluster_id")), sf_value_get(c, "stage")->n);
+    size_t n = sf_value_get(c, "stage")->n;
+    sf_action_progress_send(progress, "pipeline %s: run started on cluster %s (%zu stage%s)", name,
+                            sf_value_get_str(sf_value_get(c, "cluster_id")), n, n == 1 ? "" : "s");
     sf_run_result r;
     sf_run_status st = sf_pipeline_run_now(call, c, &r, diags);
     if (st != SF_RUN_NOT_STARTED) report_stages(progress, c, &r);

@@ -36,6 +36,8 @@ def test_docs_match_the_live_schema():
     )
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
     assert pages == [
+        "actions/cluster_stop.md",
+        "actions/pipeline_run.md",
         "guides/github-actions.md",
         "index.md",
         "list-resources/cluster.md",
