@@ -639,22 +639,34 @@ static sf_value *adopt(sf_call *call, const sf_value *state, const sf_published 
     return fresh;
 }
 
-/* A newer run of exactly these inputs (the run-now action's): the state
- * follows its run id; stages and metrics stay (same inputs). */
+/* A newer run of this configuration (the run-now action's): the state
+ * follows its run id and fingerprint; stages and metrics stay the last
+ * apply's (the action reported its own). */
 static sf_value *adopt_same(const sf_value *state, const sf_published *pub)
 {
     sf_value *fresh = sf_value_copy(state);
     sf_value_put(fresh, "run_id", sf_value_string(pub->run_id));
+    sf_value_put(fresh, "fingerprint", sf_value_string(pub->fingerprint));
     sf_value_put(fresh, "status", sf_value_string("succeeded"));
     sf_pipeline_catalog_adopted(fresh);
     return fresh;
 }
 
-static bool newer_same_inputs(const sf_value *state, const sf_published *pub)
+/* Was the newer published run made from this configuration: from the
+ * inputs the state recorded, or from the inputs as they are now (data
+ * landed, then the action ran)?  Then the next plan proposes no run. */
+static bool newer_run_of_this(sf_call *call, const sf_value *state, const sf_published *pub)
 {
     const char *run_id = str(state, "run_id"), *fp = str(state, "fingerprint");
-    return pub->run_id && pub->fingerprint && fp && strcmp(pub->fingerprint, fp) == 0 &&
-           (!run_id || strcmp(pub->run_id, run_id) > 0);
+    if (!pub->run_id || !pub->fingerprint || (run_id && strcmp(pub->run_id, run_id) <= 0)) return false;
+    if (fp && strcmp(pub->fingerprint, fp) == 0) return true;
+    sf_diags scratch; /* a script or the data unreadable: not this run */
+    sf_diags_init(&scratch);
+    char *now = fingerprint(call, state, &scratch);
+    bool same = now && strcmp(now, pub->fingerprint) == 0;
+    free(now);
+    sf_diags_clear(&scratch);
+    return same;
 }
 
 /* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it.
@@ -677,7 +689,7 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
         fresh = sf_value_copy(state);
     } else if (through_airflow && pub.run_id && (!run_id || strcmp(pub.run_id, run_id) > 0)) {
         fresh = adopt(call, state, &pub, diags); /* run ids sort by time: only a newer run */
-    } else if (newer_same_inputs(state, &pub)) {
+    } else if (newer_run_of_this(call, state, &pub)) {
         fresh = adopt_same(state, &pub);
     } else if (!run_id) {
         fresh = sf_value_copy(state);

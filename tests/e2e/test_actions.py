@@ -7,6 +7,8 @@ pipeline:
     action's progress (run started, the stage's result with its metrics,
     the published run), publishes a new run in the lake, and the next plan
     of the pipeline has no changes (the refresh follows the new run);
+  - after new input landed (the plan would re-run the pipeline), the
+    action's run is taken by the next refresh too: no changes;
   - the same action on a cluster id that names no cluster fails saying so,
     and publishes nothing;
   - `sparkflow_cluster_stop` wired through `action_trigger` stops the
@@ -120,6 +122,25 @@ class TestRunNow:
         assert sb.resources(d)[PIPELINE]["run_id"] == after["run_id"]
         p = plan_exitcode(sb, d)
         assert p.rc == 0 and "No changes." in p.output, p.describe()
+
+    def test_data_landed_then_invoke_then_next_plan_is_clean(self, world):
+        """New input outside Terraform's view: the plan would re-run; after
+        the action ran on it, the refresh takes that run (its fingerprint is
+        the inputs' now) and the plan proposes nothing."""
+        sb, d = world.sb, world.d
+        (world.lake / "raw" / "events" / "c.txt").write_text("".join(f"late {i}\n" for i in range(7)))
+        p = plan_exitcode(sb, d)
+        assert p.rc == 2 and "sparkflow_pipeline.fx will be updated in-place" in p.output, p.describe()
+        before = sb.resources(d)[PIPELINE]
+        r = sb.run("apply", "-invoke=action.sparkflow_pipeline_run.now", cwd=d, timeout=RUN_TIMEOUT)
+        assert "fixture_lines=57" in r.output, r.describe()
+        after = published(world.lake, "lines")
+        assert after["run_id"] > before["run_id"] and after["record"]["fingerprint"] != before["fingerprint"]
+        p = plan_exitcode(sb, d)
+        assert p.rc == 0 and "No changes." in p.output, p.describe()
+        sb.run("apply", "-refresh-only", cwd=d)
+        got = sb.resources(d)[PIPELINE]
+        assert (got["run_id"], got["fingerprint"]) == (after["run_id"], after["record"]["fingerprint"]), got
 
     def test_invoke_on_a_missing_cluster_fails_clearly(self, world):
         sb, d = world.sb, world.d
