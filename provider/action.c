@@ -14,11 +14,21 @@
 void sf_action_progress_init(sf_action_progress *p, sf_rpc *rpc, const char *name)
 {
     *p = (sf_action_progress){.rpc = rpc, .name = name};
+    pthread_mutex_init(&p->lock, NULL);
+}
+
+void sf_action_progress_clear(sf_action_progress *p)
+{
+    pthread_mutex_destroy(&p->lock);
 }
 
 int sf_action_progress_send(sf_action_progress *p, const char *fmt, ...)
 {
-    if (p->gone) return -1;
+    pthread_mutex_lock(&p->lock);
+    if (p->gone) {
+        pthread_mutex_unlock(&p->lock);
+        return -1;
+    }
     va_list ap;
     va_start(ap, fmt);
     char *text = sf_vfmt(fmt, ap);
@@ -34,7 +44,9 @@ int sf_action_progress_send(sf_action_progress *p, const char *fmt, ...)
     if (sf_rpc_send(p->rpc, &ev.base) != 0) p->gone = true;
     else p->sent++;
     free(text);
-    return p->gone ? -1 : 0;
+    int rc = p->gone ? -1 : 0;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int sf_action_send_completed(sf_rpc *rpc, const sf_diags *diags)

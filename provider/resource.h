@@ -165,7 +165,8 @@ typedef struct sf_list_resource_type {
 typedef struct sf_action_progress sf_action_progress;
 
 /* Send one progress line to Terraform (printed to the user).  Returns 0, or
- * -1 once the client is gone (the action may stop early). */
+ * -1 once the client is gone (the action may stop early).  Callable from
+ * any thread while invoke runs (sends are serialized). */
 int sf_action_progress_send(sf_action_progress *progress, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef struct sf_action_type {

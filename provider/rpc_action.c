@@ -104,6 +104,7 @@ static int invoke_action(sf_rpc *rpc, const ProtobufCMessage *msg, char **status
         act->def->invoke(&rpc->call, config, &progress, &diags);
     }
     if (!progress.gone) sf_action_send_completed(rpc, &diags);
+    sf_action_progress_clear(&progress);
     sf_value_free(config);
     sf_diags_clear(&diags);
     return GRPC_OK;

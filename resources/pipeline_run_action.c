@@ -10,13 +10,17 @@
  * fingerprint of its inputs.  A sparkflow_pipeline on the same lake and
  * output then follows the newer run on its next refresh when the
  * fingerprints agree (pipeline.c), so the next plan proposes nothing.
- * Progress: the run starting, each stage's result with its metrics, the
- * published run id.
+ * Progress: the run starting, "still running" with the elapsed time, each
+ * stage's result with its metrics (the engine reports them at the end of
+ * the run), the published run id.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/str.h"
+#include "base/time.h"
 #include "resources/resources.h"
 
 static const sf_attr_def run_attrs[] = {
@@ -28,6 +32,9 @@ static const sf_attr_def run_attrs[] = {
     {"output", "string", SF_ATTR_REQUIRED,
      "Where the run's tables are published, relative to `lake`; replaced atomically."},
     {"reference", "string", SF_ATTR_OPTIONAL, "Reference data relative to `lake`; default `reference`."},
+    {"progress_interval", "number", SF_ATTR_OPTIONAL,
+     "Seconds between the \"still running\" progress lines while the stages run; default 30.", NULL,
+     sf_validate_positive_int},
     {NULL},
 };
 
@@ -69,6 +76,62 @@ static void report_stages(sf_action_progress *progress, const sf_value *config, 
     }
 }
 
+/* While the run goes on: "still running" every `interval_s` seconds, from
+ * a thread of its own (progress sends are serialized by the runtime). */
+typedef struct ticker {
+    sf_action_progress *progress;
+    const char *name;
+    int64_t interval_s, started_ms;
+    bool done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+} ticker;
+
+static void *tick(void *arg)
+{
+    ticker *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (!t->done) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += t->interval_s;
+        while (!t->done && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0) {}
+        if (t->done) break;
+        int64_t s = (sf_time_mono_ms() - t->started_ms) / 1000;
+        pthread_mutex_unlock(&t->mu);
+        int rc = sf_action_progress_send(t->progress, "pipeline %s: still running, %lldm%02llds elapsed", t->name,
+                                         (long long)(s / 60), (long long)(s % 60));
+        pthread_mutex_lock(&t->mu);
+        if (rc != 0) break;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static void ticker_start(ticker *t, sf_action_progress *progress, const char *name, int64_t interval_s)
+{
+    *t = (ticker){.progress = progress, .name = name, .interval_s = interval_s, .started_ms = sf_time_mono_ms()};
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&t->thread, NULL, tick, t) != 0) abort();
+}
+
+static void ticker_stop(ticker *t)
+{
+    pthread_mutex_lock(&t->mu);
+    t->done = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+}
+
 static void run_invoke(sf_call *call, const sf_value *config, sf_action_progress *progress, sf_diags *diags)
 {
     sf_value *c = sf_value_copy(config);
@@ -81,8 +144,14 @@ static void run_invoke(sf_call *call, const sf_value *config, sf_action_progress
     size_t n = sf_value_get(c, "stage")->n;
     sf_action_progress_send(progress, "pipeline %s: run started on cluster %s (%zu stage%s)", name,
                             sf_value_get_str(sf_value_get(c, "cluster_id")), n, n == 1 ? "" : "s");
+    int64_t interval = 30;
+    const sf_value *iv = sf_value_get(c, "progress_interval");
+    if (!sf_value_is_null(iv)) sf_value_get_int(iv, &interval);
+    ticker t;
+    ticker_start(&t, progress, name, interval);
     sf_run_result r;
     sf_run_status st = sf_pipeline_run_now(call, c, &r, diags);
+    ticker_stop(&t);
     if (st != SF_RUN_NOT_STARTED) report_stages(progress, c, &r);
     if (st == SF_RUN_PUBLISHED) {
         char *uri =

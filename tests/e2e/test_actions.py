@@ -19,6 +19,7 @@ reads.
 """
 
 import json
+import re
 
 import pytest
 
@@ -70,7 +71,11 @@ def world_config(lake, script, extra="") -> str:
 }}
 """
     pipeline = 'resource "sparkflow_pipeline" "fx" {\n' + body(lake, script) + "}\n"
-    run_now = 'action "sparkflow_pipeline_run" "now" {\n  config {\n' + body(lake, script) + "  }\n}\n"
+    run_now = (
+        'action "sparkflow_pipeline_run" "now" {\n  config {\n'
+        + body(lake, script)
+        + "    progress_interval = 2\n  }\n}\n"
+    )
     bad = (
         'action "sparkflow_pipeline_run" "nowhere" {\n  config {\n'
         + body(lake, script, '"local-0123456789ab"')
@@ -113,6 +118,11 @@ class TestRunNow:
         out = r.output
         assert "pipeline fx: run started on cluster" in out, r.describe()
         assert "stage count succeeded in" in out and "fixture_lines=50" in out, r.describe()
+        # The engine reports stage results at the end: meanwhile, a line
+        # every progress_interval (2 s) saying how long it has been running.
+        ticks = re.findall(r"pipeline fx: still running, 0m(\d\d)s elapsed", out)
+        assert ticks and int(ticks[0]) >= 2 and ticks == sorted(ticks), r.describe()
+        assert out.index("still running") < out.index("stage count succeeded"), r.describe()
         assert f"pipeline fx: published run {after['run_id']}" in out, r.describe()
         # The invoke changed nothing in state; the refresh follows the run.
         assert sb.resources(d)[PIPELINE]["run_id"] == before["run_id"]
