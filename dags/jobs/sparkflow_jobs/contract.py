@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # pyspark is imported when a session is made (spark_session)
     from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -239,7 +240,7 @@ def put_bytes(spark: SparkSession, data: bytes, uri: str, force_hadoop: bool = F
 SCHEMA_FILE = "_sparkflow_schema.json"
 
 
-def write_schema(spark: SparkSession, schema, table_uri: str, partition_by=()) -> None:
+def write_schema(spark: SparkSession, schema: StructType, table_uri: str, partition_by: Sequence[str] = ()) -> None:
     """Write the table's schema next to its Parquet files, as
     `<table_uri>/_sparkflow_schema.json`: {"format": "parquet", "partition_by":
     [...], "schema": <the StructType's JSON>} (partition columns included).
