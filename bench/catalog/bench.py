@@ -47,10 +47,14 @@ makes at the end of apply):
    otherwise).  Ratios are Spark / DuckDB (summary: sparkflow = Spark,
    reference = DuckDB, like bench_scale).
 
-3. Against moto (Glue + Athena): glue_apply_to_first_athena_query() is the
-   place for apply return -> first successful Athena StartQueryExecution
-   against a moto server; it is PENDING until catalogs/glue.c is on main, and
-   the bench says so instead of inventing a figure.
+3. Against moto (Glue + Athena): glue_apply_to_first_athena_query()
+   (bench/catalog/glue_moto.py, set up as tests/aws does it: moto server,
+   fault proxy as a recorder, the EMR step executor, examples/aws applied
+   with the real Terraform CLI): apply exit -> the first Athena
+   StartQueryExecution accepted in the pipeline's workgroup (target: the
+   first call, 0 s of extra waiting), Glue GetTable of every table, the
+   sync's time inside apply and the Glue/Athena calls sent.  Reported as
+   pending when the checkout has no catalogs/glue.c.
 
 Results: a table on stdout, every sample in bench/results/catalog-<UTC
 timestamp>.json, and with BENCH_JSON the summary for bench/run.
@@ -97,7 +101,7 @@ DASHBOARD_SQL = (
 PROBE_LIMIT_S = 60.0
 PROBE_EVERY_S = 0.2
 QUERY_TIMEOUT_S = 600
-MOTO_PENDING = "pending: catalogs/glue.c (Glue + Athena) is not on main yet"
+MOTO_PENDING = "pending: no catalogs/glue.c (Glue + Athena) in this checkout"
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -598,22 +602,31 @@ def query_speed(
 # ---------------------------------------------------------------------------
 
 
-def glue_apply_to_first_athena_query() -> dict[str, Any]:
-    """PENDING -- apply return -> first successful Athena StartQueryExecution
-    against moto.
-
-    To do once catalogs/glue.c is on main: following tests/aws/ (a moto
-    server, the EMR executor of tests/aws/executor.py running the stages),
-    apply an `emr` pipeline with an s3:// lake and a catalog, and the moment
-    apply exits call Athena StartQueryExecution (workgroup = the pipeline's
-    catalog_workgroup, `select count(*) from transactions` in its Glue
-    database) then GetQueryExecution; report apply exit -> the first
-    accepted StartQueryExecution (target: the first call succeeds, 0 s of
-    extra waiting), whether Glue's GetTable for every published table
-    answered at once, and the Glue/Athena calls' share of the apply.  moto
-    does not run the SQL, so only the acceptance of the query is timed.
-    """
-    return {"status": "pending", "reason": MOTO_PENDING}
+def glue_apply_to_first_athena_query(
+    cfg: dict[str, Any], scratch: Path, procs: Any, applies: int, transactions: int
+) -> dict[str, Any]:
+    """Apply return -> the first Athena StartQueryExecution accepted, against
+    moto (bench/catalog/glue_moto.py: moto server, fault proxy as a recorder,
+    tests/aws/executor.py running the EMR steps, examples/aws applied with
+    the real Terraform CLI).  Pending, and said so, when this checkout has
+    no Glue catalog (catalogs/glue.c)."""
+    if not (ROOT / "catalogs" / "glue.c").exists():
+        return {"status": "pending", "reason": MOTO_PENDING}
+    if applies < 1:
+        return {"status": "skipped", "reason": "skipped (--moto-applies 0)"}
+    glue_moto = _load("sparkflow_bench_glue_moto", HERE / "glue_moto.py")
+    return glue_moto.run(
+        qs,
+        sync_events,
+        cfg["terraform"],
+        cfg["provider"],
+        cfg["python"],
+        scratch / "moto",
+        procs,
+        applies,
+        transactions,
+        say,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -840,18 +853,65 @@ def summarize(cfg: dict[str, Any], sizes: list[dict[str, Any]], moto: dict[str, 
         % ("yes" if same else "NO", ", ".join(f"{label(s['rows'])}: {s['query']['rows']}" for s in sizes))
     )
     print()
-    print("3. against moto (Glue + Athena): " + moto["reason"])
-    rows.append(
+    print()
+    rows += summarize_moto(cfg, moto)
+    return rows
+
+
+def summarize_moto(cfg: dict[str, Any], moto: dict[str, Any]) -> list[dict[str, Any]]:
+    """Part 3's table and summary rows."""
+    metric = "apply exit -> first Athena StartQueryExecution accepted, moto (median)"
+    if moto["status"] != "measured":
+        print("3. against moto (Glue + Athena): " + moto["reason"])
+        return [report.row(f"{metric}: {moto['status']}", "s", None, None, "first call ok, 0 s", None)]
+    applies = moto["applies"]
+    firsts = [a["first_query"] for a in applies if a["first_query"]]
+    ok = bool(firsts) and len(firsts) == len(applies) and all(f["first_attempt_ok"] for f in firsts)
+    waits = [f["extra_wait_s"] for f in firsts]
+    max_wait = None if any(w is None for w in waits) else max(waits, default=None)
+    st = summary_stats([f["answer_after_exit_s"] for f in firsts])
+    sync = summary_stats([a["sync"]["sync_ms"] / 1000 for a in applies if a["sync"].get("sync_ms") is not None])
+    gt = summary_stats([a["get_tables_s"] for a in applies])
+    walls = summary_stats([a["apply_wall_s"] for a in applies])
+    calls = summary_stats([a["catalog_calls"] for a in applies])
+    print(
+        "3. against moto (Glue + Athena): examples/aws, %d generated transactions, %d apply(s); "
+        "moto runs no SQL (the query is accepted and SUCCEEDED at once)" % (moto["transactions"], len(applies))
+    )
+    t = [
+        ["apply wall (EMR steps by tests/aws/executor.py, local Spark)", fmt(walls["median"], 1), mm(walls, 1)],
+        [
+            "apply exit -> StartQueryExecution accepted (first call ok %d/%d)"
+            % (sum(1 for f in firsts if f["first_attempt_ok"]), len(applies)),
+            fmt(st["median"] if st else None, 3),
+            mm(st, 3),
+        ],
+        ["extra wait (max)", fmt(max_wait, 3), ""],
+        [
+            "then Glue GetTable of each of the %d tables (all found; their own time)" % len(applies[0]["tables"] or {}),
+            fmt(gt["median"] if gt else None, 3),
+            mm(gt, 3),
+        ],
+        ["catalog sync inside apply (Glue + Athena)", fmt(sync["median"] if sync else None, 3), mm(sync, 3)],
+        ["Glue/Athena calls the provider sent per apply", fmt(calls["median"], 0) if calls else "-", mm(calls, 0)],
+    ]
+    print(report.table(["what", "median s", "min - max"], t))
+    if applies:
+        print("  calls of the first apply: " + json.dumps(applies[0]["catalog_calls_by_action"], sort_keys=True))
+    return [
         report.row(
-            "apply exit -> first Athena StartQueryExecution, moto (" + moto["status"] + ")",
+            "first Athena query after apply (moto) accepted at once; max extra wait",
             "s",
-            moto.get("answer_after_exit_s"),
+            max_wait,
             None,
             "first call ok, 0 s",
-            None,
-        )
-    )
-    return rows
+            ok and max_wait == 0.0,
+        ),
+        report.row(metric, "s", st["median"] if st else None),
+        report.row(
+            "catalog sync inside apply, Glue + Athena against moto (median)", "s", sync["median"] if sync else None
+        ),
+    ]
 
 
 def git_commit() -> str:
@@ -890,6 +950,18 @@ def main(argv: list[str]) -> int:
         default=int(os.environ.get("BENCH_CATALOG_SYNC_RUNS", 5)),
         help="runs of duckdb_catalog.py sync alone per size (default 5)",
     )
+    ap.add_argument(
+        "--moto-applies",
+        type=int,
+        default=int(os.environ.get("BENCH_CATALOG_MOTO_APPLIES", 1 if quick else 3)),
+        help="applies of examples/aws against moto (default 3; quick 1; 0: skip)",
+    )
+    ap.add_argument(
+        "--moto-transactions",
+        type=int,
+        default=int(os.environ.get("BENCH_CATALOG_MOTO_TRANSACTIONS", 5000)),
+        help="generated transactions in the moto lake (default 5000)",
+    )
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     provider, terraform = os.environ.get("BENCH_PROVIDER"), os.environ.get("BENCH_TERRAFORM")
@@ -913,6 +985,8 @@ def main(argv: list[str]) -> int:
         "runs": args.runs,
         "repeat": args.repeat,
         "sync_runs": args.sync_runs,
+        "moto_applies": args.moto_applies,
+        "moto_transactions": args.moto_transactions,
         "provider": provider,
         "terraform": terraform,
         "python": python,
@@ -991,11 +1065,13 @@ def main(argv: list[str]) -> int:
                 {"rows": rows, "generate": gen, "applies": applies, "standalone_sync_s": standalone, "query": q}
             )
 
-        moto = glue_apply_to_first_athena_query()
+        say(f"moto (Glue + Athena): {args.moto_applies} apply(s) of examples/aws ...")
+        moto = glue_apply_to_first_athena_query(cfg, scratch, procs, args.moto_applies, args.moto_transactions)
         cfg["loadavg_end"] = qs.loadavg()
         summary = summarize(cfg, results, moto)
         problems = [p for s in results for a in s["applies"] for p in a["problems"]]
         problems += [p for s in results for p in s["query"]["problems"]]
+        problems += moto.get("problems", [])
         print()
         print(
             "load average: %s at start, %s at end (%d CPUs)" % (cfg["loadavg_start"], cfg["loadavg_end"], cfg["cpus"])
