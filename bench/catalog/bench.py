@@ -821,7 +821,9 @@ def summarize(cfg: dict[str, Any], sizes: list[dict[str, Any]], moto: dict[str, 
                     fmt(report.ratio(sv, dv), 1),
                 ]
             )
-            rows.append(report.row(f"{what} ({label(s['rows'])}, median)", "s", sv, dv))
+            rows.append(
+                report.row(f"dashboard query, Spark vs DuckDB, {what} ({label(s['rows'])}, median)", "s", sv, dv)
+            )
         t.append(
             [
                 label(s["rows"]),
