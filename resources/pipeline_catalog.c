@@ -85,6 +85,15 @@ static bool same_catalog(const catalog_view *a, const catalog_view *b)
            a->spec.bytes_scanned_cutoff == b->spec.bytes_scanned_cutoff;
 }
 
+/* The catalog `was` had is no longer where `now` keeps it: turned off, or
+ * another catalog, database or workgroup. */
+static bool moved(const catalog_view *was, const catalog_view *now)
+{
+    if (!was->catalog) return false;
+    if (!now->catalog || was->catalog != now->catalog || strcmp(was->database, now->database) != 0) return true;
+    return was->workgroup && (!now->workgroup || strcmp(was->workgroup, now->workgroup) != 0);
+}
+
 static sf_lake_env lake_env(sf_call *call)
 {
     return sf_engine_env_lake(sf_resources_engine_env(call));
@@ -177,11 +186,7 @@ void sf_pipeline_catalog_settle(sf_call *call, const sf_value *prior, sf_value *
     } else {
         /* Moved or turned off: the old catalog goes first (never another
          * pipeline's: the catalog checks who made it). */
-        if (changed && was.catalog &&
-            (!now.catalog || was.catalog != now.catalog || strcmp(was.database, now.database) != 0 ||
-             (was.workgroup && strcmp(was.workgroup, now.workgroup ? now.workgroup : "")))) {
-            was.catalog->remove(call->ctx, &env, &was.spec, diags);
-        }
+        if (changed && moved(&was, &now)) was.catalog->remove(call->ctx, &env, &was.spec, diags);
         sf_value *tables = sf_value_null();
         if (now.catalog) {
             sf_catalog_state st = {0};

@@ -21,6 +21,7 @@
 #include "base/str.h"
 #include "proto/tfplugin6.pb-c.h"
 #include "provider/runtime.h"
+#include "tests/unit/rpc_driver.h"
 
 /* ---- The test provider ------------------------------------------------------- */
 
@@ -93,28 +94,6 @@ static int teardown(void **state)
 
 /* ---- Driving RPCs -------------------------------------------------------------- */
 
-static uint8_t *packed(const void *req, size_t *len)
-{
-    *len = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    protobuf_c_message_pack(req, buf);
-    return buf;
-}
-
-static void *unary(sf_runtime *rt, const char *method, const void *req, const ProtobufCMessageDescriptor *resp_desc)
-{
-    size_t len;
-    uint8_t *buf = packed(req, &len);
-    void *resp = NULL;
-    size_t resp_len = 0;
-    char *msg = NULL;
-    assert_int_equal(sf_runtime_handle(rt, method, buf, len, &resp, &resp_len, &msg), 0);
-    ProtobufCMessage *out = protobuf_c_message_unpack(resp_desc, NULL, resp_len, resp);
-    assert_non_null(out);
-    free(buf), free(resp), free(msg);
-    return out;
-}
-
 typedef struct sink {
     Tfplugin6__InvokeAction__Event *events[64];
     size_t n;
@@ -173,7 +152,7 @@ static void invoke(sf_runtime *rt, sink *s, const char *type, Tfplugin6__Dynamic
     req.action_type = (char *)type;
     req.config = config;
     size_t len;
-    uint8_t *buf = packed(&req, &len);
+    uint8_t *buf = rpc_packed(&req, &len);
     char *msg = NULL;
     assert_int_equal(sf_runtime_handle_stream_to(rt, "/tfplugin6.Provider/InvokeAction", buf, len, collect, s, &msg),
                      0);
@@ -201,7 +180,7 @@ static void test_schema_and_metadata_offer_the_action(void **state)
     Tfplugin6__GetProviderSchema__Request sreq;
     tfplugin6__get_provider_schema__request__init(&sreq);
     Tfplugin6__GetProviderSchema__Response *s =
-        unary(rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
+        rpc_unary(rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
     assert_int_equal(s->n_action_schemas, 1);
     assert_string_equal(s->action_schemas[0]->key, "test_count");
     const Tfplugin6__Schema__Block *b = s->action_schemas[0]->value->schema->block;
@@ -213,7 +192,7 @@ static void test_schema_and_metadata_offer_the_action(void **state)
     Tfplugin6__GetMetadata__Request mreq;
     tfplugin6__get_metadata__request__init(&mreq);
     Tfplugin6__GetMetadata__Response *m =
-        unary(rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
+        rpc_unary(rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
     assert_int_equal(m->n_actions, 1);
     assert_string_equal(m->actions[0]->type_name, "test_count");
     protobuf_c_message_free_unpacked(&m->base, NULL);
@@ -227,14 +206,14 @@ static void test_provider_without_actions_offers_none(void **state)
     Tfplugin6__GetProviderSchema__Request sreq;
     tfplugin6__get_provider_schema__request__init(&sreq);
     Tfplugin6__GetProviderSchema__Response *s =
-        unary(&rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
+        rpc_unary(&rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
     assert_int_equal(s->n_action_schemas, 0);
     assert_int_equal(s->n_resource_schemas, 1);
     protobuf_c_message_free_unpacked(&s->base, NULL);
     Tfplugin6__GetMetadata__Request mreq;
     tfplugin6__get_metadata__request__init(&mreq);
     Tfplugin6__GetMetadata__Response *m =
-        unary(&rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
+        rpc_unary(&rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
     assert_int_equal(m->n_actions, 0);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     /* Invoking anything: one Completed event with an error. */
@@ -326,18 +305,18 @@ static void test_validate_and_plan(void **state)
     vreq.type_name = "test_count";
     vreq.config = config_dv(rt, 4, 0);
     Tfplugin6__ValidateActionConfig__Response *v =
-        unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
+        rpc_unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
     assert_int_equal(v->n_diagnostics, 0);
     protobuf_c_message_free_unpacked(&v->base, NULL);
     dv_free(vreq.config);
     /* Unknown at validate time is fine (known only at apply). */
     vreq.config = config_dv(rt, -1, 0);
-    v = unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
+    v = rpc_unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
     assert_int_equal(v->n_diagnostics, 0);
     protobuf_c_message_free_unpacked(&v->base, NULL);
     dv_free(vreq.config);
     vreq.config = config_dv(rt, 12, 0);
-    v = unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
+    v = rpc_unary(rt, "ValidateActionConfig", &vreq, &tfplugin6__validate_action_config__response__descriptor);
     assert_true(has_diag(v->diagnostics, v->n_diagnostics, ERROR, "Too many steps"));
     assert_non_null(v->diagnostics[0]->attribute);
     protobuf_c_message_free_unpacked(&v->base, NULL);
@@ -347,18 +326,19 @@ static void test_validate_and_plan(void **state)
     tfplugin6__plan_action__request__init(&preq);
     preq.action_type = "test_count";
     preq.config = config_dv(rt, 12, 0);
-    Tfplugin6__PlanAction__Response *p = unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
+    Tfplugin6__PlanAction__Response *p =
+        rpc_unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
     assert_true(has_diag(p->diagnostics, p->n_diagnostics, ERROR, "Too many steps"));
     protobuf_c_message_free_unpacked(&p->base, NULL);
     dv_free(preq.config);
     preq.config = config_dv(rt, 2, 0);
-    p = unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
+    p = rpc_unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
     assert_int_equal(p->n_diagnostics, 0);
     protobuf_c_message_free_unpacked(&p->base, NULL);
     dv_free(preq.config);
     preq.action_type = "test_nothing";
     preq.config = NULL;
-    p = unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
+    p = rpc_unary(rt, "PlanAction", &preq, &tfplugin6__plan_action__response__descriptor);
     assert_true(has_diag(p->diagnostics, p->n_diagnostics, ERROR, "Unknown action type"));
     protobuf_c_message_free_unpacked(&p->base, NULL);
 }

@@ -21,6 +21,7 @@
 
 #include "base/str.h"
 #include "provider/identity.h"
+#include "tests/unit/rpc_driver.h"
 
 /* ---- The test provider ------------------------------------------------------- */
 
@@ -153,26 +154,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Pack `req`, handle it as `method`, unpack the answer (caller frees with
- * protobuf_c_message_free_unpacked). */
-static void *call(sf_runtime *rt, const char *method, const void *req, const ProtobufCMessageDescriptor *resp_desc)
-{
-    const ProtobufCMessage *m = req;
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    protobuf_c_message_pack(m, buf);
-    void *resp = NULL;
-    size_t resp_len = 0;
-    char *msg = NULL;
-    assert_int_equal(sf_runtime_handle(rt, method, buf, len, &resp, &resp_len, &msg), 0);
-    ProtobufCMessage *out = protobuf_c_message_unpack(resp_desc, NULL, resp_len, resp);
-    assert_non_null(out);
-    free(buf);
-    free(resp);
-    free(msg);
-    return out;
-}
-
 static void done(void *resp)
 {
     protobuf_c_message_free_unpacked(resp, NULL);
@@ -276,8 +257,8 @@ static void test_schemas_list_only_types_with_identity(void **state)
     sf_runtime *rt = *state;
     Tfplugin6__GetResourceIdentitySchemas__Request req = TFPLUGIN6__GET_RESOURCE_IDENTITY_SCHEMAS__REQUEST__INIT;
     Tfplugin6__GetResourceIdentitySchemas__Response *r =
-        call(rt, "/tfplugin6.Provider/GetResourceIdentitySchemas", &req,
-             &tfplugin6__get_resource_identity_schemas__response__descriptor);
+        rpc_unary(rt, "/tfplugin6.Provider/GetResourceIdentitySchemas", &req,
+                  &tfplugin6__get_resource_identity_schemas__response__descriptor);
     assert_int_equal(r->n_diagnostics, 0);
     assert_int_equal(r->n_identity_schemas, 2);
     for (size_t i = 0; i < r->n_identity_schemas; i++) {
@@ -315,7 +296,7 @@ static Tfplugin6__UpgradeResourceIdentity__Response *upgrade(sf_runtime *rt, con
     req.type_name = (char *)type;
     req.version = version;
     req.raw_identity = json ? &raw : NULL;
-    return call(rt, "UpgradeResourceIdentity", &req, &tfplugin6__upgrade_resource_identity__response__descriptor);
+    return rpc_unary(rt, "UpgradeResourceIdentity", &req, &tfplugin6__upgrade_resource_identity__response__descriptor);
 }
 
 static void test_upgrade_identity(void **state)
@@ -367,7 +348,7 @@ static Tfplugin6__ReadResource__Response *read_resource(sf_runtime *rt, const ch
     req.current_state = dv(state, type_of(rt, type, false));
     req.current_identity = identity ? idata(dv(identity, type_of(rt, type, true))) : NULL;
     Tfplugin6__ReadResource__Response *r =
-        call(rt, "ReadResource", &req, &tfplugin6__read_resource__response__descriptor);
+        rpc_unary(rt, "ReadResource", &req, &tfplugin6__read_resource__response__descriptor);
     dv_free(req.current_state);
     idata_free(req.current_identity);
     return r;
@@ -443,7 +424,7 @@ static void test_read_with_an_undecodable_identity(void **state)
     cur.identity_data = &junk;
     req.current_identity = &cur;
     Tfplugin6__ReadResource__Response *r =
-        call(rt, "ReadResource", &req, &tfplugin6__read_resource__response__descriptor);
+        rpc_unary(rt, "ReadResource", &req, &tfplugin6__read_resource__response__descriptor);
     assert_true(has_error(r->n_diagnostics, r->diagnostics, "stored identity could not be decoded"));
     assert_null(r->new_identity);
     done(r);
@@ -468,7 +449,7 @@ static Tfplugin6__PlanResourceChange__Response *plan(sf_runtime *rt, const char 
     req.proposed_new_state = dv(proposed, t);
     req.prior_identity = prior_identity ? idata(dv(prior_identity, type_of(rt, type, true))) : NULL;
     Tfplugin6__PlanResourceChange__Response *r =
-        call(rt, "PlanResourceChange", &req, &tfplugin6__plan_resource_change__response__descriptor);
+        rpc_unary(rt, "PlanResourceChange", &req, &tfplugin6__plan_resource_change__response__descriptor);
     dv_free(req.prior_state);
     dv_free(req.config);
     dv_free(req.proposed_new_state);
@@ -557,7 +538,7 @@ static Tfplugin6__ApplyResourceChange__Response *apply(sf_runtime *rt, const cha
     req.config = dv(planned, t);
     req.planned_identity = planned_identity ? idata(dv(planned_identity, type_of(rt, type, true))) : NULL;
     Tfplugin6__ApplyResourceChange__Response *r =
-        call(rt, "ApplyResourceChange", &req, &tfplugin6__apply_resource_change__response__descriptor);
+        rpc_unary(rt, "ApplyResourceChange", &req, &tfplugin6__apply_resource_change__response__descriptor);
     dv_free(req.prior_state);
     dv_free(req.planned_state);
     dv_free(req.config);
@@ -604,7 +585,7 @@ static Tfplugin6__ImportResourceState__Response *import(sf_runtime *rt, const ch
     req.id = (char *)(id ? id : "");
     req.identity = identity ? idata(dv(identity, type_of(rt, type, true))) : NULL;
     Tfplugin6__ImportResourceState__Response *r =
-        call(rt, "ImportResourceState", &req, &tfplugin6__import_resource_state__response__descriptor);
+        rpc_unary(rt, "ImportResourceState", &req, &tfplugin6__import_resource_state__response__descriptor);
     idata_free(req.identity);
     return r;
 }
@@ -680,7 +661,7 @@ static void test_import_by_identity_refusals(void **state)
     Tfplugin6__ResourceIdentityData data = TFPLUGIN6__RESOURCE_IDENTITY_DATA__INIT;
     data.identity_data = &junk;
     req.identity = &data;
-    r = call(rt, "ImportResourceState", &req, &tfplugin6__import_resource_state__response__descriptor);
+    r = rpc_unary(rt, "ImportResourceState", &req, &tfplugin6__import_resource_state__response__descriptor);
     assert_true(has_error(r->n_diagnostics, r->diagnostics, "could not be decoded"));
     assert_int_equal(r->n_imported_resources, 0);
     done(r);

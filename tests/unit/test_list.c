@@ -26,6 +26,7 @@
 #include "base/str.h"
 #include "proto/tfplugin6.pb-c.h"
 #include "provider/runtime.h"
+#include "tests/unit/rpc_driver.h"
 
 /* ---- The test provider ------------------------------------------------------- */
 
@@ -139,28 +140,6 @@ static int teardown(void **state)
 
 /* ---- Driving RPCs -------------------------------------------------------------- */
 
-static uint8_t *packed(const void *req, size_t *len)
-{
-    *len = protobuf_c_message_get_packed_size(req);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    protobuf_c_message_pack(req, buf);
-    return buf;
-}
-
-static void *unary(sf_runtime *rt, const char *method, const void *req, const ProtobufCMessageDescriptor *resp_desc)
-{
-    size_t len;
-    uint8_t *buf = packed(req, &len);
-    void *resp = NULL;
-    size_t resp_len = 0;
-    char *msg = NULL;
-    assert_int_equal(sf_runtime_handle(rt, method, buf, len, &resp, &resp_len, &msg), 0);
-    ProtobufCMessage *out = protobuf_c_message_unpack(resp_desc, NULL, resp_len, resp);
-    assert_non_null(out);
-    free(buf), free(resp), free(msg);
-    return out;
-}
-
 /* What a stream sent: its Events, unpacked; `gone_after` > 0 makes the
  * client go away once it has that many. */
 typedef struct sink {
@@ -223,7 +202,7 @@ static void list(sf_runtime *rt, sink *s, const char *type, int64_t count, const
     req.include_resource_object = include;
     req.limit = limit;
     size_t len;
-    uint8_t *buf = packed(&req, &len);
+    uint8_t *buf = rpc_packed(&req, &len);
     char *msg = NULL;
     assert_int_equal(sf_runtime_handle_stream_to(rt, "/tfplugin6.Provider/ListResource", buf, len, collect, s, &msg),
                      0);
@@ -265,7 +244,7 @@ static void test_schema_and_metadata_offer_the_list(void **state)
     Tfplugin6__GetProviderSchema__Request sreq;
     tfplugin6__get_provider_schema__request__init(&sreq);
     Tfplugin6__GetProviderSchema__Response *s =
-        unary(rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
+        rpc_unary(rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
     assert_int_equal(s->n_list_resource_schemas, 1);
     assert_string_equal(s->list_resource_schemas[0]->key, "test_thing");
     const Tfplugin6__Schema__Block *b = s->list_resource_schemas[0]->value->block;
@@ -277,7 +256,7 @@ static void test_schema_and_metadata_offer_the_list(void **state)
     Tfplugin6__GetMetadata__Request mreq;
     tfplugin6__get_metadata__request__init(&mreq);
     Tfplugin6__GetMetadata__Response *m =
-        unary(rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
+        rpc_unary(rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
     assert_int_equal(m->n_list_resources, 1);
     assert_string_equal(m->list_resources[0]->type_name, "test_thing");
     protobuf_c_message_free_unpacked(&m->base, NULL);
@@ -291,14 +270,14 @@ static void test_provider_without_lists_offers_none(void **state)
     Tfplugin6__GetProviderSchema__Request sreq;
     tfplugin6__get_provider_schema__request__init(&sreq);
     Tfplugin6__GetProviderSchema__Response *s =
-        unary(&rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
+        rpc_unary(&rt, "GetProviderSchema", &sreq, &tfplugin6__get_provider_schema__response__descriptor);
     assert_int_equal(s->n_list_resource_schemas, 0);
     assert_int_equal(s->n_resource_schemas, 1);
     protobuf_c_message_free_unpacked(&s->base, NULL);
     Tfplugin6__GetMetadata__Request mreq;
     tfplugin6__get_metadata__request__init(&mreq);
     Tfplugin6__GetMetadata__Response *m =
-        unary(&rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
+        rpc_unary(&rt, "GetMetadata", &mreq, &tfplugin6__get_metadata__response__descriptor);
     assert_int_equal(m->n_list_resources, 0);
     protobuf_c_message_free_unpacked(&m->base, NULL);
     /* ListResource of a provider without lists: one error event. */
@@ -308,7 +287,7 @@ static void test_provider_without_lists_offers_none(void **state)
     req.type_name = "test_thing";
     req.limit = 10;
     size_t len;
-    uint8_t *buf = packed(&req, &len);
+    uint8_t *buf = rpc_packed(&req, &len);
     char *msg = NULL;
     assert_int_equal(sf_runtime_handle_stream_to(&rt, "ListResource", buf, len, collect, &s2, &msg), 0);
     assert_int_equal(s2.n, 1);
@@ -444,20 +423,23 @@ static void test_validate_list_config(void **state)
     req.type_name = "test_thing";
     req.config = config_dv(rt, 2, "nonsense");
     Tfplugin6__ValidateListResourceConfig__Response *r =
-        unary(rt, "ValidateListResourceConfig", &req, &tfplugin6__validate_list_resource_config__response__descriptor);
+        rpc_unary(rt, "ValidateListResourceConfig", &req,
+                  &tfplugin6__validate_list_resource_config__response__descriptor);
     assert_int_equal(r->n_diagnostics, 1);
     assert_string_equal(r->diagnostics[0]->summary, "Unknown mode");
     assert_non_null(r->diagnostics[0]->attribute);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     dv_free(req.config);
     req.config = config_dv(rt, 2, NULL);
-    r = unary(rt, "ValidateListResourceConfig", &req, &tfplugin6__validate_list_resource_config__response__descriptor);
+    r = rpc_unary(rt, "ValidateListResourceConfig", &req,
+                  &tfplugin6__validate_list_resource_config__response__descriptor);
     assert_int_equal(r->n_diagnostics, 0);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     dv_free(req.config);
     /* No config at all (a list block without `config {}`) is fine. */
     req.config = NULL;
-    r = unary(rt, "ValidateListResourceConfig", &req, &tfplugin6__validate_list_resource_config__response__descriptor);
+    r = rpc_unary(rt, "ValidateListResourceConfig", &req,
+                  &tfplugin6__validate_list_resource_config__response__descriptor);
     assert_int_equal(r->n_diagnostics, 0);
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -484,7 +466,7 @@ static void test_malformed_requests(void **state)
     dv.msgpack.len = 3;
     req.config = &dv;
     size_t len;
-    uint8_t *buf = packed(&req, &len);
+    uint8_t *buf = rpc_packed(&req, &len);
     assert_int_equal(sf_runtime_handle_stream_to(rt, "ListResource", buf, len, collect, &s, &msg), 0);
     assert_int_equal(s.n, 1);
     assert_null(s.events[0]->identity);
