@@ -51,3 +51,11 @@ void sf_cluster_info_clear(sf_cluster_info *info)
     if (info->details) sf_value_free(info->details);
     memset(info, 0, sizeof *info);
 }
+
+void sf_launch_report_clear(sf_launch_report *l)
+{
+    if (!l) return;
+    free(l->cluster_id);
+    free(l->final_state);
+    memset(l, 0, sizeof *l);
+}

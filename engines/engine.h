@@ -76,6 +76,21 @@ void sf_stage_result_clear(sf_stage_result *r);
  * numbers, nested objects flattened with '.'; NULL when not an object. */
 sf_value *sf_stage_metrics_from_json(const cJSON *metrics);
 
+/* A cluster launched for one run (a pipeline's `run_cluster`): what it was
+ * and when, as the engine observed it.  Strings malloc'd, owned by the
+ * struct; release with sf_launch_report_clear.  Times are wall ms, 0 when
+ * not reached. */
+typedef struct sf_launch_report {
+    char *cluster_id;     /* the engine's id of the launched cluster */
+    char *final_state;    /* its last state: "TERMINATED", "stopped" */
+    int64_t requested_ms; /* the launch was asked for */
+    int64_t ready_ms;     /* the cluster could take work (first step started) */
+    int64_t last_step_ms; /* the last step ended */
+    int64_t gone_ms;      /* the cluster was gone: nothing billed after */
+} sf_launch_report;
+
+void sf_launch_report_clear(sf_launch_report *l);
+
 /* A pipeline as the run transaction describes it (engines/run.h). */
 typedef struct sf_run_pipeline sf_run_pipeline;
 
@@ -146,6 +161,18 @@ typedef struct sf_engine {
      * cancel or timeout it stops the running stage before returning. */
     sf_engine_status (*pipeline_run)(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
+
+    /* What a cluster of `spec` is made of, in a few words for a plan
+     * ("1 × m5.xlarge primary + 2 × m5.xlarge core, emr-7.5.0"), malloc'd. */
+    char *(*spec_summary)(const sf_value *spec);
+
+    /* Launch a cluster named `name` from `spec` for this run alone, run the
+     * stages on it as pipeline_run does, and return only once the cluster is
+     * gone (billed idle time 0): also after a failed stage, a cancel or a
+     * timeout.  Fills `launch` whenever a launch was attempted. */
+    sf_engine_status (*pipeline_run_launched)(sf_ctx *ctx, const sf_engine_env *env, const char *name,
+                                              const sf_value *spec, const sf_run_spec *run, sf_stage_result *results,
+                                              sf_launch_report *launch, sf_diags *diags);
 
     /* Every cluster of this engine the provider made that `filter` keeps,
      * found without any state (the orphan finder), each handed to `found`

@@ -106,7 +106,32 @@ void sf_run_report_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_run_r
                       p->name, sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "see above");
 }
 
-sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine, const char *cluster_id,
+char *sf_run_cluster_name(const char *pipeline, const char *run_id)
+{
+    const char *dash = strrchr(run_id, '-');
+    return sf_fmt("%.50s-run-%s", pipeline, dash ? dash + 1 : run_id);
+}
+
+/* The stages on a running cluster, or on one launched for them. */
+static sf_engine_status run_stages(sf_ctx *ctx, const sf_engine_env *env, const sf_run_cluster *where,
+                                   const sf_run_spec *spec, sf_run_result *out, sf_diags *diags)
+{
+    const sf_engine *engine = where->engine;
+    if (where->id) {
+        sf_log(ctx, SF_LOG_INFO, "pipeline %s: run %s, %zu stages on %s", spec->pipeline, spec->run_id, spec->n_stages,
+               where->id);
+        return engine->pipeline_run(ctx, env, where->id, spec, out->stages, diags);
+    }
+    char *name = sf_run_cluster_name(spec->pipeline, spec->run_id);
+    sf_log(ctx, SF_LOG_INFO, "pipeline %s: run %s, %zu stages on a %s cluster launched for it (%s)", spec->pipeline,
+           spec->run_id, spec->n_stages, engine->name, name);
+    sf_engine_status st =
+        engine->pipeline_run_launched(ctx, env, name, where->launch, spec, out->stages, &out->launch, diags);
+    free(name);
+    return st;
+}
+
+sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run_cluster *where,
                              const sf_run_pipeline *p, const char *fingerprint, sf_run_result *out, sf_diags *diags)
 {
     *out = (sf_run_result){0};
@@ -137,8 +162,7 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_eng
         .stages = sv.stages,
         .n_stages = sv.n,
     };
-    sf_log(ctx, SF_LOG_INFO, "pipeline %s: run %s, %zu stages on %s", p->name, run_id, sv.n, cluster_id);
-    sf_engine_status st = engine->pipeline_run(ctx, env, cluster_id, &spec, out->stages, diags);
+    sf_engine_status st = run_stages(ctx, env, where, &spec, out, diags);
     bool ok = st == SF_ENGINE_OK && lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, diags) == 0;
     if (!ok) {
         sf_run_report_failure(ctx, p, out, diags);
@@ -157,5 +181,6 @@ void sf_run_result_clear(sf_run_result *r)
     for (size_t i = 0; i < r->n_stages; i++) sf_stage_result_clear(&r->stages[i]);
     free(r->stages);
     free(r->run_id);
+    sf_launch_report_clear(&r->launch);
     *r = (sf_run_result){0};
 }

@@ -69,6 +69,7 @@ typedef struct sf_run_result {
     char *run_id;            /* unique per run; NULL when not started */
     sf_stage_result *stages; /* one per stage of the pipeline */
     size_t n_stages;
+    sf_launch_report launch; /* the cluster launched for the run; cluster_id NULL when none */
 } sf_run_result;
 
 void sf_run_result_clear(sf_run_result *r);
@@ -82,12 +83,25 @@ char *sf_run_new_id(void);
  * failed, or a cancel). */
 void sf_run_report_failure(sf_ctx *ctx, const sf_run_pipeline *p, const sf_run_result *r, sf_diags *diags);
 
-/* Runs pipeline `p` on cluster `cluster_id` of `engine` once: stages a fresh
- * run in the lake, runs the stages in order, then publishes the outputs
- * with `fingerprint` (all succeeded) or discards them.  `env` is the
- * provider's (engines/env.h; may be NULL).  *out is filled unless
- * SF_RUN_NOT_STARTED. */
-sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_engine *engine, const char *cluster_id,
+/* Where a run goes: a running cluster, or one launched for the run alone
+ * (a pipeline's `run_cluster`) and gone after it. */
+typedef struct sf_run_cluster {
+    const sf_engine *engine;
+    const char *id;         /* a running cluster's id; NULL with `launch`: */
+    const sf_value *launch; /* the engine's block of the cluster to launch */
+} sf_run_cluster;
+
+/* Runs pipeline `p` once on `where`: stages a fresh run in the lake, runs
+ * the stages in order, then publishes the outputs with `fingerprint` (all
+ * succeeded) or discards them.  A launched cluster is gone before the
+ * outputs are published.  `env` is the provider's (engines/env.h; may be
+ * NULL).  *out is filled unless SF_RUN_NOT_STARTED. */
+sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run_cluster *where,
                              const sf_run_pipeline *p, const char *fingerprint, sf_run_result *out, sf_diags *diags);
+
+/* The name of the cluster launched for run `run_id` of `pipeline`: the
+ * pipeline's name (cut to 50 characters) and the run id's random tail,
+ * "finances-run-a1b2c3" (malloc'd). */
+char *sf_run_cluster_name(const char *pipeline, const char *run_id);
 
 #endif

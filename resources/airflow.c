@@ -128,7 +128,7 @@ static void airflow_validate(sf_call *call, const sf_value *config, sf_diags *di
 {
     (void)call;
     sf_choice choices[MAX_HOSTS];
-    sf_choice_validate(choices, host_choices(choices), config, "Conflicting host blocks",
+    sf_choice_validate(choices, host_choices(choices), config, NULL, "Conflicting host blocks",
                        "An Airflow runs in one place", diags);
 }
 

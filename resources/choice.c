@@ -3,7 +3,10 @@
 #include "resources/choice.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/str.h"
 
 size_t sf_choice_of(const sf_choice *choices, size_t n, const sf_value *v)
 {
@@ -23,16 +26,19 @@ sf_value *sf_choice_spec(const sf_choice *c, const sf_value *v)
     return empty;
 }
 
-void sf_choice_validate(const sf_choice *choices, size_t n, const sf_value *config, const char *summary,
+void sf_choice_validate(const sf_choice *choices, size_t n, const sf_value *config, const char *at, const char *summary,
                         const char *detail_start, sf_diags *diags)
 {
     const char *first = NULL;
     for (size_t i = 0; i < n; i++) {
         const sf_value *block = sf_value_get(config, choices[i].name);
         if (!block || sf_value_is_null(block)) continue;
-        if (first)
-            sf_diag_error(diags, choices[i].name, summary, "%s: remove either the \"%s\" or the \"%s\" block.",
-                          detail_start, first, choices[i].name);
+        if (first) {
+            char *path = at ? sf_fmt("%s.%s", at, choices[i].name) : sf_strdup(choices[i].name);
+            sf_diag_error(diags, path, summary, "%s: remove either the \"%s\" or the \"%s\" block.", detail_start,
+                          first, choices[i].name);
+            free(path);
+        }
         first = choices[i].name;
     }
 }

@@ -32,8 +32,9 @@ size_t sf_choice_of(const sf_choice *choices, size_t n, const sf_value *v);
  * an implementation always receives an object.  Owned by the caller. */
 sf_value *sf_choice_spec(const sf_choice *c, const sf_value *v);
 
-/* An error per extra block: "<what> runs in one place" etc. */
-void sf_choice_validate(const sf_choice *choices, size_t n, const sf_value *config, const char *summary,
+/* An error per extra block: "<what> runs in one place" etc.  `at`: the
+ * path of the object holding the blocks (NULL: the resource itself). */
+void sf_choice_validate(const sf_choice *choices, size_t n, const sf_value *config, const char *at, const char *summary,
                         const char *detail_start, sf_diags *diags);
 
 /* The plan rules above on an update: requires replacement where they say.

@@ -71,17 +71,23 @@ static sf_choice choice_of(const sf_engine *engine)
     return (sf_choice){engine->name, engine->spec, engine->updatable};
 }
 
-/* The engine whose block is set in `v`, else the first (local) one. */
-static const sf_engine *engine_of(const sf_value *v)
+const sf_engine *sf_engine_choice(const sf_value *v)
 {
     sf_choice choices[MAX_ENGINES];
     return sf_engines[sf_choice_of(choices, engine_choices(choices), v)];
 }
 
-static sf_value *spec_of(const sf_engine *engine, const sf_value *v)
+sf_value *sf_engine_choice_spec(const sf_engine *engine, const sf_value *v)
 {
     sf_choice c = choice_of(engine);
     return sf_choice_spec(&c, v);
+}
+
+void sf_engine_choice_validate(const sf_value *v, const char *at, sf_diags *diags)
+{
+    sf_choice choices[MAX_ENGINES];
+    sf_choice_validate(choices, engine_choices(choices), v, at, "Conflicting engine blocks",
+                       "A cluster runs on one engine", diags);
 }
 
 /* Copy what the engine reports into a state value.  The engine block is
@@ -107,7 +113,7 @@ static sf_cluster_info recorded_info(const sf_engine *engine, const sf_value *st
     static const char *const keys[] = {"id", "name", "created_at"};
     char **dst[] = {&info.id, &info.name, &info.created_at};
     for (size_t i = 0; i < 3; i++) *dst[i] = sf_strdup(sf_value_get_str(sf_value_get(state, keys[i])));
-    info.spec = spec_of(engine, state);
+    info.spec = sf_engine_choice_spec(engine, state);
     const sf_value *details = sf_value_get(state, "details");
     if (details && !sf_value_is_null(details) && !sf_value_is_unknown(details)) info.details = sf_value_copy(details);
     return info;
@@ -118,9 +124,7 @@ static sf_cluster_info recorded_info(const sf_engine *engine, const sf_value *st
 static void cluster_validate(sf_call *call, const sf_value *config, sf_diags *diags)
 {
     (void)call;
-    sf_choice choices[MAX_ENGINES];
-    sf_choice_validate(choices, engine_choices(choices), config, "Conflicting engine blocks",
-                       "A cluster runs on one engine", diags);
+    sf_engine_choice_validate(config, NULL, diags);
 }
 
 static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
@@ -139,8 +143,8 @@ static void cluster_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 
 static sf_value *cluster_create(sf_call *call, const sf_value *planned, sf_diags *diags)
 {
-    const sf_engine *engine = engine_of(planned);
-    sf_value *spec = spec_of(engine, planned);
+    const sf_engine *engine = sf_engine_choice(planned);
+    sf_value *spec = sf_engine_choice_spec(engine, planned);
     sf_cluster_info info = {0};
     sf_value *state = NULL;
     const char *name = sf_value_get_str(sf_value_get(planned, "name"));
@@ -182,9 +186,9 @@ static sf_value *cluster_read(sf_call *call, const sf_value *state, sf_diags *di
 
 static sf_value *cluster_update(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
 {
-    const sf_engine *engine = engine_of(planned);
+    const sf_engine *engine = sf_engine_choice(planned);
     const char *id = sf_value_get_str(sf_value_get(prior, "id"));
-    sf_value *old_spec = spec_of(engine, prior), *new_spec = spec_of(engine, planned);
+    sf_value *old_spec = sf_engine_choice_spec(engine, prior), *new_spec = sf_engine_choice_spec(engine, planned);
     const sf_engine_env *env = sf_resources_engine_env(call);
     sf_cluster_info recorded = recorded_info(engine, prior), info = {0};
     sf_engine_status st = sf_value_equal(old_spec, new_spec)

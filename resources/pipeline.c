@@ -122,8 +122,9 @@ static const sf_attr_def pipeline_attrs[] = {
     {"name", "string", SF_ATTR_REQUIRED | SF_ATTR_FORCE_NEW,
      "The pipeline's name: 1 to 64 letters, digits, `-`, `_` or `.`. Changing it replaces the pipeline.", NULL,
      sf_validate_name},
-    {"cluster_id", "string", SF_ATTR_REQUIRED,
-     "The `sparkflow_cluster` to run on. Moving to another cluster does not re-run the pipeline."},
+    {"cluster_id", "string", SF_ATTR_OPTIONAL,
+     "The `sparkflow_cluster` to run on, kept between runs. Either this or a `run_cluster` block. Moving to another "
+     "cluster does not re-run the pipeline."},
     {"lake", "string", SF_ATTR_REQUIRED,
      "Root URI of the data lake: `file:///abs/path` (a directory on this machine) or `s3://bucket[/prefix]` "
      "(the provider's AWS settings; what an `emr` cluster reads)."},
@@ -161,6 +162,13 @@ static const sf_attr_def pipeline_attrs[] = {
      NULL, NULL, &stage_results},
     {"metrics", "[\"map\",\"number\"]", SF_ATTR_COMPUTED,
      "The stages' metrics merged into one map (rows read, valid, rejected, written...)."},
+    {"launched_cluster",
+     "[\"object\",{\"id\":\"string\",\"state\":\"string\",\"requested_at\":\"string\",\"ready_at\":"
+     "\"string\",\"last_step_at\":\"string\",\"gone_at\":\"string\"}]",
+     SF_ATTR_COMPUTED,
+     "With `run_cluster`: the cluster the last attempt launched — its id (`j-…` on EMR, `local-…` locally), its "
+     "final state (`TERMINATED`, `stopped`) and when it was asked for, could take work, ran its last step and was "
+     "gone (RFC 3339, UTC; null when not reached). Null for a pipeline on `cluster_id`."},
     {"catalog_database", "string", SF_ATTR_COMPUTED,
      "Where to query the published tables: the DuckDB file (`file://` lakes; `duckdb <file> -c \"select ...\"`) "
      "or the Glue database (`s3://` lakes; query it from Athena in `catalog_workgroup`). Null when the catalog "
@@ -173,8 +181,28 @@ static const sf_attr_def pipeline_attrs[] = {
     {NULL},
 };
 
+static const sf_attr_def run_cluster_attrs[] = {{NULL}};
+
+static const sf_nested_def run_cluster_blocks[] = {
+    SF_ENGINE_BLOCKS,
+    {NULL},
+};
+
+const sf_block_def sf_pipeline_run_cluster_block = {
+    .description = "A cluster launched for each run and gone when the run ends, instead of `cluster_id`: nothing "
+                   "runs (or is billed) between runs. `emr {}` launches an EMR cluster with the run's stages as "
+                   "its steps; EMR terminates it after the last step (or a failed one), and the run is reported "
+                   "only once the cluster is TERMINATED. `local {}` (or an empty block) starts a Spark standalone "
+                   "cluster on this machine and stops it after the run. The engine blocks are those of "
+                   "`sparkflow_cluster`. Changing the block does not re-run the pipeline.",
+    .attrs = run_cluster_attrs,
+    .blocks = run_cluster_blocks,
+};
+
 static const sf_nested_def pipeline_blocks[] = {
     {"stage", SF_NEST_LIST, &sf_pipeline_stage_block, 1, 0, 0, "The stages, in order."},
+    {"run_cluster", SF_NEST_SINGLE, &sf_pipeline_run_cluster_block, 0, 1, 0,
+     "A cluster launched for each run, instead of `cluster_id`."},
     {"catalog", SF_NEST_SINGLE, &catalog_block, 0, 1, 0, "Where the published tables are queried."},
     SF_TIMEOUTS_BLOCK,
     {NULL},
@@ -188,7 +216,7 @@ static const sf_block_def pipeline_schema = {
 };
 
 /* Attributes a run produces: unknown in a plan that runs, kept otherwise. */
-static const char *const run_outputs[] = {"run_id", "status", "stages", "metrics", NULL};
+static const char *const run_outputs[] = {"run_id", "status", "stages", "metrics", "launched_cluster", NULL};
 
 /* ---- The pipeline as the run transaction sees it -------------------------------- */
 
@@ -289,6 +317,28 @@ static void pipeline_validate(sf_call *call, const sf_value *config, sf_diags *d
         }
     const char *lake = str(config, "lake");
     if (lake) sf_lake_for(lake, "lake", diags);
+    sf_pipeline_validate_where(config, diags);
+}
+
+void sf_pipeline_validate_where(const sf_value *config, sf_diags *diags)
+{
+    const sf_value *id = sf_value_get(config, "cluster_id"), *launch = sf_value_get(config, "run_cluster");
+    bool has_id = id && !sf_value_is_null(id), has_launch = launch && !sf_value_is_null(launch);
+    if (has_id && has_launch)
+        sf_diag_error(diags, "run_cluster", "Two places to run",
+                      "Set either cluster_id (a cluster kept between runs) or a run_cluster block (a cluster "
+                      "launched for each run), not both.");
+    else if (!has_id && !has_launch)
+        sf_diag_error(diags, NULL, "No cluster to run on",
+                      "Set cluster_id = sparkflow_cluster.<name>.id, or add a run_cluster block: "
+                      "`run_cluster { local {} }` starts a Spark cluster on this machine for each run, "
+                      "`run_cluster { emr {} }` an EMR cluster that terminates after the run.");
+    if (has_launch) sf_engine_choice_validate(launch, "run_cluster", diags);
+    const sf_value *airflow = sf_value_get(config, "airflow");
+    if (has_launch && airflow && !sf_value_is_null(airflow))
+        sf_diag_error(diags, "airflow", "Airflow needs a kept cluster",
+                      "A pipeline that runs through Airflow submits its stages to a cluster that Airflow can reach "
+                      "between runs: set cluster_id instead of run_cluster, or leave airflow out to run directly.");
 }
 
 static void keep_prior(sf_plan *plan, const char *const *names)
@@ -323,6 +373,44 @@ static void compare_with_plan_phase(const sf_plan *plan, const char *fp, sf_diag
     free(planned);
 }
 
+/* The engine's choices in a run_cluster block (spark_home, work_dir...)
+ * that the configuration leaves out: null, "the engine's choice", since no
+ * cluster outlives the run to report them. */
+static void settle_run_cluster(sf_plan *plan)
+{
+    sf_value *launch = sf_value_get(plan->planned, "run_cluster");
+    const sf_value *cfg = sf_value_get(plan->config, "run_cluster");
+    if (!launch || sf_value_is_null(launch) || sf_value_is_unknown(launch) || launch->kind != SF_VAL_OBJECT) return;
+    for (size_t i = 0; i < launch->n; i++) {
+        sf_value *block = launch->elems[i];
+        const sf_value *cblock = sf_value_get(cfg, launch->keys[i]);
+        if (sf_value_is_null(block) || block->kind != SF_VAL_OBJECT) continue;
+        for (size_t k = 0; k < block->n; k++) {
+            const sf_value *c = sf_value_get(cblock, block->keys[k]);
+            if (sf_value_is_unknown(block->elems[k]) && (!c || sf_value_is_null(c)))
+                sf_value_put(block, block->keys[k], sf_value_null());
+        }
+    }
+}
+
+/* A run is planned on a cluster launched for it: say what it launches
+ * (instance types and count), since that is what the run costs. */
+static void note_launch(const sf_plan *plan, sf_diags *diags)
+{
+    const sf_value *launch = sf_value_get(plan->planned, "run_cluster");
+    if (!launch || sf_value_is_null(launch)) return;
+    const sf_engine *engine = sf_engine_choice(launch);
+    sf_value *spec = sf_engine_choice_spec(engine, launch);
+    char *what = engine->spec_summary(spec);
+    const char *name = str(plan->planned, "name");
+    sf_diag_warning(diags, "run_cluster", "A cluster is launched for this run",
+                    "Pipeline \"%s\" launches %s for this run. The cluster exists only while the run's stages run "
+                    "and is gone before the apply finishes: nothing runs, or is billed, between runs.",
+                    name ? name : "(known after apply)", what);
+    free(what);
+    sf_value_free(spec);
+}
+
 static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 {
     if (sf_value_is_null(plan->planned)) {
@@ -343,6 +431,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     } else {
         sf_value_put(plan->planned, "output_uri", sf_value_unknown());
     }
+    settle_run_cluster(plan);
     if (sf_plan_is_create(plan)) {
         const char *name = str(plan->planned, "name");
         sf_value_put(plan->planned, "id", name ? sf_value_string(name) : sf_value_unknown());
@@ -352,6 +441,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     sf_value_put(plan->planned, "fingerprint", fp ? sf_value_string(fp) : sf_value_unknown());
     if (sf_plan_is_create(plan)) {
         free(fp);
+        note_launch(plan, diags);
         sf_pipeline_catalog_plan(call, plan, true, diags);
         return;
     }
@@ -365,6 +455,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
     free(fp);
     if (rerun) {
         for (size_t i = 0; run_outputs[i]; i++) sf_value_put(plan->planned, run_outputs[i], sf_value_unknown());
+        note_launch(plan, diags);
     } else {
         keep_prior(plan, run_outputs);
     }
@@ -402,6 +493,20 @@ static sf_value *stage_value(const char *name, const sf_stage_result *r)
     return o;
 }
 
+/* The cluster launched for the run, or null when none was. */
+static sf_value *launched_value(const sf_launch_report *l)
+{
+    if (!l->cluster_id) return sf_value_null();
+    sf_value *o = sf_value_object();
+    sf_value_put(o, "id", sf_value_string(l->cluster_id));
+    sf_value_put(o, "state", str_or_null(l->final_state));
+    sf_value_put(o, "requested_at", time_or_null(l->requested_ms));
+    sf_value_put(o, "ready_at", time_or_null(l->ready_ms));
+    sf_value_put(o, "last_step_at", time_or_null(l->last_step_ms));
+    sf_value_put(o, "gone_at", time_or_null(l->gone_ms));
+    return o;
+}
+
 /* Every stage's metrics in one map; per-stage durations stay in `stages`. */
 static sf_value *merged_metrics(const sf_stage_result *results, size_t n)
 {
@@ -424,6 +529,7 @@ static sf_value *state_after(const sf_value *prior, const sf_value *planned, con
     sf_value *stages = sf_value_list();
     for (size_t i = 0; i < r->n_stages; i++) sf_value_append(stages, stage_value(p->stages[i].name, &r->stages[i]));
     sf_value_put(state, "stages", stages);
+    sf_value_put(state, "launched_cluster", launched_value(&r->launch));
     sf_value_put(state, "status", sf_value_string(published ? "succeeded" : "failed"));
     if (published) {
         sf_value_put(state, "run_id", sf_value_string(r->run_id));
@@ -462,29 +568,41 @@ static const sf_orchestrator *orchestrator_of(const sf_airflow_host *h, sf_diags
     return o;
 }
 
-static const sf_engine *engine_of(const sf_value *planned, sf_diags *diags)
+/* Where a configuration runs: its cluster_id, or a cluster launched from
+ * its run_cluster block (*spec owned by the caller).  false with an error
+ * when cluster_id is not one of ours. */
+static bool where_of(const sf_value *v, sf_run_cluster *where, sf_value **spec, sf_diags *diags)
 {
-    const char *cluster_id = str(planned, "cluster_id");
-    const sf_engine *engine = cluster_id ? sf_engine_for_id(cluster_id) : NULL;
-    if (!engine)
+    *where = (sf_run_cluster){0};
+    *spec = NULL;
+    const sf_value *launch = sf_value_get(v, "run_cluster");
+    if (launch && !sf_value_is_null(launch)) {
+        where->engine = sf_engine_choice(launch);
+        *spec = sf_engine_choice_spec(where->engine, launch);
+        where->launch = *spec;
+        return true;
+    }
+    const char *cluster_id = str(v, "cluster_id");
+    where->id = cluster_id;
+    where->engine = cluster_id ? sf_engine_for_id(cluster_id) : NULL;
+    if (!where->engine)
         sf_diag_error(diags, "cluster_id", "Unknown cluster", "\"%s\" is not the id of a sparkflow_cluster.",
                       cluster_id ? cluster_id : "");
-    return engine;
+    return where->engine != NULL;
 }
 
 /* Run the pipeline once, directly or through its Airflow. */
-static sf_run_status run_once(sf_call *call, const sf_value *planned, const sf_engine *engine, const sf_run_pipeline *p,
-                              const char *fp, sf_run_result *r, sf_diags *diags)
+static sf_run_status run_once(sf_call *call, const sf_value *planned, const sf_run_cluster *where,
+                              const sf_run_pipeline *p, const char *fp, sf_run_result *r, sf_diags *diags)
 {
     const sf_engine_env *env = sf_resources_engine_env(call);
-    const char *cluster_id = str(planned, "cluster_id");
     sf_airflow_host host;
-    if (!airflow_host_of(planned, &host)) return sf_run_execute(call->ctx, env, engine, cluster_id, p, fp, r, diags);
+    if (!airflow_host_of(planned, &host)) return sf_run_execute(call->ctx, env, where, p, fp, r, diags);
     sf_run_status st = SF_RUN_NOT_STARTED;
     *r = (sf_run_result){0};
     const sf_orchestrator *o = orchestrator_of(&host, diags);
     if (o) {
-        sf_airflow_target t = {o, &host, engine, cluster_id};
+        sf_airflow_target t = {o, &host, where->engine, where->id};
         st = sf_airflow_pipeline_run(call->ctx, env, &t, p, fp, r, diags);
     }
     sf_airflow_host_clear(&host);
@@ -495,8 +613,9 @@ static sf_run_status run_once(sf_call *call, const sf_value *planned, const sf_e
  * the last good run stays recorded, with this attempt's stage results). */
 static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *planned, sf_diags *diags)
 {
-    const sf_engine *engine = engine_of(planned, diags);
-    if (!engine) return NULL;
+    sf_run_cluster where;
+    sf_value *launch_spec = NULL;
+    if (!where_of(planned, &where, &launch_spec, diags)) return NULL;
     pipeline_view pv;
     view_build(&pv, planned);
     sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
@@ -507,7 +626,7 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
         inputs_changed(diags, str(planned, "name"), str(planned, "fingerprint"), fp);
     } else if (fp) {
         sf_run_result r;
-        sf_run_status st = run_once(call, planned, engine, &pv.p, fp, &r, diags);
+        sf_run_status st = run_once(call, planned, &where, &pv.p, fp, &r, diags);
         if (st != SF_RUN_NOT_STARTED) {
             state = state_after(prior, planned, &pv.p, &r, st == SF_RUN_PUBLISHED);
             sf_pipeline_catalog_settle(call, prior, state, st == SF_RUN_PUBLISHED, diags);
@@ -516,6 +635,7 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     }
     free(fp);
     view_clear(&pv);
+    sf_value_free(launch_spec);
     return state;
 }
 
@@ -526,17 +646,17 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
 sf_run_status sf_pipeline_run_now(sf_call *call, const sf_value *config, sf_run_result *r, sf_diags *diags)
 {
     *r = (sf_run_result){0};
-    const sf_engine *engine = engine_of(config, diags);
-    if (!engine) return SF_RUN_NOT_STARTED;
+    sf_run_cluster where;
+    sf_value *launch_spec = NULL;
+    if (!where_of(config, &where, &launch_spec, diags)) return SF_RUN_NOT_STARTED;
     pipeline_view pv;
     view_build(&pv, config);
     sf_run_status st = SF_RUN_NOT_STARTED;
     char *fp = fingerprint(call, config, diags);
-    if (fp)
-        st = sf_run_execute(call->ctx, sf_resources_engine_env(call), engine, str(config, "cluster_id"), &pv.p, fp, r,
-                            diags);
+    if (fp) st = sf_run_execute(call->ctx, sf_resources_engine_env(call), &where, &pv.p, fp, r, diags);
     free(fp);
     view_clear(&pv);
+    sf_value_free(launch_spec);
     return st;
 }
 
@@ -566,13 +686,16 @@ static int reinstall(sf_call *call, const sf_value *prior, const sf_value *plann
     sf_airflow_host now;
     bool has = airflow_host_of(planned, &now);
     int rc = 0;
-    const sf_engine *engine = has ? engine_of(planned, diags) : NULL;
-    const sf_orchestrator *o = engine ? orchestrator_of(&now, diags) : NULL;
+    sf_run_cluster where = {0};
+    sf_value *launch_spec = NULL;
+    bool placed = has && where_of(planned, &where, &launch_spec, diags);
+    sf_value_free(launch_spec); /* validate refuses run_cluster with airflow */
+    const sf_orchestrator *o = placed ? orchestrator_of(&now, diags) : NULL;
     if (has && !o) rc = -1;
     if (o) {
         pipeline_view pv;
         view_build(&pv, planned);
-        sf_airflow_target t = {o, &now, engine, str(planned, "cluster_id")};
+        sf_airflow_target t = {o, &now, where.engine, where.id};
         rc = sf_airflow_pipeline_install(call->ctx, env, &t, &pv.p, diags);
         view_clear(&pv);
     }

@@ -26,7 +26,9 @@
 static const sf_attr_def run_attrs[] = {
     {"name", "string", SF_ATTR_REQUIRED, "The pipeline's name (as in its `sparkflow_pipeline`).", NULL,
      sf_validate_name},
-    {"cluster_id", "string", SF_ATTR_REQUIRED, "The `sparkflow_cluster` to run on (`sparkflow_cluster.<name>.id`)."},
+    {"cluster_id", "string", SF_ATTR_OPTIONAL,
+     "The `sparkflow_cluster` to run on (`sparkflow_cluster.<name>.id`); or a `run_cluster` block, as in the "
+     "pipeline."},
     {"lake", "string", SF_ATTR_REQUIRED, "Root URI of the data lake, as in the pipeline."},
     {"input", "string", SF_ATTR_REQUIRED, "The raw zone, relative to `lake`, as in the pipeline."},
     {"output", "string", SF_ATTR_REQUIRED,
@@ -40,6 +42,8 @@ static const sf_attr_def run_attrs[] = {
 
 static const sf_nested_def run_blocks[] = {
     {"stage", SF_NEST_LIST, &sf_pipeline_stage_block, 1, 0, 0, "The stages, in order (as in the pipeline)."},
+    {"run_cluster", SF_NEST_SINGLE, &sf_pipeline_run_cluster_block, 0, 1, 0,
+     "A cluster launched for this run and gone after it, instead of `cluster_id` (as in the pipeline)."},
     {NULL},
 };
 
@@ -137,13 +141,18 @@ static void run_invoke(sf_call *call, const sf_value *config, sf_action_progress
     sf_value *c = sf_value_copy(config);
     if (sf_value_is_null(sf_value_get(c, "reference"))) sf_value_put(c, "reference", sf_value_string("reference"));
     const char *name = sf_value_get_str(sf_value_get(c, "name"));
-    if (!sf_cluster_running(call, sf_value_get_str(sf_value_get(c, "cluster_id")), "cluster_id", diags)) {
+    const char *cluster_id = sf_value_get_str(sf_value_get(c, "cluster_id"));
+    if (cluster_id && !sf_cluster_running(call, cluster_id, "cluster_id", diags)) {
         sf_value_free(c);
         return;
     }
     size_t n = sf_value_get(c, "stage")->n;
-    sf_action_progress_send(progress, "pipeline %s: run started on cluster %s (%zu stage%s)", name,
-                            sf_value_get_str(sf_value_get(c, "cluster_id")), n, n == 1 ? "" : "s");
+    if (cluster_id)
+        sf_action_progress_send(progress, "pipeline %s: run started on cluster %s (%zu stage%s)", name, cluster_id, n,
+                                n == 1 ? "" : "s");
+    else
+        sf_action_progress_send(progress, "pipeline %s: run started on a cluster launched for it (%zu stage%s)", name,
+                                n, n == 1 ? "" : "s");
     int64_t interval = 30;
     const sf_value *iv = sf_value_get(c, "progress_interval");
     if (!sf_value_is_null(iv)) sf_value_get_int(iv, &interval);
@@ -159,12 +168,22 @@ static void run_invoke(sf_call *call, const sf_value *config, sf_action_progress
         sf_action_progress_send(progress, "pipeline %s: published run %s to %s", name, r.run_id, uri);
         free(uri);
     }
+    if (r.launch.cluster_id)
+        sf_action_progress_send(progress, "pipeline %s: cluster %s launched for the run is %s", name,
+                                r.launch.cluster_id, r.launch.final_state ? r.launch.final_state : "not seen ending");
     sf_run_result_clear(&r);
     sf_value_free(c);
+}
+
+static void run_validate(sf_call *call, const sf_value *config, sf_diags *diags)
+{
+    (void)call;
+    sf_pipeline_validate_where(config, diags);
 }
 
 const sf_action_type sf_action_pipeline_run = {
     .name = "sparkflow_pipeline_run",
     .schema = &run_schema,
+    .validate = run_validate,
     .invoke = run_invoke,
 };

@@ -12,6 +12,14 @@ extern const sf_resource_type sf_resource_pipeline;
 extern const sf_resource_type sf_resource_airflow;
 extern const sf_provider_def sf_provider_sparkflow;
 
+/* The engine blocks (`local {}`, `emr {}`) of a sparkflow_cluster or of a
+ * pipeline's `run_cluster`, read the same way (cluster.c): the engine whose
+ * block `v` sets, else local; that block as an object (owned by the
+ * caller); an error at `at`.<block> (NULL: the resource) per extra block. */
+const sf_engine *sf_engine_choice(const sf_value *v);
+sf_value *sf_engine_choice_spec(const sf_engine *engine, const sf_value *v);
+void sf_engine_choice_validate(const sf_value *v, const char *at, sf_diags *diags);
+
 /* `terraform query`: list "sparkflow_cluster" (cluster_list.c), and the
  * state of a cluster it lists (cluster.c). */
 extern const sf_list_resource_type sf_list_cluster;
@@ -23,6 +31,10 @@ sf_value *sf_cluster_listed_state(const sf_engine *engine, const sf_cluster_info
 extern const sf_action_type sf_action_pipeline_run;
 extern const sf_action_type sf_action_cluster_stop;
 extern const sf_block_def sf_pipeline_stage_block;
+extern const sf_block_def sf_pipeline_run_cluster_block;
+/* Exactly one of cluster_id and run_cluster, and no run_cluster with
+ * Airflow: errors at their paths. */
+void sf_pipeline_validate_where(const sf_value *config, sf_diags *diags);
 /* The engine of running cluster `id`; NULL with an error at `attr` when
  * the id is not one of ours, the cluster is gone, or it cannot be read. */
 const sf_engine *sf_cluster_running(sf_call *call, const char *id, const char *attr, sf_diags *diags);

@@ -49,7 +49,7 @@ static bool state_is(const char *state, const char *a, const char *b)
     return state && ((a && strcmp(state, a) == 0) || (b && strcmp(state, b) == 0));
 }
 
-static bool ended(const char *state)
+bool sf_emr_state_ended(const char *state)
 {
     return state_is(state, "TERMINATING", "TERMINATED") || state_is(state, "TERMINATED_WITH_ERRORS", NULL);
 }
@@ -89,8 +89,8 @@ static cJSON *instance_group(const char *role, const char *name, const char *typ
     return g;
 }
 
-static cJSON *run_job_flow_body(sf_aws_client *c, const char *name, const sf_emr_spec *s, const sf_value *resolved,
-                                const char *token)
+cJSON *sf_emr_job_flow_body(sf_aws_client *c, const char *name, const sf_emr_spec *s, const sf_value *resolved,
+                            const char *token, cJSON *steps)
 {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "Name", name);
@@ -108,7 +108,8 @@ static cJSON *run_job_flow_body(sf_aws_client *c, const char *name, const sf_emr
     cJSON_AddItemToArray(groups, instance_group("MASTER", "Master", s->master_instance_type, 1, s->market));
     cJSON_AddItemToArray(groups,
                          instance_group("CORE", "Core", s->core_instance_type, s->core_instance_count, s->market));
-    cJSON_AddBoolToObject(inst, "KeepJobFlowAliveWhenNoSteps", true);
+    /* Per run: EMR terminates the cluster after its last step. */
+    cJSON_AddBoolToObject(inst, "KeepJobFlowAliveWhenNoSteps", steps == NULL);
     cJSON_AddBoolToObject(inst, "TerminationProtected", false);
     if (s->subnet_id) cJSON_AddStringToObject(inst, "Ec2SubnetId", s->subnet_id);
     if (s->key_name) cJSON_AddStringToObject(inst, "Ec2KeyName", s->key_name);
@@ -126,8 +127,12 @@ static cJSON *run_job_flow_body(sf_aws_client *c, const char *name, const sf_emr
     cJSON_AddStringToObject(b, "ServiceRole", s->service_role);
     cJSON_AddStringToObject(b, "JobFlowRole", s->instance_profile);
     cJSON_AddBoolToObject(b, "VisibleToAllUsers", true);
-    cJSON *pol = cJSON_AddObjectToObject(b, "AutoTerminationPolicy");
-    cJSON_AddNumberToObject(pol, "IdleTimeout", (double)s->idle_timeout_s);
+    if (steps) {
+        cJSON_AddItemToObject(b, "Steps", steps);
+    } else {
+        cJSON *pol = cJSON_AddObjectToObject(b, "AutoTerminationPolicy");
+        cJSON_AddNumberToObject(pol, "IdleTimeout", (double)s->idle_timeout_s);
+    }
     cJSON *tags = cJSON_AddArrayToObject(b, "Tags");
     const sf_aws_config *cfg = sf_aws_client_config(c);
     for (size_t i = 0; i < cfg->n_default_tags; i++) {
@@ -201,8 +206,7 @@ static bool iam_propagation(const sf_aws_error *e)
             strstr(e->message, "Failed to authorize instance profile") || strstr(e->message, "instance profile"));
 }
 
-/* RunJobFlow, safe to repeat: 0 with *id, -1 with a diagnostic. */
-static int run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const cJSON *body, const char *token,
+int sf_emr_run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const cJSON *body, const char *token,
                         char **id, sf_diags *diags)
 {
     *id = NULL;
@@ -286,7 +290,7 @@ static int wait_ready(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **clu
             *cluster = cl;
             return 0;
         }
-        if (ended(state)) {
+        if (sf_emr_state_ended(state)) {
             reason_diag(diags, "EMR cluster failed to start", id, cl);
             cJSON_Delete(cl);
             return -1;
@@ -307,8 +311,7 @@ static int wait_ready(sf_aws_client *c, sf_ctx *ctx, const char *id, cJSON **clu
     return -1;
 }
 
-/* TerminateJobFlows (even after a cancel) and, with `wait`, until TERMINATED. */
-static int terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, sf_diags *diags)
+int sf_emr_terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, sf_diags *diags)
 {
     cJSON *body = cJSON_CreateObject(), *out = NULL;
     cJSON_AddItemToObject(body, "JobFlowIds", cJSON_CreateStringArray(&id, 1));
@@ -493,7 +496,7 @@ static int describe_info(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf
         return -1;
     }
     sf_aws_error_clear(&err);
-    if (rc == 1 || ended(sf_emr_str(cl, "Status.State"))) {
+    if (rc == 1 || sf_emr_state_ended(sf_emr_str(cl, "Status.State"))) {
         sf_log(ctx, SF_LOG_INFO, "emr: cluster %s is %s: gone", id,
                rc == 1 ? "unknown" : sf_emr_str(cl, "Status.State"));
         cJSON_Delete(cl);
@@ -522,11 +525,11 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
     char token[33];
     if (sf_aws_random_hex(token) != 0) snprintf(token, sizeof token, "%016llx", (long long)sf_time_wall_ms());
     sf_value *resolved = sf_emr_spec_resolved(spec);
-    cJSON *body = run_job_flow_body(c, name, &s, resolved, token);
+    cJSON *body = sf_emr_job_flow_body(c, name, &s, resolved, token, NULL);
     char *id = NULL;
     int64_t t0 = sf_time_mono_ms();
     sf_engine_status st = SF_ENGINE_ERROR;
-    if (run_job_flow(c, ctx, name, body, token, &id, diags) == 0) {
+    if (sf_emr_run_job_flow(c, ctx, name, body, token, &id, diags) == 0) {
         sf_log(ctx, SF_LOG_INFO, "emr: RunJobFlow made cluster %s (%s, %lld core %s)", id, s.release_label,
                (long long)s.core_instance_count, s.core_instance_type);
         cJSON *cl = NULL;
@@ -538,7 +541,7 @@ sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, co
             st = SF_ENGINE_OK;
         } else {
             sf_ctx *cl_ctx = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
-            terminate(c, cl_ctx, id, false, diags);
+            sf_emr_terminate(c, cl_ctx, id, false, diags);
             sf_ctx_free(cl_ctx);
         }
         cJSON_Delete(cl);
@@ -703,7 +706,7 @@ sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, co
         st = SF_ENGINE_ERROR;
     } else if (rc == 0 && !state_is(sf_emr_str(cl, "Status.State"), "TERMINATED", "TERMINATED_WITH_ERRORS")) {
         sf_log(ctx, SF_LOG_INFO, "emr: terminating cluster %s", id);
-        st = terminate(c, ctx, id, true, diags) == 0 ? SF_ENGINE_OK : SF_ENGINE_ERROR;
+        st = sf_emr_terminate(c, ctx, id, true, diags) == 0 ? SF_ENGINE_OK : SF_ENGINE_ERROR;
     }
     sf_aws_error_clear(&err);
     cJSON_Delete(cl);

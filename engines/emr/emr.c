@@ -18,6 +18,8 @@ const sf_engine sf_engine_emr = {
     .cluster_update = sf_emr_cluster_update,
     .cluster_delete = sf_emr_cluster_delete,
     .pipeline_run = sf_emr_pipeline_run,
+    .spec_summary = sf_emr_spec_summary,
+    .pipeline_run_launched = sf_emr_pipeline_run_launched,
     .cluster_list = sf_emr_cluster_list,
     .airflow_target = sf_emr_airflow_target,
 };

@@ -14,6 +14,7 @@
  *   list.c     the clusters the provider made (ListClusters + DescribeCluster)
  *   bundle.c   scripts and their local packages, uploaded content-addressed
  *   steps.c    pipeline runs: one step per stage, one ListSteps per poll
+ *   launch.c   per-run clusters: RunJobFlow with the steps, gone after them
  *   emr.c      the engine table entry
  */
 #ifndef SF_EMR_H
@@ -110,6 +111,22 @@ sf_aws_client *sf_emr_client(const sf_engine_env *env, sf_aws_client **owned, sf
  * "Cluster"), whatever its state: 0, or -1 with a diagnostic. */
 int sf_emr_cluster_info(sf_aws_client *c, sf_ctx *ctx, const cJSON *cluster, sf_cluster_info *out, sf_diags *diags);
 
+/* TERMINATING or TERMINATED*: the cluster is ending or gone. */
+bool sf_emr_state_ended(const char *state);
+/* The RunJobFlow request: tagged sparkflow:managed, the provider's default
+ * tags, the user's, the spec copy and `token` (sparkflow:create-token).
+ * `steps` (taken; NULL: a cluster kept between runs, auto-terminated when
+ * idle) makes a cluster for these steps alone: it terminates after them. */
+cJSON *sf_emr_job_flow_body(sf_aws_client *c, const char *name, const sf_emr_spec *s, const sf_value *resolved,
+                            const char *token, cJSON *steps);
+/* RunJobFlow, safe to repeat (the token finds a cluster a lost answer
+ * made): 0 with *id, -1 with a diagnostic. */
+int sf_emr_run_job_flow(sf_aws_client *c, sf_ctx *ctx, const char *name, const cJSON *body, const char *token,
+                        char **id, sf_diags *diags);
+/* TerminateJobFlows (even after a cancel) and, with `wait`, until
+ * TERMINATED: 0, or -1 with a diagnostic. */
+int sf_emr_terminate(sf_aws_client *c, sf_ctx *ctx, const char *id, bool wait, sf_diags *diags);
+
 sf_engine_status sf_emr_cluster_create(sf_ctx *ctx, const sf_engine_env *env, const char *name, const sf_value *spec,
                                        sf_cluster_info *out, sf_diags *diags);
 sf_engine_status sf_emr_cluster_read(sf_ctx *ctx, const sf_engine_env *env, const char *id,
@@ -139,11 +156,56 @@ int sf_emr_zip(const char *const *names, const sf_buf *data, size_t n, sf_buf *o
 
 /* ---- steps.c --------------------------------------------------------------- */
 
+/* One run's steps on one cluster: the client (counting its calls), where
+ * things go, and what is known of each step. */
+typedef struct sf_emr_steps {
+    sf_aws_client *c;
+    const sf_run_spec *run;
+    const char *cluster; /* the cluster's id; NULL until it is known */
+    char *root;          /* lake root: where _sparkflow/code goes */
+    char **step_ids;     /* per stage, malloc'd */
+    char **metrics_uris; /* per stage */
+    bool *final;         /* per stage: result complete */
+    char *log_uri;       /* the cluster's LogUri as s3://…/ or NULL */
+} sf_emr_steps;
+
+/* 0, or -1 with a diagnostic (the lake is not on S3); clear it either way. */
+int sf_emr_steps_init(sf_emr_steps *r, sf_aws_client *c, const sf_run_spec *run, const char *cluster, sf_diags *diags);
+void sf_emr_steps_clear(sf_emr_steps *r);
+/* Upload every stage's code and describe its step (ActionOnFailure
+ * `on_failure`): a JSON array, or NULL with a diagnostic. */
+cJSON *sf_emr_steps_build(sf_emr_steps *r, sf_ctx *ctx, const char *on_failure, sf_diags *diags);
+/* This run's steps on r->cluster, by name (a lost AddJobFlowSteps answer,
+ * or steps given to RunJobFlow): fills r->step_ids when all are found;
+ * 1 found, 0 none, -1 error or some only. */
+int sf_emr_steps_find(sf_emr_steps *r, sf_ctx *ctx);
+/* Once the step ids are known: each result's step id and log. */
+void sf_emr_steps_attach(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results);
+/* One ListSteps over every step not final.  Returns the number of results
+ * that changed, or -1 on an error that is not transient. */
+int sf_emr_steps_poll(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results, bool *failed, sf_diags *diags);
+/* Every step not final: "cancelled" when it started, else "not_run". */
+void sf_emr_steps_settle(sf_emr_steps *r, sf_stage_result *results, const char *why);
+bool sf_emr_steps_done(const sf_emr_steps *r);
+/* A time of a step's or a cluster's Status.Timeline (`field`, e.g.
+ * "EndDateTime") in wall ms, 0 when absent. */
+int64_t sf_emr_timeline_ms(const cJSON *obj, const char *field);
+/* EMR reports LogUri as the cluster was given it, often s3n://; readers
+ * (the AWS CLI, the S3 lake) want s3://.  Ends with '/'; NULL if none. */
+char *sf_emr_s3_log_root(const char *log_uri);
+
 sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags);
 /* Whether cluster `id` can take steps (WAITING or RUNNING); else an error
  * diagnostic at cluster_id.  *log_uri (may be NULL) gets its log root. */
 bool sf_emr_cluster_usable(sf_aws_client *c, sf_ctx *ctx, const char *id, char **log_uri, sf_diags *diags);
+
+/* ---- launch.c --------------------------------------------------------------- */
+
+sf_engine_status sf_emr_pipeline_run_launched(sf_ctx *ctx, const sf_engine_env *env, const char *name,
+                                              const sf_value *spec, const sf_run_spec *run, sf_stage_result *results,
+                                              sf_launch_report *launch, sf_diags *diags);
+char *sf_emr_spec_summary(const sf_value *spec);
 
 /* ---- airflow_target.c -------------------------------------------------------- */
 

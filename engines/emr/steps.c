@@ -30,18 +30,6 @@
 #define LOG_TAIL_BYTES 4096
 #define LOG_MAX (64 * 1024 * 1024)
 
-/* One run's state: the client (counting its calls), where things go. */
-typedef struct run_ctx {
-    sf_aws_client *c;
-    const sf_run_spec *run;
-    const char *cluster;
-    char *root;          /* lake root: where _sparkflow/code goes */
-    char **step_ids;     /* per stage, malloc'd */
-    char **metrics_uris; /* per stage */
-    bool *final;         /* per stage: result complete */
-    char *log_uri;       /* the cluster's LogUri as s3://…/ or NULL */
-} run_ctx;
-
 static int64_t wall_ms(void)
 {
     return sf_time_wall_ms();
@@ -63,7 +51,8 @@ static char *root_of(const char *work_uri)
 
 /* ---- submitting ------------------------------------------------------------------ */
 
-static cJSON *step_json(const run_ctx *r, size_t i, const char *script_uri, const char *py_files)
+static cJSON *step_json(const sf_emr_steps *r, size_t i, const char *script_uri, const char *py_files,
+                        const char *on_failure)
 {
     const sf_stage_spec *st = &r->run->stages[i];
     cJSON *args = cJSON_CreateArray();
@@ -99,16 +88,14 @@ static cJSON *step_json(const run_ctx *r, size_t i, const char *script_uri, cons
     char *name = step_name(r->run, i);
     cJSON_AddStringToObject(step, "Name", name);
     free(name);
-    cJSON_AddStringToObject(step, "ActionOnFailure", "CANCEL_AND_WAIT");
+    cJSON_AddStringToObject(step, "ActionOnFailure", on_failure);
     cJSON_AddStringToObject(jar, "Jar", "command-runner.jar");
     cJSON_AddItemToObject(jar, "Args", args);
     cJSON_AddItemToObject(step, "HadoopJarStep", jar);
     return step;
 }
 
-/* Steps of this run already on the cluster (a lost AddJobFlowSteps answer):
- * fills r->step_ids when all are found; 1 found, 0 not, -1 error. */
-static int find_steps(run_ctx *r, sf_ctx *ctx)
+int sf_emr_steps_find(sf_emr_steps *r, sf_ctx *ctx)
 {
     cJSON *body = cJSON_CreateObject(), *out = NULL;
     cJSON_AddStringToObject(body, "ClusterId", r->cluster);
@@ -137,7 +124,7 @@ static int find_steps(run_ctx *r, sf_ctx *ctx)
     return found ? -1 : 0; /* some but not all: EMR adds steps atomically, so look again */
 }
 
-static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
+static int add_steps(sf_emr_steps *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "JobFlowId", r->cluster);
@@ -163,7 +150,7 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
             continue;
         }
         if (!(err.maybe_applied || sf_aws_retryable(err.status, err.code, 0)) || sf_ctx_done(ctx)) break;
-        if (err.maybe_applied && find_steps(r, ctx) == 1) {
+        if (err.maybe_applied && sf_emr_steps_find(r, ctx) == 1) {
             sf_log(ctx, SF_LOG_INFO, "emr: AddJobFlowSteps failed (%s) but added the steps: using them",
                    err.code ? err.code : err.message);
             rc = 0;
@@ -182,7 +169,7 @@ static int add_steps(run_ctx *r, sf_ctx *ctx, cJSON *steps, sf_diags *diags)
 /* ---- results ------------------------------------------------------------------------ */
 
 /* The metrics JSON a stage wrote, as a map; NULL with *why. */
-static sf_value *read_metrics(run_ctx *r, sf_ctx *ctx, const char *uri, char **why)
+static sf_value *read_metrics(sf_emr_steps *r, sf_ctx *ctx, const char *uri, char **why)
 {
     char *bucket = NULL, *key = NULL;
     sf_aws_s3_parse_uri(uri, &bucket, &key);
@@ -232,7 +219,7 @@ static int gunzip(const sf_buf *in, sf_buf *out)
 }
 
 /* The last lines of a step's log on S3 (gzip or plain), or NULL. */
-static char *log_tail(run_ctx *r, sf_ctx *ctx, const char *uri)
+static char *log_tail(sf_emr_steps *r, sf_ctx *ctx, const char *uri)
 {
     char *bucket = NULL, *key = NULL;
     if (!uri || sf_aws_s3_parse_uri(uri, &bucket, &key) != 0 || !*key || key[strlen(key) - 1] == '/') {
@@ -270,7 +257,7 @@ static char *log_tail(run_ctx *r, sf_ctx *ctx, const char *uri)
     return tail;
 }
 
-static int64_t timeline_ms(const cJSON *step, const char *field)
+int64_t sf_emr_timeline_ms(const cJSON *step, const char *field)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(step, "Status"), "Timeline"), field);
@@ -283,11 +270,11 @@ static int64_t timeline_ms(const cJSON *step, const char *field)
 }
 
 /* Apply one step's status to its result; true when the result is final. */
-static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, sf_stage_result *res, bool *failed)
+static bool apply_status(sf_emr_steps *r, sf_ctx *ctx, size_t i, const cJSON *step, sf_stage_result *res, bool *failed)
 {
     const char *state = sf_emr_str(step, "Status.State");
     if (!state) return false;
-    int64_t start = timeline_ms(step, "StartDateTime"), end = timeline_ms(step, "EndDateTime");
+    int64_t start = sf_emr_timeline_ms(step, "StartDateTime"), end = sf_emr_timeline_ms(step, "EndDateTime");
     if (start && !res->started_at_ms) res->started_at_ms = start;
     if (!strcmp(state, "PENDING") || !strcmp(state, "RUNNING") || !strcmp(state, "CANCEL_PENDING")) {
         if (!strcmp(state, "RUNNING") && !res->started_at_ms) res->started_at_ms = wall_ms();
@@ -331,9 +318,7 @@ static bool apply_status(run_ctx *r, sf_ctx *ctx, size_t i, const cJSON *step, s
     return true;
 }
 
-/* One ListSteps over every step of the run.  Returns the number of
- * results that became final, or -1 on an error that is not transient. */
-static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *failed, sf_diags *diags)
+int sf_emr_steps_poll(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results, bool *failed, sf_diags *diags)
 {
     cJSON *body = cJSON_CreateObject(), *out = NULL;
     cJSON_AddStringToObject(body, "ClusterId", r->cluster);
@@ -372,7 +357,7 @@ static int poll_once(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, bool *fa
 }
 
 /* CancelSteps for every step not final; marks them. */
-static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const char *why)
+static void cancel_rest(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results, const char *why)
 {
     cJSON *body = cJSON_CreateObject(), *out = NULL;
     cJSON_AddStringToObject(body, "ClusterId", r->cluster);
@@ -393,6 +378,11 @@ static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const
     sf_aws_error_clear(&err);
     cJSON_Delete(out);
     cJSON_Delete(body);
+    sf_emr_steps_settle(r, results, why);
+}
+
+void sf_emr_steps_settle(sf_emr_steps *r, sf_stage_result *results, const char *why)
+{
     for (size_t i = 0; i < r->run->n_stages; i++) {
         if (r->final[i]) continue;
         bool started = results[i].started_at_ms != 0;
@@ -405,11 +395,16 @@ static void cancel_rest(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, const
     }
 }
 
+bool sf_emr_steps_done(const sf_emr_steps *r)
+{
+    for (size_t i = 0; i < r->run->n_stages; i++)
+        if (!r->final[i]) return false;
+    return true;
+}
+
 /* ---- the run ------------------------------------------------------------------------ */
 
-/* EMR reports LogUri as the cluster was given it, often s3n://; readers
- * (the AWS CLI, the S3 lake) want s3://.  Ends with '/'. */
-static char *s3_log_root(const char *log_uri)
+char *sf_emr_s3_log_root(const char *log_uri)
 {
     if (!log_uri || !*log_uri) return NULL;
     const char *rest = strstr(log_uri, "://");
@@ -424,7 +419,7 @@ static char *s3_log_root(const char *log_uri)
 /* Where EMR puts a step's stderr (the Spark driver's output with
  * command-runner.jar): under the cluster's log_uri, copied there by EMR
  * every few minutes.  NULL without a log_uri. */
-static char *step_log(const run_ctx *r, size_t i)
+static char *step_log(const sf_emr_steps *r, size_t i)
 {
     return r->log_uri ? sf_fmt("%s%s/steps/%s/stderr.gz", r->log_uri, r->cluster, r->step_ids[i]) : NULL;
 }
@@ -436,7 +431,7 @@ bool sf_emr_cluster_usable(sf_aws_client *c, sf_ctx *ctx, const char *id, char *
     int rc = sf_emr_describe(c, ctx, id, &cl, &err);
     const char *state = sf_emr_str(cl, "Status.State");
     bool ok = rc == 0 && state && (!strcmp(state, "WAITING") || !strcmp(state, "RUNNING"));
-    if (ok && log_uri) *log_uri = s3_log_root(sf_emr_str(cl, "LogUri"));
+    if (ok && log_uri) *log_uri = sf_emr_s3_log_root(sf_emr_str(cl, "LogUri"));
     if (rc < 0) sf_aws_diag_error(diags, "cluster_id", "Cannot read the EMR cluster", &err, NULL);
     else if (!ok)
         sf_diag_error(diags, "cluster_id", "Cluster is not running",
@@ -451,39 +446,47 @@ bool sf_emr_cluster_usable(sf_aws_client *c, sf_ctx *ctx, const char *id, char *
     return ok;
 }
 
-static int submit(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
+cJSON *sf_emr_steps_build(sf_emr_steps *r, sf_ctx *ctx, const char *on_failure, sf_diags *diags)
 {
     cJSON *steps = cJSON_CreateArray();
     int rc = 0;
     for (size_t i = 0; i < r->run->n_stages && rc == 0; i++) {
         char *script = NULL, *py = NULL, *path = sf_fmt("stage[%zu].script", i);
         rc = sf_emr_upload_code(r->c, ctx, r->root, r->run->stages[i].script, path, &script, &py, diags);
-        if (rc == 0) cJSON_AddItemToArray(steps, step_json(r, i, script, py));
+        if (rc == 0) cJSON_AddItemToArray(steps, step_json(r, i, script, py, on_failure));
         free(script);
         free(py);
         free(path);
     }
-    if (rc != 0) {
-        cJSON_Delete(steps);
-        return -1;
-    }
-    if (add_steps(r, ctx, steps, diags) != 0) return -1;
+    if (rc == 0) return steps;
+    cJSON_Delete(steps);
+    return NULL;
+}
+
+void sf_emr_steps_attach(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results)
+{
     for (size_t i = 0; i < r->run->n_stages; i++) {
         results[i].step_id = sf_strdup(r->step_ids[i]);
         results[i].log = step_log(r, i);
         sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s submitted as EMR step %s", r->run->pipeline,
                r->run->stages[i].name, r->step_ids[i]);
     }
+}
+
+static int submit(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
+{
+    cJSON *steps = sf_emr_steps_build(r, ctx, "CANCEL_AND_WAIT", diags);
+    if (!steps || add_steps(r, ctx, steps, diags) != 0) return -1;
+    sf_emr_steps_attach(r, ctx, results);
     return 0;
 }
 
-static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
+static sf_engine_status watch(sf_emr_steps *r, sf_ctx *ctx, sf_stage_result *results, sf_diags *diags)
 {
     sf_emr_poll poll;
     sf_emr_poll_init(&poll, STEP_POLL_CAP_MS);
-    bool failed = false;
-    size_t done = 0;
-    while (done < r->run->n_stages && !failed) {
+    bool failed = false, done = false;
+    while (!done && !failed) {
         if (sf_emr_poll_wait(&poll, ctx) != 0) {
             sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
             char *why = sf_fmt("the operation was %s", sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled");
@@ -492,7 +495,7 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
             sf_ctx_free(cl);
             return SF_ENGINE_ERROR;
         }
-        int changed = poll_once(r, ctx, results, &failed, diags);
+        int changed = sf_emr_steps_poll(r, ctx, results, &failed, diags);
         if (changed < 0) {
             sf_ctx *cl = sf_ctx_new_cleanup(ctx, SF_EMR_CLEANUP_MS);
             cancel_rest(r, cl, results, "the steps could not be followed");
@@ -500,8 +503,7 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
             return SF_ENGINE_ERROR;
         }
         if (changed) sf_emr_poll_reset(&poll);
-        done = 0;
-        for (size_t i = 0; i < r->run->n_stages; i++) done += r->final[i];
+        done = sf_emr_steps_done(r);
     }
     if (failed) {
         /* CANCEL_AND_WAIT cancels the later steps; make sure, and mark them. */
@@ -511,42 +513,56 @@ static sf_engine_status watch(run_ctx *r, sf_ctx *ctx, sf_stage_result *results,
     return SF_ENGINE_OK;
 }
 
+int sf_emr_steps_init(sf_emr_steps *r, sf_aws_client *c, const sf_run_spec *run, const char *cluster, sf_diags *diags)
+{
+    size_t n = run->n_stages;
+    *r = (sf_emr_steps){.c = c, .run = run, .cluster = cluster, .root = root_of(run->work_uri)};
+    r->step_ids = calloc(n + 1, sizeof *r->step_ids);
+    r->metrics_uris = calloc(n + 1, sizeof *r->metrics_uris);
+    r->final = calloc(n + 1, sizeof *r->final);
+    if (!r->step_ids || !r->metrics_uris || !r->final) abort();
+    for (size_t i = 0; i < n; i++)
+        r->metrics_uris[i] = sf_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
+    if (r->root) return 0;
+    sf_diag_error(diags, "lake", "EMR pipelines need an S3 lake",
+                  "The emr engine runs stages on the cluster, which reads and writes the lake through S3: set "
+                  "`lake` to an s3:// URI (e.g. s3://my-bucket/finances). Staging area given: %s.",
+                  run->work_uri ? run->work_uri : "none");
+    return -1;
+}
+
+void sf_emr_steps_clear(sf_emr_steps *r)
+{
+    for (size_t i = 0; r->run && i < r->run->n_stages; i++) {
+        free(r->step_ids[i]);
+        free(r->metrics_uris[i]);
+    }
+    free(r->step_ids);
+    free(r->metrics_uris);
+    free(r->final);
+    free(r->root);
+    free(r->log_uri);
+    *r = (sf_emr_steps){0};
+}
+
 sf_engine_status sf_emr_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                      sf_stage_result *results, sf_diags *diags)
 {
     size_t n = run->n_stages;
     sf_aws_client *owned = NULL, *parent = sf_engine_env_aws(env, &owned);
-    run_ctx r = {.c = sf_aws_client_child(parent), .run = run, .cluster = id, .root = root_of(run->work_uri)};
-    r.step_ids = calloc(n + 1, sizeof *r.step_ids);
-    r.metrics_uris = calloc(n + 1, sizeof *r.metrics_uris);
-    r.final = calloc(n + 1, sizeof *r.final);
-    if (!r.step_ids || !r.metrics_uris || !r.final) abort();
-    for (size_t i = 0; i < n; i++)
-        r.metrics_uris[i] = sf_fmt("%s/_sparkflow/metrics/%s.json", run->work_uri, run->stages[i].name);
+    sf_aws_client *c = sf_aws_client_child(parent);
+    sf_emr_steps r;
     sf_engine_status st = SF_ENGINE_ERROR;
     int64_t t0 = sf_time_mono_ms();
-    if (!r.root) {
-        sf_diag_error(diags, "lake", "EMR pipelines need an S3 lake",
-                      "The emr engine runs stages on the cluster, which reads and writes the lake through S3: set "
-                      "`lake` to an s3:// URI (e.g. s3://my-bucket/finances). Staging area given: %s.",
-                      run->work_uri ? run->work_uri : "none");
-    } else if (sf_emr_cluster_usable(r.c, ctx, id, &r.log_uri, diags) && submit(&r, ctx, results, diags) == 0) {
+    if (sf_emr_steps_init(&r, c, run, id, diags) == 0 && sf_emr_cluster_usable(c, ctx, id, &r.log_uri, diags) &&
+        submit(&r, ctx, results, diags) == 0)
         st = watch(&r, ctx, results, diags);
-    }
     for (size_t i = 0; i < n; i++)
         if (!results[i].status) results[i].status = sf_strdup("not_run");
     sf_log(ctx, SF_LOG_INFO, "emr: run %s: %lld API calls (%zu stages, %lld ms)", run->run_id,
-           (long long)sf_aws_client_calls(r.c), n, (long long)(sf_time_mono_ms() - t0));
-    for (size_t i = 0; i < n; i++) {
-        free(r.step_ids[i]);
-        free(r.metrics_uris[i]);
-    }
-    free(r.step_ids);
-    free(r.metrics_uris);
-    free(r.final);
-    free(r.root);
-    free(r.log_uri);
-    sf_aws_client_free(r.c);
+           (long long)sf_aws_client_calls(c), n, (long long)(sf_time_mono_ms() - t0));
+    sf_emr_steps_clear(&r);
+    sf_aws_client_free(c);
     sf_aws_client_free(owned);
     return st;
 }

@@ -312,6 +312,8 @@ const sf_engine sf_engine_local = {
     .cluster_update = local_update,
     .cluster_delete = local_delete,
     .pipeline_run = sf_local_pipeline_run,
+    .spec_summary = sf_local_spec_summary,
+    .pipeline_run_launched = sf_local_pipeline_run_launched,
     .cluster_list = sf_local_cluster_list,
     .airflow_target = sf_local_airflow_target,
 };

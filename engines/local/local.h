@@ -53,6 +53,14 @@ sf_engine_status sf_local_airflow_target(sf_ctx *ctx, const sf_engine_env *env, 
 sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                        sf_stage_result *results, sf_diags *diags);
 
+/* ---- launch.c ----------------------------------------------------------- */
+
+/* The engine's pipeline_run_launched and spec_summary (see engine.h). */
+sf_engine_status sf_local_pipeline_run_launched(sf_ctx *ctx, const sf_engine_env *env, const char *name,
+                                                const sf_value *spec, const sf_run_spec *run, sf_stage_result *results,
+                                                sf_launch_report *launch, sf_diags *diags);
+char *sf_local_spec_summary(const sf_value *spec);
+
 /* ---- submit.c ----------------------------------------------------------- */
 
 /* The JVM options of drivers and executors unless a stage's spark_conf
@@ -313,6 +321,10 @@ int sf_local_check_cluster(sf_ctx *ctx, const sf_local_cluster *c, char **why);
 /* Cluster `id` loaded from its record and checked: 0, or -1 with an error
  * diagnostic at cluster_id (run.c). */
 int sf_local_usable_cluster(sf_ctx *ctx, const char *id, sf_local_cluster *c, sf_diags *diags);
+/* Run the stages of `run` on running cluster `c`, logs and metrics files
+ * in `dir` (made here); fills results (run.c). */
+sf_engine_status sf_local_run_stages(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *run, const char *dir,
+                                     sf_stage_result *results, sf_diags *diags);
 /* Wait until the master counts exactly c->n_workers ALIVE workers, ours
  * among them.  Returns 0, or -1 with a diagnostic. */
 int sf_local_wait_alive(sf_ctx *ctx, const sf_local_cluster *c, sf_diags *diags);

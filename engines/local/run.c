@@ -123,6 +123,25 @@ int sf_local_usable_cluster(sf_ctx *ctx, const char *id, sf_local_cluster *c, sf
     return -1;
 }
 
+sf_engine_status sf_local_run_stages(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *run, const char *dir,
+                                     sf_stage_result *results, sf_diags *diags)
+{
+    sf_engine_status st = SF_ENGINE_OK;
+    if (sf_file_mkdirs(dir) != 0) {
+        sf_diag_error(diags, NULL, "Cannot create the run's log directory", "%s: %s", dir, strerror(errno));
+        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_strdup("not_run");
+        st = SF_ENGINE_ERROR;
+    } else if (one_app(run)) {
+        if (sf_local_run_one_app(ctx, c, run, dir, results) != 0) st = SF_ENGINE_ERROR;
+    } else {
+        for (size_t i = 0; i < run->n_stages; i++) {
+            if (st != SF_ENGINE_OK) results[i].status = sf_strdup("not_run");
+            else if (run_stage(ctx, c, run, &run->stages[i], dir, &results[i]) != 0) st = SF_ENGINE_ERROR;
+        }
+    }
+    return st;
+}
+
 sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, const char *id, const sf_run_spec *run,
                                        sf_stage_result *results, sf_diags *diags)
 {
@@ -133,19 +152,7 @@ sf_engine_status sf_local_pipeline_run(sf_ctx *ctx, const sf_engine_env *env, co
         return SF_ENGINE_ERROR;
     }
     char *dir = sf_fmt("%s/runs/%s/%s", c.spec.work_dir, run->pipeline, run->run_id);
-    sf_engine_status st = SF_ENGINE_OK;
-    if (sf_file_mkdirs(dir) != 0) {
-        sf_diag_error(diags, NULL, "Cannot create the run's log directory", "%s: %s", dir, strerror(errno));
-        for (size_t i = 0; i < run->n_stages; i++) results[i].status = sf_strdup("not_run");
-        st = SF_ENGINE_ERROR;
-    } else if (one_app(run)) {
-        if (sf_local_run_one_app(ctx, &c, run, dir, results) != 0) st = SF_ENGINE_ERROR;
-    } else {
-        for (size_t i = 0; i < run->n_stages; i++) {
-            if (st != SF_ENGINE_OK) results[i].status = sf_strdup("not_run");
-            else if (run_stage(ctx, &c, run, &run->stages[i], dir, &results[i]) != 0) st = SF_ENGINE_ERROR;
-        }
-    }
+    sf_engine_status st = sf_local_run_stages(ctx, &c, run, dir, results, diags);
     free(dir);
     sf_local_cluster_clear(&c);
     return st;
