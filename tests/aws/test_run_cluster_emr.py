@@ -14,12 +14,18 @@ made with KeepJobFlowAliveWhenNoSteps false after its last step, as EMR does.
                                  staging is cleaned, the error names the step
   test_ctrl_c                    Ctrl-C while the step runs: TerminateJobFlows,
                                  TERMINATED before the provider exits
+  test_run_now_action_on_a_per_run_cluster
+                                 `-invoke` of sparkflow_pipeline_run on EMR launches
+                                 its own cluster, TERMINATED when it returns; the
+                                 refresh follows its run (no run proposed)
 """
 
 from __future__ import annotations
 
 import re
 import time
+
+import pytest
 
 from executor import BOOT, active_clusters, emr_clusters
 from pipeline_support import RUN_TIMEOUT, check_background, interrupt, plan_exitcode, wait_exit
@@ -187,3 +193,46 @@ def test_ctrl_c(aws_sandbox, moto, proxy, executor, tmp_path):
     rec = next(iter(executor.records.values()))
     assert wait_for(lambda: rec.state in STEP_TERMINAL, 30) and rec.state in ("CANCELLED", "INTERRUPTED"), rec.state
     assert s3_keys(s3, "_sparkflow/tmp/") == []
+
+
+def test_run_now_action_on_a_per_run_cluster(aws_sandbox, moto, proxy, executor, tmp_path):
+    """`terraform apply -invoke` of sparkflow_pipeline_run on EMR: the action
+    launches its own cluster, reports the run, and the cluster is
+    TERMINATED when the invoke returns; the next plan of the pipeline has no
+    changes (its refresh follows the action's run)."""
+    sb = aws_sandbox
+    major, minor = (int(x) for x in sb.client.version.split(".")[:2])
+    if sb.client.flavor != "tf" or (major, minor) < (1, 14):
+        pytest.skip(f"{sb.client.id} does not know actions")
+    s3 = moto.client("s3")
+    script = plain_lake(s3, tmp_path)
+    main = config(proxy.url, script)
+    body = main[main.index('resource "sparkflow_pipeline" "plain" {') :]
+    body = body[body.index("{") + 1 : body.rindex("}")]
+    action = 'action "sparkflow_pipeline_run" "now" {\n  config {\n' + body + "    progress_interval = 2\n  }\n}\n"
+    d = workdir(sb, "per-run-act", proxy, main=main + "\n" + action)
+    sb.init(d)
+    sb.run("apply", cwd=d, timeout=RUN_TIMEOUT)
+    before = sb.resources(d)[PIPELINE]
+    proxy.reset_counts()
+    r = sb.run("apply", "-invoke=action.sparkflow_pipeline_run.now", cwd=d, timeout=RUN_TIMEOUT)
+    out = flat(r.output)
+    assert "pipeline plain: run started on a cluster launched for it (1 stage)" in out, r.describe()
+    assert "stage count succeeded in" in out and "plain_lines=42" in out, r.describe()
+    m = re.search(r"pipeline plain: cluster (j-\w+) launched for the run is TERMINATED", out)
+    assert m, r.describe()
+    assert m.group(1) != before["launched_cluster"]["id"]
+    assert proxy.count("emr", "RunJobFlow") == 1, proxy.counts()
+    assert active_clusters() == [], [c.id for c in active_clusters()]
+    # The refresh follows the action's run: no run is proposed.  On an s3://
+    # lake the Glue tables still point at the run before (S3 has no link to
+    # switch), so the plan repairs the catalog, and only that: the apply
+    # launches nothing.
+    p = plan_exitcode(sb, d)
+    assert p.rc == 2 and "+ tables" in p.output and "run_id" not in p.output, p.describe()
+    proxy.reset_counts()
+    sb.run("apply", cwd=d, timeout=RUN_TIMEOUT)
+    assert proxy.count("emr", "RunJobFlow") == 0, proxy.counts()
+    p = plan_exitcode(sb, d)
+    assert p.rc == 0 and "No changes." in p.output, p.describe()
+    sb.run("destroy", cwd=d, timeout=300)
