@@ -537,14 +537,17 @@ class Sandbox:
         proc.sf_log_base = base  # for provider_log()
         return proc
 
-    def run(self, *args: str, cwd: Path, timeout: float = 300, ok: bool | None = True) -> Result:
+    def run(
+        self, *args: str, cwd: Path, timeout: float = 300, ok: bool | None = True, wrap: tuple[str, ...] = ()
+    ) -> Result:
         """Run one CLI command.  ok=True: must exit 0; ok=False: must fail;
         None: either.  Always fails on provider-bug output, sanitizer
         reports, or when the command outlives `timeout` seconds (then the
-        process group gets SIGINT, and SIGKILL 30 s later)."""
-        argv = self.argv(list(args))
+        process group gets SIGINT, and SIGKILL 30 s later).  `wrap`: a
+        command the CLI runs under (e.g. strace and its options)."""
+        argv = list(wrap) + self.argv(list(args))
         self._remember_vars(cwd, list(args))
-        base = self._next_log(argv)
+        base = self._next_log(self.argv(list(args)))
         t0 = time.monotonic()
         proc = subprocess.Popen(
             argv,
