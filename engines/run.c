@@ -112,6 +112,40 @@ char *sf_run_cluster_name(const char *pipeline, const char *run_id)
     return sf_fmt("%.50s-run-%s", pipeline, dash ? dash + 1 : run_id);
 }
 
+/* A stage that ran out of disk space says so in its log: "No space left on
+ * device" (ENOSPC, in every language's wording) or "Disk quota exceeded".
+ * Say so plainly, and where: the lake's disk and what it has free now. */
+static bool out_of_space(const sf_stage_result *r)
+{
+    const char *texts[] = {r->log_tail, r->reason};
+    for (size_t i = 0; i < 2; i++)
+        if (texts[i] && (strstr(texts[i], "No space left on device") || strstr(texts[i], "Disk quota exceeded")))
+            return true;
+    return false;
+}
+
+static void report_disk_full(const sf_lake *lake, const sf_run_pipeline *p, const char *work, const sf_run_result *r,
+                             sf_diags *diags)
+{
+    for (size_t i = 0; i < r->n_stages; i++) {
+        if (!out_of_space(&r->stages[i])) continue;
+        uint64_t avail = 0, total = 0;
+        char *room = lake->disk_space && lake->disk_space(work, &avail, &total) == 0
+                         ? sf_fmt(" Its disk has %.1f MB free of %.1f MB now (the run's staging area was removed).",
+                                  (double)avail / 1e6, (double)total / 1e6)
+                         : sf_strdup("");
+        char *path = sf_fmt("stage[%zu]", i);
+        sf_diag_error(diags, path, "Disk full",
+                      "Stage \"%s\" of pipeline \"%s\" ran out of disk space. The run writes its tables into the "
+                      "lake %s.%s Spark's scratch files go to the cluster's work dir, which may be on another disk. "
+                      "Free some space, then run `terraform apply` again; the published outputs are unchanged.",
+                      p->stages[i].name, p->name, p->lake, room);
+        free(path);
+        free(room);
+        return;
+    }
+}
+
 /* The stages on a running cluster, or on one launched for them. */
 static sf_engine_status run_stages(sf_ctx *ctx, const sf_engine_env *env, const sf_run_cluster *where,
                                    const sf_run_spec *spec, sf_run_result *out, sf_diags *diags)
@@ -167,6 +201,7 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run
     if (!ok) {
         sf_run_report_failure(ctx, p, out, diags);
         lake->discard(ctx, &lake_env, work, diags);
+        report_disk_full(lake, p, work, out, diags);
     }
     views_clear(&sv);
     free(work);

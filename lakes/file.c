@@ -441,4 +441,5 @@ const sf_lake sf_lake_file = {
     .discard = file_discard,
     .published = file_published,
     .remove = file_remove,
+    .disk_space = sf_lake_file_disk_space,
 };

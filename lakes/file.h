@@ -139,6 +139,8 @@ int sf_lake_file_walk(sf_ctx *ctx, const char *root, int flags, size_t every, co
 /* fsync every regular file and directory under root, children before their
  * directory.  0, or -1 with *err (also when the context ends). */
 int sf_lake_file_sync_tree(sf_ctx *ctx, const char *root, char **err);
+/* The lake's disk_space (lake.h). */
+int sf_lake_file_disk_space(const char *uri, uint64_t *avail, uint64_t *total);
 /* Writes `text` to dir/name atomically and durably (sf_file_write_atomic).
  * 0, or -1 with *err (malloc'd). */
 int sf_lake_file_write_record(const char *dir, const char *name, const char *text, char **err);

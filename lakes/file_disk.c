@@ -1,7 +1,7 @@
 /* file_disk.c — the disk chores of the file:// lake that base/files.h does
  * not do: an rm -rf that stays on one filesystem and never follows a link,
- * an fsync of every file of a run before it is published, and record writes
- * whose failure says which file. */
+ * an fsync of every file of a run before it is published, record writes
+ * whose failure says which file, and how much room the lake's disk has. */
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/files.h"
@@ -126,6 +127,30 @@ int sf_lake_file_write_record(const char *dir, const char *name, const char *tex
     char *path = sf_lake_file_join(dir, name);
     int rc = sf_file_write_atomic(path, text, strlen(text), 0644);
     if (rc != 0) *err = sf_fmt("cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
+int sf_lake_file_disk_space(const char *uri, uint64_t *avail, uint64_t *total)
+{
+    sf_diags scratch;
+    sf_diags_init(&scratch);
+    char *path = sf_lake_file_uri_path(uri, "", &scratch);
+    sf_diags_clear(&scratch);
+    int rc = -1;
+    /* The nearest existing ancestor: the staging area may be gone already. */
+    while (path && rc != 0) {
+        struct statvfs v;
+        if (statvfs(path, &v) == 0) {
+            *avail = (uint64_t)v.f_bavail * v.f_frsize;
+            *total = (uint64_t)v.f_blocks * v.f_frsize;
+            rc = 0;
+            break;
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path) break;
+        *slash = '\0';
+    }
     free(path);
     return rc;
 }

@@ -65,6 +65,11 @@ struct sf_lake {
     int (*published)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_published *out, sf_diags *diags);
     /* Remove the published outputs and everything SparkFlow kept for them. */
     int (*remove)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, sf_diags *diags);
+    /* The bytes free (for an unprivileged writer) and in all of the
+     * filesystem holding `uri` (its nearest existing ancestor): what a
+     * message says after a run ran out of space.  0, or -1 when it cannot
+     * tell.  NULL: the lake has no such limit (S3). */
+    int (*disk_space)(const char *uri, uint64_t *avail, uint64_t *total);
 };
 
 /* The lakes compiled in (lakes/file.c, lakes/s3.c). */
