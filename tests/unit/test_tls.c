@@ -106,6 +106,18 @@ static void test_key_is_ec_p256(void **state)
     size_t glen = 0;
     assert_int_equal(EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen), 1);
     assert_string_equal(group, "prime256v1");
+    /* The certificate's SubjectPublicKeyInfo (built from the raw point, not
+     * through X509_set_pubkey) is byte for byte OpenSSL's encoding of the key. */
+    X509 *x = parse_pem(id.cert_pem);
+    unsigned char *want = NULL, *got = NULL;
+    int want_len = i2d_PUBKEY(key, &want);
+    int got_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &got);
+    assert_true(want_len > 0);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, (size_t)want_len);
+    OPENSSL_free(want);
+    OPENSSL_free(got);
+    X509_free(x);
     EVP_PKEY_free(key);
     sf_tls_identity_clear(&id);
 }
