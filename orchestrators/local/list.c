@@ -3,9 +3,9 @@
  * host.c), whatever state file holds it, or none (the orphan finder of
  * `terraform query`).
  *
- * Only hosts whose four components run are listed, each as a read right
- * after `terraform import <id>` reports it (what an adoption gives),
- * without the password: that is what costs memory and CPU.  A record whose
+ * Only hosts whose four components run are listed (that is what costs
+ * memory and CPU), each as a read right after `terraform import <id>`
+ * reports it (what an adoption gives), without the password.  A record whose
  * processes are gone is not listed and not cleaned up (a refresh of the
  * configuration that holds it does that).  A host with a work_dir of its own
  * outside the root has no host.json there: neither import nor this listing
@@ -56,7 +56,9 @@ static bool visit(sf_ctx *ctx, const sf_engine_env *env, const sf_afl_record *r,
     if (alive < 0) sf_log(ctx, SF_LOG_WARN, "airflow %s: %s (not listed)", r->id, err);
     free(err);
     if (alive <= 0) return true;
-    /* Checked just now: a read stops only a host with a dead component. */
+    /* The read is the import's own (so the object is what an adoption gets);
+     * it stops a host only when a component died, which was ruled out just
+     * now: a component dying in between is stopped, as a refresh would. */
     sf_airflow_host h = {0};
     bool more = true;
     if (describe(ctx, env, r->id, &h, diags) == SF_ENGINE_OK) {
