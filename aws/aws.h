@@ -384,7 +384,7 @@ int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run 
                             sf_aws_error *err);
 
 typedef struct sf_aws_ec2_instance {
-    char *id, *state, *public_ip, *private_ip, *launch_time, *state_reason;
+    char *id, *state, *public_ip, *private_ip, *launch_time, *state_reason, *instance_type;
     sf_header *tags; /* name = key */
     size_t n_tags;
 } sf_aws_ec2_instance;
@@ -394,6 +394,18 @@ void sf_aws_ec2_instance_clear(sf_aws_ec2_instance *i);
 /* DescribeInstances of one id: 0 with *out, 1 when EC2 does not know it, -1. */
 int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec2_instance *out,
                                  sf_aws_error *err);
+/* One Filter.N of DescribeInstances: any of `values` matches. */
+typedef struct sf_aws_ec2_filter {
+    const char *name; /* "tag:sparkflow:managed", "tag-key", "instance-state-name" */
+    const char *const *values;
+    size_t n_values;
+} sf_aws_ec2_filter;
+/* Called with each instance found; returns false to stop. */
+typedef bool (*sf_aws_ec2_instance_fn)(void *arg, const sf_aws_ec2_instance *i);
+/* DescribeInstances with `filters`, every page (NextToken): each instance
+ * handed to `each` until it returns false.  0, or -1 with *err. */
+int sf_aws_ec2_describe_instances(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_filter *filters, size_t n_filters,
+                                  sf_aws_ec2_instance_fn each, void *arg, sf_aws_error *err);
 /* TerminateInstances; an unknown id is success. */
 int sf_aws_ec2_terminate_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_error *err);
 /* GetConsoleOutput (Latest): the text, base64-decoded when it is base64.

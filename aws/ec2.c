@@ -1,7 +1,7 @@
 /* ec2.c — the EC2 calls the Airflow host needs (query protocol, XML
  * answers): one instance started hardened (IMDSv2, encrypted root volume,
- * shutdown = terminate), looked at, terminated; its security group; its
- * console output for diagnostics. */
+ * shutdown = terminate), looked at, terminated, found by its tags; its
+ * security group; its console output for diagnostics. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +96,8 @@ int sf_aws_ec2_run_instance(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_run 
 void sf_aws_ec2_instance_clear(sf_aws_ec2_instance *i)
 {
     if (!i) return;
-    char **s[] = {&i->id, &i->state, &i->public_ip, &i->private_ip, &i->launch_time, &i->state_reason};
+    char **s[] = {&i->id,          &i->state,        &i->public_ip,    &i->private_ip,
+                  &i->launch_time, &i->state_reason, &i->instance_type};
     for (size_t k = 0; k < sizeof s / sizeof *s; k++) free(*s[k]);
     for (size_t k = 0; k < i->n_tags; k++) {
         free(i->tags[k].name);
@@ -127,6 +128,21 @@ static void read_tags(xmlNode *item, sf_aws_ec2_instance *out)
     }
 }
 
+/* One instancesSet item of a DescribeInstances answer. */
+static void read_instance(xmlNode *item, sf_aws_ec2_instance *out)
+{
+    *out = (sf_aws_ec2_instance){0};
+    out->id = child_text(item, "instanceId");
+    xmlNode *state = sf_aws_xml_next(item, NULL, "instanceState");
+    out->state = child_text(state, "name");
+    out->public_ip = child_text(item, "ipAddress");
+    out->private_ip = child_text(item, "privateIpAddress");
+    out->launch_time = child_text(item, "launchTime");
+    out->instance_type = child_text(item, "instanceType");
+    out->state_reason = child_text(sf_aws_xml_next(item, NULL, "stateReason"), "message");
+    read_tags(item, out);
+}
+
 int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec2_instance *out,
                                  sf_aws_error *err)
 {
@@ -138,20 +154,57 @@ int sf_aws_ec2_describe_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, 
     sf_aws_params_clear(&p);
     if (rc != 0) return code_starts(err, "InvalidInstanceID") ? 1 : -1;
     xmlNode *item = sf_aws_xml_find(sf_aws_xml_root(doc), "reservationSet/item/instancesSet/item");
-    if (!item) {
-        sf_aws_xml_free(doc);
-        return 1;
-    }
-    out->id = child_text(item, "instanceId");
-    xmlNode *state = sf_aws_xml_next(item, NULL, "instanceState");
-    out->state = child_text(state, "name");
-    out->public_ip = child_text(item, "ipAddress");
-    out->private_ip = child_text(item, "privateIpAddress");
-    out->launch_time = child_text(item, "launchTime");
-    out->state_reason = child_text(sf_aws_xml_next(item, NULL, "stateReason"), "message");
-    read_tags(item, out);
+    if (item) read_instance(item, out);
     sf_aws_xml_free(doc);
-    return 0;
+    return item ? 0 : 1;
+}
+
+/* Every instance of one DescribeInstances page, handed to `each`.  Returns
+ * false when it wants no more. */
+static bool each_of_page(xmlDoc *doc, sf_aws_ec2_instance_fn each, void *arg)
+{
+    xmlNode *set = sf_aws_xml_next(sf_aws_xml_root(doc), NULL, "reservationSet");
+    for (xmlNode *r = sf_aws_xml_next(set, NULL, "item"); r; r = sf_aws_xml_next(set, r, "item")) {
+        xmlNode *instances = sf_aws_xml_next(r, NULL, "instancesSet");
+        for (xmlNode *i = sf_aws_xml_next(instances, NULL, "item"); i; i = sf_aws_xml_next(instances, i, "item")) {
+            sf_aws_ec2_instance inst;
+            read_instance(i, &inst);
+            bool more = each(arg, &inst);
+            sf_aws_ec2_instance_clear(&inst);
+            if (!more) return false;
+        }
+    }
+    return true;
+}
+
+int sf_aws_ec2_describe_instances(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_filter *filters, size_t n_filters,
+                                  sf_aws_ec2_instance_fn each, void *arg, sf_aws_error *err)
+{
+    char *token = NULL;
+    int rc = 0;
+    do {
+        sf_aws_params p = {0};
+        for (size_t f = 0; f < n_filters; f++) {
+            sf_aws_params_addf(&p, filters[f].name, "Filter.%zu.Name", f + 1);
+            for (size_t v = 0; v < filters[f].n_values; v++)
+                sf_aws_params_addf(&p, filters[f].values[v], "Filter.%zu.Value.%zu", f + 1, v + 1);
+        }
+        if (token) sf_aws_params_add(&p, "NextToken", token);
+        free(token);
+        token = NULL;
+        xmlDoc *doc = NULL;
+        rc = ec2_call(c, ctx, "DescribeInstances", &p, true, &doc, err);
+        sf_aws_params_clear(&p);
+        if (rc == 0 && each_of_page(doc, each, arg)) {
+            token = child_text(sf_aws_xml_root(doc), "nextToken");
+            if (token && !*token) {
+                free(token);
+                token = NULL;
+            }
+        }
+        sf_aws_xml_free(doc);
+    } while (token);
+    return rc;
 }
 
 int sf_aws_ec2_terminate_instance(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_error *err)

@@ -79,3 +79,12 @@ int64_t sf_time_parse_rfc3339_ms(const char *s)
     }
     return ((int64_t)timegm(&tm) - offset) * 1000 + ms;
 }
+
+void sf_time_span(char out[SF_TIME_SPAN_LEN], int64_t s)
+{
+    if (s < 0) s = 0;
+    long long d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
+    if (d) snprintf(out, SF_TIME_SPAN_LEN, "%lldd%lldh", d, h);
+    else if (h) snprintf(out, SF_TIME_SPAN_LEN, "%lldh%02lldm", h, m);
+    else snprintf(out, SF_TIME_SPAN_LEN, "%lldm", m);
+}

@@ -32,4 +32,9 @@ void sf_time_rfc3339_us(char out[SF_TIME_RFC3339_US_LEN], int64_t wall_us);
  * or +hh:mm offset); -1 when `s` is NULL or not one. */
 int64_t sf_time_parse_rfc3339_ms(const char *s);
 
+/* How long a thing has been up, for a person: "2d4h", "3h12m", "45m"
+ * (negative spans count as 0).  Can't fail. */
+#define SF_TIME_SPAN_LEN 32
+void sf_time_span(char out[SF_TIME_SPAN_LEN], int64_t seconds);
+
 #endif

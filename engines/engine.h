@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/ctx.h"
+#include "engines/list_filter.h"
 #include "provider/diag.h"
 #include "provider/schema.h"
 #include "provider/value.h"
@@ -94,24 +95,6 @@ void sf_launch_report_clear(sf_launch_report *l);
 /* A pipeline as the run transaction describes it (engines/run.h). */
 typedef struct sf_run_pipeline sf_run_pipeline;
 
-/* Which clusters a listing wants (sparkflow_cluster's list resource).  An
- * engine applies all of it, on its side where it can. */
-typedef struct sf_cluster_filter {
-    const char *const *states; /* the engine's words (any case); n_states 0: its active states */
-    size_t n_states;
-    const char *name_prefix; /* NULL: any name */
-    const sf_value *tags;    /* map of string, each must be on the cluster; NULL: any */
-    bool asked;              /* the user named this engine: list even when its
-                                settings (e.g. AWS) are only the defaults */
-} sf_cluster_filter;
-
-/* The filter's verdicts (cluster_filter.c): a state among filter->states
- * (any case), else among `active` (NULL-terminated); a name starting with
- * the prefix; tags (a map of string, may be NULL) holding every filter tag. */
-bool sf_cluster_filter_state(const sf_cluster_filter *f, const char *state, const char *const *active);
-bool sf_cluster_filter_name(const sf_cluster_filter *f, const char *name);
-bool sf_cluster_filter_tags(const sf_cluster_filter *f, const sf_value *tags);
-
 /* One cluster a listing found: `info` as cluster_read would report it (for
  * an import of its id), `summary` what it costs in a few words ("WAITING,
  * up 3h12m, 3 × m5.xlarge", "running, 2 workers").  Returns false to stop. */
@@ -179,7 +162,7 @@ typedef struct sf_engine {
      * until it returns false.  Read-only: nothing is stopped or cleaned up.
      * OK, or ERROR with diagnostics (clusters found before stay found).
      * NULL: the engine cannot list. */
-    sf_engine_status (*cluster_list)(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+    sf_engine_status (*cluster_list)(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
                                      sf_cluster_found_fn found, void *arg, sf_diags *diags);
 
     /* What Airflow needs to submit the stages of `p` to cluster `id` itself

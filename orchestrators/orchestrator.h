@@ -42,6 +42,12 @@ typedef struct sf_airflow_host {
 
 void sf_airflow_host_clear(sf_airflow_host *h);
 
+/* One host a listing found: `host` as host_read reports it right after an
+ * import of its id, but without the password (a listing never fetches
+ * secrets: NULL), `summary` what it costs in a few words ("running, up
+ * 3h12m, t3.large", "running, api 127.0.0.1:8080").  Returns false to stop. */
+typedef bool (*sf_airflow_found_fn)(void *arg, const sf_airflow_host *host, const char *summary);
+
 typedef struct sf_orchestrator {
     const char *name;         /* the block name: "local", "ec2" */
     const char *id_prefix;    /* every host id it makes starts so: "airflow-", "i-" */
@@ -80,6 +86,14 @@ typedef struct sf_orchestrator {
      * where the host's DAG processor reads it; `json` NULL removes it. */
     sf_engine_status (*spec_put)(sf_ctx *ctx, const sf_engine_env *env, const sf_airflow_host *host,
                                  const char *pipeline, const char *json, sf_diags *diags);
+
+    /* Every host of this orchestrator the provider made that `filter`
+     * keeps, found without any state (the orphan finder of `terraform
+     * query`), each handed to `found` until it returns false.  Read-only:
+     * nothing is stopped or cleaned up.  OK, or ERROR with diagnostics
+     * (hosts found before stay found).  NULL: it cannot list. */
+    sf_engine_status (*host_list)(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
+                                  sf_airflow_found_fn found, void *arg, sf_diags *diags);
 } sf_orchestrator;
 
 /* Each orchestrator's block in sparkflow_airflow, for the resource's schema

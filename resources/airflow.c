@@ -248,6 +248,18 @@ static sf_value *airflow_import(sf_call *call, const char *id, sf_diags *diags)
     return state;
 }
 
+/* A listed host's state: what an import of its id followed by a read gives
+ * (the block filled), for `terraform query` (airflow_list.c). */
+sf_value *sf_airflow_listed_state(const sf_orchestrator *o, const sf_airflow_host *h)
+{
+    sf_type *type = sf_schema_type(&airflow_schema);
+    sf_value *state = sf_value_object();
+    for (size_t i = 0; i < type->n; i++) sf_value_put(state, type->names[i], sf_value_null());
+    sf_type_free(type);
+    put_host(state, o, h, true);
+    return state;
+}
+
 /* Identity: the id alone.  It is unique (the engine is in its form), never
  * changes while the object lives, and is what import by id takes. */
 static const sf_identity_attr airflow_identity_attrs[] = {

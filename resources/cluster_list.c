@@ -89,18 +89,25 @@ static const char **states_of(const sf_value *config, size_t *n)
     return out;
 }
 
+const char **sf_list_filter_read(const sf_value *config, sf_list_filter *f)
+{
+    const sf_value *tags = sf_value_get(config, "tags");
+    *f = (sf_list_filter){
+        .name_prefix = sf_value_get_str(sf_value_get(config, "name_prefix")),
+        .tags = tags && !sf_value_is_null(tags) ? tags : NULL,
+    };
+    const char **states = states_of(config, &f->n_states);
+    f->states = states;
+    return states;
+}
+
 static void cluster_list(sf_call *call, const sf_value *config, bool include_resource, int64_t limit,
                          sf_list_emitter *emit, sf_diags *diags)
 {
     (void)include_resource, (void)limit; /* the runtime drops objects and stops at the limit */
     const char *only = sf_value_get_str(sf_value_get(config, "engine"));
-    const sf_value *tags = sf_value_get(config, "tags");
-    sf_cluster_filter filter = {
-        .name_prefix = sf_value_get_str(sf_value_get(config, "name_prefix")),
-        .tags = tags && !sf_value_is_null(tags) ? tags : NULL,
-    };
-    const char **states = states_of(config, &filter.n_states);
-    filter.states = states;
+    sf_list_filter filter;
+    const char **states = sf_list_filter_read(config, &filter);
     listing l = {.emit = emit};
     for (size_t i = 0; sf_engines[i] && !l.done; i++) {
         const sf_engine *engine = sf_engines[i];

@@ -138,6 +138,7 @@ static const sf_action_type *const provider_actions[] = {
 
 static const sf_list_resource_type *const provider_list_resources[] = {
     &sf_list_cluster,
+    &sf_list_airflow,
     NULL,
 };
 

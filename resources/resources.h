@@ -5,6 +5,7 @@
 
 #include "engines/engine.h"
 #include "engines/run.h"
+#include "orchestrators/orchestrator.h"
 #include "provider/resource.h"
 
 extern const sf_resource_type sf_resource_cluster;
@@ -20,10 +21,20 @@ const sf_engine *sf_engine_choice(const sf_value *v);
 sf_value *sf_engine_choice_spec(const sf_engine *engine, const sf_value *v);
 void sf_engine_choice_validate(const sf_value *v, const char *at, sf_diags *diags);
 
-/* `terraform query`: list "sparkflow_cluster" (cluster_list.c), and the
- * state of a cluster it lists (cluster.c). */
+/* `terraform query`: list "sparkflow_cluster" (cluster_list.c) and list
+ * "sparkflow_airflow" (airflow_list.c), and the state of what each lists
+ * (cluster.c, airflow.c). */
 extern const sf_list_resource_type sf_list_cluster;
+extern const sf_list_resource_type sf_list_airflow;
 sf_value *sf_cluster_listed_state(const sf_engine *engine, const sf_cluster_info *info);
+sf_value *sf_airflow_listed_state(const sf_orchestrator *o, const sf_airflow_host *h);
+/* A listed host's line for a person: "<name> (<kind> <id>, <summary>)",
+ * malloc'd (airflow_list.c). */
+char *sf_airflow_display_name(const char *kind, const sf_airflow_host *h, const char *summary);
+/* The filters both list blocks' `config {}` share (states, name_prefix,
+ * tags) read into *f, strings borrowed from `config`; returns the states
+ * array for the caller to free (NULL when none).  cluster_list.c. */
+const char **sf_list_filter_read(const sf_value *config, sf_list_filter *f);
 
 /* Actions: run a pipeline now (pipeline_run_action.c), stop a cluster
  * (cluster_stop_action.c); the pipeline's stage block and its run they share

@@ -139,7 +139,7 @@ sf_engine_status sf_emr_cluster_delete(sf_ctx *ctx, const sf_engine_env *env, co
 
 /* ---- list.c ---------------------------------------------------------------- */
 
-sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
                                      sf_cluster_found_fn found, void *arg, sf_diags *diags);
 
 /* ---- bundle.c -------------------------------------------------------------- */

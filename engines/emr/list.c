@@ -21,7 +21,7 @@
 static const char *const active_states[] = {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", NULL};
 
 /* ClusterStates of the ListClusters request: the filter's, upper-cased. */
-static cJSON *states_of(const sf_cluster_filter *f)
+static cJSON *states_of(const sf_list_filter *f)
 {
     cJSON *a = cJSON_CreateArray();
     if (!f->n_states) {
@@ -49,15 +49,10 @@ static sf_value *tags_of(const cJSON *cl)
     return m;
 }
 
-/* "3h12m", "45m", "2d4h": how long since `created` (epoch seconds). */
-static char *uptime(double created_s, double end_s)
+/* How long since `created` until `end` (or now), epoch seconds. */
+static void uptime(char out[SF_TIME_SPAN_LEN], double created_s, double end_s)
 {
-    int64_t s = (int64_t)((end_s > 0 ? end_s : (double)sf_time_wall_ms() / 1000.0) - created_s);
-    if (s < 0) s = 0;
-    int64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
-    if (d) return sf_fmt("%lldd%lldh", (long long)d, (long long)h);
-    if (h) return sf_fmt("%lldh%02lldm", (long long)h, (long long)m);
-    return sf_fmt("%lldm", (long long)m);
+    sf_time_span(out, (int64_t)((end_s > 0 ? end_s : (double)sf_time_wall_ms() / 1000.0) - created_s));
 }
 
 static double timeline(const cJSON *cl, const char *what)
@@ -78,17 +73,17 @@ static char *summary_of(const cJSON *cl, const sf_cluster_info *info)
                          ? sf_fmt("%lld × %s", (long long)n + 1, core)
                          : sf_fmt("1 × %s + %lld × %s", master ? master : "?", (long long)n, core ? core : "?");
     double created = timeline(cl, "CreationDateTime");
-    char *up = created > 0 ? uptime(created, timeline(cl, "EndDateTime")) : sf_strdup("?");
+    char up[SF_TIME_SPAN_LEN] = "?";
+    if (created > 0) uptime(up, created, timeline(cl, "EndDateTime"));
     char *s = sf_fmt("%s, up %s, %s", info->state ? info->state : "?", up, machines);
-    free(up);
     free(machines);
     return s;
 }
 
 /* One cluster of a ListClusters page: described, judged, reported.
  * Returns 1 to go on, 0 when `found` wants no more, -1 on error. */
-static int visit(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_cluster_filter *filter,
-                 sf_cluster_found_fn found, void *arg, sf_diags *diags)
+static int visit(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_list_filter *filter, sf_cluster_found_fn found,
+                 void *arg, sf_diags *diags)
 {
     cJSON *cl = NULL;
     sf_aws_error err = {0};
@@ -103,7 +98,7 @@ static int visit(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_cluster
     sf_value *tags = tags_of(cl);
     const char *managed = sf_value_get_str(sf_value_get(tags, "sparkflow:managed"));
     int more = 1;
-    if (managed && strcmp(managed, "true") == 0 && sf_cluster_filter_tags(filter, tags)) {
+    if (managed && strcmp(managed, "true") == 0 && sf_list_filter_tags(filter, tags)) {
         sf_cluster_info info = {0};
         if (sf_emr_cluster_info(c, ctx, cl, &info, diags) != 0) {
             more = -1;
@@ -119,7 +114,7 @@ static int visit(sf_aws_client *c, sf_ctx *ctx, const char *id, const sf_cluster
     return more;
 }
 
-sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
                                      sf_cluster_found_fn found, void *arg, sf_diags *diags)
 {
     if (!filter->asked && !sf_engine_env_aws_set(env)) return SF_ENGINE_OK;
@@ -146,7 +141,7 @@ sf_engine_status sf_emr_cluster_list(sf_ctx *ctx, const sf_engine_env *env, cons
         const cJSON *cl;
         cJSON_ArrayForEach(cl, cJSON_GetObjectItemCaseSensitive(out, "Clusters")) {
             const char *id = sf_emr_str(cl, "Id");
-            if (more != 1 || !id || !sf_cluster_filter_name(filter, sf_emr_str(cl, "Name"))) continue;
+            if (more != 1 || !id || !sf_list_filter_name(filter, sf_emr_str(cl, "Name"))) continue;
             more = visit(c, ctx, id, filter, found, arg, diags);
         }
         if (more == 1) marker = sf_strdup(sf_emr_str(out, "Marker"));

@@ -45,7 +45,7 @@ static char **recorded_ids(const char *root)
 
 /* One recorded cluster: handed to `found` when it runs and the filter keeps
  * it.  Returns false when `found` wants no more. */
-static bool visit(sf_ctx *ctx, const char *id, const sf_cluster_filter *filter, sf_cluster_found_fn found, void *arg,
+static bool visit(sf_ctx *ctx, const char *id, const sf_list_filter *filter, sf_cluster_found_fn found, void *arg,
                   sf_diags *diags)
 {
     sf_local_cluster c;
@@ -58,8 +58,8 @@ static bool visit(sf_ctx *ctx, const char *id, const sf_cluster_filter *filter, 
     }
     bool more = true;
     char *why = NULL;
-    if (!sf_cluster_filter_name(filter, c.name) || !sf_cluster_filter_state(filter, "running", active_states) ||
-        !sf_cluster_filter_tags(filter, NULL)) {
+    if (!sf_list_filter_name(filter, c.name) || !sf_list_filter_state(filter, "running", active_states) ||
+        !sf_list_filter_tags(filter, NULL)) {
         /* filtered out before any look at its processes */
     } else if ((rc = sf_local_check_cluster(ctx, &c, &why)) == 0) {
         sf_cluster_info info = {0};
@@ -80,7 +80,7 @@ static bool visit(sf_ctx *ctx, const char *id, const sf_cluster_filter *filter, 
     return more;
 }
 
-sf_engine_status sf_local_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+sf_engine_status sf_local_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
                                        sf_cluster_found_fn found, void *arg, sf_diags *diags)
 {
     (void)env;

@@ -42,7 +42,7 @@ extern const sf_block_def sf_local_spec_block;
 
 /* The engine's cluster_list (see engine.h): every cluster in this HOME's
  * registry whose processes run. */
-sf_engine_status sf_local_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_cluster_filter *filter,
+sf_engine_status sf_local_cluster_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
                                        sf_cluster_found_fn found, void *arg, sf_diags *diags);
 
 /* ---- run.c -------------------------------------------------------------- */

@@ -15,4 +15,5 @@ const sf_orchestrator sf_orchestrator_ec2 = {
     .host_update = sf_ec2_host_update,
     .host_delete = sf_ec2_host_delete,
     .spec_put = sf_ec2_spec_put,
+    .host_list = sf_ec2_host_list,
 };

@@ -15,6 +15,8 @@
  *   host.c       create (health wait, cleanup on failure), read, delete
  *   watch.c      spec_put: the spec in the bundle, the SQS queue and the
  *                bucket notification that start runs when input lands
+ *   list.c       the instances tagged as SparkFlow Airflow hosts in the
+ *                region (`terraform query`)
  *   ec2.c        the orchestrator table entry
  */
 #ifndef SF_ORCHESTRATOR_EC2_H
@@ -114,6 +116,16 @@ sf_engine_status sf_ec2_host_update(sf_ctx *ctx, const sf_engine_env *env, const
                                     sf_airflow_host *out, sf_diags *diags);
 sf_engine_status sf_ec2_host_delete(sf_ctx *ctx, const sf_engine_env *env, const char *id,
                                     const sf_airflow_host *recorded, sf_diags *diags);
+/* What an import of `inst` reads, from the instance alone (its tags):
+ * everything but the password (NULL) and the version.  0, or -1 with a
+ * diagnostic when the instance lacks the provider's tags. */
+int sf_ec2_host_from_tags(sf_aws_client *c, const sf_aws_ec2_instance *inst, sf_airflow_host *out, sf_diags *diags);
+
+/* ---- list.c ------------------------------------------------------------------ */
+
+/* The orchestrator's host_list (orchestrator.h). */
+sf_engine_status sf_ec2_host_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
+                                  sf_airflow_found_fn found, void *arg, sf_diags *diags);
 
 /* ---- watch.c ----------------------------------------------------------------- */
 

@@ -640,10 +640,7 @@ static void reap(sf_aws_client *c, sf_ctx *ctx, const char *id, const char *stat
     sf_ctx_free(cl);
 }
 
-/* A host known only by its id (`terraform import`): the rest from the
- * instance's tags, the password from its parameter. */
-static sf_engine_status read_imported(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_instance *inst,
-                                      sf_airflow_host *out, sf_diags *diags)
+int sf_ec2_host_from_tags(sf_aws_client *c, const sf_aws_ec2_instance *inst, sf_airflow_host *out, sf_diags *diags)
 {
     const char *param = sf_aws_ec2_instance_tag(inst, MADE_TAGS[0][0]);
     const char *name = sf_aws_ec2_instance_tag(inst, "sparkflow:airflow");
@@ -654,16 +651,7 @@ static sf_engine_status read_imported(sf_aws_client *c, sf_ctx *ctx, const sf_aw
                       "tags: only instances this provider started can be imported.",
                       inst->id);
         sf_value_free(spec);
-        return SF_ENGINE_ERROR;
-    }
-    sf_aws_error err = {0};
-    char *password = NULL;
-    if (sf_aws_ssm_get_parameter(c, ctx, param, &password, &err) != 0) {
-        sf_aws_diag_error(diags, NULL, "Cannot read the Airflow password", &err,
-                          "Importing reads the password from its SSM parameter (ssm:GetParameter, decrypted).");
-        sf_aws_error_clear(&err);
-        sf_value_free(spec);
-        return SF_ENGINE_ERROR;
+        return -1;
     }
     char *why = NULL;
     const char *region = sf_aws_client_region(c, &why);
@@ -690,10 +678,27 @@ static sf_engine_status read_imported(sf_aws_client *c, sf_ctx *ctx, const sf_aw
     out->url =
         test_url && *test_url ? sf_strdup(test_url) : sf_fmt("http://%s:%lld", addr ? addr : "?", (long long)port);
     out->user = sf_strdup(SF_EC2_AIRFLOW_USER);
-    out->password = password;
     out->created_at = sf_strdup(inst->launch_time);
     out->spec = spec;
     out->details = details;
+    return 0;
+}
+
+/* A host known only by its id (`terraform import`): the rest from the
+ * instance's tags, the password from its parameter. */
+static sf_engine_status read_imported(sf_aws_client *c, sf_ctx *ctx, const sf_aws_ec2_instance *inst,
+                                      sf_airflow_host *out, sf_diags *diags)
+{
+    if (sf_ec2_host_from_tags(c, inst, out, diags) != 0) return SF_ENGINE_ERROR;
+    const char *param = detail(out->details, "password_parameter");
+    sf_aws_error err = {0};
+    if (sf_aws_ssm_get_parameter(c, ctx, param, &out->password, &err) != 0) {
+        sf_aws_diag_error(diags, NULL, "Cannot read the Airflow password", &err,
+                          "Importing reads the password from its SSM parameter (ssm:GetParameter, decrypted).");
+        sf_aws_error_clear(&err);
+        sf_airflow_host_clear(out);
+        return SF_ENGINE_ERROR;
+    }
     return SF_ENGINE_OK;
 }
 

@@ -15,6 +15,8 @@
  *                group; recognising and stopping them
  *   health.c     /api/v2/monitor/health and /api/v2/version (no token)
  *   host.c       the host's facts <-> the state's details, host.json
+ *   list.c       the hosts host.json files under the default root record
+ *                (`terraform query`)
  *   local.c      the orchestrator table entry and the lifecycle
  */
 #ifndef SF_AIRFLOW_LOCAL_H
@@ -155,9 +157,28 @@ sf_value *sf_afl_details(const sf_afl_host *h);
 int sf_afl_from_details(const char *id, const sf_value *details, sf_afl_host *h, char **err);
 /* Write <work_dir>/host.json (the details, no password).  0, or -1 *err. */
 int sf_afl_host_save(const sf_afl_host *h, char **err);
-/* Find host.json of `id` under the default root (after an import): the
- * details map (caller frees), or NULL. */
-sf_value *sf_afl_host_find(const char *id);
+/* What <work_dir>/host.json holds.  Owned by the struct; release with
+ * sf_afl_record_clear. */
+typedef struct sf_afl_record {
+    char *id, *name, *created_at; /* name and created_at may be NULL */
+    sf_value *details;            /* map of string */
+} sf_afl_record;
+/* dir/host.json: 0 with *r, 1 when there is none or it is no host's. */
+int sf_afl_record_load(const char *dir, sf_afl_record *r);
+void sf_afl_record_clear(sf_afl_record *r);
+/* The folders under the default root that may hold a host.json, sorted;
+ * NULL-terminated, caller frees each and the array.  A host
+ * with a work_dir of its own elsewhere is in none of them. */
+char **sf_afl_record_dirs(void);
+/* The record of host `id` under the default root (after an import): 0 with
+ * *r, 1 none. */
+int sf_afl_host_find(const char *id, sf_afl_record *r);
 void sf_afl_host_clear(sf_afl_host *h);
+
+/* ---- list.c --------------------------------------------------------------- */
+
+/* The orchestrator's host_list (orchestrator.h). */
+sf_engine_status sf_afl_host_list(sf_ctx *ctx, const sf_engine_env *env, const sf_list_filter *filter,
+                                  sf_airflow_found_fn found, void *arg, sf_diags *diags);
 
 #endif

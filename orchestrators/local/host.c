@@ -166,46 +166,82 @@ int sf_afl_host_save(const sf_afl_host *h, char **err)
     return rc;
 }
 
-/* The details of dir/host.json when it is host `id`'s, else NULL. */
-static sf_value *load(const char *dir, const char *id)
+int sf_afl_record_load(const char *dir, sf_afl_record *r)
 {
+    *r = (sf_afl_record){0};
     char *path = sf_fmt("%s/host.json", dir);
     char *text = sf_file_read(path);
     free(path);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     free(text);
-    const cJSON *got = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(o, "created_at");
     const cJSON *details = cJSON_GetObjectItemCaseSensitive(o, "details");
-    sf_value *d = NULL;
-    if (cJSON_IsString(got) && strcmp(got->valuestring, id) == 0 && cJSON_IsObject(details)) {
-        d = sf_value_map();
+    if (cJSON_IsString(id) && sf_afl_id_valid(id->valuestring) && cJSON_IsObject(details)) {
+        r->id = sf_strdup(id->valuestring);
+        r->name = cJSON_IsString(name) ? sf_strdup(name->valuestring) : NULL;
+        r->created_at = cJSON_IsString(created) ? sf_strdup(created->valuestring) : NULL;
+        r->details = sf_value_map();
         const cJSON *e;
         cJSON_ArrayForEach(e, details) {
-            if (cJSON_IsString(e)) sf_value_put(d, e->string, sf_value_string(e->valuestring));
+            if (cJSON_IsString(e)) sf_value_put(r->details, e->string, sf_value_string(e->valuestring));
         }
     }
     cJSON_Delete(o);
-    return d;
+    return r->id ? 0 : 1;
 }
 
-sf_value *sf_afl_host_find(const char *id)
+void sf_afl_record_clear(sf_afl_record *r)
 {
-    if (!sf_afl_id_valid(id)) return NULL;
+    free(r->id);
+    free(r->name);
+    free(r->created_at);
+    sf_value_free(r->details);
+    *r = (sf_afl_record){0};
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **sf_afl_record_dirs(void)
+{
+    size_t n = 0, cap = 8;
+    char **dirs = malloc(cap * sizeof *dirs);
+    if (!dirs) abort();
     char *err = NULL, *root = sf_afl_root(&err);
     free(err);
-    if (!root) return NULL;
-    DIR *dir = opendir(root);
-    sf_value *found = NULL;
+    DIR *dir = root ? opendir(root) : NULL;
     struct dirent *e;
-    while (dir && !found && (e = readdir(dir))) {
+    while (dir && (e = readdir(dir))) {
         if (e->d_name[0] == '.') continue;
-        char *sub = sf_fmt("%s/%s", root, e->d_name);
-        found = load(sub, id);
-        free(sub);
+        if (n + 1 >= cap && !(dirs = realloc(dirs, (cap *= 2) * sizeof *dirs))) abort();
+        dirs[n++] = sf_fmt("%s/%s", root, e->d_name);
     }
     if (dir) closedir(dir);
     free(root);
-    return found;
+    qsort(dirs, n, sizeof *dirs, by_path);
+    dirs[n] = NULL;
+    return dirs;
+}
+
+int sf_afl_host_find(const char *id, sf_afl_record *r)
+{
+    *r = (sf_afl_record){0};
+    if (!sf_afl_id_valid(id)) return 1;
+    char **dirs = sf_afl_record_dirs();
+    int rc = 1;
+    for (size_t i = 0; dirs[i]; i++) {
+        if (rc != 0 && sf_afl_record_load(dirs[i], r) == 0) {
+            if (strcmp(r->id, id) == 0) rc = 0;
+            else sf_afl_record_clear(r);
+        }
+        free(dirs[i]);
+    }
+    free(dirs);
+    return rc;
 }
 
 void sf_afl_host_clear(sf_afl_host *h)

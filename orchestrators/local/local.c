@@ -256,23 +256,26 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
  * 0 found, 1 nothing to find, -1 error (diagnosed). */
 static int load(const char *id, const sf_airflow_host *recorded, sf_afl_host *h, sf_diags *diags)
 {
-    sf_value *found = NULL;
+    sf_afl_record found = {0};
     const sf_value *d = recorded ? recorded->details : NULL;
-    if (!d || !sf_value_get(d, "pgid")) d = found = sf_afl_host_find(id);
-    if (!d) return 1;
+    if (!d || !sf_value_get(d, "pgid")) {
+        if (sf_afl_host_find(id, &found) != 0) return 1;
+        d = found.details;
+    }
     char *err = NULL;
     int rc = sf_afl_from_details(id, d, h, &err);
-    sf_value_free(found);
     if (rc != 0) {
         sf_diag_error(diags, NULL, "Cannot find the Airflow host", "%s", err);
         free(err);
-        return -1;
+    } else {
+        /* After an import the state has neither: host.json has both. */
+        const char *name = recorded && recorded->name ? recorded->name : found.name;
+        const char *created = recorded && recorded->created_at ? recorded->created_at : found.created_at;
+        h->name = sf_strdup(name);
+        h->created_at = sf_strdup(created);
     }
-    if (recorded) {
-        h->name = sf_strdup(recorded->name);
-        h->created_at = sf_strdup(recorded->created_at);
-    }
-    return 0;
+    sf_afl_record_clear(&found);
+    return rc == 0 ? 0 : -1;
 }
 
 /* The block as the state holds it, when it holds one (relative spellings
@@ -420,4 +423,5 @@ const sf_orchestrator sf_orchestrator_local = {
     .host_update = local_update,
     .host_delete = local_delete,
     .spec_put = local_spec_put,
+    .host_list = sf_afl_host_list,
 };

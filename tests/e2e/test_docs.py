@@ -40,6 +40,7 @@ def test_docs_match_the_live_schema():
         "actions/pipeline_run.md",
         "guides/github-actions.md",
         "index.md",
+        "list-resources/airflow.md",
         "list-resources/cluster.md",
         "resources/airflow.md",
         "resources/cluster.md",

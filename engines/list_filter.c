@@ -1,10 +1,10 @@
-/* cluster_filter.c — the filters of a cluster listing (engine.h), judged
- * the same way by every engine: states by the engine's own words in any
- * case, names by prefix, tags by exact key and value. */
+/* list_filter.c — the filters of a listing (list_filter.h), judged the
+ * same way by every engine and orchestrator: states by the implementation's
+ * own words in any case, names by prefix, tags by exact key and value. */
 #include <strings.h>
 #include <string.h>
 
-#include "engines/engine.h"
+#include "engines/list_filter.h"
 
 static bool among(const char *state, const char *const *words, size_t n)
 {
@@ -13,7 +13,7 @@ static bool among(const char *state, const char *const *words, size_t n)
     return false;
 }
 
-bool sf_cluster_filter_state(const sf_cluster_filter *f, const char *state, const char *const *active)
+bool sf_list_filter_state(const sf_list_filter *f, const char *state, const char *const *active)
 {
     if (!state) return false;
     if (f->n_states) return among(state, f->states, f->n_states);
@@ -22,13 +22,13 @@ bool sf_cluster_filter_state(const sf_cluster_filter *f, const char *state, cons
     return among(state, active, n);
 }
 
-bool sf_cluster_filter_name(const sf_cluster_filter *f, const char *name)
+bool sf_list_filter_name(const sf_list_filter *f, const char *name)
 {
     if (!f->name_prefix || !*f->name_prefix) return true;
     return name && strncmp(name, f->name_prefix, strlen(f->name_prefix)) == 0;
 }
 
-bool sf_cluster_filter_tags(const sf_cluster_filter *f, const sf_value *tags)
+bool sf_list_filter_tags(const sf_list_filter *f, const sf_value *tags)
 {
     if (!f->tags || sf_value_is_null(f->tags)) return true;
     for (size_t i = 0; i < f->tags->n; i++) {
