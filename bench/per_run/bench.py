@@ -445,6 +445,9 @@ def summarize(rounds: list[dict[str, Any]], cfg: dict[str, Any]) -> tuple[list[d
     def mcalls(arm: str, key: str) -> float | None:
         return med([r[key]["emr"] for r in by[arm]])
 
+    def mclock(arm: str, key: str) -> float | None:
+        return med([r["clock"].get(key) for r in by[arm]])
+
     pr, pe = m("per_run", "billed_s"), m("persistent", "billed_s")
     idle = m("per_run", "idle_s")
     ratio = pe / pr if pe is not None and pr else None
@@ -456,8 +459,19 @@ def summarize(rounds: list[dict[str, Any]], cfg: dict[str, Any]) -> tuple[list[d
             "s",
             idle,
             None,
-            "0 s",
+            "0 s (< 1 s)",
             idle is not None and idle < 1,
+        ),
+        report.row(
+            "per-run: last step -> TERMINATED noticed (DescribeCluster answer, median)",
+            "s",
+            mclock("per_run", "last_step_to_terminated_seen_s"),
+        ),
+        report.row(
+            "last step -> apply exit (median)",
+            "s",
+            mclock("per_run", "last_step_to_apply_exit_s"),
+            mclock("persistent", "last_step_to_apply_exit_s"),
         ),
         report.row(
             "launch -> first step (median)",
@@ -509,6 +523,11 @@ def summarize(rounds: list[dict[str, Any]], cfg: dict[str, Any]) -> tuple[list[d
                 "-" if not s else "%s (%s - %s)" % (report.fmt(s["median"]), report.fmt(s["min"]), report.fmt(s["max"]))
             )
         t.append(row)
+    for label, key in (
+        ("last step -> TERMINATED noticed", "last_step_to_terminated_seen_s"),
+        ("last step -> apply exit", "last_step_to_apply_exit_s"),
+    ):
+        t.append([label] + [report.fmt(mclock(a, key)) for a in ARMS])
     for label, key in (("EMR calls per apply", "apply_calls"), ("EMR calls per destroy", "destroy_calls")):
         t.append([label] + [report.fmt(mcalls(a, key)) for a in ARMS])
     t.append(["billed ratio persistent / per-run", report.fmt(ratio, "x"), ""])
