@@ -21,9 +21,9 @@ of it with no faults (a recorder of every call the provider sent, with
 monotonic times and EMR's answers) and the EMR step executor running the
 steps with the local Spark.  executor.BOOT["seconds"] (--boot, the same in
 both arms) keeps a new cluster STARTING that long, as EMR's take minutes.
-One more patch, here only (stamp_start_when_running): moto stamps the first
-step's StartDateTime inside RunJobFlow, before the cluster has booted; EMR
-stamps it when the step runs, and so does moto here.
+install_moto_patches() also stamps a step's StartDateTime only once it runs,
+as EMR does (moto stamps the first step inside RunJobFlow, before the
+cluster has booted).
 
 Clocks: the proxy and the executor run in this process and stamp with
 time.monotonic(), so "RunJobFlow sent", "step RUNNING" and "step done" are
@@ -582,27 +582,6 @@ def aws_env(awsenv: Any, url: str, creds: Any, poll_ms: int) -> dict[str, str]:
     return env
 
 
-def stamp_start_when_running() -> None:
-    """moto stamps the first step's StartDateTime inside RunJobFlow
-    (Cluster.__init__ calls steps[0].start()), while executor.BOOT keeps
-    the cluster STARTING and its steps PENDING.  EMR gives a step a
-    StartDateTime only once it runs, and the provider keeps the first
-    StartDateTime it sees, so under moto a per-run cluster's boot would be
-    counted in its first step and launch -> first step read ~0 s.  Here a
-    step is stamped only when it is RUNNING (the executor sets RUNNING, then
-    calls start()), as on EMR.  Test-side only; the persistent arm's steps
-    (AddJobFlowSteps) are not stamped by moto at all."""
-    from moto.emr import models as emr_models
-
-    orig = emr_models.Step.start
-
-    def start(self: Any) -> None:
-        if self.state == "RUNNING":
-            orig(self)
-
-    emr_models.Step.start = start
-
-
 def measure(cfg: dict[str, Any], scratch: Path, procs: Any) -> list[dict[str, Any]]:
     m = glue_moto._import_tests_aws()
     awsenv, executor, faultproxy, emr_test = m["awsenv"], m["executor"], m["faultproxy"], m["emr_test"]
@@ -616,7 +595,6 @@ def measure(cfg: dict[str, Any], scratch: Path, procs: Any) -> list[dict[str, An
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # as tests/aws/conftest.py
     executor.install_moto_patches()
-    stamp_start_when_running()
     executor.BOOT["seconds"] = cfg["boot_s"]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

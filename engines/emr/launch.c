@@ -8,8 +8,9 @@
  * last one, or at the first failure (the later steps are cancelled).  No
  * idle time is billed, so no auto-termination policy is needed.
  *
- * The run is followed with one ListSteps and one DescribeCluster per poll
- * and ends only when the cluster is TERMINATED (or TERMINATED_WITH_ERRORS):
+ * The run is followed with one ListSteps per poll (and a DescribeCluster
+ * every few polls, every poll once the steps are done) and ends only when
+ * the cluster is TERMINATED (or TERMINATED_WITH_ERRORS):
  * the pipeline reports a run whose cluster is gone.  A cancel or a timeout
  * sends TerminateJobFlows (which stops the running step) and waits for
  * TERMINATED under a cleanup context.  A cluster that ends before its steps
@@ -28,6 +29,7 @@
 #define POLL_CAP_MS 15000
 #define FIND_ATTEMPTS 5
 #define GONE_BUDGET_MS (30 * 60 * 1000)
+#define LOOK_EVERY 4
 
 /* One per-run cluster's state while it is followed. */
 typedef struct launched {
@@ -122,6 +124,7 @@ static sf_engine_status follow(launched *l, sf_ctx *ctx, sf_stage_result *result
     sf_emr_poll poll;
     sf_emr_poll_init(&poll, POLL_CAP_MS);
     bool asked_to_end = false;
+    unsigned polls = 0;
     for (;;) {
         if (sf_emr_poll_wait(&poll, ctx) != 0) {
             stop(l, ctx, results, diags);
@@ -138,6 +141,10 @@ static sf_engine_status follow(launched *l, sf_ctx *ctx, sf_stage_result *result
              * a failed one did not run. */
             if (l->failed) sf_emr_steps_settle(&l->steps, results, "an earlier stage failed");
         }
+        /* While steps run, ListSteps tells most: the cluster itself is
+         * looked at every LOOK_EVERY polls (it may end early), and at every
+         * poll once the steps are done. */
+        if (!sf_emr_steps_done(&l->steps) && ++polls % LOOK_EVERY != 0) continue;
         char *state = NULL;
         if (look(l, ctx, &state, diags) != 0) {
             free(state);

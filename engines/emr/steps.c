@@ -275,7 +275,8 @@ static bool apply_status(sf_emr_steps *r, sf_ctx *ctx, size_t i, const cJSON *st
     const char *state = sf_emr_str(step, "Status.State");
     if (!state) return false;
     int64_t start = sf_emr_timeline_ms(step, "StartDateTime"), end = sf_emr_timeline_ms(step, "EndDateTime");
-    if (start && !res->started_at_ms) res->started_at_ms = start;
+    /* A step that has not run has no start, whatever its timeline says. */
+    if (start && !res->started_at_ms && strcmp(state, "PENDING") != 0) res->started_at_ms = start;
     if (!strcmp(state, "PENDING") || !strcmp(state, "RUNNING") || !strcmp(state, "CANCEL_PENDING")) {
         if (!strcmp(state, "RUNNING") && !res->started_at_ms) res->started_at_ms = wall_ms();
         return false;

@@ -160,7 +160,8 @@ def install_moto_patches() -> None:
     """Make moto's EMR behave like EMR where the tests depend on it:
     - every new step is PENDING (moto makes the first one RUNNING at once);
     - Status.FailureDetails is returned for failed steps;
-    - CancelSteps exists (moto 5.2 answers it with an error)."""
+    - CancelSteps exists (moto 5.2 answers it with an error);
+    - a step gets its StartDateTime when it runs, not in RunJobFlow."""
     global _PATCHED
     if _PATCHED:
         return
@@ -191,6 +192,17 @@ def install_moto_patches() -> None:
         orig_boot(self)
 
     emr_models.Cluster.run_bootstrap_actions = run_bootstrap_actions
+
+    # EMR gives a step a StartDateTime when it runs; moto stamps the first
+    # step inside RunJobFlow, before the cluster has booted.  The executor
+    # marks a step RUNNING, then calls start().
+    orig_start = emr_models.Step.start
+
+    def start(self):
+        if self.state == "RUNNING":
+            orig_start(self)
+
+    emr_models.Step.start = start
     emr_models.Cluster._sf_finish_boot = orig_boot
 
     def status(self):
