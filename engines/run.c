@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/str.h"
+#include "base/testpoint.h"
 #include "base/time.h"
 #include "engines/env.h"
 
@@ -179,6 +180,7 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run
         free(output);
         return SF_RUN_NOT_STARTED;
     }
+    sf_testpoint(ctx, "run.staged");
     char *input = sf_run_lake_uri(p->lake, p->input);
     char *reference = sf_run_lake_uri(p->lake, p->reference);
     stage_views sv = {0};
@@ -202,6 +204,8 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run
         sf_run_report_failure(ctx, p, out, diags);
         lake->discard(ctx, &lake_env, work, diags);
         report_disk_full(lake, p, work, out, diags);
+    } else {
+        sf_testpoint(ctx, "run.published"); /* Terraform has not recorded it yet */
     }
     views_clear(&sv);
     free(work);

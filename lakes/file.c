@@ -34,6 +34,7 @@
 
 #include "base/files.h"
 #include "base/str.h"
+#include "base/testpoint.h"
 #include "base/time.h"
 #include "lakes/file.h"
 
@@ -237,7 +238,9 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
         goto out;
     }
     if (old) old_target = sf_fmt("%s/%s/%s", SF_DIR, o.base, old);
+    sf_testpoint(ctx, "publish.before_switch");
     if (switch_link(&o, target, old_target, S, d) != 0) goto out;
+    sf_testpoint(ctx, "publish.after_switch"); /* the previous run not yet removed */
     sf_log(ctx, SF_LOG_INFO, "lake: published run %s at %s", run_id, o.path);
     rc = 0;
     if (old) {

@@ -13,6 +13,7 @@
 #include "engines/local/local.h"
 
 #include "base/files.h"
+#include "base/testpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ static int run_stage(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_spec *
         r->step_id = sf_fmt("%d", (int)pid);
         sf_log(ctx, SF_LOG_INFO, "pipeline %s: stage %s started (driver pid %d, log %s)", run->pipeline, st->name,
                (int)pid, r->log);
+        sf_testpoint(ctx, "run.driver_started");
         status = sf_local_wait_driver(ctx, pid, NULL, NULL);
     }
     r->finished_at_ms = sf_local_wall_ms();

@@ -13,13 +13,14 @@
  */
 #include "engines/local/local.h"
 
-#include "base/files.h"
-
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+
+#include "base/files.h"
+#include "base/testpoint.h"
 
 #define LOG_TAIL_LINES 25
 
@@ -211,6 +212,7 @@ int sf_local_run_one_app(sf_ctx *ctx, const sf_local_cluster *c, const sf_run_sp
                    "pipeline %s: stage %s started (one Spark application for its %zu stages: driver pid %d, "
                    "Spark's log %s, the stage's own output %s)",
                    run->pipeline, run->stages[0].name, n, (int)pid, app_log, results[0].log);
+            sf_testpoint(ctx, "run.driver_started");
             status = sf_local_wait_driver(ctx, pid, follow_tick, &fw);
             follow_tick(&fw);
             stretch_last_stage(&fw);

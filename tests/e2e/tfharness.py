@@ -516,13 +516,16 @@ class Sandbox:
         except OSError:
             return ""
 
-    def popen(self, args: list[str], cwd: Path, out_path: Path) -> subprocess.Popen:
+    def popen(
+        self, args: list[str], cwd: Path, out_path: Path, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """Start a command in its own process group (so a signal can go to
-        the whole group, as Ctrl-C does), output to out_path."""
+        the whole group, as Ctrl-C does), output to out_path; `extra_env`
+        on top of the sandbox's environment."""
         argv = self.argv(args)
         self._remember_vars(cwd, list(args))
         base = self._next_log(argv)
-        env = self._tf_env(base)
+        env = self._tf_env(base) | (extra_env or {})
         # The child keeps its own copy of the descriptor; ours closes here.
         with open(out_path, "w") as f:
             proc = subprocess.Popen(
