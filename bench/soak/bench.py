@@ -188,6 +188,8 @@ def main(argv=None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     os.makedirs(BENCH_DIR / "results", exist_ok=True)
     out = BENCH_DIR / "results" / f"soak-{stamp}.json"
+    if out.exists():  # two soaks ended in the same second
+        out = out.with_name(f"soak-{stamp}-{os.getpid()}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
     print("results: " + os.path.relpath(out, os.getcwd()))

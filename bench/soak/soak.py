@@ -236,8 +236,7 @@ provider "sparkflow" {{}}
 resource "sparkflow_cluster" "soak" {{
   name = "soak"
   local {{
-    workers       = 1
-    worker_memory = "512m"
+    workers = 1
   }}
   timeouts {{
     update = "{"21m" if odd else "20m"}"
