@@ -77,7 +77,10 @@ def test_one_provider_process_serves_many_cycles_without_growth(tmp_path):
     # provider holds what it held before the first CLI run (stdio, its
     # signalfd, gRPC's pollers and its listening socket).
     assert fds["last"] == fds["before_cycles"], summary
-    assert a["threads"]["min_after_warmup"] == a["threads"]["max_after_warmup"], summary
+    # gRPC's thread pool may add a thread when it is busy (the ASan soak of
+    # bench/README.md went 9 -> 10 once, at cycle 209 of 500, and stayed
+    # there); a thread per cycle, or per few, is what must not happen.
+    assert a["threads"]["max_after_warmup"] <= a["threads"]["at_warmup"] + 2, summary
     if not asan:
         slope = a["rss_kb"]["slope_per_100_after_warmup"]
         assert slope <= soak.RSS_SLOPE_LIMIT_KB, summary
