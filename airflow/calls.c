@@ -1,5 +1,6 @@
 /* calls.c — the REST API v2 calls the provider makes (airflow/api.h), each
- * a path and a shape over sf_af_call. */
+ * a path and a shape over sf_af_call; each shape is read by an
+ * sf_af_answer_* function (answers.h), which needs no network. */
 #include "airflow/api.h"
 
 #include <stdlib.h>

@@ -1,9 +1,10 @@
 /* client.c — the Airflow REST client's one request path (airflow/api.h):
- * the login token, retries with backoff, and error texts without secrets. */
+ * the login token, retries with backoff, and error texts without secrets.
+ * What it reads from an answer (status, detail, token) is done by the
+ * sf_af_answer_* functions here (answers.h), which need no network. */
 #include "airflow/api.h"
 
 #include <stdint.h>
-
 #include <stdlib.h>
 #include <string.h>
 
