@@ -1,10 +1,12 @@
 /* calls.c — the REST API v2 calls the provider makes (airflow/api.h), each
- * a path and a shape over sf_af_call. */
+ * a path and a shape over sf_af_call; each shape is read by an
+ * sf_af_answer_* function (answers.h), which needs no network. */
 #include "airflow/api.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "airflow/answers.h"
 #include "base/str.h"
 
 /* A path segment, percent-encoded (ids may hold ':' or '+'). */
@@ -22,53 +24,73 @@ static char *run_path(const char *dag_id, const char *run_id, const char *rest)
     return path;
 }
 
-int sf_af_health(sf_af *af, sf_ctx *ctx, sf_af_error *err)
+int sf_af_answer_health(cJSON *doc, sf_af_error *err)
 {
-    cJSON *doc = NULL;
-    if (sf_af_get_public(af, ctx, "/api/v2/monitor/health", &doc, err) != 0) return -1;
     if (!cJSON_IsObject(doc) || !doc->child) {
         cJSON_Delete(doc);
-        sf_af_error_clear(err);
-        if (err) err->message = sf_strdup("/api/v2/monitor/health did not answer as Airflow does");
+        sf_af_error_set(err, 200, sf_strdup("/api/v2/monitor/health did not answer as Airflow does"));
         return -1;
     }
     sf_buf unhealthy = {0};
     for (const cJSON *c = doc->child; c; c = c->next) {
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(c, "status");
         if (cJSON_IsString(status) && strcmp(status->valuestring, "healthy") == 0) continue;
-        sf_buf_printf(&unhealthy, "%s%s: %s", unhealthy.len ? ", " : "", c->string,
+        sf_buf_printf(&unhealthy, "%s%s: %s", unhealthy.len ? ", " : "", *c->string ? c->string : "(unnamed)",
                       cJSON_IsString(status) ? status->valuestring : "no status");
     }
     cJSON_Delete(doc);
     if (!unhealthy.len) return 0;
-    if (err) {
-        sf_af_error_clear(err);
-        err->status = 200;
-        err->message = sf_buf_take(&unhealthy);
-    }
+    sf_af_error_set(err, 200, sf_buf_take(&unhealthy));
     sf_buf_free(&unhealthy);
     return 1;
+}
+
+int sf_af_health(sf_af *af, sf_ctx *ctx, sf_af_error *err)
+{
+    cJSON *doc = NULL;
+    if (sf_af_get_public(af, ctx, "/api/v2/monitor/health", &doc, err) != 0) return -1;
+    return sf_af_answer_health(doc, err);
+}
+
+char *sf_af_answer_version(cJSON *doc, sf_af_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    char *version = cJSON_IsString(v) && *v->valuestring ? sf_strdup(v->valuestring) : NULL;
+    cJSON_Delete(doc);
+    if (!version) sf_af_error_set(err, 200, sf_strdup("/api/v2/version answered without a version"));
+    return version;
 }
 
 char *sf_af_version(sf_af *af, sf_ctx *ctx, sf_af_error *err)
 {
     cJSON *doc = NULL;
     if (sf_af_get_public(af, ctx, "/api/v2/version", &doc, err) != 0) return NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
-    char *version = cJSON_IsString(v) ? sf_strdup(v->valuestring) : NULL;
+    return sf_af_answer_version(doc, err);
+}
+
+cJSON *sf_af_answer_object(cJSON *doc, const char *what, sf_af_error *err)
+{
+    if (cJSON_IsObject(doc)) return doc;
     cJSON_Delete(doc);
-    if (!version && err) {
-        sf_af_error_clear(err);
-        err->message = sf_strdup("/api/v2/version answered without a version");
-    }
-    return version;
+    sf_af_error_set(err, 200, sf_fmt("%s answered without a JSON object", what));
+    return NULL;
+}
+
+/* GET of an object at `path`: the object, or NULL with *err. */
+static cJSON *get_object(sf_af *af, sf_ctx *ctx, const char *path, sf_af_error *err)
+{
+    cJSON *doc = NULL;
+    if (sf_af_call(af, ctx, "GET", path, NULL, &doc, err) != 0) return NULL;
+    char *what = sf_fmt("GET %s", path);
+    doc = sf_af_answer_object(doc, what, err);
+    free(what);
+    return doc;
 }
 
 cJSON *sf_af_dag(sf_af *af, sf_ctx *ctx, const char *dag_id, sf_af_error *err)
 {
     char *d = seg(dag_id), *path = sf_fmt("/api/v2/dags/%s", d);
-    cJSON *doc = NULL;
-    sf_af_call(af, ctx, "GET", path, NULL, &doc, err);
+    cJSON *doc = get_object(af, ctx, path, err);
     free(path);
     free(d);
     return doc;
@@ -116,8 +138,7 @@ int sf_af_trigger(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id
 cJSON *sf_af_dag_run(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id, sf_af_error *err)
 {
     char *path = run_path(dag_id, run_id, NULL);
-    cJSON *doc = NULL;
-    sf_af_call(af, ctx, "GET", path, NULL, &doc, err);
+    cJSON *doc = get_object(af, ctx, path, err);
     free(path);
     return doc;
 }
@@ -134,23 +155,25 @@ int sf_af_set_run_state(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *
     return rc;
 }
 
+cJSON *sf_af_answer_task_instances(cJSON *doc, const char *what, sf_af_error *err)
+{
+    cJSON *list = cJSON_DetachItemFromObjectCaseSensitive(doc, "task_instances");
+    cJSON_Delete(doc);
+    if (cJSON_IsArray(list)) return list;
+    cJSON_Delete(list);
+    sf_af_error_set(err, 200, sf_fmt("%s answered without task_instances", what));
+    return NULL;
+}
+
 cJSON *sf_af_task_instances(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id, sf_af_error *err)
 {
     char *path = run_path(dag_id, run_id, "/taskInstances?limit=100");
-    cJSON *doc = NULL;
-    cJSON *list = NULL;
+    cJSON *doc = NULL, *list = NULL;
     if (sf_af_call(af, ctx, "GET", path, NULL, &doc, err) == 0) {
-        list = cJSON_DetachItemFromObjectCaseSensitive(doc, "task_instances");
-        if (!cJSON_IsArray(list)) {
-            cJSON_Delete(list);
-            list = NULL;
-            if (err) {
-                sf_af_error_clear(err);
-                err->message = sf_fmt("GET %s answered without task_instances", path);
-            }
-        }
+        char *what = sf_fmt("GET %s", path);
+        list = sf_af_answer_task_instances(doc, what, err);
+        free(what);
     }
-    cJSON_Delete(doc);
     free(path);
     return list;
 }
@@ -170,6 +193,13 @@ static char *log_text(const cJSON *content)
     return sf_buf_take(&text);
 }
 
+char *sf_af_answer_log(cJSON *doc)
+{
+    char *text = log_text(cJSON_GetObjectItemCaseSensitive(doc, "content"));
+    cJSON_Delete(doc);
+    return text;
+}
+
 char *sf_af_task_log(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id, const char *task_id,
                      int try_number, sf_af_error *err)
 {
@@ -177,13 +207,30 @@ char *sf_af_task_log(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run
     char *path = run_path(dag_id, run_id, rest);
     cJSON *doc = NULL;
     char *text = NULL;
-    if (sf_af_call(af, ctx, "GET", path, NULL, &doc, err) == 0)
-        text = log_text(cJSON_GetObjectItemCaseSensitive(doc, "content"));
-    cJSON_Delete(doc);
+    if (sf_af_call(af, ctx, "GET", path, NULL, &doc, err) == 0) text = sf_af_answer_log(doc);
     free(path);
     free(rest);
     free(t);
     return text;
+}
+
+cJSON *sf_af_answer_xcom(cJSON *doc, const char *what, sf_af_error *err)
+{
+    cJSON *value = cJSON_DetachItemFromObjectCaseSensitive(doc, "value");
+    cJSON_Delete(doc);
+    if (!value) {
+        sf_af_error_set(err, 200, sf_fmt("%s answered without a value", what));
+        return NULL;
+    }
+    /* Stored as JSON text by some versions: parse it, when all of it is JSON. */
+    if (cJSON_IsString(value)) {
+        cJSON *parsed = cJSON_ParseWithOpts(value->valuestring, NULL, true);
+        if (parsed) {
+            cJSON_Delete(value);
+            value = parsed;
+        }
+    }
+    return value;
 }
 
 cJSON *sf_af_xcom(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id, const char *task_id, const char *key,
@@ -194,17 +241,10 @@ cJSON *sf_af_xcom(sf_af *af, sf_ctx *ctx, const char *dag_id, const char *run_id
     char *path = run_path(dag_id, run_id, rest);
     cJSON *doc = NULL, *value = NULL;
     if (sf_af_call(af, ctx, "GET", path, NULL, &doc, err) == 0) {
-        value = cJSON_DetachItemFromObjectCaseSensitive(doc, "value");
-        /* Stored as JSON text by some versions: parse it. */
-        if (cJSON_IsString(value)) {
-            cJSON *parsed = cJSON_Parse(value->valuestring);
-            if (parsed) {
-                cJSON_Delete(value);
-                value = parsed;
-            }
-        }
+        char *what = sf_fmt("GET %s", path);
+        value = sf_af_answer_xcom(doc, what, err);
+        free(what);
     }
-    cJSON_Delete(doc);
     free(path);
     free(rest);
     free(k);

@@ -1,10 +1,14 @@
 /* client.c — the Airflow REST client's one request path (airflow/api.h):
- * the login token, retries with backoff, and error texts without secrets. */
+ * the login token, retries with backoff, and error texts without secrets.
+ * What it reads from an answer (status, detail, token) is done by the
+ * sf_af_answer_* functions here (answers.h), which need no network. */
 #include "airflow/api.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "airflow/answers.h"
 #include "base/http.h"
 #include "base/str.h"
 
@@ -75,35 +79,113 @@ void sf_af_error_clear(sf_af_error *e)
     *e = (sf_af_error){0};
 }
 
-static void set_error(sf_af_error *err, long status, char *message)
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    if (!err) {
-        free(message);
-        return;
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    uint32_t min, v;
+    if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80, v = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800, v = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000, v = c & 0x07;
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        v = (v << 6) | (s[i] & 0x3f);
     }
-    free(err->message);
-    err->status = status;
-    err->message = message;
+    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
 }
 
-/* Airflow's reason from an error answer: its `detail` (a string, or
- * FastAPI's list of {msg, loc}), else the start of the body. */
-static char *answer_detail(const sf_http_resp *resp)
+/* Every byte of s that is not part of valid UTF-8 becomes '?'. */
+static void utf8_clean(char *s)
 {
-    cJSON *doc = cJSON_ParseWithLength(resp->body.data, resp->body.len);
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s);
+    while (n > 0) {
+        size_t k = utf8_len(p, n);
+        if (!k) {
+            *p = '?';
+            k = 1;
+        }
+        p += k;
+        n -= k;
+    }
+}
+
+void sf_af_error_set(sf_af_error *err, long status, char *owned_message)
+{
+    if (!err) {
+        free(owned_message);
+        return;
+    }
+    if (!owned_message) owned_message = sf_fmt("HTTP %ld", status);
+    utf8_clean(owned_message);
+    free(err->message);
+    err->status = status;
+    err->message = owned_message;
+}
+
+char *sf_af_answer_detail(const char *body, size_t len)
+{
+    cJSON *doc = body ? cJSON_ParseWithLength(body, len) : NULL;
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(doc, "detail");
     char *text = NULL;
     if (cJSON_IsString(detail)) {
         text = sf_strdup(detail->valuestring);
     } else if (cJSON_IsArray(detail) || cJSON_IsObject(detail)) {
         text = cJSON_PrintUnformatted(detail);
+    }
+    if (!text) text = sf_strndup(body ? body : "", len < MAX_DETAIL ? len : MAX_DETAIL);
+    cJSON_Delete(doc);
+    if (strlen(text) > MAX_DETAIL) strcpy(text + MAX_DETAIL - 3, "...");
+    return text;
+}
+
+int sf_af_answer_json(long status, const char *body, size_t len, const char *what, cJSON **answer, sf_af_error *err)
+{
+    if (answer) *answer = NULL;
+    if (status / 100 != 2) {
+        char *detail = sf_af_answer_detail(body, len);
+        sf_af_error_set(err, status,
+                        sf_fmt("%s answered HTTP %ld: %s", what, status, *detail ? detail : "(no detail)"));
+        free(detail);
+        return -1;
+    }
+    if (!answer || len == 0) return 0;
+    *answer = cJSON_ParseWithLength(body, len);
+    if (*answer) return 0;
+    sf_af_error_set(err, status, sf_fmt("%s answered HTTP %ld with a body that is not JSON", what, status));
+    return -1;
+}
+
+char *sf_af_answer_token(long status, const char *body, size_t len, const char *base_url, const char *user,
+                         sf_af_error *err)
+{
+    cJSON *doc = status / 100 == 2 && body ? cJSON_ParseWithLength(body, len) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
+    char *token = NULL;
+    if (cJSON_IsString(t) && *t->valuestring) {
+        token = sf_strdup(t->valuestring);
+        memset(t->valuestring, 0, strlen(t->valuestring));
+    } else if (status == 401 || status == 403) {
+        sf_af_error_set(err, status,
+                        sf_fmt("Airflow at %s refused the login of user \"%s\" (HTTP %ld): the password is not that "
+                               "user's",
+                               base_url, user, status));
+    } else if (status / 100 == 2) { /* never its body: it may hold (part of) a token */
+        sf_af_error_set(err, status,
+                        sf_fmt("POST %s/auth/token answered HTTP %ld without an access_token", base_url, status));
     } else {
-        size_t n = resp->body.len < MAX_DETAIL ? resp->body.len : MAX_DETAIL;
-        text = sf_strndup(resp->body.data ? resp->body.data : "", n);
+        char *detail = sf_af_answer_detail(body, len);
+        sf_af_error_set(err, status,
+                        sf_fmt("POST %s/auth/token answered HTTP %ld: %s", base_url, status,
+                               *detail ? detail : "(no detail)"));
+        free(detail);
     }
     cJSON_Delete(doc);
-    if (text && strlen(text) > MAX_DETAIL) strcpy(text + MAX_DETAIL - 3, "...");
-    return text;
+    return token;
 }
 
 /* ---- one exchange --------------------------------------------------------- */
@@ -160,14 +242,14 @@ static int send(sf_af *af, sf_ctx *ctx, const exchange *x, sf_http_resp *resp, s
     for (int attempt = 0;; attempt++) {
         int rc = send_once(af, ctx, x, resp);
         if (attempt + 1 >= af->attempts || sf_ctx_done(ctx) || !worth_retrying(x, rc, resp)) {
-            if (rc != 0) set_error(err, 0, sf_fmt("%s %s%s: %s", x->method, af->base_url, x->path, resp->error));
+            if (rc != 0) sf_af_error_set(err, 0, sf_fmt("%s %s%s: %s", x->method, af->base_url, x->path, resp->error));
             return rc;
         }
         sf_http_resp_clear(resp);
         if (sf_ctx_sleep_ms(ctx, sf_backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS)) != 0) {
-            set_error(err, 0,
-                      sf_fmt("%s %s%s: stopped: the operation was %s", x->method, af->base_url, x->path,
-                             sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled"));
+            sf_af_error_set(err, 0,
+                            sf_fmt("%s %s%s: stopped: the operation was %s", x->method, af->base_url, x->path,
+                                   sf_ctx_reason(ctx) ? sf_ctx_reason(ctx) : "cancelled"));
             return -1;
         }
     }
@@ -177,7 +259,8 @@ static int send(sf_af *af, sf_ctx *ctx, const exchange *x, sf_http_resp *resp, s
 static int login(sf_af *af, sf_ctx *ctx, sf_af_error *err)
 {
     if (!af->user || !af->password) {
-        set_error(err, 401, sf_fmt("Airflow at %s needs a login, and no user and password were given", af->base_url));
+        sf_af_error_set(err, 401,
+                        sf_fmt("Airflow at %s needs a login, and no user and password were given", af->base_url));
         return -1;
     }
     cJSON *creds = cJSON_CreateObject();
@@ -193,30 +276,14 @@ static int login(sf_af *af, sf_ctx *ctx, sf_af_error *err)
         sf_http_resp_clear(&resp);
         return -1;
     }
-    cJSON *doc = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *token = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
-    if (resp.status / 100 == 2 && cJSON_IsString(token)) {
+    char *token = sf_af_answer_token(resp.status, resp.body.data, resp.body.len, af->base_url, af->user, err);
+    if (token) {
         forget(af->token);
-        af->token = sf_strdup(token->valuestring);
-    } else if (resp.status == 401 || resp.status == 403) {
-        set_error(err, resp.status,
-                  sf_fmt("Airflow at %s refused the login of user \"%s\" (HTTP %ld): the password is not that "
-                         "user's",
-                         af->base_url, af->user, resp.status));
-        rc = -1;
+        af->token = token;
     } else {
-        char *detail = answer_detail(&resp);
-        set_error(err, resp.status,
-                  sf_fmt("POST %s/auth/token answered HTTP %ld: %s", af->base_url, resp.status, detail));
-        free(detail);
         rc = -1;
     }
-    if (doc) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
-        if (cJSON_IsString(t)) memset(t->valuestring, 0, strlen(t->valuestring));
-    }
-    cJSON_Delete(doc);
-    memset(resp.body.data, 0, resp.body.len);
+    if (resp.body.data) memset(resp.body.data, 0, resp.body.len);
     sf_http_resp_clear(&resp);
     return rc;
 }
@@ -253,27 +320,11 @@ static int call_json(sf_af *af, sf_ctx *ctx, const char *method, const char *pat
         sf_http_resp_clear(&resp);
         return -1;
     }
-    if (resp.status / 100 != 2) {
-        char *detail = answer_detail(&resp);
-        set_error(err, resp.status,
-                  sf_fmt("%s %s%s answered HTTP %ld: %s", method, af->base_url, path, resp.status,
-                         detail && *detail ? detail : "(no detail)"));
-        free(detail);
-        sf_http_resp_clear(&resp);
-        return -1;
-    }
-    if (answer && resp.body.len > 0) {
-        *answer = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-        if (!*answer) {
-            set_error(err, resp.status,
-                      sf_fmt("%s %s%s answered HTTP %ld with a body that is not JSON", method, af->base_url, path,
-                             resp.status));
-            sf_http_resp_clear(&resp);
-            return -1;
-        }
-    }
+    char *what = sf_fmt("%s %s%s", method, af->base_url, path);
+    rc = sf_af_answer_json(resp.status, resp.body.data, resp.body.len, what, answer, err);
+    free(what);
     sf_http_resp_clear(&resp);
-    return 0;
+    return rc;
 }
 
 int sf_af_call(sf_af *af, sf_ctx *ctx, const char *method, const char *path, const cJSON *body, cJSON **answer,
