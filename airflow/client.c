@@ -79,41 +79,6 @@ void sf_af_error_clear(sf_af_error *e)
     *e = (sf_af_error){0};
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    uint32_t min, v;
-    if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80, v = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800, v = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000, v = c & 0x07;
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : len;
-}
-
-/* Every byte of s that is not part of valid UTF-8 becomes '?'. */
-static void utf8_clean(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    size_t n = strlen(s);
-    while (n > 0) {
-        size_t k = utf8_len(p, n);
-        if (!k) {
-            *p = '?';
-            k = 1;
-        }
-        p += k;
-        n -= k;
-    }
-}
-
 void sf_af_error_set(sf_af_error *err, long status, char *owned_message)
 {
     if (!err) {
@@ -121,7 +86,7 @@ void sf_af_error_set(sf_af_error *err, long status, char *owned_message)
         return;
     }
     if (!owned_message) owned_message = sf_fmt("HTTP %ld", status);
-    utf8_clean(owned_message);
+    sf_utf8_clean(owned_message);
     free(err->message);
     err->status = status;
     err->message = owned_message;

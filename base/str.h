@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* printf into a new string (malloc'd). */
 char *sf_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -37,5 +38,13 @@ void sf_buf_free(sf_buf *b);
  * the unreserved characters (A-Z a-z 0-9 - _ . ~), and `/` too unless
  * `keep_slash`.  malloc'd; can't fail. */
 char *sf_uri_encode(const char *s, size_t len, bool keep_slash);
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes) with its code
+ * point in *cp, 0 if invalid.  Rejects what Go rejects: overlong forms,
+ * surrogates, > U+10FFFF. */
+size_t sf_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* Every byte of s that is not part of valid UTF-8 becomes '?' (text from
+ * outside, on its way into a diagnostic). */
+void sf_utf8_clean(char *s);
 
 #endif

@@ -89,9 +89,6 @@ uint64_t sfv_hash(const sf_value *v);
 /* Removes from a SET the wholly known elements equal to an earlier one,
  * keeping order; the decoders fill sets raw and call this (n log n). */
 void sfv_set_dedupe(sf_value *set);
-/* Length (1-4) of the valid UTF-8 sequence at s and its code point in *cp;
- * 0 when invalid (overlong, surrogate, > U+10FFFF, truncated), as Go. */
-size_t sfv_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 /* "string", "list", ... for messages. */
 const char *sfv_type_name(sf_type_kind k);
 const char *sfv_value_name(sf_value_kind k);

@@ -11,6 +11,7 @@
  * document order; after parsing, the tree is walked in the same order and
  * each number node's valueint is set to the index of its text.
  */
+#include "base/str.h"
 #include "provider/value_internal.h"
 
 #include <cjson/cJSON.h>
@@ -184,7 +185,7 @@ static sfv_buf utf8_replaced(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     uint32_t cp;
     while (n) {
-        size_t k = sfv_utf8_next(p, n, &cp);
+        size_t k = sf_utf8_next(p, n, &cp);
         if (k) sfv_buf_put(&b, p, k);
         else sfv_buf_puts(&b, "\xef\xbf\xbd");
         k = k ? k : 1;

@@ -12,6 +12,7 @@
  * Strings in hash bytes are quoted as Go's %q does; which characters Go
  * deems printable is approximated for non-ASCII (see go_printable).
  */
+#include "base/str.h"
 #include "provider/value_internal.h"
 
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static void go_quote(const char *s, size_t n, sfv_buf *out)
     sfv_buf_putc(out, '"');
     while (n) {
         uint32_t r;
-        size_t k = sfv_utf8_next(p, n, &r);
+        size_t k = sf_utf8_next(p, n, &r);
         if (!k) {
             sfv_buf_printf(out, "\\x%02x", p[0]);
             p++, n--;
