@@ -14,7 +14,7 @@
 
 #define PARSE_WAIT_MS (180 * 1000) /* a spec becomes a DAG within this */
 #define REPARSE_EVERY_MS 5000      /* how often to ask for a parse while waiting */
-#define POLL_MS 1000               /* run and task states */
+#define POLL_MS 250                /* run and task states: a finished run is seen within this */
 #define CANCEL_BUDGET_MS 30000     /* failing a run and seeing its tasks stop */
 #define LOG_TAIL_LINES 25
 #define RECENT_RUNS 25 /* looked at to find a run by its run id */

@@ -13,16 +13,27 @@ before.  `spark.stop()` in a stage is ignored until the run ends.
 usage: spark-submit stage_runner.py RUN_JSON
 
 RUN_JSON: {"app": name, "events": path, "stages": [{"name", "script",
-"argv": [...], "log": path}, ...]}.  Progress goes to `events`, one JSON
-object per line: {"stage": i, "event": "start", "ts_ms": ...} and
-{"stage": i, "event": "end", "exit": code, "ts_ms": ...}.  Stages run in
-order; the first that exits non-zero ends the run with its exit code.
+"argv": [...], "log": path}, ...], "lease": {"path", "timeout_s"}}.
+Progress goes to `events`, one JSON object per line: {"stage": i, "event":
+"start", "ts_ms": ...} and {"stage": i, "event": "end", "exit": code,
+"ts_ms": ...}.  Stages run in order; the first that exits non-zero ends the
+run with its exit code.
+
+`lease` (optional; Airflow's stage tasks, dags/airflow/sparkflow_airflow/
+one_app.py): whoever follows the run touches that file while it does.
+When it has not been touched for `timeout_s` seconds (the DAG run was
+failed between two tasks, the Airflow host went away), nobody will read the
+run's results: the runner stops its process group (the follower started it
+as the leader of its own session), which ends the application.  The
+provider's own runs follow their driver as its parent and pass no lease.
 """
 
 import json
 import os
 import runpy
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -34,11 +45,13 @@ def now_ms():
 class Events:
     def __init__(self, path):
         self.f = open(path, "a", buffering=1, encoding="utf-8")
+        self.lock = threading.Lock()  # the lease watcher emits too
 
     def emit(self, **event):
         event["ts_ms"] = now_ms()
-        self.f.write(json.dumps(event) + "\n")
-        self.f.flush()
+        with self.lock:
+            self.f.write(json.dumps(event) + "\n")
+            self.f.flush()
 
 
 class OutputTo:
@@ -102,6 +115,25 @@ def tidy(spark):
     spark.sql("RESET")
 
 
+def watch_lease(lease, events):
+    """Stop the run when its follower has not touched the lease for a while."""
+    path, timeout_s = lease["path"], float(lease["timeout_s"])
+
+    def loop():
+        while True:
+            time.sleep(1)
+            try:
+                age = time.time() - os.stat(path).st_mtime
+            except OSError:
+                age = float("inf")
+            if age > timeout_s:
+                events.emit(event="abandoned", lease_age_s=round(age, 1))
+                os.killpg(os.getpgrp(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=loop, name="sparkflow-lease", daemon=True).start()
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -109,9 +141,12 @@ def main(argv):
     with open(argv[1], encoding="utf-8") as f:
         run = json.load(f)
     events = Events(run["events"])
+    if run.get("lease"):
+        watch_lease(run["lease"], events)
 
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
+
     spark = SparkSession.builder.appName(run["app"]).getOrCreate()
     # A stage's stop() waits for the end of the run.
     real_stops = (SparkSession.stop, SparkContext.stop)

@@ -82,6 +82,10 @@ char **sf_afl_env(const sf_afl_spec *s, const sf_afl_ports *ports, char *const *
      * scheduler's health already. */
     push(&e, sf_strdup("AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False"));
     push(&e, sf_strdup("AIRFLOW__API__WORKERS=1"));
+    /* The provider migrates the database before starting anything; each
+     * component's own check (alembic reading every migration script, about
+     * 0.3 s of CPU each) could only prompt on a terminal, which they lack. */
+    push(&e, sf_strdup("AIRFLOW__DATABASE__CHECK_MIGRATIONS=False"));
     if (s->env && s->env->kind == SF_VAL_MAP)
         for (size_t i = 0; i < s->env->n; i++) {
             const char *val = sf_value_get_str(s->env->elems[i]);

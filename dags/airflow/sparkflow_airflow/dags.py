@@ -9,7 +9,11 @@ prepare   computes the pipeline's fingerprint; when the published run
           provider passed in the run's conf, or a new one in the provider's
           format) and stages the run in the lake.  Its XCom: {run_id,
           work_uri, fingerprint}.
-stages    local: one SparkSubmitOperator each against the spec's master;
+stages    local: one task each; when the spec names the provider's stage
+          runner and the stages share their Spark settings, all of them run
+          in ONE Spark application as in a direct run (one_app.py: the first
+          stage's task starts it, each task follows its stage), otherwise
+          one SparkSubmitOperator each against the spec's master;
           emr: a task group <stage> of `submit` (EmrAddStepsOperator, one
           command-runner.jar step as the provider builds it) and `wait`
           (EmrStepSensor, deferrable by default).  Each gets the job contract's
@@ -36,9 +40,10 @@ import re
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Asset, AssetWatcher, TaskGroup, TriggerRule
+from airflow.sdk import DAG, Asset, AssetWatcher, BaseOperator, TaskGroup, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from sparkflow_airflow import one_app
 from sparkflow_airflow.lake import Lake, LakeError, lake_for, new_run_id, valid_run_id
 from sparkflow_airflow.spec import Spec, Stage, app_name, emr_step, metrics_uri, pipeline_fingerprint, stage_args
 
@@ -165,27 +170,40 @@ def _local_stage(spec: Spec, st: Stage) -> Any:
 
     loc = spec.local
     assert loc is not None
-    bindir = os.path.dirname(loc.spark_submit)
-    env = {
-        "PATH": bindir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
-        "SPARK_HOME": os.path.dirname(bindir),
-        "PYSPARK_PYTHON": loc.python,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        **({"JAVA_HOME": loc.java_home} if loc.java_home else {}),
-        **loc.env,
-    }
-    conf = {"spark.pyspark.python": loc.python, "spark.driver.host": "127.0.0.1", **loc.conf, **st.conf}
     return SparkSubmitOperator(
         task_id=st.name,
         conn_id=spark_conn_id(spec),
         application=_literal(st.script),
         name=_templated(app_name(spec, st, _RUN_M), _MARKERS),
-        conf={k: _literal(v) for k, v in conf.items()},
+        conf={k: _literal(v) for k, v in one_app.submit_conf(spec, st).items()},
         py_files=_literal(st.py_files) if st.py_files else None,
         application_args=_templated(stage_args(spec, st, _WORK_M), _MARKERS),
-        env_vars=env,
+        env_vars=one_app.submit_env(spec),
         spark_binary=os.path.basename(loc.spark_submit),
     )
+
+
+class OneAppStageOperator(BaseOperator):
+    """A stage of a run whose stages share one Spark application (one_app.py)."""
+
+    ui_color = "#fdf1e0"
+
+    def __init__(self, *, spec: Spec, index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec, self.index = spec, index
+        self._hold: dict[str, one_app.AppRun] = {}
+
+    def execute(self, context: Any) -> None:
+        prep = context["ti"].xcom_pull(task_ids=PREPARE)
+        try:
+            one_app.run_stage_task(self.spec, self.index, prep, self.log, self._hold)
+        except one_app.StageFailed as e:
+            raise AirflowFailException(str(e)) from None
+
+    def on_kill(self) -> None:
+        run = self._hold.get("run")
+        if run:
+            run.stop()
 
 
 def _templated(v: Any, markers: dict[str, str]) -> Any:
@@ -284,8 +302,12 @@ def build_dag(spec: Spec, paused_upon_creation: bool = True) -> DAG:
     ) as dag:
         prev: Any = PythonOperator(task_id=PREPARE, python_callable=lambda **ctx: prepare(spec, **ctx))
         first = prev
-        for st in spec.stages:
-            node = _local_stage(spec, st) if spec.engine == "local" else _emr_stage(spec, st)
+        shared = one_app.usable(spec)
+        for i, st in enumerate(spec.stages):
+            if shared:
+                node = OneAppStageOperator(task_id=st.name, spec=spec, index=i)
+            else:
+                node = _local_stage(spec, st) if spec.engine == "local" else _emr_stage(spec, st)
             prev >> node
             prev = node
         pub = PythonOperator(task_id=PUBLISH, python_callable=lambda **ctx: publish(spec, **ctx))

@@ -55,6 +55,11 @@ class LocalEngine:
     # Spark settings every stage gets unless its own conf sets the key: the
     # engine's (not the pipeline's, so not part of the fingerprint).
     conf: Mapping[str, str] = field(default_factory=dict)
+    # The cluster's runs folder and the provider's stage runner in it: with
+    # both, stages that share their Spark settings run in one Spark
+    # application, as direct runs do (one_app.py).
+    runs_dir: str | None = None
+    stage_runner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ def parse_spec(j: Any, path: str = "<spec>") -> Spec:
             _opt(lj, "java_home", w, str, None),
             _str_map(lj, "env", w),
             _str_map(lj, "conf", w),
+            _opt(lj, "runs_dir", w, str, None),
+            _opt(lj, "stage_runner", w, str, None),
         )
         if Path(local.spark_submit).name not in SPARK_SUBMITS:
             # SparkSubmitOperator runs only these names (found on PATH).
