@@ -31,7 +31,13 @@ int sf_af_answer_health(cJSON *doc, sf_af_error *err)
         sf_af_error_set(err, 200, sf_strdup("/api/v2/monitor/health did not answer as Airflow does"));
         return -1;
     }
+    /* The four components SparkFlow starts must be there; any other one
+     * Airflow lists must be healthy too. */
+    static const char *const required[] = {"metadatabase", "scheduler", "triggerer", "dag_processor"};
     sf_buf unhealthy = {0};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (!cJSON_GetObjectItemCaseSensitive(doc, required[i]))
+            sf_buf_printf(&unhealthy, "%s%s: not reported", unhealthy.len ? ", " : "", required[i]);
     for (const cJSON *c = doc->child; c; c = c->next) {
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(c, "status");
         if (cJSON_IsString(status) && strcmp(status->valuestring, "healthy") == 0) continue;

@@ -21,6 +21,8 @@
 #include "engines/emr/emr.h" /* the AWS poll schedule, sf_emr_poll */
 #include "orchestrators/ec2/ec2.h"
 
+#include "airflow/answers.h"
+
 /* How long RunInstances may refuse a just-created instance profile (IAM
  * propagation), and how long one health probe may take. */
 #define PROFILE_PROPAGATION_MS (2 * 60 * 1000)
@@ -273,23 +275,17 @@ static int wait_running(sf_aws_client *c, sf_ctx *ctx, const char *id, sf_aws_ec
     }
 }
 
-/* Whether a /api/v2/monitor/health answer says every component is healthy;
- * *why gets the first that is not. */
+/* Whether a /api/v2/monitor/health answer says every component is healthy
+ * (read by airflow/'s parser); *why says which are not. */
 static bool all_healthy(const sf_buf *body, char **why)
 {
-    cJSON *j = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
-    static const char *const parts[] = {"metadatabase", "scheduler", "triggerer", "dag_processor", NULL};
-    bool ok = j != NULL;
-    for (size_t i = 0; ok && parts[i]; i++) {
-        const char *st = cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, parts[i]), "status"));
-        if (!st || strcmp(st, "healthy") != 0) {
-            *why = sf_fmt("%s is %s", parts[i], st ? st : "not reported");
-            ok = false;
-        }
-    }
-    if (!j) *why = sf_strdup("the health answer is not JSON");
-    cJSON_Delete(j);
+    sf_af_error err = {0};
+    cJSON *doc = NULL;
+    bool ok = sf_af_answer_json(200, body->data ? body->data : "", body->len, "GET /api/v2/monitor/health", &doc,
+                                &err) == 0 &&
+              sf_af_answer_health(doc, &err) == 0;
+    if (!ok) *why = sf_strdup(err.message ? err.message : "the health answer is not Airflow's");
+    sf_af_error_clear(&err);
     return ok;
 }
 

@@ -5,8 +5,9 @@
  *    "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": ...},
  *    "triggerer": {...}, "dag_processor": {...}}
  * and /api/v2/version {"version": "3.3.2", "git_version": ...}.  The host is
- * up when all four components say "healthy".  No REST client (airflow/) is
- * needed for this: one GET through base/http.h.
+ * up when all four components say "healthy".  No REST client is needed for
+ * this (one GET through base/http.h); the answers are read by airflow/'s
+ * parsers.
  */
 #include "orchestrators/local/airflow_local.h"
 
@@ -14,41 +15,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "airflow/answers.h"
 #include "base/http.h"
 
-static const char *const HEALTH_KEYS[] = {"metadatabase", "scheduler", "triggerer", "dag_processor"};
-
+/* The answers are read as the REST client reads them (airflow/answers.h,
+ * fuzzed): one parser for each. */
 int sf_afl_health_parse(const char *json, size_t len, char **why)
 {
-    cJSON *o = cJSON_ParseWithLength(json, len);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        *why = sf_strdup("the health endpoint did not answer a JSON object");
-        return -1;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < sizeof HEALTH_KEYS / sizeof *HEALTH_KEYS && rc == 0; i++) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, HEALTH_KEYS[i]);
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
-        if (!cJSON_IsString(st)) {
-            *why = sf_fmt("%s reports no status yet", HEALTH_KEYS[i]);
-            rc = 1;
-        } else if (strcmp(st->valuestring, "healthy") != 0) {
-            *why = sf_fmt("%s is %s", HEALTH_KEYS[i], st->valuestring);
-            rc = 1;
-        }
-    }
-    cJSON_Delete(o);
+    sf_af_error err = {0};
+    cJSON *doc = NULL;
+    int rc = sf_af_answer_json(200, json, len, "GET /api/v2/monitor/health", &doc, &err) == 0
+                 ? sf_af_answer_health(doc, &err)
+                 : -1;
+    if (rc != 0) *why = sf_strdup(err.message ? err.message : "the health endpoint's answer is not Airflow's");
+    sf_af_error_clear(&err);
     return rc;
 }
 
 char *sf_afl_version_parse(const char *json, size_t len)
 {
-    cJSON *o = cJSON_ParseWithLength(json, len);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
-    char *out = cJSON_IsString(v) && *v->valuestring ? sf_strdup(v->valuestring) : NULL;
-    cJSON_Delete(o);
-    return out;
+    sf_af_error err = {0};
+    cJSON *doc = NULL;
+    char *v = sf_af_answer_json(200, json, len, "GET /api/v2/version", &doc, &err) == 0
+                  ? sf_af_answer_version(doc, &err)
+                  : NULL;
+    sf_af_error_clear(&err);
+    return v;
 }
 
 long sf_afl_get(sf_ctx *ctx, int port, const char *path, char **body, char **err)

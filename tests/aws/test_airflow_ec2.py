@@ -423,7 +423,7 @@ def test_ec2_unhealthy_cleans_up(aws_sandbox, moto, proxy):
         fake.stop()
     assert r.rc != 0
     out = " ".join(r.output.split())  # Terraform wraps diagnostics
-    assert "Airflow did not start on EC2" in out and "scheduler is unhealthy" in out, r.describe()
+    assert "Airflow did not start on EC2" in out and "scheduler: unhealthy" in out, r.describe()
     assert "timed out" in out and "console says: Linux version" in out, r.describe()  # moto's canned console
     (iid,) = {c for c in _instance_ids(moto)}
     assert instance_state(moto, iid) == "terminated"

@@ -115,10 +115,17 @@ static void test_health(void **state)
     (void)state;
     sf_af_error err = {0};
     assert_int_equal(sf_af_answer_health(parse("{\"metadatabase\":{\"status\":\"healthy\"},\"scheduler\":{\"status\":"
-                                               "\"healthy\"}}"),
+                                               "\"healthy\"},\"triggerer\":{\"status\":\"healthy\"},"
+                                               "\"dag_processor\":{\"status\":\"healthy\"}}"),
                                          &err),
                      0);
     assert_null(err.message);
+    /* The four components SparkFlow starts must all be reported. */
+    assert_int_equal(sf_af_answer_health(parse("{\"metadatabase\":{\"status\":\"healthy\"},\"scheduler\":{\"status\":"
+                                               "\"healthy\"}}"),
+                                         &err),
+                     1);
+    assert_string_equal(err.message, "triggerer: not reported, dag_processor: not reported");
     /* What a real Airflow 3.3 answers while its scheduler is not up. */
     assert_int_equal(sf_af_answer_health(parse("{\"metadatabase\":{\"status\":\"healthy\"},\"scheduler\":{\"status\":"
                                                "\"unhealthy\",\"latest_scheduler_heartbeat\":null},\"triggerer\":{"
@@ -126,13 +133,15 @@ static void test_health(void **state)
                                          &err),
                      1);
     assert_int_equal(err.status, 200);
-    assert_string_equal(err.message, "scheduler: unhealthy, triggerer: no status");
+    assert_string_equal(err.message, "dag_processor: not reported, scheduler: unhealthy, triggerer: no status");
     assert_int_equal(sf_af_answer_health(parse("{}"), &err), -1);
     assert_string_equal(err.message, "/api/v2/monitor/health did not answer as Airflow does");
     assert_int_equal(sf_af_answer_health(NULL, &err), -1);
     /* A component's name or status that is not UTF-8 is cleaned. */
     assert_int_equal(sf_af_answer_health(parse("{\"sch\xff\":{\"status\":\"bad\xc3\"}}"), &err), 1);
-    assert_string_equal(err.message, "sch?: bad?");
+    assert_string_equal(err.message,
+                        "metadatabase: not reported, scheduler: not reported, triggerer: not reported, dag_processor: "
+                        "not reported, sch?: bad?");
     sf_af_error_clear(&err);
 }
 

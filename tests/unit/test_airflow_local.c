@@ -253,11 +253,11 @@ static void test_health_parse(void **state)
     const char *starting = "{\"metadatabase\":{\"status\":\"healthy\"},\"scheduler\":{\"status\":\"healthy\"},"
                            "\"triggerer\":{\"status\":null},\"dag_processor\":{\"status\":\"unhealthy\"}}";
     assert_int_equal(sf_afl_health_parse(starting, strlen(starting), &why), 1);
-    assert_string_equal(why, "triggerer reports no status yet");
+    assert_string_equal(why, "triggerer: no status, dag_processor: unhealthy");
     free(why);
     const char *sick = "{\"metadatabase\":{\"status\":\"healthy\"},\"scheduler\":{\"status\":\"unhealthy\"}}";
     assert_int_equal(sf_afl_health_parse(sick, strlen(sick), &why), 1);
-    assert_string_equal(why, "scheduler is unhealthy");
+    assert_string_equal(why, "triggerer: not reported, dag_processor: not reported, scheduler: unhealthy");
     free(why);
     assert_int_equal(sf_afl_health_parse("<html>", 6, &why), -1);
     free(why);
