@@ -72,6 +72,8 @@ typedef struct sf_stage_result {
 } sf_stage_result;
 
 void sf_stage_result_clear(sf_stage_result *r);
+/* When the last of n stage results ended (wall ms), 0 when none ran. */
+int64_t sf_stage_results_last_end(const sf_stage_result *results, size_t n);
 
 /* The metrics a job wrote (a JSON object) as a stage result's map of
  * numbers, nested objects flattened with '.'; NULL when not an object. */

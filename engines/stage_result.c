@@ -35,3 +35,11 @@ void sf_stage_result_clear(sf_stage_result *r)
     free(r->log_tail);
     *r = (sf_stage_result){0};
 }
+
+int64_t sf_stage_results_last_end(const sf_stage_result *results, size_t n)
+{
+    int64_t last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (results[i].finished_at_ms > last) last = results[i].finished_at_ms;
+    return last;
+}

@@ -183,14 +183,6 @@ static sf_engine_status follow(launched *l, sf_ctx *ctx, sf_stage_result *result
     return l->failed ? SF_ENGINE_ERROR : SF_ENGINE_OK;
 }
 
-static int64_t last_finish(const sf_stage_result *results, size_t n)
-{
-    int64_t last = 0;
-    for (size_t i = 0; i < n; i++)
-        if (results[i].finished_at_ms > last) last = results[i].finished_at_ms;
-    return last;
-}
-
 /* Launch the cluster with the steps: 0 with the cluster id in the report,
  * -1 with a diagnostic (nothing launched). */
 static int launch_cluster(launched *l, sf_ctx *ctx, const char *name, const sf_value *spec, const sf_run_spec *run,
@@ -250,7 +242,7 @@ sf_engine_status sf_emr_pipeline_run_launched(sf_ctx *ctx, const sf_engine_env *
     }
     for (size_t i = 0; i < run->n_stages; i++)
         if (!results[i].status) results[i].status = sf_strdup("not_run");
-    launch->last_step_ms = last_finish(results, run->n_stages);
+    launch->last_step_ms = sf_stage_results_last_end(results, run->n_stages);
     if (launch->cluster_id)
         sf_log(ctx, SF_LOG_INFO,
                "emr: run %s: cluster %s %s; launch → first step %lld ms, last step → gone %lld ms; %lld API calls in "

@@ -65,14 +65,6 @@ static void prune(const char *dir)
     free(names);
 }
 
-static int64_t last_finish(const sf_stage_result *results, size_t n)
-{
-    int64_t last = 0;
-    for (size_t i = 0; i < n; i++)
-        if (results[i].finished_at_ms > last) last = results[i].finished_at_ms;
-    return last;
-}
-
 /* Run the stages on the started cluster `info`, logs kept beside the
  * registry. */
 static sf_engine_status run_on(sf_ctx *ctx, const sf_cluster_info *info, const sf_run_spec *run,
@@ -108,7 +100,7 @@ sf_engine_status sf_local_pipeline_run_launched(sf_ctx *ctx, const sf_engine_env
         launch->cluster_id = sf_strdup(info.id);
         launch->ready_ms = sf_local_wall_ms();
         st = run_on(ctx, &info, run, results, diags);
-        launch->last_step_ms = last_finish(results, run->n_stages);
+        launch->last_step_ms = sf_stage_results_last_end(results, run->n_stages);
         sf_ctx *cleanup = sf_ctx_new_cleanup(ctx, STOP_BUDGET_MS);
         if (sf_engine_local.cluster_delete(cleanup, env, info.id, &info, diags) == SF_ENGINE_OK) {
             launch->gone_ms = sf_local_wall_ms();

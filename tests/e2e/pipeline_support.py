@@ -132,6 +132,17 @@ def assert_metrics(got: dict, want: dict, what: str = "metrics") -> None:
 JOBS_LOCAL = re.compile(r'^(\s*jobs\s*=\s*)"\$\{abspath\(path\.module\)\}/\.\./\.\./dags/jobs"\s*$', re.MULTILINE)
 
 
+def events_lake(lake: Path) -> Path:
+    """A lake for the line_count fixture: raw/events/a.txt (30 lines) and
+    b.txt (20), and an empty reference/ (50 lines in all)."""
+    for name, n in {"a.txt": 30, "b.txt": 20}.items():
+        p = lake / "raw" / "events" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
+    (lake / "reference").mkdir()
+    return lake
+
+
 def quickstart_config(jobs_dir: Path) -> str:
     """examples/quickstart/main.tf with its `jobs` local pointing at
     jobs_dir (a copy the test may edit); everything else as shipped."""

@@ -23,7 +23,7 @@ import re
 
 import pytest
 
-from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, hcl, plan_exitcode, published
+from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, events_lake, hcl, plan_exitcode, published
 from tfharness import discover_clients
 
 PIPELINE = "sparkflow_pipeline.fx"
@@ -93,11 +93,7 @@ def world(class_sandbox):
     if primary and sb.client.path != primary.path:
         pytest.skip(f"Spark-heavy: runs on {primary.id} only")
     lake = sb.root / "actlake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     script = FIXTURE_JOBS / "line_count.py"
     d = sb.workdir("main", world_config(lake, script))
     sb.init(d)

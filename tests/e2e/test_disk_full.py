@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, hcl, published
+from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, events_lake, hcl, published
 
 pytestmark = pytest.mark.once
 
@@ -75,11 +75,7 @@ def small_disk(sandbox):
 def test_disk_full_fails_clearly_and_keeps_the_last_run(sandbox, small_disk):
     sb = sandbox
     lake = small_disk / "lake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     d = sb.workdir("main", world_config(lake))
     sb.init(d)
     try:

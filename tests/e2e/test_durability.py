@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, hcl
+from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, events_lake, hcl
 
 pytestmark = pytest.mark.once
 
@@ -99,11 +99,7 @@ def test_publication_is_durable_in_order(sandbox, tmp_path):
     strace = shutil.which("strace")
     assert strace, "strace is not installed: scripts/bootstrap installs it"
     lake = sb.root / "dlake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     d = sb.workdir("main", config(pipeline(lake, "1")))
     sb.init(d)
     sb.run("apply", cwd=d, timeout=RUN_TIMEOUT)

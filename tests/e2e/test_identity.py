@@ -21,7 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, pipeline_block, plan_exitcode, published
+from pipeline_support import (
+    FAST_CONF,
+    FIXTURE_JOBS,
+    RUN_TIMEOUT,
+    config,
+    events_lake,
+    pipeline_block,
+    plan_exitcode,
+    published,
+)
 from tfharness import discover_clients
 
 CLUSTER = "sparkflow_cluster.dev"
@@ -144,11 +153,7 @@ def fx(world):
     if primary and sb.client.path != primary.path:
         pytest.skip(f"Spark-heavy: runs on {primary.id} only")
     lake = sb.root / "fxlake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     (lake / "reference" / "notes.txt").write_text("nothing\n")
     script = sb.root / "fxjobs" / "line_count.py"
     script.parent.mkdir()

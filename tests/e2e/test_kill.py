@@ -33,6 +33,7 @@ from pipeline_support import (
     app_processes,
     config,
     describe,
+    events_lake,
     hcl,
     is_driver,
     plan_exitcode,
@@ -92,11 +93,7 @@ def complete(pub: dict) -> None:
 def world(class_sandbox):
     sb = class_sandbox
     lake = sb.root / "klake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     d = sb.workdir("main", world_config(lake, "0"))
     sb.init(d)
     sb.run("apply", cwd=d, timeout=RUN_TIMEOUT)

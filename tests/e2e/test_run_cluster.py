@@ -29,6 +29,7 @@ from pipeline_support import (
     check_background,
     config,
     describe,
+    events_lake,
     hcl,
     interrupt,
     plan_exitcode,
@@ -75,11 +76,7 @@ def leftovers(sb) -> list:
 def world(class_sandbox):
     sb = class_sandbox
     lake = sb.root / "rclake"
-    for name, n in {"a.txt": 30, "b.txt": 20}.items():
-        p = lake / "raw" / "events" / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text("".join(f"event {i} of {name}\n" for i in range(n)))
-    (lake / "reference").mkdir()
+    events_lake(lake)
     d = sb.workdir("main", config(pipeline(lake)))
     sb.init(d)
     return type("World", (), {"sb": sb, "d": d, "lake": lake})
