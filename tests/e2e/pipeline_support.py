@@ -143,6 +143,37 @@ def events_lake(lake: Path) -> Path:
     return lake
 
 
+def line_count_config(lake: Path, cluster: str, round_: str, args=()) -> str:
+    """A kept local cluster (one worker) named `cluster` and the line_count
+    fixture as pipeline "fx" over events_lake(lake), re-run by bumping
+    `round_` (its triggers); `args`: the stage's test switches."""
+    args_line = f"    args       = {hcl(list(args))}\n" if args else ""
+    return config(
+        f"""resource "sparkflow_cluster" "dev" {{
+  name = {hcl(cluster)}
+  local {{
+    workers = 1
+  }}
+}}
+
+resource "sparkflow_pipeline" "fx" {{
+  cluster_id = sparkflow_cluster.dev.id
+  name       = "fx"
+  lake       = {hcl("file://" + str(lake))}
+  input      = "raw/events"
+  output     = "lines"
+  triggers   = {{ round = {hcl(round_)} }}
+
+  stage {{
+    name       = "count"
+    script     = {hcl(str(FIXTURE_JOBS / "line_count.py"))}
+{args_line}    spark_conf = {hcl(FAST_CONF)}
+  }}
+}}
+"""
+    )
+
+
 def quickstart_config(jobs_dir: Path) -> str:
     """examples/quickstart/main.tf with its `jobs` local pointing at
     jobs_dir (a copy the test may edit); everything else as shipped."""

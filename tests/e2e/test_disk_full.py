@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import FAST_CONF, FIXTURE_JOBS, RUN_TIMEOUT, config, events_lake, hcl, published
+from pipeline_support import (
+    RUN_TIMEOUT,
+    events_lake,
+    line_count_config,
+    published,
+)
 
 pytestmark = pytest.mark.once
 
@@ -27,31 +32,7 @@ def flat(text: str) -> str:
 
 
 def world_config(lake: Path, args=(), round_: str = "1") -> str:
-    return config(
-        f"""resource "sparkflow_cluster" "dev" {{
-  name = "e2e-full"
-  local {{
-    workers = 1
-  }}
-}}
-
-resource "sparkflow_pipeline" "fx" {{
-  cluster_id = sparkflow_cluster.dev.id
-  name       = "fx"
-  lake       = {hcl("file://" + str(lake))}
-  input      = "raw/events"
-  output     = "lines"
-  triggers   = {{ round = {hcl(round_)} }}
-
-  stage {{
-    name       = "count"
-    script     = {hcl(str(FIXTURE_JOBS / "line_count.py"))}
-    args       = {hcl(list(args))}
-    spark_conf = {hcl(FAST_CONF)}
-  }}
-}}
-"""
-    )
+    return line_count_config(lake, "e2e-full", round_, args)
 
 
 def run_dirs(lake: Path) -> set[str]:

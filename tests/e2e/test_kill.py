@@ -27,15 +27,12 @@ from pathlib import Path
 import pytest
 
 from pipeline_support import (
-    FAST_CONF,
-    FIXTURE_JOBS,
     RUN_TIMEOUT,
     app_processes,
-    config,
     describe,
     events_lake,
-    hcl,
     is_driver,
+    line_count_config,
     plan_exitcode,
     published,
     wait_exit,
@@ -52,30 +49,7 @@ NEW_PUBLISHED = {"publish.after_switch", "run.published"}
 
 
 def world_config(lake: Path, round_: str) -> str:
-    return config(
-        f"""resource "sparkflow_cluster" "dev" {{
-  name = "e2e-kill"
-  local {{
-    workers = 1
-  }}
-}}
-
-resource "sparkflow_pipeline" "fx" {{
-  cluster_id = sparkflow_cluster.dev.id
-  name       = "fx"
-  lake       = {hcl("file://" + str(lake))}
-  input      = "raw/events"
-  output     = "lines"
-  triggers   = {{ round = {hcl(round_)} }}
-
-  stage {{
-    name       = "count"
-    script     = {hcl(str(FIXTURE_JOBS / "line_count.py"))}
-    spark_conf = {hcl(FAST_CONF)}
-  }}
-}}
-"""
-    )
+    return line_count_config(lake, "e2e-kill", round_)
 
 
 def run_dirs(lake: Path) -> set[str]:
