@@ -133,7 +133,7 @@ static const sf_attr_def pipeline_attrs[] = {
      "Its files are part of the fingerprint."},
     {"output", "string", SF_ATTR_REQUIRED,
      "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run. One "
-     "pipeline per output: a plan or run that would publish over another pipeline's run is refused."},
+     "pipeline per output: a run that would publish over another pipeline's run is refused (the plan warns)."},
     {"reference", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Reference data (accounts, categorisation rules, budgets), relative to `lake`; given to every "
      "stage as `--reference`. It must exist when planning: its files are part of the fingerprint.",
@@ -412,32 +412,41 @@ static void note_launch(const sf_plan *plan, sf_diags *diags)
     sf_value_free(spec);
 }
 
-/* One output, one pipeline (lakes/record.c): a plan for a pipeline whose
- * output holds a run another pipeline published is an error, before any
- * run is spent.  What the lake cannot tell now (unreachable, unreadable)
- * is not this check's to report: refresh and apply say it. */
-static void check_output_owner(sf_call *call, const sf_plan *plan, sf_diags *diags)
+/* One output, one pipeline (lakes/record.c): true when `v`'s output holds
+ * a run another pipeline published.  At plan it is a warning that the
+ * apply will fail (an error there would also block `terraform destroy`,
+ * whose refresh plans every resource of the configuration); at apply an
+ * error, before any run is spent.  What the lake cannot tell now
+ * (unreachable, unreadable) is not this check's to report: refresh and
+ * apply say it. */
+static bool output_taken(sf_call *call, const sf_value *v, bool at_apply, sf_diags *diags)
 {
-    const char *lake_uri = str(plan->planned, "lake"), *uri = str(plan->planned, "output_uri");
-    const char *name = str(plan->planned, "name");
-    if (!lake_uri || !uri || !name) return;
+    const char *lake_uri = str(v, "lake"), *uri = str(v, "output_uri");
+    const char *name = str(v, "name");
+    if (!lake_uri || !uri || !name) return false;
     sf_diags scratch;
     sf_diags_init(&scratch);
     const sf_lake *lake = sf_lake_for(lake_uri, "lake", &scratch);
     sf_lake_env env = sf_engine_env_lake(sf_resources_engine_env(call));
     sf_published pub = {0};
-    if (lake && lake->published(call->ctx, &env, uri, &pub, &scratch) == 0 &&
-        sf_lake_owned_by_other(pub.pipeline, name))
-        sf_diag_error(diags, "output", "Output published by another pipeline",
-                      "Pipeline \"%s\" cannot publish to %s: pipeline \"%s\" publishes there (run %s). Two "
-                      "pipelines with one output would replace each other's tables at every run, so SparkFlow "
-                      "refuses before running anything: give one of them another `output`. If pipeline \"%s\" "
-                      "no longer exists (renamed, or destroyed with its outputs kept), remove its outputs at %s "
-                      "first; set delete_outputs_on_destroy = true on a pipeline to hand its output over when it "
-                      "is destroyed.",
-                      name, uri, pub.pipeline, pub.run_id, pub.pipeline, uri);
+    bool taken = lake && lake->published(call->ctx, &env, uri, &pub, &scratch) == 0 &&
+                 sf_lake_owned_by_other(pub.pipeline, name);
+    if (taken) {
+        char *detail = sf_fmt(
+            "Pipeline \"%s\" cannot publish to %s: pipeline \"%s\" publishes there (run %s). Two pipelines with "
+            "one output would replace each other's tables at every run, so SparkFlow %s: give one of them "
+            "another `output`. If pipeline \"%s\" no longer exists (renamed, or destroyed with its outputs kept), "
+            "remove its outputs at %s first; set delete_outputs_on_destroy = true on a pipeline to hand its output "
+            "over when it is destroyed.",
+            name, uri, pub.pipeline, pub.run_id,
+            at_apply ? "refuses before running anything" : "will refuse to run it at apply", pub.pipeline, uri);
+        if (at_apply) sf_diag_error(diags, "output", "Output published by another pipeline", "%s", detail);
+        else sf_diag_warning(diags, "output", "Output published by another pipeline", "%s", detail);
+        free(detail);
+    }
     sf_published_clear(&pub);
     sf_diags_clear(&scratch);
+    return taken;
 }
 
 static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
@@ -461,7 +470,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
         sf_value_put(plan->planned, "output_uri", sf_value_unknown());
     }
     settle_run_cluster(plan);
-    check_output_owner(call, plan, diags);
+    output_taken(call, plan->planned, false, diags);
     if (sf_plan_is_create(plan)) {
         const char *name = str(plan->planned, "name");
         sf_value_put(plan->planned, "id", name ? sf_value_string(name) : sf_value_unknown());
@@ -650,6 +659,11 @@ static sf_value *run(sf_call *call, const sf_value *prior, const sf_value *plann
     view_build(&pv, planned);
     sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
     sf_value *state = NULL;
+    if (output_taken(call, planned, true, diags)) {
+        view_clear(&pv);
+        sf_value_free(launch_spec);
+        return NULL;
+    }
     /* What the plan promised must still hold: never record a lie. */
     char *fp = sf_run_fingerprint(call->ctx, &lake_env, &pv.p, diags);
     if (fp && strcmp(fp, str(planned, "fingerprint")) != 0) {
@@ -825,7 +839,7 @@ static bool newer_run_of_this(sf_call *call, const sf_value *state, const sf_pub
 /* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it.
  * Another run published (by Airflow): adopted; a newer run of the same
  * inputs (the run-now action): followed.  A run another pipeline published
- * there: not ours, and the plan says whose (check_output_owner). */
+ * there: not ours, and the plan says whose (output_taken). */
 static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *diags)
 {
     const char *run_id = str(state, "run_id"), *output = str(state, "output_uri");

@@ -30,21 +30,11 @@ from pathlib import Path
 import pytest
 
 from pipeline_support import JOBS, JOBS_LOCAL, generate
-from tfharness import ROOT, block, discover_clients, pid_alive, port_of, wait_for
+from tfharness import PROVIDER_HCL, ROOT, block, discover_clients, pid_alive, port_of, wait_for
 
 pytestmark = pytest.mark.once  # conftest.py: one pass per scripts/test run
 
-PROVIDER = """\
-terraform {
-  required_providers {
-    sparkflow = {
-      source = "sparkflow/sparkflow"
-    }
-  }
-}
-
-provider "sparkflow" {}
-"""
+PROVIDER = PROVIDER_HCL
 
 ID_RE = r"airflow-[0-9a-f]{12}"
 COMPONENTS = ("api_server", "scheduler", "dag_processor", "triggerer")

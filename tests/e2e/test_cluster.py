@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tfharness import (
+    PROVIDER_HCL,
     ROOT,
     alive_workers,
     block,
@@ -32,17 +33,7 @@ from tfharness import (
     wait_for,
 )
 
-PROVIDER = """\
-terraform {
-  required_providers {
-    sparkflow = {
-      source = "sparkflow/sparkflow"
-    }
-  }
-}
-
-provider "sparkflow" {}
-"""
+PROVIDER = PROVIDER_HCL
 
 
 def cluster_tf(name, workers=1, res="dev", local_extra="", extra=""):

@@ -17,19 +17,18 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from tfharness import ROOT, block, cluster_processes, listening_ports, pid_alive, spark_processes, wait_for
+from tfharness import (
+    PROVIDER_HCL,
+    ROOT,
+    block,
+    cluster_processes,
+    listening_ports,
+    pid_alive,
+    spark_processes,
+    wait_for,
+)
 
-PROVIDER = """\
-terraform {
-  required_providers {
-    sparkflow = {
-      source = "sparkflow/sparkflow"
-    }
-  }
-}
-
-provider "sparkflow" {}
-"""
+PROVIDER = PROVIDER_HCL
 
 RELATIVE = (
     PROVIDER

@@ -14,21 +14,21 @@ can be measured across the runs.
     apply publishes exactly one complete run, the winner's; the other 4
     fail with "Output published by another pipeline" naming the winner, at
     the attribute `output`; no staging of theirs is left; the next plan
-    fails with the same clear error for the 4 (it does not plan their runs
-    again, which before made two such pipelines replace each other forever)
-    and the published run stays the winner's.  Then the fix the error asks
-    for: the 4 taken out of the configuration, an apply destroys them — with
-    delete_outputs_on_destroy = true, which must not remove the winner's
-    run — and the next plan has no changes.
+    warns with the same clear message for the 4 and the next apply refuses
+    them before running anything (before, two such pipelines replaced each
+    other forever) — replacing their failed creates, whose destroy with
+    delete_outputs_on_destroy = true must not remove the winner's run;
+    `plan -destroy` is not blocked; the published run stays the winner's.
+    Then the fix the message asks for: the 4 taken out of the
+    configuration, and the next plan has no changes.
 
 Cost: every Spark application takes one core (spark.cores.max=1) of a
 worker offering ten, so the ten applications of one -parallelism=10 wave
 run side by side instead of queueing at the master.
 """
 
-import importlib.util
+import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from pipeline_support import (
     plan_exitcode,
     published,
 )
-from tfharness import ROOT, Sandbox, discover_clients, provider_binary, wait_for
+from tfharness import Sandbox, discover_clients, load_soak, provider_binary, wait_for
 
 pytestmark = pytest.mark.once
 
@@ -61,15 +61,6 @@ RUN_ID_LEN = len("20261207T010203Z-a1b2c3")
 # 20 more.
 RSS_FLAT_KB = 3 * 1024
 SHARED_ERROR = "Output published by another pipeline"
-
-
-def load_soak():
-    path = ROOT / "bench" / "soak" / "soak.py"
-    spec = importlib.util.spec_from_file_location("sf_soak", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sf_soak"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def lines_lake(lake: Path) -> Path:
@@ -241,26 +232,42 @@ def test_5_pipelines_one_output(world):
     assert not store_leftovers(lake, "shared", pub["run_id"]), store_leftovers(lake, "shared", pub["run_id"])
     assert wait_for(lambda: not drivers(sb), 60, interval=1), describe(drivers(sb))
 
-    # The next plan says it again, clearly, instead of planning the losers'
-    # runs (each would replace the winner's); what is published stays.
-    for _ in range(2):
-        p = sb.run("plan", cwd=d, ok=False)
-        errs = split_errors(p.output)
-        assert len(errs) == N_SHARED - 1 and all(
-            e.startswith(f"Error: {SHARED_ERROR}") and f'pipeline "{winner}" publishes there' in e for e in errs
-        ), p.describe()
-        assert published(lake, "shared")["run_id"] == pub["run_id"]
-
-    # The fix: the 4 go; destroying them (delete_outputs_on_destroy = true)
-    # leaves the winner's run published, and the winner is at rest.
-    (d / "main.tf").write_text(shared_config(lake, cluster["id"], [winner]))
-    r = sb.run("apply", cwd=d, timeout=600)
-    assert f"Destroy complete! Resources: {N_SHARED - 1} destroyed." in r.output or (
-        f"Resources: 0 added, 0 changed, {N_SHARED - 1} destroyed." in r.output
-    ), r.describe()
-    assert r.output.count("Outputs of another pipeline kept") == N_SHARED - 1, r.describe()
+    # The next plan warns, clearly, at `output`, naming the winner (an
+    # error would block `terraform destroy`, which plans first); an apply
+    # then refuses the losers before running anything: what is published
+    # stays, no staging is made.
+    p = sb.run("plan", "-json", cwd=d)  # the human output merges similar warnings
+    diags = [json.loads(line).get("diagnostic") for line in p.output.splitlines() if line.startswith("{")]
+    warns = [g for g in diags if g and g["severity"] == "warning" and g["summary"] == SHARED_ERROR]
+    assert sorted(g["address"] for g in warns) == sorted(f"sparkflow_pipeline.{n}" for n in names if n != winner), (
+        p.describe()
+    )
+    for g in warns:
+        assert f'pipeline "{winner}" publishes there' in g["detail"], g
+        assert "will refuse to run it at apply" in g["detail"], g
+    # The losers' failed creates are replaced: each old one destroyed (with
+    # delete_outputs_on_destroy = true, which must leave the winner's run),
+    # each new one refused.
+    r = sb.run("apply", "-json", cwd=d, timeout=RUN_TIMEOUT, ok=False)
+    diags = [json.loads(line).get("diagnostic") for line in r.output.splitlines() if line.startswith("{")]
+    losers = sorted(f"sparkflow_pipeline.{n}" for n in names if n != winner)
+    refused = [g for g in diags if g and g["severity"] == "error" and g["summary"] == SHARED_ERROR]
+    assert sorted(g["address"] for g in refused) == losers, r.describe()
+    assert all("refuses before running anything" in g["detail"] for g in refused), refused
+    assert not [g for g in diags if g and g["severity"] == "error" and g["summary"] != SHARED_ERROR], r.describe()
+    kept = [g for g in diags if g and g["summary"] == "Outputs of another pipeline kept"]
+    assert len(kept) == len(losers), r.describe()  # a destroy's diagnostics carry no address
     after = published(lake, "shared")
     assert after["run_id"] == pub["run_id"] and after["files"] == pub["files"], (after["run_id"], pub["run_id"])
+    assert not store_leftovers(lake, "shared", pub["run_id"]), store_leftovers(lake, "shared", pub["run_id"])
+    assert not drivers(sb), describe(drivers(sb))
+    sb.run("plan", "-destroy", cwd=d)  # destroy is never blocked by the conflict
+
+    # The fix: the 4 go; the winner is at rest, its run published.
+    (d / "main.tf").write_text(shared_config(lake, cluster["id"], [winner]))
+    sb.run("apply", cwd=d, timeout=600)
+    assert set(sb.resources(d)) == {f"sparkflow_pipeline.{winner}"}, sorted(sb.resources(d))
+    assert published(lake, "shared")["run_id"] == pub["run_id"]
     p = plan_exitcode(sb, d)
     assert p.rc == 0 and "No changes." in p.output, p.describe()
 

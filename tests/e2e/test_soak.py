@@ -20,27 +20,16 @@ pass (SF_ASAN=1, where scripts/test runs this module once) ASan, LSan and
 UBSan report nothing, leaks at exit included.
 """
 
-import importlib.util
 import os
-import sys
 
 import pytest
 
-from tfharness import ROOT, discover_clients, provider_binary
+from tfharness import discover_clients, load_soak, provider_binary
 
 pytestmark = pytest.mark.once
 
 CYCLES = 40
 WARMUP = 10
-
-
-def load_soak():
-    path = ROOT / "bench" / "soak" / "soak.py"
-    spec = importlib.util.spec_from_file_location("sf_soak", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sf_soak"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_one_provider_process_serves_many_cycles_without_growth(tmp_path):

@@ -27,23 +27,13 @@ from pathlib import Path
 import pytest
 
 from conftest import finish_sandbox, make_sandbox
-from tfharness import all_processes, discover_clients, pid_alive, wait_for
+from tfharness import PROVIDER_HCL, all_processes, discover_clients, pid_alive, wait_for
 
 pytestmark = pytest.mark.once
 
 BUILD_TIMEOUT = 600  # a build is ~30 s of CPU; CI's machine may be busy
 
-PROVIDER = """\
-terraform {
-  required_providers {
-    sparkflow = {
-      source = "sparkflow/sparkflow"
-    }
-  }
-}
-
-provider "sparkflow" {}
-"""
+PROVIDER = PROVIDER_HCL
 
 
 def clusters_tf(names):

@@ -718,3 +718,31 @@ def cluster_processes(master_url: str) -> dict[str, list[Proc]]:
         if p.role == "worker" and (any(master_url in a for a in p.argv) or port in connected_ports(p.pid))
     ]
     return {"master": masters, "worker": workers}
+
+
+# The configuration's header every test config starts with: the provider
+# from the implied local mirror, no settings.
+PROVIDER_HCL = """\
+terraform {
+  required_providers {
+    sparkflow = {
+      source = "sparkflow/sparkflow"
+    }
+  }
+}
+
+provider "sparkflow" {}
+"""
+
+
+def load_soak():
+    """bench/soak/soak.py as a module (the soak driver and DebugProvider)."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "bench" / "soak" / "soak.py"
+    spec = importlib.util.spec_from_file_location("sf_soak", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["sf_soak"] = mod
+    spec.loader.exec_module(mod)
+    return mod
