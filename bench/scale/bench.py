@@ -203,6 +203,20 @@ def metrics_problems(what: str, got: dict[str, Any], want: dict[str, Any]) -> li
     return [f"{what}: metrics differ from the manifest (got, expected): {bad}"] if bad else []
 
 
+def reused(rows: int, lake: Path, cfg: argparse.Namespace) -> dict[str, Any] | None:
+    """With --lakes: the lake made earlier with the same arguments, if any
+    (its generation is then not timed)."""
+    try:
+        manifest = json.loads((lake / "manifest.json").read_text())
+        gen, appends = manifest["generator"], manifest["appends"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if gen.get("transactions") != rows or gen.get("seed") != cfg.seed or not gen.get("bad_files") or appends:
+        return None
+    say(f"scale: reusing the lake in {lake}")
+    return {"wall_s": None, "peak_rss_mb": None, "cpu_s": None, "reused": str(lake)}
+
+
 def generate(rows: int, lake: Path, procs: Any, cfg: argparse.Namespace) -> dict[str, Any]:
     say(f"scale: generating {rows} rows into {lake}")
     argv = [
@@ -352,8 +366,8 @@ def duckdb_run(
 
 
 def one_size(rows: int, runs: int, scratch: Path, procs: Any, cfg: argparse.Namespace) -> dict[str, Any]:
-    lake = scratch / f"lake-{rows}"
-    gen = generate(rows, lake, procs, cfg)
+    lake = (cfg.lakes or scratch) / f"lake-{rows}"
+    gen = reused(rows, lake, cfg) or generate(rows, lake, procs, cfg)
     manifest = json.loads((lake / "manifest.json").read_text())
     read = manifest["expected"]["validate"]["read"]
     sides: dict[str, list[dict[str, Any]]] = {"spark": [], "duckdb": []}
@@ -376,7 +390,7 @@ def one_size(rows: int, runs: int, scratch: Path, procs: Any, cfg: argparse.Name
     )
     for d in diffs:
         say("scale:   " + d[:2000])
-    if not cfg.keep:
+    if not cfg.keep and not cfg.lakes:
         shutil.rmtree(lake, ignore_errors=True)
         for rs in sides.values():
             for r in rs:
@@ -448,7 +462,9 @@ def summarize(results: list[dict[str, Any]], cfg: argparse.Namespace) -> list[di
                 "%.1f" % s["cpu_s"]["median"],
                 "%.1f" % d["cpu_s"]["median"],
                 report.fmt(s["cluster_start_s"]["median"]),
-                "%.1f / %.0f" % (r["generate"]["wall_s"], r["generate"]["peak_rss_mb"]),
+                "reused"
+                if r["generate"].get("reused")
+                else "%.1f / %.0f" % (r["generate"]["wall_s"], r["generate"]["peak_rss_mb"]),
                 ("agree" if agree else "DIFFER") + f" ({r['comparison']})",
             ]
         )
@@ -528,6 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--sample-ms", type=int, default=200, help="RSS sampling interval (default 200)")
     p.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
+    p.add_argument(
+        "--lakes",
+        type=Path,
+        default=os.environ.get("BENCH_SCALE_LAKES") or None,
+        help="keep the generated lakes in DIR/lake-<rows> and reuse them in later runs",
+    )
     a = p.parse_args(argv)
     sizes = [int(x) for x in a.rows.split(",") if x]
     runs = [int(x) for x in a.runs.split(",") if x]
@@ -537,26 +559,28 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="sparkflow-scale-"))
     say(f"scale: sizes {sizes}, runs {runs}, spark {a.spark}, scratch {scratch}")
     results, load0 = [], qs.loadavg()
+    out = BENCH_DIR / "results" / f"scale-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(exist_ok=True)
+    doc = {
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["bench/bench_scale"] + (argv if argv is not None else sys.argv[1:])),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+        "loadavg_start": load0,
+        "host": report.host_facts(),
+        "results": results,
+    }
     try:
         for rows, n in zip(sizes, runs, strict=True):
             results.append(one_size(rows, n, scratch, procs, a))
+            # every size as it ends: a later size that fails keeps the earlier ones
+            out.write_text(json.dumps(dict(doc, loadavg_end=qs.loadavg(), complete=False), indent=2))
     finally:
         procs.stop_all()
         if not a.keep:
             shutil.rmtree(scratch, ignore_errors=True)
+    results.sort(key=lambda r: r["rows"])
     summary = summarize(results, a)
-    doc = {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/bench_scale"] + (argv if argv is not None else sys.argv[1:])),
-        "config": {k: v for k, v in vars(a).items()},
-        "loadavg_start": load0,
-        "loadavg_end": qs.loadavg(),
-        "host": report.host_facts(),
-        "results": results,
-        "summary": summary,
-    }
-    out = BENCH_DIR / "results" / f"scale-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.parent.mkdir(exist_ok=True)
+    doc.update(loadavg_end=qs.loadavg(), complete=True, summary=summary)
     out.write_text(json.dumps(doc, indent=2))
     report.write_result({"summary": summary, "results": results})
     say(f"scale: results in {out}")

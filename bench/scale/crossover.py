@@ -81,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     doc = json.loads(args.result.read_text())
     a, b, a_app = fit(doc["results"])
+    print("| rows | Spark wall | DuckDB wall | ratio | Spark rows/s/core | Spark peak RSS | Spark CPU s |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in doc["results"]:
+        s, d = r["spark"], r["duckdb"]
+        sw, dw = s["wall_s"]["median"], d["wall_s"]["median"]
+        print(
+            f"| {r['rows']:,} | {sw:,.1f} s | {dw:,.1f} s | {sw / dw:.1f}× | {s['rows_per_s_per_core']:,.0f} "
+            f"| {s['peak_rss_mb']['median'] / 1000:.1f} GB | {s['cpu_s']['median']:,.0f} |"
+        )
+    print()
     print(f"local fit: wall = {a:.1f} s + {b * 1e6:.2f} s per million rows ({1 / b / LOCAL_CORES:,.0f} rows/s/core)")
     print()
     print("| N core nodes | vCPU = core: EMR faster above | vCPU = half a core: above |")
