@@ -341,6 +341,13 @@ int sf_aws_s3_list(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char
 int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, sf_buf *body, sf_aws_error *err);
 int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
                   const char *content_type, sf_aws_error *err);
+/* PutObject only if the object is still as the caller saw it: its ETag is
+ * `if_match` (If-Match), or with `if_match` NULL it does not exist
+ * (If-None-Match: *).  0 written, 1 not written because the object changed
+ * meanwhile (412 Precondition Failed, 409 ConditionalRequestConflict, or a
+ * 404 for If-Match: deleted), -1 error. */
+int sf_aws_s3_put_if(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                     const char *content_type, const char *if_match, sf_aws_error *err);
 /* HeadObject: 0 exists (size/etag filled when not NULL), 1 missing, -1 error. */
 int sf_aws_s3_head(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, int64_t *size, char **etag,
                    sf_aws_error *err);

@@ -171,27 +171,49 @@ int sf_aws_s3_get(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char 
     return rc;
 }
 
-int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
-                  const char *content_type, sf_aws_error *err)
+/* PutObject with `cond` (a precondition header, or an empty one). */
+static int put_object(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                      const char *content_type, sf_header cond, sf_http_resp *resp, sf_aws_error *err)
 {
     char *path = key_path(key);
-    sf_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}};
+    sf_header headers[] = {{"Content-Type", (char *)(content_type ? content_type : "application/octet-stream")}, cond};
     sf_aws_call call = {
         .operation = "PutObject",
         .service = "s3",
         .method = "PUT",
         .path = path,
         .headers = headers,
-        .n_headers = 1,
+        .n_headers = cond.name ? 2 : 1,
         .body = data ? data : "",
         .body_len = len,
         .idempotent = true,
         .bucket = bucket,
     };
-    sf_http_resp resp;
-    int rc = sf_aws_client_send(c, ctx, &call, &resp, err);
-    sf_http_resp_clear(&resp);
+    int rc = sf_aws_client_send(c, ctx, &call, resp, err);
     free(path);
+    return rc;
+}
+
+int sf_aws_s3_put(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                  const char *content_type, sf_aws_error *err)
+{
+    sf_http_resp resp;
+    int rc = put_object(c, ctx, bucket, key, data, len, content_type, (sf_header){0}, &resp, err);
+    sf_http_resp_clear(&resp);
+    return rc;
+}
+
+int sf_aws_s3_put_if(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *key, const void *data, size_t len,
+                     const char *content_type, const char *if_match, sf_aws_error *err)
+{
+    sf_header cond = if_match ? (sf_header){"If-Match", (char *)if_match} : (sf_header){"If-None-Match", "*"};
+    sf_http_resp resp;
+    int rc = put_object(c, ctx, bucket, key, data, len, content_type, cond, &resp, err);
+    if (rc != 0 && (resp.status == 412 || resp.status == 409 || (if_match && resp.status == 404))) {
+        sf_aws_error_clear(err);
+        rc = 1;
+    }
+    sf_http_resp_clear(&resp);
     return rc;
 }
 

@@ -199,7 +199,8 @@ sf_run_status sf_run_execute(sf_ctx *ctx, const sf_engine_env *env, const sf_run
         .n_stages = sv.n,
     };
     sf_engine_status st = run_stages(ctx, env, where, &spec, out, diags);
-    bool ok = st == SF_ENGINE_OK && lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, diags) == 0;
+    bool ok =
+        st == SF_ENGINE_OK && lake->publish(ctx, &lake_env, output, work, run_id, fingerprint, p->name, diags) == 0;
     if (!ok) {
         sf_run_report_failure(ctx, p, out, diags);
         lake->discard(ctx, &lake_env, work, diags);

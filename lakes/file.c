@@ -6,7 +6,11 @@
  *   1. fsync every file and directory of the run (Spark does not), so that a
  *      power cut after the switch cannot leave the new output torn while the
  *      old one is already deleted;
- *   2. write _sparkflow_run.json (temp name, fsync, rename, fsync the dir);
+ *   2. write _sparkflow_run.json (temp name, fsync, rename, fsync the dir),
+ *      naming the run, its fingerprint and its pipeline — after checking,
+ *      under the lock, that the run published now is not another
+ *      pipeline's (lakes/record.c): two pipelines racing for one output
+ *      publish one after the other, and the second is refused;
  *   3. make the new link at the temp name, fsync the parent;
  *   4. swap it in with renameat2(RENAME_EXCHANGE) (RENAME_NOREPLACE when
  *      nothing was published yet), check that what came out is the link we
@@ -23,7 +27,6 @@
  * refuse it, remove leaves it in place with a warning.  Stage refuses it too,
  * so a run is not spent before publish would refuse.
  */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,7 +38,6 @@
 #include "base/files.h"
 #include "base/str.h"
 #include "base/testpoint.h"
-#include "base/time.h"
 #include "lakes/file.h"
 
 /* ---- stage -------------------------------------------------------------- */
@@ -93,20 +95,39 @@ out:
 
 /* ---- publish ------------------------------------------------------------ */
 
-static char *run_record_json(const char *run_id, const char *fingerprint)
+/* The record at `path`: 0 parsed into *rec, 1 when there is none or it
+ * is not a record SparkFlow wrote, -1 (errno set) when it cannot be read. */
+static int read_record(const char *path, sf_lake_record *rec)
 {
-    char stamp[SF_TIME_RFC3339_LEN];
-    sf_time_rfc3339(stamp, sf_time_wall_ms());
-    cJSON *j = cJSON_CreateObject();
-    if (!j) abort();
-    cJSON_AddStringToObject(j, "run_id", run_id);
-    if (fingerprint) cJSON_AddStringToObject(j, "fingerprint", fingerprint);
-    else cJSON_AddNullToObject(j, "fingerprint");
-    cJSON_AddStringToObject(j, "published_at", stamp);
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!text) abort();
-    return text;
+    *rec = (sf_lake_record){0};
+    size_t len = 0;
+    char *text = sf_file_read_len(path, &len);
+    if (!text) return errno == ENOENT || errno == ENOTDIR ? 1 : -1;
+    int rc = sf_lake_record_parse(text, len, rec) == 0 && sf_lake_file_valid_run_id(rec->run_id) ? 0 : 1;
+    if (rc) sf_lake_record_clear(rec);
+    free(text);
+    return rc;
+}
+
+/* Under the lock: 0 when `pipeline` may replace run `old` (nobody's,
+ * ours, or no record), -1 with the refusal when another pipeline
+ * published it. */
+static int check_owner(const sf_lake_file_layout *o, const char *output_uri, const char *old, const char *pipeline,
+                       sf_diags *d)
+{
+    if (!old || !pipeline) return 0;
+    char *dir = sf_lake_file_join(o->store, old);
+    char *path = sf_lake_file_join(dir, RUN_RECORD);
+    sf_lake_record rec;
+    int rc = 0;
+    if (read_record(path, &rec) == 0 && sf_lake_owned_by_other(rec.pipeline, pipeline)) {
+        sf_lake_refuse_other(d, output_uri, pipeline, rec.pipeline, rec.run_id);
+        rc = -1;
+    }
+    sf_lake_record_clear(&rec);
+    free(path);
+    free(dir);
+    return rc;
 }
 
 /* Puts a link to `target` at the output path in one step.  `old_target` is
@@ -176,7 +197,7 @@ static int switch_link(const sf_lake_file_layout *o, const char *target, const c
 }
 
 static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
-                        const char *run_id, const char *fingerprint, sf_diags *d)
+                        const char *run_id, const char *fingerprint, const char *pipeline, sf_diags *d)
 {
     (void)env;
     static const char S[] = "Cannot publish outputs";
@@ -209,6 +230,7 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
         sf_lake_file_refuse_foreign(&o, d);
         goto out;
     }
+    if (check_owner(&o, output_uri, old, pipeline, d) != 0) goto out;
     if (sf_ctx_done(ctx)) {
         sf_diag_error(d, NULL, S,
                       "%s before the outputs were switched; the previous outputs "
@@ -216,7 +238,8 @@ static int file_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_
                       sf_ctx_reason(ctx), o.path);
         goto out;
     }
-    json = run_record_json(run_id, fingerprint);
+    sf_lake_record mine = {.run_id = (char *)run_id, .fingerprint = (char *)fingerprint, .pipeline = (char *)pipeline};
+    json = sf_lake_record_json(&mine);
     if (sf_lake_file_sync_tree(ctx, run, &err) != 0 || sf_lake_file_write_record(run, RUN_RECORD, json, &err) != 0) {
         sf_diag_error(d, NULL, S,
                       "Preparing run %s failed: %s. The previous outputs of %s are "
@@ -352,39 +375,33 @@ static int file_published(sf_ctx *ctx, const sf_lake_env *env, const char *outpu
     sf_lake_file_layout o;
     if (sf_lake_file_layout_from_uri(output_uri, S, &o, d) != 0) return -1;
     int rc = -1;
-    char *cur = NULL, *text = NULL;
-    cJSON *j = NULL;
+    char *cur = NULL;
     sf_lake_file_out state;
     if (sf_lake_file_classify(&o, &state, &cur, S, d) != 0) goto out;
     rc = 0;
     if (state != OUT_OURS) goto out;
     /* Through the link: the record of whichever run it points at as we open. */
     char *path = sf_lake_file_join(o.path, RUN_RECORD);
-    size_t len = 0;
-    text = sf_file_read_len(path, &len);
-    if (!text && errno != ENOENT && errno != ENOTDIR) {
+    sf_lake_record rec;
+    int got = read_record(path, &rec);
+    if (got < 0) {
         sf_diag_error(d, NULL, S, "Cannot read %s: %s.", path, strerror(errno));
         rc = -1;
+    } else if (got == 0) {
+        out->location = run_location(&o, rec.run_id);
+        out->run_id = rec.run_id;
+        out->fingerprint = rec.fingerprint;
+        out->pipeline = rec.pipeline;
+        rec = (sf_lake_record){0};
+    } else if (access(path, F_OK) == 0) {
+        sf_diag_warning(d, NULL, "Unreadable publish record",
+                        "%s is not a record SparkFlow wrote; the outputs of %s count as "
+                        "not published, so the pipeline runs again.",
+                        path, o.path);
     }
-    if (text) {
-        j = cJSON_ParseWithLength(text, len);
-        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id"));
-        const char *fp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint"));
-        if (sf_lake_file_valid_run_id(id)) {
-            out->run_id = sf_strdup(id);
-            out->fingerprint = fp ? sf_strdup(fp) : NULL;
-            out->location = run_location(&o, id);
-        } else {
-            sf_diag_warning(d, NULL, "Unreadable publish record",
-                            "%s is not a record SparkFlow wrote; the outputs of %s count as "
-                            "not published, so the pipeline runs again.",
-                            path, o.path);
-        }
-    }
+    sf_lake_record_clear(&rec);
     free(path);
 out:
-    cJSON_Delete(j);
-    free(text);
     free(cur);
     sf_lake_file_layout_clear(&o);
     return rc;

@@ -24,6 +24,7 @@ void sf_published_clear(sf_published *p)
     free(p->run_id);
     free(p->fingerprint);
     free(p->location);
+    free(p->pipeline);
     *p = (sf_published){0};
 }
 

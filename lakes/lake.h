@@ -1,5 +1,11 @@
 /* lake.h — the data lake a pipeline reads and publishes to: storage only.
  *
+ * One output belongs to one pipeline: each run record names the pipeline
+ * that published it (its `name`), and publish refuses, with a diagnostic
+ * at the attribute "output", to replace a run another pipeline published
+ * (sf_lake_refuse_other).  Records written before that field existed (or
+ * by a writer that does not set it) name nobody and are replaced as before.
+ *
  * A lake is a root URI: file:///abs/path (a directory on this machine, or
  * a mount) or s3://bucket/prefix.  The run transaction (engines/run.h)
  * uses it to fingerprint inputs, to give each run a private staging area,
@@ -12,6 +18,8 @@
 #ifndef SF_LAKE_H
 #define SF_LAKE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/ctx.h"
@@ -39,9 +47,40 @@ typedef struct sf_published {
                           s3://bucket/<output>/_sparkflow/runs/<run>, or
                           file:///<realpath of the run directory>; NULL
                           when nothing is published */
+    char *pipeline;    /* the `name` of the pipeline that published it;
+                          NULL when the record names none (written before
+                          records did, or by another writer) */
 } sf_published;
 
 void sf_published_clear(sf_published *p);
+
+/* The fields of a run record as both lakes write it: file://'s
+ * _sparkflow_run.json and s3://'s published.json (which adds "prefix"),
+ * {"run_id", "fingerprint", "pipeline", "prefix", "published_at"}. */
+typedef struct sf_lake_record {
+    char *run_id;      /* never NULL in a parsed record */
+    char *fingerprint; /* NULL when absent or null */
+    char *pipeline;    /* NULL in records written before the field existed */
+    char *prefix;      /* s3:// only; NULL when absent */
+} sf_lake_record;
+
+void sf_lake_record_clear(sf_lake_record *r);
+/* Parses a record: 0, or -1 when `text` is not JSON holding a string
+ * "run_id" (*out then empty).  Absent or non-string optional fields are
+ * NULL.  Whether run_id is a valid run id is the caller's (lake's) rule. */
+int sf_lake_record_parse(const char *text, size_t len, sf_lake_record *out);
+/* The JSON of a record, with "published_at" now (malloc'd; NULL members
+ * are left out, but a NULL fingerprint is written as null in a record
+ * without prefix, as file:// always did).  Never fails. */
+char *sf_lake_record_json(const sf_lake_record *r);
+
+/* True when a record naming `owner` belongs to another pipeline than
+ * `pipeline`: both known and different. */
+bool sf_lake_owned_by_other(const char *owner, const char *pipeline);
+/* The error for a pipeline that would replace the run `run_id` that
+ * pipeline `owner` published at `output_uri` (path "output"). */
+void sf_lake_refuse_other(sf_diags *d, const char *output_uri, const char *pipeline, const char *owner,
+                          const char *run_id);
 
 /* Every operation returns 0, or -1 with error diagnostics (warnings may
  * come with 0).  URIs are full ones, of this lake's scheme. */
@@ -56,9 +95,14 @@ struct sf_lake {
     int (*stage)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *run_id, char **work_uri,
                  sf_diags *diags);
     /* Make the staged outputs the published ones, atomically, recording
-     * run_id and fingerprint; the previous outputs are removed after. */
+     * run_id, fingerprint and `pipeline` (the publishing pipeline's name;
+     * NULL: none recorded, nothing checked); the previous outputs are
+     * removed after.  Refuses (sf_lake_refuse_other) when the published
+     * run belongs to another pipeline, also when that one published while
+     * this run was going: nothing of this run is then published, and the
+     * run leaves nothing behind but its staging area (for discard). */
     int (*publish)(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
-                   const char *run_id, const char *fingerprint, sf_diags *diags);
+                   const char *run_id, const char *fingerprint, const char *pipeline, sf_diags *diags);
     /* Drop a staging area (failed/cancelled run).  Missing is success. */
     int (*discard)(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri, sf_diags *diags);
     /* What is published at output_uri (run_id NULL when nothing). */

@@ -16,16 +16,27 @@
  * pointer finds every object of the run — then deletes the staging area and
  * the previously published run.  A failed or interrupted run never touches
  * the pointer; discard deletes its staging area.  Readers (and the next
- * plan) read published.json and then the prefix it names.  A staging area
- * left by a killed provider is removed by a later stage once nothing was
- * written to it for 24 hours.
+ * plan) read published.json and then the prefix it names.
+ *
+ * Two runs publishing one output at once (two pipelines configured with
+ * the same output, or an apply and a run-now action): the pointer is
+ * written with a condition on the one read before the copy (If-Match its
+ * ETag, or If-None-Match: * when there was none), so the second writer
+ * fails instead of replacing the first's pointer: it deletes its copy
+ * under runs/ and fails (refused with the owner's name when the winner is
+ * another pipeline, sf_lake_refuse_other).  Before this, the overtaken run
+ * stayed under runs/ forever, named by no pointer.  The pointer names the
+ * publishing pipeline, and publish refuses to replace another pipeline's.
+ *
+ * Leftovers of a killed provider: a staging area, or a copy under runs/
+ * that no pointer names (killed between copy and pointer), is removed by a
+ * later stage of that output once nothing was written to it for 24 hours.
  *
  * Fingerprint: ListObjectsV2 under the input, names Spark ignores skipped
  * (a path segment starting with '_' or '.' unless it holds '=', names
  * ending in "._COPYING_", folder markers); sha256 over
  * "relpath\tsize\tetag\n" in key order, '\\', '\t' and '\n' escaped.
  */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,13 +175,17 @@ static int s3_fingerprint(sf_ctx *ctx, const sf_lake_env *env, const char *input
     return rc;
 }
 
+static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, sf_lake_record *rec, char **etag, sf_diags *d);
+
 /* ---- stage, discard --------------------------------------------------------------------- */
 
-/* Staging areas left by a provider that was killed (not cancelled: a
- * cancel discards its own) are removed once nothing was written to them for
- * STALE_AFTER_S, so that a run still writing is never touched.  One list
- * call; failures only log. */
-static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *tmp_prefix)
+/* Runs under `tmp_prefix` (<prefix><run>/...) left by a provider that was
+ * killed (not cancelled: a cancel discards its own) are removed once
+ * nothing was written to them for STALE_AFTER_S, so that a run still
+ * writing is never touched; run `keep` (the published one) never.  Staging
+ * areas, and copies under runs/ that no pointer names.  One list call;
+ * failures only log. */
+static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *tmp_prefix, const char *keep)
 {
     sf_aws_s3_listing l;
     sf_aws_error err = {0};
@@ -189,8 +204,9 @@ static void sweep_stale(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const
             int64_t t = sf_aws_parse_iso8601(l.items[k].last_modified);
             if (t > newest) newest = t;
         }
+        bool kept = keep && strlen(keep) == rlen && strncmp(run, keep, rlen) == 0;
         if (k == i) k = i + 1; /* an object right at the prefix: not a run */
-        else if (newest > 0 && now - newest > STALE_AFTER_S) {
+        else if (!kept && newest > 0 && now - newest > STALE_AFTER_S) {
             char *prefix = sf_fmt("%s%.*s/", tmp_prefix, (int)rlen, run);
             size_t n = 0;
             if (sf_aws_s3_delete_prefix(c, ctx, bucket, prefix, &n, &err) == 0)
@@ -222,8 +238,15 @@ static int s3_stage(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri,
         char *tmp = join(p.parent, SF_DIR "/tmp");
         *work_uri = sf_fmt("s3://%s/%s/%s", p.bucket, tmp, run_id);
         sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
-        char *tmp_prefix = sf_fmt("%s/", tmp);
-        sweep_stale(c, ctx, p.bucket, tmp_prefix);
+        char *tmp_prefix = sf_fmt("%s/", tmp), *runs = join(p.key, SF_DIR "/runs/");
+        sweep_stale(c, ctx, p.bucket, tmp_prefix, NULL);
+        sf_lake_record rec;
+        sf_diags scratch; /* housekeeping: a pointer unreadable now is publish's to report */
+        sf_diags_init(&scratch);
+        if (read_pointer(c, ctx, &p, &rec, NULL, &scratch) >= 0) sweep_stale(c, ctx, p.bucket, runs, rec.run_id);
+        sf_lake_record_clear(&rec);
+        sf_diags_clear(&scratch);
+        free(runs);
         free(tmp_prefix);
         sf_aws_client_free(owned);
         free(tmp);
@@ -260,52 +283,34 @@ static int s3_discard(sf_ctx *ctx, const sf_lake_env *env, const char *work_uri,
 
 /* ---- the pointer ------------------------------------------------------------------------ */
 
-/* published.json of an output: 0 read (fields malloc'd, NULL when absent),
- * 1 none, -1 error (diagnosed). */
-static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, char **run_id, char **fingerprint, char **prefix,
-                        sf_diags *d)
+/* published.json of an output: 0 read into *rec, 1 none (*rec empty), -1
+ * error (diagnosed).  With `etag`, its ETag (malloc'd; NULL when none),
+ * asked before the body: when they differ, the pointer changed since, and
+ * a write conditional on the ETag fails as it should. */
+static int read_pointer(sf_aws_client *c, sf_ctx *ctx, const place *p, sf_lake_record *rec, char **etag, sf_diags *d)
 {
-    *run_id = *fingerprint = *prefix = NULL;
+    *rec = (sf_lake_record){0};
+    if (etag) *etag = NULL;
     char *key = join(p->key, POINTER);
     sf_buf body = {0};
     sf_aws_error err = {0};
-    int rc = sf_aws_s3_get(c, ctx, p->bucket, key, &body, &err);
+    int rc = etag ? sf_aws_s3_head(c, ctx, p->bucket, key, NULL, etag, &err) : 0;
+    if (rc == 0) rc = sf_aws_s3_get(c, ctx, p->bucket, key, &body, &err);
     if (rc < 0) aws_diag(d, "Cannot read what the lake publishes", &err);
     sf_aws_error_clear(&err);
-    if (rc == 0) {
-        cJSON *j = cJSON_ParseWithLength(body.data, body.len);
-        *run_id = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "run_id")));
-        *fingerprint = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "fingerprint")));
-        *prefix = sf_strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "prefix")));
-        cJSON_Delete(j);
-        if (!*run_id || !valid_run_id(*run_id)) {
-            sf_diag_error(d, NULL, "Unreadable publication record", "s3://%s/%s is not a SparkFlow record.", p->bucket,
-                          key);
-            free(*run_id);
-            free(*fingerprint);
-            free(*prefix);
-            *run_id = *fingerprint = *prefix = NULL;
-            rc = -1;
-        }
+    if (rc == 0 && (sf_lake_record_parse(body.data, body.len, rec) != 0 || !valid_run_id(rec->run_id))) {
+        sf_diag_error(d, NULL, "Unreadable publication record", "s3://%s/%s is not a SparkFlow record.", p->bucket,
+                      key);
+        sf_lake_record_clear(rec);
+        rc = -1;
+    }
+    if (rc != 0 && etag) {
+        free(*etag);
+        *etag = NULL;
     }
     sf_buf_free(&body);
     free(key);
     return rc;
-}
-
-static char *pointer_json(const char *run_id, const char *fingerprint, const char *prefix)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "run_id", run_id);
-    if (fingerprint) cJSON_AddStringToObject(j, "fingerprint", fingerprint);
-    cJSON_AddStringToObject(j, "prefix", prefix);
-    char stamp[SF_TIME_RFC3339_LEN];
-    sf_time_rfc3339(stamp, sf_time_wall_ms());
-    cJSON_AddStringToObject(j, "published_at", stamp);
-    char *s = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!s) abort();
-    return s;
 }
 
 /* ---- publish ------------------------------------------------------------------------------ */
@@ -333,8 +338,54 @@ static int copy_run(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const cha
     return rc;
 }
 
+/* Delete a run's copy under runs/ (it lost the pointer, or failed to be
+ * copied whole), even when the run was cancelled.  Failures are logged: a
+ * later stage sweeps it. */
+static void drop_copy(sf_aws_client *c, sf_ctx *ctx, const char *bucket, const char *dst)
+{
+    sf_ctx *cl = sf_ctx_new_cleanup(ctx, 2 * 60 * 1000);
+    sf_aws_error err = {0};
+    size_t n = 0;
+    if (sf_aws_s3_delete_prefix(c, cl, bucket, dst, &n, &err) == 0) {
+        sf_log(ctx, SF_LOG_INFO, "lake: removed %zu objects of the unpublished copy s3://%s/%s", n, bucket, dst);
+    } else {
+        char *t = sf_aws_error_text(&err);
+        sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the unpublished copy s3://%s/%s: %s", bucket, dst, t);
+        free(t);
+    }
+    sf_aws_error_clear(&err);
+    sf_ctx_free(cl);
+}
+
+/* The pointer changed between our read and our write: who published?  Our
+ * own run (a retried PUT whose first attempt landed) is success (0);
+ * otherwise -1 with the reason. */
+static int overtaken(sf_aws_client *c, sf_ctx *ctx, const place *out, const char *output_uri, const char *run_id,
+                     const char *pipeline, sf_diags *d)
+{
+    sf_lake_record now;
+    int got = read_pointer(c, ctx, out, &now, NULL, d);
+    int rc = -1;
+    if (got == 0 && strcmp(now.run_id, run_id) == 0) rc = 0;
+    else if (got == 0 && sf_lake_owned_by_other(now.pipeline, pipeline))
+        sf_lake_refuse_other(d, output_uri, pipeline, now.pipeline, now.run_id);
+    else if (got == 0)
+        sf_diag_error(d, "output", "Run overtaken by another",
+                      "Run %s of pipeline \"%s\" was not published: run %s was published at %s while it was "
+                      "going, and SparkFlow does not replace a run it did not see. Nothing of this run was "
+                      "published. Run `terraform apply` again.",
+                      run_id, pipeline ? pipeline : "(unnamed)", now.run_id, output_uri);
+    else if (got == 1)
+        sf_diag_error(d, "output", "Run overtaken by another",
+                      "Run %s of pipeline \"%s\" was not published: the published run of %s was removed while it "
+                      "was going. Nothing of this run was published. Run `terraform apply` again.",
+                      run_id, pipeline ? pipeline : "(unnamed)", output_uri);
+    sf_lake_record_clear(&now);
+    return rc;
+}
+
 static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
-                      const char *run_id, const char *fingerprint, sf_diags *d)
+                      const char *run_id, const char *fingerprint, const char *pipeline, sf_diags *d)
 {
     place out, work;
     if (place_of(output_uri, true, "Cannot publish the run", &out, d) != 0) return -1;
@@ -349,41 +400,54 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
         goto done;
     }
     sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
-    char *old_run = NULL, *old_fp = NULL, *old_prefix = NULL;
+    sf_lake_record old;
+    char *etag = NULL;
     char *src = sf_fmt("%s/", work.key);
     char *runs = join(out.key, SF_DIR "/runs");
     char *dst = sf_fmt("%s/%s/", runs, run_id);
     size_t copied = 0;
-    if (read_pointer(c, ctx, &out, &old_run, &old_fp, &old_prefix, d) >= 0 &&
-        copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0) {
-        char *text = pointer_json(run_id, fingerprint, dst), *key = join(out.key, POINTER);
-        sf_aws_error err = {0};
-        rc = sf_aws_s3_put(c, ctx, out.bucket, key, text, strlen(text), "application/json", &err);
-        if (rc != 0) aws_diag(d, "Cannot publish the run", &err);
-        free(text);
-        free(key);
+    int had = read_pointer(c, ctx, &out, &old, &etag, d);
+    if (had == 0 && sf_lake_owned_by_other(old.pipeline, pipeline)) {
+        sf_lake_refuse_other(d, output_uri, pipeline, old.pipeline, old.run_id);
+    } else if (had >= 0) {
+        bool whole = copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0;
+        int put = -1;
+        if (whole) {
+            sf_lake_record mine = {.run_id = (char *)run_id,
+                                   .fingerprint = (char *)fingerprint,
+                                   .pipeline = (char *)pipeline,
+                                   .prefix = dst};
+            char *text = sf_lake_record_json(&mine), *key = join(out.key, POINTER);
+            sf_aws_error err = {0};
+            put = sf_aws_s3_put_if(c, ctx, out.bucket, key, text, strlen(text), "application/json",
+                                   had == 0 ? etag : NULL, &err);
+            if (put < 0) aws_diag(d, "Cannot publish the run", &err);
+            free(text);
+            free(key);
+        }
+        rc = put == 0 ? 0 : put == 1 ? overtaken(c, ctx, &out, output_uri, run_id, pipeline, d) : -1;
+        if (rc != 0) drop_copy(c, ctx, out.bucket, dst);
     }
     if (rc == 0) {
         sf_log(ctx, SF_LOG_INFO, "lake: published run %s of %s (%zu objects)", run_id, output_uri, copied);
         sf_aws_error err = {0};
         if (sf_aws_s3_delete_prefix(c, ctx, work.bucket, src, NULL, &err) != 0)
             aws_diag(d, "Cannot remove the run's staging area", &err);
-        if (old_run && strcmp(old_run, run_id) != 0) {
-            char *old = sf_fmt("%s/%s/", runs, old_run);
-            if (sf_aws_s3_delete_prefix(c, ctx, out.bucket, old, NULL, &err) != 0) {
+        if (old.run_id && strcmp(old.run_id, run_id) != 0) {
+            char *prev = sf_fmt("%s/%s/", runs, old.run_id);
+            if (sf_aws_s3_delete_prefix(c, ctx, out.bucket, prev, NULL, &err) != 0) {
                 char *t = sf_aws_error_text(&err);
-                sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the previous run %s: %s", old, t);
+                sf_log(ctx, SF_LOG_WARN, "lake: cannot remove the previous run %s: %s", prev, t);
                 free(t);
             }
             sf_aws_error_clear(&err);
-            free(old);
+            free(prev);
         }
         /* Warnings only: the run is published. */
         rc = 0;
     }
-    free(old_run);
-    free(old_fp);
-    free(old_prefix);
+    sf_lake_record_clear(&old);
+    free(etag);
     free(src);
     free(runs);
     free(dst);
@@ -418,10 +482,16 @@ static int s3_published(sf_ctx *ctx, const sf_lake_env *env, const char *output_
     place p;
     if (place_of(output_uri, true, "Cannot read what the lake publishes", &p, d) != 0) return -1;
     sf_aws_client *owned, *c = sf_lake_env_aws(env, &owned);
-    char *prefix = NULL;
-    int rc = read_pointer(c, ctx, &p, &out->run_id, &out->fingerprint, &prefix, d);
-    if (rc == 0) out->location = run_location(&p, out->run_id, prefix);
-    free(prefix);
+    sf_lake_record rec;
+    int rc = read_pointer(c, ctx, &p, &rec, NULL, d);
+    if (rc == 0) {
+        out->location = run_location(&p, rec.run_id, rec.prefix);
+        out->run_id = rec.run_id;
+        out->fingerprint = rec.fingerprint;
+        out->pipeline = rec.pipeline;
+        rec.run_id = rec.fingerprint = rec.pipeline = NULL;
+    }
+    sf_lake_record_clear(&rec);
     sf_aws_client_free(owned);
     place_clear(&p);
     return rc < 0 ? -1 : 0;

@@ -132,7 +132,8 @@ static const sf_attr_def pipeline_attrs[] = {
      "The raw zone, relative to `lake`: every stage is given it as `--input`; validate reads it. "
      "Its files are part of the fingerprint."},
     {"output", "string", SF_ATTR_REQUIRED,
-     "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run."},
+     "Where the run's tables are published, relative to `lake`; replaced atomically by each successful run. One "
+     "pipeline per output: a plan or run that would publish over another pipeline's run is refused."},
     {"reference", "string", SF_ATTR_OPTIONAL | SF_ATTR_COMPUTED,
      "Reference data (accounts, categorisation rules, budgets), relative to `lake`; given to every "
      "stage as `--reference`. It must exist when planning: its files are part of the fingerprint.",
@@ -411,6 +412,34 @@ static void note_launch(const sf_plan *plan, sf_diags *diags)
     sf_value_free(spec);
 }
 
+/* One output, one pipeline (lakes/record.c): a plan for a pipeline whose
+ * output holds a run another pipeline published is an error, before any
+ * run is spent.  What the lake cannot tell now (unreachable, unreadable)
+ * is not this check's to report: refresh and apply say it. */
+static void check_output_owner(sf_call *call, const sf_plan *plan, sf_diags *diags)
+{
+    const char *lake_uri = str(plan->planned, "lake"), *uri = str(plan->planned, "output_uri");
+    const char *name = str(plan->planned, "name");
+    if (!lake_uri || !uri || !name) return;
+    sf_diags scratch;
+    sf_diags_init(&scratch);
+    const sf_lake *lake = sf_lake_for(lake_uri, "lake", &scratch);
+    sf_lake_env env = sf_engine_env_lake(sf_resources_engine_env(call));
+    sf_published pub = {0};
+    if (lake && lake->published(call->ctx, &env, uri, &pub, &scratch) == 0 &&
+        sf_lake_owned_by_other(pub.pipeline, name))
+        sf_diag_error(diags, "output", "Output published by another pipeline",
+                      "Pipeline \"%s\" cannot publish to %s: pipeline \"%s\" publishes there (run %s). Two "
+                      "pipelines with one output would replace each other's tables at every run, so SparkFlow "
+                      "refuses before running anything: give one of them another `output`. If pipeline \"%s\" "
+                      "no longer exists (renamed, or destroyed with its outputs kept), remove its outputs at %s "
+                      "first; set delete_outputs_on_destroy = true on a pipeline to hand its output over when it "
+                      "is destroyed.",
+                      name, uri, pub.pipeline, pub.run_id, pub.pipeline, uri);
+    sf_published_clear(&pub);
+    sf_diags_clear(&scratch);
+}
+
 static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
 {
     if (sf_value_is_null(plan->planned)) {
@@ -432,6 +461,7 @@ static void pipeline_modify_plan(sf_call *call, sf_plan *plan, sf_diags *diags)
         sf_value_put(plan->planned, "output_uri", sf_value_unknown());
     }
     settle_run_cluster(plan);
+    check_output_owner(call, plan, diags);
     if (sf_plan_is_create(plan)) {
         const char *name = str(plan->planned, "name");
         sf_value_put(plan->planned, "id", name ? sf_value_string(name) : sf_value_unknown());
@@ -794,7 +824,8 @@ static bool newer_run_of_this(sf_call *call, const sf_value *state, const sf_pub
 
 /* Outputs deleted outside Terraform: the pipeline is gone, plan re-runs it.
  * Another run published (by Airflow): adopted; a newer run of the same
- * inputs (the run-now action): followed. */
+ * inputs (the run-now action): followed.  A run another pipeline published
+ * there: not ours, and the plan says whose (check_output_owner). */
 static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *diags)
 {
     const char *run_id = str(state, "run_id"), *output = str(state, "output_uri");
@@ -808,11 +839,13 @@ static sf_value *pipeline_read(sf_call *call, const sf_value *state, sf_diags *d
     sf_airflow_host host;
     bool through_airflow = airflow_host_of(state, &host);
     sf_airflow_host_clear(&host);
+    /* Another pipeline's run is never adopted, however alike the two are. */
+    bool other = sf_lake_owned_by_other(pub.pipeline, str(state, "name"));
     if (run_id && pub.run_id && strcmp(pub.run_id, run_id) == 0) {
         fresh = sf_value_copy(state);
-    } else if (through_airflow && pub.run_id && (!run_id || strcmp(pub.run_id, run_id) > 0)) {
+    } else if (!other && through_airflow && pub.run_id && (!run_id || strcmp(pub.run_id, run_id) > 0)) {
         fresh = adopt(call, state, &pub, diags); /* run ids sort by time: only a newer run */
-    } else if (newer_run_of_this(call, state, &pub)) {
+    } else if (!other && newer_run_of_this(call, state, &pub)) {
         fresh = adopt_same(state, &pub);
     } else if (!run_id) {
         fresh = sf_value_copy(state);
@@ -835,7 +868,18 @@ static int pipeline_delete(sf_call *call, const sf_value *prior, sf_diags *diags
     const sf_lake *lake = sf_lake_for(str(prior, "lake"), "lake", diags);
     if (!lake) return -1;
     sf_lake_env lake_env = sf_engine_env_lake(sf_resources_engine_env(call));
-    return lake->remove(call->ctx, &lake_env, output, diags);
+    /* Only our own outputs: a pipeline refused at an output another one
+     * publishes never removes that one's run. */
+    sf_published pub = {0};
+    if (lake->published(call->ctx, &lake_env, output, &pub, diags) != 0) return -1;
+    bool other = sf_lake_owned_by_other(pub.pipeline, str(prior, "name"));
+    if (other)
+        sf_diag_warning(diags, "delete_outputs_on_destroy", "Outputs of another pipeline kept",
+                        "Pipeline \"%s\" is destroyed, but the outputs at %s were published by pipeline \"%s\" (run "
+                        "%s), so they are left in place.",
+                        str(prior, "name"), output, pub.pipeline, pub.run_id);
+    sf_published_clear(&pub);
+    return other ? 0 : lake->remove(call->ctx, &lake_env, output, diags);
 }
 
 const sf_resource_type sf_resource_pipeline = {

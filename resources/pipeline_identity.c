@@ -5,12 +5,15 @@
  * lake's record at `<lake>/<output>` says which run is published and the
  * fingerprint it was made from.  So the identity is where it publishes
  * (`lake`, `output`) and its `name` (the id, and what names its logs, DAG
- * and default catalog), which the record does not hold.  Moving the
+ * and default catalog), which records name since one output belongs to
+ * one pipeline (older records do not).  Moving the
  * outputs (`lake` or `output` changed in place) moves the identity with
  * them: the identity is declared mutable in place.
  *
  * Import reads that record: the state gets the published run and its
- * fingerprint, nothing else.  The stages, scripts and cluster cannot be
+ * fingerprint, nothing else.  A record that names its pipeline (lakes/
+ * record.c) must name this one: another pipeline's outputs are not
+ * imported under a second name.  The stages, scripts and cluster cannot be
  * recovered from the outputs, so the first plan after an import is an
  * in-place update that records the configuration; it runs nothing when
  * the configuration's fingerprint is the published run's (same scripts,
@@ -76,6 +79,11 @@ static sf_value *pipeline_import(sf_call *call, const sf_value *identity, sf_dia
                       "`lake` and `output` (as written in the pipeline's configuration), or apply the pipeline to "
                       "create it.",
                       output_uri, str(identity, "name"));
+    } else if (sf_lake_owned_by_other(pub.pipeline, str(identity, "name"))) {
+        sf_diag_error(diags, NULL, "Published by another pipeline",
+                      "The run published at %s (run %s) belongs to pipeline \"%s\", not \"%s\": import it under "
+                      "that name.",
+                      output_uri, pub.run_id, pub.pipeline, str(identity, "name"));
     } else {
         state = imported_state(identity, output_uri, &pub);
     }

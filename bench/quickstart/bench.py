@@ -84,7 +84,7 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 # As the provider starts its daemons (engines/local/daemons.c).
 DAEMON_JAVA_OPTS = "-Dspark.port.maxRetries=0 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 WORKERS, WORKER_CORES, WORKER_MEMORY = 2, 1, "1g"
-TARGET_APPLY_S = 60.0
+TARGET_APPLY_S = 30.0
 TARGET_OVERHEAD_PCT = 2.0
 APPLY_TIMEOUT_S = 3600
 SUBMIT_TIMEOUT_S = 3600
@@ -287,6 +287,7 @@ class Terraform:
 
     def __init__(self, tf, provider, scratch, procs):
         self.tf, self.procs = tf, procs
+        self.extra_env = {}  # added to every command's environment
         self.home = os.path.join(scratch, "home")
         ver = provider_version()
         plugdir = os.path.join(
@@ -319,6 +320,7 @@ class Terraform:
         for k in ("JAVA_HOME", "TMPDIR", "SPARK_HOME", "SPARKFLOW_PYTHON", "PYSPARK_PYTHON"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
+        env.update(self.extra_env)
         if log_path:
             env["TF_LOG_PROVIDER"] = "INFO"
             env["TF_LOG_PATH"] = log_path
@@ -459,10 +461,10 @@ def parse_apply(json_path):
     return res
 
 
-def sparkflow_run(i, tf, data, scratch, manifest):
-    rundir = os.path.join(scratch, f"sparkflow-{i}")
+def sparkflow_run(i, tf, data, scratch, manifest, tag="sparkflow"):
+    rundir = os.path.join(scratch, f"{tag}-{i}")
     os.makedirs(rundir)
-    lake = os.path.join(scratch, f"lake-{i}")
+    lake = os.path.join(scratch, f"lake-{tag}-{i}")
     shutil.copytree(data, lake, symlinks=True)
     apply_json = os.path.join(rundir, "apply.json")
     apply_log = os.path.join(rundir, "apply.tf.log")
@@ -775,7 +777,7 @@ def table(headers, rows):
     return "\n".join(lines)
 
 
-def summarize(sf_runs, ref_runs, cfg):
+def summarize(sf_runs, ref_runs, cfg, nocds_runs=()):
     def col(runs, key, sub=None):
         return [(r[key] if sub is None else r[key].get(sub)) for r in runs]
 
@@ -887,17 +889,35 @@ def summarize(sf_runs, ref_runs, cfg):
     ]
     for s in STAGES:
         rows.append([f"  job {s} in it (its duration_ms)", fmt(med(ref, f"job_{s}_s")), _mm(ref, f"job_{s}_s")])
+    nocds_m = None
+    if nocds_runs:
+        nocds = {"apply_wall_s": stats(col(nocds_runs, "wall_s"))}
+        for k in ("cluster_create_s", "stages_sum_s"):
+            nocds[k] = stats(col(nocds_runs, "breakdown", k))
+        for s in STAGES:
+            nocds[f"stage_{s}_s"] = stats(
+                [r["stage_ms"].get(s) / 1000 if r["stage_ms"].get(s) is not None else None for r in nocds_runs]
+            )
+        nocds_m = med(nocds, "apply_wall_s")
+        rows.append(["without the class archive (SPARKFLOW_SPARK_CDS=off):", "", ""])
+        rows.append(["  apply wall", fmt(nocds_m), _mm(nocds, "apply_wall_s")])
+        rows.append(["  cluster create", fmt(med(nocds, "cluster_create_s")), _mm(nocds, "cluster_create_s")])
+        for s in STAGES:
+            rows.append([f"  stage {s}", fmt(med(nocds, f"stage_{s}_s")), _mm(nocds, f"stage_{s}_s")])
+        summary.append(row("quickstart apply with vs without the class archive (median)", "s", apply_m, nocds_m))
     print(table(["what", "median s", "min - max s"], rows))
     print()
     print("ratio apply / one spark-submit:            %s" % fmt(ratio(apply_m, ref_m), "x"))
     print("ratio stages sum / one spark-submit:       %s" % fmt(ratio(stages_m, ref_m), "x"))
     print("ratio apply / (cluster by hand + submit):  %s" % fmt(ratio(apply_m, by_hand), "x"))
+    if nocds_runs:
+        print("ratio apply / apply without class archive: %s" % fmt(ratio(apply_m, nocds_m), "x"))
     print("apply <= %.0f s:            %s (median %s s)" % (TARGET_APPLY_S, _verdict(summary[0]["pass"]), fmt(apply_m)))
     print(
         "provider overhead <= %.0f %%: %s (median %s)"
         % (TARGET_OVERHEAD_PCT, _verdict(summary[1]["pass"]), fmt(over_pct, "%"))
     )
-    return summary, {"sparkflow": sf, "reference": ref}
+    return summary, {"sparkflow": sf, "reference": ref, **({"no_cds": nocds} if nocds_runs else {})}
 
 
 def _mm(d, k):
@@ -928,6 +948,12 @@ def main(argv):
     quick = os.environ.get("BENCH_QUICK") == "1"
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_QUICKSTART_RUNS", 1 if quick else 3)))
     ap.add_argument("--transactions", type=int, default=int(os.environ.get("BENCH_QUICKSTART_TRANSACTIONS", 100000)))
+    ap.add_argument(
+        "--without-cds",
+        action="store_true",
+        default=os.environ.get("BENCH_QUICKSTART_WITHOUT_CDS") == "1",
+        help="also apply with SPARKFLOW_SPARK_CDS=off in the same turns (Spark's class archive off)",
+    )
     args = ap.parse_args(argv)
     # SIGTERM (bench/run stopped, a CI timeout) cleans up like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -996,19 +1022,23 @@ def main(argv):
         cfg["init_s"] = init_s
         say(f"terraform init: {init_s:.1f} s (not measured); {args.runs} run(s) each, taking turns")
 
-        sf_runs, ref_runs = [], []
+        sf_runs, ref_runs, nocds_runs = [], [], []
+        sides = ["sparkflow", "reference"] + (["no-cds"] if args.without_cds else [])
         for i in range(args.runs):
-            # Alternate who goes first, so a drift in load hits both alike.
-            order = ("sparkflow", "reference") if i % 2 == 0 else ("reference", "sparkflow")
+            # Rotate who goes first, so a drift in load hits every side alike.
+            order = sides[i % len(sides) :] + sides[: i % len(sides)]
             for who in order:
-                if who == "sparkflow":
-                    r = sparkflow_run(i, tf, data, scratch, manifest)
-                    sf_runs.append(r)
+                if who in ("sparkflow", "no-cds"):
+                    tf.extra_env = {"SPARKFLOW_SPARK_CDS": "off"} if who == "no-cds" else {}
+                    r = sparkflow_run(i, tf, data, scratch, manifest, tag=who)
+                    tf.extra_env = {}
+                    (sf_runs if who == "sparkflow" else nocds_runs).append(r)
                     say(
-                        "  run %d sparkflow: apply %.1f s (cluster %s s, stages %s s, overhead %s s = %s); "
+                        "  run %d %s: apply %.1f s (cluster %s s, stages %s s, overhead %s s = %s); "
                         "load %s"
                         % (
                             i,
+                            who,
                             r["wall_s"],
                             fmt(r["breakdown"]["cluster_create_s"]),
                             fmt(r["breakdown"]["stages_sum_s"]),
@@ -1027,7 +1057,7 @@ def main(argv):
                 for p in r["problems"]:
                     say("  PROBLEM: " + p)
 
-        problems = [p for r in sf_runs + ref_runs for p in r["problems"]]
+        problems = [p for r in sf_runs + ref_runs + nocds_runs for p in r["problems"]]
         # Same work: the same metrics and the same tables on both sides.
         keys = set(expected_metrics(manifest))
         for a, b in zip(sf_runs, ref_runs, strict=False):
@@ -1043,7 +1073,7 @@ def main(argv):
                     )
                 )
         cfg["loadavg_end"] = loadavg()
-        summary, medians = summarize(sf_runs, ref_runs, cfg)
+        summary, medians = summarize(sf_runs, ref_runs, cfg, nocds_runs)
         print(
             "load average: %s at start, %s at end (%d CPUs)" % (cfg["loadavg_start"], cfg["loadavg_end"], cfg["cpus"])
         )
@@ -1061,6 +1091,7 @@ def main(argv):
                 "config": cfg,
                 "medians": medians,
                 "sparkflow_runs": sf_runs,
+                "no_cds_runs": nocds_runs,
                 "reference_runs": ref_runs,
                 "problems": problems,
             },

@@ -44,12 +44,20 @@ def build_parser():
     return p
 
 
-def _collect_and_write(spark, df, uri):
-    """Collect a (small) mart once, write it from the collected rows as one
-    file; returns the rows as dicts."""
-    rows = df.collect()
-    spark.createDataFrame(rows, df.schema).coalesce(1).write.mode("overwrite").parquet(uri)
-    contract.write_schema(spark, df.schema, uri)
+def _collect_and_write(spark, df, uri, keep=False):
+    """Collect a (small) mart and write it as one file, both from one cached
+    computation; returns the rows as dicts.  The rows never go back into
+    Spark: a DataFrame made from Python rows needs a Python worker on an
+    executor (seconds each on a small machine); the cache is read in the
+    JVM.  keep: leave df cached (the caller unpersists it)."""
+    df.persist()
+    try:
+        rows = df.collect()
+        df.coalesce(1).write.mode("overwrite").parquet(uri)
+        contract.write_schema(spark, df.schema, uri)
+    finally:
+        if not keep:
+            df.unpersist()
     return [r.asDict() for r in rows]
 
 
@@ -93,25 +101,20 @@ def main(spark, args):
     out = {}
     try:
         mart_uri = lambda name: contract.join_uri(args.work, "marts", name)  # noqa: E731
-        ms = marts.monthly_summary(base, inc, trf)
-        ms_rows = ms.collect()
-        if not ms_rows:
+        out["monthly_summary"] = _collect_and_write(
+            spark, marts.monthly_summary(base, inc, trf), mart_uri("monthly_summary")
+        )
+        if not out["monthly_summary"]:
             raise JobError(f"{tx_uri} has no transactions")
-        spark.createDataFrame(ms_rows, ms.schema).coalesce(1).write.mode("overwrite").parquet(
-            mart_uri("monthly_summary")
-        )
-        contract.write_schema(spark, ms.schema, mart_uri("monthly_summary"))
-        out["monthly_summary"] = [r.asDict() for r in ms_rows]
         sbc = marts.spend_by_category(base, inc, trf)
-        sbc_rows = sbc.collect()
-        sbc_local = spark.createDataFrame(sbc_rows, sbc.schema)
-        sbc_local.coalesce(1).write.mode("overwrite").parquet(mart_uri("spend_by_category"))
-        contract.write_schema(spark, sbc.schema, mart_uri("spend_by_category"))
-        out["spend_by_category"] = [r.asDict() for r in sbc_rows]
-        out["cash_flow"] = _collect_and_write(spark, marts.cash_flow(base), mart_uri("cash_flow"))
-        out["budget_vs_actual"] = _collect_and_write(
-            spark, marts.budget_vs_actual(spark, base, sbc_local, budgets), mart_uri("budget_vs_actual")
-        )
+        try:
+            out["spend_by_category"] = _collect_and_write(spark, sbc, mart_uri("spend_by_category"), keep=True)
+            out["cash_flow"] = _collect_and_write(spark, marts.cash_flow(base), mart_uri("cash_flow"))
+            out["budget_vs_actual"] = _collect_and_write(
+                spark, marts.budget_vs_actual(spark, base, sbc, budgets), mart_uri("budget_vs_actual")
+            )
+        finally:
+            sbc.unpersist()
         out["top_merchants"] = _collect_and_write(
             spark, marts.top_merchants(base, inc, trf, args.top_merchants), mart_uri("top_merchants")
         )

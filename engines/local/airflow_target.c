@@ -62,7 +62,9 @@ sf_engine_status sf_local_airflow_target(sf_ctx *ctx, const sf_engine_env *env, 
     else cJSON_AddNullToObject(target, "java_home");
     cJSON_AddObjectToObject(target, "env");
     cJSON *conf = cJSON_AddObjectToObject(target, "conf");
-    for (size_t i = 0; i < 2; i++) cJSON_AddStringToObject(conf, sf_local_lean_jvm_keys[i], SF_LOCAL_LEAN_JVM_OPTS);
+    char *jvm_opts = sf_local_jvm_opts(c.spec.spark_home, c.java_home);
+    for (size_t i = 0; i < 2; i++) cJSON_AddStringToObject(conf, sf_local_lean_jvm_keys[i], jvm_opts);
+    free(jvm_opts);
     cJSON_AddStringToObject(target, "runs_dir", runs);
     cJSON_AddStringToObject(target, "stage_runner", runner);
     free(master);

@@ -117,6 +117,7 @@ static int save(const sf_local_cluster *c, sf_diags *diags)
 /* Stop the processes, then remove the work dir and the record. */
 static int teardown(sf_local_cluster *c, sf_diags *diags)
 {
+    sf_local_cds_stop(c);
     if (sf_local_stop_cluster(c, diags) != 0) return -1;
     sf_local_workdir_remove(c);
     sf_local_record_remove(c);
@@ -191,6 +192,7 @@ static sf_engine_status local_create(sf_ctx *ctx, const sf_engine_env *env, cons
     }
     sf_log(ctx, SF_LOG_INFO, "local cluster %s up: master spark://127.0.0.1:%d, %zu workers, %lld ms", c.id,
            c.master.port, c.n_workers, (long long)(sf_time_mono_ms() - t0));
+    sf_local_cds_build(ctx, &c);
     sf_local_cluster_info(&c, out);
     sf_local_cluster_clear(&c);
     return SF_ENGINE_OK;

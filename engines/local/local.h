@@ -96,6 +96,17 @@ char *sf_local_describe_exit(int status);
  * wrote none. */
 void sf_local_stage_succeeded(sf_stage_result *r, const char *metrics_path);
 
+/* ---- cds.c -------------------------------------------------------------- */
+
+/* The lean JVM options, plus Spark's class-data sharing archive when a
+ * valid one exists for this Spark and Java (malloc'd). */
+char *sf_local_jvm_opts(const char *spark_home, const char *java_home);
+/* Start building the archive in the background (detached, low priority)
+ * when there is no valid one; a failure to start is only logged. */
+void sf_local_cds_build(sf_ctx *ctx, const sf_local_cluster *c);
+/* Stop a build c started that still runs. */
+void sf_local_cds_stop(const sf_local_cluster *c);
+
 /* ---- run_one_app.c -------------------------------------------------------- */
 
 /* Run every stage of `run` in one application; fills results.  Returns 0

@@ -157,10 +157,14 @@ def main(argv):
             events.emit(stage=i, event="start")
             with OutputTo(stage["log"]):
                 code = run_stage(stage)
+                # Tidying after a stage is that stage's work: its "end"
+                # comes after (stage durations then cover the whole
+                # application, the provider's time is only its own).
+                if code == 0:
+                    tidy(spark)
             events.emit(stage=i, event="end", exit=code)
             if code != 0:
                 break
-            tidy(spark)
     finally:
         SparkSession.stop, SparkContext.stop = real_stops
         spark.stop()

@@ -55,7 +55,8 @@ static size_t count(const char *const *v)
  * GC's threads cost more CPU than they ever win back: on the quickstart
  * (100k rows, local[2]) CPU time fell from 67 s to 36 s.  For long runs
  * over many millions of rows, set both keys in spark_conf (e.g. to "")
- * to get the JVM's defaults back. */
+ * to get the JVM's defaults back.  With them goes Spark's class archive
+ * when there is one (cds.c). */
 const char *const sf_local_lean_jvm_keys[2] = {"spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"};
 
 static bool conf_sets(const char *const *conf, const char *key)
@@ -81,11 +82,13 @@ char **sf_local_submit_argv(const sf_local_cluster *c, const char *app_name, con
     argv[n++] = sf_fmt("spark.pyspark.python=%s", job_python());
     argv[n++] = sf_strdup("--conf");
     argv[n++] = sf_strdup("spark.driver.host=127.0.0.1");
+    char *jvm_opts = sf_local_jvm_opts(c->spec.spark_home, c->java_home);
     for (size_t i = 0; i < 2; i++) {
         if (conf_sets(conf, sf_local_lean_jvm_keys[i])) continue;
         argv[n++] = sf_strdup("--conf");
-        argv[n++] = sf_fmt("%s=%s", sf_local_lean_jvm_keys[i], SF_LOCAL_LEAN_JVM_OPTS);
+        argv[n++] = sf_fmt("%s=%s", sf_local_lean_jvm_keys[i], jvm_opts);
     }
+    free(jvm_opts);
     for (size_t i = 0; conf && conf[i]; i++) {
         argv[n++] = sf_strdup("--conf");
         argv[n++] = sf_strdup(conf[i]);

@@ -27,6 +27,7 @@ Usage:
     proxy.configure(rate=0.2, kinds=("500", "503", "throttle", "reset"))
     ...
     proxy.count("emr", "ListSteps"); proxy.calls (list of Call)
+    proxy.before_forward = hook         # hook(call) runs before a call is forwarded
     proxy.stop()
 """
 
@@ -69,6 +70,7 @@ class Call:
     status: int | None = None  # what the client got (None: connection reset)
     fault: str | None = None
     request_body: bytes = b""  # kept for EMR/EC2/IAM/SQS/Glue/Athena calls only (small JSON/form bodies)
+    conditions: dict = field(default_factory=dict)  # If-Match / If-None-Match headers as sent
     response_body: bytes = b""  # kept for EMR calls only
 
     def json_body(self) -> dict:
@@ -263,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
             if service in ("emr", "ec2", "iam", "sqs", "glue", "athena") and len(body) < 65536
             else b"",
         )
+        call.conditions = {k: v for k, v in self.headers.items() if k.lower() in ("if-match", "if-none-match")}
+        if proxy.before_forward:
+            proxy.before_forward(call)
         fault = proxy._decide(call)
         call.fault = fault
         if fault == "reset":
@@ -352,6 +357,9 @@ class FaultProxy:
     kinds: tuple = ("500", "503", "throttle", "reset")
     # only calls whose (service, action) passes this predicate may get a fault
     eligible: object = None
+    # called with each Call before it is decided and forwarded (a test
+    # interleaves another client's requests at that moment)
+    before_forward: object = None
     calls: list = field(default_factory=list)
 
     def __post_init__(self):

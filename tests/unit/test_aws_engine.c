@@ -209,7 +209,7 @@ static void test_lake_publish_cycle(void **state)
     sf_published p = {0};
     assert_int_equal(sf_lake_s3.published(ctx, &lake_env, out, &p, &d), 0);
     assert_null(p.run_id);
-    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-1", "sha256:aa", &d), 0);
+    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-1", "sha256:aa", "finance", &d), 0);
     assert_int_equal(d.n, 0);
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/"), 0);
     assert_int_equal(count("pub", "lake/curated/_sparkflow/runs/run-1/"), 2);
@@ -227,7 +227,7 @@ static void test_lake_publish_cycle(void **state)
     assert_int_equal(count("pub", "lake/_sparkflow/tmp/other/"), 1);
     assert_int_equal(sf_lake_s3.discard(ctx, &lake_env, "s3://pub/lake/_sparkflow/tmp/other", &d), 0);
     put("pub", "lake/_sparkflow/tmp/run-2/valid/part-0.parquet", "p0 v2");
-    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-2", "sha256:bb", &d), 0);
+    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, "run-2", "sha256:bb", "finance", &d), 0);
     free(work);
     assert_int_equal(count("pub", "lake/curated/_sparkflow/runs/run-1/"), 0);
     assert_int_equal(sf_lake_s3.stage(ctx, &lake_env, out, "run-3", &work, &d), 0);

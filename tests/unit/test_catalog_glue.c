@@ -589,7 +589,7 @@ static void publish_run(const char *out, const char *run, const char *const *fil
         put(bucket, k, files[i + 1]);
         free(k);
     }
-    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, run, "sha256:x", &d), 0);
+    assert_int_equal(sf_lake_s3.publish(ctx, &lake_env, out, work, run, "sha256:x", NULL, &d), 0);
     print_diags(&d);
     assert_int_equal(count_severity(&d, SF_DIAG_ERROR), 0);
     free(work);

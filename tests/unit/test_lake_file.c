@@ -1,6 +1,7 @@
 /* test_lake_file.c — the file:// lake on a real filesystem: fingerprints,
  * atomic publish, refusal to touch foreign data, discard, remove, sweeping of
- * abandoned runs, and a reader that never finds the output missing. */
+ * abandoned runs, a reader that never finds the output missing, and one
+ * output per pipeline (the run record's "pipeline"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -194,7 +195,7 @@ static char *stage(fixture *f, const char *out, const char *run, const char *con
 static int publish(fixture *f, const char *out, const char *run, const char *fp)
 {
     char *work = S(f, "file://%s/_sparkflow/%s/%s", f->lake, out, run);
-    return L->publish(f->ctx, NULL, U(out), work, run, fp, &f->d);
+    return L->publish(f->ctx, NULL, U(out), work, run, fp, NULL, &f->d);
 }
 
 /* The published run id of lake/<out> (fixture-owned, NULL when none). */
@@ -681,7 +682,7 @@ static void test_interrupted_publish_changes_nothing(void **state)
     /* Cancelled (Ctrl-C) before the switch. */
     sf_ctx *cancelled = sf_ctx_new_child(f->ctx);
     sf_ctx_cancel(cancelled);
-    assert_int_equal(L->publish(cancelled, NULL, uri, w2, "r2", "sha256:2", &f->d), -1);
+    assert_int_equal(L->publish(cancelled, NULL, uri, w2, "r2", "sha256:2", NULL, &f->d), -1);
     assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Cannot publish outputs", "unchanged"));
     assert_string_equal(published(f, "curated", NULL), "r1");
     assert_string_equal(get(f, P("curated/t")), "one");
@@ -694,7 +695,7 @@ static void test_interrupted_publish_changes_nothing(void **state)
     sf_ctx *soon = sf_ctx_new_child(f->ctx);
     sf_ctx_set_deadline(soon, sf_time_mono_ms() + 150);
     int64_t t0 = sf_time_mono_ms();
-    assert_int_equal(L->publish(soon, NULL, uri, w2, "r2", "sha256:2", &f->d), -1);
+    assert_int_equal(L->publish(soon, NULL, uri, w2, "r2", "sha256:2", NULL, &f->d), -1);
     assert_true(sf_time_mono_ms() - t0 < 2000);
     assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Cannot publish outputs", "waiting"));
     close(fd);
@@ -702,12 +703,12 @@ static void test_interrupted_publish_changes_nothing(void **state)
 
     /* The wrong work URI for the run is refused. */
     char *w1 = U("_sparkflow/curated/r1");
-    assert_int_equal(L->publish(f->ctx, NULL, uri, w1, "r2", "sha256:2", &f->d), -1);
+    assert_int_equal(L->publish(f->ctx, NULL, uri, w1, "r2", "sha256:2", NULL, &f->d), -1);
     assert_true(has_diag(&f->d, SF_DIAG_ERROR, "Cannot publish outputs", "is not where"));
     assert_string_equal(get(f, P("curated/t")), "one");
 
     /* And then the real publish goes through. */
-    assert_int_equal(L->publish(f->ctx, NULL, uri, w2, "r2", "sha256:2", &f->d), 0);
+    assert_int_equal(L->publish(f->ctx, NULL, uri, w2, "r2", "sha256:2", NULL, &f->d), 0);
     assert_string_equal(published(f, "curated", NULL), "r2");
     assert_string_equal(get(f, P("curated/t")), "two");
 
@@ -808,6 +809,134 @@ static void test_stage_needs_fresh_run_and_valid_names(void **state)
     assert_true(exists(S(f, "%s/new-lake/_sparkflow/curated/r1", f->root)));
 }
 
+/* ---- one output, one pipeline ------------------------------------------- */
+
+/* The run record as both lakes write it: records written before it named
+ * its pipeline still read (pipeline NULL); the new field reads back. */
+static void test_run_record_parse_old_and_new(void **state)
+{
+    (void)state;
+    sf_lake_record r;
+    const char *old = "{\"run_id\": \"20260101T000000Z-a1b2c3\", \"fingerprint\": \"sha256:ab\", "
+                      "\"published_at\": \"2026-01-01T00:00:00Z\"}";
+    assert_int_equal(sf_lake_record_parse(old, strlen(old), &r), 0);
+    assert_string_equal(r.run_id, "20260101T000000Z-a1b2c3");
+    assert_string_equal(r.fingerprint, "sha256:ab");
+    assert_null(r.pipeline);
+    assert_null(r.prefix);
+    sf_lake_record_clear(&r);
+
+    /* An S3 pointer of before: a prefix, a null fingerprint. */
+    const char *s3old = "{\"run_id\": \"r1\", \"fingerprint\": null, \"prefix\": \"lake/c/_sparkflow/runs/r1/\"}";
+    assert_int_equal(sf_lake_record_parse(s3old, strlen(s3old), &r), 0);
+    assert_null(r.fingerprint);
+    assert_null(r.pipeline);
+    assert_string_equal(r.prefix, "lake/c/_sparkflow/runs/r1/");
+    sf_lake_record_clear(&r);
+
+    /* Written now, read back: every field. */
+    sf_lake_record w = {.run_id = "r2", .fingerprint = "sha256:cd", .pipeline = "finance", .prefix = NULL};
+    char *text = sf_lake_record_json(&w);
+    cJSON *j = cJSON_Parse(text);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "pipeline")), "finance");
+    assert_non_null(cJSON_GetObjectItem(j, "published_at"));
+    assert_null(cJSON_GetObjectItem(j, "prefix"));
+    cJSON_Delete(j);
+    assert_int_equal(sf_lake_record_parse(text, strlen(text), &r), 0);
+    assert_string_equal(r.run_id, "r2");
+    assert_string_equal(r.fingerprint, "sha256:cd");
+    assert_string_equal(r.pipeline, "finance");
+    sf_lake_record_clear(&r);
+    free(text);
+
+    /* A pipeline that is not a string, or empty, names nobody. */
+    const char *odd = "{\"run_id\": \"r3\", \"pipeline\": 7}";
+    assert_int_equal(sf_lake_record_parse(odd, strlen(odd), &r), 0);
+    assert_null(r.pipeline);
+    sf_lake_record_clear(&r);
+    const char *empty = "{\"run_id\": \"r3\", \"pipeline\": \"\"}";
+    assert_int_equal(sf_lake_record_parse(empty, strlen(empty), &r), 0);
+    assert_null(r.pipeline);
+    sf_lake_record_clear(&r);
+
+    /* Not records. */
+    const char *bad[] = {"", "[]", "{}", "{\"run_id\": 3}", "{\"run_id\": \"\"}", "{\"run_id\": \"r1\"", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(sf_lake_record_parse(bad[i], strlen(bad[i]), &r), -1);
+        assert_null(r.run_id);
+    }
+    assert_int_equal(sf_lake_record_parse(NULL, 0, &r), -1);
+
+    assert_true(sf_lake_owned_by_other("a", "b"));
+    assert_false(sf_lake_owned_by_other("a", "a"));
+    assert_false(sf_lake_owned_by_other(NULL, "b")); /* an old record: nobody's */
+    assert_false(sf_lake_owned_by_other("a", NULL));
+}
+
+static int publish_as(fixture *f, const char *out, const char *run, const char *pipeline)
+{
+    char *work = S(f, "file://%s/_sparkflow/%s/%s", f->lake, out, run);
+    return L->publish(f->ctx, NULL, U(out), work, run, "sha256:1", pipeline, &f->d);
+}
+
+static char *published_by(fixture *f, const char *out)
+{
+    sf_published p = {0};
+    assert_int_equal(L->published(f->ctx, NULL, U(out), &p, &f->d), 0);
+    char *who = p.pipeline ? S(f, "%s", p.pipeline) : NULL;
+    sf_published_clear(&p);
+    return who;
+}
+
+/* The diagnostic at path `path` with `summary`, or NULL. */
+static const sf_diag *diag_at(const sf_diags *d, const char *path, const char *summary)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        char *p = d->items[i].path ? sf_path_to_string(d->items[i].path) : NULL;
+        bool hit = p && strcmp(p, path) == 0 && strcmp(d->items[i].summary, summary) == 0;
+        free(p);
+        if (hit) return &d->items[i];
+    }
+    return NULL;
+}
+
+/* Two pipelines on one output: the first to publish keeps it, the second
+ * is refused (naming the first, at "output") and publishes nothing; an
+ * old record (no pipeline) is replaced as before and then names one. */
+static void test_publish_refuses_another_pipelines_output(void **state)
+{
+    fixture *f = *state;
+    const char *a[] = {"t/part-0=alpha\n", NULL}, *b[] = {"t/part-0=beta\n", NULL};
+    stage(f, "curated", "r1", a);
+    stage(f, "curated", "r2", b); /* both staged before either published: the race */
+    assert_int_equal(publish_as(f, "curated", "r1", "alpha"), 0);
+    assert_string_equal(published_by(f, "curated"), "alpha");
+    assert_int_equal(publish_as(f, "curated", "r2", "beta"), -1);
+    const sf_diag *e = diag_at(&f->d, "output", "Output published by another pipeline");
+    assert_non_null(e);
+    assert_int_equal(e->severity, SF_DIAG_ERROR);
+    assert_non_null(strstr(e->detail, "pipeline \"alpha\" publishes there (run r1)"));
+    assert_non_null(strstr(e->detail, "Pipeline \"beta\""));
+    assert_string_equal(published(f, "curated", NULL), "r1");
+    assert_string_equal(get(f, P("curated/t/part-0")), "alpha\n");
+    /* The loser's staging goes (the run transaction discards it). */
+    assert_int_equal(L->discard(f->ctx, NULL, U("_sparkflow/curated/r2"), &f->d), 0);
+    assert_false(exists(P("_sparkflow/curated/r2")));
+    /* The owner itself goes on publishing. */
+    stage(f, "curated", "r3", a);
+    assert_int_equal(publish_as(f, "curated", "r3", "alpha"), 0);
+    assert_string_equal(published(f, "curated", NULL), "r3");
+
+    /* An output published by a record of before (no pipeline). */
+    stage(f, "marts", "m1", a);
+    assert_int_equal(publish_as(f, "marts", "m1", NULL), 0);
+    assert_null(published_by(f, "marts"));
+    stage(f, "marts", "m2", b);
+    assert_int_equal(publish_as(f, "marts", "m2", "beta"), 0);
+    assert_string_equal(published_by(f, "marts"), "beta");
+    assert_string_equal(get(f, P("marts/t/part-0")), "beta\n");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -828,6 +957,8 @@ int main(void)
         T(test_interrupted_publish_changes_nothing),
         T(test_abandoned_runs_are_swept),
         T(test_stage_needs_fresh_run_and_valid_names),
+        T(test_run_record_parse_old_and_new),
+        T(test_publish_refuses_another_pipelines_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -425,7 +425,8 @@ static int call(const lake_case *c, const cJSON *step, cJSON *got, sf_diags *d, 
         rc = L->stage(c->ctx, env, output, str_of(step, "run_id"), &s, d);
         if (rc == 0) cJSON_AddItemToObject(got, "work_uri", str_or_null(s));
     } else if (strcmp(op, "publish") == 0) {
-        rc = L->publish(c->ctx, env, output, work, str_of(step, "run_id"), str_of(step, "fingerprint"), d);
+        rc = L->publish(c->ctx, env, output, work, str_of(step, "run_id"), str_of(step, "fingerprint"),
+                        str_of(step, "pipeline"), d);
     } else if (strcmp(op, "discard") == 0) {
         rc = L->discard(c->ctx, env, work, d);
     } else if (strcmp(op, "published") == 0) {

@@ -23,10 +23,13 @@ once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DecimalType, StringType, StructField, StructType
 
 from .reference import Budget
 
@@ -106,13 +109,42 @@ def cash_flow(base: DataFrame) -> DataFrame:
     )
 
 
+def _json_value(v: object) -> str:
+    """v as JSON, Decimals as exact numbers."""
+    return str(v) if isinstance(v, Decimal) else json.dumps(v)
+
+
+def _literal_frame(spark: SparkSession, rows: Sequence[tuple[object, ...]], schema: StructType) -> DataFrame:
+    """A small DataFrame of the given rows, parsed in the JVM (from_json of
+    a literal): spark.createDataFrame of Python rows would need a Python
+    worker on an executor, seconds on a small machine.  Every column is
+    nullable, as createDataFrame makes them."""
+    names = schema.fieldNames()
+    text = (
+        "["
+        + ",".join(
+            "{" + ",".join(f"{json.dumps(k)}:{_json_value(v)}" for k, v in zip(names, row, strict=True)) + "}"
+            for row in rows
+        )
+        + "]"
+    )
+    return spark.range(1).select(F.inline(F.from_json(F.lit(text), ArrayType(schema))))
+
+
 def budget_vs_actual(
     spark: SparkSession, base: DataFrame, spend_by_cat: DataFrame, budgets: Iterable[Budget]
 ) -> DataFrame:
     """`budgets` is the list of reference.Budget."""
-    bdf = spark.createDataFrame(
+    bdf = _literal_frame(
+        spark,
         [(b.category, b.monthly_budget, b.currency) for b in budgets],
-        f"category string, budget {AMOUNT}, currency string",
+        StructType(
+            [
+                StructField("category", StringType()),
+                StructField("budget", DecimalType(14, 2)),
+                StructField("currency", StringType()),
+            ]
+        ),
     )
     months = base.select("month").distinct()
     actual = F.coalesce(F.col("spend"), F.lit(0)).cast(AMOUNT)
