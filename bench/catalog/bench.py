@@ -66,7 +66,6 @@ import argparse
 import csv
 import datetime as dt
 import decimal
-import importlib.util
 import io
 import json
 import os
@@ -78,8 +77,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = HERE.parent
@@ -104,35 +102,20 @@ QUERY_TIMEOUT_S = 600
 MOTO_PENDING = "pending: no catalogs/glue.c (Glue + Athena) in this checkout"
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 sys.path.insert(0, str(BENCH_DIR / "lib"))
+import common  # noqa: E402
 import report  # noqa: E402
+
+say, med = common.say, common.med
+
+
+def die(msg: str) -> NoReturn:
+    common.die(msg, "bench_catalog")
+
 
 # The quickstart bench's Terraform set-up, process handling, provider log
 # parsing and Spark lookup, reused.
-qs = _load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def die(msg: str) -> None:
-    say("bench_catalog: error: " + msg)
-    sys.exit(1)
-
-
-def med(xs: list[float | None]) -> float | None:
-    s = report.stats([x for x in xs if x is not None])
-    return s["median"] if s else None
+qs = common.load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
 
 
 def summary_stats(xs: list[float | None]) -> dict[str, Any] | None:
@@ -614,7 +597,7 @@ def glue_apply_to_first_athena_query(
         return {"status": "pending", "reason": MOTO_PENDING}
     if applies < 1:
         return {"status": "skipped", "reason": "skipped (--moto-applies 0)"}
-    glue_moto = _load("sparkflow_bench_glue_moto", HERE / "glue_moto.py")
+    glue_moto = common.load("sparkflow_bench_glue_moto", HERE / "glue_moto.py")
     return glue_moto.run(
         qs,
         sync_events,

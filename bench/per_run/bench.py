@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import re
@@ -74,8 +73,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = HERE.parent
@@ -95,38 +93,23 @@ LAUNCH_LINE = re.compile(
 )
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 sys.path.insert(0, str(BENCH_DIR / "lib"))
+import common  # noqa: E402
 import report  # noqa: E402
+
+say, med = common.say, common.med
+
+
+def die(msg: str) -> NoReturn:
+    common.die(msg, "bench_per_run")
+
 
 # Terraform in its own HOME with the provider in the implied local mirror,
 # process handling, provider log lines and the manifest checks: the
 # quickstart bench's.  tests/aws's modules and the Terraform wrapper that
 # gives the provider their AWS environment: the catalog bench's moto half.
-qs = _load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
-glue_moto = _load("sparkflow_bench_glue_moto", BENCH_DIR / "catalog" / "glue_moto.py")
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def die(msg: str) -> None:
-    say("bench_per_run: error: " + msg)
-    sys.exit(1)
-
-
-def med(xs: list[float | None]) -> float | None:
-    s = report.stats([x for x in xs if x is not None])
-    return s["median"] if s else None
+qs = common.load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
+glue_moto = common.load("sparkflow_bench_glue_moto", BENCH_DIR / "catalog" / "glue_moto.py")
 
 
 def epoch(rfc3339: str | None) -> float | None:

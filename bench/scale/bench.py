@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import shutil
@@ -42,8 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = HERE.parent
@@ -54,27 +52,25 @@ SINGLE_JOB = BENCH_DIR / "quickstart" / "single_job.py"
 TARGET_RATIO = 3.0
 TARGET_ROWS = 10_000_000
 TIMEOUT_S = 4 * 3600
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+# What the local engine gives the driver and executors unless a stage's
+# spark_conf sets their extraJavaOptions (engines/local/submit.c).
+LEAN_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 sys.path.insert(0, str(BENCH_DIR / "lib"))
+import common  # noqa: E402
 import report  # noqa: E402
 
+say = common.say
+
+
+def die(msg: str) -> NoReturn:
+    common.die(msg, "bench_scale")
+
+
 # The quickstart bench's process handling and hand-started cluster, reused.
-qs = _load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
-compare = _load("sparkflow_bench_compare", BENCH_DIR / "duckdb" / "compare.py")
-
-
-def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+qs = common.load("sparkflow_bench_quickstart", BENCH_DIR / "quickstart" / "bench.py")
+compare = common.load("sparkflow_bench_compare", BENCH_DIR / "duckdb" / "compare.py")
 
 
 # ---------------------------------------------------------------------------
@@ -118,6 +114,16 @@ def tree_usage(roots: list[int]) -> tuple[int, dict[int, int]]:
     return total, ticks
 
 
+def mem_available() -> int:
+    """The kernel's MemAvailable in bytes: how close the machine came to
+    running out (it has no swap; running out means the OOM killer)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 class RssSampler(threading.Thread):
     """Samples tree_usage(roots()) until stopped: the peak of the RSS sum,
     and the CPU time of every process seen (its last sample: a process that
@@ -128,6 +134,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.roots, self.interval_s = roots, interval_s
         self.peak, self.samples = 0, 0
+        self.min_available = mem_available()
         self.ticks: dict[int, int] = {}
         self._stop_event = threading.Event()
 
@@ -135,15 +142,16 @@ class RssSampler(threading.Thread):
         while not self._stop_event.is_set():
             rss, ticks = tree_usage(self.roots())
             self.peak = max(self.peak, rss)
+            self.min_available = min(self.min_available, mem_available())
             self.ticks.update(ticks)
             self.samples += 1
             self._stop_event.wait(self.interval_s)
 
-    def stop(self) -> tuple[int, float]:
-        """(peak RSS bytes, CPU seconds)."""
+    def stop(self) -> tuple[int, float, int]:
+        """(peak RSS bytes, CPU seconds, lowest MemAvailable bytes)."""
         self._stop_event.set()
         self.join()
-        return self.peak, sum(self.ticks.values()) / TICKS
+        return self.peak, sum(self.ticks.values()) / TICKS, self.min_available
 
 
 def timed(
@@ -154,9 +162,10 @@ def timed(
     interval_s: float,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-) -> tuple[int, float, int, float]:
+) -> tuple[int, float, int, float, int]:
     """Run argv to completion (own process group): exit code, wall seconds,
-    peak RSS bytes and CPU seconds of its tree plus extra_roots()."""
+    peak RSS bytes and CPU seconds of its tree plus extra_roots(), and the
+    machine's lowest MemAvailable meanwhile."""
     with open(log, "w") as f:
         t0 = time.perf_counter()
         p = procs.popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
@@ -168,9 +177,9 @@ def timed(
             procs.stop(p.pid)
             rc = p.wait()
         wall = time.perf_counter() - t0
-        peak, cpu = sampler.stop()
+        peak, cpu, low = sampler.stop()
     procs.groups.discard(p.pid)
-    return rc, wall, peak, cpu
+    return rc, wall, peak, cpu, low
 
 
 def tail(path: Path, n: int = 4000) -> str:
@@ -194,6 +203,20 @@ def metrics_problems(what: str, got: dict[str, Any], want: dict[str, Any]) -> li
     return [f"{what}: metrics differ from the manifest (got, expected): {bad}"] if bad else []
 
 
+def reused(rows: int, lake: Path, cfg: argparse.Namespace) -> dict[str, Any] | None:
+    """With --lakes: the lake made earlier with the same arguments, if any
+    (its generation is then not timed)."""
+    try:
+        manifest = json.loads((lake / "manifest.json").read_text())
+        gen, appends = manifest["generator"], manifest["appends"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if gen.get("transactions") != rows or gen.get("seed") != cfg.seed or not gen.get("bad_files") or appends:
+        return None
+    say(f"scale: reusing the lake in {lake}")
+    return {"wall_s": None, "peak_rss_mb": None, "cpu_s": None, "reused": str(lake)}
+
+
 def generate(rows: int, lake: Path, procs: Any, cfg: argparse.Namespace) -> dict[str, Any]:
     say(f"scale: generating {rows} rows into {lake}")
     argv = [
@@ -209,10 +232,24 @@ def generate(rows: int, lake: Path, procs: Any, cfg: argparse.Namespace) -> dict
         "--force",
     ]
     log = lake.parent / f"generate-{rows}.log"
-    rc, wall, peak, _ = timed(argv, log, procs, list, cfg.sample_ms / 1000)
+    rc, wall, peak, cpu, _ = timed(argv, log, procs, list, cfg.sample_ms / 1000)
     if rc != 0:
-        qs.die(f"generator failed (exit {rc}):\n{tail(log)}")
-    return {"wall_s": wall, "peak_rss_mb": peak / 1e6}
+        die(f"generator failed (exit {rc}):\n{tail(log)}")
+    return {"wall_s": wall, "peak_rss_mb": peak / 1e6, "cpu_s": cpu}
+
+
+def spark_knobs(cfg: argparse.Namespace) -> list[str]:
+    """spark-submit --conf arguments for the knobs left at Spark's or the
+    jobs' own defaults unless given: shuffle partitions (the jobs set 4
+    unless the submitter does) and the driver's and executors' JVM options
+    (the local engine's lean ones: --java-opts lean)."""
+    out = []
+    if cfg.shuffle_partitions:
+        out += ["--conf", f"spark.sql.shuffle.partitions={cfg.shuffle_partitions}"]
+    opts = LEAN_JAVA_OPTS if cfg.java_opts == "lean" else cfg.java_opts
+    if opts:
+        out += ["--conf", f"spark.driver.extraJavaOptions={opts}", "--conf", f"spark.executor.extraJavaOptions={opts}"]
+    return out
 
 
 def spark_run(
@@ -245,6 +282,7 @@ def spark_run(
         "spark.driver.host=127.0.0.1",
         "--conf",
         "spark.ui.enabled=false",
+        *spark_knobs(cfg),
         str(SINGLE_JOB),
         "--input",
         "file://" + str(lake / "raw" / "transactions"),
@@ -257,7 +295,7 @@ def spark_run(
     ]
     env = dict(os.environ, SPARK_HOME=spark, PYSPARK_PYTHON=cfg.python, SPARK_LOCAL_IP="127.0.0.1")
     try:
-        rc, wall, peak, cpu = timed(
+        rc, wall, peak, cpu, low = timed(
             argv, rundir / "submit.log", procs, lambda: roots, cfg.sample_ms / 1000, env=env, cwd=rundir
         )
     finally:
@@ -268,7 +306,7 @@ def spark_run(
     if left:
         problems.append(left)
     if rc != 0:
-        qs.die(f"spark-submit failed (exit {rc}); log {rundir / 'submit.log'}:\n{tail(rundir / 'submit.log')}")
+        die(f"spark-submit failed (exit {rc}); log {rundir / 'submit.log'}:\n{tail(rundir / 'submit.log')}")
     metrics, stage_s = {}, {}
     for stage in ("validate", "process", "marts"):
         m = json.loads((mdir / f"{stage}.metrics.json").read_text())
@@ -280,6 +318,7 @@ def spark_run(
         "cluster_start_s": start_s,
         "peak_rss_mb": peak / 1e6,
         "cpu_s": cpu,
+        "min_available_mb": low / 1e6,
         "stage_s": stage_s,
         "problems": problems,
         "work": str(work),
@@ -303,9 +342,9 @@ def duckdb_run(
         "--threads",
         str(cfg.cores),
     ]
-    rc, wall, peak, cpu = timed(argv, rundir / "duckdb.log", procs, list, cfg.sample_ms / 1000)
+    rc, wall, peak, cpu, low = timed(argv, rundir / "duckdb.log", procs, list, cfg.sample_ms / 1000)
     if rc != 0:
-        qs.die(f"duckdb pipeline failed (exit {rc}):\n{tail(rundir / 'duckdb.log')}")
+        die(f"duckdb pipeline failed (exit {rc}):\n{tail(rundir / 'duckdb.log')}")
     got = json.loads(mpath.read_text())
     stage_s = {s: m.pop("duration_ms") / 1000 for s, m in got.items()}
     flat = {k: v for m in got.values() for k, v in m.items()}
@@ -314,6 +353,7 @@ def duckdb_run(
         "wall_s": wall,
         "peak_rss_mb": peak / 1e6,
         "cpu_s": cpu,
+        "min_available_mb": low / 1e6,
         "stage_s": stage_s,
         "problems": problems,
         "work": str(work),
@@ -326,8 +366,8 @@ def duckdb_run(
 
 
 def one_size(rows: int, runs: int, scratch: Path, procs: Any, cfg: argparse.Namespace) -> dict[str, Any]:
-    lake = scratch / f"lake-{rows}"
-    gen = generate(rows, lake, procs, cfg)
+    lake = (cfg.lakes or scratch) / f"lake-{rows}"
+    gen = reused(rows, lake, cfg) or generate(rows, lake, procs, cfg)
     manifest = json.loads((lake / "manifest.json").read_text())
     read = manifest["expected"]["validate"]["read"]
     sides: dict[str, list[dict[str, Any]]] = {"spark": [], "duckdb": []}
@@ -350,7 +390,7 @@ def one_size(rows: int, runs: int, scratch: Path, procs: Any, cfg: argparse.Name
     )
     for d in diffs:
         say("scale:   " + d[:2000])
-    if not cfg.keep:
+    if not cfg.keep and not cfg.lakes:
         shutil.rmtree(lake, ignore_errors=True)
         for rs in sides.values():
             for r in rs:
@@ -370,6 +410,7 @@ def one_size(rows: int, runs: int, scratch: Path, procs: Any, cfg: argparse.Name
             "wall_s": report.stats(walls),
             "peak_rss_mb": report.stats([r["peak_rss_mb"] for r in rs]),
             "cpu_s": report.stats([r["cpu_s"] for r in rs]),
+            "min_available_mb": min(r["min_available_mb"] for r in rs),
             "rows_per_s_per_core": read / med / cfg.cores,
             "stage_s": {s: report.stats([r["stage_s"][s] for r in rs]) for s in rs[0]["stage_s"]},
             "problems": [p for r in rs for p in r["problems"]],
@@ -421,7 +462,9 @@ def summarize(results: list[dict[str, Any]], cfg: argparse.Namespace) -> list[di
                 "%.1f" % s["cpu_s"]["median"],
                 "%.1f" % d["cpu_s"]["median"],
                 report.fmt(s["cluster_start_s"]["median"]),
-                "%.1f / %.0f" % (r["generate"]["wall_s"], r["generate"]["peak_rss_mb"]),
+                "reused"
+                if r["generate"].get("reused")
+                else "%.1f / %.0f" % (r["generate"]["wall_s"], r["generate"]["peak_rss_mb"]),
                 ("agree" if agree else "DIFFER") + f" ({r['comparison']})",
             ]
         )
@@ -445,15 +488,22 @@ def summarize(results: list[dict[str, Any]], cfg: argparse.Namespace) -> list[di
             rows,
         )
     )
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
-        for side in ("spark", "duckdb"):
+    # Linearity: the cost of each further million rows between two sizes
+    # (start-up paid in both), size after size; equal figures = linear.
+    for side in ("spark", "duckdb"):
+        lowest = min(r[side]["min_available_mb"] for r in results)
+        parts = []
+        for a, b in zip(results, results[1:], strict=False):
             wa, wb = a[side]["wall_s"]["median"], b[side]["wall_s"]["median"]
-            marginal = (wb - wa) / (b["read"] - a["read"]) * 1e6 if b["read"] != a["read"] else None
-            print(
-                f"{side}: {wb / wa:.1f}x the wall for {b['read'] / a['read']:.0f}x the rows; marginal cost "
-                f"{report.fmt(marginal)} s per million rows"
-            )
+            ca, cb = a[side]["cpu_s"]["median"], b[side]["cpu_s"]["median"]
+            million = (b["read"] - a["read"]) / 1e6
+            if million > 0:
+                parts.append(
+                    f"{a['rows']:,} -> {b['rows']:,}: {wb / wa:.1f}x the wall for {b['read'] / a['read']:.0f}x "
+                    f"the rows, {(wb - wa) / million:.2f} s and {(cb - ca) / million:.2f} CPU s per further "
+                    "million rows"
+                )
+        print(f"{side}: " + "; ".join(parts) + f"; lowest MemAvailable {lowest:.0f} MB")
     return summary
 
 
@@ -475,6 +525,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--executor-memory", default=os.environ.get("BENCH_SCALE_EXECUTOR_MEMORY", "1g"))
     p.add_argument("--driver-memory", default=os.environ.get("BENCH_SCALE_DRIVER_MEMORY", "1g"))
     p.add_argument(
+        "--shuffle-partitions",
+        type=int,
+        default=int(os.environ.get("BENCH_SCALE_SHUFFLE_PARTITIONS", "0")),
+        help="spark.sql.shuffle.partitions (default: the jobs' own, 4)",
+    )
+    p.add_argument(
+        "--java-opts",
+        default=os.environ.get("BENCH_SCALE_JAVA_OPTS", ""),
+        help=f"driver and executor JVM options; 'lean' = the local engine's ({LEAN_JAVA_OPTS}); default: the JVM's own",
+    )
+    p.add_argument(
         "--compare-rows",
         type=int,
         default=100_000,
@@ -483,6 +544,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--sample-ms", type=int, default=200, help="RSS sampling interval (default 200)")
     p.add_argument("--keep", action="store_true", default=os.environ.get("BENCH_KEEP") == "1")
+    p.add_argument(
+        "--lakes",
+        type=Path,
+        default=os.environ.get("BENCH_SCALE_LAKES") or None,
+        help="keep the generated lakes in DIR/lake-<rows> and reuse them in later runs",
+    )
     a = p.parse_args(argv)
     sizes = [int(x) for x in a.rows.split(",") if x]
     runs = [int(x) for x in a.runs.split(",") if x]
@@ -492,26 +559,28 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="sparkflow-scale-"))
     say(f"scale: sizes {sizes}, runs {runs}, spark {a.spark}, scratch {scratch}")
     results, load0 = [], qs.loadavg()
+    out = BENCH_DIR / "results" / f"scale-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(exist_ok=True)
+    doc = {
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["bench/bench_scale"] + (argv if argv is not None else sys.argv[1:])),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+        "loadavg_start": load0,
+        "host": report.host_facts(),
+        "results": results,
+    }
     try:
         for rows, n in zip(sizes, runs, strict=True):
             results.append(one_size(rows, n, scratch, procs, a))
+            # every size as it ends: a later size that fails keeps the earlier ones
+            out.write_text(json.dumps(dict(doc, loadavg_end=qs.loadavg(), complete=False), indent=2))
     finally:
         procs.stop_all()
         if not a.keep:
             shutil.rmtree(scratch, ignore_errors=True)
+    results.sort(key=lambda r: r["rows"])
     summary = summarize(results, a)
-    doc = {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["bench/bench_scale"] + (argv if argv is not None else sys.argv[1:])),
-        "config": {k: v for k, v in vars(a).items()},
-        "loadavg_start": load0,
-        "loadavg_end": qs.loadavg(),
-        "host": report.host_facts(),
-        "results": results,
-        "summary": summary,
-    }
-    out = BENCH_DIR / "results" / f"scale-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.parent.mkdir(exist_ok=True)
+    doc.update(loadavg_end=qs.loadavg(), complete=True, summary=summary)
     out.write_text(json.dumps(doc, indent=2))
     report.write_result({"summary": summary, "results": results})
     say(f"scale: results in {out}")

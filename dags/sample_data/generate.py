@@ -41,17 +41,22 @@ default, today, included) gives the same counts.
 """
 
 import argparse
+import bisect
 import calendar
 import datetime as dt
 import functools
 import itertools
 import json
+import marshal
 import os
 import random
 import re
 import shutil
+import struct
 import sys
+import tempfile
 import time
+from array import array
 
 MANIFEST_VERSION = 1
 DEFAULT_END = dt.date(2025, 12, 31)
@@ -422,6 +427,48 @@ class Row:
         self.line = None  # rendered line
 
 
+class DaySpill:
+    """Discretionary rows on disk, one file per account and day, in the order
+    they were drawn: the generator draws them in one pass over the whole date
+    range and writes them account by account, day by day, so no list of all
+    rows is ever held.  At most BUFFER bytes wait in memory before they are
+    appended to their files."""
+
+    RECORD = struct.Struct("<qH")  # cents, index in DISCRETIONARY
+    BUFFER = 8 << 20
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.pending, self.size = {}, 0
+
+    def _path(self, acc_index, date):
+        return os.path.join(self.folder, f"{acc_index}-{date.toordinal()}")
+
+    def add(self, acc_index, date, cents, index):
+        key = (acc_index, date)
+        buf = self.pending.get(key)
+        if buf is None:
+            buf = self.pending[key] = bytearray()
+        buf += self.RECORD.pack(cents, index)
+        self.size += self.RECORD.size
+        if self.size >= self.BUFFER:
+            self.flush()
+
+    def flush(self):
+        for (acc_index, date), buf in self.pending.items():
+            with open(self._path(acc_index, date), "ab") as f:
+                f.write(buf)
+        self.pending, self.size = {}, 0
+
+    def read(self, acc_index, date):
+        try:
+            with open(self._path(acc_index, date), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return ()
+        return self.RECORD.iter_unpack(data)
+
+
 def make_accounts(n, currency):
     accounts = []
     for i in range(n):
@@ -451,7 +498,7 @@ class Generator:
         self.accounts = make_accounts(cfg["accounts"], self.currency)
         self.rules = ordered_rules(RULES)
         self.seq = 0
-        self.keys = set()
+        self.keys, self.key_group = set(), None
         self._check_catalogue()
 
     # -- catalogue sanity: every template of a merchant normalises the same
@@ -478,6 +525,11 @@ class Generator:
         self.seq += 1
         row.merchant = self.canon[templates]
         row.category = self.category_of[row.merchant]
+        if (acc["account_id"], date) != self.key_group:
+            # rows come in (account, date) order, and a key holds both: only
+            # the keys of the current account and day can collide
+            self.key_group = (acc["account_id"], date)
+            self.keys.clear()
         key = (acc["account_id"], date, row.cents, row.merchant)
         while key in self.keys:  # keep base rows unique on the near-duplicate key
             row.cents += -1 if row.cents < 0 else 1
@@ -508,6 +560,11 @@ class Generator:
         return out
 
     def discretionary(self, accs, n, first, last, rng):
+        return [row[:4] for row in self.iter_discretionary(accs, n, first, last, rng)]
+
+    def iter_discretionary(self, accs, n, first, last, rng):
+        """n discretionary rows (account, date, cents, templates, index in
+        DISCRETIONARY), drawn one after the other from rng."""
         weights = {"primary": 35, "card": 45, "secondary": 20}
         pool = [a for a in accs if a["role"] in weights]
         if not pool:
@@ -517,22 +574,20 @@ class Generator:
         cats = {}
         for a in pool:
             eu_ok = a["format"] in ("eu", "us")
-            merchants = [mm for mm in DISCRETIONARY if mm[5] == "all" or eu_ok]
-            cats[a["account_id"]] = (merchants, list(itertools.accumulate(mm[4] for mm in merchants)))
-        out = []
+            merchants = [(i, mm) for i, mm in enumerate(DISCRETIONARY) if mm[5] == "all" or eu_ok]
+            cats[a["account_id"]] = (merchants, list(itertools.accumulate(mm[4] for _i, mm in merchants)))
         for _ in range(n):
             a = rng.choices(pool, cum_weights=acc_cum)[0]
             merchants, mcum = cats[a["account_id"]]
-            templates, cat, lo, hi, _w, _where = rng.choices(merchants, cum_weights=mcum)[0]
+            index, (templates, cat, lo, hi, _w, _where) = rng.choices(merchants, cum_weights=mcum)[0]
             cents = -int(round(lo * (hi / lo) ** rng.random()))
             if cat == "Shopping" and rng.random() < 0.015:
                 cents = -cents  # a refund
             d = first + dt.timedelta(days=rng.randrange(span))
-            out.append((a, d, cents, templates))
-        return out
+            yield a, d, cents, templates, index
 
     # -- base data -----------------------------------------------------------
-    def build_base(self):
+    def build_base(self, spill_dir):
         cfg = self.cfg
         rng = random.Random(cfg["seed"])
         self.end = dt.date.fromisoformat(cfg["end"])
@@ -566,20 +621,25 @@ class Generator:
                 f"(plus {n - n_base} duplicates)"
             )
 
-        disc = self.discretionary(self.accounts, n_disc, self.start, self.end, rng)
-        # card charges per month, paid on the 20th of the next month
+        # Discretionary rows go to disk, one spill file per account and day in
+        # the order drawn (see DaySpill): what the amounts below need of them
+        # is summed on the way.
         card_spend = {}
-        for a, d, cents, _t in disc:
+        out = {a["account_id"]: 0 for a in self.accounts}
+        spill = DaySpill(spill_dir)
+        for a, d, cents, _t, index in self.iter_discretionary(self.accounts, n_disc, self.start, self.end, rng):
+            spill.add(a["index"], d, cents, index)
             if a["role"] == "card":
+                # card charges per month, paid on the 20th of the next month
                 card_spend[(a["account_id"], d.year, d.month)] = (
                     card_spend.get((a["account_id"], d.year, d.month), 0) - cents
                 )
+            out[a["account_id"]] -= cents
+        spill.flush()
+        self.spill = spill
         # salaries cover what each paying account spends (the primary account
         # also pays the cards and the savings transfer), plus a margin
         n_months = len(months)
-        out = {a["account_id"]: 0 for a in self.accounts}
-        for a, _d, cents, _t in disc:
-            out[a["account_id"]] -= cents
         for a in self.accounts:
             for _key, _t, cat, _d, base, scaled in RECURRING[a["role"]]:
                 if base is not None and cat not in INCOME_CATS + TRANSFER_CATS:
@@ -620,27 +680,47 @@ class Generator:
             "payment": lambda a, y, m, r: card_charges([a["account_id"]], y, m),
         }
 
-        rows = []
-        for a in self.accounts:
-            for y, m in months:
-                rr = random.Random(f"{cfg['seed']}-{a['account_id']}-{y}-{m}")
-                for acc, d, cents, templates in self.recurring(a, y, m, self.end, rr, self.amounts):
-                    rows.append((acc, d, cents, templates))
-        assert len(rows) == n_rec, (len(rows), n_rec)
-        rows += disc
-        rows.sort(key=lambda t: (t[0]["index"], t[1]))
-        self.base = [self._new_row(a, d, c, t, rng) for a, d, c, t in rows]
         self.months = months
+        self.n_base = n_base
         self.rng = rng
         self.primary = primary
         self.pays = (pay1, pay2, to_sav)
-        return self.base
+
+    def iter_base(self):
+        """The base rows in file order (account, then date; on one day the
+        recurring rows first, then the discretionary ones as drawn), made
+        anew from the spill on every call: seq and the near-duplicate keys
+        start over."""
+        cfg = self.cfg
+        self.seq = 0
+        self.keys, self.key_group = set(), None
+        n = 0
+        for a in self.accounts:
+            for y, m in self.months:
+                rr = random.Random(f"{cfg['seed']}-{a['account_id']}-{y}-{m}")
+                by_day = {}
+                for _acc, d, cents, templates in self.recurring(a, y, m, self.end, rr, self.amounts):
+                    by_day.setdefault(d, []).append((cents, templates))
+                for day in range(1, calendar.monthrange(y, m)[1] + 1):
+                    d = dt.date(y, m, day)
+                    if d < self.start or d > self.end:
+                        continue
+                    for cents, templates in by_day.get(d, ()):
+                        n += 1
+                        yield self._new_row(a, d, cents, templates, None)
+                    for cents, index in self.spill.read(a["index"], d):
+                        n += 1
+                        yield self._new_row(a, d, cents, DISCRETIONARY[index][0], None)
+        assert n == self.n_base, (n, self.n_base)
 
     # -- rendering, defects, duplicates ---------------------------------------
     def render(self, rows, rng):
         for r in rows:
-            r.desc = render_template(rng.choice(r.templates), rng, r.date)
-            r.ext = self._ext(r, rng)
+            self.render_one(r, rng)
+
+    def render_one(self, r, rng):
+        r.desc = render_template(rng.choice(r.templates), rng, r.date)
+        r.ext = self._ext(r, rng)
 
     def _ext(self, r, rng):
         f = r.acc["format"]
@@ -849,10 +929,23 @@ def near_variant(g, r, rng):
 
 
 def inject(g, rows, counts, rng, tag):
-    """Apply defects to base rows; returns (lines per file key, stats)."""
-    n = len(rows)
-    order = list(range(n))
+    """Apply defects to base rows (a list, in memory); returns (dups, stats)."""
+    order = list(range(len(rows)))
     rng.shuffle(order)
+    dups, reasons, multi_detail = inject_at(g, rows, order, counts, rng, tag)
+    for r in rows:
+        if r.line is None:
+            r.line = g.line(r)
+    return dups, reasons, multi_detail
+
+
+def inject_at(g, rows, order, counts, rng, tag, rejected=None, dup_key=None):
+    """Apply defects to rows[order[0]], rows[order[1]], ... (rows: a list or
+    a DefectSpill, order: at least as many row numbers as defects); returns
+    (dups, reject reasons, multi-defect detail), a dup being (row, line) or
+    (dup_key(row), line).  rejected(row number, line), when given, is told
+    every rejected row's line."""
+    n = len(rows)
     pos = 0
     reasons = {r: 0 for r in REASONS}
     multi_detail = {}
@@ -862,6 +955,8 @@ def inject(g, rows, counts, rng, tag):
             pos += 1
             line, reason, detail = mutate(g, r, kind, rng, multi_index=i)
             r.defect, r.line = kind, line
+            if rejected is not None:
+                rejected(order[pos - 1], line)
             reasons[reason] += 1
             if detail:
                 multi_detail[detail] = multi_detail.get(detail, 0) + 1
@@ -873,11 +968,52 @@ def inject(g, rows, counts, rng, tag):
             r = rows[order[pos]]
             pos += 1
             line = g.line(r) if kind == "exact_duplicate" else near_variant(g, r, rng)
-            dups.append((r, line))
-    for r in rows:
-        if r.line is None:
-            r.line = g.line(r)
+            dups.append((r if dup_key is None else dup_key(r), line))
     return dups, reasons, multi_detail
+
+
+def shuffled_prefix(rng, n, k, folder):
+    """order[:k] after `order = list(range(n)); rng.shuffle(order)`, with the
+    same draws from rng, in memory for k positions instead of n.
+
+    shuffle swaps order[i] with order[randbelow(i + 1)] for i = n-1 down to
+    1.  The draws go to a file; then the swaps are undone from the last to
+    the first while following only the positions whose values end up in the
+    first k slots.  Before the first swap, position p holds p."""
+    randbelow = rng._randbelow  # what Random.shuffle draws with
+    path = os.path.join(folder, "shuffle")
+    step = 1 << 20
+    with open(path, "wb") as f:
+        chunk = array("I")
+        for i in range(n - 1, 0, -1):
+            chunk.append(randbelow(i + 1))
+            if len(chunk) == step:
+                chunk.tofile(f)
+                chunk = array("I")
+        chunk.tofile(f)
+    where = {p: p for p in range(k)}  # position -> the slot its value ends in
+    with open(path, "rb") as f:
+        end = n - 1  # entry e holds the draw for i = n-1-e
+        while end > 0:
+            start = max(0, end - step)
+            f.seek(start * chunk.itemsize)
+            chunk = array("I")
+            chunk.fromfile(f, end - start)
+            i = n - end
+            for j in reversed(chunk):
+                if i in where or j in where:
+                    a, b = where.pop(i, None), where.pop(j, None)
+                    if a is not None:
+                        where[j] = a
+                    if b is not None:
+                        where[i] = b
+                i += 1
+            end = start
+    os.remove(path)
+    out = array("q", bytes(8 * k))
+    for p, slot in where.items():
+        out[slot] = p
+    return out
 
 
 def file_key(r, append_month=None):
@@ -901,6 +1037,118 @@ def assemble(rows, dups, rng, append_month=None):
         lst = lines[key]
         lst.insert(rng.randrange(len(lst) + 1), (r.acc, line))
     return lines
+
+
+class DefectSpill:
+    """The rows the defects land on, and the rejected rows' lines, on disk.
+
+    offer() is shown every base row in order and writes the picked ones
+    (row number -> offset in an array); spill[row number] reads one back as
+    a Row, in the order the defects are drawn.  keep_line() writes a
+    rejected row's line; after lines_done(), line(row number) gives them
+    back to the last pass, whose row numbers only grow.  In memory: a few
+    machine words per defective row."""
+
+    def __init__(self, g, picked, folder):
+        self.g = g
+        self.n = g.n_base
+        self.rows_at = array("q", sorted(picked))
+        self.offsets = array("q", bytes(8 * len(self.rows_at)))
+        self.next = 0
+        self.rows = open(os.path.join(folder, "defect-rows"), "w+b")  # noqa: SIM115
+        self.lines = open(os.path.join(folder, "defect-lines"), "w+b")  # noqa: SIM115
+        self.line_keys = []
+
+    def __len__(self):
+        return self.n
+
+    def offer(self, i, r):
+        if self.next < len(self.rows_at) and self.rows_at[self.next] == i:
+            self.offsets[self.next] = self.rows.tell()
+            marshal.dump((r.acc["index"], r.date.toordinal(), r.cents, r.templates, r.seq, r.desc, r.ext), self.rows)
+            self.next += 1
+
+    def __getitem__(self, i):
+        k = bisect.bisect_left(self.rows_at, i)
+        assert k < len(self.rows_at) and self.rows_at[k] == i, i
+        self.rows.seek(self.offsets[k])
+        acc_index, ordinal, cents, templates, seq, desc, ext = marshal.load(self.rows)
+        r = Row(self.g.accounts[acc_index], dt.date.fromordinal(ordinal), cents, templates, seq)
+        r.merchant = self.g.canon[templates]
+        r.category = self.g.category_of[r.merchant]
+        r.desc, r.ext = desc, ext
+        return r
+
+    def keep_line(self, i, line):
+        self.line_keys.append((i << 40) | self.lines.tell())
+        marshal.dump(line, self.lines)
+
+    def lines_done(self):
+        self.rows.close()
+        self.rows_at = self.offsets = None
+        self.line_keys.sort()
+        self.next = 0
+
+    def close(self):
+        self.lines.close()
+
+    def line(self, i):
+        keys = self.line_keys
+        if self.next < len(keys) and keys[self.next] >> 40 == i:
+            self.lines.seek(keys[self.next] & ((1 << 40) - 1))
+            self.next += 1
+            return marshal.load(self.lines)
+        return None
+
+
+def place_dups(dups, file_rows, rng):
+    """Where assemble() would insert each duplicate, without the files' lines:
+    dups are (file key, line); returns {file key: [(base rows before it,
+    line), ...] in file order}; file_rows holds each file's number of base
+    rows."""
+    placed = {}
+    for key, line in dups:
+        lst = placed.setdefault(key, [])
+        p = rng.randrange(file_rows[key] + len(lst) + 1)
+        # the t-th duplicate is line lst[t][0] + t of the file: the new one
+        # goes before the first that is at p or after it
+        lo, hi = 0, len(lst)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if lst[mid][0] + mid >= p:
+                hi = mid
+            else:
+                lo = mid + 1
+        lst.insert(lo, (p - lo, line))
+    return placed
+
+
+def file_chunks(g, acc, rows, dups, defect_line, facts):
+    """The bytes of one export, in pieces: rows is an iterator of (row number,
+    rendered base row), dups as place_dups() gives them, defect_line(row
+    number) a rejected row's line (else None); every other row goes into
+    facts."""
+    fmt = FORMATS[acc["format"]]
+    eol, enc = fmt["eol"], fmt["encoding"]
+    yield (b"\xef\xbb\xbf" if fmt["bom"] else b"") + (",".join(fmt["header"]) + eol).encode(enc)
+    buf, d = [], 0
+    for written, (i, r) in enumerate(rows):
+        while d < len(dups) and dups[d][0] == written:
+            buf.append(dups[d][1])
+            d += 1
+        line = defect_line(i)
+        if line is None:
+            line = g.line(r)
+            facts.add_row(r)
+        buf.append(line)
+        if len(buf) >= 4096:
+            yield (eol.join(buf) + eol).encode(enc)
+            buf = []
+    buf += [line for _before, line in dups[d:]]
+    if buf:
+        yield (eol.join(buf) + eol).encode(enc)
+    if fmt["blank_tail"]:
+        yield eol.encode(enc)
 
 
 def encode_file(acc_format, lines):
@@ -937,13 +1185,45 @@ def bad_files(rng):
     return out
 
 
-def facts_of(rows):
-    """The clean base rows as the process and marts jobs will see them."""
-    return [
-        (month_key(r.date), r.acc["account_id"], r.cents, r.category, r.merchant, r.acc["currency"])
-        for r in rows
-        if r.defect is None
-    ]
+class Facts:
+    """What the expected metrics need of the clean base rows (as the process
+    and marts jobs will see them), summed as the rows go by: a few sets and
+    sums per month, account, category and merchant, whatever the rows."""
+
+    def __init__(self):
+        self.n = self.categorised = self.income = self.spend = 0
+        self.months, self.merchants = set(), set()
+        self.month_cur, self.month_cat_cur, self.month_acc = set(), set(), set()
+        self.merch = {}  # (month, currency, merchant) -> spend in cents
+        self.per_cat = {}  # category -> spend in cents
+
+    def add_row(self, r):
+        mo, acc, c, cat, mer, cur = (
+            month_key(r.date),
+            r.acc["account_id"],
+            r.cents,
+            r.category,
+            r.merchant,
+            r.acc["currency"],
+        )
+        self.n += 1
+        self.categorised += cat != UNCATEGORISED
+        self.months.add(mo)
+        self.merchants.add(mer)
+        self.month_cur.add((mo, cur))
+        self.month_acc.add((mo, acc))
+        self.per_cat[cat] = self.per_cat.get(cat, 0) - c
+        if cat in INCOME_CATS:
+            self.income += c
+        if cat not in INCOME_CATS + TRANSFER_CATS:
+            self.spend -= c
+            self.month_cat_cur.add((mo, cat, cur))
+            self.merch[(mo, cur, mer)] = self.merch.get((mo, cur, mer), 0) - c
+
+    def copy(self):
+        out = Facts()
+        out.__dict__.update({k: v.copy() if isinstance(v, (set, dict)) else v for k, v in self.__dict__.items()})
+        return out
 
 
 def expected(validate_counts, facts, dup_counts, budgets):
@@ -953,30 +1233,25 @@ def expected(validate_counts, facts, dup_counts, budgets):
         "process_rows_in": v["valid"],
         "duplicates_removed": dup_counts["exact_duplicate"],
         "near_duplicates_removed": dup_counts["near_duplicate"],
-        "transactions": len(facts),
-        "categorised": sum(1 for f in facts if f[3] != UNCATEGORISED),
-        "uncategorised": sum(1 for f in facts if f[3] == UNCATEGORISED),
-        "transaction_months": len({f[0] for f in facts}),
-        "merchants": len({f[4] for f in facts}),
+        "transactions": facts.n,
+        "categorised": facts.categorised,
+        "uncategorised": facts.n - facts.categorised,
+        "transaction_months": len(facts.months),
+        "merchants": len(facts.merchants),
     }
-    spend = [f for f in facts if f[3] not in INCOME_CATS + TRANSFER_CATS]
-    merch = {}
-    for mo, _a, c, _cat, mer, cur in spend:
-        merch[(mo, cur, mer)] = merch.get((mo, cur, mer), 0) - c
     top = {}
-    for (mo, cur, _mer), s in merch.items():
+    for (mo, cur, _mer), s in facts.merch.items():
         if s > 0:
             top[(mo, cur)] = top.get((mo, cur), 0) + 1
-    months = {f[0] for f in facts}
     marts = {
-        "mart_monthly_summary_rows": len({(f[0], f[5]) for f in facts}),
-        "mart_spend_by_category_rows": len({(f[0], f[3], f[5]) for f in spend}),
-        "mart_cash_flow_rows": len({(f[0], f[1]) for f in facts}),
-        "mart_budget_vs_actual_rows": len(months) * len(budgets),
+        "mart_monthly_summary_rows": len(facts.month_cur),
+        "mart_spend_by_category_rows": len(facts.month_cat_cur),
+        "mart_cash_flow_rows": len(facts.month_acc),
+        "mart_budget_vs_actual_rows": len(facts.months) * len(budgets),
         "mart_top_merchants_rows": sum(min(TOP_MERCHANTS, k) for k in top.values()),
         "report_charts": 5,
-        "total_income_cents": sum(f[2] for f in facts if f[3] in INCOME_CATS),
-        "total_spend_cents": -sum(f[2] for f in spend),
+        "total_income_cents": facts.income,
+        "total_spend_cents": facts.spend,
     }
     return {"validate": v, "process": process, "marts": marts}
 
@@ -1007,40 +1282,100 @@ def validate_counts(read_rows, reasons, files, files_empty, files_unknown, blank
 
 
 def make_budgets(facts, n_months, rng, currency):
-    per = {}
-    for _mo, _a, c, cat, _m, _cur in facts:
-        if cat in BUDGET_CATEGORIES:
-            per[cat] = per.get(cat, 0) - c
     out = []
     for cat in BUDGET_CATEGORIES:
-        avg = per.get(cat, 0) / max(n_months, 1) / 100
+        avg = facts.per_cat.get(cat, 0) / max(n_months, 1) / 100
         b = max(50, int(round(avg * rng.uniform(0.85, 1.2) / 10.0)) * 10)
         out.append((cat, b, currency))
     return out
 
 
 def build(cfg, appends):
-    """Everything the lake holds for cfg + appends: returns dict with files
-    {relative path: bytes}, reference {name: text}, manifest parts."""
+    """Everything the lake holds for cfg + appends, in memory: returns (files
+    {name: bytes}, reference {name: text}, manifest, the appends' files)."""
+    files, new_files = {}, {}
+
+    def keep(name, append_index, chunks):
+        files[name] = b"".join(chunks)
+        if append_index is not None:
+            new_files[name] = files[name]
+
+    with tempfile.TemporaryDirectory(prefix="generate-") as spill_dir:
+        reference, manifest = build_stream(cfg, appends, keep, spill_dir)
+    return files, reference, manifest, new_files
+
+
+def build_stream(cfg, appends, sink, spill_dir):
+    """Everything the lake holds for cfg + appends, one export at a time:
+    calls sink(name, append index or None, chunks) for every file, where
+    chunks is an iterator of the file's bytes (drained here if the sink
+    leaves it); returns (reference {name: text}, manifest).
+
+    Memory stays bounded whatever the size: the rows are made three times
+    over from what spill_dir holds (the discretionary rows, see DaySpill),
+    with the same draws from the same generator states, and what the
+    defective rows need goes to spill_dir too (DefectSpill):
+      1. the descriptions are drawn, to reach the state the shuffle starts
+         from, and each file's rows counted;
+      2. the shuffle picks the defective rows (shuffled_prefix), which are
+         made again and spilled; the defects and duplicates are drawn;
+      3. the rows are made a last time and written, file by file.
+    The bytes are those of the in-memory original: one list of rows,
+    rendered, shuffled and assembled (inject(), assemble()), which the
+    appends still use."""
     g = Generator(cfg)
-    base = g.build_base()
+    g.build_base(spill_dir)
     rng = g.rng
-    g.render(base, rng)
-    dups, reasons, multi = inject(g, base, g.counts, rng, "base")
-    lines = assemble(base, dups, rng)
-    facts = facts_of(base)
-    # Memory: from here on the rendered text lives only in `lines`, and each
-    # file's lines are dropped once the file is encoded.
-    for r in base:
-        r.desc = r.ext = r.line = None
-    g.base = base = dups = None
-    files, file_info = {}, []
-    blank = 0
-    for key in list(lines):
-        items = lines.pop(key)
-        acc = items[0][0]
-        data = encode_file(acc["format"], [ln for _a, ln in items])
-        files[key] = data
+    render_state = rng.getstate()
+    file_rows = {}
+    for r in g.iter_base():
+        g.render_one(r, rng)
+        key = file_key(r)
+        file_rows[key] = file_rows.get(key, 0) + 1
+    n_defects = sum(g.counts[k] for k in DEFECT_KINDS)
+    if n_defects > g.n_base:
+        raise SystemExit(f"too many defects for {g.n_base} base rows (base)")
+    picked = shuffled_prefix(rng, g.n_base, n_defects, spill_dir)
+    replay = random.Random()
+    replay.setstate(render_state)
+    defects = DefectSpill(g, picked, spill_dir)
+    for i, r in enumerate(g.iter_base()):
+        g.render_one(r, replay)
+        defects.offer(i, r)
+    names = {}
+    dups, reasons, multi = inject_at(
+        g,
+        defects,
+        picked,
+        g.counts,
+        rng,
+        "base",
+        rejected=defects.keep_line,
+        dup_key=lambda r: names.setdefault(file_key(r), file_key(r)),
+    )
+    placed = place_dups(dups, file_rows, rng)
+    picked = dups = names = None
+    defects.lines_done()
+
+    replay.setstate(render_state)
+    facts = Facts()
+    file_info = []
+    blank = n_files = 0
+
+    def rendered():
+        for i, r in enumerate(g.iter_base()):
+            g.render_one(r, replay)
+            yield i, r
+
+    for key, group in itertools.groupby(rendered(), key=lambda t: file_key(t[1])):
+        first = next(group)
+        acc = first[1].acc
+        file_dups = placed.get(key, [])
+        chunks = file_chunks(g, acc, itertools.chain([first], group), file_dups, defects.line, facts)  # noqa: B031
+        sink(key, None, chunks)
+        for _ in chunks:
+            pass
+        n_files += 1
         blank += 1 if FORMATS[acc["format"]]["blank_tail"] else 0
         file_info.append(
             {
@@ -1050,14 +1385,16 @@ def build(cfg, appends):
                 "encoding": FORMATS[acc["format"]]["encoding"],
                 "bom": FORMATS[acc["format"]]["bom"],
                 "line_ending": "CRLF" if FORMATS[acc["format"]]["eol"] == "\r\n" else "LF",
-                "rows": len(items),
+                "rows": file_rows[key] + len(file_dups),
             }
         )
+    defects.close()
     read_rows = cfg["transactions"]
     files_empty = files_unknown = 0
     if cfg["bad_files"]:
         for name, data, nb, bl, empty in bad_files(random.Random(f"{cfg['seed']}-bad")):
-            files[name] = data
+            sink(name, None, iter([data]))
+            n_files += 1
             read_rows += nb
             reasons["unknown_format"] += nb
             blank += bl
@@ -1066,7 +1403,7 @@ def build(cfg, appends):
             file_info.append({"name": name, "bad_file": True, "rows": nb})
     budgets = make_budgets(facts, len(g.months), random.Random(f"{cfg['seed']}-budgets"), g.currency)
     dup_counts = {k: g.counts[k] for k in DUP_KINDS}
-    vcounts = validate_counts(read_rows, reasons, len(files), files_empty, files_unknown, blank)
+    vcounts = validate_counts(read_rows, reasons, n_files, files_empty, files_unknown, blank)
     exp = expected(vcounts, facts, dup_counts, budgets)
     injected = {k: g.counts[k] for k in DEFECT_KINDS}
     state = {
@@ -1080,10 +1417,9 @@ def build(cfg, appends):
         "last_date": g.end,
     }
     history = []
-    new_files = {}
     for k, n_rows in enumerate(appends):
         state, fname, data, info, delta = build_append(cfg, state, k, n_rows)
-        files[fname] = data
+        sink(fname, k, iter([data]))
         file_info.append(info)
         history.append(
             {
@@ -1095,7 +1431,6 @@ def build(cfg, appends):
                 "delta": delta,
             }
         )
-        new_files[fname] = data
     reference = {
         "accounts.csv": "account_id,name,type,institution,currency\n"
         + "".join(
@@ -1130,7 +1465,7 @@ def build(cfg, appends):
         "expected_args": {"validate": ["--as-of", last_date.isoformat()], "process": [], "marts": []},
         "appends": history,
     }
-    return files, reference, manifest, new_files
+    return reference, manifest
 
 
 def build_append(cfg, state, k, n_rows):
@@ -1159,7 +1494,10 @@ def build_append(cfg, state, k, n_rows):
     lines = assemble(rows, dups, rng, append_month=month)
     ((fname, items),) = lines.items()
     data = encode_file(acc["format"], [ln for _a, ln in items])
-    facts = state["facts"] + facts_of(rows)
+    facts = state["facts"].copy()
+    for r in rows:
+        if r.defect is None:
+            facts.add_row(r)
     old = state["vcounts"]
     blank = old["blank_lines"] + (1 if FORMATS[acc["format"]]["blank_tail"] else 0)
     merged = {r: old[f"rejected_{r}"] + reasons[r] for r in REASONS}
@@ -1206,15 +1544,27 @@ def parse_rates(defect_rate, overrides):
     return rates
 
 
-def write_lake(out, files, reference, manifest, only_files=None):
+def write_lake(out, cfg, appends, only_last_append=False):
+    """Generate the lake into out, one export at a time (or, with
+    only_last_append, only the last append's export and the manifest);
+    returns (manifest, number of files written)."""
     raw = os.path.join(out, "raw", "transactions")
     ref = os.path.join(out, "reference")
     os.makedirs(raw, exist_ok=True)
     os.makedirs(ref, exist_ok=True)
-    for name, data in sorted((only_files if only_files is not None else files).items()):
+    written = []
+
+    def write(name, append_index, chunks):
+        if only_last_append and append_index != len(appends) - 1:
+            return
         with open(os.path.join(raw, name), "wb") as f:
-            f.write(data)
-    if only_files is None:
+            for chunk in chunks:
+                f.write(chunk)
+        written.append(name)
+
+    with tempfile.TemporaryDirectory(prefix=".generate-", dir=out) as spill_dir:
+        reference, manifest = build_stream(cfg, appends, write, spill_dir)
+    if not only_last_append:
         for name, text in reference.items():
             with open(os.path.join(ref, name), "w", encoding="utf-8", newline="") as f:
                 f.write(text)
@@ -1223,6 +1573,7 @@ def write_lake(out, files, reference, manifest, only_files=None):
         json.dump(manifest, f, indent=2, ensure_ascii=False)
         f.write("\n")
     os.replace(tmp, os.path.join(out, "manifest.json"))
+    return manifest, len(written)
 
 
 def main(argv=None):
@@ -1254,9 +1605,7 @@ def main(argv=None):
             old = json.load(f)
         cfg = old["generator"]
         appends = [x["rows"] for x in old["appends"]] + [a.append]
-        files, reference, manifest, new_files = build(cfg, appends)
-        fname = manifest["appends"][-1]["file"]
-        write_lake(a.out, files, reference, manifest, only_files={fname: new_files[fname]})
+        manifest, _ = write_lake(a.out, cfg, appends, only_last_append=True)
         last = manifest["appends"][-1]
         if dt.date.fromisoformat(manifest["as_of_min"]) > dt.datetime.now(dt.timezone.utc).date():
             print(
@@ -1264,7 +1613,7 @@ def main(argv=None):
                 f"with --as-of {manifest['as_of_min']} or later",
                 file=sys.stderr,
             )
-        print(json.dumps({"file": fname, "delta": last["delta"]}, sort_keys=True))
+        print(json.dumps({"file": last["file"], "delta": last["delta"]}, sort_keys=True))
         print(f"appended {a.append} rows for {last['month']} in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         return 0
 
@@ -1287,11 +1636,10 @@ def main(argv=None):
         "rates": parse_rates(a.defect_rate, a.rate),
         "bad_files": a.bad_files,
     }
-    files, reference, manifest, _ = build(cfg, [])
-    write_lake(a.out, files, reference, manifest)
+    manifest, n_files = write_lake(a.out, cfg, [])
     e = manifest["expected"]["validate"]
     print(
-        f"wrote {len(files)} files, {e['read']} rows ({e['rejected']} to reject, "
+        f"wrote {n_files} files, {e['read']} rows ({e['rejected']} to reject, "
         f"{manifest['expected']['process']['duplicates_removed']} exact and "
         f"{manifest['expected']['process']['near_duplicates_removed']} near duplicates) "
         f"to {a.out} in {time.monotonic() - t0:.1f}s",
