@@ -39,6 +39,7 @@ def test_docs_match_the_live_schema():
         "actions/cluster_stop.md",
         "actions/pipeline_run.md",
         "guides/github-actions.md",
+        "guides/scaling.md",
         "index.md",
         "list-resources/airflow.md",
         "list-resources/cluster.md",
