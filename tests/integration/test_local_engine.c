@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -585,6 +586,21 @@ static void test_create_delete_custom_work_dir(void **state)
     sf_diags_clear(&d);
 }
 
+/* Ends an operation's time the moment the master's log appears: the
+ * deadline then falls while the master starts, however fast the JVM is. */
+typedef struct {
+    sf_ctx *op;
+    const char *log;
+} deadline_at_log;
+
+static void *expire_when_log_appears(void *arg)
+{
+    deadline_at_log *w = arg;
+    for (int i = 0; i < 60000 && access(w->log, F_OK) != 0; i++) usleep(1000);
+    sf_ctx_set_deadline(w->op, sf_time_mono_ms());
+    return NULL;
+}
+
 /* A create that runs out of time stops what it started and says why. */
 static void test_create_timeout_cleans_up(void **state)
 {
@@ -594,7 +610,9 @@ static void test_create_timeout_cleans_up(void **state)
     sf_diags d;
     sf_diags_init(&d);
     sf_cluster_info info = {0};
-    sf_value *spec = spec_with(1, NULL);
+    char *wd = fmt("%s/short", f->home);
+    char *log = fmt("%s/logs/master.log", wd);
+    sf_value *spec = spec_with(1, wd);
     /* Locate Spark now so that the deadline falls on the daemons' start. */
     char *spark = sf_local_find_spark(f->ctx, NULL, &d);
     assert_non_null(spark);
@@ -603,10 +621,11 @@ static void test_create_timeout_cleans_up(void **state)
     setenv("SPARK_HOME", spark, 1);
     free(spark);
     sf_ctx *op = sf_ctx_new_child(f->ctx);
-    /* The master is spawned at once; master and worker need several
-     * seconds together, so the deadline hits while they start. */
-    sf_ctx_set_deadline(op, sf_time_mono_ms() + 3000);
+    deadline_at_log w = {.op = op, .log = log};
+    pthread_t watcher;
+    assert_int_equal(pthread_create(&watcher, NULL, expire_when_log_appears, &w), 0);
     sf_engine_status st = e->cluster_create(op, NULL, "short", spec, &info, &d);
+    pthread_join(watcher, NULL);
     sf_ctx_free(op);
     if (old_spark) setenv("SPARK_HOME", old_spark, 1);
     else unsetenv("SPARK_HOME");
@@ -635,6 +654,8 @@ static void test_create_timeout_cleans_up(void **state)
     if (dir) closedir(dir);
     assert_int_equal(entries, 0);
     free(reg);
+    free(log);
+    free(wd);
     sf_value_free(spec);
     sf_diags_clear(&d);
 }
