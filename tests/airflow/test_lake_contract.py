@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import sparkflow_airflow.lake as lake_module
 from airflow_env import FIXTURES
 from sparkflow_airflow.lake import FileLake, LakeError, S3Lake, new_run_id, valid_run_id
 
@@ -73,14 +74,16 @@ def _call(lake: Any, step: dict[str, Any]) -> dict[str, Any]:
     if op == "stage":
         return {"work_uri": lake.stage(step["output"], step["run_id"])}
     if op == "publish":
-        lake.publish(step["output"], step["work_uri"], step["run_id"], step["fingerprint"])
+        lake.publish(step["output"], step["work_uri"], step["run_id"], step["fingerprint"], step.get("pipeline"))
         return {}
     if op == "discard":
         lake.discard(step["work_uri"])
         return {}
     if op == "published":
         pub = lake.published(step["output"])
-        return {"run_id": None} if pub is None else {"run_id": pub.run_id, "fingerprint": pub.fingerprint}
+        if pub is None:
+            return {"run_id": None}
+        return {"run_id": pub.run_id, "fingerprint": pub.fingerprint, "pipeline": pub.pipeline}
     if op == "remove":
         lake.remove(step["output"])
         return {}
@@ -101,6 +104,8 @@ def _run_steps(lake: Any, steps: list[dict[str, Any]], fs: Any) -> None:
             with pytest.raises(LakeError) as e:
                 _call(lake, step)
             assert e.value.summary == expect["error"], f"{where}: {e.value}"
+            for text in expect.get("mentions", []):
+                assert text in e.value.detail, f"{where}: {text!r} not in {e.value.detail!r}"
         else:
             got = _call(lake, step)
             assert {k: got.get(k) for k in expect} == expect, where
@@ -250,3 +255,199 @@ def test_publish_refuses_data_put_at_the_output_meanwhile(tmp_path: Path) -> Non
         lake.publish(f"file://{tmp_path}/out", work, "r1", None)
     assert e.value.summary == "Output location holds data SparkFlow did not write"
     assert (tmp_path / "out" / "theirs").read_text() == "x"
+
+
+# ---- s3: the pointer written on a condition (lakes/s3.c, sf_aws_s3_put_if) ----------------------
+
+
+class _CopyHook:
+    """A boto3 S3 client whose first copy() runs `hook` first: another
+    publisher writing the pointer while this run is being copied."""
+
+    def __init__(self, client: Any, hook: Any) -> None:
+        self._client, self._hook = client, hook
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        hook, self._hook = self._hook, None
+        if hook:
+            hook()
+        return self._client.copy(*args, **kwargs)
+
+
+POINTER = "lake/curated/_sparkflow/published.json"
+
+
+def _text(v: str | bytes) -> str:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def _pointer(run_id: str, pipeline: str | None) -> bytes:
+    rec = {
+        "run_id": run_id,
+        "prefix": f"lake/curated/_sparkflow/runs/{run_id}/",
+        "published_at": "2026-01-01T00:00:00Z",
+    }
+    if pipeline:
+        rec["pipeline"] = pipeline
+    return json.dumps(rec).encode()
+
+
+@pytest.mark.parametrize(
+    "before, meanwhile, error",
+    [
+        # another pipeline published while a's run was copied: refused with its name
+        (("r1", "a"), ("rb", "b"), "Output published by another pipeline"),
+        (None, ("rb", "b"), "Output published by another pipeline"),
+        # another run of the same pipeline: overtaken, not replaced
+        (("r1", "a"), ("r9", "a"), "Run overtaken by another"),
+        # the pointer already names this run (a retried PUT whose first attempt landed): published
+        (("r1", "a"), ("r2", "a"), None),
+    ],
+    ids=["other-over-existing", "other-over-none", "same-pipeline", "own-retry"],
+)
+def test_s3_pointer_is_written_on_the_pointer_read(
+    before: tuple[str, str] | None,
+    meanwhile: tuple[str, str],
+    error: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The PUT of published.json is sent with If-Match (the ETag read before the
+    copy) or If-None-Match: * (no pointer then), as the C lake's; the run that
+    loses leaves the winner's pointer, deletes its copy under runs/ and keeps
+    its staging area (for discard)."""
+    import boto3
+    from moto import mock_aws
+
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lake")
+        sent: list[dict[str, str]] = []
+
+        def record(request: Any, **_: Any) -> None:
+            if request.url.split("?")[0].endswith("/" + POINTER):
+                sent.append({k: _text(v) for k, v in request.headers.items() if k.lower().startswith("if-")})
+
+        s3.meta.events.register_first("before-send.s3.PutObject", record)
+        etag = None
+        if before:
+            s3.put_object(Bucket="lake", Key=f"lake/curated/_sparkflow/runs/{before[0]}/part-0", Body=b"old")
+            s3.put_object(Bucket="lake", Key=POINTER, Body=_pointer(*before))
+            etag = s3.head_object(Bucket="lake", Key=POINTER)["ETag"]
+        sent.clear()
+        s3.put_object(Bucket="lake", Key="lake/_sparkflow/tmp/r2/part-0", Body=b"new")
+
+        def other_publishes() -> None:
+            s3.put_object(Bucket="lake", Key=POINTER, Body=_pointer(*meanwhile))
+            sent.clear()  # only what the lake sends from here on
+
+        lake = S3Lake(_CopyHook(s3, other_publishes))
+        if error:
+            with pytest.raises(LakeError) as e:
+                lake.publish("s3://lake/lake/curated", "s3://lake/lake/_sparkflow/tmp/r2", "r2", None, "a")
+            assert e.value.summary == error
+            assert f"run {meanwhile[0]}" in e.value.detail and f'"{meanwhile[1]}"' in e.value.detail, e.value.detail
+        else:
+            lake.publish("s3://lake/lake/curated", "s3://lake/lake/_sparkflow/tmp/r2", "r2", None, "a")
+        assert sent == ([{"If-Match": etag}] if etag else [{"If-None-Match": "*"}]), sent
+        pointer = json.loads(s3.get_object(Bucket="lake", Key=POINTER)["Body"].read())
+        assert (pointer["run_id"], pointer.get("pipeline")) == meanwhile
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
+        copy, staged = "lake/curated/_sparkflow/runs/r2/part-0", "lake/_sparkflow/tmp/r2/part-0"
+        if error:
+            assert copy not in keys and staged in keys, keys
+        else:  # published: the copy stays, the staging area and the previous run go
+            assert copy in keys and staged not in keys and "lake/curated/_sparkflow/runs/r1/part-0" not in keys, keys
+
+
+def test_s3_publish_without_a_pipeline_is_not_checked_and_names_none() -> None:
+    """A writer that names no pipeline (lake.h: NULL) records none, as before."""
+    rec = json.loads(lake_module._run_record("r1", None, None, "p/"))
+    assert "pipeline" not in rec and "fingerprint" not in rec and rec["prefix"] == "p/"
+    rec = json.loads(lake_module._run_record("r1", None, None))
+    assert rec["fingerprint"] is None and "pipeline" not in rec
+    assert lake_module.record_pipeline({"run_id": "r1", "pipeline": ""}) is None
+    assert lake_module.record_pipeline({"run_id": "r1", "pipeline": 3}) is None
+    assert not lake_module.owned_by_other("a", None) and not lake_module.owned_by_other(None, "a")
+    assert lake_module.owned_by_other("a", "b") and not lake_module.owned_by_other("a", "a")
+
+
+class _PutFails:
+    """A boto3 S3 client whose PUT of the pointer fails with a 500, after
+    landing when `landed`; with `blind`, reading the pointer fails too."""
+
+    def __init__(self, client: Any, landed: bool, blind: bool) -> None:
+        self._client, self.landed, self.blind = client, landed, blind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @staticmethod
+    def _error(op: str) -> Exception:
+        from botocore.exceptions import ClientError
+
+        return ClientError({"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, op)
+
+    def put_object(self, **kw: Any) -> Any:
+        if kw["Key"] != POINTER:
+            return self._client.put_object(**kw)
+        if self.landed:
+            self._client.put_object(**kw)
+        raise self._error("PutObject")
+
+    def get_object(self, **kw: Any) -> Any:
+        if self.blind and kw["Key"] == POINTER:
+            raise self._error("GetObject")
+        return self._client.get_object(**kw)
+
+
+@pytest.mark.parametrize(
+    "landed, blind, published, copy_stays",
+    [(True, False, True, True), (False, False, False, False), (False, True, False, True)],
+    ids=["landed-answer-lost", "not-landed", "cannot-tell"],
+)
+def test_s3_pointer_put_that_failed_keeps_a_copy_the_pointer_may_name(
+    landed: bool, blind: bool, published: bool, copy_stays: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PUT of the pointer that fails (not on its condition) is checked by
+    reading the pointer again: a PUT that landed is published; one that did not
+    fails and deletes its copy; when the pointer cannot be read the copy stays
+    (it may be the published run; a later stage sweeps it if not)."""
+    import boto3
+    from moto import mock_aws
+
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lake")
+        s3.put_object(Bucket="lake", Key="lake/_sparkflow/tmp/r2/part-0", Body=b"new")
+        lake = S3Lake(s3)
+        faulty = _PutFails(s3, landed, False)
+        # The pointer is read before the copy: blindness starts at the PUT.
+        orig_put = faulty.put_object
+
+        def put_then_blind(**kw: Any) -> Any:
+            faulty.blind = blind
+            return orig_put(**kw)
+
+        faulty.put_object = put_then_blind  # type: ignore[method-assign]
+        lake.s3 = faulty
+        args = ("s3://lake/lake/curated", "s3://lake/lake/_sparkflow/tmp/r2", "r2", None, "a")
+        if published:
+            lake.publish(*args)
+        else:
+            with pytest.raises(LakeError) as e:
+                lake.publish(*args)
+            assert e.value.summary == "Cannot publish the run", e.value
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
+        assert ("lake/curated/_sparkflow/runs/r2/part-0" in keys) == copy_stays, keys
+        assert (POINTER in keys) == landed, keys

@@ -433,7 +433,10 @@ static int call(const lake_case *c, const cJSON *step, cJSON *got, sf_diags *d, 
         sf_published p = {0};
         rc = L->published(c->ctx, env, output, &p, d);
         cJSON_AddItemToObject(got, "run_id", str_or_null(p.run_id));
-        if (p.run_id) cJSON_AddItemToObject(got, "fingerprint", str_or_null(p.fingerprint));
+        if (p.run_id) {
+            cJSON_AddItemToObject(got, "fingerprint", str_or_null(p.fingerprint));
+            cJSON_AddItemToObject(got, "pipeline", str_or_null(p.pipeline));
+        }
         sf_published_clear(&p);
     } else if (strcmp(op, "remove") == 0) {
         rc = L->remove(c->ctx, env, output, d);
@@ -468,6 +471,12 @@ static void run_op(const lake_case *c, const cJSON *step, const char *where)
         if (rc != -1 || !err) fail_msg("%s: expected error \"%s\", got rc %d", where, want_error, rc);
         if (strcmp(err->summary, want_error) != 0)
             fail_msg("%s: expected error \"%s\", got \"%s\": %s", where, want_error, err->summary, err->detail);
+        const cJSON *text;
+        cJSON_ArrayForEach(text, cJSON_GetObjectItemCaseSensitive(expect, "mentions")) {
+            if (!cJSON_IsString(text) || !err->detail || !strstr(err->detail, text->valuestring))
+                fail_msg("%s: the error's detail does not mention \"%s\": %s", where,
+                         cJSON_IsString(text) ? text->valuestring : "?", err->detail ? err->detail : "");
+        }
     } else {
         if (rc != 0 || err)
             fail_msg("%s: rc %d, error \"%s\": %s", where, rc, err ? err->summary : "", err ? err->detail : "");

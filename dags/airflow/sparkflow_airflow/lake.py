@@ -1,32 +1,53 @@
 """The lake's publication contract in Python, for the Airflow DAGs.
 
-The provider (C: engines/lake_file.c, engines/lake_s3.c) and the DAGs built
-by sparkflow_dags.py publish into the same lakes, so both follow one
+The provider (C: lakes/file*.c, lakes/s3.c, lakes/record.c) and the DAGs
+built by sparkflow_dags.py publish into the same lakes, so both follow one
 contract, tested against the same fixtures (tests/fixtures/lake/).  Read the
-comment at the top of engines/lake_file.c for the why; in short:
+comments at the top of lakes/file.c, lakes/s3.c and lakes/record.c for the
+why; in short:
 
 file:// — an output file:///lake/curated is
 
     /lake/curated -> _sparkflow/curated/<run>          the published run (relative symlink)
     /lake/_sparkflow/curated/<run>/                    one run's outputs (the work URI)
-    /lake/_sparkflow/curated/<run>/_sparkflow_run.json {"run_id", "fingerprint", "published_at"}
+    /lake/_sparkflow/curated/<run>/_sparkflow_run.json {"run_id", "fingerprint", "pipeline", "published_at"}
     /lake/_sparkflow/curated/.<run>.owner              who staged the run
     /lake/_sparkflow/curated/.lock                     flock(2) held by stage/publish/discard/remove
     /lake/.curated.sparkflow-publish                   the next link, for a moment
 
-and publish is: fsync the run, write the record durably, make the new link at
-the temp name, swap it in with renameat2(RENAME_EXCHANGE | RENAME_NOREPLACE),
-check what came out, then (after GRACE_S) delete the previous run.
+and publish is, under the lock: check that the published run's record does
+not name another pipeline, fsync the run, write the record durably, make the
+new link at the temp name, swap it in with renameat2(RENAME_EXCHANGE |
+RENAME_NOREPLACE), check what came out, then (after GRACE_S) delete the
+previous run.  The provider takes the same lock, so a DAG's publish and the
+provider's are serialised on one machine.
 
 s3:// — an output s3://bucket/lake/curated is
 
     lake/_sparkflow/tmp/<run>/...                 the staging area (the work URI)
     lake/curated/_sparkflow/runs/<run>/...        a published run
-    lake/curated/_sparkflow/published.json        the pointer {"run_id", "fingerprint", "prefix", "published_at"}
+    lake/curated/_sparkflow/published.json        the pointer {"run_id", "fingerprint", "pipeline", "prefix",
+                                                  "published_at"}
 
-and publish copies the staged objects under runs/<run>/, writes the pointer
-(the one PUT that makes the run visible), then deletes the staging area and
-the previous run.
+and publish reads the pointer (and its ETag), refuses when it names another
+pipeline, copies the staged objects under runs/<run>/, writes the pointer
+(the one PUT that makes the run visible) on the condition If-Match: <that
+ETag> (If-None-Match: * when there was none), then deletes the staging area
+and the previous run.  When the PUT's condition fails another run published
+meanwhile: this run deletes its copy and fails — refused with that
+pipeline's name, or "Run overtaken by another" for another run of the same
+pipeline — unless the pointer names this very run (a retried PUT that had
+landed).  Stage sweeps staging areas and copies under runs/ that no pointer
+names once nothing was written to them for 24 h.
+
+One output, one pipeline: a run record names the pipeline that published it
+("pipeline": its `sparkflow_pipeline` name, the spec's `pipeline`).  A
+record without the field (written before records named one, or by a writer
+that passes no pipeline) names nobody and is replaced; a record naming
+another pipeline refuses the publish ("Output published by another
+pipeline", naming it); the same pipeline publishes again freely.  A publish
+given no pipeline records none and checks nothing (as the C lakes with a
+NULL pipeline).
 
 Airflow runs a pipeline as several task processes, so unlike the provider no
 process lives for the whole run: the owner record an Airflow run writes has
@@ -82,6 +103,7 @@ class LakeError(Exception):
 class Published:
     run_id: str
     fingerprint: str | None
+    pipeline: str | None = None  # the pipeline that published it; None: the record names none
 
 
 @dataclass
@@ -106,6 +128,48 @@ def new_run_id(now: float | None = None, rnd: bytes | None = None) -> str:
     """A run id as the provider makes them: UTC second, '-', 6 random hex digits."""
     t = time.gmtime(time.time() if now is None else now)
     return time.strftime("%Y%m%dT%H%M%SZ", t) + "-" + (rnd if rnd is not None else secrets.token_bytes(3)).hex()
+
+
+# ---- run records: one output, one pipeline (lakes/record.c) ---------------------------------------
+
+
+def record_pipeline(record: Any) -> str | None:
+    """The pipeline a run record names: None when the field is absent, not a
+    string or empty (a record written before records named one, or by a
+    writer that does not set it): such a record names no pipeline."""
+    v = record.get("pipeline") if isinstance(record, dict) else None
+    return v if isinstance(v, str) and v else None
+
+
+def owned_by_other(owner: str | None, pipeline: str | None) -> bool:
+    """A record naming `owner` belongs to another pipeline than `pipeline`: both known and different."""
+    return bool(owner) and bool(pipeline) and owner != pipeline
+
+
+def refuse_other(output_uri: str, pipeline: str | None, owner: str | None, run_id: str | None) -> LakeError:
+    """The refusal of a pipeline that would replace the run `owner` published
+    (sf_lake_refuse_other's summary and detail)."""
+    return LakeError(
+        "Output published by another pipeline",
+        f'Pipeline "{pipeline}" cannot publish to {output_uri}: pipeline "{owner}" publishes there (run '
+        f"{run_id or 'unknown'}). Two pipelines with one output would replace each other's tables at every run. "
+        f'Nothing of this run was published and its staging area is removed; pipeline "{owner}"\'s run stays '
+        "published. Give one of the two pipelines another `output`.",
+    )
+
+
+def _run_record(run_id: str, fingerprint: str | None, pipeline: str | None, prefix: str | None = None) -> str:
+    """A run record's JSON as sf_lake_record_json writes it: "pipeline" only
+    when known, "fingerprint" null only in a record without "prefix"."""
+    rec: dict[str, Any] = {"run_id": run_id}
+    if fingerprint is not None or prefix is None:
+        rec["fingerprint"] = fingerprint
+    if pipeline:
+        rec["pipeline"] = pipeline
+    if prefix is not None:
+        rec["prefix"] = prefix
+    rec["published_at"] = _utc_stamp()
+    return json.dumps(rec, indent="\t")
 
 
 def _utc_stamp() -> str:
@@ -627,14 +691,16 @@ class Lake(Protocol):
 
     def fingerprint(self, input_uri: str) -> tuple[str, int]: ...
     def stage(self, output_uri: str, run_id: str) -> str: ...
-    def publish(self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None) -> Outcome: ...
+    def publish(
+        self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None, pipeline: str | None = None
+    ) -> Outcome: ...
     def discard(self, work_uri: str) -> None: ...
     def published(self, output_uri: str) -> Published | None: ...
     def remove(self, output_uri: str) -> Outcome: ...
 
 
 class FileLake:
-    """The file:// lake (engines/lake_file.c)."""
+    """The file:// lake (lakes/file.c)."""
 
     scheme = "file"
 
@@ -701,7 +767,12 @@ class FileLake:
         self.log(f"lake: staged run {run_id} of {o.path} at {run}")
         return "file://" + run
 
-    def publish(self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None) -> Outcome:
+    def publish(
+        self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None, pipeline: str | None = None
+    ) -> Outcome:
+        """Publish the staged run, its record naming `pipeline` (None: none
+        recorded, nothing checked); refused when the published run's record
+        names another pipeline (checked under the output's lock)."""
         s = "Cannot publish outputs"
         _check_run_id(run_id, s)
         o = _Layout.of_uri(output_uri, s)
@@ -721,10 +792,13 @@ class FileLake:
             state, old = _classify(o)
             if state in (_FOREIGN, _FOREIGN_LINK):
                 raise _refuse_foreign(o)
-            record = {"run_id": run_id, "fingerprint": fingerprint, "published_at": _utc_stamp()}
+            if old and pipeline:
+                cur = _read_record(o.run_dir(old) + "/" + RUN_RECORD)
+                if cur and owned_by_other(record_pipeline(cur), pipeline):
+                    raise refuse_other(output_uri, pipeline, record_pipeline(cur), cur["run_id"])
             try:
                 _sync_tree(run)
-                _write_durable(run, RUN_RECORD, json.dumps(record, indent="\t"))
+                _write_durable(run, RUN_RECORD, _run_record(run_id, fingerprint, pipeline))
                 _fsync_path(o.store, True)
                 _fsync_path(o.sfdir, True)
             except OSError as e:
@@ -815,6 +889,7 @@ class FileLake:
         self.log(f"lake: discarded {path}")
 
     def published(self, output_uri: str) -> Published | None:
+        """The published run's record (through the link); None when nothing is published."""
         s = "Cannot read published outputs"
         o = _Layout.of_uri(output_uri, s)
         state, _ = _classify(o)
@@ -834,7 +909,7 @@ class FileLake:
             self.log(f"{o.path}/{RUN_RECORD} is not a record SparkFlow wrote; the outputs count as not published")
             return None
         fp = j.get("fingerprint") if isinstance(j, dict) else None
-        return Published(rid, fp if isinstance(fp, str) else None)
+        return Published(rid, fp if isinstance(fp, str) else None, record_pipeline(j))
 
     def remove(self, output_uri: str) -> Outcome:
         s = "Cannot remove outputs"
@@ -859,6 +934,19 @@ class FileLake:
         except OSError:
             pass
         return outcome
+
+
+def _read_record(path: str) -> dict[str, Any] | None:
+    """The run record at `path`; None when there is none, it cannot be read or
+    it is not a record SparkFlow wrote (such a run names no pipeline)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            j = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(j, dict) or not isinstance(j.get("run_id"), str) or not valid_run_id(j["run_id"]):
+        return None
+    return j
 
 
 def _check_run_id(run_id: str, summary: str) -> None:
@@ -904,8 +992,12 @@ def s3_spark_hidden(rel: str) -> bool:
     return any(seg[:1] in ("_", ".") and "=" not in seg for seg in rel.split("/"))
 
 
+class _PointerUnknown(LakeError):
+    """Writing the pointer failed and whether it landed cannot be told."""
+
+
 class S3Lake:
-    """The s3:// lake (engines/lake_s3.c).  `client` is a boto3 S3 client."""
+    """The s3:// lake (lakes/s3.c).  `client` is a boto3 S3 client."""
 
     scheme = "s3"
 
@@ -947,59 +1039,83 @@ class S3Lake:
         if not _s3_valid_run_id(run_id):
             raise LakeError(s, f'Invalid run id "{run_id}".')
         tmp = _s3_join(parent, SF_DIR + "/tmp")
-        self._sweep_stale(bucket, tmp + "/")
+        self._sweep_stale(bucket, tmp + "/", None)
+        # Copies under runs/ that no pointer names (a publisher killed between
+        # copy and pointer); an unreadable pointer is publish's to report.
+        try:
+            cur, _ = self._read_pointer(bucket, key)
+        except Exception:
+            pass
+        else:
+            self._sweep_stale(bucket, _s3_join(key, SF_DIR + "/runs/"), cur["run_id"] if cur else None)
         return f"s3://{bucket}/{tmp}/{run_id}"
 
-    def _sweep_stale(self, bucket: str, tmp_prefix: str) -> None:
-        """Staging areas nothing was written to for 24 h (a killed run's) are removed."""
+    def _sweep_stale(self, bucket: str, prefix: str, keep: str | None) -> None:
+        """Runs under `prefix` (<prefix><run>/...) nothing was written to for
+        24 h (a killed run's) are removed; run `keep` (the published one) never."""
         newest: dict[str, float] = {}
         try:
-            for obj in self._list(bucket, tmp_prefix):
-                run, sep, _ = obj["Key"][len(tmp_prefix) :].partition("/")
+            for obj in self._list(bucket, prefix):
+                run, sep, _ = obj["Key"][len(prefix) :].partition("/")
                 if sep:
                     newest[run] = max(newest.get(run, 0.0), obj["LastModified"].timestamp())
             for run, t in newest.items():
-                if time.time() - t > STALE_AFTER_S:
-                    n = self._delete_prefix(bucket, f"{tmp_prefix}{run}/")
-                    self.log(f"lake: removed {n} objects of an abandoned run at s3://{bucket}/{tmp_prefix}{run}/")
+                if run != keep and time.time() - t > STALE_AFTER_S:
+                    n = self._delete_prefix(bucket, f"{prefix}{run}/")
+                    self.log(f"lake: removed {n} objects of an abandoned run at s3://{bucket}/{prefix}{run}/")
         except Exception as e:  # housekeeping only
-            self.log(f"lake: cannot sweep s3://{bucket}/{tmp_prefix}: {e}")
+            self.log(f"lake: cannot sweep s3://{bucket}/{prefix}: {e}")
 
-    def _read_pointer(self, bucket: str, key: str) -> dict[str, Any] | None:
+    def _read_pointer(self, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """published.json of an output and its ETag (one GET: the ETag is the
+        body's), or (None, None) when there is none."""
         pkey = _s3_join(key, S3_POINTER)
         try:
-            body = self.s3.get_object(Bucket=bucket, Key=pkey)["Body"].read()
+            resp = self.s3.get_object(Bucket=bucket, Key=pkey)
         except self.s3.exceptions.NoSuchKey:
-            return None
+            return None, None
+        body = resp["Body"].read()
         try:
             j = json.loads(body)
         except ValueError:
             j = None
         if not isinstance(j, dict) or not isinstance(j.get("run_id"), str) or not _s3_valid_run_id(j["run_id"]):
             raise LakeError("Unreadable publication record", f"s3://{bucket}/{pkey} is not a SparkFlow record.")
-        return j
+        return j, resp.get("ETag")
 
-    def publish(self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None) -> Outcome:
+    def publish(
+        self, output_uri: str, work_uri: str, run_id: str, fingerprint: str | None, pipeline: str | None = None
+    ) -> Outcome:
+        """Copy the staged run under runs/<run>/ and write the pointer naming
+        `pipeline` (None: none recorded, nothing checked), conditional on the
+        pointer read first (If-Match its ETag, If-None-Match: * when there was
+        none): refused when the published run is another pipeline's, also when
+        that one published while this run was copied; the run that loses
+        deletes its copy."""
         s = "Cannot publish the run"
         bucket, key, _ = _s3_place(output_uri, True, s)
         wbucket, wkey, _ = _s3_place(work_uri, True, s)
         if bucket != wbucket or not _s3_valid_run_id(run_id):
             raise LakeError(s, f"The staging area {work_uri} does not belong to {output_uri}.")
-        old = self._read_pointer(bucket, key)
+        old, etag = self._read_pointer(bucket, key)
+        if old and owned_by_other(record_pipeline(old), pipeline):
+            raise refuse_other(output_uri, pipeline, record_pipeline(old), old["run_id"])
         src = wkey + "/"
         runs = _s3_join(key, SF_DIR + "/runs")
         dst = f"{runs}/{run_id}/"
         copied = 0
-        for obj in self._list(bucket, src):
-            self.s3.copy({"Bucket": bucket, "Key": obj["Key"]}, bucket, dst + obj["Key"][len(src) :])
-            copied += 1
-        pointer: dict[str, Any] = {"run_id": run_id}
-        if fingerprint is not None:
-            pointer["fingerprint"] = fingerprint
-        pointer["prefix"] = dst
-        pointer["published_at"] = _utc_stamp()
-        body = json.dumps(pointer, indent="\t").encode()
-        self.s3.put_object(Bucket=bucket, Key=_s3_join(key, S3_POINTER), Body=body, ContentType="application/json")
+        keep = False  # the copy stays when the pointer names it, or may
+        try:
+            for obj in self._list(bucket, src):
+                self.s3.copy({"Bucket": bucket, "Key": obj["Key"]}, bucket, dst + obj["Key"][len(src) :])
+                copied += 1
+            keep = self._put_pointer(bucket, key, output_uri, run_id, fingerprint, pipeline, dst, old, etag)
+        except _PointerUnknown:
+            keep = True
+            raise
+        finally:
+            if not keep:
+                self._drop_copy(bucket, dst)
         self.log(f"lake: published run {run_id} of {output_uri} ({copied} objects)")
         outcome = Outcome()
         try:
@@ -1013,6 +1129,79 @@ class S3Lake:
                 outcome.warnings.append(f"lake: cannot remove the previous run {runs}/{old['run_id']}/: {e}")
         return outcome
 
+    def _put_pointer(
+        self,
+        bucket: str,
+        key: str,
+        output_uri: str,
+        run_id: str,
+        fingerprint: str | None,
+        pipeline: str | None,
+        dst: str,
+        old: dict[str, Any] | None,
+        etag: str | None,
+    ) -> bool:
+        """The conditional PUT of the pointer: True when the pointer names this
+        run; raises when another run holds it.  When the PUT failed otherwise,
+        the pointer is read again: a PUT that landed before its answer was
+        lost is published (its copy must stay); when that cannot be told,
+        _PointerUnknown (the copy stays for a later stage's sweep)."""
+        s = "Cannot publish the run"
+        cond = {"IfMatch": etag} if old and etag else {"IfNoneMatch": "*"}
+        body = _run_record(run_id, fingerprint, pipeline, dst).encode()
+        try:
+            self.s3.put_object(
+                Bucket=bucket, Key=_s3_join(key, S3_POINTER), Body=body, ContentType="application/json", **cond
+            )
+            return True
+        except Exception as e:
+            status = (getattr(e, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (409, 412) or ("IfMatch" in cond and status == 404):
+                return self._overtaken(bucket, key, output_uri, run_id, pipeline)
+            try:
+                now, _ = self._read_pointer(bucket, key)
+            except Exception:
+                raise _PointerUnknown(
+                    s,
+                    f"Writing the pointer of {output_uri} failed ({e}) and whether it landed cannot be told; the "
+                    f"copy of run {run_id} stays under {dst} until a later run removes it.",
+                ) from e
+            if now and now["run_id"] == run_id:
+                return True
+            raise LakeError(s, f"Writing the pointer of {output_uri} failed: {e}.") from e
+
+    def _overtaken(self, bucket: str, key: str, output_uri: str, run_id: str, pipeline: str | None) -> bool:
+        """The pointer changed between our read and our write: True when it
+        names this run (a retried PUT whose first attempt landed), otherwise
+        the refusal (another pipeline's run) or "Run overtaken by another"."""
+        now, _ = self._read_pointer(bucket, key)
+        if now and now["run_id"] == run_id:
+            return True
+        if now and owned_by_other(record_pipeline(now), pipeline):
+            raise refuse_other(output_uri, pipeline, record_pipeline(now), now["run_id"])
+        who = pipeline or "(unnamed)"
+        if now:
+            raise LakeError(
+                "Run overtaken by another",
+                f'Run {run_id} of pipeline "{who}" was not published: run {now["run_id"]} was published at '
+                f"{output_uri} while it was going, and SparkFlow does not replace a run it did not see. Nothing of "
+                "this run was published. Run the pipeline again.",
+            )
+        raise LakeError(
+            "Run overtaken by another",
+            f'Run {run_id} of pipeline "{who}" was not published: the published run of {output_uri} was removed '
+            "while it was going. Nothing of this run was published. Run the pipeline again.",
+        )
+
+    def _drop_copy(self, bucket: str, dst: str) -> None:
+        """Delete a run's copy under runs/ (it lost the pointer, or was not
+        copied whole); a failure only logs (a later stage sweeps it)."""
+        try:
+            n = self._delete_prefix(bucket, dst)
+            self.log(f"lake: removed {n} objects of the unpublished copy s3://{bucket}/{dst}")
+        except Exception as e:
+            self.log(f"lake: cannot remove the unpublished copy s3://{bucket}/{dst}: {e}")
+
     def discard(self, work_uri: str) -> None:
         s = "Cannot discard the run"
         bucket, key, _ = _s3_place(work_uri, True, s)
@@ -1023,11 +1212,11 @@ class S3Lake:
 
     def published(self, output_uri: str) -> Published | None:
         bucket, key, _ = _s3_place(output_uri, True, "Cannot read what the lake publishes")
-        j = self._read_pointer(bucket, key)
+        j, _ = self._read_pointer(bucket, key)
         if not j:
             return None
         fp = j.get("fingerprint")
-        return Published(j["run_id"], fp if isinstance(fp, str) else None)
+        return Published(j["run_id"], fp if isinstance(fp, str) else None, record_pipeline(j))
 
     def remove(self, output_uri: str) -> Outcome:
         bucket, key, _ = _s3_place(output_uri, True, "Cannot remove the outputs")
