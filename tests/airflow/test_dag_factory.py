@@ -148,6 +148,33 @@ res["covered"] = prep({})
 res["forced"] = prep({"force": True, "sparkflow_run_id": "20260101T000000Z-abcdef"})
 res["bad_run_id"] = prep({"force": True, "sparkflow_run_id": "../x"})
 report["prepare"] = res
+
+# ---- one output, one pipeline: publish() records the spec's pipeline; another pipeline's
+# prepare and publish are refused, naming it
+from dataclasses import replace
+from sparkflow_airflow.dags import publish
+
+def pull(prep):
+    return SimpleNamespace(xcom_pull=lambda task_ids: prep)
+
+def attempt(fn):
+    try:
+        return fn()
+    except (AirflowSkipException, AirflowFailException) as e:
+        return {"raised": type(e).__name__, "message": str(e)}
+
+own = {"before": lk.published(spec.output_uri).pipeline}  # the uncovered run: published without one
+own["publish"] = publish(spec, ti=pull(res["forced"]))["run_id"]
+own["record"] = json.loads((lake / "curated" / "_sparkflow_run.json").read_text()).get("pipeline")
+other = replace(spec, pipeline="other_shape", dag_id="sparkflow_other_shape")
+own["other_prepare"] = attempt(lambda: prepare(other, dag_run=SimpleNamespace(conf={"force": True})))
+work = lk.stage(other.output_uri, "20260102T000000Z-0000aa")
+mine = {"run_id": "20260102T000000Z-0000aa", "work_uri": work, "fingerprint": "sha256:00"}
+own["other_publish"] = attempt(lambda: publish(other, ti=pull(mine)))
+own["after"] = lk.published(spec.output_uri).run_id
+if own["after"] != mine["run_id"]:  # refused, as it should be: its staging area goes
+    lk.discard(work)
+report["ownership"] = own
 print("REPORT " + json.dumps(report))
 """
 
@@ -339,6 +366,21 @@ def test_prepare_skips_what_the_published_run_covers(report: dict[str, Any]) -> 
     assert r["covered"]["raised"] == "AirflowSkipException" and staged["run_id"] in r["covered"]["message"]
     assert r["forced"]["run_id"] == "20260101T000000Z-abcdef" and r["forced"]["fingerprint"] == fp1
     assert r["bad_run_id"]["raised"] == "AirflowFailException"
+
+
+def test_publish_records_the_pipeline_and_refuses_another(report: dict[str, Any]) -> None:
+    """The DAG's publish names the spec's pipeline in the run record (replacing
+    a record that named none); another pipeline on that output fails in
+    prepare, before anything runs, and in publish, naming the owner."""
+    own = report["ownership"]
+    assert own["before"] is None and own["record"] == "local_shape", own
+    assert own["publish"] == own["after"] == "20260101T000000Z-abcdef", own
+    for step in ("other_prepare", "other_publish"):
+        got = own[step]
+        assert got.get("raised") == "AirflowFailException", (step, got)
+        assert "Output published by another pipeline" in got["message"], (step, got)
+        assert 'Pipeline "other_shape" cannot publish' in got["message"], (step, got)
+        assert 'pipeline "local_shape" publishes there (run 20260101T000000Z-abcdef)' in got["message"], (step, got)
 
 
 def test_spec_errors_name_the_field(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@
                     \\___________\\____________\\___> discard (when one failed)
 
 prepare   computes the pipeline's fingerprint; when the published run
-          already covers it (and the run was not forced) it skips, and the
+          is another pipeline's (its record names it) it fails: one output
+          belongs to one pipeline.  When the published run already covers
+          the fingerprint (and the run was not forced) it skips, and the
           whole run with it.  Otherwise it takes a run id (the one the
           provider passed in the run's conf, or a new one in the provider's
           format) and stages the run in the lake.  Its XCom: {run_id,
@@ -19,7 +21,9 @@ stages    local: one task each; when the spec names the provider's stage
           (EmrStepSensor, deferrable by default).  Each gets the job contract's
           --input/--work/--reference/--metrics; the metrics JSON goes inside
           the run, <work>/_sparkflow/metrics/<stage>.json.
-publish   reads the metrics back, publishes the run atomically (lake.py).
+publish   reads the metrics back, publishes the run atomically (lake.py),
+          its record naming the spec's pipeline; the lake refuses it when
+          another pipeline published there meanwhile.
           Its XCom: {run_id, fingerprint, output_uri, metrics}.
 discard   runs only when something upstream failed: drops the staging area,
           then fails, so the DAG run is failed.
@@ -44,7 +48,15 @@ from airflow.sdk import DAG, Asset, AssetWatcher, BaseOperator, TaskGroup, Trigg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from sparkflow_airflow import one_app
-from sparkflow_airflow.lake import Lake, LakeError, lake_for, new_run_id, valid_run_id
+from sparkflow_airflow.lake import (
+    Lake,
+    LakeError,
+    lake_for,
+    new_run_id,
+    owned_by_other,
+    refuse_other,
+    valid_run_id,
+)
 from sparkflow_airflow.spec import Spec, Stage, app_name, emr_step, metrics_uri, pipeline_fingerprint, stage_args
 
 log = logging.getLogger(__name__)
@@ -103,6 +115,10 @@ def prepare(spec: Spec, **context: Any) -> dict[str, str]:
     try:
         fp = pipeline_fingerprint(spec, lake, _s3_client_factory(spec))
         pub = lake.published(spec.output_uri)
+        if pub and owned_by_other(pub.pipeline, spec.pipeline):
+            # One output, one pipeline: refused before anything runs (publish
+            # would refuse it too), as the provider's apply does.
+            raise refuse_other(spec.output_uri, spec.pipeline, pub.pipeline, pub.run_id)
         if pub and pub.fingerprint == fp and not conf.get("force"):
             raise AirflowSkipException(f"the published run {pub.run_id} of {spec.output_uri} already covers {fp}")
         work = lake.stage(spec.output_uri, run_id)
@@ -135,7 +151,9 @@ def publish(spec: Spec, **context: Any) -> dict[str, Any]:
     prep = ti.xcom_pull(task_ids=PREPARE)
     metrics = _read_metrics(spec, prep["work_uri"])
     try:
-        outcome = _lake(spec).publish(spec.output_uri, prep["work_uri"], prep["run_id"], prep["fingerprint"])
+        outcome = _lake(spec).publish(
+            spec.output_uri, prep["work_uri"], prep["run_id"], prep["fingerprint"], spec.pipeline
+        )
     except LakeError as e:
         raise AirflowFailException(str(e)) from e
     for w in outcome.warnings:
