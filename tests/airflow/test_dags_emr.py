@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_env import AIRFLOW, ROOT, AirflowHome
-from sparkflow_airflow.lake import S3Lake
+from sparkflow_airflow.lake import Published, S3Lake
 from sparkflow_airflow.spec import emr_step, parse_spec, pipeline_fingerprint
 
 for _d in ("e2e", "aws"):
@@ -152,6 +152,8 @@ def test_emr_pipeline_steps_publish_and_failure(moto: Moto, executor: StepExecut
     pointer = json.loads(s3.get_object(Bucket=BUCKET, Key="lake/counted/_sparkflow/published.json")["Body"].read())
     lake = S3Lake(s3)
     assert pointer["run_id"] == run_id
+    assert pointer["pipeline"] == "events"  # one output, one pipeline: the provider's plan reads it
+    assert lake.published("s3://lake/lake/counted") == Published(run_id, pointer["fingerprint"], "events")
     assert pointer["prefix"] == f"lake/counted/_sparkflow/runs/{run_id}/"
     assert pointer["fingerprint"] == pipeline_fingerprint(spec, lake, lambda: s3)
     assert any(k.startswith(f"lake/counted/_sparkflow/runs/{run_id}/lines/") for k in _keys(s3, "lake/counted/"))
