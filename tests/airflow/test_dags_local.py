@@ -89,6 +89,7 @@ def test_local_pipeline_publishes_the_manifests_metrics(
     spec = parse_spec(spec_json)
     assert record["run_id"] == run_id
     assert record["fingerprint"] == pipeline_fingerprint(spec, FileLake())
+    assert record["pipeline"] == "household"  # one output, one pipeline: the provider's plan reads it
     owner = json.loads((lake / "_sparkflow" / "curated" / f".{run_id}.owner").read_text())
     assert owner["pid"] == 0  # a task process does not outlive the run
     assert (lake / "curated" / "transactions").is_dir()
