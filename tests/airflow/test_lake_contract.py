@@ -451,3 +451,72 @@ def test_s3_pointer_put_that_failed_keeps_a_copy_the_pointer_may_name(
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="lake").get("Contents", [])}
         assert ("lake/curated/_sparkflow/runs/r2/part-0" in keys) == copy_stays, keys
         assert (POINTER in keys) == landed, keys
+        if landed:  # the fields sf_lake_record_json writes, in its order (no fingerprint: none given)
+            pointer = json.loads(s3.get_object(Bucket="lake", Key=POINTER)["Body"].read())
+            assert list(pointer) == ["run_id", "pipeline", "prefix", "published_at"], pointer
+
+
+# ---- the C lake and this one on one output ---------------------------------------------------------
+
+
+def _lake_call() -> Path:
+    build = os.environ.get("SF_PROVIDER_BUILD", "build")
+    return (Path(build) if os.path.isabs(build) else FIXTURES.parents[1] / build) / "sf-lake-call"
+
+
+@pytest.mark.skipif(
+    not _lake_call().exists() and os.environ.get("CI") != "true", reason="sf-lake-call not built (cmake --build build)"
+)
+def test_c_and_python_lakes_hold_each_other_to_one_pipeline(tmp_path: Path) -> None:
+    """Records one side writes, the other reads and checks: the C lake
+    (tests/tools/lake_cli.c) refuses pipeline b over a run the DAG published
+    for a and replaces it for a; this lake refuses b over the C lake's record.
+    Both write the same fields in the same order."""
+    import subprocess
+
+    out = f"file://{tmp_path}/curated"
+
+    def c(*args: str) -> tuple[int, dict[str, Any]]:
+        p = subprocess.run([str(_lake_call()), *args], capture_output=True, text=True, timeout=60)
+        assert p.returncode in (0, 1), p
+        return p.returncode, json.loads(p.stdout)
+
+    def fields(run: str) -> list[str]:
+        return list(json.loads((tmp_path / "_sparkflow/curated" / run / "_sparkflow_run.json").read_text()))
+
+    py = FileLake()
+    work = py.stage(out, "20260101T000000Z-aaaa01")
+    (Path(work[7:]) / "part-0").write_text("a1")
+    py.publish(out, work, "20260101T000000Z-aaaa01", "sha256:01", "a")
+    rc, got = c("published", out)
+    assert (rc, got["run_id"], got["pipeline"]) == (0, "20260101T000000Z-aaaa01", "a"), got
+
+    rc, got = c("stage", out, "20260102T000000Z-bbbb02")
+    work_b = got["work_uri"]
+    rc, got = c("publish", out, work_b, "20260102T000000Z-bbbb02", "sha256:02", "b")
+    err = got["diagnostics"][0]
+    assert rc == 1 and err["summary"] == "Output published by another pipeline", got
+    assert 'pipeline "a" publishes there (run 20260101T000000Z-aaaa01)' in err["detail"], err
+    assert c("discard", work_b)[0] == 0
+
+    rc, got = c("stage", out, "20260103T000000Z-aaaa03")
+    assert c("publish", out, got["work_uri"], "20260103T000000Z-aaaa03", "sha256:03", "a")[0] == 0
+    pub = py.published(out)
+    assert pub is not None and (pub.run_id, pub.fingerprint, pub.pipeline) == (
+        "20260103T000000Z-aaaa03",
+        "sha256:03",
+        "a",
+    )
+    assert fields("20260103T000000Z-aaaa03") == ["run_id", "fingerprint", "pipeline", "published_at"]
+
+    work = py.stage(out, "20260104T000000Z-bbbb04")
+    with pytest.raises(LakeError) as e:
+        py.publish(out, work, "20260104T000000Z-bbbb04", "sha256:04", "b")
+    assert e.value.summary == err["summary"] and e.value.detail == err["detail"].replace(
+        "20260101T000000Z-aaaa01", "20260103T000000Z-aaaa03"
+    ).replace("20260102T000000Z-bbbb02", "20260104T000000Z-bbbb04")
+    py.discard(work)
+    work = py.stage(out, "20260105T000000Z-aaaa05")
+    py.publish(out, work, "20260105T000000Z-aaaa05", "sha256:05", "a")
+    assert fields("20260105T000000Z-aaaa05") == ["run_id", "fingerprint", "pipeline", "published_at"]
+    assert c("published", out)[1]["run_id"] == "20260105T000000Z-aaaa05"
