@@ -384,6 +384,26 @@ static int overtaken(sf_aws_client *c, sf_ctx *ctx, const place *out, const char
     return rc;
 }
 
+/* The pointer's PUT failed without an answer to trust (every attempt reset,
+ * timed out or refused with a 5xx, or the operation was cancelled): the
+ * write may have landed all the same.  Read the pointer back, with a
+ * budget of its own.  0: it names this run (published: deleting its copy
+ * now would leave the pointer naming nothing); 1: it does not; -1: cannot
+ * tell. */
+static int pointer_landed(sf_aws_client *c, sf_ctx *ctx, const place *out, const char *run_id)
+{
+    sf_ctx *cl = sf_ctx_new_cleanup(ctx, 60 * 1000);
+    sf_diags scratch;
+    sf_diags_init(&scratch);
+    sf_lake_record now;
+    int got = read_pointer(c, cl, out, &now, NULL, &scratch);
+    int rc = got == 0 ? (strcmp(now.run_id, run_id) == 0 ? 0 : 1) : got == 1 ? 1 : -1;
+    sf_lake_record_clear(&now);
+    sf_diags_clear(&scratch);
+    sf_ctx_free(cl);
+    return rc;
+}
+
 static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_uri, const char *work_uri,
                       const char *run_id, const char *fingerprint, const char *pipeline, sf_diags *d)
 {
@@ -411,7 +431,7 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
         sf_lake_refuse_other(d, output_uri, pipeline, old.pipeline, old.run_id);
     } else if (had >= 0) {
         bool whole = copy_run(c, ctx, out.bucket, src, dst, &copied, d) == 0;
-        int put = -1;
+        int put = -1, landed = 1;
         if (whole) {
             sf_lake_record mine = {.run_id = (char *)run_id,
                                    .fingerprint = (char *)fingerprint,
@@ -421,12 +441,26 @@ static int s3_publish(sf_ctx *ctx, const sf_lake_env *env, const char *output_ur
             sf_aws_error err = {0};
             put = sf_aws_s3_put_if(c, ctx, out.bucket, key, text, strlen(text), "application/json",
                                    had == 0 ? etag : NULL, &err);
-            if (put < 0) aws_diag(d, "Cannot publish the run", &err);
+            if (put < 0) landed = pointer_landed(c, ctx, &out, run_id);
+            if (put < 0 && landed == 0) {
+                sf_log(ctx, SF_LOG_INFO, "lake: the pointer of %s names run %s although its write failed: published",
+                       output_uri, run_id);
+                put = 0;
+            } else if (put < 0) {
+                aws_diag(d, "Cannot publish the run", &err);
+            }
+            sf_aws_error_clear(&err);
             free(text);
             free(key);
         }
         rc = put == 0 ? 0 : put == 1 ? overtaken(c, ctx, &out, output_uri, run_id, pipeline, d) : -1;
-        if (rc != 0) drop_copy(c, ctx, out.bucket, dst);
+        if (rc != 0 && landed < 0)
+            sf_diag_warning(d, "output", "Unpublished copy kept",
+                            "Whether the pointer of %s names run %s could not be read back after its write "
+                            "failed, so the run's copy under %s is kept: if the pointer names it, it is the "
+                            "published run; if not, a later run of the pipeline removes it after 24 hours.",
+                            output_uri, run_id, dst);
+        else if (rc != 0) drop_copy(c, ctx, out.bucket, dst);
     }
     if (rc == 0) {
         sf_log(ctx, SF_LOG_INFO, "lake: published run %s of %s (%zu objects)", run_id, output_uri, copied);

@@ -417,6 +417,11 @@ class FaultProxy:
         with self._lock:
             self._forced.append([pred, kind, times])
 
+    def clear_forced(self) -> None:
+        """Drop what force() queued and has not injected yet."""
+        with self._lock:
+            self._forced = []
+
     def reset_counts(self) -> None:
         with self._lock:
             self.calls = []

@@ -14,7 +14,9 @@ the pointer's conditional PUT); an overtaken run leaves no object behind
 (its copy under runs/ is deleted, its staging area discarded: before, it
 stayed under runs/ forever); the pointer always names one complete run and
 its pipeline; a pointer written before pointers named their pipeline is
-still read and replaced.
+still read and replaced; a pointer PUT whose every answer is lost is read
+back (published when it names the run; in doubt, the copy is kept), never
+left naming a deleted copy.
 """
 
 import json
@@ -202,3 +204,68 @@ def test_pointer_of_before_names_no_pipeline(lake):
     rc, out = lake.call("publish", OUT, b, "b1", "sha256:bb", "beta")
     assert rc == 0, out
     complete(lake, "b1", "beta", "beta")
+
+
+def test_pointer_written_but_every_answer_lost(lake):
+    """The pointer's PUT lands, then its answer is lost, and so is every
+    retry's (the proxy forwards each and resets the connection): the client
+    gives up, yet the pointer names the new run.  The lake reads the pointer
+    back and reports the run published, keeping its copy (before, it deleted
+    the copy the published pointer names: an output naming nothing)."""
+    x = staged(lake, "x0", "first")
+    assert lake.call("publish", OUT, x, "x0", "sha256:00", "alpha")[0] == 0
+    r1 = staged(lake, "r1", "second")
+    lake.proxy.force("reset_after", "s3", "PutObject", times=50)
+    t0 = time.monotonic()
+    rc, out = lake.call("publish", OUT, r1, "r1", "sha256:11", "alpha")
+    assert rc == 0, out
+    assert [d for d in out["diagnostics"] if d["severity"] == "error"] == [], out
+    # What was sent: every attempt reached moto; the first landed, the
+    # retries (same If-Match) found the pointer changed.
+    puts = pointer_puts(lake.proxy, t0)
+    assert len(puts) >= 2 and all(c.fault == "reset_after" for c in puts), [(c.fault, c.status) for c in puts]
+    assert len({c.conditions.get("If-Match") for c in puts}) == 1, [c.conditions for c in puts]
+    assert lake.call("discard", r1)[0] == 0
+    complete(lake, "r1", "alpha", "second")
+    rc, out = lake.call("published", OUT)
+    assert (out["run_id"], out["pipeline"]) == ("r1", "alpha"), out
+
+
+def test_pointer_unreadable_after_a_failed_write_keeps_the_copy(lake):
+    """As above, and the pointer cannot be read back either (S3 answers 500
+    to every GET from then on): the lake cannot tell whether it published,
+    so it fails the publication with the S3 error and keeps the run's copy,
+    saying so.  Here the write had landed: the pointer names the run, whose
+    objects are all there."""
+    x = staged(lake, "x0", "first")
+    assert lake.call("publish", OUT, x, "x0", "sha256:00", "alpha")[0] == 0
+    r1 = staged(lake, "r1", "second")
+
+    def hook(c):
+        if c.service == "s3" and c.action == "PutObject" and c.path.split("?")[0].endswith(POINTER):
+            lake.proxy.force("500", "s3", "GetObject", times=1000)
+
+    lake.proxy.force("reset_after", "s3", "PutObject", times=50)
+    lake.proxy.before_forward = hook
+    try:
+        rc, out = lake.call("publish", OUT, r1, "r1", "sha256:11", "alpha")
+    finally:
+        lake.proxy.before_forward = None
+        lake.proxy.clear_forced()
+    assert rc == 1, out
+    errs = [d for d in out["diagnostics"] if d["severity"] == "error"]
+    warns = [d for d in out["diagnostics"] if d["severity"] == "warning"]
+    assert [e["summary"] for e in errs] == ["Cannot publish the run"], out
+    assert [(w["summary"], w["path"]) for w in warns] == [("Unpublished copy kept", "output")], out
+    assert "lake/shared/_sparkflow/runs/r1/" in warns[0]["detail"], warns[0]
+    assert lake.call("discard", r1)[0] == 0
+    # Nothing was deleted in doubt: the pointer names r1, whose copy is
+    # whole; x0, which the pointer no longer names, waits for the sweep.
+    p = pointer(lake)
+    assert (p["run_id"], p["pipeline"]) == ("r1", "alpha"), p
+    assert keys(lake.s3, "lake/shared/_sparkflow/runs/") == [
+        f"lake/shared/_sparkflow/runs/{r}/t/part-{i}.parquet" for r in ("r1", "x0") for i in (0, 1)
+    ]
+    for i in (0, 1):
+        key = f"lake/shared/_sparkflow/runs/r1/t/part-{i}.parquet"
+        assert lake.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().startswith("second "), key
