@@ -7,9 +7,10 @@ and its order: tfharness.discover_clients, restricted by SF_E2E_CLIENTS).
 With SF_ASAN=1 (scripts/test asan), sanitizer reports of the provider fail
 the test that produced them.
 
-Modules marked `pytestmark = pytest.mark.once` (the Airflow suites: minutes
-of real Airflow and Spark each) run once per `scripts/test`, in its
-sanitizer pass when it has one: its plain e2e pass then sets SF_E2E_ONCE=skip."""
+Modules (`pytestmark = pytest.mark.once`) and classes marked `once` (the
+Spark- and Airflow-heavy suites: minutes of real Spark and Airflow each) run
+once per `scripts/test`, in its sanitizer pass when it has one: its plain e2e
+pass then sets SF_E2E_ONCE=skip."""
 
 import os
 from collections import defaultdict
@@ -29,15 +30,32 @@ def _record(sb, r):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "once: a slow real-service suite that scripts/test runs in one pass only")
+    config.addinivalue_line("markers", "plain: needs the plain build (a release): never skipped for the sanitizer pass")
+
+
+def _client_id(item):
+    callspec = getattr(item, "callspec", None)
+    client = callspec.params.get("tf_client") if callspec else None
+    return getattr(client, "id", None)
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("SF_E2E_ONCE") != "skip":
-        return
-    skip = pytest.mark.skip(reason="slow real-service suite: this scripts/test run has it in the sanitizer pass")
+    """In scripts/test's plain pass, skip what its sanitizer pass runs anyway:
+    the `once` suites (SF_E2E_ONCE=skip), and every test of a client that
+    pass covers (SF_E2E_SANITIZED_CLIENTS: client ids, or `all`) unless it
+    needs the plain build (`plain`).  Each test then runs once per client
+    and per `scripts/test`, under the sanitizer where it can."""
+    once = os.environ.get("SF_E2E_ONCE") == "skip"
+    sanitized = {c for c in os.environ.get("SF_E2E_SANITIZED_CLIENTS", "").split(",") if c}
+    skip_once = pytest.mark.skip(reason="slow real-service suite: this scripts/test run has it in the sanitizer pass")
+    skip_client = pytest.mark.skip(reason="this scripts/test run has this client in its sanitizer pass")
     for item in items:
-        if item.get_closest_marker("once"):
-            item.add_marker(skip)
+        if once and item.get_closest_marker("once"):
+            item.add_marker(skip_once)
+            continue
+        client = _client_id(item)
+        if client and ("all" in sanitized or client in sanitized) and not item.get_closest_marker("plain"):
+            item.add_marker(skip_client)
 
 
 def pytest_report_header(config):

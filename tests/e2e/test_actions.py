@@ -102,6 +102,7 @@ def world(class_sandbox):
     return type("World", (), {"sb": sb, "d": d, "lake": lake, "script": script})
 
 
+@pytest.mark.once  # Spark runs: one pass of scripts/test only (conftest.py)
 class TestRunNow:
     def test_invoke_runs_publishes_and_next_plan_is_clean(self, world):
         sb, d = world.sb, world.d
@@ -156,6 +157,7 @@ class TestRunNow:
         assert published(world.lake, "lines")["run_id"] == before
 
 
+@pytest.mark.once  # Spark runs: one pass of scripts/test only (conftest.py)
 class TestStop:
     def test_action_trigger_stops_cluster_and_plan_recreates_it(self, world):
         sb, d = world.sb, world.d

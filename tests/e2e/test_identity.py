@@ -181,6 +181,7 @@ def fx(world):
     )
 
 
+@pytest.mark.once  # Spark runs: one pass of scripts/test only (conftest.py)
 class TestPipelineIdentity:
     def test_state_carries_identity(self, fx):
         want = {"name": "fx", "lake": f"file://{fx.lake}", "output": "lines"}

@@ -22,7 +22,9 @@ lake_dir set to a generated lake and its jobs pointing at an editable copy)
 
 Each step runs on the primary Terraform client, the first found (every
 client with SF_PIPELINE_CLIENTS=all): Spark makes the suite minutes long,
-and test_cluster.py covers the protocol paths on every client.  The
+and test_cluster.py covers the protocol paths on every client.  For the
+same reason the module is `once`: scripts/test runs it in one pass only,
+its sanitizer pass when it has one (conftest.py).  The
 sandbox's cleanup destroys whatever a failed step left and fails the run if a process
 survives; every Terraform command is checked for provider-bug output
 (tfharness.BUG_PATTERNS: "inconsistent", "invalid plan", "panic", ...).
@@ -73,6 +75,8 @@ from pipeline_support import (
     wait_exit,
 )
 from tfharness import VENV, CommandFailed, discover_clients, owned_processes, spark_processes, wait_for
+
+pytestmark = pytest.mark.once
 
 QS = "sparkflow_pipeline.finances"
 QS_NAME = "household-finances"

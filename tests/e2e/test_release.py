@@ -258,6 +258,7 @@ def cli_config(mirror: Path) -> str:
     )
 
 
+@pytest.mark.plain
 def test_mirror_install_and_quickstart_apply(sandbox, tmp_path):
     if os.environ.get("SF_ASAN") == "1":
         pytest.skip("the release test runs in the normal pass only (a release is not an ASan build)")
