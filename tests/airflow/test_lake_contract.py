@@ -5,11 +5,13 @@ in-process S3.  No Airflow needed: this runs in the main venv."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +206,10 @@ class S3Tree:
             assert not set(fields) & set(j), f"{where}: {key}"
 
 
-@pytest.mark.parametrize("path", _cases("s3"))
-def test_s3_lake(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def _mocked_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A boto3 S3 client on moto's in-process mock, with the bucket "lake"
+    and no AWS setting of the environment in the way."""
     import boto3
     from moto import mock_aws
 
@@ -215,8 +219,14 @@ def test_s3_lake(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
-        for b in ("lake", "other"):
-            s3.create_bucket(Bucket=b)
+        s3.create_bucket(Bucket="lake")
+        yield s3
+
+
+@pytest.mark.parametrize("path", _cases("s3"))
+def test_s3_lake(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _mocked_s3(monkeypatch) as s3:
+        s3.create_bucket(Bucket="other")
         case = json.loads(path.read_text())
         for o in case.get("objects", []):
             s3.put_object(Bucket="lake", Key=o["key"], Body=o["body"].encode())
@@ -318,16 +328,7 @@ def test_s3_pointer_is_written_on_the_pointer_read(
     copy) or If-None-Match: * (no pointer then), as the C lake's; the run that
     loses leaves the winner's pointer, deletes its copy under runs/ and keeps
     its staging area (for discard)."""
-    import boto3
-    from moto import mock_aws
-
-    for k in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(k)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="lake")
+    with _mocked_s3(monkeypatch) as s3:
         sent: list[dict[str, str]] = []
 
         def record(request: Any, **_: Any) -> None:
@@ -419,16 +420,7 @@ def test_s3_pointer_put_that_failed_keeps_a_copy_the_pointer_may_name(
     reading the pointer again: a PUT that landed is published; one that did not
     fails and deletes its copy; when the pointer cannot be read the copy stays
     (it may be the published run; a later stage sweeps it if not)."""
-    import boto3
-    from moto import mock_aws
-
-    for k in [k for k in os.environ if k.startswith("AWS_")]:
-        monkeypatch.delenv(k)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="lake")
+    with _mocked_s3(monkeypatch) as s3:
         s3.put_object(Bucket="lake", Key="lake/_sparkflow/tmp/r2/part-0", Body=b"new")
         lake = S3Lake(s3)
         faulty = _PutFails(s3, landed, False)
