@@ -38,7 +38,13 @@ SPARK_VENV = ROOT / ".venv"
 PYSPARK = SPARK_VENV / "lib" / "python3.11" / "site-packages" / "pyspark"
 SPARK_SUBMIT = PYSPARK / "bin" / "spark-submit"
 PYTHON = SPARK_VENV / "bin" / "python"
-QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# JVM options of the test cluster's daemons, drivers and executors: the
+# local engine's (lean, and Spark's class archive when bootstrap made one).
+if str(ROOT / "tests" / "e2e") not in sys.path:
+    sys.path.append(str(ROOT / "tests" / "e2e"))
+from tfharness import spark_jvm_opts  # noqa: E402
+
+QUICK_JVM = spark_jvm_opts()
 # Small, quick Spark applications (as tests/e2e's FAST_CONF).
 FAST_CONF = {
     "spark.ui.enabled": "false",

@@ -115,7 +115,14 @@ _DROP_CONF = re.compile(
 )
 _S3_URI = re.compile(r"\bs3[an]?://([a-z0-9][a-z0-9.\-]{1,62})(/[^\s,]*)?")
 
-QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The driver's JVM options: the local engine's (lean, and Spark's class
+# archive when bootstrap made one), so that a step starts as fast as a local
+# stage does.
+if str(ROOT / "tests" / "e2e") not in sys.path:
+    sys.path.append(str(ROOT / "tests" / "e2e"))
+from tfharness import spark_jvm_opts  # noqa: E402
+
+QUICK_JVM = spark_jvm_opts()
 
 
 def now_utc():

@@ -746,3 +746,41 @@ def load_soak():
     sys.modules["sf_soak"] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+# What the local engine gives Spark's drivers and executors unless a stage
+# sets their extraJavaOptions (engines/local/submit.c): C1 only, serial GC.
+LEAN_JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def spark_jvm_opts() -> str:
+    """LEAN_JVM_OPTS plus Spark's class-data archive when a valid one is where
+    the local engine looks first (SPARKFLOW_SPARK_CDS, else next to the
+    project's pyspark; scripts/bootstrap builds it), checked with the
+    builder's own stamp (engines/local/spark_cds.py): what engines/local/cds.c
+    gives.  For tests that start Spark without the provider (tests/aws's step
+    executor, tests/airflow's cluster); an invalid or missing archive only
+    means slower JVM starts."""
+    import importlib.util
+    import sys
+
+    spark_home = next(iter(sorted(VENV.glob("lib/python3*/site-packages/pyspark"))), None)
+    java = os.environ.get("JAVA_HOME") or (
+        shutil.which("java") and str(Path(shutil.which("java")).resolve().parents[1])
+    )
+    where = os.environ.get("SPARKFLOW_SPARK_CDS") or (str(spark_home / ".sparkflow-cds") if spark_home else "")
+    if not spark_home or not java or not where or where == "off":
+        return LEAN_JVM_OPTS
+    mod = sys.modules.get("sf_spark_cds")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("sf_spark_cds", ROOT / "engines" / "local" / "spark_cds.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        sys.modules["sf_spark_cds"] = mod
+    try:
+        ok = mod.valid(where, mod.facts(str(spark_home), java))
+    except OSError:
+        ok = False
+    if not ok:
+        return LEAN_JVM_OPTS
+    return f"{LEAN_JVM_OPTS} -XX:SharedArchiveFile={where}/{mod.ARCHIVE} -Xlog:cds=off -Xlog:cds+dynamic=off"
