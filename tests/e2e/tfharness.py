@@ -735,17 +735,23 @@ provider "sparkflow" {}
 """
 
 
-def load_soak():
-    """bench/soak/soak.py as a module (the soak driver and DebugProvider)."""
+def _load_module(name: str, path: Path):
+    """The Python file at `path` as module `name`, loaded once per process."""
     import importlib.util
     import sys
 
-    path = ROOT / "bench" / "soak" / "soak.py"
-    spec = importlib.util.spec_from_file_location("sf_soak", path)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["sf_soak"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def load_soak():
+    """bench/soak/soak.py as a module (the soak driver and DebugProvider)."""
+    return _load_module("sf_soak", ROOT / "bench" / "soak" / "soak.py")
 
 
 # What the local engine gives Spark's drivers and executors unless a stage
@@ -761,9 +767,6 @@ def spark_jvm_opts() -> str:
     gives.  For tests that start Spark without the provider (tests/aws's step
     executor, tests/airflow's cluster); an invalid or missing archive only
     means slower JVM starts."""
-    import importlib.util
-    import sys
-
     spark_home = next(iter(sorted(VENV.glob("lib/python3*/site-packages/pyspark"))), None)
     java = os.environ.get("JAVA_HOME") or (
         shutil.which("java") and str(Path(shutil.which("java")).resolve().parents[1])
@@ -771,12 +774,7 @@ def spark_jvm_opts() -> str:
     where = os.environ.get("SPARKFLOW_SPARK_CDS") or (str(spark_home / ".sparkflow-cds") if spark_home else "")
     if not spark_home or not java or not where or where == "off":
         return LEAN_JVM_OPTS
-    mod = sys.modules.get("sf_spark_cds")
-    if mod is None:
-        spec = importlib.util.spec_from_file_location("sf_spark_cds", ROOT / "engines" / "local" / "spark_cds.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        sys.modules["sf_spark_cds"] = mod
+    mod = _load_module("sf_spark_cds", ROOT / "engines" / "local" / "spark_cds.py")
     try:
         ok = mod.valid(where, mod.facts(str(spark_home), java))
     except OSError:
