@@ -130,19 +130,19 @@ CREATE OR REPLACE MACRO pct_1dp(a, b) AS CASE WHEN b = 0 THEN NULL ELSE
 """
 
 # The merchant rule of sparkflow_jobs/process.py, step by step:
-#   upper + trim; one prefix dropped; cut at the first * or # (Java's `.`
-#   stops at line terminators, so the cut does too); apostrophes deleted;
+#   upper + trim; one prefix dropped; everything from the first * or # cut
+#   (a description holds no \n or \r, where RE2's `.` stops); apostrophes deleted;
 #   everything but \w (Java, UNICODE_CHARACTER_CLASS) and & becomes a space,
 #   and so does _; digit-only tokens dropped; spaces collapsed.
-# Java drops digit tokens with `(?<= |^)[0-9]+(?= |$)`; RE2 has no
-# look-around, so every space is doubled and the line padded: each token then
+# The jobs split into tokens and drop the all-digit ones; here, with RE2 and
+# no look-around, every space is doubled and the line padded: each token then
 # owns the spaces around it and ` [0-9]+ ` removes exactly the same tokens.
 MERCHANT_STEPS = (
     ("up", r"jtrim(replace(upper(description), 'ß', 'SS'))"),
     (
         "cut",
         rf"regexp_replace(regexp_replace(up, {lit(_PREFIX_RE)}, ''), "
-        r"'[*#][^\n\r\x{85}\x{2028}\x{2029}]*', '', 'g')",
+        r"'[*#].*', '')",
     ),
     (
         "words",
@@ -468,7 +468,7 @@ enriched AS (
     JOIN files f USING (source_file)),
 -- The first row of every exact group (same account, date, signed amount,
 -- description, external id) and of every near group (same account, date,
--- amount, merchant).  The jobs rank rows with two windows; grouping and
+-- amount, merchant).  The jobs use windows over one sort; grouping and
 -- keeping min(row_key) is the same answer from two hash aggregates.
 -- (month, in the jobs' keys, is a function of the date.)
 exact_first AS (

@@ -232,6 +232,7 @@ def generate(rows: int, lake: Path, procs: Any, cfg: argparse.Namespace) -> dict
         "--force",
     ]
     log = lake.parent / f"generate-{rows}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)  # --lakes may name a folder not made yet
     rc, wall, peak, cpu, _ = timed(argv, log, procs, list, cfg.sample_ms / 1000)
     if rc != 0:
         die(f"generator failed (exit {rc}):\n{tail(log)}")

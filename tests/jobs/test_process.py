@@ -35,6 +35,11 @@ MERCHANTS = [
     ("under_score", "UNDER SCORE"),
     ("12345", "12345"),
     ("***", "***"),
+    # a line separator inside a description: the cut still takes everything
+    # after the '*' (Java's `.` stopped at it and kept "XYZ")
+    ("SHOP*12\u2028XYZ", "SHOP"),
+    ("tab\there\u00a0#9", "TAB HERE"),
+    ("&& 1 &", "&& &"),
 ]
 
 
