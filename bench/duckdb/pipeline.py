@@ -468,7 +468,7 @@ enriched AS (
     JOIN files f USING (source_file)),
 -- The first row of every exact group (same account, date, signed amount,
 -- description, external id) and of every near group (same account, date,
--- amount, merchant).  The jobs use windows over one sort; grouping and
+-- amount, merchant).  The jobs rank rows with two windows; grouping and
 -- keeping min(row_key) is the same answer from two hash aggregates.
 -- (month, in the jobs' keys, is a function of the date.)
 exact_first AS (
